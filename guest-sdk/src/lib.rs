@@ -1,0 +1,105 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+// Lets generated code name this crate as `::palisade_guest` from inside it too.
+extern crate self as palisade_guest;
+
+#[doc(hidden)]
+pub mod bindings;
+pub mod glob;
+mod host;
+pub mod iam;
+pub mod testing;
+mod types;
+
+pub use host::{Level, config, debug, info, log, now_millis, warn};
+pub use types::{Approval, Effect, Finding, MaskResult, Request, Rule, Verdict};
+
+/// A policy plugin: decides one request given the rules for this agent and service.
+///
+/// Return [`Verdict::Abstain`] when no rule applies: the host denies by
+/// default, so abstaining never grants anything.
+pub trait Policy {
+    /// Decides `request` given `rules`.
+    fn evaluate(request: &Request, rules: &[Rule]) -> Verdict;
+}
+
+/// A masking plugin: finds sensitive data in a text and masks it.
+pub trait Masking {
+    /// Finds and masks sensitive data in `text`.
+    fn mask(text: &str) -> MaskResult;
+}
+
+/// Exports a type implementing [`Policy`] as the component's `policy` interface.
+///
+/// Use at most once per crate; combine with [`export_masking!`] for a plugin
+/// that does both.
+#[macro_export]
+macro_rules! export_policy {
+    ($ty:ty) => {
+        // Native builds (unit tests) export nothing: the component's export
+        // names are not valid symbol names for a native shared library.
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct __PalisadePolicyExport;
+            impl $crate::bindings::policy_world::exports::palisade::plugin::policy::Guest
+                for __PalisadePolicyExport
+            {
+                fn evaluate(
+                    request: $crate::bindings::policy_world::palisade::plugin::types::DecisionRequest,
+                    rules: ::std::vec::Vec<$crate::bindings::policy_world::palisade::plugin::types::Rule>,
+                ) -> $crate::bindings::policy_world::palisade::plugin::types::Verdict {
+                    $crate::__private::evaluate::<$ty>(request, rules)
+                }
+            }
+            $crate::bindings::policy_world::export_policy_world!(
+                __PalisadePolicyExport with_types_in $crate::bindings::policy_world
+            );
+        };
+    };
+}
+
+/// Exports a type implementing [`Masking`] as the component's `masking` interface.
+#[macro_export]
+macro_rules! export_masking {
+    ($ty:ty) => {
+        // Native builds (unit tests) export nothing: the component's export
+        // names are not valid symbol names for a native shared library.
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct __PalisadeMaskingExport;
+            impl $crate::bindings::masking_world::exports::palisade::plugin::masking::Guest
+                for __PalisadeMaskingExport
+            {
+                fn mask(
+                    text: ::std::string::String,
+                ) -> $crate::bindings::policy_world::palisade::plugin::types::MaskResult {
+                    $crate::__private::mask::<$ty>(text)
+                }
+            }
+            $crate::bindings::masking_world::export_masking_world!(
+                __PalisadeMaskingExport with_types_in $crate::bindings::masking_world
+            );
+        };
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+
+    use crate::bindings::wit;
+
+    pub fn evaluate<P: crate::Policy>(
+        request: wit::DecisionRequest,
+        rules: Vec<wit::Rule>,
+    ) -> wit::Verdict {
+        let request = crate::Request::from(request);
+        let rules: Vec<crate::Rule> = rules.into_iter().map(Into::into).collect();
+        P::evaluate(&request, &rules).into()
+    }
+
+    pub fn mask<M: crate::Masking>(text: String) -> wit::MaskResult {
+        M::mask(&text).into()
+    }
+}

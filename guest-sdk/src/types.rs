@@ -1,0 +1,382 @@
+//! Idiomatic Rust types for requests, rules, verdicts and masking results,
+//! and their conversions from and to the generated WIT types.
+
+use crate::bindings::wit;
+
+/// One decision request: may `agent` do `action` on `resource` of `service`?
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// Unique id of this decision.
+    pub request_id: String,
+    /// The agent's configured identity.
+    pub agent: String,
+    /// The agent's session.
+    pub session: String,
+    /// The agent's project.
+    pub project: String,
+    /// The service the tool call targets.
+    pub service: String,
+    /// The action, in the service's vocabulary.
+    pub action: String,
+    /// The resource the action is on.
+    pub resource: String,
+    /// Request attributes such as `branch`.
+    pub attributes: Vec<(String, String)>,
+}
+
+impl Request {
+    /// A request for `action` on `resource` of `service`, other fields empty.
+    pub fn new(
+        service: impl Into<String>,
+        action: impl Into<String>,
+        resource: impl Into<String>,
+    ) -> Self {
+        Self {
+            service: service.into(),
+            action: action.into(),
+            resource: resource.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the agent (builder style).
+    pub fn agent(mut self, agent: impl Into<String>) -> Self {
+        self.agent = agent.into();
+        self
+    }
+
+    /// Adds an attribute (builder style).
+    pub fn attr(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.push((name.into(), value.into()));
+        self
+    }
+
+    /// The value of the first attribute called `name`.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a rule asks for when it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Effect {
+    /// Allow the request.
+    Allow,
+    /// Deny the request.
+    Deny,
+    /// Ask a human first.
+    RequireApproval,
+}
+
+/// Approval settings of a [`Effect::RequireApproval`] rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Approval {
+    /// Where the approval request goes.
+    pub channel: Option<String>,
+    /// How long it stays open, in seconds.
+    pub timeout_seconds: Option<u32>,
+}
+
+/// A policy rule handed to the plugin by the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Where the rule came from, e.g. `policy.yaml:12`.
+    pub id: String,
+    /// What the rule asks for when it matches.
+    pub effect: Effect,
+    /// Action patterns.
+    pub actions: Vec<String>,
+    /// Resource patterns.
+    pub resources: Vec<String>,
+    /// Service-specific qualifiers, e.g. `("branches", ["main"])`.
+    pub qualifiers: Vec<(String, Vec<String>)>,
+    /// Approval settings.
+    pub approval: Option<Approval>,
+}
+
+impl Rule {
+    /// A rule with `effect` over `actions` and `resources`.
+    pub fn new<A, R>(effect: Effect, actions: A, resources: R) -> Self
+    where
+        A: IntoIterator,
+        A::Item: Into<String>,
+        R: IntoIterator,
+        R::Item: Into<String>,
+    {
+        Self {
+            id: String::new(),
+            effect,
+            actions: actions.into_iter().map(Into::into).collect(),
+            resources: resources.into_iter().map(Into::into).collect(),
+            qualifiers: Vec::new(),
+            approval: None,
+        }
+    }
+
+    /// An allow rule.
+    pub fn allow<A, R>(actions: A, resources: R) -> Self
+    where
+        A: IntoIterator,
+        A::Item: Into<String>,
+        R: IntoIterator,
+        R::Item: Into<String>,
+    {
+        Self::new(Effect::Allow, actions, resources)
+    }
+
+    /// A deny rule.
+    pub fn deny<A, R>(actions: A, resources: R) -> Self
+    where
+        A: IntoIterator,
+        A::Item: Into<String>,
+        R: IntoIterator,
+        R::Item: Into<String>,
+    {
+        Self::new(Effect::Deny, actions, resources)
+    }
+
+    /// A require-approval rule.
+    pub fn require_approval<A, R>(actions: A, resources: R) -> Self
+    where
+        A: IntoIterator,
+        A::Item: Into<String>,
+        R: IntoIterator,
+        R::Item: Into<String>,
+    {
+        Self::new(Effect::RequireApproval, actions, resources)
+    }
+
+    /// Sets the rule id (builder style).
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    /// Adds a qualifier (builder style).
+    pub fn qualifier<V>(mut self, name: impl Into<String>, values: V) -> Self
+    where
+        V: IntoIterator,
+        V::Item: Into<String>,
+    {
+        self.qualifiers
+            .push((name.into(), values.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// The values of the qualifier called `name`, if the rule has it.
+    pub fn qualifier_values(&self, name: &str) -> Option<&[String]> {
+        self.qualifiers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// A human-readable label: the id, or `rule` when it has none.
+    pub fn label(&self) -> &str {
+        if self.id.is_empty() { "rule" } else { &self.id }
+    }
+}
+
+/// A plugin's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Allowed, with the reason.
+    Allow(String),
+    /// Denied, with the reason.
+    Deny(String),
+    /// Needs approval, with the reason.
+    Approve(String),
+    /// No opinion.
+    Abstain,
+}
+
+impl Verdict {
+    /// An allow verdict.
+    pub fn allow(reason: impl Into<String>) -> Self {
+        Self::Allow(reason.into())
+    }
+    /// A deny verdict.
+    pub fn deny(reason: impl Into<String>) -> Self {
+        Self::Deny(reason.into())
+    }
+    /// An approval-required verdict.
+    pub fn approve(reason: impl Into<String>) -> Self {
+        Self::Approve(reason.into())
+    }
+    /// The verdict a matching rule asks for.
+    pub fn for_rule(rule: &Rule, reason: impl Into<String>) -> Self {
+        match rule.effect {
+            Effect::Allow => Self::Allow(reason.into()),
+            Effect::Deny => Self::Deny(reason.into()),
+            Effect::RequireApproval => Self::Approve(reason.into()),
+        }
+    }
+    /// True for [`Verdict::Allow`].
+    pub fn is_allow(&self) -> bool {
+        matches!(self, Self::Allow(_))
+    }
+    /// True for [`Verdict::Deny`].
+    pub fn is_deny(&self) -> bool {
+        matches!(self, Self::Deny(_))
+    }
+    /// True for [`Verdict::Approve`].
+    pub fn is_approve(&self) -> bool {
+        matches!(self, Self::Approve(_))
+    }
+}
+
+/// One piece of sensitive data found in a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Kind of data, e.g. `credit_card`.
+    pub kind: String,
+    /// Byte offset of the value's start in the input.
+    pub start: usize,
+    /// Byte offset of the value's end (exclusive) in the input.
+    pub end: usize,
+}
+
+/// The result of masking a text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaskResult {
+    /// The masked text.
+    pub text: String,
+    /// What was found, with spans into the input.
+    pub findings: Vec<Finding>,
+}
+
+impl MaskResult {
+    /// Masks `input` by replacing each finding with `[REDACTED:kind]`.
+    ///
+    /// Findings are sorted by start; a finding overlapping an earlier one or
+    /// not on character boundaries is dropped from the result, so the text
+    /// and the findings always agree.
+    pub fn redact(input: &str, mut findings: Vec<Finding>) -> Self {
+        findings.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+        let mut text = String::with_capacity(input.len());
+        let mut kept = Vec::with_capacity(findings.len());
+        let mut pos = 0;
+        for f in findings {
+            let valid = f.start >= pos
+                && f.start < f.end
+                && f.end <= input.len()
+                && input.is_char_boundary(f.start)
+                && input.is_char_boundary(f.end);
+            if !valid {
+                continue;
+            }
+            text.push_str(&input[pos..f.start]);
+            text.push_str("[REDACTED:");
+            text.push_str(&f.kind);
+            text.push(']');
+            pos = f.end;
+            kept.push(f);
+        }
+        text.push_str(&input[pos..]);
+        Self {
+            text,
+            findings: kept,
+        }
+    }
+}
+
+impl From<wit::DecisionRequest> for Request {
+    fn from(r: wit::DecisionRequest) -> Self {
+        Self {
+            request_id: r.request_id,
+            agent: r.agent,
+            session: r.session,
+            project: r.project,
+            service: r.service,
+            action: r.action,
+            resource: r.resource,
+            attributes: r.attributes,
+        }
+    }
+}
+
+impl From<wit::Effect> for Effect {
+    fn from(e: wit::Effect) -> Self {
+        match e {
+            wit::Effect::Allow => Self::Allow,
+            wit::Effect::Deny => Self::Deny,
+            wit::Effect::RequireApproval => Self::RequireApproval,
+        }
+    }
+}
+
+impl From<wit::Rule> for Rule {
+    fn from(r: wit::Rule) -> Self {
+        Self {
+            id: r.id,
+            effect: r.effect.into(),
+            actions: r.actions,
+            resources: r.resources,
+            qualifiers: r
+                .qualifiers
+                .into_iter()
+                .map(|q| (q.name, q.values))
+                .collect(),
+            approval: r.approval.map(|a| Approval {
+                channel: a.channel,
+                timeout_seconds: a.timeout_seconds,
+            }),
+        }
+    }
+}
+
+impl From<Verdict> for wit::Verdict {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Allow(r) => Self::Allow(r),
+            Verdict::Deny(r) => Self::Deny(r),
+            Verdict::Approve(r) => Self::Approve(r),
+            Verdict::Abstain => Self::Abstain,
+        }
+    }
+}
+
+impl From<MaskResult> for wit::MaskResult {
+    fn from(m: MaskResult) -> Self {
+        Self {
+            text: m.text,
+            findings: m
+                .findings
+                .into_iter()
+                .map(|f| wit::Finding {
+                    kind: f.kind,
+                    start: u32::try_from(f.start).unwrap_or(u32::MAX),
+                    end: u32::try_from(f.end).unwrap_or(u32::MAX),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_replaces_spans_and_drops_overlaps() {
+        let input = "card 4111 and 4222";
+        let found = vec![
+            Finding { kind: "card".into(), start: 14, end: 18 },
+            Finding { kind: "card".into(), start: 5, end: 9 },
+            Finding { kind: "x".into(), start: 6, end: 8 },
+        ];
+        let m = MaskResult::redact(input, found);
+        assert_eq!(m.text, "card [REDACTED:card] and [REDACTED:card]");
+        assert_eq!(m.findings.len(), 2);
+    }
+
+    #[test]
+    fn request_attribute_lookup() {
+        let r = Request::new("git", "push", "acme/api").attr("branch", "main");
+        assert_eq!(r.attribute("branch"), Some("main"));
+        assert_eq!(r.attribute("tag"), None);
+    }
+}

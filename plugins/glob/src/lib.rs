@@ -1,0 +1,154 @@
+//! Generic glob-rule policy plugin, for services with no plugin of their own.
+//!
+//! * Actions match case-insensitively (ASCII), with `*` and `?`.
+//! * Resources match case-sensitively, with `*` (crosses `/`) and `?`.
+//! * A qualifier (e.g. `branch: [main, release/*]`) matches the request
+//!   attribute of the same name. When the attribute is absent an allow rule
+//!   does not match, while a deny or require-approval rule does: a missing
+//!   attribute can never widen access.
+//! * Resources that are ambiguous are denied before any rule is read: `.` or
+//!   `..` segments, `//`, percent-encoding, backslashes, control characters,
+//!   and (unless the plugin configuration says `{"allow_unicode": true}`)
+//!   non-ASCII characters, which include look-alikes of ASCII letters.
+//! * Any matching deny wins, then require-approval, then allow; no match abstains
+//!   (and the host denies by default).
+
+use palisade_guest::{Effect, Policy, Request, Rule, Verdict, glob};
+
+/// The generic glob policy.
+pub struct GlobPolicy;
+
+/// Why a resource is refused before rules are read, if it is.
+pub fn ambiguity(resource: &str, allow_unicode: bool) -> Option<&'static str> {
+    if resource.chars().any(char::is_control) {
+        return Some("control characters");
+    }
+    if resource.contains('%') {
+        return Some("percent-encoding");
+    }
+    if resource.contains('\\') {
+        return Some("a backslash");
+    }
+    if !allow_unicode && !resource.is_ascii() {
+        return Some("non-ASCII characters");
+    }
+    if resource.contains("//") {
+        return Some("an empty path segment");
+    }
+    if resource.split('/').any(|s| s == "." || s == "..") {
+        return Some("a `.` or `..` path segment");
+    }
+    None
+}
+
+fn rule_matches(rule: &Rule, req: &Request) -> bool {
+    let action = rule
+        .actions
+        .iter()
+        .any(|p| glob::matches_ignore_case(p, &req.action));
+    let resource = glob::matches_any(&rule.resources, &req.resource);
+    let qualifiers = rule
+        .qualifiers
+        .iter()
+        .all(|(name, values)| match req.attribute(name) {
+            Some(v) => glob::matches_any(values, v),
+            None => rule.effect != Effect::Allow,
+        });
+    action && resource && qualifiers
+}
+
+fn allow_unicode() -> bool {
+    palisade_guest::config()
+        .replace(' ', "")
+        .contains("\"allow_unicode\":true")
+}
+
+impl Policy for GlobPolicy {
+    fn evaluate(req: &Request, rules: &[Rule]) -> Verdict {
+        if let Some(why) = ambiguity(&req.resource, allow_unicode()) {
+            return Verdict::deny(format!("resource `{}` contains {why}", req.resource));
+        }
+        let matching: Vec<&Rule> = rules.iter().filter(|r| rule_matches(r, req)).collect();
+        for effect in [Effect::Deny, Effect::RequireApproval, Effect::Allow] {
+            if let Some(rule) = matching.iter().find(|r| r.effect == effect) {
+                let what = match effect {
+                    Effect::Deny => "denied by",
+                    Effect::RequireApproval => "requires approval by",
+                    Effect::Allow => "allowed by",
+                };
+                return Verdict::for_rule(
+                    rule,
+                    format!("{} {} on `{}` {what} {}", req.service, req.action, req.resource, rule.label()),
+                );
+            }
+        }
+        Verdict::Abstain
+    }
+}
+
+palisade_guest::export_policy!(GlobPolicy);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_guest::testing::TestHost;
+
+    fn eval(req: Request, rules: &[Rule]) -> Verdict {
+        GlobPolicy::evaluate(&req, rules)
+    }
+
+    #[test]
+    fn deny_beats_approval_beats_allow() {
+        TestHost::new().install();
+        let rules = [
+            Rule::allow(["*"], ["repos/*"]).id("a"),
+            Rule::require_approval(["push"], ["repos/*"]).id("b"),
+            Rule::deny(["push"], ["repos/secret"]).id("c"),
+        ];
+        assert!(eval(Request::new("git", "read", "repos/x"), &rules).is_allow());
+        assert!(eval(Request::new("git", "push", "repos/x"), &rules).is_approve());
+        assert!(eval(Request::new("git", "push", "repos/secret"), &rules).is_deny());
+        assert_eq!(eval(Request::new("git", "read", "other/x"), &rules), Verdict::Abstain);
+    }
+
+    #[test]
+    fn actions_ignore_case_resources_do_not() {
+        TestHost::new().install();
+        let rules = [Rule::deny(["delete"], ["files/*"]), Rule::allow(["*"], ["files/*"])];
+        assert!(eval(Request::new("fs", "DELETE", "files/a"), &rules).is_deny());
+        assert_eq!(eval(Request::new("fs", "read", "FILES/a"), &rules), Verdict::Abstain);
+    }
+
+    #[test]
+    fn missing_attribute_never_widens() {
+        TestHost::new().install();
+        let allow = [Rule::allow(["push"], ["repo"]).qualifier("branch", ["feature/*"])];
+        assert!(eval(Request::new("git", "push", "repo").attr("branch", "feature/x"), &allow).is_allow());
+        assert_eq!(eval(Request::new("git", "push", "repo"), &allow), Verdict::Abstain);
+        let deny = [
+            Rule::allow(["push"], ["repo"]),
+            Rule::deny(["push"], ["repo"]).qualifier("branch", ["main"]),
+        ];
+        assert!(eval(Request::new("git", "push", "repo"), &deny).is_deny());
+        assert!(eval(Request::new("git", "push", "repo").attr("branch", "dev"), &deny).is_allow());
+    }
+
+    #[test]
+    fn ambiguous_resources_are_denied() {
+        TestHost::new().install();
+        let rules = [Rule::allow(["*"], ["*"])];
+        for r in [
+            "files/../secret",
+            "files/./a",
+            "files//a",
+            "files/%2e%2e/a",
+            "files\\a",
+            "files/\u{0}",
+            "files/ѕecret", // Cyrillic dze
+        ] {
+            assert!(eval(Request::new("fs", "read", r), &rules).is_deny(), "{r}");
+        }
+        TestHost::new().config(r#"{"allow_unicode": true}"#).install();
+        assert!(eval(Request::new("fs", "read", "files/café"), &rules).is_allow());
+    }
+}
