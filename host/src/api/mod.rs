@@ -1,0 +1,97 @@
+//! The HTTP interface: a thin layer that hands off to the runtime.
+//!
+//! [`app`] builds the router, so tests can drive it with `oneshot` and the
+//! server can serve it on a real socket.
+
+mod health;
+mod plugins;
+
+use crate::runtime::Plugin;
+use axum::Json;
+use axum::Router;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// What the handlers share.
+#[derive(Debug, Default)]
+pub struct AppState {
+    plugins: RwLock<Arc<Vec<Arc<Plugin>>>>,
+    ready: AtomicBool,
+    pooling: AtomicBool,
+}
+
+impl AppState {
+    /// A state with no plugins, not ready.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Installs the loaded plugins and marks the server ready.
+    pub fn set_plugins(&self, plugins: Vec<Arc<Plugin>>, pooling: bool) {
+        if let Ok(mut p) = self.plugins.write() {
+            *p = Arc::new(plugins);
+        }
+        self.pooling.store(pooling, Ordering::Release);
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// The loaded plugins.
+    pub fn plugins(&self) -> Arc<Vec<Arc<Plugin>>> {
+        self.plugins.read().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// True once every configured plugin has loaded.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// The router.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/v1/plugins", get(plugins::list))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// A JSON error answer: `{"error": {"code": ..., "message": ...}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    /// An error with this status, machine-readable code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        }
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {method} {}", uri.path()),
+    )
+}

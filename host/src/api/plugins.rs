@@ -1,0 +1,46 @@
+//! `GET /v1/plugins`: what is loaded, with digests, exports and limits.
+
+use super::AppState;
+use crate::runtime::{CodeSource, Isolation, Limits};
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+#[derive(Serialize)]
+pub(super) struct PluginList {
+    pooling_allocator: bool,
+    plugins: Vec<PluginInfo>,
+}
+
+#[derive(Serialize)]
+struct PluginInfo {
+    name: String,
+    digest: String,
+    exports: Vec<&'static str>,
+    isolation: Isolation,
+    limits: Limits,
+    code_source: CodeSource,
+    idle_instances: usize,
+}
+
+pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<PluginList> {
+    let plugins = state
+        .plugins()
+        .iter()
+        .map(|p| PluginInfo {
+            name: p.name().to_owned(),
+            digest: p.digest().to_owned(),
+            exports: p.exports().names(),
+            isolation: p.isolation(),
+            limits: *p.limits(),
+            code_source: p.code_source(),
+            idle_instances: p.idle_instances(),
+        })
+        .collect();
+    Json(PluginList {
+        pooling_allocator: state.pooling.load(Ordering::Acquire),
+        plugins,
+    })
+}

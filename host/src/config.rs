@@ -1,0 +1,232 @@
+//! The server configuration file (YAML): where to listen, the data directory,
+//! engine settings, and the plugins to load.
+//!
+//! Unknown keys are errors. Plugin paths are resolved through a capability
+//! directory (the configuration file's own directory), so a path in the file
+//! can never reach outside it.
+
+use crate::error::{Error, Result};
+use crate::runtime::{EngineSettings, Isolation, Limits, PluginOptions};
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The embedded default configuration (`host/config/default.yaml`).
+pub const DEFAULT_CONFIG: &str = include_str!("../config/default.yaml");
+
+/// The configuration file's contents.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on, e.g. `127.0.0.1:8080` (`:0` picks a free port).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Data directory (compiled-code cache, later the store). Relative paths
+    /// are relative to the working directory.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Engine settings.
+    #[serde(default)]
+    pub engine: EngineSettings,
+    /// Plugins by name.
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginSpec>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("palisade-data")
+}
+
+/// One plugin entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSpec {
+    /// Path of the `.wasm` component, inside the configuration's directory.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Name of a plugin built into the binary, instead of `path`.
+    #[serde(default)]
+    pub builtin: Option<String>,
+    /// Pin: the component's sha256 (hex); loading fails if it differs.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Instance reuse across calls.
+    #[serde(default)]
+    pub isolation: Isolation,
+    /// Sandbox limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// The plugin's own configuration, handed to it as JSON.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+}
+
+impl PluginSpec {
+    /// The options the runtime loads this plugin with.
+    pub fn options(&self) -> PluginOptions {
+        PluginOptions {
+            limits: self.limits,
+            isolation: self.isolation,
+            config: self
+                .config
+                .clone()
+                .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+/// A parsed configuration and where its relative paths resolve.
+#[derive(Debug)]
+pub struct LoadedConfig {
+    /// The configuration.
+    pub config: Config,
+    /// The file it came from, or `<embedded>`.
+    pub origin: String,
+    base: Option<Dir>,
+}
+
+impl LoadedConfig {
+    /// The embedded default.
+    pub fn embedded() -> Result<Self> {
+        Ok(Self {
+            config: parse(DEFAULT_CONFIG, "<embedded>")?,
+            origin: "<embedded>".into(),
+            base: None,
+        })
+    }
+
+    /// Reads and validates the file at `path`.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config = parse(&text, &origin)?;
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let base = Dir::open_ambient_dir(&dir, ambient_authority())
+            .map_err(|source| Error::Io { path: dir, source })?;
+        Ok(Self {
+            config,
+            origin,
+            base: Some(base),
+        })
+    }
+
+    /// The component bytes of plugin `name`.
+    pub fn plugin_bytes(&self, name: &str, spec: &PluginSpec) -> Result<Vec<u8>> {
+        let err = |message: String| Error::Config {
+            path: self.origin.clone(),
+            message: format!("plugin `{name}`: {message}"),
+        };
+        match (&spec.path, &spec.builtin) {
+            (Some(path), None) => {
+                let base = self.base.as_ref().ok_or_else(|| {
+                    err("the embedded configuration can only use `builtin` plugins".into())
+                })?;
+                base.read(path).map_err(|e| {
+                    err(format!(
+                        "cannot read `{}` (paths are relative to the configuration's directory \
+                         and cannot leave it): {e}",
+                        path.display()
+                    ))
+                })
+            }
+            (None, Some(builtin)) => crate::builtin::plugin(builtin)
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = crate::builtin::names().collect();
+                    err(format!(
+                        "there is no built-in plugin `{builtin}`; built-in plugins are: {}",
+                        known.join(", ")
+                    ))
+                }),
+            _ => Err(err("write exactly one of `path: FILE.wasm` or `builtin: NAME`".into())),
+        }
+    }
+}
+
+/// Parses and validates configuration text; errors carry `origin:line:column`.
+pub fn parse(text: &str, origin: &str) -> Result<Config> {
+    let config: Config = serde_yaml_ng::from_str(text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!(":{}:{}", l.line(), l.column()))
+            .unwrap_or_default();
+        Error::Config {
+            path: format!("{origin}{at}"),
+            message: e.to_string(),
+        }
+    })?;
+    for (name, spec) in &config.plugins {
+        let invalid = |message: String| Error::Config {
+            path: origin.to_owned(),
+            message: format!("plugin `{name}`: {message}"),
+        };
+        if spec.path.is_some() == spec.builtin.is_some() {
+            return Err(invalid("write exactly one of `path: FILE.wasm` or `builtin: NAME`".into()));
+        }
+        spec.limits.validate().map_err(invalid)?;
+        if let Some(pin) = &spec.sha256 {
+            let hex = pin.trim_start_matches("sha256:");
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(format!(
+                    "`sha256: {pin}` is not a sha256 digest; write the 64 hex digits that \
+                     `palisade plugin inspect FILE` prints"
+                )));
+            }
+        }
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses() {
+        let c = LoadedConfig::embedded().map(|l| l.config);
+        assert!(c.is_ok_and(|c| c.plugins.contains_key("glob")));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_location() {
+        let e = parse("listen: 127.0.0.1:1\nplugins:\n  a:\n    builtin: glob\n    fule: 3\n", "p.yaml");
+        let msg = e.map(|_| ()).unwrap_err().to_string();
+        assert!(msg.starts_with("p.yaml:5:"), "{msg}");
+        assert!(msg.contains("unknown field `fule`"), "{msg}");
+    }
+
+    #[test]
+    fn plugin_needs_exactly_one_source() {
+        let e = parse("plugins:\n  a:\n    sha256: x\n", "p.yaml").map(|_| ()).unwrap_err();
+        assert!(e.to_string().contains("exactly one of"), "{e}");
+    }
+
+    #[test]
+    fn bad_pin_is_explained() {
+        let e = parse("plugins:\n  a:\n    builtin: glob\n    sha256: abc\n", "p.yaml")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(e.to_string().contains("not a sha256 digest"), "{e}");
+    }
+
+    #[test]
+    fn bad_limits_are_explained() {
+        let e = parse("plugins:\n  a:\n    builtin: glob\n    limits: {memory_mib: 99999}\n", "p.yaml")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(e.to_string().contains("memory_mib"), "{e}");
+    }
+}

@@ -1,0 +1,164 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in Palisade's library.
+///
+/// The plugin-call variants (`OutOfFuel` … `MalformedOutput`) are the typed
+/// failures the decision chain turns into deny; [`Error::is_plugin_failure`]
+/// tells them apart.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The plugin used up its fuel budget.
+    #[error("plugin `{plugin}` ran out of fuel (limit {fuel} units)")]
+    OutOfFuel {
+        /// Plugin name.
+        plugin: String,
+        /// The fuel limit.
+        fuel: u64,
+    },
+    /// The plugin ran past its wall-clock deadline.
+    #[error("plugin `{plugin}` exceeded its deadline of {deadline_ms} ms")]
+    DeadlineExceeded {
+        /// Plugin name.
+        plugin: String,
+        /// The deadline.
+        deadline_ms: u64,
+    },
+    /// The plugin tried to grow its memory past its cap.
+    #[error("plugin `{plugin}` exceeded its memory limit of {limit_mib} MiB")]
+    MemoryLimit {
+        /// Plugin name.
+        plugin: String,
+        /// The cap.
+        limit_mib: u32,
+    },
+    /// The plugin overflowed its stack.
+    #[error("plugin `{plugin}` overflowed its stack")]
+    StackOverflow {
+        /// Plugin name.
+        plugin: String,
+    },
+    /// The plugin trapped (a Rust plugin's panic ends here).
+    #[error("plugin `{plugin}` trapped: {message}")]
+    Trap {
+        /// Plugin name.
+        plugin: String,
+        /// What the trap was.
+        message: String,
+    },
+    /// The plugin's answer was larger than allowed.
+    #[error("plugin `{plugin}` returned {size} bytes, more than its limit of {limit} bytes")]
+    OversizedOutput {
+        /// Plugin name.
+        plugin: String,
+        /// Size of the answer.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The plugin's answer did not make sense.
+    #[error("plugin `{plugin}` returned malformed output: {detail}")]
+    MalformedOutput {
+        /// Plugin name.
+        plugin: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// No plugin of that name is loaded.
+    #[error("plugin `{plugin}` is not loaded")]
+    PluginMissing {
+        /// Plugin name.
+        plugin: String,
+    },
+    /// The plugin does not export the interface asked for.
+    #[error("plugin `{plugin}` does not export `{interface}`")]
+    MissingExport {
+        /// Plugin name.
+        plugin: String,
+        /// The interface, e.g. `policy`.
+        interface: &'static str,
+    },
+    /// The plugin's bytes differ from the digest pinned in configuration.
+    #[error(
+        "plugin `{plugin}` has sha256 `{actual}`, but the configuration pins `{expected}`; \
+         update the pin if the new build is trusted"
+    )]
+    DigestMismatch {
+        /// Plugin name.
+        plugin: String,
+        /// The pinned digest.
+        expected: String,
+        /// The digest of the bytes found.
+        actual: String,
+    },
+    /// The plugin is not a valid component, or does not fit the host.
+    #[error("plugin `{plugin}` cannot be loaded: {message}")]
+    InvalidPlugin {
+        /// Plugin name.
+        plugin: String,
+        /// Why.
+        message: String,
+    },
+    /// The configuration is invalid.
+    #[error("{path}: {message}")]
+    Config {
+        /// The file (or `<embedded>`).
+        path: String,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+    /// A file could not be read or written.
+    #[error("cannot access `{path}`: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The Wasm engine could not be set up.
+    #[error("cannot set up the Wasm engine: {0}")]
+    Engine(String),
+}
+
+impl Error {
+    /// True for the failures of a plugin call, which a decision turns into deny.
+    pub fn is_plugin_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::OutOfFuel { .. }
+                | Self::DeadlineExceeded { .. }
+                | Self::MemoryLimit { .. }
+                | Self::StackOverflow { .. }
+                | Self::Trap { .. }
+                | Self::OversizedOutput { .. }
+                | Self::MalformedOutput { .. }
+                | Self::PluginMissing { .. }
+                | Self::MissingExport { .. }
+        )
+    }
+
+    /// A short machine-readable name for the error, e.g. `out_of_fuel`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::OutOfFuel { .. } => "out_of_fuel",
+            Self::DeadlineExceeded { .. } => "deadline_exceeded",
+            Self::MemoryLimit { .. } => "memory_limit",
+            Self::StackOverflow { .. } => "stack_overflow",
+            Self::Trap { .. } => "trap",
+            Self::OversizedOutput { .. } => "oversized_output",
+            Self::MalformedOutput { .. } => "malformed_output",
+            Self::PluginMissing { .. } => "plugin_missing",
+            Self::MissingExport { .. } => "missing_export",
+            Self::DigestMismatch { .. } => "digest_mismatch",
+            Self::InvalidPlugin { .. } => "invalid_plugin",
+            Self::Config { .. } => "config",
+            Self::Io { .. } => "io",
+            Self::Engine(_) => "engine",
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,15 @@
+//! Palisade: a policy decision point for AI agents.
+//!
+//! Modules, in the direction data flows: [`api`] (HTTP) → [`runtime`]
+//! (sandboxed Wasm plugins), configured by [`config`] and started by
+//! [`server`]. The `palisade` binary's command line is the only edge that
+//! uses `anyhow`.
+
+pub mod api;
+pub mod builtin;
+pub mod config;
+mod error;
+pub mod runtime;
+pub mod server;
+
+pub use error::{Error, Result};

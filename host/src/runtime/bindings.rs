@@ -1,0 +1,14 @@
+#![allow(missing_docs)]
+//! Host-side bindings of the `palisade:plugin@0.1.0` WIT package.
+//!
+//! Generated for the `plugin` world (both exports); the host looks up each
+//! exported interface on its own, so a component may export either or both.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "plugin",
+});
+
+pub(crate) use exports::palisade::plugin::{masking, policy};
+pub use palisade::plugin::types;
+pub(crate) use palisade::plugin::host as host_api;

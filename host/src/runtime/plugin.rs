@@ -1,0 +1,414 @@
+//! A loaded plugin: its pre-instantiated component, its limits, its idle
+//! instances, and the two calls the host makes (`evaluate`, `mask`).
+
+use super::bindings::{masking, policy, types};
+use super::cache::CodeSource;
+use super::engine::deadline_ticks;
+use super::limits::{Isolation, Limits, MemoryLimitHit};
+use super::state::State;
+use crate::error::{Error, Result};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasmtime::component::InstancePre;
+use wasmtime::{Store, Trap};
+
+/// How a plugin is loaded: limits, isolation, its own configuration and an
+/// optional sha256 pin.
+#[derive(Debug, Clone, Default)]
+pub struct PluginOptions {
+    /// Sandbox limits.
+    pub limits: Limits,
+    /// Instance reuse across calls.
+    pub isolation: Isolation,
+    /// The plugin's own configuration, handed to it as JSON.
+    pub config: serde_json::Value,
+    /// If set, the component's sha256 must equal this (lowercase hex).
+    pub sha256: Option<String>,
+}
+
+/// What a successful call returned, and what it cost.
+#[derive(Debug, Clone)]
+pub struct CallOutcome<T> {
+    /// The plugin's answer.
+    pub value: T,
+    /// Fuel consumed by the call.
+    pub fuel_used: u64,
+    /// Wall-clock time of the call, including instantiation if any.
+    pub elapsed: Duration,
+    /// True when an idle instance was reused.
+    pub reused: bool,
+}
+
+/// What a plugin exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exports {
+    /// Exports the `policy` interface.
+    pub policy: bool,
+    /// Exports the `masking` interface.
+    pub masking: bool,
+}
+
+impl Exports {
+    /// Interface names, e.g. `["policy", "masking"]`.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.policy {
+            v.push("policy");
+        }
+        if self.masking {
+            v.push("masking");
+        }
+        v
+    }
+}
+
+/// An instance ready for a call.
+struct Warm {
+    store: Store<State>,
+    policy: Option<policy::Guest>,
+    masking: Option<masking::Guest>,
+}
+
+/// A loaded plugin. Cheap to share (`Arc<Plugin>`); calls are synchronous
+/// CPU work, to be run off the async workers.
+pub struct Plugin {
+    name: Arc<str>,
+    digest: String,
+    source: CodeSource,
+    options: PluginOptions,
+    config_json: Arc<str>,
+    pre: InstancePre<State>,
+    policy: Option<policy::GuestIndices>,
+    masking: Option<masking::GuestIndices>,
+    idle: Mutex<Vec<Warm>>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .field("exports", &self.exports())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    pub(crate) fn new(
+        name: &str,
+        digest: String,
+        source: CodeSource,
+        options: PluginOptions,
+        pre: InstancePre<State>,
+    ) -> Result<Self> {
+        let policy = policy::GuestIndices::new(&pre).ok();
+        let masking = masking::GuestIndices::new(&pre).ok();
+        if policy.is_none() && masking.is_none() {
+            return Err(Error::InvalidPlugin {
+                plugin: name.to_owned(),
+                message: "it exports neither `palisade:plugin/policy@0.1.0` nor \
+                          `palisade:plugin/masking@0.1.0`"
+                    .into(),
+            });
+        }
+        let config_json = Arc::from(options.config.to_string());
+        Ok(Self {
+            name: Arc::from(name),
+            digest,
+            source,
+            options,
+            config_json,
+            pre,
+            policy,
+            masking,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The configured name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Lowercase hex sha256 of the component bytes.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Where the machine code came from when the plugin was loaded.
+    pub fn code_source(&self) -> CodeSource {
+        self.source
+    }
+
+    /// The plugin's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.options.limits
+    }
+
+    /// The plugin's isolation mode.
+    pub fn isolation(&self) -> Isolation {
+        self.options.isolation
+    }
+
+    /// What the plugin exports.
+    pub fn exports(&self) -> Exports {
+        Exports {
+            policy: self.policy.is_some(),
+            masking: self.masking.is_some(),
+        }
+    }
+
+    /// Number of idle instances kept for reuse.
+    pub fn idle_instances(&self) -> usize {
+        self.idle.lock().map(|v| v.len()).unwrap_or(0)
+    }
+
+    /// Asks the plugin to decide `request` given `rules`.
+    pub fn evaluate(
+        &self,
+        request: &types::DecisionRequest,
+        rules: &[types::Rule],
+    ) -> Result<CallOutcome<types::Verdict>> {
+        if self.policy.is_none() {
+            return Err(self.missing("policy"));
+        }
+        let limit = self.options.limits.max_output_bytes;
+        self.call(&request.request_id, |warm| {
+            let guest = warm.policy.as_ref().ok_or(CallError::Missing("policy"))?;
+            let verdict = guest
+                .call_evaluate(&mut warm.store, request, rules)
+                .map_err(CallError::Wasm)?;
+            let size = match &verdict {
+                types::Verdict::Allow(r) | types::Verdict::Deny(r) | types::Verdict::Approve(r) => r.len(),
+                types::Verdict::Abstain => 0,
+            };
+            if size > limit {
+                return Err(CallError::Oversized { size, limit });
+            }
+            Ok(verdict)
+        })
+    }
+
+    /// Asks the plugin to mask `text`. The result is checked: findings must be
+    /// in bounds, on character boundaries, sorted and not overlapping.
+    pub fn mask(&self, request_id: &str, text: &str) -> Result<CallOutcome<types::MaskResult>> {
+        if self.masking.is_none() {
+            return Err(self.missing("masking"));
+        }
+        let limit = self
+            .options
+            .limits
+            .max_output_bytes
+            .saturating_add(text.len().saturating_mul(8));
+        self.call(request_id, |warm| {
+            let guest = warm.masking.as_ref().ok_or(CallError::Missing("masking"))?;
+            let result = guest
+                .call_mask(&mut warm.store, text)
+                .map_err(CallError::Wasm)?;
+            if result.text.len() > limit {
+                return Err(CallError::Oversized {
+                    size: result.text.len(),
+                    limit,
+                });
+            }
+            check_findings(text, &result.findings).map_err(CallError::Malformed)?;
+            Ok(result)
+        })
+    }
+
+    fn missing(&self, interface: &'static str) -> Error {
+        Error::MissingExport {
+            plugin: self.name.to_string(),
+            interface,
+        }
+    }
+
+    /// Runs one call on an idle or new instance, under fuel and deadline.
+    /// The instance goes back to the idle list only if the call succeeded.
+    fn call<T>(
+        &self,
+        request_id: &str,
+        f: impl FnOnce(&mut Warm) -> Result<T, CallError>,
+    ) -> Result<CallOutcome<T>> {
+        let started = Instant::now();
+        let (mut warm, reused) = match self.take_idle() {
+            Some(w) => (w, true),
+            None => (self.instantiate()?, false),
+        };
+        let limits = &self.options.limits;
+        self.arm(&mut warm.store)?;
+        warm.store.data_mut().request_id.clear();
+        warm.store.data_mut().request_id.push_str(request_id);
+        let result = f(&mut warm);
+        let fuel_used = limits
+            .fuel
+            .saturating_sub(warm.store.get_fuel().unwrap_or(0));
+        match result {
+            Ok(value) => {
+                self.put_idle(warm);
+                Ok(CallOutcome {
+                    value,
+                    fuel_used,
+                    elapsed: started.elapsed(),
+                    reused,
+                })
+            }
+            Err(e) => Err(self.classify(e, &warm.store)),
+        }
+    }
+
+    /// Resets fuel and deadline for the next piece of guest work.
+    fn arm(&self, store: &mut Store<State>) -> Result<()> {
+        let limits = &self.options.limits;
+        store.set_fuel(limits.fuel).map_err(|e| Error::Engine(e.to_string()))?;
+        store.set_epoch_deadline(deadline_ticks(limits.deadline_ms));
+        Ok(())
+    }
+
+    fn instantiate(&self) -> Result<Warm> {
+        let limits = &self.options.limits;
+        let state = State::new(self.name.clone(), self.config_json.clone(), limits.memory_bytes());
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_trap();
+        self.arm(&mut store)?;
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.classify(CallError::Wasm(e), &store))?;
+        let policy = match &self.policy {
+            Some(ix) => Some(
+                ix.load(&mut store, &instance)
+                    .map_err(|e| self.classify(CallError::Wasm(e), &store))?,
+            ),
+            None => None,
+        };
+        let masking = match &self.masking {
+            Some(ix) => Some(
+                ix.load(&mut store, &instance)
+                    .map_err(|e| self.classify(CallError::Wasm(e), &store))?,
+            ),
+            None => None,
+        };
+        Ok(Warm {
+            store,
+            policy,
+            masking,
+        })
+    }
+
+    fn take_idle(&self) -> Option<Warm> {
+        if self.options.isolation != Isolation::Pooled {
+            return None;
+        }
+        self.idle.lock().ok()?.pop()
+    }
+
+    fn put_idle(&self, warm: Warm) {
+        if self.options.isolation != Isolation::Pooled {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < self.options.limits.max_idle
+        {
+            idle.push(warm);
+        }
+    }
+
+    /// Turns a failed call into the typed error the caller acts on.
+    fn classify(&self, e: CallError, store: &Store<State>) -> Error {
+        let plugin = self.name.to_string();
+        let limits = &self.options.limits;
+        let e = match e {
+            CallError::Wasm(e) => e,
+            CallError::Missing(interface) => return Error::MissingExport { plugin, interface },
+            CallError::Oversized { size, limit } => {
+                return Error::OversizedOutput { plugin, size, limit };
+            }
+            CallError::Malformed(detail) => return Error::MalformedOutput { plugin, detail },
+        };
+        if store.data().limiter.memory_hit || e.downcast_ref::<MemoryLimitHit>().is_some() {
+            return Error::MemoryLimit {
+                plugin,
+                limit_mib: limits.memory_mib,
+            };
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => Error::OutOfFuel {
+                plugin,
+                fuel: limits.fuel,
+            },
+            Some(Trap::Interrupt) => Error::DeadlineExceeded {
+                plugin,
+                deadline_ms: limits.deadline_ms,
+            },
+            Some(Trap::StackOverflow) => Error::StackOverflow { plugin },
+            Some(Trap::UnreachableCodeReached) => Error::Trap {
+                plugin,
+                message: "unreachable code reached (a Rust plugin panicked)".into(),
+            },
+            Some(trap) => Error::Trap {
+                plugin,
+                message: trap.to_string(),
+            },
+            // Not a trap: the answer could not be lifted (e.g. invalid UTF-8,
+            // a bad discriminant, an out-of-bounds pointer).
+            None => Error::MalformedOutput {
+                plugin,
+                detail: format!("{e:#}"),
+            },
+        }
+    }
+}
+
+/// Why a call failed, before classification.
+enum CallError {
+    Wasm(wasmtime::Error),
+    Missing(&'static str),
+    Oversized { size: usize, limit: usize },
+    Malformed(String),
+}
+
+/// Findings must point into `input`, on character boundaries, sorted and
+/// not overlapping.
+fn check_findings(input: &str, findings: &[types::Finding]) -> Result<(), String> {
+    let mut prev_end = 0usize;
+    for (i, f) in findings.iter().enumerate() {
+        let (start, end) = (f.start as usize, f.end as usize);
+        if start >= end || end > input.len() {
+            return Err(format!(
+                "finding {i} has span {start}..{end}, outside the {}-byte input",
+                input.len()
+            ));
+        }
+        if !input.is_char_boundary(start) || !input.is_char_boundary(end) {
+            return Err(format!("finding {i} splits a character"));
+        }
+        if start < prev_end {
+            return Err(format!("finding {i} overlaps or precedes the one before it"));
+        }
+        if f.kind.is_empty() || f.kind.len() > 64 {
+            return Err(format!("finding {i} has an empty or overlong kind"));
+        }
+        prev_end = end;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(start: u32, end: u32) -> types::Finding {
+        types::Finding { kind: "k".into(), start, end }
+    }
+
+    #[test]
+    fn findings_are_checked() {
+        assert!(check_findings("hello world", &[f(0, 5), f(6, 11)]).is_ok());
+        assert!(check_findings("hello", &[f(3, 9)]).is_err());
+        assert!(check_findings("hello", &[f(3, 3)]).is_err());
+        assert!(check_findings("hello world", &[f(6, 11), f(0, 5)]).is_err());
+        assert!(check_findings("héllo", &[f(0, 2)]).is_err());
+    }
+}
