@@ -72,7 +72,9 @@ fn run() -> Result<(), String> {
         .status()
         .map_err(|e| format!("cannot run cargo to build the plugins: {e}"))?;
     if !status.success() {
-        return Err(format!("building the plugins for {TARGET} failed ({status})"));
+        return Err(format!(
+            "building the plugins for {TARGET} failed ({status})"
+        ));
     }
 
     let artifacts = target_dir.join(TARGET).join("plugin");
@@ -82,7 +84,10 @@ fn run() -> Result<(), String> {
     );
     for (name, package) in BUILTIN {
         let path = artifact(&artifacts, package)?;
-        code.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", path.display().to_string()));
+        code.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            path.display().to_string()
+        ));
     }
     code.push_str("];\n");
     for (name, package) in FIXTURES {
@@ -101,7 +106,10 @@ fn artifact(dir: &Path, package: &str) -> Result<PathBuf, String> {
     if path.is_file() {
         Ok(path)
     } else {
-        Err(format!("plugin `{package}` was built but `{}` is missing", path.display()))
+        Err(format!(
+            "plugin `{package}` was built but `{}` is missing",
+            path.display()
+        ))
     }
 }
 

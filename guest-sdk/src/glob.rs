@@ -34,12 +34,7 @@ pub fn matches_segmented(pattern: &str, text: &str, separator: char) -> bool {
 
 /// The general form: an optional separator that wildcards do not cross, and
 /// ASCII case folding.
-pub fn matches_with(
-    pattern: &str,
-    text: &str,
-    separator: Option<char>,
-    ignore_case: bool,
-) -> bool {
+pub fn matches_with(pattern: &str, text: &str, separator: Option<char>, ignore_case: bool) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let eq = |a: char, b: char| {

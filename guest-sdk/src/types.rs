@@ -364,9 +364,21 @@ mod tests {
     fn redact_replaces_spans_and_drops_overlaps() {
         let input = "card 4111 and 4222";
         let found = vec![
-            Finding { kind: "card".into(), start: 14, end: 18 },
-            Finding { kind: "card".into(), start: 5, end: 9 },
-            Finding { kind: "x".into(), start: 6, end: 8 },
+            Finding {
+                kind: "card".into(),
+                start: 14,
+                end: 18,
+            },
+            Finding {
+                kind: "card".into(),
+                start: 5,
+                end: 9,
+            },
+            Finding {
+                kind: "x".into(),
+                start: 6,
+                end: 8,
+            },
         ];
         let m = MaskResult::redact(input, found);
         assert_eq!(m.text, "card [REDACTED:card] and [REDACTED:card]");

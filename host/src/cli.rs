@@ -110,7 +110,9 @@ fn serve(
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("cannot listen on `{addr}`"))?;
-        let local = listener.local_addr().context("cannot read the bound address")?;
+        let local = listener
+            .local_addr()
+            .context("cannot read the bound address")?;
         tracing::info!(config = %loaded.origin, %local, "palisade starting");
         // Tests and scripts read this line to learn the bound port.
         println!("palisade listening on http://{local}");

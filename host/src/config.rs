@@ -151,7 +151,9 @@ impl LoadedConfig {
                         known.join(", ")
                     ))
                 }),
-            _ => Err(err("write exactly one of `path: FILE.wasm` or `builtin: NAME`".into())),
+            _ => Err(err(
+                "write exactly one of `path: FILE.wasm` or `builtin: NAME`".into(),
+            )),
         }
     }
 }
@@ -174,7 +176,9 @@ pub fn parse(text: &str, origin: &str) -> Result<Config> {
             message: format!("plugin `{name}`: {message}"),
         };
         if spec.path.is_some() == spec.builtin.is_some() {
-            return Err(invalid("write exactly one of `path: FILE.wasm` or `builtin: NAME`".into()));
+            return Err(invalid(
+                "write exactly one of `path: FILE.wasm` or `builtin: NAME`".into(),
+            ));
         }
         spec.limits.validate().map_err(invalid)?;
         if let Some(pin) = &spec.sha256 {
@@ -202,7 +206,10 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_with_location() {
-        let e = parse("listen: 127.0.0.1:1\nplugins:\n  a:\n    builtin: glob\n    fule: 3\n", "p.yaml");
+        let e = parse(
+            "listen: 127.0.0.1:1\nplugins:\n  a:\n    builtin: glob\n    fule: 3\n",
+            "p.yaml",
+        );
         let msg = e.map(|_| ()).unwrap_err().to_string();
         assert!(msg.starts_with("p.yaml:5:"), "{msg}");
         assert!(msg.contains("unknown field `fule`"), "{msg}");
@@ -210,23 +217,31 @@ mod tests {
 
     #[test]
     fn plugin_needs_exactly_one_source() {
-        let e = parse("plugins:\n  a:\n    sha256: x\n", "p.yaml").map(|_| ()).unwrap_err();
+        let e = parse("plugins:\n  a:\n    sha256: x\n", "p.yaml")
+            .map(|_| ())
+            .unwrap_err();
         assert!(e.to_string().contains("exactly one of"), "{e}");
     }
 
     #[test]
     fn bad_pin_is_explained() {
-        let e = parse("plugins:\n  a:\n    builtin: glob\n    sha256: abc\n", "p.yaml")
-            .map(|_| ())
-            .unwrap_err();
+        let e = parse(
+            "plugins:\n  a:\n    builtin: glob\n    sha256: abc\n",
+            "p.yaml",
+        )
+        .map(|_| ())
+        .unwrap_err();
         assert!(e.to_string().contains("not a sha256 digest"), "{e}");
     }
 
     #[test]
     fn bad_limits_are_explained() {
-        let e = parse("plugins:\n  a:\n    builtin: glob\n    limits: {memory_mib: 99999}\n", "p.yaml")
-            .map(|_| ())
-            .unwrap_err();
+        let e = parse(
+            "plugins:\n  a:\n    builtin: glob\n    limits: {memory_mib: 99999}\n",
+            "p.yaml",
+        )
+        .map(|_| ())
+        .unwrap_err();
         assert!(e.to_string().contains("memory_mib"), "{e}");
     }
 }

@@ -30,7 +30,8 @@ pub fn open_cache_dir(data_dir: &Path) -> Result<(Dir, std::path::PathBuf)> {
             use cap_std::fs::DirBuilderExt;
             builder.mode(0o700);
         }
-        data.create_dir_with("cache", &builder).map_err(io(&cache_path))?;
+        data.create_dir_with("cache", &builder)
+            .map_err(io(&cache_path))?;
     }
     let cache = data.open_dir("cache").map_err(io(&cache_path))?;
     Ok((cache, cache_path))
@@ -76,7 +77,9 @@ pub async fn run(
                 _ = stop_rx => {}
             }
         };
-        axum::serve(listener, app).with_graceful_shutdown(stop).await
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
     });
 
     let settings = loaded.config.engine;

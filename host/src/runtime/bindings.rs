@@ -10,5 +10,5 @@ wasmtime::component::bindgen!({
 });
 
 pub(crate) use exports::palisade::plugin::{masking, policy};
-pub use palisade::plugin::types;
 pub(crate) use palisade::plugin::host as host_api;
+pub use palisade::plugin::types;

@@ -60,7 +60,9 @@ pub(crate) fn build(settings: &EngineSettings) -> Result<(Engine, bool)> {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         match Engine::new(&config) {
             Ok(engine) => return Ok((engine, true)),
-            Err(e) => tracing::warn!(error = %e, "pooling allocator unavailable, using on-demand allocation"),
+            Err(e) => {
+                tracing::warn!(error = %e, "pooling allocator unavailable, using on-demand allocation")
+            }
         }
     }
     let engine = Engine::new(&base_config()).map_err(|e| Error::Engine(e.to_string()))?;

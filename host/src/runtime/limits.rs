@@ -57,7 +57,9 @@ impl Limits {
             return Err("`limits.deadline_ms` must be between 1 and 60000".into());
         }
         if !(2..=MAX_MEMORY_MIB).contains(&self.memory_mib) {
-            return Err(format!("`limits.memory_mib` must be between 2 and {MAX_MEMORY_MIB}"));
+            return Err(format!(
+                "`limits.memory_mib` must be between 2 and {MAX_MEMORY_MIB}"
+            ));
         }
         if !(64..=16 * 1024 * 1024).contains(&self.max_output_bytes) {
             return Err("`limits.max_output_bytes` must be between 64 and 16777216".into());
@@ -143,9 +145,15 @@ mod tests {
 
     #[test]
     fn out_of_range_limits_are_refused() {
-        let bad = Limits { memory_mib: 4096, ..Limits::default() };
+        let bad = Limits {
+            memory_mib: 4096,
+            ..Limits::default()
+        };
         assert!(bad.validate().is_err_and(|m| m.contains("memory_mib")));
-        let bad = Limits { deadline_ms: 0, ..Limits::default() };
+        let bad = Limits {
+            deadline_ms: 0,
+            ..Limits::default()
+        };
         assert!(bad.validate().is_err_and(|m| m.contains("deadline_ms")));
     }
 }

@@ -76,13 +76,19 @@ impl Runtime {
     /// Loads a plugin from its component bytes: checks the pin, compiles (or
     /// takes the cached code), and pre-instantiates it against the host.
     pub fn load(&self, name: &str, bytes: &[u8], options: PluginOptions) -> Result<Plugin> {
-        options.limits.validate().map_err(|message| Error::InvalidPlugin {
-            plugin: name.to_owned(),
-            message,
-        })?;
+        options
+            .limits
+            .validate()
+            .map_err(|message| Error::InvalidPlugin {
+                plugin: name.to_owned(),
+                message,
+            })?;
         let digest = sha256_hex(bytes);
         if let Some(expected) = &options.sha256 {
-            let expected = expected.trim().trim_start_matches("sha256:").to_ascii_lowercase();
+            let expected = expected
+                .trim()
+                .trim_start_matches("sha256:")
+                .to_ascii_lowercase();
             if expected != digest {
                 return Err(Error::DigestMismatch {
                     plugin: name.to_owned(),
@@ -110,9 +116,19 @@ impl Runtime {
             message: format!("not a valid WebAssembly component: {e:#}"),
         })?;
         let ty = component.component_type();
-        let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_owned()).collect();
-        let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_owned()).collect();
-        let has = |iface: &str| exports.iter().any(|e| e.starts_with(&format!("palisade:plugin/{iface}@")));
+        let imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let has = |iface: &str| {
+            exports
+                .iter()
+                .any(|e| e.starts_with(&format!("palisade:plugin/{iface}@")))
+        };
         let world = match (has("policy"), has("masking")) {
             (true, true) => "palisade:plugin/plugin",
             (true, false) => "palisade:plugin/policy-plugin",

@@ -179,7 +179,9 @@ impl Plugin {
                 .call_evaluate(&mut warm.store, request, rules)
                 .map_err(CallError::Wasm)?;
             let size = match &verdict {
-                types::Verdict::Allow(r) | types::Verdict::Deny(r) | types::Verdict::Approve(r) => r.len(),
+                types::Verdict::Allow(r) | types::Verdict::Deny(r) | types::Verdict::Approve(r) => {
+                    r.len()
+                }
                 types::Verdict::Abstain => 0,
             };
             if size > limit {
@@ -260,14 +262,20 @@ impl Plugin {
     /// Resets fuel and deadline for the next piece of guest work.
     fn arm(&self, store: &mut Store<State>) -> Result<()> {
         let limits = &self.options.limits;
-        store.set_fuel(limits.fuel).map_err(|e| Error::Engine(e.to_string()))?;
+        store
+            .set_fuel(limits.fuel)
+            .map_err(|e| Error::Engine(e.to_string()))?;
         store.set_epoch_deadline(deadline_ticks(limits.deadline_ms));
         Ok(())
     }
 
     fn instantiate(&self) -> Result<Warm> {
         let limits = &self.options.limits;
-        let state = State::new(self.name.clone(), self.config_json.clone(), limits.memory_bytes());
+        let state = State::new(
+            self.name.clone(),
+            self.config_json.clone(),
+            limits.memory_bytes(),
+        );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
@@ -323,7 +331,11 @@ impl Plugin {
             CallError::Wasm(e) => e,
             CallError::Missing(interface) => return Error::MissingExport { plugin, interface },
             CallError::Oversized { size, limit } => {
-                return Error::OversizedOutput { plugin, size, limit };
+                return Error::OversizedOutput {
+                    plugin,
+                    size,
+                    limit,
+                };
             }
             CallError::Malformed(detail) => return Error::MalformedOutput { plugin, detail },
         };
@@ -385,7 +397,9 @@ fn check_findings(input: &str, findings: &[types::Finding]) -> Result<(), String
             return Err(format!("finding {i} splits a character"));
         }
         if start < prev_end {
-            return Err(format!("finding {i} overlaps or precedes the one before it"));
+            return Err(format!(
+                "finding {i} overlaps or precedes the one before it"
+            ));
         }
         if f.kind.is_empty() || f.kind.len() > 64 {
             return Err(format!("finding {i} has an empty or overlong kind"));
@@ -400,7 +414,11 @@ mod tests {
     use super::*;
 
     fn f(start: u32, end: u32) -> types::Finding {
-        types::Finding { kind: "k".into(), start, end }
+        types::Finding {
+            kind: "k".into(),
+            start,
+            end,
+        }
     }
 
     #[test]

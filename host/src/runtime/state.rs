@@ -56,7 +56,7 @@ impl host_api::Host for State {
                 cut -= 1;
             }
             message.truncate(cut);
-            message.push_str("…");
+            message.push('…');
         }
         let plugin = &*self.plugin;
         let request_id = self.request_id.as_str();

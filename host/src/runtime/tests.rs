@@ -15,7 +15,10 @@ fn glob_bytes() -> &'static [u8] {
 }
 
 fn runtime() -> Runtime {
-    let settings = EngineSettings { pooling: true, max_instances: 64 };
+    let settings = EngineSettings {
+        pooling: true,
+        max_instances: 64,
+    };
     Runtime::new(&settings, None).unwrap_or_else(|e| panic!("runtime: {e}"))
 }
 
@@ -44,11 +47,16 @@ fn rule(effect: Effect, actions: &[&str], resources: &[&str]) -> Rule {
 }
 
 fn options(isolation: Isolation, limits: Limits) -> PluginOptions {
-    PluginOptions { limits, isolation, ..PluginOptions::default() }
+    PluginOptions {
+        limits,
+        isolation,
+        ..PluginOptions::default()
+    }
 }
 
 fn load(rt: &Runtime, name: &str, bytes: &[u8], opts: PluginOptions) -> Plugin {
-    rt.load(name, bytes, opts).unwrap_or_else(|e| panic!("load {name}: {e}"))
+    rt.load(name, bytes, opts)
+        .unwrap_or_else(|e| panic!("load {name}: {e}"))
 }
 
 /// The glob plugin still decides correctly on this runtime.
@@ -57,23 +65,35 @@ fn assert_glob_works(glob: &Plugin) {
         rule(Effect::Allow, &["read"], &["files/*"]),
         rule(Effect::Deny, &["read"], &["files/secret"]),
     ];
-    let allow = glob.evaluate(&request("read", "files/a"), &rules).map(|o| o.value);
+    let allow = glob
+        .evaluate(&request("read", "files/a"), &rules)
+        .map(|o| o.value);
     assert!(matches!(allow, Ok(Verdict::Allow(_))), "{allow:?}");
-    let deny = glob.evaluate(&request("read", "files/secret"), &rules).map(|o| o.value);
+    let deny = glob
+        .evaluate(&request("read", "files/secret"), &rules)
+        .map(|o| o.value);
     assert!(matches!(deny, Ok(Verdict::Deny(_))), "{deny:?}");
 }
 
 fn hostile_case(isolation: Isolation, action: &str, limits: Limits, expect: fn(&Error) -> bool) {
     let rt = runtime();
     let hostile = load(&rt, "hostile", &hostile_bytes(), options(isolation, limits));
-    let glob = load(&rt, "glob", glob_bytes(), options(isolation, Limits::default()));
+    let glob = load(
+        &rt,
+        "glob",
+        glob_bytes(),
+        options(isolation, Limits::default()),
+    );
     // Warm an instance first, so the pooled case shows a used instance is discarded.
     assert!(hostile.evaluate(&request("ok", "x"), &[]).is_ok());
     let err = hostile
         .evaluate(&request(action, "x"), &[])
         .map(|o| o.value)
         .expect_err("hostile call must fail");
-    assert!(expect(&err), "{action} ({isolation:?}): unexpected error {err:?}");
+    assert!(
+        expect(&err),
+        "{action} ({isolation:?}): unexpected error {err:?}"
+    );
     assert!(err.is_plugin_failure());
     // The same plugin and runtime keep serving.
     let ok = hostile.evaluate(&request("ok", "x"), &[]).map(|o| o.value);
@@ -90,49 +110,86 @@ fn each_isolation(f: impl Fn(Isolation)) {
 #[test]
 fn endless_loop_runs_out_of_fuel() {
     each_isolation(|i| {
-        let limits = Limits { fuel: 5_000_000, deadline_ms: 10_000, ..Limits::default() };
-        hostile_case(i, "loop", limits, |e| matches!(e, Error::OutOfFuel { fuel: 5_000_000, .. }));
+        let limits = Limits {
+            fuel: 5_000_000,
+            deadline_ms: 10_000,
+            ..Limits::default()
+        };
+        hostile_case(i, "loop", limits, |e| {
+            matches!(
+                e,
+                Error::OutOfFuel {
+                    fuel: 5_000_000,
+                    ..
+                }
+            )
+        });
     });
 }
 
 #[test]
 fn endless_loop_hits_the_deadline() {
     each_isolation(|i| {
-        let limits = Limits { fuel: u64::MAX / 2, deadline_ms: 30, ..Limits::default() };
-        hostile_case(i, "loop", limits, |e| matches!(e, Error::DeadlineExceeded { deadline_ms: 30, .. }));
+        let limits = Limits {
+            fuel: u64::MAX / 2,
+            deadline_ms: 30,
+            ..Limits::default()
+        };
+        hostile_case(i, "loop", limits, |e| {
+            matches!(
+                e,
+                Error::DeadlineExceeded {
+                    deadline_ms: 30,
+                    ..
+                }
+            )
+        });
     });
 }
 
 #[test]
 fn memory_bomb_hits_the_memory_cap() {
     each_isolation(|i| {
-        let limits = Limits { memory_mib: 16, ..Limits::default() };
-        hostile_case(i, "alloc", limits, |e| matches!(e, Error::MemoryLimit { limit_mib: 16, .. }));
+        let limits = Limits {
+            memory_mib: 16,
+            ..Limits::default()
+        };
+        hostile_case(i, "alloc", limits, |e| {
+            matches!(e, Error::MemoryLimit { limit_mib: 16, .. })
+        });
     });
 }
 
 #[test]
 fn deep_recursion_overflows_the_stack() {
     each_isolation(|i| {
-        hostile_case(i, "recurse", Limits::default(), |e| matches!(e, Error::StackOverflow { .. }));
+        hostile_case(i, "recurse", Limits::default(), |e| {
+            matches!(e, Error::StackOverflow { .. })
+        });
     });
 }
 
 #[test]
 fn panic_is_a_trap() {
     each_isolation(|i| {
-        hostile_case(i, "panic", Limits::default(), |e| {
-            matches!(e, Error::Trap { message, .. } if message.contains("panicked"))
-        });
+        hostile_case(
+            i,
+            "panic",
+            Limits::default(),
+            |e| matches!(e, Error::Trap { message, .. } if message.contains("panicked")),
+        );
     });
 }
 
 #[test]
 fn huge_output_is_refused() {
     each_isolation(|i| {
-        hostile_case(i, "huge", Limits::default(), |e| {
-            matches!(e, Error::OversizedOutput { size, limit: 65536, .. } if *size == 8 << 20)
-        });
+        hostile_case(
+            i,
+            "huge",
+            Limits::default(),
+            |e| matches!(e, Error::OversizedOutput { size, limit: 65536, .. } if *size == 8 << 20),
+        );
     });
 }
 
@@ -140,8 +197,16 @@ fn huge_output_is_refused() {
 fn malformed_mask_spans_are_refused() {
     each_isolation(|i| {
         let rt = runtime();
-        let hostile = load(&rt, "hostile", &hostile_bytes(), options(i, Limits::default()));
-        let err = hostile.mask("r", "spans").map(|o| o.value).expect_err("must fail");
+        let hostile = load(
+            &rt,
+            "hostile",
+            &hostile_bytes(),
+            options(i, Limits::default()),
+        );
+        let err = hostile
+            .mask("r", "spans")
+            .map(|o| o.value)
+            .expect_err("must fail");
         assert!(matches!(err, Error::MalformedOutput { .. }), "{err:?}");
         let ok = hostile.mask("r", "plain text").map(|o| o.value.text);
         assert_eq!(ok.ok().as_deref(), Some("plain text"));
@@ -151,15 +216,31 @@ fn malformed_mask_spans_are_refused() {
 #[test]
 fn pooled_reuses_instances_and_fresh_does_not() {
     let rt = runtime();
-    let pooled = load(&rt, "p", &hostile_bytes(), options(Isolation::Pooled, Limits::default()));
-    let fresh = load(&rt, "f", &hostile_bytes(), options(Isolation::Fresh, Limits::default()));
+    let pooled = load(
+        &rt,
+        "p",
+        &hostile_bytes(),
+        options(Isolation::Pooled, Limits::default()),
+    );
+    let fresh = load(
+        &rt,
+        "f",
+        &hostile_bytes(),
+        options(Isolation::Fresh, Limits::default()),
+    );
     let count = |p: &Plugin| match p.evaluate(&request("count", "x"), &[]).map(|o| o.value) {
         Ok(Verdict::Allow(n)) => n,
         other => panic!("{other:?}"),
     };
-    assert_eq!((count(&pooled), count(&pooled)), ("1".to_owned(), "2".to_owned()));
+    assert_eq!(
+        (count(&pooled), count(&pooled)),
+        ("1".to_owned(), "2".to_owned())
+    );
     assert_eq!(pooled.idle_instances(), 1);
-    assert_eq!((count(&fresh), count(&fresh)), ("1".to_owned(), "1".to_owned()));
+    assert_eq!(
+        (count(&fresh), count(&fresh)),
+        ("1".to_owned(), "1".to_owned())
+    );
     assert_eq!(fresh.idle_instances(), 0);
     // A failed call discards the instance: the next call starts from scratch.
     assert!(pooled.evaluate(&request("panic", "x"), &[]).is_err());
@@ -171,21 +252,54 @@ fn pooled_reuses_instances_and_fresh_does_not() {
 fn exports_are_detected() {
     let rt = runtime();
     let hostile = load(&rt, "hostile", &hostile_bytes(), PluginOptions::default());
-    assert_eq!(hostile.exports(), Exports { policy: true, masking: true });
+    assert_eq!(
+        hostile.exports(),
+        Exports {
+            policy: true,
+            masking: true
+        }
+    );
     let glob = load(&rt, "glob", glob_bytes(), PluginOptions::default());
-    assert_eq!(glob.exports(), Exports { policy: true, masking: false });
-    let err = glob.mask("r", "text").map(|_| ()).expect_err("glob does not mask");
-    assert!(matches!(err, Error::MissingExport { interface: "masking", .. }), "{err:?}");
+    assert_eq!(
+        glob.exports(),
+        Exports {
+            policy: true,
+            masking: false
+        }
+    );
+    let err = glob
+        .mask("r", "text")
+        .map(|_| ())
+        .expect_err("glob does not mask");
+    assert!(
+        matches!(
+            err,
+            Error::MissingExport {
+                interface: "masking",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn pinned_digest_must_match() {
     let rt = runtime();
     let digest = sha256_hex(glob_bytes());
-    let good = PluginOptions { sha256: Some(format!("sha256:{}", digest.to_uppercase())), ..PluginOptions::default() };
+    let good = PluginOptions {
+        sha256: Some(format!("sha256:{}", digest.to_uppercase())),
+        ..PluginOptions::default()
+    };
     assert!(rt.load("glob", glob_bytes(), good).is_ok());
-    let wrong = PluginOptions { sha256: Some("0".repeat(64)), ..PluginOptions::default() };
-    let err = rt.load("glob", glob_bytes(), wrong).map(|_| ()).expect_err("pin must be enforced");
+    let wrong = PluginOptions {
+        sha256: Some("0".repeat(64)),
+        ..PluginOptions::default()
+    };
+    let err = rt
+        .load("glob", glob_bytes(), wrong)
+        .map(|_| ())
+        .expect_err("pin must be enforced");
     match err {
         Error::DigestMismatch { actual, .. } => assert_eq!(actual, digest),
         other => panic!("{other:?}"),
@@ -195,7 +309,10 @@ fn pinned_digest_must_match() {
 #[test]
 fn garbage_is_not_a_plugin() {
     let rt = runtime();
-    let err = rt.load("junk", b"\0asm junk", PluginOptions::default()).map(|_| ()).expect_err("junk");
+    let err = rt
+        .load("junk", b"\0asm junk", PluginOptions::default())
+        .map(|_| ())
+        .expect_err("junk");
     assert!(matches!(err, Error::InvalidPlugin { .. }), "{err:?}");
 }
 
@@ -218,7 +335,10 @@ fn compiled_code_is_cached_on_disk_and_changes_recompile() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cache = || {
         let dir = crate::server::open_cache_dir(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
-        let settings = EngineSettings { pooling: false, max_instances: 8 };
+        let settings = EngineSettings {
+            pooling: false,
+            max_instances: 8,
+        };
         Runtime::new(&settings, Some(dir)).unwrap_or_else(|e| panic!("{e}"))
     };
     let first = load(&cache(), "glob", glob_bytes(), PluginOptions::default());
@@ -234,7 +354,11 @@ fn compiled_code_is_cached_on_disk_and_changes_recompile() {
     assert_ne!(third.digest(), first.digest());
     assert_glob_works(&third);
     // A corrupt cache entry is ignored and replaced.
-    for entry in std::fs::read_dir(tmp.path().join("cache")).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(tmp.path().join("cache"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         std::fs::write(entry.path(), b"corrupt").unwrap_or_else(|e| panic!("{e}"));
     }
     let fourth = load(&cache(), "glob", glob_bytes(), PluginOptions::default());
@@ -244,11 +368,23 @@ fn compiled_code_is_cached_on_disk_and_changes_recompile() {
 #[test]
 fn inspect_reports_world_and_exports() {
     let rt = runtime();
-    let info = rt.inspect(&hostile_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let info = rt
+        .inspect(&hostile_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(info.world, "palisade:plugin/plugin");
-    assert!(info.exports.iter().any(|e| e == "palisade:plugin/policy@0.1.0"));
+    assert!(
+        info.exports
+            .iter()
+            .any(|e| e == "palisade:plugin/policy@0.1.0")
+    );
     let glob = rt.inspect(glob_bytes()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(glob.world, "palisade:plugin/policy-plugin");
     // The glob plugin reads its configuration, so it imports the host interface.
-    assert!(glob.imports.iter().any(|i| i == "palisade:plugin/host@0.1.0"), "{:?}", glob.imports);
+    assert!(
+        glob.imports
+            .iter()
+            .any(|i| i == "palisade:plugin/host@0.1.0"),
+        "{:?}",
+        glob.imports
+    );
 }

@@ -12,6 +12,7 @@
 //!   non-ASCII characters, which include look-alikes of ASCII letters.
 //! * Any matching deny wins, then require-approval, then allow; no match abstains
 //!   (and the host denies by default).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use palisade_guest::{Effect, Policy, Request, Rule, Verdict, glob};
 
@@ -78,7 +79,13 @@ impl Policy for GlobPolicy {
                 };
                 return Verdict::for_rule(
                     rule,
-                    format!("{} {} on `{}` {what} {}", req.service, req.action, req.resource, rule.label()),
+                    format!(
+                        "{} {} on `{}` {what} {}",
+                        req.service,
+                        req.action,
+                        req.resource,
+                        rule.label()
+                    ),
                 );
             }
         }
@@ -108,29 +115,53 @@ mod tests {
         assert!(eval(Request::new("git", "read", "repos/x"), &rules).is_allow());
         assert!(eval(Request::new("git", "push", "repos/x"), &rules).is_approve());
         assert!(eval(Request::new("git", "push", "repos/secret"), &rules).is_deny());
-        assert_eq!(eval(Request::new("git", "read", "other/x"), &rules), Verdict::Abstain);
+        assert_eq!(
+            eval(Request::new("git", "read", "other/x"), &rules),
+            Verdict::Abstain
+        );
     }
 
     #[test]
     fn actions_ignore_case_resources_do_not() {
         TestHost::new().install();
-        let rules = [Rule::deny(["delete"], ["files/*"]), Rule::allow(["*"], ["files/*"])];
+        let rules = [
+            Rule::deny(["delete"], ["files/*"]),
+            Rule::allow(["*"], ["files/*"]),
+        ];
         assert!(eval(Request::new("fs", "DELETE", "files/a"), &rules).is_deny());
-        assert_eq!(eval(Request::new("fs", "read", "FILES/a"), &rules), Verdict::Abstain);
+        assert_eq!(
+            eval(Request::new("fs", "read", "FILES/a"), &rules),
+            Verdict::Abstain
+        );
     }
 
     #[test]
     fn missing_attribute_never_widens() {
         TestHost::new().install();
         let allow = [Rule::allow(["push"], ["repo"]).qualifier("branch", ["feature/*"])];
-        assert!(eval(Request::new("git", "push", "repo").attr("branch", "feature/x"), &allow).is_allow());
-        assert_eq!(eval(Request::new("git", "push", "repo"), &allow), Verdict::Abstain);
+        assert!(
+            eval(
+                Request::new("git", "push", "repo").attr("branch", "feature/x"),
+                &allow
+            )
+            .is_allow()
+        );
+        assert_eq!(
+            eval(Request::new("git", "push", "repo"), &allow),
+            Verdict::Abstain
+        );
         let deny = [
             Rule::allow(["push"], ["repo"]),
             Rule::deny(["push"], ["repo"]).qualifier("branch", ["main"]),
         ];
         assert!(eval(Request::new("git", "push", "repo"), &deny).is_deny());
-        assert!(eval(Request::new("git", "push", "repo").attr("branch", "dev"), &deny).is_allow());
+        assert!(
+            eval(
+                Request::new("git", "push", "repo").attr("branch", "dev"),
+                &deny
+            )
+            .is_allow()
+        );
     }
 
     #[test]
@@ -148,7 +179,9 @@ mod tests {
         ] {
             assert!(eval(Request::new("fs", "read", r), &rules).is_deny(), "{r}");
         }
-        TestHost::new().config(r#"{"allow_unicode": true}"#).install();
+        TestHost::new()
+            .config(r#"{"allow_unicode": true}"#)
+            .install();
         assert!(eval(Request::new("fs", "read", "files/café"), &rules).is_allow());
     }
 }

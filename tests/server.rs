@@ -1,0 +1,132 @@
+//! End to end: `palisade serve` on a real socket with real plugins.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use support::{ConfigDir, HOSTILE, digest_of, start_failing, start_ready};
+
+#[tokio::test]
+async fn embedded_default_serves_first_party_plugins() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_ready(&["--data-dir", data.path().to_str().unwrap()]).await;
+    assert_eq!(
+        server.get("/healthz").await,
+        (200, serde_json::json!({"status": "ok"}))
+    );
+    assert_eq!(server.get("/readyz").await.0, 200);
+    let (status, body) = server.get("/v1/plugins").await;
+    assert_eq!(status, 200);
+    let glob = &body["plugins"][0];
+    assert_eq!(glob["name"], "glob");
+    assert_eq!(glob["exports"], serde_json::json!(["policy"]));
+    assert_eq!(glob["isolation"], "pooled");
+    assert_eq!(glob["limits"]["memory_mib"], 32);
+    assert_eq!(glob["digest"].as_str().unwrap().len(), 64);
+}
+
+#[tokio::test]
+async fn file_plugins_load_pinned_and_come_from_the_cache_on_restart() {
+    let pin = digest_of(std::path::Path::new(HOSTILE));
+    let cfg = ConfigDir::new(&format!(
+        "plugins:\n  hostile:\n    path: hostile.wasm\n    sha256: {pin}\n    isolation: fresh\n    \
+         limits: {{fuel: 1000000, deadline_ms: 50, memory_mib: 8}}\n  glob:\n    builtin: glob\n"
+    ))
+    .with_file("hostile.wasm", HOSTILE);
+    let (config, data) = (cfg.config(), cfg.data());
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+
+    let first = start_ready(&args).await;
+    let (_, body) = first.get("/v1/plugins").await;
+    let names: Vec<&str> = body["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["glob", "hostile"]);
+    let hostile = &body["plugins"][1];
+    assert_eq!(hostile["digest"], pin.as_str());
+    assert_eq!(hostile["exports"], serde_json::json!(["policy", "masking"]));
+    assert_eq!(hostile["isolation"], "fresh");
+    assert_eq!(hostile["limits"]["fuel"], 1_000_000);
+    assert_eq!(hostile["code_source"], "compiled");
+    assert_eq!(first.terminate().code(), Some(0));
+
+    let second = start_ready(&args).await;
+    let (_, body) = second.get("/v1/plugins").await;
+    assert_eq!(body["plugins"][1]["code_source"], "disk_cache");
+    assert_eq!(body["plugins"][0]["code_source"], "disk_cache");
+}
+
+#[tokio::test]
+async fn a_wrong_pin_is_refused_with_a_clear_error() {
+    let cfg = ConfigDir::new(&format!(
+        "plugins:\n  hostile:\n    path: hostile.wasm\n    sha256: {}\n",
+        "ab".repeat(32)
+    ))
+    .with_file("hostile.wasm", HOSTILE);
+    let (status, stderr) = start_failing(&[
+        "--config",
+        cfg.config().to_str().unwrap(),
+        "--data-dir",
+        cfg.data().to_str().unwrap(),
+    ]);
+    assert!(!status.success());
+    assert!(stderr.contains("but the configuration pins"), "{stderr}");
+}
+
+#[tokio::test]
+async fn plugin_paths_cannot_leave_the_configuration_directory() {
+    let outer = ConfigDir::new("unused: true\n").with_file("hostile.wasm", HOSTILE);
+    let inner = outer.dir.path().join("conf");
+    std::fs::create_dir(&inner).unwrap();
+    std::fs::write(
+        inner.join("palisade.yaml"),
+        "plugins:\n  h:\n    path: ../hostile.wasm\n",
+    )
+    .unwrap();
+    let config = inner.join("palisade.yaml");
+    let data = outer.data();
+    let (status, stderr) = start_failing(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!status.success());
+    assert!(stderr.contains("cannot leave it"), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_invalid_configuration_names_file_line_and_column() {
+    let cfg = ConfigDir::new(
+        "listen: 127.0.0.1:0\nplugins:\n  glob:\n    builtin: glob\n    limts: {}\n",
+    );
+    let (status, stderr) = start_failing(&["--config", cfg.config().to_str().unwrap()]);
+    assert!(!status.success());
+    let expected = format!("{}:5:5", cfg.config().display());
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(stderr.contains("unknown field `limts`"), "{stderr}");
+}
+
+#[tokio::test]
+async fn unknown_routes_get_a_json_404() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_ready(&["--data-dir", data.path().to_str().unwrap()]).await;
+    let (status, body) = server.get("/v1/nope").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_gracefully() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_ready(&["--data-dir", data.path().to_str().unwrap()]).await;
+    let status = server.terminate();
+    assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+}

@@ -1,0 +1,221 @@
+//! Test harness: runs the real `palisade` binary on a real loopback socket.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_palisade");
+/// The hostile fixture component.
+pub const HOSTILE: &str = env!("PALISADE_FIXTURE_HOSTILE");
+
+/// A running server; killed when dropped.
+pub struct Server {
+    child: std::sync::Mutex<Option<Child>>,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// A temporary configuration directory holding `palisade.yaml` and any plugins.
+pub struct ConfigDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl ConfigDir {
+    pub fn new(yaml: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("palisade.yaml"), yaml).unwrap();
+        Self { dir }
+    }
+
+    /// Copies a file into the directory under `name`.
+    pub fn with_file(self, name: &str, from: &str) -> Self {
+        std::fs::copy(from, self.dir.path().join(name)).unwrap();
+        self
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("palisade.yaml")
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
+/// Starts `palisade serve` with `args` and waits for its listening line.
+/// Returns the server, or the process's exit status and stderr if it exited.
+pub fn start(args: &[&str]) -> Result<Server, (std::process::ExitStatus, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .current_dir(dir.path())
+        .env("PALISADE_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn palisade");
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let err_pipe = child.stderr.take().unwrap();
+    let sink = stderr.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let out = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    match lines.next() {
+        Some(Ok(line)) if line.starts_with("palisade listening on ") => {
+            let base = line.trim_start_matches("palisade listening on ").to_owned();
+            std::thread::spawn(move || for _ in lines {});
+            Ok(Server {
+                child: std::sync::Mutex::new(Some(child)),
+                base,
+                dir,
+                stderr,
+            })
+        }
+        _ => {
+            let status = child.wait().unwrap();
+            // Give the stderr reader a moment to drain the pipe.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+                if std::sync::Arc::strong_count(&stderr) == 1 {
+                    break;
+                }
+            }
+            let text = stderr.lock().unwrap().clone();
+            Err((status, text))
+        }
+    }
+}
+
+/// Starts a server that must fail (before or after announcing its port);
+/// returns its exit status and stderr.
+pub fn start_failing(args: &[&str]) -> (std::process::ExitStatus, String) {
+    match start(args) {
+        Ok(server) => server.wait_exit(),
+        Err(failed) => failed,
+    }
+}
+
+/// Starts a server that must come up and become ready.
+pub async fn start_ready(args: &[&str]) -> Server {
+    let server = match start(args) {
+        Ok(s) => s,
+        Err((status, stderr)) => panic!("server exited ({status}):\n{stderr}"),
+    };
+    server.wait_ready().await;
+    server
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = reqwest::get(self.url(path)).await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Polls `/readyz` (bounded: 600 tries, 50 ms apart).
+    pub async fn wait_ready(&self) {
+        for _ in 0..600 {
+            if let Ok(r) = reqwest::get(self.url("/readyz")).await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if let Some(exit) = self.try_exit() {
+                panic!("server exited before ready ({exit}):\n{}", self.stderr());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server never became ready:\n{}", self.stderr());
+    }
+
+    fn try_exit(&self) -> Option<std::process::ExitStatus> {
+        self.child.lock().unwrap().as_mut()?.try_wait().ok()?
+    }
+
+    /// Waits (bounded: 30 s) for the process to exit by itself.
+    pub fn wait_exit(self) -> (std::process::ExitStatus, String) {
+        let mut child = self.child.lock().unwrap().take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                child.kill().ok();
+                panic!("server did not exit:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        (status, self.stderr())
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.lock().unwrap().as_ref().unwrap().id()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn terminate(self) -> std::process::ExitStatus {
+        let mut child = self.child.lock().unwrap().take().unwrap();
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                child.kill().ok();
+                panic!("server did not stop within 20 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+}
+
+/// Hex sha256 of a file, via the CLI's own `plugin inspect --json`.
+pub fn digest_of(path: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(["plugin", "inspect", "--json"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["digest"].as_str().unwrap().to_owned()
+}
