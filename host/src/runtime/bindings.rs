@@ -9,6 +9,6 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
-pub(crate) use exports::palisade::plugin::{masking, policy};
-pub(crate) use palisade::plugin::host as host_api;
-pub use palisade::plugin::types;
+pub(crate) use self::exports::palisade::plugin::{masking, policy};
+pub(crate) use self::palisade::plugin::host as host_api;
+pub use self::palisade::plugin::types;
