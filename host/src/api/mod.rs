@@ -49,6 +49,13 @@ impl AppState {
     }
 }
 
+/// Every route, as (method, path); `docs/openapi.yaml` must describe exactly these.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/v1/plugins"),
+];
+
 /// The router.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
@@ -94,4 +101,68 @@ async fn not_found(method: Method, uri: Uri) -> ApiError {
         "not_found",
         format!("no route for {method} {}", uri.path()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use std::collections::BTreeSet;
+    use tower::ServiceExt;
+
+    const OPENAPI: &str = include_str!("../../../docs/openapi.yaml");
+
+    fn documented() -> BTreeSet<(String, String)> {
+        let doc: serde_json::Value = serde_yaml_ng::from_str(OPENAPI).unwrap();
+        let mut set = BTreeSet::new();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for method in ops.as_object().unwrap().keys() {
+                set.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        set
+    }
+
+    #[test]
+    fn openapi_describes_exactly_the_routes() {
+        let routes: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(documented(), routes);
+    }
+
+    #[tokio::test]
+    async fn every_documented_route_is_served() {
+        for (method, path) in documented() {
+            let req = Request::builder()
+                .method(method.as_str())
+                .uri(&path)
+                .body(Body::empty())
+                .unwrap();
+            let resp = app(AppState::new()).oneshot(req).await.unwrap();
+            assert_ne!(
+                resp.status(),
+                StatusCode::NOT_FOUND,
+                "{method} {path} is documented but not routed"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn readyz_is_503_until_plugins_are_loaded() {
+        let state = AppState::new();
+        let req = || {
+            Request::builder()
+                .uri("/readyz")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let resp = app(state.clone()).oneshot(req()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        state.set_plugins(Vec::new(), false);
+        let resp = app(state).oneshot(req()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
 }
