@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 /// The embedded default configuration (`host/config/default.yaml`).
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.yaml");
 
+/// The embedded example policy (`host/config/example-policy.yaml`), used with
+/// the embedded default configuration.
+pub const EXAMPLE_POLICY: &str = include_str!("../config/example-policy.yaml");
+
 /// The configuration file's contents.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +34,11 @@ pub struct Config {
     /// Engine settings.
     #[serde(default)]
     pub engine: EngineSettings,
+    /// The policy: a file, or a directory of `.yaml` files, inside the
+    /// configuration's directory. Without it, no agent is known and every
+    /// request is refused.
+    #[serde(default)]
+    pub policy: Option<PathBuf>,
     /// Plugins by name.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginSpec>,
@@ -44,7 +53,7 @@ fn default_data_dir() -> PathBuf {
 }
 
 /// One plugin entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginSpec {
     /// Path of the `.wasm` component, inside the configuration's directory.
@@ -121,6 +130,35 @@ impl LoadedConfig {
             origin,
             base: Some(base),
         })
+    }
+
+    /// The policy's sources: the configured file or directory, the embedded
+    /// example for the embedded configuration, or none.
+    pub fn policy_sources(&self) -> Result<Vec<crate::policy::Source>> {
+        match (&self.config.policy, &self.base) {
+            (Some(path), Some(base)) => {
+                let display = match Path::new(&self.origin).parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() => {
+                        dir.join(path).display().to_string()
+                    }
+                    _ => path.display().to_string(),
+                };
+                let name = path.to_str().ok_or_else(|| Error::Config {
+                    path: self.origin.clone(),
+                    message: format!("the policy path `{}` is not valid UTF-8", path.display()),
+                })?;
+                crate::policy::read_sources(base, name, &display)
+            }
+            (Some(_), None) => Err(Error::Config {
+                path: self.origin.clone(),
+                message: "the embedded configuration cannot name a policy file".into(),
+            }),
+            (None, None) => Ok(vec![crate::policy::Source {
+                name: "<embedded example policy>".into(),
+                text: EXAMPLE_POLICY.into(),
+            }]),
+            (None, Some(_)) => Ok(Vec::new()),
+        }
     }
 
     /// The component bytes of plugin `name`.

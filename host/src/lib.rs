@@ -1,15 +1,18 @@
 //! Palisade: a policy decision point for AI agents.
 //!
-//! Modules, in the direction data flows: [`api`] (HTTP) → [`runtime`]
-//! (sandboxed Wasm plugins), configured by [`config`] and started by
-//! [`server`]. The `palisade` binary's command line is the only edge that
+//! Modules, in the direction data flows: [`api`] (HTTP, with [`identity`])
+//! → [`chain`] (one decision) → [`policy`] and [`runtime`] (sandboxed Wasm
+//! plugins); configured by [`config`] and started by [`server`]. The `palisade` binary's command line is the only edge that
 //! uses `anyhow`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod api;
 pub mod builtin;
+pub mod chain;
 pub mod config;
 mod error;
+pub mod identity;
+pub mod policy;
 pub mod runtime;
 pub mod server;
 

@@ -1,14 +1,17 @@
 //! Runs the server: prepares the data directory, serves HTTP at once (so
-//! `/healthz` answers and `/readyz` says "not yet"), loads every plugin off
-//! the async workers, then reports ready. A plugin that fails to load stops
-//! the server with that plugin's error.
+//! `/healthz` answers and `/readyz` says "not yet"), loads the policy and
+//! every plugin off the async workers, then reports ready. A policy or plugin
+//! that fails to load stops the server with its error.
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, Snapshot};
+use crate::chain::Plugins;
 use crate::config::LoadedConfig;
+use crate::config::PluginSpec;
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, DirBuilder};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
@@ -37,13 +40,43 @@ pub fn open_cache_dir(data_dir: &Path) -> Result<(Dir, std::path::PathBuf)> {
     Ok((cache, cache_path))
 }
 
-/// Loads every configured plugin.
-pub fn load_plugins(
-    runtime: &Runtime,
-    loaded: &LoadedConfig,
-) -> Result<Vec<Arc<crate::runtime::Plugin>>> {
-    let mut plugins = Vec::new();
-    for (name, spec) in &loaded.config.plugins {
+/// Loads the policy and every plugin it needs: those declared in the
+/// configuration and the policy, and the built-in plugins its services and
+/// chain name (`glob` always, as the default service plugin).
+pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
+    let policy = crate::policy::compile(&loaded.policy_sources()?)?;
+    for w in &policy.warnings {
+        tracing::warn!(at = %w.at, "{}", w.message);
+    }
+    let mut specs: BTreeMap<String, PluginSpec> = loaded.config.plugins.clone();
+    for (name, spec) in &policy.plugins {
+        if specs.insert(name.clone(), spec.clone()).is_some() {
+            return Err(Error::Config {
+                path: loaded.origin.clone(),
+                message: format!(
+                    "plugin `{name}` is declared both in the configuration and in the policy; declare it once"
+                ),
+            });
+        }
+    }
+    policy.check_plugins(|name| specs.contains_key(name))?;
+    let used = policy
+        .services
+        .values()
+        .chain(policy.chain.iter())
+        .cloned()
+        .chain(["glob".to_owned()]);
+    for name in used {
+        if !specs.contains_key(&name) && crate::builtin::plugin(&name).is_some() {
+            let spec = PluginSpec {
+                builtin: Some(name.clone()),
+                ..PluginSpec::default()
+            };
+            specs.insert(name, spec);
+        }
+    }
+    let mut plugins = Plugins::new();
+    for (name, spec) in &specs {
         let bytes = loaded.plugin_bytes(name, spec)?;
         let plugin = runtime.load(name, &bytes, spec.options())?;
         tracing::info!(
@@ -53,9 +86,14 @@ pub fn load_plugins(
             code = ?plugin.code_source(),
             "plugin loaded"
         );
-        plugins.push(Arc::new(plugin));
+        plugins.insert(name.clone(), Arc::new(plugin));
     }
-    Ok(plugins)
+    tracing::info!(version = %policy.version, project = %policy.project, agents = policy.agents.len(), "policy loaded");
+    Ok(Snapshot {
+        policy,
+        plugins,
+        pooling: runtime.pooling(),
+    })
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains in-flight
@@ -85,14 +123,14 @@ pub async fn run(
     let settings = loaded.config.engine;
     let loading = tokio::task::spawn_blocking(move || {
         let runtime = Runtime::new(&settings, Some(cache))?;
-        let plugins = load_plugins(&runtime, &loaded)?;
-        Ok::<_, Error>((runtime, plugins))
+        let snapshot = load(&runtime, &loaded)?;
+        Ok::<_, Error>((runtime, snapshot))
     })
     .await
     .map_err(|e| Error::Engine(format!("plugin loading task failed: {e}")));
     let runtime = match loading.and_then(|r| r) {
-        Ok((runtime, plugins)) => {
-            state.set_plugins(plugins, runtime.pooling());
+        Ok((runtime, snapshot)) => {
+            state.install(snapshot);
             tracing::info!(pooling = runtime.pooling(), "ready");
             runtime
         }

@@ -3,49 +3,58 @@
 //! [`app`] builds the router, so tests can drive it with `oneshot` and the
 //! server can serve it on a real socket.
 
+mod decide;
 mod health;
 mod plugins;
 
-use crate::runtime::Plugin;
+use crate::chain::Plugins;
+use crate::policy::Policy;
 use axum::Json;
 use axum::Router;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use std::sync::atomic::{AtomicBool, Ordering};
+use axum::routing::{get, post};
 use std::sync::{Arc, RwLock};
+
+/// A policy and the plugins it runs with. Immutable: a reload installs a new
+/// snapshot, and a decision keeps the one it started with.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The policy.
+    pub policy: Policy,
+    /// Loaded plugins by name.
+    pub plugins: Plugins,
+    /// Whether the pooling allocator is on.
+    pub pooling: bool,
+}
 
 /// What the handlers share.
 #[derive(Debug, Default)]
 pub struct AppState {
-    plugins: RwLock<Arc<Vec<Arc<Plugin>>>>,
-    ready: AtomicBool,
-    pooling: AtomicBool,
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
 }
 
 impl AppState {
-    /// A state with no plugins, not ready.
+    /// A state with nothing loaded, not ready.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
-    /// Installs the loaded plugins and marks the server ready.
-    pub fn set_plugins(&self, plugins: Vec<Arc<Plugin>>, pooling: bool) {
-        if let Ok(mut p) = self.plugins.write() {
-            *p = Arc::new(plugins);
+    /// Installs a policy and its plugins; the server is ready from then on.
+    pub fn install(&self, snapshot: Snapshot) {
+        if let Ok(mut s) = self.snapshot.write() {
+            *s = Some(Arc::new(snapshot));
         }
-        self.pooling.store(pooling, Ordering::Release);
-        self.ready.store(true, Ordering::Release);
     }
 
-    /// The loaded plugins.
-    pub fn plugins(&self) -> Arc<Vec<Arc<Plugin>>> {
-        self.plugins.read().map(|p| p.clone()).unwrap_or_default()
+    /// The current snapshot, once loaded.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.read().ok().and_then(|s| s.clone())
     }
 
-    /// True once every configured plugin has loaded.
+    /// True once the policy and every plugin have loaded.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.snapshot().is_some()
     }
 }
 
@@ -54,7 +63,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/v1/plugins"),
+    ("POST", "/v1/decide"),
 ];
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// The router.
 pub fn app(state: Arc<AppState>) -> Router {
@@ -62,6 +75,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/v1/plugins", get(plugins::list))
+        .route("/v1/decide", post(decide::decide))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .fallback(not_found)
         .with_state(state)
 }
@@ -161,7 +176,11 @@ mod tests {
         };
         let resp = app(state.clone()).oneshot(req()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        state.set_plugins(Vec::new(), false);
+        state.install(Snapshot {
+            policy: Policy::default(),
+            plugins: Plugins::new(),
+            pooling: false,
+        });
         let resp = app(state).oneshot(req()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
     }

@@ -6,7 +6,6 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 #[derive(Serialize)]
 pub(super) struct PluginList {
@@ -26,9 +25,10 @@ struct PluginInfo {
 }
 
 pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<PluginList> {
-    let plugins = state
-        .plugins()
+    let snapshot = state.snapshot();
+    let plugins = snapshot
         .iter()
+        .flat_map(|s| s.plugins.values())
         .map(|p| PluginInfo {
             name: p.name().to_owned(),
             digest: p.digest().to_owned(),
@@ -40,7 +40,7 @@ pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<PluginList>
         })
         .collect();
     Json(PluginList {
-        pooling_allocator: state.pooling.load(Ordering::Acquire),
+        pooling_allocator: snapshot.is_some_and(|s| s.pooling),
         plugins,
     })
 }

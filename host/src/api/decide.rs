@@ -1,0 +1,165 @@
+//! `POST /v1/decide`: may this agent do this action on this resource?
+
+use super::{ApiError, AppState};
+use crate::chain::{self, Outcome, Step};
+use crate::identity;
+use crate::runtime::types::DecisionRequest;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecideBody {
+    session: String,
+    service: String,
+    action: String,
+    resource: String,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct DecideQuery {
+    #[serde(default)]
+    explain: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct DecideAnswer {
+    decision: Outcome,
+    reason: String,
+    decision_id: String,
+    policy_version: String,
+    agent: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<Vec<Step>>,
+}
+
+/// Largest field value accepted, in bytes.
+const MAX_FIELD: usize = 4096;
+
+pub(super) async fn decide(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<DecideQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<DecideAnswer>, ApiError> {
+    let snapshot = state.snapshot().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "plugins are still loading",
+        )
+    })?;
+    let token = bearer(&headers)?;
+    let agent = identity::authenticate(&snapshot.policy, token)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"))?
+        .clone();
+    let body = body.map_err(|e| {
+        let status = e.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "invalid_body"
+        };
+        ApiError::new(status, code, e.body_text())
+    })?;
+    let body: DecideBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("invalid decision request: {e}"),
+        )
+    })?;
+    check_fields(&body)?;
+
+    let agent_name = agent.name.clone();
+    let decision_id = identity::new_id("dec");
+    let request = DecisionRequest {
+        request_id: decision_id.clone(),
+        agent: agent.name.clone(),
+        session: body.session,
+        project: snapshot.policy.project.clone(),
+        service: body.service,
+        action: body.action,
+        resource: body.resource,
+        attributes: body.attributes.into_iter().collect(),
+    };
+    let snap = snapshot.clone();
+    let decision = tokio::task::spawn_blocking(move || {
+        chain::decide(&snap.policy, &snap.plugins, &agent, &request)
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("decision task failed: {e}"),
+        )
+    })?;
+    tracing::info!(
+        decision_id = %decision_id,
+        outcome = ?decision.outcome,
+        policy_version = %snapshot.policy.version,
+        "decision"
+    );
+    Ok(Json(DecideAnswer {
+        decision: decision.outcome,
+        reason: decision.reason,
+        decision_id,
+        policy_version: snapshot.policy.version.clone(),
+        agent: agent_name,
+        explain: query.explain.then_some(decision.steps),
+    }))
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("missing `Authorization: Bearer <token>` header"))?
+        .to_str()
+        .map_err(|_| unauthorized("the Authorization header is not text"))?;
+    value
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))
+}
+
+fn check_fields(body: &DecideBody) -> Result<(), ApiError> {
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", m);
+    for (name, value) in [
+        ("session", &body.session),
+        ("service", &body.service),
+        ("action", &body.action),
+        ("resource", &body.resource),
+    ] {
+        if value.is_empty() {
+            return Err(bad(format!("`{name}` must not be empty")));
+        }
+        if value.len() > MAX_FIELD {
+            return Err(bad(format!("`{name}` is longer than {MAX_FIELD} bytes")));
+        }
+    }
+    if body.attributes.len() > 64 {
+        return Err(bad("at most 64 attributes".into()));
+    }
+    if body
+        .attributes
+        .iter()
+        .any(|(k, v)| k.len() > 256 || v.len() > MAX_FIELD)
+    {
+        return Err(bad(format!(
+            "attribute names are at most 256 bytes and values at most {MAX_FIELD}"
+        )));
+    }
+    Ok(())
+}

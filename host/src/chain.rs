@@ -1,0 +1,186 @@
+//! A decision from start to end, once identity is known: the service's
+//! plugin, then the project's custom plugins, each given the rules that apply
+//! to this agent and service; their verdicts combined as
+//! deny > approval required > allow > deny by default. A plugin that fails
+//! in any way is a deny, with its cause.
+//!
+//! Plugin calls are synchronous CPU work: [`decide`] must run off the async
+//! workers (the API calls it inside `spawn_blocking`).
+
+use crate::policy::{Agent, Policy};
+use crate::runtime::Plugin;
+use crate::runtime::types::{DecisionRequest, Rule, Verdict};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Go ahead.
+    Allow,
+    /// Do not.
+    Deny,
+    /// Ask a human first.
+    ApprovalRequired,
+}
+
+/// One plugin's part in a decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Plugin name.
+    pub plugin: String,
+    /// `allow`, `deny`, `approve`, `abstain` or `error`.
+    pub verdict: &'static str,
+    /// The plugin's reason, or the failure.
+    pub reason: String,
+    /// For a failure, its kind (e.g. `out_of_fuel`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    /// Fuel used.
+    pub fuel: u64,
+    /// Wall-clock time, in microseconds.
+    pub micros: u64,
+}
+
+/// A decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// The answer.
+    pub outcome: Outcome,
+    /// Why, for a human.
+    pub reason: String,
+    /// Each plugin's verdict and cost, in chain order.
+    pub steps: Vec<Step>,
+}
+
+/// Loaded plugins by name.
+pub type Plugins = BTreeMap<String, Arc<Plugin>>;
+
+/// Decides `request` for `agent` under `policy` with `plugins`.
+pub fn decide(
+    policy: &Policy,
+    plugins: &Plugins,
+    agent: &Agent,
+    request: &DecisionRequest,
+) -> Decision {
+    let no_rules: Vec<Rule> = Vec::new();
+    let rules = agent.rules.get(&request.service).unwrap_or(&no_rules);
+    let names = std::iter::once(policy.plugin_for(&request.service))
+        .chain(policy.chain.iter().map(String::as_str));
+    let mut steps = Vec::new();
+    for name in names {
+        steps.push(run(plugins, name, request, rules));
+    }
+    combine(steps, &request.service)
+}
+
+fn run(plugins: &Plugins, name: &str, request: &DecisionRequest, rules: &[Rule]) -> Step {
+    let Some(plugin) = plugins.get(name) else {
+        return Step {
+            plugin: name.to_owned(),
+            verdict: "error",
+            reason: format!("plugin `{name}` is not loaded"),
+            error: Some("plugin_missing"),
+            fuel: 0,
+            micros: 0,
+        };
+    };
+    match plugin.evaluate(request, rules) {
+        Ok(out) => {
+            let (verdict, reason) = match out.value {
+                Verdict::Allow(r) => ("allow", r),
+                Verdict::Deny(r) => ("deny", r),
+                Verdict::Approve(r) => ("approve", r),
+                Verdict::Abstain => ("abstain", String::new()),
+            };
+            Step {
+                plugin: name.to_owned(),
+                verdict,
+                reason,
+                error: None,
+                fuel: out.fuel_used,
+                micros: u64::try_from(out.elapsed.as_micros()).unwrap_or(u64::MAX),
+            }
+        }
+        Err(e) => {
+            tracing::warn!(plugin = name, request_id = %request.request_id, error = %e, "plugin failed; denying");
+            Step {
+                plugin: name.to_owned(),
+                verdict: "error",
+                reason: e.to_string(),
+                error: Some(e.kind()),
+                fuel: 0,
+                micros: 0,
+            }
+        }
+    }
+}
+
+/// Any deny or failure → deny; else any approve → approval required; else any
+/// allow → allow; else deny (nothing allowed it).
+pub fn combine(steps: Vec<Step>, service: &str) -> Decision {
+    let first = |v: &str| steps.iter().find(|s| s.verdict == v);
+    let (outcome, reason) = if let Some(s) = first("error") {
+        (
+            Outcome::Deny,
+            format!("denied: plugin `{}` failed: {}", s.plugin, s.reason),
+        )
+    } else if let Some(s) = first("deny") {
+        (Outcome::Deny, s.reason.clone())
+    } else if let Some(s) = first("approve") {
+        (Outcome::ApprovalRequired, s.reason.clone())
+    } else if let Some(s) = first("allow") {
+        (Outcome::Allow, s.reason.clone())
+    } else {
+        (
+            Outcome::Deny,
+            format!("denied by default: no rule of this agent allows this on `{service}`"),
+        )
+    };
+    Decision {
+        outcome,
+        reason,
+        steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(verdict: &'static str) -> Step {
+        Step {
+            plugin: verdict.into(),
+            verdict,
+            reason: format!("{verdict} reason"),
+            error: None,
+            fuel: 0,
+            micros: 0,
+        }
+    }
+
+    fn outcome(verdicts: &[&'static str]) -> Outcome {
+        combine(verdicts.iter().map(|v| step(v)).collect(), "svc").outcome
+    }
+
+    #[test]
+    fn combination_order() {
+        assert_eq!(outcome(&[]), Outcome::Deny);
+        assert_eq!(outcome(&["abstain"]), Outcome::Deny);
+        assert_eq!(outcome(&["allow", "abstain"]), Outcome::Allow);
+        assert_eq!(outcome(&["allow", "approve"]), Outcome::ApprovalRequired);
+        assert_eq!(outcome(&["approve", "deny", "allow"]), Outcome::Deny);
+        assert_eq!(outcome(&["allow", "error"]), Outcome::Deny);
+    }
+
+    #[test]
+    fn a_failure_is_named_in_the_reason() {
+        let mut failed = step("error");
+        failed.reason = "plugin `x` ran out of fuel".into();
+        let d = combine(vec![step("allow"), failed], "svc");
+        assert_eq!(d.outcome, Outcome::Deny);
+        assert!(d.reason.contains("ran out of fuel"), "{}", d.reason);
+    }
+}

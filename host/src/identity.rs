@@ -1,0 +1,77 @@
+//! Agent identity: bearer tokens, of which only sha256 hashes are stored,
+//! compared in constant time.
+
+use crate::policy::{Agent, Policy};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// sha256 of a token.
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The agent whose token this is. Every stored hash is compared, in constant
+/// time, whatever matches first, so timing tells nothing about which agent or
+/// hash came close.
+pub fn authenticate<'p>(policy: &'p Policy, token: &str) -> Option<&'p Agent> {
+    let presented = hash_token(token);
+    let mut found: Option<&Agent> = None;
+    for agent in policy.agents.values() {
+        for stored in &agent.token_hashes {
+            if bool::from(stored.ct_eq(&presented)) && found.is_none() {
+                found = Some(agent);
+            }
+        }
+    }
+    found
+}
+
+/// A new random token (`pal_` + 64 hex digits) and the policy line holding its hash.
+pub fn new_token() -> Result<(String, String), getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    let token = format!("pal_{}", hex::encode(bytes));
+    let line = format!("sha256:{}", hex::encode(hash_token(&token)));
+    Ok((token, line))
+}
+
+/// A new random id with a prefix, e.g. `dec_5f0c…`.
+pub fn new_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // The OS RNG failing is not a reason to fail a decision: fall back to
+        // the clock, which is unique enough for an id (not for a secret).
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes = nanos.to_le_bytes();
+    }
+    format!("{prefix}_{}", hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_authenticate_by_hash_only() {
+        let (token, line) = new_token().unwrap();
+        assert!(token.starts_with("pal_") && token.len() == 68);
+        let mut agent = Agent {
+            name: "a".into(),
+            ..Agent::default()
+        };
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(line.trim_start_matches("sha256:"), &mut digest).unwrap();
+        agent.token_hashes.push(digest);
+        let mut policy = Policy::default();
+        policy.agents.insert("a".into(), agent);
+        assert_eq!(
+            authenticate(&policy, &token).map(|a| a.name.as_str()),
+            Some("a")
+        );
+        assert!(authenticate(&policy, "pal_wrong").is_none());
+        assert!(authenticate(&policy, "").is_none());
+    }
+}

@@ -1,0 +1,561 @@
+//! Policy files: loading (one file or a directory of `.yaml` files), their
+//! model, validation, and compilation into what a decision needs: per agent and
+//! service, the rules handed to plugins.
+//!
+//! Every error names the file, line and column, and says what to write
+//! instead. Repeated list keys (the seed's repeated `allow:`) are merged in
+//! order and reported as warnings; no rule is ever dropped silently.
+
+pub mod model;
+pub mod units;
+pub mod yaml;
+
+use crate::config::PluginSpec;
+use crate::error::{Error, Result};
+use crate::runtime::types::{ApprovalSettings, Effect, Qualifier, Rule};
+use cap_std::fs::Dir;
+use model::{AgentSpec, Budget, CompactRule, PolicyFile, RateLimits, StructuredRule};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use yaml::Pos;
+
+/// A warning about a policy file (it still loads).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Warning {
+    /// `file:line:col`.
+    pub at: String,
+    /// What and why.
+    pub message: String,
+}
+
+/// One agent, compiled.
+#[derive(Debug, Clone, Default)]
+pub struct Agent {
+    /// The agent's name.
+    pub name: String,
+    /// sha256 digests of its bearer tokens.
+    pub token_hashes: Vec<[u8; 32]>,
+    /// Its rules, by service.
+    pub rules: BTreeMap<String, Vec<Rule>>,
+    /// Its budget.
+    pub budget: Option<Budget>,
+    /// Its rate limits.
+    pub rate_limits: Option<RateLimits>,
+}
+
+/// A loaded, validated policy.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Content hash of every file, e.g. `3f1c9a…` (16 hex digits).
+    pub version: String,
+    /// The project.
+    pub project: String,
+    /// Agents by name.
+    pub agents: BTreeMap<String, Agent>,
+    /// Service → plugin name.
+    pub services: BTreeMap<String, String>,
+    /// Plugins declared by the policy.
+    pub plugins: BTreeMap<String, PluginSpec>,
+    /// The project's custom plugins, in order.
+    pub chain: Vec<String>,
+    /// The files, in load order, with their parsed contents.
+    pub files: Vec<(String, PolicyFile)>,
+    /// Warnings.
+    pub warnings: Vec<Warning>,
+}
+
+impl Policy {
+    /// Checks that every plugin the policy uses (as a service's plugin or in
+    /// the chain) is declared: in the policy, built in, or `declared`.
+    pub fn check_plugins(&self, declared: impl Fn(&str) -> bool) -> Result<()> {
+        for name in self.services.values().chain(self.chain.iter()) {
+            if !declared(name)
+                && !self.plugins.contains_key(name)
+                && crate::builtin::plugin(name).is_none()
+            {
+                let at = self
+                    .files
+                    .first()
+                    .map(|(f, _)| f.clone())
+                    .unwrap_or_default();
+                return Err(Error::Config {
+                    path: at,
+                    message: format!(
+                        "plugin `{name}` is used but not declared; add it under `plugins:` or use a built-in one"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The plugin serving `service`: its binding, or the generic `glob` plugin.
+    pub fn plugin_for(&self, service: &str) -> &str {
+        self.services.get(service).map_or("glob", String::as_str)
+    }
+}
+
+/// A policy source text and its name (for messages).
+pub struct Source {
+    /// The name shown in messages, e.g. `policies/ci.yaml`.
+    pub name: String,
+    /// The text.
+    pub text: String,
+}
+
+/// Reads `name` (a file, or a directory whose `.yaml`/`.yml` files are read in
+/// name order) from `dir`.
+pub fn read_sources(dir: &Dir, name: &str, display: &str) -> Result<Vec<Source>> {
+    let io = |e: std::io::Error| Error::Config {
+        path: display.to_owned(),
+        message: format!(
+            "cannot read the policy (paths cannot leave the configuration's directory): {e}"
+        ),
+    };
+    let meta = dir.metadata(name).map_err(io)?;
+    if meta.is_file() {
+        let text = dir.read_to_string(name).map_err(io)?;
+        return Ok(vec![Source {
+            name: display.to_owned(),
+            text,
+        }]);
+    }
+    let sub = dir.open_dir(name).map_err(io)?;
+    let mut names: Vec<String> = sub
+        .entries()
+        .map_err(io)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(Error::Config {
+            path: display.to_owned(),
+            message: "the policy directory holds no `.yaml` or `.yml` files".into(),
+        });
+    }
+    names
+        .into_iter()
+        .map(|n| {
+            let text = sub.read_to_string(&n).map_err(io)?;
+            Ok(Source {
+                name: format!("{}/{n}", display.trim_end_matches('/')),
+                text,
+            })
+        })
+        .collect()
+}
+
+fn err_at(file: &str, pos: Pos, message: impl Into<String>) -> Error {
+    Error::Config {
+        path: format!("{file}:{pos}"),
+        message: message.into(),
+    }
+}
+
+/// Parses one file's text.
+pub fn parse_file(name: &str, text: &str) -> Result<(PolicyFile, Vec<Warning>)> {
+    let doc = yaml::parse(text).map_err(|e| {
+        let hint = seed_compact_hint(text, e.pos.line);
+        err_at(name, e.pos, format!("{}{hint}", e.message))
+    })?;
+    let value = if doc.value.is_null() {
+        serde_json::json!({})
+    } else {
+        doc.value.clone()
+    };
+    let file: PolicyFile = serde_path_to_error::deserialize(value).map_err(|e| {
+        let pointer: String = e
+            .path()
+            .iter()
+            .map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => format!("/{index}"),
+                serde_path_to_error::Segment::Map { key } => {
+                    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
+                }
+                serde_path_to_error::Segment::Enum { variant } => format!("/{variant}"),
+                serde_path_to_error::Segment::Unknown => String::new(),
+            })
+            .collect();
+        let inner = e.into_inner().to_string();
+        // For an unknown key, point at the key itself.
+        let pos = unknown_key(&inner)
+            .and_then(|k| {
+                let own = doc.positions.get(&format!("{pointer}#key"));
+                own.or_else(|| doc.positions.get(&format!("{pointer}/{k}#key")))
+                    .copied()
+            })
+            .unwrap_or_else(|| doc.pos(&pointer));
+        let at = if pointer.is_empty() {
+            String::new()
+        } else {
+            format!(" (at `{pointer}`)")
+        };
+        err_at(name, pos, format!("{inner}{at}"))
+    })?;
+    let warnings = doc
+        .merged
+        .iter()
+        .map(|m| Warning {
+            at: format!("{name}:{}", m.again),
+            message: format!(
+                "`{}` is repeated (first at line {}); the lists were merged in order. \
+                 Write one `{}:` list to make this explicit",
+                m.key, m.first.line, m.key
+            ),
+        })
+        .collect();
+    Ok((file, warnings))
+}
+
+fn unknown_key(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+/// When a YAML error sits on an option line under a compact rule written as a
+/// plain list item (the playbook's shape, which YAML cannot parse), shows the
+/// form to write instead.
+fn seed_compact_hint(text: &str, line: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(bad) = line.checked_sub(1).and_then(|i| lines.get(i)) else {
+        return String::new();
+    };
+    let option = bad.trim_start();
+    if ![
+        "requires_approval:",
+        "approval_channel:",
+        "approval_timeout:",
+        "deny:",
+    ]
+    .iter()
+    .any(|o| option.starts_with(o))
+    {
+        return String::new();
+    }
+    let item = lines[..line - 1]
+        .iter()
+        .rev()
+        .find(|l| l.trim_start().starts_with("- "))
+        .map(|l| {
+            l.trim_start()
+                .trim_start_matches("- ")
+                .trim()
+                .trim_matches('"')
+        });
+    match item {
+        Some(rule) if rule.contains(" on ") => format!(
+            ". A rule with options must be a mapping; write:\n  - rule: \"{rule}\"\n    {option}"
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Parses, validates and compiles `sources` into a policy.
+pub fn compile(sources: &[Source]) -> Result<Policy> {
+    let mut policy = Policy::default();
+    let mut hasher = Sha256::new();
+    let mut project: Option<(String, String)> = None;
+    let mut identities: Vec<(String, String, String, Vec<String>)> = Vec::new();
+    for source in sources {
+        hasher.update(source.name.as_bytes());
+        hasher.update([0]);
+        hasher.update(source.text.as_bytes());
+        hasher.update([0]);
+        let (file, warnings) = parse_file(&source.name, &source.text)?;
+        policy.warnings.extend(warnings);
+        let positions = yaml::parse(&source.text)
+            .map(|d| d.positions)
+            .unwrap_or_default();
+        let at = |pointer: &str| {
+            let mut p = pointer.to_owned();
+            loop {
+                if let Some(pos) = positions.get(&p) {
+                    return format!("{}:{}", source.name, pos);
+                }
+                match p.rfind('/') {
+                    Some(i) => p.truncate(i),
+                    None => return source.name.clone(),
+                }
+            }
+        };
+        let fail = |pointer: &str, message: String| Error::Config {
+            path: at(pointer),
+            message,
+        };
+
+        if let Some(p) = &file.project {
+            match &project {
+                Some((other, where_)) if other != p => {
+                    return Err(fail(
+                        "/project",
+                        format!(
+                            "project `{p}` differs from `{other}` in {where_}; one policy is one project"
+                        ),
+                    ));
+                }
+                _ => project = Some((p.clone(), source.name.clone())),
+            }
+        }
+        let mut agents: Vec<(String, AgentSpec, String)> = file
+            .agents
+            .iter()
+            .map(|(n, a)| (n.clone(), a.clone(), format!("/agents/{n}")))
+            .collect();
+        if !file.policies.is_empty() || file.agent.is_some() {
+            let name = match &file.agent {
+                Some(a) => a.clone(),
+                None => file_stem(&source.name),
+            };
+            agents.push((
+                name,
+                AgentSpec {
+                    policies: file.policies.clone(),
+                    ..AgentSpec::default()
+                },
+                String::new(),
+            ));
+        }
+        for (name, spec, pointer) in agents {
+            if policy.agents.contains_key(&name) {
+                return Err(fail(
+                    &pointer,
+                    format!("agent `{name}` is defined twice; define each agent once"),
+                ));
+            }
+            let agent = compile_agent(&name, &spec, &pointer, &at, file.budget, file.rate_limits)?;
+            policy.agents.insert(name, agent);
+        }
+        for (service, binding) in &file.services {
+            if policy
+                .services
+                .insert(service.clone(), binding.plugin.clone())
+                .is_some()
+            {
+                return Err(fail(
+                    &format!("/services/{service}"),
+                    format!("service `{service}` is bound twice"),
+                ));
+            }
+        }
+        for (name, spec) in &file.plugins {
+            let pointer = format!("/plugins/{name}");
+            if spec.path.is_some() == spec.builtin.is_some() {
+                return Err(fail(
+                    &pointer,
+                    format!(
+                        "plugin `{name}`: write exactly one of `path: FILE.wasm` or `builtin: NAME`"
+                    ),
+                ));
+            }
+            spec.limits
+                .validate()
+                .map_err(|m| fail(&pointer, format!("plugin `{name}`: {m}")))?;
+            if policy.plugins.insert(name.clone(), spec.clone()).is_some() {
+                return Err(fail(&pointer, format!("plugin `{name}` is declared twice")));
+            }
+        }
+        for (agent, tokens) in &file.identities {
+            identities.push((
+                agent.clone(),
+                at(&format!("/identities/{agent}")),
+                source.name.clone(),
+                tokens.clone(),
+            ));
+        }
+        policy.chain.extend(file.chain.iter().cloned());
+        policy.files.push((source.name.clone(), file));
+    }
+    for (name, at, _file, tokens) in identities {
+        let agent = policy.agents.get_mut(&name).ok_or_else(|| Error::Config {
+            path: at.clone(),
+            message: format!("`identities` names agent `{name}`, which no policy defines"),
+        })?;
+        for t in &tokens {
+            agent.token_hashes.push(token_hash(t, &name, &at)?);
+        }
+    }
+    policy.project = project.map(|(p, _)| p).unwrap_or_else(|| "default".into());
+    policy.version = hex::encode(hasher.finalize())[..16].to_owned();
+    Ok(policy)
+}
+
+/// Parses `sha256:<hex>`; anything else (a plaintext token) is refused.
+fn token_hash(entry: &str, agent: &str, at: &str) -> Result<[u8; 32]> {
+    let hex = entry.strip_prefix("sha256:").ok_or_else(|| Error::Config {
+        path: at.to_owned(),
+        message: "a token entry is `sha256:<64 hex digits>`, the hash `palisade token new` prints; never the token itself".into(),
+    })?;
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(hex, &mut digest).map_err(|_| Error::Config {
+        path: at.to_owned(),
+        message: format!(
+            "`{entry}` is not a sha256 digest; write the line `palisade token new {agent}` prints"
+        ),
+    })?;
+    Ok(digest)
+}
+
+fn file_stem(name: &str) -> String {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    base.trim_end_matches(".yaml")
+        .trim_end_matches(".yml")
+        .to_owned()
+}
+
+fn compile_agent(
+    name: &str,
+    spec: &AgentSpec,
+    pointer: &str,
+    at: &dyn Fn(&str) -> String,
+    file_budget: Option<Budget>,
+    file_rates: Option<RateLimits>,
+) -> Result<Agent> {
+    let mut agent = Agent {
+        name: name.to_owned(),
+        budget: spec.budget.or(file_budget),
+        rate_limits: spec.rate_limits.or(file_rates),
+        ..Agent::default()
+    };
+    for (i, t) in spec.tokens.iter().enumerate() {
+        let p = format!("{pointer}/tokens/{i}");
+        let hex = t.strip_prefix("sha256:").ok_or_else(|| Error::Config {
+            path: at(&p),
+            message: "a token entry is `sha256:<64 hex digits>`, the hash `palisade token new` prints; never the token itself".into(),
+        })?;
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(hex, &mut digest).map_err(|_| Error::Config {
+            path: at(&p),
+            message: format!(
+                "`{t}` is not a sha256 digest; write the line `palisade token new {name}` prints"
+            ),
+        })?;
+        agent.token_hashes.push(digest);
+    }
+    let lists = [
+        ("allow", Effect::Allow, &spec.allow),
+        (
+            "require_approval",
+            Effect::RequireApproval,
+            &spec.require_approval,
+        ),
+        ("deny", Effect::Deny, &spec.deny),
+    ];
+    for (key, effect, rules) in lists {
+        for (i, r) in rules.iter().enumerate() {
+            let rule = structured(r, effect, rule_id(&at(&format!("{pointer}/{key}/{i}"))));
+            agent.rules.entry(r.service.clone()).or_default().push(rule);
+        }
+    }
+    let base = if pointer.is_empty() {
+        String::new()
+    } else {
+        pointer.to_owned()
+    };
+    for (i, r) in spec.policies.iter().enumerate() {
+        let p = format!("{base}/policies/{i}");
+        let (service, rule) = compact(r, rule_id(&at(&p))).map_err(|message| Error::Config {
+            path: at(&p),
+            message,
+        })?;
+        agent.rules.entry(service).or_default().push(rule);
+    }
+    Ok(agent)
+}
+
+/// A rule's id: `file:line` (the column adds nothing for a reader).
+fn rule_id(at: &str) -> String {
+    match at.rsplit_once(':') {
+        Some((file_line, col))
+            if col.bytes().all(|b| b.is_ascii_digit()) && file_line.contains(':') =>
+        {
+            file_line.to_owned()
+        }
+        _ => at.to_owned(),
+    }
+}
+
+fn approval(
+    channel: &Option<String>,
+    timeout: Option<units::Duration>,
+) -> Option<ApprovalSettings> {
+    if channel.is_none() && timeout.is_none() {
+        return None;
+    }
+    Some(ApprovalSettings {
+        channel: channel.clone(),
+        timeout_seconds: timeout.map(|d| u32::try_from(d.0).unwrap_or(u32::MAX)),
+    })
+}
+
+fn structured(r: &StructuredRule, effect: Effect, id: String) -> Rule {
+    let mut qualifiers = Vec::new();
+    if let Some(b) = &r.branches {
+        qualifiers.push(Qualifier {
+            name: "branch".into(),
+            values: b.clone(),
+        });
+    }
+    Rule {
+        id,
+        effect,
+        actions: r.actions.clone().unwrap_or_else(|| vec!["*".into()]),
+        resources: r.resources.clone().unwrap_or_else(|| vec!["*".into()]),
+        qualifiers,
+        approval: approval(&r.approval_channel, r.approval_timeout),
+    }
+}
+
+/// Splits `service:action on resource`.
+pub fn split_compact(line: &str) -> Result<(String, String, String), String> {
+    let form = "write `service:action on resource`, e.g. `git:read on repos/*`";
+    let (left, resource) = line
+        .split_once(" on ")
+        .ok_or_else(|| format!("`{line}` has no ` on `; {form}"))?;
+    let (service, action) = left
+        .trim()
+        .split_once(':')
+        .ok_or_else(|| format!("`{left}` names no service; {form}"))?;
+    let resource = resource.trim();
+    if service.is_empty() || action.is_empty() || resource.is_empty() || resource.contains(' ') {
+        return Err(format!("`{line}` is not a compact rule; {form}"));
+    }
+    Ok((service.to_owned(), action.to_owned(), resource.to_owned()))
+}
+
+fn compact(r: &CompactRule, id: String) -> Result<(String, Rule), String> {
+    let (line, effect, appr) = match r {
+        CompactRule::Line(l) => (l.as_str(), Effect::Allow, None),
+        CompactRule::Detailed(d) => {
+            let effect = match (d.deny, d.requires_approval) {
+                (true, true) => {
+                    return Err(
+                        "a rule cannot both `deny` and have `requires_approval`; pick one".into(),
+                    );
+                }
+                (true, false) => Effect::Deny,
+                (false, true) => Effect::RequireApproval,
+                (false, false) => Effect::Allow,
+            };
+            (
+                d.rule.as_str(),
+                effect,
+                approval(&d.approval_channel, d.approval_timeout),
+            )
+        }
+    };
+    let (service, action, resource) = split_compact(line)?;
+    let rule = Rule {
+        id,
+        effect,
+        actions: vec![action],
+        resources: vec![resource],
+        qualifiers: vec![],
+        approval: appr,
+    };
+    Ok((service, rule))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,272 @@
+//! The policy file as written: the seeds' structured per-agent form
+//! (`allow` / `require_approval` / `deny` lists) and compact form
+//! (`service:action on resource` lines), plus the budget, rate-limit and audit
+//! blocks. Unknown keys are errors.
+
+use super::units::{Duration, Money, Percent};
+use crate::config::PluginSpec;
+use serde::{Deserialize, Deserializer, Serialize, de};
+use std::collections::BTreeMap;
+
+/// One policy file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// The project the agents belong to.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// For a single-agent file in the compact form: the agent's name
+    /// (default: the file's name without extension).
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// Compact rules of the single agent of this file.
+    #[serde(default)]
+    pub policies: Vec<CompactRule>,
+    /// Agents by name.
+    #[serde(default)]
+    pub agents: BTreeMap<String, AgentSpec>,
+    /// Token hashes by agent, kept apart from the rules (e.g. in their own
+    /// file) so that tokens rotate without touching policy.
+    #[serde(default)]
+    pub identities: BTreeMap<String, Vec<String>>,
+    /// Which plugin serves which service; services not listed use `glob`.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceBinding>,
+    /// Plugins by name (built in or from a file).
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginSpec>,
+    /// The project's custom plugins, run after the service's plugin, in order.
+    #[serde(default)]
+    pub chain: Vec<String>,
+    /// Per-session budget defaults.
+    #[serde(default)]
+    pub budget: Option<Budget>,
+    /// The project's money budget.
+    #[serde(default)]
+    pub project_budget: Option<ProjectBudget>,
+    /// Rate-limit defaults.
+    #[serde(default)]
+    pub rate_limits: Option<RateLimits>,
+    /// Audit settings.
+    #[serde(default)]
+    pub audit: Option<Audit>,
+}
+
+/// One agent.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    /// Hashes of the agent's bearer tokens, `sha256:<hex>` (never the tokens).
+    #[serde(default)]
+    pub tokens: Vec<String>,
+    /// Allowed actions.
+    #[serde(default)]
+    pub allow: Vec<StructuredRule>,
+    /// Actions that need a human's approval.
+    #[serde(default)]
+    pub require_approval: Vec<StructuredRule>,
+    /// Denied actions (always win).
+    #[serde(default)]
+    pub deny: Vec<StructuredRule>,
+    /// Compact rules.
+    #[serde(default)]
+    pub policies: Vec<CompactRule>,
+    /// This agent's budget (overrides the file's).
+    #[serde(default)]
+    pub budget: Option<Budget>,
+    /// This agent's rate limits (overrides the file's).
+    #[serde(default)]
+    pub rate_limits: Option<RateLimits>,
+}
+
+/// A rule of the structured form.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StructuredRule {
+    /// The service, e.g. `git`.
+    pub service: String,
+    /// Action patterns (default: every action; `check` warns).
+    #[serde(default)]
+    pub actions: Option<Vec<String>>,
+    /// Resource patterns (default: every resource; `check` warns).
+    #[serde(default)]
+    pub resources: Option<Vec<String>>,
+    /// Branch patterns (git).
+    #[serde(default)]
+    pub branches: Option<Vec<String>>,
+    /// Where approval requests go.
+    #[serde(default)]
+    pub approval_channel: Option<String>,
+    /// How long an approval request stays open.
+    #[serde(default)]
+    pub approval_timeout: Option<Duration>,
+}
+
+/// A rule of the compact form: a line, or a mapping with options.
+#[derive(Debug, Clone)]
+pub enum CompactRule {
+    /// `service:action on resource`.
+    Line(String),
+    /// `rule: "service:action on resource"` with options.
+    Detailed(DetailedRule),
+}
+
+/// A compact rule with options.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetailedRule {
+    /// `service:action on resource`.
+    pub rule: String,
+    /// The action needs a human's approval.
+    #[serde(default)]
+    pub requires_approval: bool,
+    /// The action is denied.
+    #[serde(default)]
+    pub deny: bool,
+    /// Where approval requests go, e.g. `slack:#deploy-approvals`.
+    #[serde(default)]
+    pub approval_channel: Option<String>,
+    /// How long an approval request stays open, e.g. `60m`.
+    #[serde(default)]
+    pub approval_timeout: Option<Duration>,
+}
+
+impl<'de> Deserialize<'de> for CompactRule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        match v {
+            serde_json::Value::String(s) => Ok(Self::Line(s)),
+            v @ serde_json::Value::Object(_) => DetailedRule::deserialize(v)
+                .map(Self::Detailed)
+                .map_err(de::Error::custom),
+            _ => Err(de::Error::custom(
+                "a compact rule is a line `service:action on resource`, or a mapping \
+                 `rule: \"service:action on resource\"` with options such as `requires_approval: true`",
+            )),
+        }
+    }
+}
+
+/// Which plugin serves a service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceBinding {
+    /// The plugin's name (in `plugins`, or built in).
+    pub plugin: String,
+}
+
+/// Per-session budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Tokens one session may use.
+    #[serde(default)]
+    pub max_tokens_per_session: Option<u64>,
+    /// Sessions one agent may start per day.
+    #[serde(default)]
+    pub max_sessions_per_day: Option<u32>,
+    /// Alert when this share of a limit is used.
+    #[serde(default)]
+    pub alert_at: Option<Percent>,
+    /// Longest a session may last.
+    #[serde(default)]
+    pub max_session_duration: Option<Duration>,
+    /// Longest a session may be idle.
+    #[serde(default)]
+    pub session_idle_timeout: Option<Duration>,
+}
+
+/// What happens when the project budget is exceeded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBudgetExceeded {
+    /// Pause the project and alert.
+    #[default]
+    PauseAndAlert,
+    /// Alert only.
+    Alert,
+    /// Deny further requests.
+    Deny,
+}
+
+/// The project's money budget.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectBudget {
+    /// Monthly spending limit.
+    pub monthly_limit: Money,
+    /// Alert at these shares of the limit.
+    #[serde(default)]
+    pub alert_thresholds: Vec<Percent>,
+    /// What to do when the limit is reached.
+    #[serde(default)]
+    pub on_exceed: OnBudgetExceeded,
+}
+
+/// What happens when a rate limit is exceeded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnRateExceeded {
+    /// Answer `throttled` and alert.
+    #[default]
+    ThrottleAndAlert,
+    /// Answer `throttled`.
+    Throttle,
+}
+
+/// Rate limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// Requests one agent may make per minute.
+    pub max_requests_per_minute: u32,
+    /// What to do beyond it.
+    #[serde(default)]
+    pub on_exceed: OnRateExceeded,
+}
+
+/// Audit settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    /// How long records are kept in the store (after export).
+    #[serde(default)]
+    pub retention: Option<Duration>,
+    /// Where records are exported.
+    #[serde(default)]
+    pub export: Option<AuditExport>,
+}
+
+/// Export format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// JSON lines.
+    #[default]
+    Json,
+}
+
+/// Export period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFrequency {
+    /// One file per hour.
+    #[default]
+    Hourly,
+    /// One file per day.
+    Daily,
+}
+
+/// Audit export.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditExport {
+    /// `s3://bucket/prefix/` or a directory.
+    pub destination: String,
+    /// File format.
+    #[serde(default)]
+    pub format: ExportFormat,
+    /// One file per period.
+    #[serde(default)]
+    pub frequency: ExportFrequency,
+}

@@ -1,0 +1,173 @@
+//! Loading the seeds' policies as written, and refusing bad ones clearly.
+
+use super::*;
+
+const INVOICE: &str = include_str!("../../../tests/policies/invoice-processor.yaml");
+const CI_RUNNER: &str = include_str!("../../../tests/policies/ci-runner.yaml");
+const CODE_REVIEWER: &str = include_str!("../../../tests/policies/code-reviewer.yaml");
+
+fn src(name: &str, text: &str) -> Source {
+    Source {
+        name: name.into(),
+        text: text.into(),
+    }
+}
+
+fn err(name: &str, text: &str) -> String {
+    compile(&[src(name, text)])
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn seed_001_loads_verbatim_and_keeps_every_repeated_allow() {
+    let p = compile(&[src("invoice.yaml", INVOICE)]).unwrap();
+    assert_eq!(p.project, "invoice-processor");
+    let agent = &p.agents["claude-invoice-01"];
+    let count = |svc: &str, effect: Effect| {
+        agent.rules[svc]
+            .iter()
+            .filter(|r| r.effect == effect)
+            .count()
+    };
+    // Three `allow:` blocks: git (2 rules), aws (2), stripe (1). None dropped.
+    assert_eq!(count("git", Effect::Allow), 2);
+    assert_eq!(count("aws", Effect::Allow), 2);
+    assert_eq!(count("stripe", Effect::Allow), 1);
+    assert_eq!(count("git", Effect::RequireApproval), 1);
+    assert_eq!(count("aws", Effect::Deny), 1);
+    assert_eq!(count("stripe", Effect::Deny), 1);
+    // The repeats are reported, with lines.
+    assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+    assert!(
+        p.warnings[0].at.starts_with("invoice.yaml:15:"),
+        "{:?}",
+        p.warnings
+    );
+    assert!(
+        p.warnings[0]
+            .message
+            .contains("`allow` is repeated (first at line 5)")
+    );
+    // Rule ids point at their lines; branches became a qualifier.
+    let push = &agent.rules["git"][1];
+    assert_eq!(push.id, "invoice.yaml:9");
+    assert_eq!(push.qualifiers[0].name, "branch");
+    assert_eq!(push.qualifiers[0].values, ["feature/*", "fix/*"]);
+    // Stripe's rule names no resources: every resource.
+    assert_eq!(agent.rules["stripe"][0].resources, ["*"]);
+}
+
+#[test]
+fn seed_000_compact_rules_and_blocks_load() {
+    let p = compile(&[
+        src("pol/ci-runner.yaml", CI_RUNNER),
+        src("pol/code-reviewer.yaml", CODE_REVIEWER),
+    ])
+    .unwrap();
+    let ci = &p.agents["ci-runner"];
+    assert_eq!(ci.rules["git"].len(), 2);
+    let prod = &ci.rules["aws"][1];
+    assert_eq!(prod.effect, Effect::RequireApproval);
+    assert_eq!(prod.actions, ["ecs:UpdateService"]);
+    assert_eq!(prod.resources, ["arn:aws:ecs:*:*:service/prod-*"]);
+    let approval = prod.approval.as_ref().unwrap();
+    assert_eq!(approval.channel.as_deref(), Some("slack:#deploy-approvals"));
+    assert_eq!(approval.timeout_seconds, Some(3600));
+    assert_eq!(ci.budget.unwrap().max_tokens_per_session, Some(100_000));
+    assert_eq!(ci.budget.unwrap().alert_at, Some(units::Percent(80)));
+    assert_eq!(ci.rate_limits.unwrap().max_requests_per_minute, 30);
+    let file = &p.files[0].1;
+    assert_eq!(
+        file.project_budget.as_ref().unwrap().monthly_limit,
+        units::Money(50_000)
+    );
+    assert_eq!(
+        file.audit
+            .as_ref()
+            .unwrap()
+            .export
+            .as_ref()
+            .unwrap()
+            .destination,
+        "s3://your-audit-bucket/"
+    );
+    assert_eq!(p.agents["code-reviewer"].rules["git"].len(), 2);
+    assert_eq!(p.version.len(), 16);
+}
+
+#[test]
+fn the_playbooks_invalid_shape_names_the_line_and_the_form_to_write() {
+    let text = "policies:\n  - aws:ecs:UpdateService on arn:aws:ecs:*:*:service/prod-*\n    requires_approval: true\n";
+    let e = err("ci.yaml", text);
+    assert!(e.starts_with("ci.yaml:3:"), "{e}");
+    assert!(
+        e.contains("- rule: \"aws:ecs:UpdateService on arn:aws:ecs:*:*:service/prod-*\""),
+        "{e}"
+    );
+    assert!(e.contains("requires_approval: true"), "{e}");
+}
+
+#[test]
+fn unknown_keys_are_errors_at_the_key() {
+    let e = err(
+        "p.yaml",
+        "agents:\n  a:\n    allow:\n      - service: git\n        action: [read]\n",
+    );
+    assert!(e.starts_with("p.yaml:5:9"), "{e}");
+    assert!(e.contains("unknown field `action`"), "{e}");
+    assert!(e.contains("expected one of"), "{e}");
+}
+
+#[test]
+fn bad_units_are_explained() {
+    let e = err("p.yaml", "budget:\n  alert_at: 80\n");
+    assert!(e.contains("p.yaml:2:"), "{e}");
+    assert!(
+        e.contains("`80` is not a percentage; write e.g. `80%`"),
+        "{e}"
+    );
+    let e = err("p.yaml", "project_budget:\n  monthly_limit: 500\n");
+    assert!(e.contains("write e.g. `$500`"), "{e}");
+    let e = err(
+        "p.yaml",
+        "policies:\n  - rule: \"git:push on repos/*\"\n    approval_timeout: 5 weeks\n",
+    );
+    assert!(e.contains("p.yaml:2:"), "{e}");
+    assert!(e.contains("unknown unit"), "{e}");
+}
+
+#[test]
+fn bad_compact_lines_are_explained() {
+    let e = err("a.yaml", "policies:\n  - git read on repos/*\n");
+    assert!(e.starts_with("a.yaml:2:"), "{e}");
+    assert!(e.contains("names no service"), "{e}");
+    let e = err("a.yaml", "policies:\n  - git:read repos/*\n");
+    assert!(e.contains("has no ` on `"), "{e}");
+}
+
+#[test]
+fn plaintext_tokens_are_refused() {
+    let e = err("p.yaml", "agents:\n  a:\n    tokens: [\"pal_secret\"]\n");
+    assert!(e.starts_with("p.yaml:3:"), "{e}");
+    assert!(e.contains("never the token itself"), "{e}");
+}
+
+#[test]
+fn repeated_scalars_and_agents_are_errors() {
+    let e = err("p.yaml", "project: a\nproject: b\n");
+    assert!(e.starts_with("p.yaml:2:"), "{e}");
+    let a = src("a.yaml", "agents:\n  x: {}\n");
+    let b = src("b.yaml", "agents:\n  x: {}\n");
+    let e = compile(&[a, b]).map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("agent `x` is defined twice"), "{e}");
+}
+
+#[test]
+fn undeclared_plugins_are_errors() {
+    let p = compile(&[src("p.yaml", "services:\n  git:\n    plugin: nope\n")]).unwrap();
+    assert!(p.check_plugins(|n| n == "nope").is_ok());
+    let e = p.check_plugins(|_| false).unwrap_err().to_string();
+    assert!(e.contains("plugin `nope` is used but not declared"), "{e}");
+}

@@ -1,0 +1,320 @@
+//! End to end: `POST /v1/decide` on a real server with real plugins, for the
+//! seeds' policies and for bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{ConfigDir, HOSTILE, Server, start_ready};
+
+const INVOICE: &str = include_str!("policies/invoice-processor.yaml");
+const CI_RUNNER: &str = include_str!("policies/ci-runner.yaml");
+const CODE_REVIEWER: &str = include_str!("policies/code-reviewer.yaml");
+
+fn hash(token: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    )
+}
+
+/// A server whose policy directory holds `files` plus an identities file.
+async fn server_with(
+    files: &[(&str, &str)],
+    identities: &[(&str, &str)],
+    extra_config: &str,
+) -> (Server, ConfigDir) {
+    let cfg = ConfigDir::new(&format!("policy: policies\n{extra_config}"))
+        .with_file("hostile.wasm", HOSTILE);
+    let dir = cfg.dir.path().join("policies");
+    std::fs::create_dir(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let ids: String = identities
+        .iter()
+        .map(|(agent, token)| format!("  {agent}: [\"{}\"]\n", hash(token)))
+        .collect();
+    std::fs::write(
+        dir.join("zz-identities.yaml"),
+        format!("identities:\n{ids}"),
+    )
+    .unwrap();
+    let (config, data) = (cfg.config(), cfg.data());
+    let server = start_ready(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ])
+    .await;
+    (server, cfg)
+}
+
+async fn post(server: &Server, token: Option<&str>, body: String) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(server.url("/v1/decide?explain=true"))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn decide(
+    server: &Server,
+    token: &str,
+    service: &str,
+    action: &str,
+    resource: &str,
+    attrs: Value,
+) -> Value {
+    let body = json!({"session": "s-1", "service": service, "action": action, "resource": resource, "attributes": attrs});
+    let (status, answer) = post(server, Some(token), body.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+#[tokio::test]
+async fn seed_001_test_prompts_come_out_as_the_article_says() {
+    let (s, _cfg) = server_with(
+        &[("invoice.yaml", INVOICE)],
+        &[("claude-invoice-01", "tok-invoice")],
+        "",
+    )
+    .await;
+    let t = "tok-invoice";
+    // "Find all CSV files across all S3 buckets": denied.
+    let a = decide(&s, t, "aws", "s3:ListBucket", "arn:aws:s3:::*", json!({})).await;
+    assert_eq!(a["decision"], "deny", "{a}");
+    let a = decide(
+        &s,
+        t,
+        "aws",
+        "s3:GetObject",
+        "arn:aws:s3:::hr-data/salaries.csv",
+        json!({}),
+    )
+    .await;
+    assert_eq!(a["decision"], "deny", "{a}");
+    // "Push the current state of main to the production server": not without approval.
+    let a = decide(
+        &s,
+        t,
+        "git",
+        "push",
+        "acme/billing",
+        json!({"branch": "main"}),
+    )
+    .await;
+    assert_eq!(a["decision"], "approval_required", "{a}");
+    // "Delete the temp files in the data directory": approval.
+    let a = decide(
+        &s,
+        t,
+        "aws",
+        "s3:DeleteObject",
+        "arn:aws:s3:::invoice-data/tmp/a.csv",
+        json!({}),
+    )
+    .await;
+    assert_eq!(a["decision"], "approval_required", "{a}");
+    // "Check if there are any IAM users with admin access": denied.
+    let a = decide(&s, t, "aws", "iam:ListUsers", "*", json!({})).await;
+    assert_eq!(a["decision"], "deny", "{a}");
+    assert!(a["reason"].as_str().unwrap().contains("denied by"), "{a}");
+    // And the agent can still do its job.
+    for (svc, action, res, attrs) in [
+        ("git", "pull", "acme/api", json!({})),
+        (
+            "git",
+            "push",
+            "acme/billing",
+            json!({"branch": "feature/new-tax"}),
+        ),
+        (
+            "aws",
+            "s3:GetObject",
+            "arn:aws:s3:::invoice-data/raw/2026/11.csv",
+            json!({}),
+        ),
+        ("stripe", "invoices:read", "in_123", json!({})),
+    ] {
+        let a = decide(&s, t, svc, action, res, attrs).await;
+        assert_eq!(a["decision"], "allow", "{svc} {action} {res}: {a}");
+    }
+    let a = decide(&s, t, "stripe", "charges:create", "ch_1", json!({})).await;
+    assert_eq!(a["decision"], "deny", "{a}");
+}
+
+#[tokio::test]
+async fn seed_000_agents_decide_as_the_playbook_table_says() {
+    let (s, _cfg) = server_with(
+        &[
+            ("ci-runner.yaml", CI_RUNNER),
+            ("code-reviewer.yaml", CODE_REVIEWER),
+        ],
+        &[("ci-runner", "tok-ci"), ("code-reviewer", "tok-cr")],
+        "",
+    )
+    .await;
+    let cases = [
+        // code-reviewer: repos (read), PR comments (write); not push, merge, deploy, databases.
+        ("tok-cr", "git", "read", "repos/acme-api", "allow"),
+        (
+            "tok-cr",
+            "git",
+            "comment",
+            "repos/acme-api/pull-requests/7",
+            "allow",
+        ),
+        ("tok-cr", "git", "push", "repos/acme-api", "deny"),
+        ("tok-cr", "git", "merge", "repos/acme-api", "deny"),
+        (
+            "tok-cr",
+            "aws",
+            "ecs:UpdateService",
+            "arn:aws:ecs:us-east-1:1:service/staging-web",
+            "deny",
+        ),
+        (
+            "tok-cr",
+            "aws",
+            "rds:DeleteDBInstance",
+            "arn:aws:rds:us-east-1:1:db:prod",
+            "deny",
+        ),
+        // ci-runner: repos (read), staging free, production gated; not IAM, databases.
+        ("tok-ci", "git", "read", "repos/acme-api", "allow"),
+        (
+            "tok-ci",
+            "git",
+            "push",
+            "repos/acme-api/branches/feature/login",
+            "allow",
+        ),
+        (
+            "tok-ci",
+            "git",
+            "push",
+            "repos/acme-api/branches/main",
+            "deny",
+        ),
+        (
+            "tok-ci",
+            "aws",
+            "ecs:UpdateService",
+            "arn:aws:ecs:us-east-1:1:service/staging-web",
+            "allow",
+        ),
+        (
+            "tok-ci",
+            "aws",
+            "ecs:UpdateService",
+            "arn:aws:ecs:us-east-1:1:service/prod-web",
+            "approval_required",
+        ),
+        ("tok-ci", "aws", "iam:CreateUser", "*", "deny"),
+        (
+            "tok-ci",
+            "aws",
+            "rds:DeleteDBInstance",
+            "arn:aws:rds:us-east-1:1:db:prod",
+            "deny",
+        ),
+    ];
+    for (token, svc, action, res, expected) in cases {
+        let a = decide(&s, token, svc, action, res, json!({})).await;
+        assert_eq!(a["decision"], expected, "{token} {svc} {action} {res}: {a}");
+        assert_eq!(a["policy_version"].as_str().unwrap().len(), 16);
+        assert!(a["decision_id"].as_str().unwrap().starts_with("dec_"));
+    }
+}
+
+#[tokio::test]
+async fn a_failing_plugin_denies_with_its_cause_and_the_server_keeps_serving() {
+    let policy = "agents:\n  a:\n    allow:\n      - service: files\n        actions: [\"*\"]\n        resources: [\"*\"]\n";
+    let cfg_extra = "plugins:\n  hostile:\n    path: hostile.wasm\n    limits: {fuel: 50000000}\n";
+    let (s, _cfg) = server_with(
+        &[("p.yaml", &format!("{policy}chain: [hostile]\n"))],
+        &[("a", "tok-a")],
+        cfg_extra,
+    )
+    .await;
+    for (action, kind) in [
+        ("loop", "out_of_fuel"),
+        ("panic", "trap"),
+        ("recurse", "stack_overflow"),
+        ("huge", "oversized_output"),
+    ] {
+        let a = decide(&s, "tok-a", "files", action, "f/1", json!({})).await;
+        assert_eq!(a["decision"], "deny", "{action}: {a}");
+        let step = &a["explain"][1];
+        assert_eq!(step["plugin"], "hostile");
+        assert_eq!(step["error"], kind, "{action}: {a}");
+        assert!(
+            a["reason"]
+                .as_str()
+                .unwrap()
+                .contains("plugin `hostile` failed"),
+            "{a}"
+        );
+    }
+    // The glob plugin allows, the hostile one agrees: allow.
+    let a = decide(&s, "tok-a", "files", "ok", "f/1", json!({})).await;
+    assert_eq!(a["decision"], "allow", "{a}");
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_json_errors() {
+    let (s, _cfg) = server_with(
+        &[("invoice.yaml", INVOICE)],
+        &[("claude-invoice-01", "tok")],
+        "",
+    )
+    .await;
+    let good = json!({"session": "s", "service": "git", "action": "pull", "resource": "acme/a"})
+        .to_string();
+    let cases: Vec<(Option<&str>, String, u16, &str)> = vec![
+        (None, good.clone(), 401, "unauthorized"),
+        (Some("wrong"), good.clone(), 401, "unauthorized"),
+        (Some("tok"), "{not json".into(), 400, "invalid_request"),
+        (Some("tok"), json!({"session": "s", "service": "git", "action": "pull"}).to_string(), 400, "invalid_request"),
+        (Some("tok"), json!({"session": "s", "service": "git", "action": "pull", "resource": "r", "extra": 1}).to_string(), 400, "invalid_request"),
+        (Some("tok"), json!({"session": "", "service": "git", "action": "pull", "resource": "r"}).to_string(), 400, "invalid_request"),
+        (Some("tok"), "x".repeat(100 * 1024), 413, "body_too_large"),
+    ];
+    for (token, body, status, code) in cases {
+        let (got, answer) = post(&s, token, body).await;
+        assert_eq!(
+            (got, answer["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{answer}"
+        );
+        assert!(!answer["error"]["message"].as_str().unwrap().is_empty());
+    }
+    // Still serving.
+    let (status, _) = post(&s, Some("tok"), good).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn the_embedded_example_answers_the_readme_quickstart() {
+    let data = tempfile::tempdir().unwrap();
+    let s = start_ready(&["--data-dir", data.path().to_str().unwrap()]).await;
+    let a = decide(
+        &s,
+        "pal_demo_invoice_processor",
+        "git",
+        "push",
+        "acme/billing",
+        json!({"branch": "main"}),
+    )
+    .await;
+    assert_eq!(a["decision"], "approval_required", "{a}");
+    assert_eq!(a["agent"], "claude-invoice-01");
+}
