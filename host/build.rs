@@ -13,7 +13,12 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
 /// First-party plugins embedded in the binary: (name, package).
-const BUILTIN: &[(&str, &str)] = &[("glob", "palisade-plugin-glob")];
+const BUILTIN: &[(&str, &str)] = &[
+    ("aws", "palisade-plugin-aws"),
+    ("git", "palisade-plugin-git"),
+    ("glob", "palisade-plugin-glob"),
+    ("stripe", "palisade-plugin-stripe"),
+];
 /// Test fixtures, exposed to tests as `PALISADE_FIXTURE_<NAME>`: (name, package).
 const FIXTURES: &[(&str, &str)] = &[("hostile", "palisade-fixture-hostile")];
 

@@ -16,8 +16,14 @@ async fn embedded_default_serves_first_party_plugins() {
     assert_eq!(server.get("/readyz").await.0, 200);
     let (status, body) = server.get("/v1/plugins").await;
     assert_eq!(status, 200);
-    let glob = &body["plugins"][0];
-    assert_eq!(glob["name"], "glob");
+    let names: Vec<&str> = body["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["aws", "git", "glob", "stripe"]);
+    let glob = &body["plugins"][2];
     assert_eq!(glob["exports"], serde_json::json!(["policy"]));
     assert_eq!(glob["isolation"], "pooled");
     assert_eq!(glob["limits"]["memory_mib"], 32);
@@ -48,8 +54,8 @@ async fn file_plugins_load_pinned_and_come_from_the_cache_on_restart() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["glob", "hostile"]);
-    let hostile = &body["plugins"][1];
+    assert_eq!(names, ["aws", "git", "glob", "hostile", "stripe"]);
+    let hostile = &body["plugins"][3];
     assert_eq!(hostile["digest"], pin.as_str());
     assert_eq!(hostile["exports"], serde_json::json!(["policy", "masking"]));
     assert_eq!(hostile["isolation"], "fresh");
@@ -59,8 +65,9 @@ async fn file_plugins_load_pinned_and_come_from_the_cache_on_restart() {
 
     let second = start_ready(&args).await;
     let (_, body) = second.get("/v1/plugins").await;
-    assert_eq!(body["plugins"][1]["code_source"], "disk_cache");
-    assert_eq!(body["plugins"][0]["code_source"], "disk_cache");
+    for plugin in body["plugins"].as_array().unwrap() {
+        assert_eq!(plugin["code_source"], "disk_cache", "{plugin}");
+    }
 }
 
 #[tokio::test]

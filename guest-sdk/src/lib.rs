@@ -7,7 +7,9 @@ extern crate self as palisade_guest;
 
 #[doc(hidden)]
 pub mod bindings;
+pub mod decide;
 pub mod glob;
+pub mod guard;
 mod host;
 pub mod iam;
 pub mod testing;

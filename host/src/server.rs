@@ -41,8 +41,8 @@ pub fn open_cache_dir(data_dir: &Path) -> Result<(Dir, std::path::PathBuf)> {
 }
 
 /// Loads the policy and every plugin it needs: those declared in the
-/// configuration and the policy, and the built-in plugins its services and
-/// chain name (`glob` always, as the default service plugin).
+/// configuration and the policy, and every built-in plugin (a declared plugin
+/// of the same name replaces a built-in one).
 pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
     let policy = crate::policy::compile(&loaded.policy_sources()?)?;
     for w in &policy.warnings {
@@ -60,20 +60,11 @@ pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
         }
     }
     policy.check_plugins(|name| specs.contains_key(name))?;
-    let used = policy
-        .services
-        .values()
-        .chain(policy.chain.iter())
-        .cloned()
-        .chain(["glob".to_owned()]);
-    for name in used {
-        if !specs.contains_key(&name) && crate::builtin::plugin(&name).is_some() {
-            let spec = PluginSpec {
-                builtin: Some(name.clone()),
-                ..PluginSpec::default()
-            };
-            specs.insert(name, spec);
-        }
+    for name in crate::builtin::names() {
+        specs.entry(name.to_owned()).or_insert_with(|| PluginSpec {
+            builtin: Some(name.to_owned()),
+            ..PluginSpec::default()
+        });
     }
     let mut plugins = Plugins::new();
     for (name, spec) in &specs {

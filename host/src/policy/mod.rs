@@ -89,9 +89,15 @@ impl Policy {
         Ok(())
     }
 
-    /// The plugin serving `service`: its binding, or the generic `glob` plugin.
-    pub fn plugin_for(&self, service: &str) -> &str {
-        self.services.get(service).map_or("glob", String::as_str)
+    /// The plugin serving `service`: its binding in `services:`, else the
+    /// built-in plugin of the same name (`aws`, `git`, `stripe`), else the
+    /// generic `glob` plugin.
+    pub fn plugin_for<'a>(&'a self, service: &'a str) -> &'a str {
+        match self.services.get(service) {
+            Some(plugin) => plugin,
+            None if crate::builtin::plugin(service).is_some() => service,
+            None => "glob",
+        }
     }
 }
 

@@ -14,82 +14,30 @@
 //!   (and the host denies by default).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-use palisade_guest::{Effect, Policy, Request, Rule, Verdict, glob};
+use palisade_guest::decide::{qualifier_accepts, strongest_match};
+use palisade_guest::guard::{allow_unicode_configured, ambiguity};
+use palisade_guest::{Policy, Request, Rule, Verdict, glob};
 
 /// The generic glob policy.
 pub struct GlobPolicy;
 
-/// Why a resource is refused before rules are read, if it is.
-pub fn ambiguity(resource: &str, allow_unicode: bool) -> Option<&'static str> {
-    if resource.chars().any(char::is_control) {
-        return Some("control characters");
-    }
-    if resource.contains('%') {
-        return Some("percent-encoding");
-    }
-    if resource.contains('\\') {
-        return Some("a backslash");
-    }
-    if !allow_unicode && !resource.is_ascii() {
-        return Some("non-ASCII characters");
-    }
-    if resource.contains("//") {
-        return Some("an empty path segment");
-    }
-    if resource.split('/').any(|s| s == "." || s == "..") {
-        return Some("a `.` or `..` path segment");
-    }
-    None
-}
-
 fn rule_matches(rule: &Rule, req: &Request) -> bool {
-    let action = rule
-        .actions
+    rule.actions
         .iter()
-        .any(|p| glob::matches_ignore_case(p, &req.action));
-    let resource = glob::matches_any(&rule.resources, &req.resource);
-    let qualifiers = rule
-        .qualifiers
-        .iter()
-        .all(|(name, values)| match req.attribute(name) {
-            Some(v) => glob::matches_any(values, v),
-            None => rule.effect != Effect::Allow,
-        });
-    action && resource && qualifiers
-}
-
-fn allow_unicode() -> bool {
-    palisade_guest::config()
-        .replace(' ', "")
-        .contains("\"allow_unicode\":true")
+        .any(|p| glob::matches_ignore_case(p, &req.action))
+        && glob::matches_any(&rule.resources, &req.resource)
+        && rule
+            .qualifiers
+            .iter()
+            .all(|(name, _)| qualifier_accepts(rule, name, req.attribute(name), glob::matches))
 }
 
 impl Policy for GlobPolicy {
     fn evaluate(req: &Request, rules: &[Rule]) -> Verdict {
-        if let Some(why) = ambiguity(&req.resource, allow_unicode()) {
+        if let Some(why) = ambiguity(&req.resource, allow_unicode_configured()) {
             return Verdict::deny(format!("resource `{}` contains {why}", req.resource));
         }
-        let matching: Vec<&Rule> = rules.iter().filter(|r| rule_matches(r, req)).collect();
-        for effect in [Effect::Deny, Effect::RequireApproval, Effect::Allow] {
-            if let Some(rule) = matching.iter().find(|r| r.effect == effect) {
-                let what = match effect {
-                    Effect::Deny => "denied by",
-                    Effect::RequireApproval => "requires approval by",
-                    Effect::Allow => "allowed by",
-                };
-                return Verdict::for_rule(
-                    rule,
-                    format!(
-                        "{} {} on `{}` {what} {}",
-                        req.service,
-                        req.action,
-                        req.resource,
-                        rule.label()
-                    ),
-                );
-            }
-        }
-        Verdict::Abstain
+        strongest_match(req, rules, rule_matches)
     }
 }
 
