@@ -44,6 +44,42 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Work with agent tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Validate and lint a policy (a file or a directory of .yaml files).
+    Check {
+        /// The policy.
+        path: PathBuf,
+        /// Exit with 1 on lint findings too, not only on errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Decide one request against a policy, explained, without a server.
+    Eval {
+        /// The policy.
+        path: PathBuf,
+        /// The request (YAML or JSON): agent, service, action, resource, attributes.
+        #[arg(long)]
+        request: PathBuf,
+    },
+    /// Run policy tests (YAML files of requests and expected decisions).
+    Test {
+        /// Test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a new token for AGENT: prints the token once and the line to paste.
+    New {
+        /// The agent's name.
+        agent: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -60,7 +96,13 @@ enum PluginCommand {
 
 pub(crate) fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // The server narrates; the one-shot tools only speak up when something is wrong.
+    let default_level = if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
+    init_logging(cli.log_format, default_level);
     match cli.command {
         Command::Serve {
             config,
@@ -70,12 +112,18 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
         Command::Plugin {
             command: PluginCommand::Inspect { file, json },
         } => inspect(&file, json),
+        Command::Token {
+            command: TokenCommand::New { agent },
+        } => token_new(&agent),
+        Command::Check { path, strict } => check(&path, strict),
+        Command::Eval { path, request } => eval(&path, &request),
+        Command::Test { files } => test(&files),
     }
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -171,4 +219,92 @@ fn inspect(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn token_new(agent: &str) -> anyhow::Result<ExitCode> {
+    let (token, line) = palisade::identity::new_token()
+        .map_err(|e| anyhow::anyhow!("cannot draw random bytes for a token: {e}"))?;
+    println!("token for `{agent}` (shown once; give it to the agent, store it nowhere else):");
+    println!("  {token}");
+    println!();
+    println!("add its hash to the policy (only the hash is stored):");
+    println!("identities:");
+    println!("  {agent}: [\"{line}\"]");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(path: &std::path::Path, strict: bool) -> anyhow::Result<ExitCode> {
+    let loaded = palisade::config::LoadedConfig::for_policy(path)?;
+    let policy = match palisade::policy::compile(&loaded.policy_sources()?) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if let Err(e) = policy.check_plugins(|_| false) {
+        println!("{e}");
+        return Ok(ExitCode::FAILURE);
+    }
+    for w in &policy.warnings {
+        println!("{}: warning: {}", w.at, w.message);
+    }
+    let findings = palisade::policy::lint::lint(&policy);
+    for f in &findings {
+        println!("{}: lint[{}]: {}", f.at, f.check, f.message);
+    }
+    println!(
+        "policy {} (project `{}`, {} agents): valid, {} warnings, {} lint findings",
+        policy.version,
+        policy.project,
+        policy.agents.len(),
+        policy.warnings.len(),
+        findings.len()
+    );
+    Ok(if strict && !findings.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn eval(path: &std::path::Path, request: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(request)
+        .with_context(|| format!("cannot read `{}`", request.display()))?;
+    let spec: palisade::offline::RequestSpec = serde_yaml_ng::from_str(&text)
+        .with_context(|| format!("`{}` is not a valid request", request.display()))?;
+    let offline = palisade::offline::Offline::load(path)?;
+    let decision = offline.decide(&spec)?;
+    let out = serde_json::json!({
+        "decision": decision.outcome,
+        "reason": decision.reason,
+        "policy_version": offline.policy().version,
+        "explain": decision.steps,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn test(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in files {
+        for r in palisade::offline::run_tests(file)? {
+            match &r.failure {
+                None => {
+                    passed += 1;
+                    println!("PASS {} ({})", r.name, r.at);
+                }
+                Some(diff) => {
+                    failed += 1;
+                    println!("FAIL {} ({})\n     {diff}", r.name, r.at);
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

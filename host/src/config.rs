@@ -111,6 +111,33 @@ impl LoadedConfig {
         })
     }
 
+    /// A configuration for a policy alone (`palisade check`, `eval`, `test`):
+    /// built-in plugins, the policy at `path`, plugin paths relative to it.
+    pub fn for_policy(path: &Path) -> Result<Self> {
+        let (dir, name) = match (path.parent(), path.file_name()) {
+            (Some(d), Some(n)) => (
+                if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                },
+                n,
+            ),
+            _ => (Path::new("."), path.as_os_str()),
+        };
+        let base = Dir::open_ambient_dir(dir, ambient_authority()).map_err(|source| Error::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let mut config = parse("{}", "<policy>")?;
+        config.policy = Some(PathBuf::from(name));
+        Ok(Self {
+            config,
+            origin: path.display().to_string(),
+            base: Some(base),
+        })
+    }
+
     /// Reads and validates the file at `path`.
     pub fn from_file(path: &Path) -> Result<Self> {
         let origin = path.display().to_string();

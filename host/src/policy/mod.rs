@@ -6,6 +6,7 @@
 //! instead. Repeated list keys (the seed's repeated `allow:`) are merged in
 //! order and reported as warnings; no rule is ever dropped silently.
 
+pub mod lint;
 pub mod model;
 pub mod units;
 pub mod yaml;
@@ -171,35 +172,7 @@ pub fn parse_file(name: &str, text: &str) -> Result<(PolicyFile, Vec<Warning>)> 
     } else {
         doc.value.clone()
     };
-    let file: PolicyFile = serde_path_to_error::deserialize(value).map_err(|e| {
-        let pointer: String = e
-            .path()
-            .iter()
-            .map(|seg| match seg {
-                serde_path_to_error::Segment::Seq { index } => format!("/{index}"),
-                serde_path_to_error::Segment::Map { key } => {
-                    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
-                }
-                serde_path_to_error::Segment::Enum { variant } => format!("/{variant}"),
-                serde_path_to_error::Segment::Unknown => String::new(),
-            })
-            .collect();
-        let inner = e.into_inner().to_string();
-        // For an unknown key, point at the key itself.
-        let pos = unknown_key(&inner)
-            .and_then(|k| {
-                let own = doc.positions.get(&format!("{pointer}#key"));
-                own.or_else(|| doc.positions.get(&format!("{pointer}/{k}#key")))
-                    .copied()
-            })
-            .unwrap_or_else(|| doc.pos(&pointer));
-        let at = if pointer.is_empty() {
-            String::new()
-        } else {
-            format!(" (at `{pointer}`)")
-        };
-        err_at(name, pos, format!("{inner}{at}"))
-    })?;
+    let file: PolicyFile = deserialize_at(&doc, value, name)?;
     let warnings = doc
         .merged
         .iter()
@@ -213,6 +186,43 @@ pub fn parse_file(name: &str, text: &str) -> Result<(PolicyFile, Vec<Warning>)> 
         })
         .collect();
     Ok((file, warnings))
+}
+
+/// Deserializes `value` (from `doc`) into `T`; an error names the file,
+/// line and column of the offending node (of the key itself, for an unknown key).
+pub fn deserialize_at<T: serde::de::DeserializeOwned>(
+    doc: &yaml::Document,
+    value: serde_json::Value,
+    name: &str,
+) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let pointer: String = e
+            .path()
+            .iter()
+            .map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => format!("/{index}"),
+                serde_path_to_error::Segment::Map { key } => {
+                    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
+                }
+                serde_path_to_error::Segment::Enum { variant } => format!("/{variant}"),
+                serde_path_to_error::Segment::Unknown => String::new(),
+            })
+            .collect();
+        let inner = e.into_inner().to_string();
+        let pos = unknown_key(&inner)
+            .and_then(|k| {
+                let own = doc.positions.get(&format!("{pointer}#key"));
+                own.or_else(|| doc.positions.get(&format!("{pointer}/{k}#key")))
+                    .copied()
+            })
+            .unwrap_or_else(|| doc.pos(&pointer));
+        let at = if pointer.is_empty() {
+            String::new()
+        } else {
+            format!(" (at `{pointer}`)")
+        };
+        err_at(name, pos, format!("{inner}{at}"))
+    })
 }
 
 fn unknown_key(message: &str) -> Option<&str> {

@@ -1,0 +1,188 @@
+//! Deciding without a server: `palisade eval` (one request, explained) and
+//! `palisade test` (policy tests in YAML, like `opa test`). Same policy
+//! loader, same plugins, same chain as the server.
+
+use crate::api::Snapshot;
+use crate::chain::{self, Decision, Outcome};
+use crate::config::LoadedConfig;
+use crate::error::{Error, Result};
+use crate::policy::yaml;
+use crate::runtime::types::DecisionRequest;
+use crate::runtime::{EngineSettings, Runtime};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A request as written in a request or test file: the agent by name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// The agent's name in the policy.
+    pub agent: String,
+    /// Session id (default `eval`).
+    #[serde(default = "default_session")]
+    pub session: String,
+    /// Service.
+    pub service: String,
+    /// Action.
+    pub action: String,
+    /// Resource.
+    pub resource: String,
+    /// Attributes such as `branch`.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+fn default_session() -> String {
+    "eval".into()
+}
+
+/// A policy and its plugins, loaded for offline decisions.
+pub struct Offline {
+    snapshot: Snapshot,
+    _runtime: Runtime,
+}
+
+impl Offline {
+    /// Loads the policy at `path` (a file or a directory) with every plugin.
+    pub fn load(path: &Path) -> Result<Self> {
+        let loaded = LoadedConfig::for_policy(path)?;
+        let settings = EngineSettings {
+            pooling: false,
+            ..EngineSettings::default()
+        };
+        let runtime = Runtime::new(&settings, None)?;
+        let snapshot = crate::server::load(&runtime, &loaded)?;
+        Ok(Self {
+            snapshot,
+            _runtime: runtime,
+        })
+    }
+
+    /// The loaded policy.
+    pub fn policy(&self) -> &crate::policy::Policy {
+        &self.snapshot.policy
+    }
+
+    /// Decides one request.
+    pub fn decide(&self, spec: &RequestSpec) -> Result<Decision> {
+        let policy = &self.snapshot.policy;
+        let agent = policy
+            .agents
+            .get(&spec.agent)
+            .ok_or_else(|| Error::Config {
+                path: "<request>".into(),
+                message: format!(
+                    "agent `{}` is not in the policy; agents are: {}",
+                    spec.agent,
+                    policy.agents.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            })?;
+        let request = DecisionRequest {
+            request_id: crate::identity::new_id("eval"),
+            agent: agent.name.clone(),
+            session: spec.session.clone(),
+            project: policy.project.clone(),
+            service: spec.service.clone(),
+            action: spec.action.clone(),
+            resource: spec.resource.clone(),
+            attributes: spec.attributes.clone().into_iter().collect(),
+        };
+        Ok(chain::decide(
+            policy,
+            &self.snapshot.plugins,
+            agent,
+            &request,
+        ))
+    }
+}
+
+/// A test file: the policy it tests and its cases.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    /// The policy, relative to the test file.
+    policy: PathBuf,
+    tests: Vec<TestCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestCase {
+    name: String,
+    request: RequestSpec,
+    expect: Outcome,
+    /// A substring the reason must contain.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The result of one test.
+#[derive(Debug, Clone)]
+pub struct TestResult {
+    /// Test name.
+    pub name: String,
+    /// `file:line` of the test.
+    pub at: String,
+    /// `None` when it passed; otherwise what differed.
+    pub failure: Option<String>,
+}
+
+/// Runs every test of the test file at `path`.
+pub fn run_tests(path: &Path) -> Result<Vec<TestResult>> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let doc = yaml::parse(&text).map_err(|e| Error::Config {
+        path: format!("{origin}:{}", e.pos),
+        message: e.message,
+    })?;
+    let file: TestFile = crate::policy::deserialize_at(&doc, doc.value.clone(), &origin)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let offline = Offline::load(&base.join(&file.policy))?;
+    let mut results = Vec::new();
+    for (i, case) in file.tests.iter().enumerate() {
+        let at = format!("{origin}:{}", doc.pos(&format!("/tests/{i}")).line);
+        let failure = match offline.decide(&case.request) {
+            Err(e) => Some(format!("error: {e}")),
+            Ok(d) => {
+                let reason_ok = case
+                    .reason
+                    .as_ref()
+                    .is_none_or(|r| d.reason.contains(r.as_str()));
+                if d.outcome != case.expect || !reason_ok {
+                    let want_reason = case
+                        .reason
+                        .as_ref()
+                        .map(|r| format!(" with a reason containing `{r}`"))
+                        .unwrap_or_default();
+                    Some(format!(
+                        "expected: {}{want_reason}\n     got: {} ({})",
+                        outcome_name(case.expect),
+                        outcome_name(d.outcome),
+                        d.reason
+                    ))
+                } else {
+                    None
+                }
+            }
+        };
+        results.push(TestResult {
+            name: case.name.clone(),
+            at,
+            failure,
+        });
+    }
+    Ok(results)
+}
+
+/// `allow`, `deny` or `approval_required`.
+pub fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Allow => "allow",
+        Outcome::Deny => "deny",
+        Outcome::ApprovalRequired => "approval_required",
+    }
+}
