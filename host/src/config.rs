@@ -99,6 +99,7 @@ pub struct LoadedConfig {
     /// The file it came from, or `<embedded>`.
     pub origin: String,
     base: Option<Dir>,
+    base_path: Option<PathBuf>,
 }
 
 impl LoadedConfig {
@@ -108,6 +109,7 @@ impl LoadedConfig {
             config: parse(DEFAULT_CONFIG, "<embedded>")?,
             origin: "<embedded>".into(),
             base: None,
+            base_path: None,
         })
     }
 
@@ -135,6 +137,7 @@ impl LoadedConfig {
             config,
             origin: path.display().to_string(),
             base: Some(base),
+            base_path: Some(dir.to_owned()),
         })
     }
 
@@ -150,13 +153,22 @@ impl LoadedConfig {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
-        let base = Dir::open_ambient_dir(&dir, ambient_authority())
-            .map_err(|source| Error::Io { path: dir, source })?;
+        let base =
+            Dir::open_ambient_dir(&dir, ambient_authority()).map_err(|source| Error::Io {
+                path: dir.clone(),
+                source,
+            })?;
         Ok(Self {
             config,
             origin,
             base: Some(base),
+            base_path: Some(dir),
         })
+    }
+
+    /// Where the policy lives on disk, when it comes from a file or directory.
+    pub fn policy_path(&self) -> Option<PathBuf> {
+        Some(self.base_path.as_ref()?.join(self.config.policy.as_ref()?))
     }
 
     /// The policy's sources: the configured file or directory, the embedded

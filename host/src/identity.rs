@@ -26,6 +26,21 @@ pub fn authenticate<'p>(policy: &'p Policy, token: &str) -> Option<&'p Agent> {
     found
 }
 
+/// The administrator whose token this is (constant time, as for agents).
+/// Agent tokens never authenticate an administrator.
+pub fn authenticate_admin<'p>(policy: &'p Policy, token: &str) -> Option<&'p str> {
+    let presented = hash_token(token);
+    let mut found: Option<&str> = None;
+    for (name, hashes) in &policy.admins {
+        for stored in hashes {
+            if bool::from(stored.ct_eq(&presented)) && found.is_none() {
+                found = Some(name);
+            }
+        }
+    }
+    found
+}
+
 /// A new random token (`pal_` + 64 hex digits) and the policy line holding its hash.
 pub fn new_token() -> Result<(String, String), getrandom::Error> {
     let mut bytes = [0u8; 32];

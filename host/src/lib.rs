@@ -14,6 +14,7 @@ mod error;
 pub mod identity;
 pub mod offline;
 pub mod policy;
+pub mod reload;
 pub mod runtime;
 pub mod server;
 

@@ -8,6 +8,7 @@ use crate::chain::Plugins;
 use crate::config::LoadedConfig;
 use crate::config::PluginSpec;
 use crate::error::{Error, Result};
+use crate::reload::Reloader;
 use crate::runtime::Runtime;
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, DirBuilder};
@@ -113,17 +114,21 @@ pub async fn run(
 
     let settings = loaded.config.engine;
     let loading = tokio::task::spawn_blocking(move || {
-        let runtime = Runtime::new(&settings, Some(cache))?;
+        let runtime = Arc::new(Runtime::new(&settings, Some(cache))?);
         let snapshot = load(&runtime, &loaded)?;
-        Ok::<_, Error>((runtime, snapshot))
+        Ok::<_, Error>((runtime, snapshot, loaded))
     })
     .await
     .map_err(|e| Error::Engine(format!("plugin loading task failed: {e}")));
-    let runtime = match loading.and_then(|r| r) {
-        Ok((runtime, snapshot)) => {
+    let (runtime, _watch) = match loading.and_then(|r| r) {
+        Ok((runtime, snapshot, loaded)) => {
             state.install(snapshot);
             tracing::info!(pooling = runtime.pooling(), "ready");
-            runtime
+            let reloader = Reloader::new(runtime.clone(), loaded, &state);
+            state.set_reloader(reloader.clone());
+            let watch = crate::reload::watch(&reloader);
+            tokio::spawn(reload_on_sighup(reloader));
+            (runtime, watch)
         }
         Err(e) => {
             let _ = stop_tx.send(());
@@ -140,4 +145,22 @@ pub async fn run(
         path: "<listener>".into(),
         source,
     })
+}
+
+/// Reloads the policy on every SIGHUP.
+async fn reload_on_sighup(reloader: Arc<Reloader>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let r = reloader.clone();
+            let _ = tokio::task::spawn_blocking(move || r.reload("sighup")).await;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = reloader;
 }

@@ -120,7 +120,8 @@ pub(super) async fn decide(
     }))
 }
 
-fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+/// The bearer token of a request.
+pub(super) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
     let value = headers
         .get(header::AUTHORIZATION)

@@ -3,18 +3,20 @@
 //! [`app`] builds the router, so tests can drive it with `oneshot` and the
 //! server can serve it on a real socket.
 
+mod admin;
 mod decide;
 mod health;
 mod plugins;
 
 use crate::chain::Plugins;
 use crate::policy::Policy;
+use crate::reload::{Attempt, Reloader};
 use axum::Json;
 use axum::Router;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// A policy and the plugins it runs with. Immutable: a reload installs a new
 /// snapshot, and a decision keeps the one it started with.
@@ -29,9 +31,19 @@ pub struct Snapshot {
 }
 
 /// What the handlers share.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct AppState {
     snapshot: RwLock<Option<Arc<Snapshot>>>,
+    last_reload: RwLock<Option<Attempt>>,
+    reloader: OnceLock<Arc<Reloader>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("ready", &self.is_ready())
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
@@ -56,6 +68,23 @@ impl AppState {
     pub fn is_ready(&self) -> bool {
         self.snapshot().is_some()
     }
+
+    /// Records the outcome of a reload attempt, for `/v1/status`.
+    pub fn record(&self, attempt: Attempt) {
+        if let Ok(mut a) = self.last_reload.write() {
+            *a = Some(attempt);
+        }
+    }
+
+    /// The latest reload attempt.
+    pub fn last_reload(&self) -> Option<Attempt> {
+        self.last_reload.read().ok().and_then(|a| a.clone())
+    }
+
+    /// Lets `POST /v1/admin/reload` reload through `reloader`.
+    pub fn set_reloader(&self, reloader: Arc<Reloader>) {
+        let _ = self.reloader.set(reloader);
+    }
 }
 
 /// Every route, as (method, path); `docs/openapi.yaml` must describe exactly these.
@@ -64,6 +93,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/readyz"),
     ("GET", "/v1/plugins"),
     ("POST", "/v1/decide"),
+    ("GET", "/v1/status"),
+    ("POST", "/v1/admin/reload"),
 ];
 
 /// Largest request body accepted, in bytes.
@@ -76,6 +107,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/v1/plugins", get(plugins::list))
         .route("/v1/decide", post(decide::decide))
+        .route("/v1/status", get(admin::status))
+        .route("/v1/admin/reload", post(admin::reload))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .fallback(not_found)
         .with_state(state)

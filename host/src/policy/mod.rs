@@ -59,6 +59,8 @@ pub struct Policy {
     pub plugins: BTreeMap<String, PluginSpec>,
     /// The project's custom plugins, in order.
     pub chain: Vec<String>,
+    /// Administrators by name, with the sha256 digests of their tokens.
+    pub admins: BTreeMap<String, Vec<[u8; 32]>>,
     /// The files, in load order, with their parsed contents.
     pub files: Vec<(String, PolicyFile)>,
     /// Warnings.
@@ -370,6 +372,27 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
                 .map_err(|m| fail(&pointer, format!("plugin `{name}`: {m}")))?;
             if policy.plugins.insert(name.clone(), spec.clone()).is_some() {
                 return Err(fail(&pointer, format!("plugin `{name}` is declared twice")));
+            }
+        }
+        for (admin, tokens) in &file.admins {
+            let at_admin = at(&format!("/admins/{admin}"));
+            if policy.agents.contains_key(admin) {
+                return Err(Error::Config {
+                    path: at_admin,
+                    message: format!(
+                        "`{admin}` is both an agent and an admin; an agent can never administer"
+                    ),
+                });
+            }
+            let hashes = tokens
+                .iter()
+                .map(|t| token_hash(t, admin, &at_admin))
+                .collect::<Result<Vec<_>>>()?;
+            if policy.admins.insert(admin.clone(), hashes).is_some() {
+                return Err(Error::Config {
+                    path: at_admin,
+                    message: format!("admin `{admin}` is defined twice"),
+                });
             }
         }
         for (agent, tokens) in &file.identities {

@@ -29,6 +29,9 @@ pub struct PolicyFile {
     /// file) so that tokens rotate without touching policy.
     #[serde(default)]
     pub identities: BTreeMap<String, Vec<String>>,
+    /// Administrators (reload, status) by name: hashes of their tokens.
+    #[serde(default)]
+    pub admins: BTreeMap<String, Vec<String>>,
     /// Which plugin serves which service; services not listed use `glob`.
     #[serde(default)]
     pub services: BTreeMap<String, ServiceBinding>,

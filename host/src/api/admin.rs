@@ -1,0 +1,84 @@
+//! Administration: `GET /v1/status` and `POST /v1/admin/reload`, for admin
+//! tokens only (an agent's token is never an admin's).
+
+use super::decide::bearer;
+use super::{ApiError, AppState};
+use crate::identity;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let token = bearer(headers)?;
+    let snapshot = state.snapshot().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the policy is still loading",
+        )
+    })?;
+    identity::authenticate_admin(&snapshot.policy, token)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "not an administrator's token",
+            )
+        })
+}
+
+/// `GET /v1/status`: the policy serving and the latest reload attempt.
+pub(super) async fn status(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let snapshot = state.snapshot();
+    Ok(Json(json!({
+        "ready": snapshot.is_some(),
+        "policy_version": snapshot.as_ref().map(|s| s.policy.version.clone()),
+        "project": snapshot.as_ref().map(|s| s.policy.project.clone()),
+        "agents": snapshot.as_ref().map_or(0, |s| s.policy.agents.len()),
+        "plugins": snapshot.as_ref().map_or(0, |s| s.plugins.len()),
+        "last_reload": state.last_reload(),
+    })))
+}
+
+/// `POST /v1/admin/reload`: reload the policy now.
+pub(super) async fn reload(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let admin = require_admin(&state, &headers)?;
+    let reloader = state.reloader.get().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "not_reloadable",
+            "this server's policy cannot be reloaded",
+        )
+    })?;
+    let previous = state.snapshot().map(|s| s.policy.version.clone());
+    tracing::info!(admin = %admin, "reload requested");
+    let result = tokio::task::spawn_blocking(move || reloader.reload("api"))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("reload task failed: {e}"),
+            )
+        })?;
+    match result {
+        Ok(version) => Ok(Json(
+            json!({"policy_version": version, "previous_version": previous}),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_policy",
+            format!("the change was refused and the last good policy keeps serving: {e}"),
+        )),
+    }
+}

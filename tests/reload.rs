@@ -1,0 +1,184 @@
+//! End to end: hot reload of the policy on a running server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::{ConfigDir, Server, start_ready};
+
+const INVOICE: &str = include_str!("policies/invoice-processor.yaml");
+
+fn hash(token: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    )
+}
+
+async fn setup() -> (Server, ConfigDir) {
+    let cfg = ConfigDir::new("policy: policies\n");
+    let dir = cfg.dir.path().join("policies");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("invoice.yaml"), INVOICE).unwrap();
+    let ids = format!(
+        "identities:\n  claude-invoice-01: [\"{}\"]\nadmins:\n  ops: [\"{}\"]\n",
+        hash("tok-agent"),
+        hash("tok-admin")
+    );
+    std::fs::write(dir.join("zz-identities.yaml"), ids).unwrap();
+    let (config, data) = (cfg.config(), cfg.data());
+    let server = start_ready(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ])
+    .await;
+    (server, cfg)
+}
+
+async fn push_main(s: &Server) -> Value {
+    let body = json!({"session": "s", "service": "git", "action": "push", "resource": "acme/billing", "attributes": {"branch": "main"}});
+    let resp = reqwest::Client::new()
+        .post(s.url("/v1/decide"))
+        .bearer_auth("tok-agent")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+async fn status(s: &Server, token: &str) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .get(s.url("/v1/status"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn admin_reload(s: &Server, token: &str) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(s.url("/v1/admin/reload"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// Polls `/v1/status` (bounded: 200 × 50 ms) until `done` holds.
+async fn wait_status(s: &Server, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let (_, st) = status(s, "tok-admin").await;
+        if done(&st) {
+            return st;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "status never reached the expected state: {}",
+        status(s, "tok-admin").await.1
+    );
+}
+
+const DENY_PUSH: &str = "\nextra:\n";
+
+#[tokio::test]
+async fn a_file_change_is_swapped_in_and_a_bad_one_is_refused() {
+    let (s, cfg) = setup().await;
+    let file = cfg.dir.path().join("policies/invoice.yaml");
+    let before = push_main(&s).await;
+    assert_eq!(before["decision"], "approval_required");
+    let v1 = before["policy_version"].as_str().unwrap().to_owned();
+
+    // A good change: deny all pushes.
+    let tightened = INVOICE.replace(
+        "      - service: stripe\n        actions: [\"charges:create\"",
+        "      - service: git\n        actions: [push]\n      - service: stripe\n        actions: [\"charges:create\"",
+    );
+    assert_ne!(tightened, INVOICE);
+    std::fs::write(&file, &tightened).unwrap();
+    let st = wait_status(&s, |st| st["policy_version"] != v1.as_str()).await;
+    assert_eq!(st["last_reload"]["trigger"], "file");
+    assert_eq!(st["last_reload"]["ok"], true);
+    let after = push_main(&s).await;
+    assert_eq!(after["decision"], "deny", "{after}");
+    let v2 = after["policy_version"].as_str().unwrap().to_owned();
+    assert_ne!(v1, v2);
+
+    // A bad change: refused, v2 keeps serving, status says where and why.
+    std::fs::write(&file, format!("{tightened}{DENY_PUSH}")).unwrap();
+    let st = wait_status(&s, |st| st["last_reload"]["ok"] == false).await;
+    let error = st["last_reload"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("invoice.yaml:") && error.contains("unknown field `extra`"),
+        "{error}"
+    );
+    assert_eq!(st["policy_version"], v2.as_str());
+    assert_eq!(st["last_reload"]["serving"], v2.as_str());
+    let still = push_main(&s).await;
+    assert_eq!(
+        (still["decision"].as_str(), still["policy_version"].as_str()),
+        (Some("deny"), Some(v2.as_str()))
+    );
+    assert!(
+        s.stderr().contains("policy change refused"),
+        "the log says why"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_api_reloads_and_only_admins_may() {
+    let (s, cfg) = setup().await;
+    let file = cfg.dir.path().join("policies/invoice.yaml");
+    // Agents cannot administer, and unknown tokens cannot either.
+    assert_eq!(admin_reload(&s, "tok-agent").await.0, 401);
+    assert_eq!(admin_reload(&s, "nope").await.0, 401);
+    assert_eq!(status(&s, "tok-agent").await.0, 401);
+
+    let (code, body) = admin_reload(&s, "tok-admin").await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body["policy_version"], body["previous_version"],
+        "nothing changed"
+    );
+
+    // A bad policy through the API: 422 with the reason, old policy serving.
+    std::fs::write(&file, "project: [unclosed\n").unwrap();
+    let (code, body) = admin_reload(&s, "tok-admin").await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_policy");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invoice.yaml:"),
+        "{body}"
+    );
+    assert_eq!(push_main(&s).await["decision"], "approval_required");
+}
+
+#[tokio::test]
+async fn sighup_reloads() {
+    let (s, _cfg) = setup().await;
+    let ok = std::process::Command::new("kill")
+        .args(["-HUP", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let st = wait_status(&s, |st| st["last_reload"]["trigger"] == "sighup").await;
+    assert_eq!(st["last_reload"]["ok"], true);
+    assert_eq!(push_main(&s).await["decision"], "approval_required");
+}
