@@ -35,6 +35,18 @@ pub fn matches_segmented(pattern: &str, text: &str, separator: char) -> bool {
 /// The general form: an optional separator that wildcards do not cross, and
 /// ASCII case folding.
 pub fn matches_with(pattern: &str, text: &str, separator: Option<char>, ignore_case: bool) -> bool {
+    // ASCII (the common case) is matched byte by byte with no allocation.
+    if pattern.is_ascii() && text.is_ascii() && separator.is_none_or(|c| c.is_ascii()) {
+        let sep = separator.map(|c| c as u8);
+        let eq = |a: u8, b: u8| {
+            if ignore_case {
+                a.eq_ignore_ascii_case(&b)
+            } else {
+                a == b
+            }
+        };
+        return match_slices(pattern.as_bytes(), text.as_bytes(), b'*', b'?', sep, eq);
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let eq = |a: char, b: char| {
@@ -44,27 +56,39 @@ pub fn matches_with(pattern: &str, text: &str, separator: Option<char>, ignore_c
             a == b
         }
     };
+    match_slices(&p, &t, '*', '?', separator, eq)
+}
+
+/// The two-pointer glob algorithm over any slice of symbols.
+fn match_slices<T: Copy + PartialEq>(
+    p: &[T],
+    t: &[T],
+    star_sym: T,
+    any_sym: T,
+    separator: Option<T>,
+    eq: impl Fn(T, T) -> bool,
+) -> bool {
     let (mut pi, mut ti) = (0usize, 0usize);
     // Backtrack point: pattern index after the last `*`, and the text index it
     // is currently assumed to have consumed up to.
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
+        match p.get(pi).copied() {
+            Some(c) if c == star_sym => {
                 star = Some((pi + 1, ti));
                 pi += 1;
             }
-            Some('?') if Some(t[ti]) != separator => {
+            Some(c) if c == any_sym && Some(t[ti]) != separator => {
                 pi += 1;
                 ti += 1;
             }
-            Some(&c) if c != '*' && c != '?' && eq(c, t[ti]) => {
+            Some(c) if c != star_sym && c != any_sym && eq(c, t[ti]) => {
                 pi += 1;
                 ti += 1;
             }
             _ => match star {
-                // Let the last `*` swallow one more character, unless that
-                // character is a separator it may not cross.
+                // Let the last `*` swallow one more symbol, unless that
+                // symbol is a separator it may not cross.
                 Some((sp, st)) if Some(t[st]) != separator => {
                     star = Some((sp, st + 1));
                     pi = sp;
@@ -74,7 +98,7 @@ pub fn matches_with(pattern: &str, text: &str, separator: Option<char>, ignore_c
             },
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|&c| c == star_sym)
 }
 
 /// True when `text` matches any of `patterns`.

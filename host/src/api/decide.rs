@@ -59,8 +59,9 @@ pub(super) async fn decide(
         )
     })?;
     let token = bearer(&headers)?;
-    let agent = identity::authenticate(&snapshot.policy, token)
+    let agent_name = identity::authenticate(&snapshot.policy, token)
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"))?
+        .name
         .clone();
     let body = body.map_err(|e| {
         let status = e.status();
@@ -80,11 +81,10 @@ pub(super) async fn decide(
     })?;
     check_fields(&body)?;
 
-    let agent_name = agent.name.clone();
     let decision_id = identity::new_id("dec");
     let request = DecisionRequest {
         request_id: decision_id.clone(),
-        agent: agent.name.clone(),
+        agent: agent_name.clone(),
         session: body.session,
         project: snapshot.policy.project.clone(),
         service: body.service,
@@ -93,8 +93,11 @@ pub(super) async fn decide(
         attributes: body.attributes.into_iter().collect(),
     };
     let snap = snapshot.clone();
+    // The agent is looked up again inside the task rather than cloned: the
+    // snapshot is shared, its agents are not copied per request.
     let decision = tokio::task::spawn_blocking(move || {
-        chain::decide(&snap.policy, &snap.plugins, &agent, &request)
+        let agent = snap.policy.agents.get(&request.agent)?;
+        Some(chain::decide(&snap.policy, &snap.plugins, agent, &request))
     })
     .await
     .map_err(|e| {
@@ -102,6 +105,13 @@ pub(super) async fn decide(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             format!("decision task failed: {e}"),
+        )
+    })?
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the authenticated agent is missing from its own snapshot",
         )
     })?;
     tracing::info!(
