@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::{ConfigDir, Server, start_ready};
+use support::{ConfigDir, HOSTILE, Server, start_ready};
 
 const INVOICE: &str = include_str!("policies/invoice-processor.yaml");
 
@@ -181,4 +181,79 @@ async fn sighup_reloads() {
     let st = wait_status(&s, |st| st["last_reload"]["trigger"] == "sighup").await;
     assert_eq!(st["last_reload"]["ok"], true);
     assert_eq!(push_main(&s).await["decision"], "approval_required");
+}
+
+#[tokio::test]
+async fn an_in_flight_decision_finishes_on_the_version_it_started_with() {
+    let cfg = ConfigDir::new(
+        "policy: policies\nplugins:\n  hostile:\n    path: hostile.wasm\n    limits: {fuel: 100000000000, deadline_ms: 5000}\n",
+    )
+    .with_file("hostile.wasm", HOSTILE);
+    let dir = cfg.dir.path().join("policies");
+    std::fs::create_dir(&dir).unwrap();
+    let allow = "agents:\n  a:\n    allow:\n      - service: files\n        actions: [\"*\"]\n        resources: [\"*\"]\nchain: [hostile]\n";
+    std::fs::write(dir.join("p.yaml"), allow).unwrap();
+    std::fs::write(
+        dir.join("zz-ids.yaml"),
+        format!(
+            "identities:\n  a: [\"{}\"]\nadmins:\n  ops: [\"{}\"]\n",
+            hash("tok-a"),
+            hash("tok-admin")
+        ),
+    )
+    .unwrap();
+    let (config, data) = (cfg.config(), cfg.data());
+    let s = start_ready(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ])
+    .await;
+    let v1 = status(&s, "tok-admin").await.1["policy_version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A decision that takes 400 ms inside the hostile plugin...
+    let url = s.url("/v1/decide");
+    let slow = tokio::spawn(async move {
+        let body = json!({"session": "s", "service": "files", "action": "slow", "resource": "f"});
+        let r = reqwest::Client::new()
+            .post(url)
+            .bearer_auth("tok-a")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // ...while the policy changes to deny everything.
+    std::fs::write(dir.join("p.yaml"), allow.replace("    allow:", "    deny:")).unwrap();
+    let (code, body) = admin_reload(&s, "tok-admin").await;
+    assert_eq!(code, 200, "{body}");
+    let v2 = body["policy_version"].as_str().unwrap().to_owned();
+    assert_ne!(v1, v2);
+
+    let answer = slow.await.unwrap();
+    assert_eq!(answer["decision"], "allow", "{answer}");
+    assert_eq!(
+        answer["policy_version"],
+        v1.as_str(),
+        "decided by the version it started with"
+    );
+    let body = json!({"session": "s", "service": "files", "action": "ok", "resource": "f"});
+    let r = reqwest::Client::new()
+        .post(s.url("/v1/decide"))
+        .bearer_auth("tok-a")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let after: Value = r.json().await.unwrap();
+    assert_eq!(
+        (after["decision"].as_str(), after["policy_version"].as_str()),
+        (Some("deny"), Some(v2.as_str()))
+    );
 }
