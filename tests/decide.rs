@@ -5,19 +5,11 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{ConfigDir, HOSTILE, Server, start_ready};
+use support::{ConfigDir, HOSTILE, Server, start_ready, token_hash};
 
 const INVOICE: &str = include_str!("policies/invoice-processor.yaml");
 const CI_RUNNER: &str = include_str!("policies/ci-runner.yaml");
 const CODE_REVIEWER: &str = include_str!("policies/code-reviewer.yaml");
-
-fn hash(token: &str) -> String {
-    use sha2::Digest;
-    format!(
-        "sha256:{}",
-        hex::encode(sha2::Sha256::digest(token.as_bytes()))
-    )
-}
 
 /// A server whose policy directory holds `files` plus an identities file.
 async fn server_with(
@@ -34,7 +26,7 @@ async fn server_with(
     }
     let ids: String = identities
         .iter()
-        .map(|(agent, token)| format!("  {agent}: [\"{}\"]\n", hash(token)))
+        .map(|(agent, token)| format!("  {agent}: [\"{}\"]\n", token_hash(token)))
         .collect();
     std::fs::write(
         dir.join("zz-identities.yaml"),

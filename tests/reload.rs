@@ -5,17 +5,9 @@ mod support;
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::{ConfigDir, HOSTILE, Server, start_ready};
+use support::{ConfigDir, HOSTILE, Server, start_ready, token_hash};
 
 const INVOICE: &str = include_str!("policies/invoice-processor.yaml");
-
-fn hash(token: &str) -> String {
-    use sha2::Digest;
-    format!(
-        "sha256:{}",
-        hex::encode(sha2::Sha256::digest(token.as_bytes()))
-    )
-}
 
 async fn setup() -> (Server, ConfigDir) {
     let cfg = ConfigDir::new("policy: policies\n");
@@ -24,8 +16,8 @@ async fn setup() -> (Server, ConfigDir) {
     std::fs::write(dir.join("invoice.yaml"), INVOICE).unwrap();
     let ids = format!(
         "identities:\n  claude-invoice-01: [\"{}\"]\nadmins:\n  ops: [\"{}\"]\n",
-        hash("tok-agent"),
-        hash("tok-admin")
+        token_hash("tok-agent"),
+        token_hash("tok-admin")
     );
     std::fs::write(dir.join("zz-identities.yaml"), ids).unwrap();
     let (config, data) = (cfg.config(), cfg.data());
@@ -197,8 +189,8 @@ async fn an_in_flight_decision_finishes_on_the_version_it_started_with() {
         dir.join("zz-ids.yaml"),
         format!(
             "identities:\n  a: [\"{}\"]\nadmins:\n  ops: [\"{}\"]\n",
-            hash("tok-a"),
-            hash("tok-admin")
+            token_hash("tok-a"),
+            token_hash("tok-admin")
         ),
     )
     .unwrap();

@@ -219,3 +219,12 @@ pub fn digest_of(path: &Path) -> String {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v["digest"].as_str().unwrap().to_owned()
 }
+
+/// The `sha256:<hex>` line a policy stores for `token`.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    )
+}
