@@ -207,7 +207,7 @@ async fn an_in_flight_decision_finishes_on_the_version_it_started_with() {
         .unwrap()
         .to_owned();
 
-    // A decision that takes 400 ms inside the hostile plugin...
+    // A decision that takes 1 s inside the hostile plugin...
     let url = s.url("/v1/decide");
     let slow = tokio::spawn(async move {
         let body = json!({"session": "s", "service": "files", "action": "slow", "resource": "f"});
@@ -220,7 +220,7 @@ async fn an_in_flight_decision_finishes_on_the_version_it_started_with() {
             .unwrap();
         r.json::<Value>().await.unwrap()
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     // ...while the policy changes to deny everything.
     std::fs::write(dir.join("p.yaml"), allow.replace("    allow:", "    deny:")).unwrap();
     let (code, body) = admin_reload(&s, "tok-admin").await;
