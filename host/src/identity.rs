@@ -10,28 +10,16 @@ pub fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// The agent whose token this is. Every stored hash is compared, in constant
-/// time, whatever matches first, so timing tells nothing about which agent or
-/// hash came close.
-pub fn authenticate<'p>(policy: &'p Policy, token: &str) -> Option<&'p Agent> {
-    let presented = hash_token(token);
-    let mut found: Option<&Agent> = None;
-    for agent in policy.agents.values() {
-        for stored in &agent.token_hashes {
-            if bool::from(stored.ct_eq(&presented)) && found.is_none() {
-                found = Some(agent);
-            }
-        }
-    }
-    found
-}
-
-/// The administrator whose token this is (constant time, as for agents).
-/// Agent tokens never authenticate an administrator.
-pub fn authenticate_admin<'p>(policy: &'p Policy, token: &str) -> Option<&'p str> {
+/// The name whose stored hashes hold this token's hash. Every stored hash is
+/// compared, in constant time, whatever matched before, so timing tells
+/// nothing about which identity or hash came close.
+fn find<'p>(
+    identities: impl Iterator<Item = (&'p str, &'p [[u8; 32]])>,
+    token: &str,
+) -> Option<&'p str> {
     let presented = hash_token(token);
     let mut found: Option<&str> = None;
-    for (name, hashes) in &policy.admins {
+    for (name, hashes) in identities {
         for stored in hashes {
             if bool::from(stored.ct_eq(&presented)) && found.is_none() {
                 found = Some(name);
@@ -39,6 +27,28 @@ pub fn authenticate_admin<'p>(policy: &'p Policy, token: &str) -> Option<&'p str
         }
     }
     found
+}
+
+/// The agent whose token this is.
+pub fn authenticate<'p>(policy: &'p Policy, token: &str) -> Option<&'p Agent> {
+    let agents = policy
+        .agents
+        .values()
+        .map(|a| (a.name.as_str(), a.token_hashes.as_slice()));
+    find(agents, token).and_then(|name| policy.agents.get(name))
+}
+
+/// The administrator whose token this is. The policy compiler refuses a hash
+/// held by both an agent and an administrator, so an agent's token never
+/// authenticates an administrator.
+pub fn authenticate_admin<'p>(policy: &'p Policy, token: &str) -> Option<&'p str> {
+    find(
+        policy
+            .admins
+            .iter()
+            .map(|(n, h)| (n.as_str(), h.as_slice())),
+        token,
+    )
 }
 
 /// A new random token (`pal_` + 64 hex digits) and the policy line holding its hash.

@@ -275,7 +275,8 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
     let mut policy = Policy::default();
     let mut hasher = Sha256::new();
     let mut project: Option<(String, String)> = None;
-    let mut identities: Vec<(String, String, String, Vec<String>)> = Vec::new();
+    let mut identities: Vec<(String, String, Vec<String>)> = Vec::new();
+    let mut admin_at: BTreeMap<String, String> = BTreeMap::new();
     for source in sources {
         hasher.update(source.name.as_bytes());
         hasher.update([0]);
@@ -376,18 +377,11 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
         }
         for (admin, tokens) in &file.admins {
             let at_admin = at(&format!("/admins/{admin}"));
-            if policy.agents.contains_key(admin) {
-                return Err(Error::Config {
-                    path: at_admin,
-                    message: format!(
-                        "`{admin}` is both an agent and an admin; an agent can never administer"
-                    ),
-                });
-            }
             let hashes = tokens
                 .iter()
                 .map(|t| token_hash(t, admin, &at_admin))
                 .collect::<Result<Vec<_>>>()?;
+            admin_at.insert(admin.clone(), at_admin.clone());
             if policy.admins.insert(admin.clone(), hashes).is_some() {
                 return Err(Error::Config {
                     path: at_admin,
@@ -399,14 +393,13 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
             identities.push((
                 agent.clone(),
                 at(&format!("/identities/{agent}")),
-                source.name.clone(),
                 tokens.clone(),
             ));
         }
         policy.chain.extend(file.chain.iter().cloned());
         policy.files.push((source.name.clone(), file));
     }
-    for (name, at, _file, tokens) in identities {
+    for (name, at, tokens) in identities {
         let agent = policy.agents.get_mut(&name).ok_or_else(|| Error::Config {
             path: at.clone(),
             message: format!("`identities` names agent `{name}`, which no policy defines"),
@@ -415,9 +408,55 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
             agent.token_hashes.push(token_hash(t, &name, &at)?);
         }
     }
+    check_identities(&policy, &admin_at)?;
     policy.project = project.map(|(p, _)| p).unwrap_or_else(|| "default".into());
     policy.version = hex::encode(hasher.finalize())[..16].to_owned();
     Ok(policy)
+}
+
+/// Every token hash must name one identity: an agent name is never an admin
+/// name, and no hash is held by two agents (shared credentials make the audit
+/// trail unable to say who acted) or by an agent and an admin (the agent could
+/// administer).
+fn check_identities(policy: &Policy, admin_at: &BTreeMap<String, String>) -> Result<()> {
+    for (admin, at) in admin_at {
+        if policy.agents.contains_key(admin) {
+            return Err(Error::Config {
+                path: at.clone(),
+                message: format!(
+                    "`{admin}` is both an agent and an admin; an agent can never administer"
+                ),
+            });
+        }
+    }
+    let mut owner: BTreeMap<[u8; 32], &str> = BTreeMap::new();
+    let agents = policy
+        .agents
+        .values()
+        .map(|a| (a.name.as_str(), &a.token_hashes));
+    let admins = policy.admins.iter().map(|(n, h)| (n.as_str(), h));
+    for (name, hashes) in agents.chain(admins) {
+        for hash in hashes {
+            if let Some(other) = owner.insert(*hash, name)
+                && other != name
+            {
+                let at = admin_at.get(name).cloned().unwrap_or_else(|| {
+                    policy
+                        .files
+                        .first()
+                        .map(|(f, _)| f.clone())
+                        .unwrap_or_default()
+                });
+                return Err(Error::Config {
+                    path: at,
+                    message: format!(
+                        "`{other}` and `{name}` hold the same token hash; give every agent and                          admin its own token (`palisade token new NAME`)"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Parses `sha256:<hex>`; anything else (a plaintext token) is refused.
@@ -458,18 +497,7 @@ fn compile_agent(
         ..Agent::default()
     };
     for (i, t) in spec.tokens.iter().enumerate() {
-        let p = format!("{pointer}/tokens/{i}");
-        let hex = t.strip_prefix("sha256:").ok_or_else(|| Error::Config {
-            path: at(&p),
-            message: "a token entry is `sha256:<64 hex digits>`, the hash `palisade token new` prints; never the token itself".into(),
-        })?;
-        let mut digest = [0u8; 32];
-        hex::decode_to_slice(hex, &mut digest).map_err(|_| Error::Config {
-            path: at(&p),
-            message: format!(
-                "`{t}` is not a sha256 digest; write the line `palisade token new {name}` prints"
-            ),
-        })?;
+        let digest = token_hash(t, name, &at(&format!("{pointer}/tokens/{i}")))?;
         agent.token_hashes.push(digest);
     }
     let lists = [

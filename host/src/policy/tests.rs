@@ -171,3 +171,33 @@ fn undeclared_plugins_are_errors() {
     let e = p.check_plugins(|_| false).unwrap_err().to_string();
     assert!(e.contains("plugin `nope` is used but not declared"), "{e}");
 }
+
+#[test]
+fn a_token_hash_names_one_identity() {
+    let h = format!("sha256:{}", "ab".repeat(32));
+    let shared = format!("agents:\n  a: {{tokens: [\"{h}\"]}}\n  b: {{tokens: [\"{h}\"]}}\n");
+    let e = compile(&[src("p.yaml", &shared)])
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`a` and `b` hold the same token hash"), "{e}");
+    // An agent's token listed for an admin would let the agent administer.
+    let agent = src("a.yaml", &format!("agents:\n  a: {{tokens: [\"{h}\"]}}\n"));
+    let admin = src("b.yaml", &format!("admins:\n  ops: [\"{h}\"]\n"));
+    let e = compile(&[agent, admin])
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`a` and `ops` hold the same token hash"), "{e}");
+}
+
+#[test]
+fn an_admin_named_like_an_agent_is_refused_whatever_the_file_order() {
+    let admin = src("a.yaml", "admins:\n  x: []\n");
+    let agent = src("b.yaml", "agents:\n  x: {}\n");
+    let e = compile(&[admin, agent])
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`x` is both an agent and an admin"), "{e}");
+}
