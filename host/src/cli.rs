@@ -271,8 +271,8 @@ fn check(path: &std::path::Path, strict: bool) -> anyhow::Result<ExitCode> {
 fn eval(path: &std::path::Path, request: &std::path::Path) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(request)
         .with_context(|| format!("cannot read `{}`", request.display()))?;
-    let spec: palisade::offline::RequestSpec = serde_yaml_ng::from_str(&text)
-        .with_context(|| format!("`{}` is not a valid request", request.display()))?;
+    let spec: palisade::offline::RequestSpec =
+        palisade::yaml::from_str(&text, &request.display().to_string())?;
     let offline = palisade::offline::Offline::load(path)?;
     let decision = offline.decide(&spec)?;
     let out = serde_json::json!({

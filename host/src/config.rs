@@ -77,6 +77,25 @@ pub struct PluginSpec {
 }
 
 impl PluginSpec {
+    /// Checks the entry: one source, limits in range, a well-formed pin. The
+    /// message says what to write instead.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.path.is_some() == self.builtin.is_some() {
+            return Err("write exactly one of `path: FILE.wasm` or `builtin: NAME`".into());
+        }
+        self.limits.validate()?;
+        if let Some(pin) = &self.sha256 {
+            let hex = pin.trim_start_matches("sha256:");
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "`sha256: {pin}` is not a sha256 digest; write the 64 hex digits that \
+                     `palisade plugin inspect FILE` prints"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The options the runtime loads this plugin with.
     pub fn options(&self) -> PluginOptions {
         PluginOptions {
@@ -237,36 +256,22 @@ impl LoadedConfig {
 
 /// Parses and validates configuration text; errors carry `origin:line:column`.
 pub fn parse(text: &str, origin: &str) -> Result<Config> {
-    let config: Config = serde_yaml_ng::from_str(text).map_err(|e| {
-        let at = e
-            .location()
-            .map(|l| format!(":{}:{}", l.line(), l.column()))
-            .unwrap_or_default();
-        Error::Config {
-            path: format!("{origin}{at}"),
-            message: e.to_string(),
-        }
+    let doc = crate::yaml::parse(text).map_err(|e| Error::Config {
+        path: format!("{origin}:{}", e.pos),
+        message: e.message,
     })?;
+    let config: Config = crate::yaml::deserialize_at(&doc, origin)?;
+    if !(1..=100_000).contains(&config.engine.max_instances) {
+        return Err(Error::Config {
+            path: format!("{origin}:{}", doc.pos("/engine/max_instances")),
+            message: "`engine.max_instances` must be between 1 and 100000".into(),
+        });
+    }
     for (name, spec) in &config.plugins {
-        let invalid = |message: String| Error::Config {
-            path: origin.to_owned(),
+        spec.validate().map_err(|message| Error::Config {
+            path: format!("{origin}:{}", doc.pos(&format!("/plugins/{name}"))),
             message: format!("plugin `{name}`: {message}"),
-        };
-        if spec.path.is_some() == spec.builtin.is_some() {
-            return Err(invalid(
-                "write exactly one of `path: FILE.wasm` or `builtin: NAME`".into(),
-            ));
-        }
-        spec.limits.validate().map_err(invalid)?;
-        if let Some(pin) = &spec.sha256 {
-            let hex = pin.trim_start_matches("sha256:");
-            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(invalid(format!(
-                    "`sha256: {pin}` is not a sha256 digest; write the 64 hex digits that \
-                     `palisade plugin inspect FILE` prints"
-                )));
-            }
-        }
+        })?;
     }
     Ok(config)
 }

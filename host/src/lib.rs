@@ -17,5 +17,6 @@ pub mod policy;
 pub mod reload;
 pub mod runtime;
 pub mod server;
+pub mod yaml;
 
 pub use error::{Error, Result};

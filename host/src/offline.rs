@@ -6,9 +6,9 @@ use crate::api::Snapshot;
 use crate::chain::{self, Decision, Outcome};
 use crate::config::LoadedConfig;
 use crate::error::{Error, Result};
-use crate::policy::yaml;
 use crate::runtime::types::DecisionRequest;
 use crate::runtime::{EngineSettings, Runtime};
+use crate::yaml;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -139,7 +139,7 @@ pub fn run_tests(path: &Path) -> Result<Vec<TestResult>> {
         path: format!("{origin}:{}", e.pos),
         message: e.message,
     })?;
-    let file: TestFile = crate::policy::deserialize_at(&doc, doc.value.clone(), &origin)?;
+    let file: TestFile = yaml::deserialize_at(&doc, &origin)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let offline = Offline::load(&base.join(&file.policy))?;
     let mut results = Vec::new();

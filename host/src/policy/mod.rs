@@ -9,16 +9,15 @@
 pub mod lint;
 pub mod model;
 pub mod units;
-pub mod yaml;
 
 use crate::config::PluginSpec;
 use crate::error::{Error, Result};
 use crate::runtime::types::{ApprovalSettings, Effect, Qualifier, Rule};
+use crate::yaml::{self, Document, Pos};
 use cap_std::fs::Dir;
 use model::{AgentSpec, Budget, CompactRule, PolicyFile, RateLimits, StructuredRule};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use yaml::Pos;
 
 /// A warning about a policy file (it still loads).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -163,18 +162,13 @@ fn err_at(file: &str, pos: Pos, message: impl Into<String>) -> Error {
     }
 }
 
-/// Parses one file's text.
-pub fn parse_file(name: &str, text: &str) -> Result<(PolicyFile, Vec<Warning>)> {
+/// Parses one file's text: the file, its positioned document, and warnings.
+pub fn parse_file(name: &str, text: &str) -> Result<(PolicyFile, Document, Vec<Warning>)> {
     let doc = yaml::parse(text).map_err(|e| {
         let hint = seed_compact_hint(text, e.pos.line);
         err_at(name, e.pos, format!("{}{hint}", e.message))
     })?;
-    let value = if doc.value.is_null() {
-        serde_json::json!({})
-    } else {
-        doc.value.clone()
-    };
-    let file: PolicyFile = deserialize_at(&doc, value, name)?;
+    let file: PolicyFile = yaml::deserialize_at(&doc, name)?;
     let warnings = doc
         .merged
         .iter()
@@ -187,49 +181,7 @@ pub fn parse_file(name: &str, text: &str) -> Result<(PolicyFile, Vec<Warning>)> 
             ),
         })
         .collect();
-    Ok((file, warnings))
-}
-
-/// Deserializes `value` (from `doc`) into `T`; an error names the file,
-/// line and column of the offending node (of the key itself, for an unknown key).
-pub fn deserialize_at<T: serde::de::DeserializeOwned>(
-    doc: &yaml::Document,
-    value: serde_json::Value,
-    name: &str,
-) -> Result<T> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let pointer: String = e
-            .path()
-            .iter()
-            .map(|seg| match seg {
-                serde_path_to_error::Segment::Seq { index } => format!("/{index}"),
-                serde_path_to_error::Segment::Map { key } => {
-                    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
-                }
-                serde_path_to_error::Segment::Enum { variant } => format!("/{variant}"),
-                serde_path_to_error::Segment::Unknown => String::new(),
-            })
-            .collect();
-        let inner = e.into_inner().to_string();
-        let pos = unknown_key(&inner)
-            .and_then(|k| {
-                let own = doc.positions.get(&format!("{pointer}#key"));
-                own.or_else(|| doc.positions.get(&format!("{pointer}/{k}#key")))
-                    .copied()
-            })
-            .unwrap_or_else(|| doc.pos(&pointer));
-        let at = if pointer.is_empty() {
-            String::new()
-        } else {
-            format!(" (at `{pointer}`)")
-        };
-        err_at(name, pos, format!("{inner}{at}"))
-    })
-}
-
-fn unknown_key(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `")?;
-    rest.split('`').next()
+    Ok((file, doc, warnings))
 }
 
 /// When a YAML error sits on an option line under a compact rule written as a
@@ -282,23 +234,13 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
         hasher.update([0]);
         hasher.update(source.text.as_bytes());
         hasher.update([0]);
-        let (file, warnings) = parse_file(&source.name, &source.text)?;
+        let (file, doc, warnings) = parse_file(&source.name, &source.text)?;
         policy.warnings.extend(warnings);
-        let positions = yaml::parse(&source.text)
-            .map(|d| d.positions)
-            .unwrap_or_default();
-        let at = |pointer: &str| {
-            let mut p = pointer.to_owned();
-            loop {
-                if let Some(pos) = positions.get(&p) {
-                    return format!("{}:{}", source.name, pos);
-                }
-                match p.rfind('/') {
-                    Some(i) => p.truncate(i),
-                    None => return source.name.clone(),
-                }
-            }
+        let loc = Locator {
+            file: &source.name,
+            doc: &doc,
         };
+        let at = |pointer: &str| loc.at(pointer);
         let fail = |pointer: &str, message: String| Error::Config {
             path: at(pointer),
             message,
@@ -343,7 +285,7 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
                     format!("agent `{name}` is defined twice; define each agent once"),
                 ));
             }
-            let agent = compile_agent(&name, &spec, &pointer, &at, file.budget, file.rate_limits)?;
+            let agent = compile_agent(&name, &spec, &pointer, &loc, file.budget, file.rate_limits)?;
             policy.agents.insert(name, agent);
         }
         for (service, binding) in &file.services {
@@ -360,16 +302,7 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
         }
         for (name, spec) in &file.plugins {
             let pointer = format!("/plugins/{name}");
-            if spec.path.is_some() == spec.builtin.is_some() {
-                return Err(fail(
-                    &pointer,
-                    format!(
-                        "plugin `{name}`: write exactly one of `path: FILE.wasm` or `builtin: NAME`"
-                    ),
-                ));
-            }
-            spec.limits
-                .validate()
+            spec.validate()
                 .map_err(|m| fail(&pointer, format!("plugin `{name}`: {m}")))?;
             if policy.plugins.insert(name.clone(), spec.clone()).is_some() {
                 return Err(fail(&pointer, format!("plugin `{name}` is declared twice")));
@@ -482,11 +415,29 @@ fn file_stem(name: &str) -> String {
         .to_owned()
 }
 
+/// Where things are in one policy file.
+struct Locator<'a> {
+    file: &'a str,
+    doc: &'a Document,
+}
+
+impl Locator<'_> {
+    /// `file:line:col` of the node at `pointer` (or its nearest ancestor).
+    fn at(&self, pointer: &str) -> String {
+        format!("{}:{}", self.file, self.doc.pos(pointer))
+    }
+
+    /// `file:line`: a rule's id.
+    fn rule_id(&self, pointer: &str) -> String {
+        format!("{}:{}", self.file, self.doc.pos(pointer).line)
+    }
+}
+
 fn compile_agent(
     name: &str,
     spec: &AgentSpec,
     pointer: &str,
-    at: &dyn Fn(&str) -> String,
+    loc: &Locator<'_>,
     file_budget: Option<Budget>,
     file_rates: Option<RateLimits>,
 ) -> Result<Agent> {
@@ -497,7 +448,7 @@ fn compile_agent(
         ..Agent::default()
     };
     for (i, t) in spec.tokens.iter().enumerate() {
-        let digest = token_hash(t, name, &at(&format!("{pointer}/tokens/{i}")))?;
+        let digest = token_hash(t, name, &loc.at(&format!("{pointer}/tokens/{i}")))?;
         agent.token_hashes.push(digest);
     }
     let lists = [
@@ -511,7 +462,7 @@ fn compile_agent(
     ];
     for (key, effect, rules) in lists {
         for (i, r) in rules.iter().enumerate() {
-            let rule = structured(r, effect, rule_id(&at(&format!("{pointer}/{key}/{i}"))));
+            let rule = structured(r, effect, loc.rule_id(&format!("{pointer}/{key}/{i}")));
             agent.rules.entry(r.service.clone()).or_default().push(rule);
         }
     }
@@ -522,25 +473,13 @@ fn compile_agent(
     };
     for (i, r) in spec.policies.iter().enumerate() {
         let p = format!("{base}/policies/{i}");
-        let (service, rule) = compact(r, rule_id(&at(&p))).map_err(|message| Error::Config {
-            path: at(&p),
+        let (service, rule) = compact(r, loc.rule_id(&p)).map_err(|message| Error::Config {
+            path: loc.at(&p),
             message,
         })?;
         agent.rules.entry(service).or_default().push(rule);
     }
     Ok(agent)
-}
-
-/// A rule's id: `file:line` (the column adds nothing for a reader).
-fn rule_id(at: &str) -> String {
-    match at.rsplit_once(':') {
-        Some((file_line, col))
-            if col.bytes().all(|b| b.is_ascii_digit()) && file_line.contains(':') =>
-        {
-            file_line.to_owned()
-        }
-        _ => at.to_owned(),
-    }
 }
 
 fn approval(

@@ -201,3 +201,16 @@ fn an_admin_named_like_an_agent_is_refused_whatever_the_file_order() {
         .to_string();
     assert!(e.contains("`x` is both an agent and an admin"), "{e}");
 }
+
+#[test]
+fn plugin_entries_in_a_policy_are_checked_like_in_the_configuration() {
+    let e = err(
+        "p.yaml",
+        "plugins:\n  t:\n    builtin: glob\n    sha256: abc\n",
+    );
+    assert!(e.starts_with("p.yaml:3:"), "{e}");
+    assert!(
+        e.contains("plugin `t`: `sha256: abc` is not a sha256 digest"),
+        "{e}"
+    );
+}

@@ -1,9 +1,11 @@
-//! YAML with positions: parses a document into a tree whose every node knows
-//! its line and column, merges repeated keys whose values are lists (the
-//! seed's repeated `allow:` blocks) instead of silently keeping the last, and
-//! turns the tree into JSON plus a pointer → position index, so a typed
-//! deserialization error can be reported at the right line.
+//! YAML with positions, for every file Palisade reads (configuration,
+//! policies, policy tests, requests): parses a document into a tree whose
+//! every node knows its line and column, merges repeated keys whose values are
+//! lists (the seed's repeated `allow:` blocks) instead of silently keeping the
+//! last, and turns the tree into JSON plus a pointer → position index, so that
+//! [`deserialize_at`] reports a typed error at the right line and column.
 
+use crate::error::{Error, Result};
 use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -54,7 +56,13 @@ enum Kind {
 struct Node {
     kind: Kind,
     pos: Pos,
+    /// Nodes in this subtree, itself included.
+    size: usize,
 }
+
+/// Most nodes that aliases may add to a document. Without a bound, nested
+/// aliases expand exponentially (a "billion laughs" file).
+const MAX_ALIAS_EXPANSION: usize = 100_000;
 
 /// A parsed document: JSON value, positions by JSON pointer, merged keys.
 #[derive(Debug, Clone)]
@@ -98,10 +106,14 @@ struct Builder {
     root: Option<Node>,
     merged: Vec<Merged>,
     error: Option<YamlError>,
+    expanded: usize,
 }
 
 impl Builder {
     fn push_value(&mut self, node: Node, anchor: usize) {
+        if let Some((parent, _)) = self.stack.last_mut() {
+            parent.size += node.size;
+        }
         if anchor > 0 {
             self.anchors.insert(anchor, node.clone());
         }
@@ -174,6 +186,7 @@ impl MarkedEventReceiver for Builder {
                 Node {
                     kind: Kind::Scalar(value, style),
                     pos: at,
+                    size: 1,
                 },
                 anchor,
             ),
@@ -181,6 +194,7 @@ impl MarkedEventReceiver for Builder {
                 Node {
                     kind: Kind::Seq(Vec::new()),
                     pos: at,
+                    size: 1,
                 },
                 Some(anchor),
             )),
@@ -189,6 +203,7 @@ impl MarkedEventReceiver for Builder {
                     Node {
                         kind: Kind::Map(Vec::new()),
                         pos: at,
+                        size: 1,
                     },
                     Some(anchor),
                 ));
@@ -202,8 +217,21 @@ impl MarkedEventReceiver for Builder {
                     self.push_value(node, anchor.unwrap_or(0));
                 }
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.push_value(node, 0),
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some(node) if self.expanded + node.size > MAX_ALIAS_EXPANSION => {
+                    self.error.get_or_insert(YamlError {
+                        pos: at,
+                        message: format!(
+                            "aliases expand this document past {MAX_ALIAS_EXPANSION} values; \
+                             write the repeated parts out or share less"
+                        ),
+                    });
+                }
+                Some(node) => {
+                    self.expanded += node.size;
+                    let node = node.clone();
+                    self.push_value(node, 0);
+                }
                 None => {
                     self.error.get_or_insert(YamlError {
                         pos: at,
@@ -237,6 +265,62 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
         positions,
         merged: builder.merged,
     })
+}
+
+/// Deserializes the document into `T`; an error names `name`, line and column
+/// of the offending node (of the key itself, for an unknown key).
+pub fn deserialize_at<T: serde::de::DeserializeOwned>(doc: &Document, name: &str) -> Result<T> {
+    let value = if doc.value.is_null() {
+        serde_json::json!({})
+    } else {
+        doc.value.clone()
+    };
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let pointer: String = e
+            .path()
+            .iter()
+            .map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => format!("/{index}"),
+                serde_path_to_error::Segment::Map { key } => {
+                    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
+                }
+                serde_path_to_error::Segment::Enum { variant } => format!("/{variant}"),
+                serde_path_to_error::Segment::Unknown => String::new(),
+            })
+            .collect();
+        let inner = e.into_inner().to_string();
+        let pos = unknown_key(&inner)
+            .and_then(|k| {
+                let own = doc.positions.get(&format!("{pointer}#key"));
+                own.or_else(|| doc.positions.get(&format!("{pointer}/{k}#key")))
+                    .copied()
+            })
+            .unwrap_or_else(|| doc.pos(&pointer));
+        let at = if pointer.is_empty() {
+            String::new()
+        } else {
+            format!(" (at `{pointer}`)")
+        };
+        Error::Config {
+            path: format!("{name}:{pos}"),
+            message: format!("{inner}{at}"),
+        }
+    })
+}
+
+/// Parses `text` and deserializes it into `T`; every error names `name`,
+/// line and column.
+pub fn from_str<T: serde::de::DeserializeOwned>(text: &str, name: &str) -> Result<T> {
+    let doc = parse(text).map_err(|e| Error::Config {
+        path: format!("{name}:{}", e.pos),
+        message: e.message,
+    })?;
+    deserialize_at(&doc, name)
+}
+
+fn unknown_key(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
 }
 
 fn to_json(
@@ -333,6 +417,25 @@ mod tests {
             doc.value,
             serde_json::json!({"a": true, "b": "1", "c": 1, "d": 1.5, "e": "60m", "f": null, "g": "$500"})
         );
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let prev = format!("*a{}", i - 1);
+            let items = [prev.as_str(); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{items}]\n"));
+        }
+        let e = parse(&text).unwrap_err();
+        assert!(
+            e.message.contains("aliases expand this document"),
+            "{}",
+            e.message
+        );
+        // Ordinary sharing still works.
+        let doc = parse("base: &b [read, list]\nother: *b\n").unwrap();
+        assert_eq!(doc.value["other"], serde_json::json!(["read", "list"]));
     }
 
     #[test]
