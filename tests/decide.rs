@@ -279,6 +279,12 @@ async fn bad_requests_get_clear_json_errors() {
         (Some("tok"), json!({"session": "s", "service": "git", "action": "pull", "resource": "r", "extra": 1}).to_string(), 400, "invalid_request"),
         (Some("tok"), json!({"session": "", "service": "git", "action": "pull", "resource": "r"}).to_string(), 400, "invalid_request"),
         (Some("tok"), "x".repeat(100 * 1024), 413, "body_too_large"),
+        (
+            Some("tok"),
+            r#"{"session":"s","service":"git","action":"push","resource":"acme/billing","attributes":{"branch":"main","branch":"feature/x"}}"#.into(),
+            400,
+            "invalid_request",
+        ),
     ];
     for (token, body, status, code) in cases {
         let (got, answer) = post(&s, token, body).await;
@@ -289,6 +295,25 @@ async fn bad_requests_get_clear_json_errors() {
         );
         assert!(!answer["error"]["message"].as_str().unwrap().is_empty());
     }
+    // A bad query string and a wrong method are JSON errors too.
+    let resp = reqwest::Client::new()
+        .post(s.url("/v1/decide?explain=maybe"))
+        .bearer_auth("tok")
+        .body(good.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_query"
+    );
+    let resp = reqwest::get(s.url("/v1/decide")).await.unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "method_not_allowed"
+    );
     // Still serving.
     let (status, _) = post(&s, Some("tok"), good).await;
     assert_eq!(status, 200);

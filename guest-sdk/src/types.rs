@@ -251,34 +251,43 @@ pub struct MaskResult {
 impl MaskResult {
     /// Masks `input` by replacing each finding with `[REDACTED:kind]`.
     ///
-    /// Findings are sorted by start; a finding overlapping an earlier one or
-    /// not on character boundaries is dropped from the result, so the text
-    /// and the findings always agree.
+    /// Masking never leaves a found byte in clear: findings are sorted,
+    /// clamped to the input, widened to character boundaries, and findings
+    /// that overlap are merged into one (keeping the first one's kind). Empty
+    /// findings are dropped. The text and the findings always agree.
     pub fn redact(input: &str, mut findings: Vec<Finding>) -> Self {
-        findings.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
-        let mut text = String::with_capacity(input.len());
-        let mut kept = Vec::with_capacity(findings.len());
-        let mut pos = 0;
-        for f in findings {
-            let valid = f.start >= pos
-                && f.start < f.end
-                && f.end <= input.len()
-                && input.is_char_boundary(f.start)
-                && input.is_char_boundary(f.end);
-            if !valid {
-                continue;
+        for f in &mut findings {
+            f.end = f.end.min(input.len());
+            while !input.is_char_boundary(f.end) {
+                f.end += 1;
             }
+            f.start = f.start.min(f.end);
+            while !input.is_char_boundary(f.start) {
+                f.start -= 1;
+            }
+        }
+        findings.retain(|f| f.start < f.end);
+        findings.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+        let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());
+        for f in findings {
+            match merged.last_mut() {
+                Some(last) if f.start < last.end => last.end = last.end.max(f.end),
+                _ => merged.push(f),
+            }
+        }
+        let mut text = String::with_capacity(input.len());
+        let mut pos = 0;
+        for f in &merged {
             text.push_str(&input[pos..f.start]);
             text.push_str("[REDACTED:");
             text.push_str(&f.kind);
             text.push(']');
             pos = f.end;
-            kept.push(f);
         }
         text.push_str(&input[pos..]);
         Self {
             text,
-            findings: kept,
+            findings: merged,
         }
     }
 }
@@ -361,7 +370,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redact_replaces_spans_and_drops_overlaps() {
+    fn redact_replaces_spans_and_merges_overlaps() {
         let input = "card 4111 and 4222";
         let found = vec![
             Finding {
@@ -383,6 +392,42 @@ mod tests {
         let m = MaskResult::redact(input, found);
         assert_eq!(m.text, "card [REDACTED:card] and [REDACTED:card]");
         assert_eq!(m.findings.len(), 2);
+    }
+
+    #[test]
+    fn redact_never_leaves_part_of_a_finding_in_clear() {
+        let input = "key AKIA1234567890 end é";
+        let found = vec![
+            Finding {
+                kind: "aws".into(),
+                start: 4,
+                end: 10,
+            },
+            Finding {
+                kind: "aws".into(),
+                start: 8,
+                end: 18,
+            },
+            Finding {
+                kind: "x".into(),
+                start: 24,
+                end: 25,
+            },
+            Finding {
+                kind: "x".into(),
+                start: 30,
+                end: 40,
+            },
+        ];
+        let m = MaskResult::redact(input, found);
+        assert_eq!(m.text, "key [REDACTED:aws] end [REDACTED:x]");
+        assert_eq!((m.findings[0].start, m.findings[0].end), (4, 18));
+        assert_eq!((m.findings[1].start, m.findings[1].end), (23, 25));
+        assert_eq!(
+            m.findings.len(),
+            2,
+            "the out-of-range finding is empty once clamped"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::identity;
 use crate::runtime::types::DecisionRequest;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
@@ -21,8 +21,39 @@ struct DecideBody {
     service: String,
     action: String,
     resource: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_attributes")]
     attributes: BTreeMap<String, String>,
+}
+
+/// Attributes as a map that refuses a repeated name: `{"branch": "main",
+/// "branch": "feature/x"}` means one thing to a gateway that reads the first
+/// and another to one that reads the last, so it is not decided at all.
+fn unique_attributes<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    struct Unique;
+    impl<'de> serde::de::Visitor<'de> for Unique {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of string attributes")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = map.next_entry::<String, String>()? {
+                if out.contains_key(&k) {
+                    return Err(serde::de::Error::custom(format!(
+                        "attribute `{k}` is given twice"
+                    )));
+                }
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Unique)
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,10 +78,12 @@ const MAX_FIELD: usize = 4096;
 
 pub(super) async fn decide(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<DecideQuery>,
+    query: Result<Query<DecideQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DecideAnswer>, ApiError> {
+    let Query(query) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let snapshot = state.snapshot().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

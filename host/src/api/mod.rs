@@ -16,7 +16,7 @@ use axum::Router;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 /// A policy and the plugins it runs with. Immutable: a reload installs a new
 /// snapshot, and a decision keeps the one it started with.
@@ -54,14 +54,20 @@ impl AppState {
 
     /// Installs a policy and its plugins; the server is ready from then on.
     pub fn install(&self, snapshot: Snapshot) {
-        if let Ok(mut s) = self.snapshot.write() {
-            *s = Some(Arc::new(snapshot));
-        }
+        // The lock only guards a pointer swap, so a poisoned lock holds a
+        // consistent value: recover it rather than skip the install.
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(snapshot));
     }
 
     /// The current snapshot, once loaded.
     pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
-        self.snapshot.read().ok().and_then(|s| s.clone())
+        self.snapshot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// True once the policy and every plugin have loaded.
@@ -71,14 +77,18 @@ impl AppState {
 
     /// Records the outcome of a reload attempt, for `/v1/status`.
     pub fn record(&self, attempt: Attempt) {
-        if let Ok(mut a) = self.last_reload.write() {
-            *a = Some(attempt);
-        }
+        *self
+            .last_reload
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(attempt);
     }
 
     /// The latest reload attempt.
     pub fn last_reload(&self) -> Option<Attempt> {
-        self.last_reload.read().ok().and_then(|a| a.clone())
+        self.last_reload
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Lets `POST /v1/admin/reload` reload through `reloader`.
@@ -111,6 +121,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/admin/reload", post(admin::reload))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -141,6 +152,14 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
         (self.status, Json(body)).into_response()
     }
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -10,10 +10,11 @@
 //!   *request* is literal: asking for `arn:aws:s3:::*` only matches rules that
 //!   grant every bucket.
 //! * A request resource that is neither an ARN nor `*`, or that is ambiguous
-//!   (`/../`, `/./`, `%`, `\`, control or non-ASCII characters), is denied.
+//!   (the SDK's [`ambiguity`] guard: `.`/`..` segments, `//`, `%`, `\`,
+//!   control or non-ASCII characters), is denied.
 
 use palisade_guest::decide::strongest_match;
-use palisade_guest::guard::allow_unicode_configured;
+use palisade_guest::guard::{allow_unicode_configured, ambiguity};
 use palisade_guest::iam::{action_matches, arn_matches};
 use palisade_guest::{Policy, Request, Rule, Verdict};
 
@@ -41,19 +42,7 @@ pub fn refuse(resource: &str, allow_unicode: bool) -> Option<String> {
             "`{resource}` is not an ARN (`arn:partition:service:region:account:resource`)"
         ));
     }
-    let why = if resource.chars().any(char::is_control) {
-        "control characters"
-    } else if resource.contains('%') {
-        "percent-encoding"
-    } else if resource.contains('\\') {
-        "a backslash"
-    } else if !allow_unicode && !resource.is_ascii() {
-        "non-ASCII characters"
-    } else if resource.contains("/../") || resource.contains("/./") || resource.ends_with("/..") {
-        "a `.` or `..` path segment"
-    } else {
-        return None;
-    };
+    let why = ambiguity(resource, allow_unicode)?;
     Some(format!("resource `{resource}` contains {why}"))
 }
 

@@ -100,7 +100,12 @@ impl Policy for GitPolicy {
         if let Some(why) = ambiguity(repo, allow_unicode_configured()) {
             return Verdict::deny(format!("repository `{repo}` contains {why}"));
         }
-        let attr_branch = req.attribute("branch").or_else(|| req.attribute("ref"));
+        let attr_branch = match (req.attribute("branch"), req.attribute("ref")) {
+            (Some(b), Some(r)) if normalise_branch(b) != normalise_branch(r) => {
+                return Verdict::deny(format!("the request says branch `{b}` but ref `{r}`"));
+            }
+            (b, r) => b.or(r),
+        };
         let branch = match (resource_branch, attr_branch) {
             (Some(a), Some(b)) if normalise_branch(a) != normalise_branch(b) => {
                 return Verdict::deny(format!(
