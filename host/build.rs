@@ -17,6 +17,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("aws", "palisade-plugin-aws"),
     ("git", "palisade-plugin-git"),
     ("glob", "palisade-plugin-glob"),
+    ("pii", "palisade-plugin-pii"),
+    ("secrets", "palisade-plugin-secrets"),
     ("stripe", "palisade-plugin-stripe"),
 ];
 /// Test fixtures, exposed to tests as `PALISADE_FIXTURE_<NAME>`: (name, package).

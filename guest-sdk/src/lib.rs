@@ -16,7 +16,9 @@ pub mod testing;
 mod types;
 
 pub use host::{Level, config, debug, info, log, now_millis, warn};
-pub use types::{Approval, Effect, Finding, MaskResult, Request, Rule, Verdict};
+pub mod text;
+
+pub use types::{Approval, Effect, Finding, Request, Rule, Verdict, tidy_findings};
 
 /// A policy plugin: decides one request given the rules for this agent and service.
 ///
@@ -27,10 +29,14 @@ pub trait Policy {
     fn evaluate(request: &Request, rules: &[Rule]) -> Verdict;
 }
 
-/// A masking plugin: finds sensitive data in a text and masks it.
+/// A masking plugin: finds sensitive data in a text.
+///
+/// The host masks what was found, with the operator the policy configures
+/// for each kind. Findings need not be sorted or disjoint: the SDK passes
+/// them through [`tidy_findings`] before they leave the plugin.
 pub trait Masking {
-    /// Finds and masks sensitive data in `text`.
-    fn mask(text: &str) -> MaskResult;
+    /// Finds sensitive data in `text`: byte spans into `text`, with a kind.
+    fn mask(text: &str) -> Vec<Finding>;
 }
 
 /// Exports a type implementing [`Policy`] as the component's `policy` interface.
@@ -76,7 +82,7 @@ macro_rules! export_masking {
             {
                 fn mask(
                     text: ::std::string::String,
-                ) -> $crate::bindings::policy_world::palisade::plugin::types::MaskResult {
+                ) -> ::std::vec::Vec<$crate::bindings::policy_world::palisade::plugin::types::Finding> {
                     $crate::__private::mask::<$ty>(text)
                 }
             }
@@ -102,7 +108,10 @@ pub mod __private {
         P::evaluate(&request, &rules).into()
     }
 
-    pub fn mask<M: crate::Masking>(text: String) -> wit::MaskResult {
-        M::mask(&text).into()
+    pub fn mask<M: crate::Masking>(text: String) -> Vec<wit::Finding> {
+        crate::tidy_findings(&text, M::mask(&text))
+            .into_iter()
+            .map(Into::into)
+            .collect()
     }
 }

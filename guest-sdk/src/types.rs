@@ -239,57 +239,43 @@ pub struct Finding {
     pub end: usize,
 }
 
-/// The result of masking a text.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MaskResult {
-    /// The masked text.
-    pub text: String,
-    /// What was found, with spans into the input.
-    pub findings: Vec<Finding>,
-}
-
-impl MaskResult {
-    /// Masks `input` by replacing each finding with `[REDACTED:kind]`.
-    ///
-    /// Masking never leaves a found byte in clear: findings are sorted,
-    /// clamped to the input, widened to character boundaries, and findings
-    /// that overlap are merged into one (keeping the first one's kind). Empty
-    /// findings are dropped. The text and the findings always agree.
-    pub fn redact(input: &str, mut findings: Vec<Finding>) -> Self {
-        for f in &mut findings {
-            f.end = f.end.min(input.len());
-            while !input.is_char_boundary(f.end) {
-                f.end += 1;
-            }
-            f.start = f.start.min(f.end);
-            while !input.is_char_boundary(f.start) {
-                f.start -= 1;
-            }
-        }
-        findings.retain(|f| f.start < f.end);
-        findings.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
-        let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());
-        for f in findings {
-            match merged.last_mut() {
-                Some(last) if f.start < last.end => last.end = last.end.max(f.end),
-                _ => merged.push(f),
-            }
-        }
-        let mut text = String::with_capacity(input.len());
-        let mut pos = 0;
-        for f in &merged {
-            text.push_str(&input[pos..f.start]);
-            text.push_str("[REDACTED:");
-            text.push_str(&f.kind);
-            text.push(']');
-            pos = f.end;
-        }
-        text.push_str(&input[pos..]);
+impl Finding {
+    /// A finding of `kind` over the input bytes `start..end`.
+    pub fn new(kind: impl Into<String>, start: usize, end: usize) -> Self {
         Self {
-            text,
-            findings: merged,
+            kind: kind.into(),
+            start,
+            end,
         }
     }
+}
+
+/// Puts findings in the shape the host requires, never leaving a found byte
+/// uncovered: spans are clamped to the input, widened to character
+/// boundaries, sorted, and findings that overlap are merged into one (keeping
+/// the kind of the one that starts first, or of the longer one when both start
+/// at the same byte). Empty findings are dropped.
+pub fn tidy_findings(input: &str, mut findings: Vec<Finding>) -> Vec<Finding> {
+    for f in &mut findings {
+        f.end = f.end.min(input.len());
+        while !input.is_char_boundary(f.end) {
+            f.end += 1;
+        }
+        f.start = f.start.min(f.end);
+        while !input.is_char_boundary(f.start) {
+            f.start -= 1;
+        }
+    }
+    findings.retain(|f| f.start < f.end);
+    findings.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+    let mut merged: Vec<Finding> = Vec::with_capacity(findings.len());
+    for f in findings {
+        match merged.last_mut() {
+            Some(last) if f.start < last.end => last.end = last.end.max(f.end),
+            _ => merged.push(f),
+        }
+    }
+    merged
 }
 
 impl From<wit::DecisionRequest> for Request {
@@ -348,19 +334,12 @@ impl From<Verdict> for wit::Verdict {
     }
 }
 
-impl From<MaskResult> for wit::MaskResult {
-    fn from(m: MaskResult) -> Self {
+impl From<Finding> for wit::Finding {
+    fn from(f: Finding) -> Self {
         Self {
-            text: m.text,
-            findings: m
-                .findings
-                .into_iter()
-                .map(|f| wit::Finding {
-                    kind: f.kind,
-                    start: u32::try_from(f.start).unwrap_or(u32::MAX),
-                    end: u32::try_from(f.end).unwrap_or(u32::MAX),
-                })
-                .collect(),
+            kind: f.kind,
+            start: u32::try_from(f.start).unwrap_or(u32::MAX),
+            end: u32::try_from(f.end).unwrap_or(u32::MAX),
         }
     }
 }
@@ -370,7 +349,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redact_replaces_spans_and_merges_overlaps() {
+    fn tidy_sorts_and_merges_overlaps() {
         let input = "card 4111 and 4222";
         let found = vec![
             Finding {
@@ -389,13 +368,12 @@ mod tests {
                 end: 8,
             },
         ];
-        let m = MaskResult::redact(input, found);
-        assert_eq!(m.text, "card [REDACTED:card] and [REDACTED:card]");
-        assert_eq!(m.findings.len(), 2);
+        let m = tidy_findings(input, found);
+        assert_eq!(m, [Finding::new("card", 5, 9), Finding::new("card", 14, 18)]);
     }
 
     #[test]
-    fn redact_never_leaves_part_of_a_finding_in_clear() {
+    fn tidy_never_leaves_part_of_a_finding_uncovered() {
         let input = "key AKIA1234567890 end é";
         let found = vec![
             Finding {
@@ -419,14 +397,11 @@ mod tests {
                 end: 40,
             },
         ];
-        let m = MaskResult::redact(input, found);
-        assert_eq!(m.text, "key [REDACTED:aws] end [REDACTED:x]");
-        assert_eq!((m.findings[0].start, m.findings[0].end), (4, 18));
-        assert_eq!((m.findings[1].start, m.findings[1].end), (23, 25));
+        let m = tidy_findings(input, found);
         assert_eq!(
-            m.findings.len(),
-            2,
-            "the out-of-range finding is empty once clamped"
+            m,
+            [Finding::new("aws", 4, 18), Finding::new("x", 23, 25)],
+            "merged, widened to the `é`, and the out-of-range finding dropped"
         );
     }
 
