@@ -42,6 +42,43 @@ pub struct Config {
     /// Plugins by name.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginSpec>,
+    /// Limits of `POST /v1/mask`.
+    #[serde(default)]
+    pub masking: MaskSettings,
+}
+
+/// Limits of masking requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaskSettings {
+    /// Largest `POST /v1/mask` body, in bytes (default 4 MiB); larger bodies
+    /// get `413`.
+    pub max_body_bytes: usize,
+    /// Deepest nesting of arrays and objects in a JSON document to mask
+    /// (default 64, at most 100).
+    pub max_depth: usize,
+}
+
+impl Default for MaskSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 4 << 20,
+            max_depth: 64,
+        }
+    }
+}
+
+impl MaskSettings {
+    /// Checks the settings are in range.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if !(1024..=(256 << 20)).contains(&self.max_body_bytes) {
+            return Err("`masking.max_body_bytes` must be between 1024 and 268435456".into());
+        }
+        if !(1..=100).contains(&self.max_depth) {
+            return Err("`masking.max_depth` must be between 1 and 100".into());
+        }
+        Ok(())
+    }
 }
 
 fn default_listen() -> String {
@@ -267,6 +304,10 @@ pub fn parse(text: &str, origin: &str) -> Result<Config> {
             message: "`engine.max_instances` must be between 1 and 100000".into(),
         });
     }
+    config.masking.validate().map_err(|message| Error::Config {
+        path: format!("{origin}:{}", doc.pos("/masking")),
+        message,
+    })?;
     for (name, spec) in &config.plugins {
         spec.validate().map_err(|message| Error::Config {
             path: format!("{origin}:{}", doc.pos(&format!("/plugins/{name}"))),

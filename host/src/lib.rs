@@ -12,6 +12,7 @@ pub mod chain;
 pub mod config;
 mod error;
 pub mod identity;
+pub mod masking;
 pub mod offline;
 pub mod policy;
 pub mod reload;

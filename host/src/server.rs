@@ -80,6 +80,16 @@ pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
         );
         plugins.insert(name.clone(), Arc::new(plugin));
     }
+    for name in policy.masking.plugins() {
+        if plugins.get(name).is_some_and(|p| !p.exports().masking) {
+            return Err(Error::Config {
+                path: policy.files.first().map(|(f, _)| f.clone()).unwrap_or_default(),
+                message: format!(
+                    "plugin `{name}` is named for masking but does not export the `masking` interface"
+                ),
+            });
+        }
+    }
     tracing::info!(version = %policy.version, project = %policy.project, agents = policy.agents.len(), "policy loaded");
     Ok(Snapshot {
         policy,
@@ -96,7 +106,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let cache = open_cache_dir(&loaded.config.data_dir)?;
-    let state = AppState::new();
+    let mask_key = crate::masking::MaskKey::open(&loaded.config.data_dir)?;
+    let state = AppState::with_masking(loaded.config.masking, mask_key);
     let app = api::app(state.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

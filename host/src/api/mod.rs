@@ -6,9 +6,12 @@
 mod admin;
 mod decide;
 mod health;
+mod mask;
 mod plugins;
 
 use crate::chain::Plugins;
+use crate::config::MaskSettings;
+use crate::masking::MaskKey;
 use crate::policy::Policy;
 use crate::reload::{Attempt, Reloader};
 use axum::Json;
@@ -33,6 +36,8 @@ pub struct Snapshot {
 /// What the handlers share.
 #[derive(Default)]
 pub struct AppState {
+    mask_settings: MaskSettings,
+    mask_key: Option<MaskKey>,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
     last_reload: RwLock<Option<Attempt>>,
     reloader: OnceLock<Arc<Reloader>>,
@@ -50,6 +55,16 @@ impl AppState {
     /// A state with nothing loaded, not ready.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// Like [`AppState::new`], able to mask: with the masking limits of the
+    /// configuration and the host's masking key.
+    pub fn with_masking(mask_settings: MaskSettings, mask_key: MaskKey) -> Arc<Self> {
+        Arc::new(Self {
+            mask_settings,
+            mask_key: Some(mask_key),
+            ..Self::default()
+        })
     }
 
     /// Installs a policy and its plugins; the server is ready from then on.
@@ -91,6 +106,16 @@ impl AppState {
             .clone()
     }
 
+    /// The masking limits.
+    pub fn mask_settings(&self) -> MaskSettings {
+        self.mask_settings
+    }
+
+    /// The host's masking key, when the state can mask.
+    pub fn mask_key(&self) -> Option<&MaskKey> {
+        self.mask_key.as_ref()
+    }
+
     /// Lets `POST /v1/admin/reload` reload through `reloader`.
     pub fn set_reloader(&self, reloader: Arc<Reloader>) {
         let _ = self.reloader.set(reloader);
@@ -103,6 +128,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/readyz"),
     ("GET", "/v1/plugins"),
     ("POST", "/v1/decide"),
+    ("POST", "/v1/mask"),
     ("GET", "/v1/status"),
     ("POST", "/v1/admin/reload"),
 ];
@@ -117,6 +143,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/v1/plugins", get(plugins::list))
         .route("/v1/decide", post(decide::decide))
+        .route("/v1/mask", post(mask::mask))
         .route("/v1/status", get(admin::status))
         .route("/v1/admin/reload", post(admin::reload))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

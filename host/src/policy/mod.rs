@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::runtime::types::{ApprovalSettings, Effect, Qualifier, Rule};
 use crate::yaml::{self, Document, Pos};
 use cap_std::fs::Dir;
+pub use model::Operator;
 use model::{AgentSpec, Budget, CompactRule, PolicyFile, RateLimits, StructuredRule};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -58,6 +59,8 @@ pub struct Policy {
     pub plugins: BTreeMap<String, PluginSpec>,
     /// The project's custom plugins, in order.
     pub chain: Vec<String>,
+    /// Masking chains and operators.
+    pub masking: MaskingPolicy,
     /// Administrators by name, with the sha256 digests of their tokens.
     pub admins: BTreeMap<String, Vec<[u8; 32]>>,
     /// The files, in load order, with their parsed contents.
@@ -66,11 +69,66 @@ pub struct Policy {
     pub warnings: Vec<Warning>,
 }
 
+/// What the policy says about masking.
+#[derive(Debug, Clone)]
+pub struct MaskingPolicy {
+    /// The project's masking plugins, run on every masking request.
+    pub chain: Vec<String>,
+    /// Masking plugins of a service, run first for data from that service.
+    pub services: BTreeMap<String, Vec<String>>,
+    /// The operator for each kind.
+    pub operators: BTreeMap<String, Operator>,
+    /// The operator for kinds not in `operators`.
+    pub default: Operator,
+}
+
+impl Default for MaskingPolicy {
+    fn default() -> Self {
+        Self {
+            chain: vec!["pii".into(), "secrets".into()],
+            services: BTreeMap::new(),
+            operators: BTreeMap::new(),
+            default: Operator::Redact,
+        }
+    }
+}
+
+impl MaskingPolicy {
+    /// The operator for `kind`.
+    pub fn operator(&self, kind: &str) -> Operator {
+        self.operators.get(kind).copied().unwrap_or(self.default)
+    }
+
+    /// The masking plugins for data from `service`: the service's own, then
+    /// the project's, each once.
+    pub fn chain_for(&self, service: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        let own = self.services.get(service).into_iter().flatten();
+        for name in own.chain(&self.chain) {
+            if !out.contains(&name.as_str()) {
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    /// Every masking plugin the policy names.
+    pub fn plugins(&self) -> impl Iterator<Item = &String> {
+        self.chain.iter().chain(self.services.values().flatten())
+    }
+}
+
 impl Policy {
-    /// Checks that every plugin the policy uses (as a service's plugin or in
-    /// the chain) is declared: in the policy, built in, or `declared`.
+    /// Checks that every plugin the policy uses (as a service's plugin, in
+    /// the chain or for masking) is declared: in the policy, built in, or
+    /// `declared`.
     pub fn check_plugins(&self, declared: impl Fn(&str) -> bool) -> Result<()> {
-        for name in self.services.values().chain(self.chain.iter()) {
+        for name in self
+            .services
+            .values()
+            .chain(self.chain.iter())
+            .chain(self.masking.plugins())
+        {
             if !declared(name)
                 && !self.plugins.contains_key(name)
                 && crate::builtin::plugin(name).is_none()
@@ -229,6 +287,8 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
     let mut project: Option<(String, String)> = None;
     let mut identities: Vec<(String, String, Vec<String>)> = Vec::new();
     let mut admin_at: BTreeMap<String, String> = BTreeMap::new();
+    let mut bound_services = std::collections::BTreeSet::new();
+    let mut masking_at: Option<String> = None;
     for source in sources {
         hasher.update(source.name.as_bytes());
         hasher.update([0]);
@@ -289,16 +349,43 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
             policy.agents.insert(name, agent);
         }
         for (service, binding) in &file.services {
-            if policy
-                .services
-                .insert(service.clone(), binding.plugin.clone())
-                .is_some()
-            {
+            let pointer = format!("/services/{service}");
+            if !bound_services.insert(service.clone()) {
+                return Err(fail(&pointer, format!("service `{service}` is bound twice")));
+            }
+            if binding.plugin.is_none() && binding.masking.is_empty() {
                 return Err(fail(
-                    &format!("/services/{service}"),
-                    format!("service `{service}` is bound twice"),
+                    &pointer,
+                    format!(
+                        "service `{service}` names no plugin; write `plugin: NAME`, `masking: [NAME]` or both"
+                    ),
                 ));
             }
+            if let Some(plugin) = &binding.plugin {
+                policy.services.insert(service.clone(), plugin.clone());
+            }
+            if !binding.masking.is_empty() {
+                policy
+                    .masking
+                    .services
+                    .insert(service.clone(), binding.masking.clone());
+            }
+        }
+        if let Some(masking) = &file.masking {
+            if let Some(other) = masking_at.replace(source.name.clone()) {
+                return Err(fail(
+                    "/masking",
+                    format!("`masking` is configured in {other} already; configure it once"),
+                ));
+            }
+            if let Some(chain) = &masking.chain {
+                policy.masking.chain = chain.clone();
+            }
+            let mut operators = masking.operators.clone();
+            if let Some(default) = operators.remove("default") {
+                policy.masking.default = default;
+            }
+            policy.masking.operators = operators;
         }
         for (name, spec) in &file.plugins {
             let pointer = format!("/plugins/{name}");

@@ -53,7 +53,59 @@ pub struct PolicyFile {
     /// Audit settings.
     #[serde(default)]
     pub audit: Option<Audit>,
+    /// Masking: the project's masking chain and the operator per kind.
+    #[serde(default)]
+    pub masking: Option<Masking>,
 }
+
+/// The `masking:` block.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Masking {
+    /// The project's masking plugins, run after the service's own (default:
+    /// the built-in `pii` and `secrets`).
+    #[serde(default)]
+    pub chain: Option<Vec<String>>,
+    /// The operator for each kind; `default` for kinds not listed (itself
+    /// `redact` unless given).
+    #[serde(default)]
+    pub operators: BTreeMap<String, Operator>,
+}
+
+/// How a found value is replaced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operator {
+    /// `[REDACTED:credit_card]`.
+    #[default]
+    Redact,
+    /// Every letter and digit but the last four becomes `*`, separators stay:
+    /// `**** **** **** 1111`. A value with fewer than eight letters and
+    /// digits is masked whole, so that four characters are never most of it.
+    LastFour,
+    /// The kind as a label: `[CREDIT_CARD]`.
+    Label,
+    /// A keyed hash (HMAC-SHA-256 under the host's key), the same for the same
+    /// value everywhere: `[credit_card:h:5be2a1c04f9d7e31]`.
+    Hash,
+    /// A token that is the same for the same value within one session and
+    /// unrelated across sessions: `[credit_card:t:0c91f2aa7b03]`.
+    Token,
+}
+
+impl Operator {
+    /// The operator's name as written in a policy.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Redact => "redact",
+            Self::LastFour => "last_four",
+            Self::Label => "label",
+            Self::Hash => "hash",
+            Self::Token => "token",
+        }
+    }
+}
+
 
 /// One agent.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -154,8 +206,13 @@ impl<'de> Deserialize<'de> for CompactRule {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceBinding {
-    /// The plugin's name (in `plugins`, or built in).
-    pub plugin: String,
+    /// The policy plugin's name (in `plugins`, or built in).
+    #[serde(default)]
+    pub plugin: Option<String>,
+    /// Masking plugins for data that comes from this service, run before
+    /// the project's masking chain.
+    #[serde(default)]
+    pub masking: Vec<String>,
 }
 
 /// Per-session budget.

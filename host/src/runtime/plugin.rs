@@ -173,7 +173,7 @@ impl Plugin {
             return Err(self.missing("policy"));
         }
         let limit = self.options.limits.max_output_bytes;
-        self.call(&request.request_id, |warm| {
+        self.call(&request.request_id, self.budget(), |warm| {
             let guest = warm.policy.as_ref().ok_or(CallError::Missing("policy"))?;
             let verdict = guest
                 .call_evaluate(&mut warm.store, request, rules)
@@ -191,30 +191,54 @@ impl Plugin {
         })
     }
 
-    /// Asks the plugin to mask `text`. The result is checked: findings must be
-    /// in bounds, on character boundaries, sorted and not overlapping.
-    pub fn mask(&self, request_id: &str, text: &str) -> Result<CallOutcome<types::MaskResult>> {
+    /// Asks the plugin to find sensitive data in `text`. The findings are
+    /// checked: in bounds, on character boundaries, sorted, not overlapping.
+    ///
+    /// The call gets the plugin's fuel and deadline plus an allowance that
+    /// grows with the text ([`MASK_FUEL_PER_BYTE`], one millisecond per
+    /// [`MASK_BYTES_PER_MS`]), so a limit sized for decisions does not fail
+    /// a large document.
+    pub fn mask(
+        &self,
+        request_id: &str,
+        text: &str,
+    ) -> Result<CallOutcome<Vec<types::Finding>>> {
         if self.masking.is_none() {
             return Err(self.missing("masking"));
         }
+        let len = u64::try_from(text.len()).unwrap_or(u64::MAX);
+        let budget = Budget {
+            fuel: self
+                .options
+                .limits
+                .fuel
+                .saturating_add(len.saturating_mul(MASK_FUEL_PER_BYTE)),
+            deadline_ms: self
+                .options
+                .limits
+                .deadline_ms
+                .saturating_add(len / MASK_BYTES_PER_MS),
+        };
+        // At most one finding per byte, each a kind of up to 64 bytes and two
+        // offsets: anything larger is malformed before it is looked at.
         let limit = self
             .options
             .limits
             .max_output_bytes
-            .saturating_add(text.len().saturating_mul(8));
-        self.call(request_id, |warm| {
+            .saturating_add(text.len().saturating_mul(16));
+        self.call(request_id, budget, |warm| {
             let guest = warm.masking.as_ref().ok_or(CallError::Missing("masking"))?;
-            let result = guest
+            let findings = guest
                 .call_mask(&mut warm.store, text)
                 .map_err(CallError::Wasm)?;
-            if result.text.len() > limit {
-                return Err(CallError::Oversized {
-                    size: result.text.len(),
-                    limit,
-                });
+            let size = findings
+                .iter()
+                .fold(0usize, |n, f| n.saturating_add(f.kind.len() + 8));
+            if size > limit {
+                return Err(CallError::Oversized { size, limit });
             }
-            check_findings(text, &result.findings).map_err(CallError::Malformed)?;
-            Ok(result)
+            check_findings(text, &findings).map_err(CallError::Malformed)?;
+            Ok(findings)
         })
     }
 
@@ -230,6 +254,7 @@ impl Plugin {
     fn call<T>(
         &self,
         request_id: &str,
+        budget: Budget,
         f: impl FnOnce(&mut Warm) -> Result<T, CallError>,
     ) -> Result<CallOutcome<T>> {
         let started = Instant::now();
@@ -237,12 +262,11 @@ impl Plugin {
             Some(w) => (w, true),
             None => (self.instantiate()?, false),
         };
-        let limits = &self.options.limits;
-        self.arm(&mut warm.store)?;
+        arm(&mut warm.store, budget)?;
         warm.store.data_mut().request_id.clear();
         warm.store.data_mut().request_id.push_str(request_id);
         let result = f(&mut warm);
-        let fuel_used = limits
+        let fuel_used = budget
             .fuel
             .saturating_sub(warm.store.get_fuel().unwrap_or(0));
         match result {
@@ -255,18 +279,16 @@ impl Plugin {
                     reused,
                 })
             }
-            Err(e) => Err(self.classify(e, &warm.store)),
+            Err(e) => Err(self.classify(e, &warm.store, budget)),
         }
     }
 
-    /// Resets fuel and deadline for the next piece of guest work.
-    fn arm(&self, store: &mut Store<State>) -> Result<()> {
-        let limits = &self.options.limits;
-        store
-            .set_fuel(limits.fuel)
-            .map_err(|e| Error::Engine(e.to_string()))?;
-        store.set_epoch_deadline(deadline_ticks(limits.deadline_ms));
-        Ok(())
+    /// The plugin's own limits, for a policy call or an instantiation.
+    fn budget(&self) -> Budget {
+        Budget {
+            fuel: self.options.limits.fuel,
+            deadline_ms: self.options.limits.deadline_ms,
+        }
     }
 
     fn instantiate(&self) -> Result<Warm> {
@@ -279,22 +301,22 @@ impl Plugin {
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
-        self.arm(&mut store)?;
+        arm(&mut store, self.budget())?;
         let instance = self
             .pre
             .instantiate(&mut store)
-            .map_err(|e| self.classify(CallError::Wasm(e), &store))?;
+            .map_err(|e| self.classify(CallError::Wasm(e), &store, self.budget()))?;
         let policy = match &self.policy {
             Some(ix) => Some(
                 ix.load(&mut store, &instance)
-                    .map_err(|e| self.classify(CallError::Wasm(e), &store))?,
+                    .map_err(|e| self.classify(CallError::Wasm(e), &store, self.budget()))?,
             ),
             None => None,
         };
         let masking = match &self.masking {
             Some(ix) => Some(
                 ix.load(&mut store, &instance)
-                    .map_err(|e| self.classify(CallError::Wasm(e), &store))?,
+                    .map_err(|e| self.classify(CallError::Wasm(e), &store, self.budget()))?,
             ),
             None => None,
         };
@@ -324,7 +346,7 @@ impl Plugin {
     }
 
     /// Turns a failed call into the typed error the caller acts on.
-    fn classify(&self, e: CallError, store: &Store<State>) -> Error {
+    fn classify(&self, e: CallError, store: &Store<State>, budget: Budget) -> Error {
         let plugin = self.name.to_string();
         let limits = &self.options.limits;
         let e = match e {
@@ -348,11 +370,11 @@ impl Plugin {
         match e.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => Error::OutOfFuel {
                 plugin,
-                fuel: limits.fuel,
+                fuel: budget.fuel,
             },
             Some(Trap::Interrupt) => Error::DeadlineExceeded {
                 plugin,
-                deadline_ms: limits.deadline_ms,
+                deadline_ms: budget.deadline_ms,
             },
             Some(Trap::StackOverflow) => Error::StackOverflow { plugin },
             Some(Trap::UnreachableCodeReached) => Error::Trap {
@@ -371,6 +393,27 @@ impl Plugin {
             },
         }
     }
+}
+
+/// Fuel a masking call gets per byte of text, on top of the plugin's fuel.
+pub const MASK_FUEL_PER_BYTE: u64 = 400;
+/// A masking call's deadline grows by one millisecond per this many bytes.
+pub const MASK_BYTES_PER_MS: u64 = 16 * 1024;
+
+/// Fuel and deadline of one call.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    fuel: u64,
+    deadline_ms: u64,
+}
+
+/// Resets fuel and deadline for the next piece of guest work.
+fn arm(store: &mut Store<State>, budget: Budget) -> Result<()> {
+    store
+        .set_fuel(budget.fuel)
+        .map_err(|e| Error::Engine(e.to_string()))?;
+    store.set_epoch_deadline(deadline_ticks(budget.deadline_ms));
+    Ok(())
 }
 
 /// Why a call failed, before classification.

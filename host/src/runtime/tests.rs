@@ -208,9 +208,59 @@ fn malformed_mask_spans_are_refused() {
             .map(|o| o.value)
             .expect_err("must fail");
         assert!(matches!(err, Error::MalformedOutput { .. }), "{err:?}");
-        let ok = hostile.mask("r", "plain text").map(|o| o.value.text);
-        assert_eq!(ok.ok().as_deref(), Some("plain text"));
+        let spans = |text: &str| {
+            hostile.mask("r", text).map(|o| {
+                o.value
+                    .into_iter()
+                    .map(|f| (f.kind, f.start, f.end))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(spans("plain text").ok(), Some(vec![]));
+        assert_eq!(
+            spans("secret hunter2").ok(),
+            Some(vec![("secret".to_owned(), 7, 14)])
+        );
     });
+}
+
+#[test]
+fn a_flood_of_findings_is_refused_as_oversized() {
+    each_isolation(|i| {
+        let rt = runtime();
+        let hostile = load(
+            &rt,
+            "hostile",
+            &hostile_bytes(),
+            options(i, Limits::default()),
+        );
+        let err = hostile
+            .mask("r", "flood")
+            .map(|o| o.value.len())
+            .expect_err("must fail");
+        assert!(matches!(err, Error::OversizedOutput { .. }), "{err:?}");
+        assert!(hostile.mask("r", "plain").is_ok(), "the plugin still serves");
+    });
+}
+
+#[test]
+fn masking_gets_fuel_in_proportion_to_the_text() {
+    let rt = runtime();
+    let limits = Limits {
+        fuel: 1_000_000,
+        ..Limits::default()
+    };
+    let pii = load(
+        &rt,
+        "pii",
+        crate::builtin::plugin("pii").unwrap_or_default(),
+        options(Isolation::Pooled, limits),
+    );
+    // Far more than a million instructions' worth of text: only the
+    // per-byte allowance lets it through.
+    let text = "Call me at +1 415 555 0100 about invoice 2026-118. ".repeat(20_000);
+    let out = pii.mask("r", &text).expect("allowance covers the text");
+    assert!(out.fuel_used > limits.fuel, "used {}", out.fuel_used);
 }
 
 #[test]

@@ -1,0 +1,197 @@
+//! `POST /v1/mask`: mask sensitive data before it enters an agent's context.
+
+use super::decide::bearer;
+use super::{ApiError, AppState};
+use crate::identity;
+use crate::masking::{Masker, Reported, parse_strict};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The answer: the masked content and what was masked, never the values.
+#[derive(Debug, Serialize)]
+pub(super) struct MaskAnswer {
+    mask_id: String,
+    policy_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    json: Option<Value>,
+    findings: Vec<Reported>,
+}
+
+/// What to mask.
+enum Content {
+    Text(String),
+    Json(Value),
+}
+
+/// Largest `session` or `service`, in bytes.
+const MAX_FIELD: usize = 4096;
+
+pub(super) async fn mask(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<MaskAnswer>, ApiError> {
+    let snapshot = state.snapshot().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "plugins are still loading",
+        )
+    })?;
+    let key = state.mask_key().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the masking key is not loaded",
+        )
+    })?;
+    let token = bearer(&headers)?;
+    let agent = identity::authenticate(&snapshot.policy, token)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"))?
+        .name
+        .clone();
+    let settings = state.mask_settings();
+    let bytes = read_body(&headers, body, settings.max_body_bytes).await?;
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", m);
+    // One level for the request object itself.
+    let request = parse_strict(&bytes, settings.max_depth + 1)
+        .map_err(|e| bad(format!("invalid masking request: {e}")))?;
+    let (session, service, content) = fields(request).map_err(bad)?;
+
+    let mask_id = identity::new_id("msk");
+    let snap = snapshot.clone();
+    let id = mask_id.clone();
+    let masked = tokio::task::spawn_blocking(move || {
+        let policy = &snap.policy;
+        let chain = policy
+            .masking
+            .chain_for(&service)
+            .into_iter()
+            .map(|name| {
+                snap.plugins
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| crate::Error::PluginMissing {
+                        plugin: name.to_owned(),
+                    })
+            })
+            .collect::<crate::Result<Vec<_>>>()?;
+        let masker = Masker {
+            chain,
+            policy: &policy.masking,
+            key: &key,
+            session: &session,
+            request_id: &id,
+        };
+        match content {
+            Content::Text(t) => masker
+                .mask_text(&t)
+                .map(|(t, f)| (Content::Text(t), f)),
+            Content::Json(v) => masker
+                .mask_json(v)
+                .map(|(v, f)| (Content::Json(v), f)),
+        }
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("masking task failed: {e}"),
+        )
+    })?;
+    // Fail closed: a plugin that failed means nothing is returned, masked
+    // or not. The cause is logged (a server error is) and answered.
+    let (content, findings) = masked.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "masking_failed",
+            format!("masking failed, nothing is returned: {e} ({})", e.kind()),
+        )
+    })?;
+    tracing::info!(mask_id = %mask_id, agent = %agent, findings = findings.len(), "masked");
+    let (text, json) = match content {
+        Content::Text(t) => (Some(t), None),
+        Content::Json(v) => (None, Some(v)),
+    };
+    Ok(Json(MaskAnswer {
+        mask_id,
+        policy_version: snapshot.policy.version.clone(),
+        text,
+        json,
+        findings,
+    }))
+}
+
+/// Reads the body up to `limit` bytes; a larger one is a clear 413.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the body is larger than the {limit}-byte limit for masking \
+                 (`masking.max_body_bytes` in the configuration); split the content"
+            ),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        if source.as_deref().is_some_and(|s| s.contains("length limit")) {
+            too_large()
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("cannot read the body: {e}"))
+        }
+    })?;
+    Ok(bytes.to_vec())
+}
+
+/// Takes the request apart: `session`, `service`, and exactly one of `text`
+/// (a string) or `json` (any JSON document).
+fn fields(request: Value) -> Result<(String, String, Content), String> {
+    let Value::Object(mut map) = request else {
+        return Err("the body must be a JSON object".into());
+    };
+    let mut string = |name: &str| -> Result<String, String> {
+        match map.remove(name) {
+            Some(Value::String(s)) if s.is_empty() => Err(format!("`{name}` must not be empty")),
+            Some(Value::String(s)) if s.len() > MAX_FIELD => {
+                Err(format!("`{name}` is longer than {MAX_FIELD} bytes"))
+            }
+            Some(Value::String(s)) => Ok(s),
+            Some(_) => Err(format!("`{name}` must be a string")),
+            None => Err(format!("missing field `{name}`")),
+        }
+    };
+    let session = string("session")?;
+    let service = string("service")?;
+    let content = match (map.remove("text"), map.remove("json")) {
+        (Some(Value::String(t)), None) => Content::Text(t),
+        (Some(_), None) => {
+            return Err("`text` must be a string; send structured data as `json`".into());
+        }
+        (None, Some(v)) => Content::Json(v),
+        (Some(_), Some(_)) => return Err("give `text` or `json`, not both".into()),
+        (None, None) => return Err("missing field `text` (a string) or `json` (any JSON)".into()),
+    };
+    if let Some(unknown) = map.keys().next() {
+        return Err(format!(
+            "unknown field `{unknown}`; expected `session`, `service`, `text` or `json`"
+        ));
+    }
+    Ok((session, service, content))
+}

@@ -1,0 +1,195 @@
+//! What replaces a finding: the operators a policy configures per kind.
+
+pub use crate::policy::Operator;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::path::Path;
+
+/// The host's masking key: 32 random bytes in `mask.key` in the data
+/// directory, created on first start with mode 0600. It keys `hash` and
+/// `token`; it never enters a plugin or an answer. Replicas that must agree
+/// on hashes share the file.
+#[derive(Clone)]
+pub struct MaskKey([u8; 32]);
+
+impl std::fmt::Debug for MaskKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MaskKey(..)")
+    }
+}
+
+impl MaskKey {
+    /// A key from its bytes (tests, benchmarks).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Reads `mask.key` from `data_dir`, creating it when missing.
+    pub fn open(data_dir: &Path) -> crate::Result<Self> {
+        let path = data_dir.join("mask.key");
+        let io = |source| crate::Error::Io {
+            path: path.clone(),
+            source,
+        };
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| crate::Error::Config {
+                    path: path.display().to_string(),
+                    message: format!(
+                        "the masking key must be exactly 32 bytes, found {}; restore it from a backup \
+                         (tokens and hashes change with the key) or delete it to make a new one",
+                        bytes.len()
+                    ),
+                })?;
+                Ok(Self(key))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(data_dir).map_err(io)?;
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key)
+                    .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+                write_private(&path, &key).map_err(io)?;
+                Ok(Self(key))
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        // HMAC takes a key of any length, so this cannot fail.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts 32-byte keys"));
+        for part in parts {
+            // Length-prefixed, so `("ab", "c")` and `("a", "bc")` differ.
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// Creates `path` with `bytes`, readable by the owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// The form a value is hashed in: the same card written `4111 1111 …` or
+/// `4111-1111-…` gets the same hash or token.
+fn canonical(kind: &str, value: &str) -> String {
+    match kind {
+        "credit_card" | "ssn" | "iban" | "phone" => value
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_uppercase)
+            .collect(),
+        "email" => value.to_lowercase(),
+        _ => value.to_owned(),
+    }
+}
+
+/// Replaces `value`, found as `kind`, for `session`.
+pub fn apply(op: Operator, key: &MaskKey, session: &str, kind: &str, value: &str) -> String {
+    match op {
+        Operator::Redact => format!("[REDACTED:{kind}]"),
+        Operator::Label => format!("[{}]", kind.to_uppercase()),
+        Operator::LastFour => last_four(value),
+        Operator::Hash => {
+            let mac = key.mac(&[b"hash", kind.as_bytes(), canonical(kind, value).as_bytes()]);
+            format!("[{kind}:h:{}]", hex::encode(&mac[..8]))
+        }
+        Operator::Token => {
+            let mac = key.mac(&[
+                b"token",
+                session.as_bytes(),
+                kind.as_bytes(),
+                canonical(kind, value).as_bytes(),
+            ]);
+            format!("[{kind}:t:{}]", hex::encode(&mac[..6]))
+        }
+    }
+}
+
+fn last_four(value: &str) -> String {
+    let total = value.chars().filter(|c| c.is_alphanumeric()).count();
+    let keep = if total >= 8 { 4 } else { 0 };
+    let mut seen = 0;
+    value
+        .chars()
+        .map(|c| {
+            if !c.is_alphanumeric() {
+                return c;
+            }
+            seen += 1;
+            if seen > total - keep { c } else { '*' }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(b: u8) -> MaskKey {
+        MaskKey::from_bytes([b; 32])
+    }
+
+    #[test]
+    fn operators_replace_as_documented() {
+        let k = key(1);
+        let card = "4111 1111 1111 1111";
+        assert_eq!(
+            apply(Operator::Redact, &k, "s", "credit_card", card),
+            "[REDACTED:credit_card]"
+        );
+        assert_eq!(
+            apply(Operator::LastFour, &k, "s", "credit_card", card),
+            "**** **** **** 1111"
+        );
+        assert_eq!(apply(Operator::LastFour, &k, "s", "ssn", "123-45-6789"), "***-**-6789");
+        assert_eq!(apply(Operator::LastFour, &k, "s", "password", "hunter2"), "*******");
+        assert_eq!(apply(Operator::Label, &k, "s", "credit_card", card), "[CREDIT_CARD]");
+        let hash = apply(Operator::Hash, &k, "s", "credit_card", card);
+        assert!(hash.starts_with("[credit_card:h:") && hash.len() == 32, "{hash}");
+    }
+
+    #[test]
+    fn tokens_are_consistent_within_a_session_and_differ_across() {
+        let k = key(1);
+        let t = |s: &str, v: &str| apply(Operator::Token, &k, s, "credit_card", v);
+        assert_eq!(t("s1", "4111 1111 1111 1111"), t("s1", "4111-1111-1111-1111"));
+        assert_ne!(t("s1", "4111 1111 1111 1111"), t("s1", "5555 5555 5555 4444"));
+        assert_ne!(t("s1", "4111 1111 1111 1111"), t("s2", "4111 1111 1111 1111"));
+        let h = |k: &MaskKey, s: &str| apply(Operator::Hash, k, s, "email", "A@example.com");
+        assert_eq!(h(&k, "s1"), h(&k, "s2"), "hashes ignore the session");
+        assert_eq!(h(&k, "s1"), apply(Operator::Hash, &k, "s", "email", "a@EXAMPLE.com"));
+        assert_ne!(h(&k, "s1"), h(&key(2), "s1"), "hashes depend on the key");
+    }
+
+    #[test]
+    fn the_key_file_is_created_private_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = MaskKey::open(dir.path()).unwrap();
+        let b = MaskKey::open(dir.path()).unwrap();
+        assert_eq!(a.0, b.0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("mask.key")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(!format!("{a:?}").contains(&hex::encode(a.0)));
+        std::fs::write(dir.path().join("mask.key"), b"short").unwrap();
+        let err = MaskKey::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("exactly 32 bytes"), "{err}");
+    }
+}

@@ -1,0 +1,312 @@
+//! End to end: `POST /v1/mask` on a real server with the real `pii` and
+//! `secrets` plugins (and the hostile fixture for failures).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{ConfigDir, HOSTILE, Server, start_failing, start_ready, token_hash};
+
+const TOKEN: &str = "pal_test_mask_bot";
+
+const POLICY: &str = r#"
+project: billing
+agents:
+  bot:
+    allow:
+      - service: stripe
+        actions: ["invoices:read"]
+plugins:
+  hostile:
+    path: hostile.wasm
+    isolation: fresh
+    limits:
+      fuel: 200000000
+      deadline_ms: 2000
+      memory_mib: 64
+services:
+  tickets:
+    masking: [hostile]
+masking:
+  operators:
+    credit_card: last_four
+    email: token
+    ssn: hash
+    ip_address: label
+"#;
+
+/// A server with `policy` (plus an identity for `bot`) and extra config.
+async fn server(policy: &str, extra_config: &str) -> (Server, ConfigDir) {
+    let cfg = ConfigDir::new(&format!("policy: policies\n{extra_config}"))
+        .with_file("hostile.wasm", HOSTILE);
+    let dir = cfg.dir.path().join("policies");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("billing.yaml"), policy).unwrap();
+    std::fs::write(
+        dir.join("zz-identities.yaml"),
+        format!("identities:\n  bot: [\"{}\"]\n", token_hash(TOKEN)),
+    )
+    .unwrap();
+    let (config, data) = (cfg.config(), cfg.data());
+    let server = start_ready(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ])
+    .await;
+    (server, cfg)
+}
+
+async fn post_raw(server: &Server, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .post(server.url("/v1/mask"))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn mask(server: &Server, body: Value) -> (u16, Value) {
+    post_raw(server, Some(TOKEN), serde_json::to_vec(&body).unwrap()).await
+}
+
+async fn mask_text(server: &Server, session: &str, text: &str) -> Value {
+    let (status, answer) = mask(
+        server,
+        json!({"session": session, "service": "stripe", "text": text}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+fn kinds(answer: &Value) -> Vec<String> {
+    answer["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn text_is_masked_with_the_operator_of_each_kind() {
+    let (server, _cfg) = server(POLICY, "").await;
+    let text = "Card 4111 1111 1111 1111, mail jane.doe@example.com, SSN 123-45-6789, \
+                from 10.0.0.12, key AKIAIOSFODNN7EXAMPLE.";
+    let answer = mask_text(&server, "s-1", text).await;
+    let masked = answer["text"].as_str().unwrap();
+    assert!(masked.starts_with("Card **** **** **** 1111, mail [email:t:"), "{masked}");
+    assert!(masked.contains("SSN [ssn:h:"), "{masked}");
+    assert!(masked.contains("from [IP_ADDRESS],"), "{masked}");
+    assert!(masked.contains("key [REDACTED:aws_access_key_id]."), "{masked}");
+    for raw in ["4111 1111 1111 1111", "jane.doe", "123-45-6789", "10.0.0.12", "AKIAIOSFODNN7EXAMPLE"] {
+        assert!(!answer.to_string().contains(raw), "`{raw}` leaked: {answer}");
+    }
+    assert_eq!(
+        kinds(&answer),
+        ["credit_card", "email", "ssn", "ip_address", "aws_access_key_id"]
+    );
+    let card = &answer["findings"][0];
+    assert_eq!(card["plugin"], "pii");
+    assert_eq!(card["operator"], "last_four");
+    assert_eq!((card["start"].as_u64(), card["end"].as_u64()), (Some(5), Some(24)));
+    assert_eq!(answer["findings"][4]["plugin"], "secrets");
+    assert!(answer["mask_id"].as_str().unwrap().starts_with("msk_"));
+}
+
+#[tokio::test]
+async fn tokens_are_stable_within_a_session_and_differ_across_sessions() {
+    let (server, _cfg) = server(POLICY, "").await;
+    let token_of = |a: &Value| {
+        let t = a["text"].as_str().unwrap();
+        t[t.find("[email:t:").unwrap()..].split(']').next().unwrap().to_owned()
+    };
+    let a1 = mask_text(&server, "s-1", "to jane@example.com").await;
+    let a2 = mask_text(&server, "s-1", "cc JANE@example.com please").await;
+    let b = mask_text(&server, "s-2", "to jane@example.com").await;
+    let other = mask_text(&server, "s-1", "to john@example.com").await;
+    assert_eq!(token_of(&a1), token_of(&a2));
+    assert_ne!(token_of(&a1), token_of(&b));
+    assert_ne!(token_of(&a1), token_of(&other));
+}
+
+#[tokio::test]
+async fn json_strings_and_card_like_numbers_are_masked_keys_and_structure_kept() {
+    let (server, _cfg) = server(POLICY, "").await;
+    let doc = json!({
+        "customer": {"email": "jane@example.com", "cards": [4111111111111111_u64, "5555-5555-5555-4444"]},
+        "note": "nothing here",
+        "amount": 1250,
+        "paid": true,
+        "split": ["4111 1111", "1111 1111"],
+        "token": null
+    });
+    let (status, answer) = mask(
+        &server,
+        json!({"session": "s", "service": "stripe", "json": doc}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let out = &answer["json"];
+    let keys: Vec<_> = out.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["customer", "note", "amount", "paid", "split", "token"]);
+    assert!(out["customer"]["email"].as_str().unwrap().starts_with("[email:t:"));
+    assert_eq!(out["customer"]["cards"][0], "************1111");
+    assert_eq!(out["customer"]["cards"][1], "****-****-****-4444");
+    assert_eq!(out["note"], "nothing here");
+    assert_eq!(out["amount"], 1250);
+    assert_eq!(out["paid"], true);
+    assert_eq!(out["token"], Value::Null);
+    // A card split across two strings is still found, and both halves masked.
+    for half in out["split"].as_array().unwrap() {
+        assert!(!half.as_str().unwrap().contains("1111 1111"), "{out}");
+    }
+    let pointers: Vec<_> = answer["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["pointer"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        pointers,
+        ["/customer/email", "/customer/cards/0", "/customer/cards/1", "/split/0", "/split/1"]
+    );
+}
+
+#[tokio::test]
+async fn hidden_digits_are_found() {
+    let (server, _cfg) = server(POLICY, "").await;
+    for text in [
+        "card ４１１１ １１１１ １１１１ １１１１ ok",
+        "card 4111\u{200B}1111\u{200B}1111\u{200B}1111 ok",
+        "card ٤١١١ ١١١١ ١١١١ ١١١١ ok",
+        "card 4111–1111–1111–1111 ok",
+    ] {
+        let answer = mask_text(&server, "s", text).await;
+        assert_eq!(kinds(&answer), ["credit_card"], "{text}: {answer}");
+        let masked = answer["text"].as_str().unwrap();
+        assert!(masked.starts_with("card ") && masked.ends_with(" ok"), "{masked}");
+        assert_eq!(masked.chars().filter(|c| *c == '*').count(), 12, "{masked}");
+    }
+}
+
+#[tokio::test]
+async fn a_service_masking_chain_runs_before_the_project_chain() {
+    let (server, _cfg) = server(POLICY, "").await;
+    let (status, answer) = mask(
+        &server,
+        json!({"session": "s", "service": "tickets", "text": "secret hunter2"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["text"], "secret [REDACTED:secret]");
+    assert_eq!(answer["findings"][0]["plugin"], "hostile");
+}
+
+#[tokio::test]
+async fn a_failing_masking_plugin_returns_nothing_and_the_server_keeps_serving() {
+    let (server, _cfg) = server(POLICY, "").await;
+    for (text, kind) in [
+        ("loop", "out_of_fuel"),
+        ("alloc", "memory_limit"),
+        ("panic", "trap"),
+        ("spans", "malformed_output"),
+        ("flood", "oversized_output"),
+    ] {
+        let (status, answer) = mask(
+            &server,
+            json!({"session": "s", "service": "tickets", "text": text}),
+        )
+        .await;
+        assert_eq!(status, 500, "{text}: {answer}");
+        assert_eq!(answer["error"]["code"], "masking_failed", "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(kind) && message.contains("hostile"), "{text}: {message}");
+        assert!(answer.get("text").is_none() && answer.get("json").is_none());
+        // JSON content fails closed the same way.
+        let (status, answer) = mask(
+            &server,
+            json!({"session": "s", "service": "tickets", "json": {"a": text}}),
+        )
+        .await;
+        assert_eq!(status, 500, "{answer}");
+        assert!(answer.get("json").is_none(), "{answer}");
+    }
+    assert!(server.stderr().contains("masking_failed"), "the failure is logged");
+    let answer = mask_text(&server, "s", "still 4111 1111 1111 1111").await;
+    assert_eq!(answer["text"], "still **** **** **** 1111");
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors() {
+    let (server, _cfg) = server(POLICY, "masking:\n  max_body_bytes: 4096\n  max_depth: 8\n").await;
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (b"{not json".to_vec(), 400, "invalid masking request"),
+        (b"[]".to_vec(), 400, "must be a JSON object"),
+        (br#"{"session":"s","service":"x"}"#.to_vec(), 400, "missing field `text`"),
+        (br#"{"session":"s","service":"x","text":"a","json":1}"#.to_vec(), 400, "not both"),
+        (br#"{"session":"s","service":"x","text":5}"#.to_vec(), 400, "`text` must be a string"),
+        (br#"{"session":"","service":"x","text":"a"}"#.to_vec(), 400, "`session` must not be empty"),
+        (br#"{"session":"s","service":"x","text":"a","extra":1}"#.to_vec(), 400, "unknown field `extra`"),
+        (br#"{"session":"s","service":"x","json":{"a":"4111 1111 1111 1111","a":"x"}}"#.to_vec(), 400, "key `a` is given twice"),
+        (br#"{"session":"s","service":"x","text":"a","text":"b"}"#.to_vec(), 400, "given twice"),
+        (b"{\"session\":\"s\",\"service\":\"x\",\"text\":\"\xff\xfe\"}".to_vec(), 400, "invalid"),
+        (br#"{"session":"s","service":"x","text":"\ud800"}"#.to_vec(), 400, "invalid"),
+        (
+            format!(r#"{{"session":"s","service":"x","json":{}1{}}}"#, "[".repeat(9), "]".repeat(9)).into_bytes(),
+            400,
+            "nested deeper than 9 levels",
+        ),
+        (
+            serde_json::to_vec(&json!({"session":"s","service":"x","text":"a".repeat(5000)})).unwrap(),
+            413,
+            "4096-byte limit",
+        ),
+    ];
+    for (body, status, message) in cases {
+        let (got, answer) = post_raw(&server, Some(TOKEN), body.clone()).await;
+        assert_eq!(got, status, "{}: {answer}", String::from_utf8_lossy(&body));
+        let m = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(m.contains(message), "expected `{message}` in {answer}");
+    }
+    // Eight levels of content nesting are fine.
+    let ok = format!(r#"{{"session":"s","service":"x","json":{}1{}}}"#, "[".repeat(8), "]".repeat(8));
+    assert_eq!(post_raw(&server, Some(TOKEN), ok.into_bytes()).await.0, 200);
+    let body = br#"{"session":"s","service":"x","text":"a"}"#.to_vec();
+    assert_eq!(post_raw(&server, None, body.clone()).await.0, 401);
+    assert_eq!(post_raw(&server, Some("pal_wrong"), body).await.0, 401);
+}
+
+#[tokio::test]
+async fn a_large_document_is_masked_whole() {
+    let (server, _cfg) = server(POLICY, "masking:\n  max_body_bytes: 8388608\n").await;
+    let line = "Order 2026-118844 paid with 4111 1111 1111 1111 by jane@example.com on 2026-11-23.\n";
+    let text = line.repeat(2 << 20 >> 7); // ~1.3 MB
+    let answer = mask_text(&server, "s", &text).await;
+    let masked = answer["text"].as_str().unwrap();
+    assert!(!masked.contains("4111 1111 1111 1111") && !masked.contains("jane@"));
+    assert_eq!(answer["findings"].as_array().unwrap().len(), 2 * (2 << 20 >> 7));
+}
+
+#[test]
+fn masking_configuration_errors_stop_the_server_with_a_position() {
+    let bad_operator = POLICY.replace("ssn: hash", "ssn: shred");
+    let cfg = ConfigDir::new("policy: billing.yaml\n");
+    std::fs::write(cfg.dir.path().join("billing.yaml"), &bad_operator).unwrap();
+    let (status, stderr) = start_failing(&["--config", cfg.config().to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(stderr.contains("billing.yaml:") && stderr.contains("shred"), "{stderr}");
+
+    let not_masking = "project: p\nmasking:\n  chain: [glob]\n";
+    let cfg = ConfigDir::new("policy: p.yaml\n");
+    std::fs::write(cfg.dir.path().join("p.yaml"), not_masking).unwrap();
+    let (status, stderr) = start_failing(&["--config", cfg.config().to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(stderr.contains("does not export the `masking` interface"), "{stderr}");
+}
