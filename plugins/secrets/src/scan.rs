@@ -1,0 +1,466 @@
+//! The single pass over the folded bytes, and the matchers of the
+//! provider-specific tokens, JWTs, bearer tokens, private keys and URLs.
+//!
+//! Most bytes cost two table lookups: the scan goes eight bytes at a time
+//! while none of them is a trigger. A trigger is a letter that starts a
+//! word (`A`, `B`/`b`, `S`/`s`, `x`), a `_` or `J` inside a word (the
+//! prefix of GitHub and Stripe tokens ends with `_`, a JWT's payload starts
+//! `.eyJ`), a `-` outside one (`--option`), or `:` and `=`.
+//!
+//! Linear time: a matcher reads forward over one run of token bytes (or
+//! back over the run before a `_` or `.eyJ`), at most a bounded number of
+//! bytes more, and the runs read by different triggers do not overlap: a
+//! token is never glued to the bytes before it. A match moves the scan past
+//! the token. An assignment's key is read back at most 96 bytes, and its
+//! value is read once: assignments inside a value already read (or inside
+//! a URL's userinfo) are not looked at. The AWS secret key windows are
+//! searched once each, up to a watermark.
+
+use crate::Kind;
+use crate::classes::{
+    AFTER, ALNUM, B64, B64URL, BASE32, BEARER, BLANK, LABEL, QUOTE, SLACK, SPACE, TRIGGERS, WORD,
+    at, glued_before, has, run, starts_with, starts_with_ci, trigger,
+};
+
+/// One raw finding, in folded-byte offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hit {
+    pub(crate) kind: Kind,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+/// How far after an AWS key name a secret access key may start.
+const AWS_NAME_WINDOW: usize = 48;
+/// How far after an AWS access key id a secret access key may start.
+const AWS_ID_WINDOW: usize = 160;
+
+/// The scanner's state.
+pub(crate) struct Scanner<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) hits: Vec<Hit>,
+    /// Assignments whose operator is before this offset are not looked at:
+    /// they are inside a value (or URL userinfo) already read.
+    pub(crate) assign_until: usize,
+    /// The AWS secret key windows have been searched up to here.
+    aws_scanned: usize,
+}
+
+/// Finds every credential in the folded bytes `b`, overlapping hits included.
+pub(crate) fn scan(b: &[u8]) -> Vec<Hit> {
+    let mut s = Scanner {
+        b,
+        hits: Vec::new(),
+        assign_until: 0,
+        aws_scanned: 0,
+    };
+    let n = b.len();
+    let mut i = 0;
+    // 256 when the byte before `i` is a letter or digit.
+    let mut after = 0;
+    let next = |c: u8| AFTER[c as usize] as usize;
+    while i < n {
+        let (t, at) = if let Some(&[c0, c1, c2, c3, c4, c5, c6, c7]) = b.get(i..i + 8) {
+            // Eight bytes at a time; the lookups are independent of each
+            // other, and most of the time they all say "nothing".
+            let triggers = u64::from_le_bytes([
+                TRIGGERS[after | c0 as usize],
+                TRIGGERS[next(c0) | c1 as usize],
+                TRIGGERS[next(c1) | c2 as usize],
+                TRIGGERS[next(c2) | c3 as usize],
+                TRIGGERS[next(c3) | c4 as usize],
+                TRIGGERS[next(c4) | c5 as usize],
+                TRIGGERS[next(c5) | c6 as usize],
+                TRIGGERS[next(c6) | c7 as usize],
+            ]);
+            if triggers == 0 {
+                after = next(c7);
+                i += 8;
+                continue;
+            }
+            let k = triggers.trailing_zeros() / 8;
+            ((triggers >> (k * 8)) as u8, i + k as usize)
+        } else {
+            let c = b[i];
+            let t = TRIGGERS[after | c as usize];
+            if t == 0 {
+                after = next(c);
+                i += 1;
+                continue;
+            }
+            (t, i)
+        };
+        i = s.on_trigger(t, at).max(at + 1);
+        after = next(b[i - 1]);
+    }
+    s.hits
+}
+
+impl Scanner<'_> {
+    pub(crate) fn push(&mut self, kind: Kind, start: usize, end: usize) {
+        if start < end {
+            self.hits.push(Hit { kind, start, end });
+        }
+    }
+
+    /// Runs the checks of trigger `t` at `i`; returns where to go on.
+    fn on_trigger(&mut self, t: u8, i: usize) -> usize {
+        let b = self.b;
+        match t {
+            trigger::UPPER_A => {
+                if let Some(e) = aws_access_key_id(b, i) {
+                    self.push(Kind::AwsAccessKeyId, i, e);
+                    self.aws_window(e, e + AWS_ID_WINDOW);
+                    return e;
+                }
+                if let Some(e) = google_api_key(b, i) {
+                    self.push(Kind::GoogleApiKey, i, e);
+                    return e;
+                }
+                i + 1
+            }
+            trigger::S => {
+                self.aws_key_name(i);
+                i + 1
+            }
+            trigger::B => {
+                if let Some((s, e)) = private_key(b, i) {
+                    self.push(Kind::PrivateKey, s, e);
+                    return e;
+                }
+                match bearer_token(b, i) {
+                    Some((s, e)) => {
+                        self.push(Kind::BearerToken, s, e);
+                        // The token is read on by the main loop: a JWT or a
+                        // provider token inside it is reported as such.
+                        s
+                    }
+                    None => i + 1,
+                }
+            }
+            trigger::X => match slack_token(b, i) {
+                Some(e) => {
+                    self.push(Kind::SlackToken, i, e);
+                    e
+                }
+                None => i + 1,
+            },
+            trigger::UNDERSCORE => match underscore_token(b, i) {
+                Some((kind, s, e)) => {
+                    self.push(kind, s, e);
+                    e
+                }
+                None => i + 1,
+            },
+            trigger::J => match jwt(b, i) {
+                Some((s, e)) => {
+                    self.push(Kind::Jwt, s, e);
+                    e
+                }
+                None => i + 1,
+            },
+            trigger::DASH => {
+                self.option(i);
+                i + 1
+            }
+            trigger::COLON => {
+                let next = at(b, i + 1);
+                if next == b'/' && at(b, i + 2) == b'/' {
+                    self.url(i + 3);
+                    return i + 1;
+                }
+                if next == b':' || (i > 0 && b[i - 1] == b':') || i < self.assign_until {
+                    return i + 1;
+                }
+                let value = if next == b'=' { i + 2 } else { i + 1 };
+                self.assignment(i, value);
+                i + 1
+            }
+            trigger::EQ => {
+                if i < self.assign_until {
+                    return i + 1;
+                }
+                let prev = if i > 0 { b[i - 1] } else { 0 };
+                let next = at(b, i + 1);
+                if matches!(prev, b'=' | b'!' | b'<' | b'>' | b':') || next == b'=' {
+                    return i + 1;
+                }
+                let value = if next == b'>' { i + 2 } else { i + 1 };
+                self.assignment(i, value);
+                i + 1
+            }
+            _ => i + 1,
+        }
+    }
+
+    /// At the `s`/`S` of `secret`: if an AWS secret key name is here,
+    /// searches the next bytes for the key itself.
+    pub(crate) fn aws_key_name(&mut self, i: usize) {
+        let b = self.b;
+        if !starts_with_ci(b, i, b"secret") {
+            return;
+        }
+        let mut named = (i >= 4 && matches!(b[i - 1], b'_' | b' ' | b'-') && {
+            b[i - 4..i - 1].eq_ignore_ascii_case(b"aws")
+        }) || (i >= 3 && b[i - 3..i].eq_ignore_ascii_case(b"aws"));
+        let mut end = i + 6;
+        for suffix in [
+            &b"_access_key"[..],
+            b"accesskey",
+            b"-access-key",
+            b" access key",
+        ] {
+            if starts_with_ci(b, end, suffix) {
+                named = true;
+                end += suffix.len();
+                break;
+            }
+        }
+        if named {
+            self.aws_window(end, end + AWS_NAME_WINDOW);
+        }
+    }
+
+    /// Reports the AWS secret access keys that start in `from..=to`.
+    fn aws_window(&mut self, from: usize, to: usize) {
+        let b = self.b;
+        let mut p = from.max(self.aws_scanned);
+        while p <= to && p < b.len() {
+            if has(b[p], B64) && (p == 0 || !has(b[p - 1], B64)) {
+                let e = run(b, p, B64, 41);
+                let after = at(b, e);
+                if e - p == 40
+                    && !has(after, B64)
+                    && after != b'='
+                    && mixed_case_and_digit(&b[p..e])
+                {
+                    self.push(Kind::AwsSecretAccessKey, p, e);
+                }
+                p = e;
+            } else {
+                p += 1;
+            }
+        }
+        self.aws_scanned = self.aws_scanned.max(p);
+    }
+
+    /// After `scheme://`: the password of the userinfo, and Slack webhooks.
+    fn url(&mut self, s: usize) {
+        let b = self.b;
+        if starts_with_ci(b, s, b"hooks.slack.com/services/")
+            && let Some((ps, pe)) = slack_webhook_path(b, s + 25)
+        {
+            self.push(Kind::SlackToken, ps, pe);
+        }
+        let mut e = s;
+        let mut colon = None;
+        let mut last_at = None;
+        while e < b.len() {
+            let c = b[e];
+            if c == b'/' || has(c, SPACE | QUOTE) {
+                break;
+            }
+            if c == b'@' {
+                last_at = Some(e);
+            } else if c == b':' && colon.is_none() {
+                colon = Some(e);
+            }
+            e += 1;
+        }
+        if let (Some(c), Some(a)) = (colon, last_at)
+            && c < a
+        {
+            if crate::assign::acceptable_url_password(b, c + 1, a) {
+                self.push(Kind::Password, c + 1, a);
+            }
+            // `//token:abc@host` is not the assignment `token: abc@host`.
+            self.assign_until = self.assign_until.max(a);
+        }
+    }
+}
+
+/// True when `s` has a digit, a lowercase and an uppercase letter.
+fn mixed_case_and_digit(s: &[u8]) -> bool {
+    s.iter().any(u8::is_ascii_digit)
+        && s.iter().any(u8::is_ascii_lowercase)
+        && s.iter().any(u8::is_ascii_uppercase)
+}
+
+/// `AKIA…`: a known prefix and 16 of `[A-Z2-7]`, not glued to a word after.
+fn aws_access_key_id(b: &[u8], i: usize) -> Option<usize> {
+    const PREFIXES: [&[u8; 4]; 11] = [
+        b"AKIA", b"ASIA", b"ABIA", b"ACCA", b"AGPA", b"AIDA", b"AROA", b"AIPA", b"ANPA", b"ANVA",
+        b"APKA",
+    ];
+    let prefix = b.get(i..i + 4)?;
+    if !PREFIXES.iter().any(|p| p[..] == *prefix) {
+        return None;
+    }
+    let e = run(b, i + 4, BASE32, 16);
+    (e == i + 20 && !has(at(b, e), ALNUM)).then_some(e)
+}
+
+/// `AIza` and exactly 35 of `[A-Za-z0-9_-]`.
+fn google_api_key(b: &[u8], i: usize) -> Option<usize> {
+    if !starts_with(b, i, b"AIza") {
+        return None;
+    }
+    let e = run(b, i + 4, B64URL, 36);
+    (e == i + 39).then_some(e)
+}
+
+/// At a `_`: the GitHub, Stripe and Stripe webhook tokens, whose prefixes
+/// end with one, as `(kind, start, end)`.
+fn underscore_token(b: &[u8], u: usize) -> Option<(Kind, usize, usize)> {
+    let before = |len: usize| u.checked_sub(len).filter(|&s| !glued_before(b, s));
+    let p = at(b, u.wrapping_sub(1));
+    if matches!(p, b'p' | b'o' | b'u' | b's' | b'r') && u >= 3 && &b[u - 3..u - 1] == b"gh" {
+        // `gh[pousr]_` and 36–255 of `[A-Za-z0-9]`.
+        let s = before(3)?;
+        let e = run(b, u + 1, ALNUM, 256);
+        let ok = (36..=255).contains(&(e - (u + 1))) && !has(at(b, e), ALNUM);
+        return ok.then_some((Kind::GithubToken, s, e));
+    }
+    if p == b'k' && u >= 2 && matches!(b[u - 2], b's' | b'r' | b'p') {
+        // `(sk|rk|pk)_(live|test)_` and 10–247 of `[A-Za-z0-9]`.
+        let s = before(2)?;
+        if !starts_with(b, u + 1, b"live_") && !starts_with(b, u + 1, b"test_") {
+            return None;
+        }
+        let e = run(b, u + 6, ALNUM, 248);
+        let ok = (10..=247).contains(&(e - (u + 6))) && !has(at(b, e), ALNUM);
+        return ok.then_some((Kind::StripeKey, s, e));
+    }
+    if p == b'c' && u >= 5 && &b[u - 5..u] == b"whsec" {
+        // `whsec_` and 20 or more of `[A-Za-z0-9]`.
+        let s = before(5)?;
+        let e = run(b, u + 1, ALNUM, usize::MAX);
+        return (e - (u + 1) >= 20).then_some((Kind::StripeKey, s, e));
+    }
+    if p == b'b' && u >= 6 && &b[u - 6..u] == b"github" && starts_with(b, u + 1, b"pat_") {
+        // `github_pat_` and 22 or more of `[A-Za-z0-9_]`.
+        let s = before(6)?;
+        let e = run(b, u + 5, WORD, usize::MAX);
+        return (e - (u + 5) >= 22).then_some((Kind::GithubToken, s, e));
+    }
+    None
+}
+
+/// `xox[abposre]-` or `xapp-`, then 10 or more of `[A-Za-z0-9-]`.
+fn slack_token(b: &[u8], i: usize) -> Option<usize> {
+    let known = (starts_with(b, i, b"xox")
+        && matches!(at(b, i + 3), b'a' | b'b' | b'p' | b'o' | b's' | b'r' | b'e'))
+        || starts_with(b, i, b"xapp");
+    if !known || at(b, i + 4) != b'-' {
+        return None;
+    }
+    let e = run(b, i + 5, SLACK, usize::MAX);
+    (e - (i + 5) >= 10).then_some(e)
+}
+
+/// `https://hooks.slack.com/services/` is at `p - 25`: the path `T…/B…/…`.
+fn slack_webhook_path(b: &[u8], p: usize) -> Option<(usize, usize)> {
+    let mut k = p;
+    for lead in [b'T', b'B'] {
+        if at(b, k) != lead {
+            return None;
+        }
+        let e = run(b, k + 1, ALNUM, usize::MAX);
+        if e == k + 1 || at(b, e) != b'/' {
+            return None;
+        }
+        k = e + 1;
+    }
+    let e = run(b, k, ALNUM, usize::MAX);
+    (e > k).then_some((p, e))
+}
+
+/// At the `J` of a payload's `.eyJ`: a JWT `eyJ…` `.` `eyJ…` (header and
+/// payload each at least 10 bytes of base64url, the header not glued to one
+/// before it), then optionally `.` and a signature of base64url.
+fn jwt(b: &[u8], j: usize) -> Option<(usize, usize)> {
+    let dot = j.checked_sub(3)?;
+    if !starts_with(b, dot, b".eyJ") {
+        return None;
+    }
+    let mut h = dot;
+    while h > 0 && has(b[h - 1], B64URL) {
+        h -= 1;
+    }
+    if dot - h < 10 || !starts_with(b, h, b"eyJ") {
+        return None;
+    }
+    let p = run(b, dot + 1, B64URL, usize::MAX);
+    if p - (dot + 1) < 10 {
+        return None;
+    }
+    if at(b, p) == b'.' {
+        Some((h, run(b, p + 1, B64URL, usize::MAX)))
+    } else {
+        Some((h, p))
+    }
+}
+
+/// `Bearer` (any case), blanks, and a token of 16 or more of
+/// `[A-Za-z0-9._~+/=_-]`: the token's span.
+fn bearer_token(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    if !starts_with_ci(b, i, b"bearer") || !has(at(b, i + 6), BLANK) {
+        return None;
+    }
+    let s = run(b, i + 6, BLANK, usize::MAX);
+    let e = run(b, s, BEARER, usize::MAX);
+    (e - s >= 16).then_some((s, e))
+}
+
+/// True when a PEM label names a private key.
+fn private_label(label: &[u8]) -> bool {
+    label.ends_with(b"PRIVATE KEY") || label.ends_with(b"PRIVATE KEY BLOCK")
+}
+
+/// True when `v` starts with a PEM block that is not a private key: a
+/// public key or a certificate.
+pub(crate) fn public_pem(v: &[u8]) -> bool {
+    if !v.starts_with(b"-----BEGIN ") {
+        return false;
+    }
+    let le = run(v, 11, LABEL, 64);
+    starts_with(v, le, b"-----") && !private_label(&v[11..le])
+}
+
+/// At the `B` of `-----BEGIN … PRIVATE KEY-----`: the key, to the end of
+/// the next `-----END … PRIVATE KEY-----`, or to the end of the text.
+fn private_key(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    let s = i.checked_sub(5)?;
+    if !starts_with(b, s, b"-----BEGIN ") {
+        return None;
+    }
+    let ls = i + 6;
+    let le = run(b, ls, LABEL, 64);
+    if !starts_with(b, le, b"-----") || !private_label(&b[ls..le]) {
+        return None;
+    }
+    const END: &[u8] = b"-----END ";
+    let mut q = le + 5;
+    while let Some(off) = b.get(q..).and_then(|s| find(s, END)) {
+        let ls = q + off + END.len();
+        let le = run(b, ls, LABEL, 64);
+        if starts_with(b, le, b"-----") && private_label(&b[ls..le]) {
+            return Some((s, le + 5));
+        }
+        q = ls;
+    }
+    Some((s, b.len()))
+}
+
+/// The offset of the first `pat` in `s` (`pat` starts with `-`).
+fn find(s: &[u8], pat: &[u8]) -> Option<usize> {
+    let first = *pat.first()?;
+    let mut k = 0;
+    while k + pat.len() <= s.len() {
+        if s[k] == first && s[k..].starts_with(pat) {
+            return Some(k);
+        }
+        k += 1;
+    }
+    None
+}
