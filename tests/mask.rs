@@ -101,21 +101,45 @@ async fn text_is_masked_with_the_operator_of_each_kind() {
                 from 10.0.0.12, key AKIAIOSFODNN7EXAMPLE.";
     let answer = mask_text(&server, "s-1", text).await;
     let masked = answer["text"].as_str().unwrap();
-    assert!(masked.starts_with("Card **** **** **** 1111, mail [email:t:"), "{masked}");
+    assert!(
+        masked.starts_with("Card **** **** **** 1111, mail [email:t:"),
+        "{masked}"
+    );
     assert!(masked.contains("SSN [ssn:h:"), "{masked}");
     assert!(masked.contains("from [IP_ADDRESS],"), "{masked}");
-    assert!(masked.contains("key [REDACTED:aws_access_key_id]."), "{masked}");
-    for raw in ["4111 1111 1111 1111", "jane.doe", "123-45-6789", "10.0.0.12", "AKIAIOSFODNN7EXAMPLE"] {
-        assert!(!answer.to_string().contains(raw), "`{raw}` leaked: {answer}");
+    assert!(
+        masked.contains("key [REDACTED:aws_access_key_id]."),
+        "{masked}"
+    );
+    for raw in [
+        "4111 1111 1111 1111",
+        "jane.doe",
+        "123-45-6789",
+        "10.0.0.12",
+        "AKIAIOSFODNN7EXAMPLE",
+    ] {
+        assert!(
+            !answer.to_string().contains(raw),
+            "`{raw}` leaked: {answer}"
+        );
     }
     assert_eq!(
         kinds(&answer),
-        ["credit_card", "email", "ssn", "ip_address", "aws_access_key_id"]
+        [
+            "credit_card",
+            "email",
+            "ssn",
+            "ip_address",
+            "aws_access_key_id"
+        ]
     );
     let card = &answer["findings"][0];
     assert_eq!(card["plugin"], "pii");
     assert_eq!(card["operator"], "last_four");
-    assert_eq!((card["start"].as_u64(), card["end"].as_u64()), (Some(5), Some(24)));
+    assert_eq!(
+        (card["start"].as_u64(), card["end"].as_u64()),
+        (Some(5), Some(24))
+    );
     assert_eq!(answer["findings"][4]["plugin"], "secrets");
     assert!(answer["mask_id"].as_str().unwrap().starts_with("msk_"));
 }
@@ -125,7 +149,11 @@ async fn tokens_are_stable_within_a_session_and_differ_across_sessions() {
     let (server, _cfg) = server(POLICY, "").await;
     let token_of = |a: &Value| {
         let t = a["text"].as_str().unwrap();
-        t[t.find("[email:t:").unwrap()..].split(']').next().unwrap().to_owned()
+        t[t.find("[email:t:").unwrap()..]
+            .split(']')
+            .next()
+            .unwrap()
+            .to_owned()
     };
     let a1 = mask_text(&server, "s-1", "to jane@example.com").await;
     let a2 = mask_text(&server, "s-1", "cc JANE@example.com please").await;
@@ -145,7 +173,8 @@ async fn json_strings_and_card_like_numbers_are_masked_keys_and_structure_kept()
         "amount": 1250,
         "paid": true,
         "split": ["4111 1111", "1111 1111"],
-        "token": null
+        "token": null,
+        "db": {"password": "hunter2-staple", "user": "app"}
     });
     let (status, answer) = mask(
         &server,
@@ -155,8 +184,19 @@ async fn json_strings_and_card_like_numbers_are_masked_keys_and_structure_kept()
     assert_eq!(status, 200, "{answer}");
     let out = &answer["json"];
     let keys: Vec<_> = out.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys, ["customer", "note", "amount", "paid", "split", "token"]);
-    assert!(out["customer"]["email"].as_str().unwrap().starts_with("[email:t:"));
+    assert_eq!(
+        keys,
+        ["customer", "note", "amount", "paid", "split", "token", "db"]
+    );
+    // A value is read with its key: this one is a password because of it.
+    assert_eq!(out["db"]["password"], "[REDACTED:password]");
+    assert_eq!(out["db"]["user"], "app");
+    assert!(
+        out["customer"]["email"]
+            .as_str()
+            .unwrap()
+            .starts_with("[email:t:")
+    );
     assert_eq!(out["customer"]["cards"][0], "************1111");
     assert_eq!(out["customer"]["cards"][1], "****-****-****-4444");
     assert_eq!(out["note"], "nothing here");
@@ -175,7 +215,13 @@ async fn json_strings_and_card_like_numbers_are_masked_keys_and_structure_kept()
         .collect();
     assert_eq!(
         pointers,
-        ["/customer/email", "/customer/cards/0", "/customer/cards/1", "/split/0", "/split/1"]
+        [
+            "/customer/email",
+            "/customer/cards/0",
+            "/customer/cards/1",
+            "/split/0",
+            "/split/1"
+        ]
     );
 }
 
@@ -191,7 +237,10 @@ async fn hidden_digits_are_found() {
         let answer = mask_text(&server, "s", text).await;
         assert_eq!(kinds(&answer), ["credit_card"], "{text}: {answer}");
         let masked = answer["text"].as_str().unwrap();
-        assert!(masked.starts_with("card ") && masked.ends_with(" ok"), "{masked}");
+        assert!(
+            masked.starts_with("card ") && masked.ends_with(" ok"),
+            "{masked}"
+        );
         assert_eq!(masked.chars().filter(|c| *c == '*').count(), 12, "{masked}");
     }
 }
@@ -227,18 +276,24 @@ async fn a_failing_masking_plugin_returns_nothing_and_the_server_keeps_serving()
         assert_eq!(status, 500, "{text}: {answer}");
         assert_eq!(answer["error"]["code"], "masking_failed", "{answer}");
         let message = answer["error"]["message"].as_str().unwrap();
-        assert!(message.contains(kind) && message.contains("hostile"), "{text}: {message}");
+        assert!(
+            message.contains(kind) && message.contains("hostile"),
+            "{text}: {message}"
+        );
         assert!(answer.get("text").is_none() && answer.get("json").is_none());
         // JSON content fails closed the same way.
         let (status, answer) = mask(
             &server,
-            json!({"session": "s", "service": "tickets", "json": {"a": text}}),
+            json!({"session": "s", "service": "tickets", "json": [text]}),
         )
         .await;
         assert_eq!(status, 500, "{answer}");
         assert!(answer.get("json").is_none(), "{answer}");
     }
-    assert!(server.stderr().contains("masking_failed"), "the failure is logged");
+    assert!(
+        server.stderr().contains("masking_failed"),
+        "the failure is logged"
+    );
     let answer = mask_text(&server, "s", "still 4111 1111 1111 1111").await;
     assert_eq!(answer["text"], "still **** **** **** 1111");
 }
@@ -249,22 +304,64 @@ async fn bad_requests_get_clear_errors() {
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         (b"{not json".to_vec(), 400, "invalid masking request"),
         (b"[]".to_vec(), 400, "must be a JSON object"),
-        (br#"{"session":"s","service":"x"}"#.to_vec(), 400, "missing field `text`"),
-        (br#"{"session":"s","service":"x","text":"a","json":1}"#.to_vec(), 400, "not both"),
-        (br#"{"session":"s","service":"x","text":5}"#.to_vec(), 400, "`text` must be a string"),
-        (br#"{"session":"","service":"x","text":"a"}"#.to_vec(), 400, "`session` must not be empty"),
-        (br#"{"session":"s","service":"x","text":"a","extra":1}"#.to_vec(), 400, "unknown field `extra`"),
-        (br#"{"session":"s","service":"x","json":{"a":"4111 1111 1111 1111","a":"x"}}"#.to_vec(), 400, "key `a` is given twice"),
-        (br#"{"session":"s","service":"x","text":"a","text":"b"}"#.to_vec(), 400, "given twice"),
-        (b"{\"session\":\"s\",\"service\":\"x\",\"text\":\"\xff\xfe\"}".to_vec(), 400, "invalid"),
-        (br#"{"session":"s","service":"x","text":"\ud800"}"#.to_vec(), 400, "invalid"),
         (
-            format!(r#"{{"session":"s","service":"x","json":{}1{}}}"#, "[".repeat(9), "]".repeat(9)).into_bytes(),
+            br#"{"session":"s","service":"x"}"#.to_vec(),
+            400,
+            "missing field `text`",
+        ),
+        (
+            br#"{"session":"s","service":"x","text":"a","json":1}"#.to_vec(),
+            400,
+            "not both",
+        ),
+        (
+            br#"{"session":"s","service":"x","text":5}"#.to_vec(),
+            400,
+            "`text` must be a string",
+        ),
+        (
+            br#"{"session":"","service":"x","text":"a"}"#.to_vec(),
+            400,
+            "`session` must not be empty",
+        ),
+        (
+            br#"{"session":"s","service":"x","text":"a","extra":1}"#.to_vec(),
+            400,
+            "unknown field `extra`",
+        ),
+        (
+            br#"{"session":"s","service":"x","json":{"a":"4111 1111 1111 1111","a":"x"}}"#.to_vec(),
+            400,
+            "key `a` is given twice",
+        ),
+        (
+            br#"{"session":"s","service":"x","text":"a","text":"b"}"#.to_vec(),
+            400,
+            "given twice",
+        ),
+        (
+            b"{\"session\":\"s\",\"service\":\"x\",\"text\":\"\xff\xfe\"}".to_vec(),
+            400,
+            "invalid",
+        ),
+        (
+            br#"{"session":"s","service":"x","text":"\ud800"}"#.to_vec(),
+            400,
+            "invalid",
+        ),
+        (
+            format!(
+                r#"{{"session":"s","service":"x","json":{}1{}}}"#,
+                "[".repeat(9),
+                "]".repeat(9)
+            )
+            .into_bytes(),
             400,
             "nested deeper than 9 levels",
         ),
         (
-            serde_json::to_vec(&json!({"session":"s","service":"x","text":"a".repeat(5000)})).unwrap(),
+            serde_json::to_vec(&json!({"session":"s","service":"x","text":"a".repeat(5000)}))
+                .unwrap(),
             413,
             "4096-byte limit",
         ),
@@ -276,7 +373,11 @@ async fn bad_requests_get_clear_errors() {
         assert!(m.contains(message), "expected `{message}` in {answer}");
     }
     // Eight levels of content nesting are fine.
-    let ok = format!(r#"{{"session":"s","service":"x","json":{}1{}}}"#, "[".repeat(8), "]".repeat(8));
+    let ok = format!(
+        r#"{{"session":"s","service":"x","json":{}1{}}}"#,
+        "[".repeat(8),
+        "]".repeat(8)
+    );
     assert_eq!(post_raw(&server, Some(TOKEN), ok.into_bytes()).await.0, 200);
     let body = br#"{"session":"s","service":"x","text":"a"}"#.to_vec();
     assert_eq!(post_raw(&server, None, body.clone()).await.0, 401);
@@ -286,12 +387,16 @@ async fn bad_requests_get_clear_errors() {
 #[tokio::test]
 async fn a_large_document_is_masked_whole() {
     let (server, _cfg) = server(POLICY, "masking:\n  max_body_bytes: 8388608\n").await;
-    let line = "Order 2026-118844 paid with 4111 1111 1111 1111 by jane@example.com on 2026-11-23.\n";
+    let line =
+        "Order 2026-118844 paid with 4111 1111 1111 1111 by jane@example.com on 2026-11-23.\n";
     let text = line.repeat(2 << 20 >> 7); // ~1.3 MB
     let answer = mask_text(&server, "s", &text).await;
     let masked = answer["text"].as_str().unwrap();
     assert!(!masked.contains("4111 1111 1111 1111") && !masked.contains("jane@"));
-    assert_eq!(answer["findings"].as_array().unwrap().len(), 2 * (2 << 20 >> 7));
+    assert_eq!(
+        answer["findings"].as_array().unwrap().len(),
+        2 * (2 << 20 >> 7)
+    );
 }
 
 #[test]
@@ -301,12 +406,18 @@ fn masking_configuration_errors_stop_the_server_with_a_position() {
     std::fs::write(cfg.dir.path().join("billing.yaml"), &bad_operator).unwrap();
     let (status, stderr) = start_failing(&["--config", cfg.config().to_str().unwrap()]);
     assert!(!status.success());
-    assert!(stderr.contains("billing.yaml:") && stderr.contains("shred"), "{stderr}");
+    assert!(
+        stderr.contains("billing.yaml:") && stderr.contains("shred"),
+        "{stderr}"
+    );
 
     let not_masking = "project: p\nmasking:\n  chain: [glob]\n";
     let cfg = ConfigDir::new("policy: p.yaml\n");
     std::fs::write(cfg.dir.path().join("p.yaml"), not_masking).unwrap();
     let (status, stderr) = start_failing(&["--config", cfg.config().to_str().unwrap()]);
     assert!(!status.success());
-    assert!(stderr.contains("does not export the `masking` interface"), "{stderr}");
+    assert!(
+        stderr.contains("does not export the `masking` interface"),
+        "{stderr}"
+    );
 }

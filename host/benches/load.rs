@@ -14,8 +14,8 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -31,34 +31,14 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 fn start_server(dir: &std::path::Path) -> (std::process::Child, String) {
-    use sha2::Digest;
-    let hash = hex::encode(sha2::Sha256::digest(TOKEN.as_bytes()));
-    std::fs::create_dir_all(dir.join("policies")).unwrap();
-    std::fs::write(dir.join("policies/invoice.yaml"), POLICY).unwrap();
     let extra = format!(
-        "identities:\n  claude-invoice-01: [\"sha256:{hash}\"]\nplugins:\n  project-glob:\n    builtin: glob\nchain: [project-glob]\n"
+        "identities:\n  claude-invoice-01: [\"{}\"]\nplugins:\n  project-glob:\n    builtin: glob\nchain: [project-glob]\n",
+        support::token_line(TOKEN)
     );
-    std::fs::write(dir.join("policies/zz-load.yaml"), extra).unwrap();
-    std::fs::write(dir.join("palisade.yaml"), "policy: policies\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(dir.join("palisade.yaml"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .env("PALISADE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .trim_start_matches("palisade listening on ")
-        .to_owned();
-    (child, base)
+    support::start_server(
+        dir,
+        &[("invoice.yaml", POLICY.to_owned()), ("zz-load.yaml", extra)],
+    )
 }
 
 fn body(i: u64) -> String {

@@ -83,7 +83,11 @@ pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
     for name in policy.masking.plugins() {
         if plugins.get(name).is_some_and(|p| !p.exports().masking) {
             return Err(Error::Config {
-                path: policy.files.first().map(|(f, _)| f.clone()).unwrap_or_default(),
+                path: policy
+                    .files
+                    .first()
+                    .map(|(f, _)| f.clone())
+                    .unwrap_or_default(),
                 message: format!(
                     "plugin `{name}` is named for masking but does not export the `masking` interface"
                 ),

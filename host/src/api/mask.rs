@@ -91,12 +91,8 @@ pub(super) async fn mask(
             request_id: &id,
         };
         match content {
-            Content::Text(t) => masker
-                .mask_text(&t)
-                .map(|(t, f)| (Content::Text(t), f)),
-            Content::Json(v) => masker
-                .mask_json(v)
-                .map(|(v, f)| (Content::Json(v), f)),
+            Content::Text(t) => masker.mask_text(&t).map(|(t, f)| (Content::Text(t), f)),
+            Content::Json(v) => masker.mask_json(v).map(|(v, f)| (Content::Json(v), f)),
         }
     })
     .await
@@ -151,10 +147,17 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<
     }
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         let source = std::error::Error::source(&e).map(ToString::to_string);
-        if source.as_deref().is_some_and(|s| s.contains("length limit")) {
+        if source
+            .as_deref()
+            .is_some_and(|s| s.contains("length limit"))
+        {
             too_large()
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("cannot read the body: {e}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("cannot read the body: {e}"),
+            )
         }
     })?;
     Ok(bytes.to_vec())

@@ -104,7 +104,10 @@ mod tests {
     #[test]
     fn reads_json_and_keeps_key_order() {
         let v = parse_strict(br#"{"b": [1, 2.5, "x", null, true], "a": {}}"#, 8).unwrap();
-        assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(
+            v.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["b", "a"]
+        );
         assert_eq!(v["b"][2], "x");
     }
 

@@ -7,7 +7,9 @@
 //! nothing is returned unmasked.
 //!
 //! A JSON document is masked as one text of all its string and number values
-//! (so a document costs one call per plugin, not one per value), then once
+//! (so a document costs one call per plugin, not one per value), each written
+//! as `"key": "value"` so that a plugin sees the key a value is assigned to
+//! (`{"password": "hunter2"}` is a password because of its key), then once
 //! more with the values glued together, so that a value split across two
 //! strings (`["4111 1111", "1111 1111"]`) is still found.
 
@@ -91,7 +93,12 @@ impl Masker<'_> {
     }
 
     /// Replaces `spans` (sorted, disjoint, in bounds) in `text`.
-    fn replace(&self, text: &str, spans: &[Span], pointer: Option<&str>) -> (String, Vec<Reported>) {
+    fn replace(
+        &self,
+        text: &str,
+        spans: &[Span],
+        pointer: Option<&str>,
+    ) -> (String, Vec<Reported>) {
         let mut out = String::with_capacity(text.len());
         let mut reported = Vec::with_capacity(spans.len());
         let mut pos = 0;
@@ -124,19 +131,19 @@ impl Masker<'_> {
     /// are kept. A number in which something was found becomes a string.
     pub fn mask_json(&self, mut doc: Value) -> Result<(Value, Vec<Reported>)> {
         let mut leaves = Vec::new();
-        collect(&doc, &mut String::new(), &mut leaves);
+        collect(&doc, None, &mut String::new(), &mut leaves);
         let mut spans: Vec<Vec<Span>> = vec![Vec::new(); leaves.len()];
 
-        // Pass 1: each value on its own (separated by a blank line).
-        let (text, starts) = join(&leaves, "\n\n");
+        // Pass 1: each value on a line of its own, after its key.
+        let (text, placed) = render_keyed(&leaves);
         for s in self.find(&text)? {
-            split(&s, &starts, &leaves, &mut spans, false);
+            split(&s, &placed, &mut spans, false);
         }
         // Pass 2: values glued together; only what crosses a boundary counts.
         if leaves.len() > 1 {
-            let (text, starts) = join(&leaves, "");
+            let (text, placed) = glue(&leaves);
             for s in self.find(&text)? {
-                split(&s, &starts, &leaves, &mut spans, true);
+                split(&s, &placed, &mut spans, true);
             }
         }
 
@@ -176,25 +183,26 @@ fn merge(mut spans: Vec<Span>) -> Vec<Span> {
 #[derive(Debug)]
 struct Leaf {
     pointer: String,
+    /// The key it is the value of, when its parent is an object.
+    key: Option<String>,
     text: String,
 }
 
-fn collect(v: &Value, pointer: &mut String, out: &mut Vec<Leaf>) {
+fn collect(v: &Value, key: Option<&str>, pointer: &mut String, out: &mut Vec<Leaf>) {
+    let leaf = |text: String| Leaf {
+        pointer: pointer.clone(),
+        key: key.map(str::to_owned),
+        text,
+    };
     match v {
-        Value::String(s) => out.push(Leaf {
-            pointer: pointer.clone(),
-            text: s.clone(),
-        }),
-        Value::Number(n) => out.push(Leaf {
-            pointer: pointer.clone(),
-            text: n.to_string(),
-        }),
+        Value::String(s) => out.push(leaf(s.clone())),
+        Value::Number(n) => out.push(leaf(n.to_string())),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&i.to_string());
-                collect(item, pointer, out);
+                collect(item, None, pointer, out);
                 pointer.truncate(len);
             }
         }
@@ -203,7 +211,7 @@ fn collect(v: &Value, pointer: &mut String, out: &mut Vec<Leaf>) {
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                collect(item, pointer, out);
+                collect(item, Some(k), pointer, out);
                 pointer.truncate(len);
             }
         }
@@ -230,47 +238,113 @@ fn substitute(v: &mut Value, replaced: &mut [Option<String>], next: &mut usize) 
     }
 }
 
-/// The leaves joined by `sep`, and where each leaf starts in the result.
-fn join(leaves: &[Leaf], sep: &str) -> (String, Vec<usize>) {
-    let total = leaves.iter().map(|l| l.text.len() + sep.len()).sum();
-    let mut text = String::with_capacity(total);
-    let mut starts = Vec::with_capacity(leaves.len());
-    for (i, leaf) in leaves.iter().enumerate() {
-        if i > 0 {
-            text.push_str(sep);
+/// Where a leaf's value sits in a joined text.
+#[derive(Debug)]
+struct Placed {
+    /// Offset of the value in the joined text.
+    start: usize,
+    /// Length of the value as written there.
+    len: usize,
+    /// For a value written escaped: the offset in the original value of each
+    /// byte written, plus one final entry (the value's length).
+    origin: Option<Vec<usize>>,
+}
+
+impl Placed {
+    /// Maps an offset within the written value back to the original.
+    fn original(&self, at: usize) -> usize {
+        match &self.origin {
+            None => at,
+            Some(o) => o.get(at).copied().unwrap_or(at),
         }
-        starts.push(text.len());
+    }
+}
+
+/// Every leaf as a line `"key": "value"` (or `"value"` in an array), with
+/// `"` and `\` in values escaped so that a quoted value ends where it does.
+fn render_keyed(leaves: &[Leaf]) -> (String, Vec<Placed>) {
+    let mut text = String::new();
+    let mut placed = Vec::with_capacity(leaves.len());
+    for leaf in leaves {
+        if let Some(key) = &leaf.key {
+            text.push('"');
+            // A key cannot close the quotes early or glue onto the value.
+            text.extend(key.chars().map(|c| if c == '"' || c == '\\' { '_' } else { c }));
+            text.push_str("\": ");
+        }
+        text.push('"');
+        let start = text.len();
+        let needs_escape = leaf.text.contains(['"', '\\']);
+        let origin = if needs_escape {
+            let mut origin = Vec::with_capacity(leaf.text.len() + 8);
+            for (at, c) in leaf.text.char_indices() {
+                if c == '"' || c == '\\' {
+                    text.push('\\');
+                    origin.push(at);
+                }
+                text.push(c);
+                origin.extend(std::iter::repeat_n(at, c.len_utf8()));
+            }
+            origin.push(leaf.text.len());
+            Some(origin)
+        } else {
+            text.push_str(&leaf.text);
+            None
+        };
+        placed.push(Placed {
+            start,
+            len: text.len() - start,
+            origin,
+        });
+        text.push_str("\"\n");
+    }
+    (text, placed)
+}
+
+/// The values glued together with nothing between them.
+fn glue(leaves: &[Leaf]) -> (String, Vec<Placed>) {
+    let mut text = String::with_capacity(leaves.iter().map(|l| l.text.len()).sum());
+    let mut placed = Vec::with_capacity(leaves.len());
+    for leaf in leaves {
+        placed.push(Placed {
+            start: text.len(),
+            len: leaf.text.len(),
+            origin: None,
+        });
         text.push_str(&leaf.text);
     }
-    (text, starts)
+    (text, placed)
 }
 
 /// Hands the parts of a span of the joined text to the leaves it covers.
 /// With `crossing_only`, a span within a single leaf is ignored.
-fn split(s: &Span, starts: &[usize], leaves: &[Leaf], out: &mut [Vec<Span>], crossing_only: bool) {
-    // The first leaf that ends after the span starts.
-    let first = starts.partition_point(|&st| st <= s.start).saturating_sub(1);
+fn split(s: &Span, placed: &[Placed], out: &mut [Vec<Span>], crossing_only: bool) {
+    // The first leaf that starts after the span's start, less one.
+    let first = placed
+        .partition_point(|p| p.start <= s.start)
+        .saturating_sub(1);
     let mut parts = Vec::new();
-    for i in first..leaves.len() {
-        let (ls, le) = (starts[i], starts[i] + leaves[i].text.len());
-        if ls >= s.end {
+    for (i, p) in placed.iter().enumerate().skip(first) {
+        if p.start >= s.end {
             break;
         }
-        let (a, b) = (s.start.max(ls), s.end.min(le));
+        let (a, b) = (s.start.max(p.start), s.end.min(p.start + p.len));
         if a < b {
-            parts.push((i, a - ls, b - ls));
+            parts.push((i, p.original(a - p.start), p.original(b - p.start)));
         }
     }
     if crossing_only && parts.len() < 2 {
         return;
     }
     for (i, a, b) in parts {
-        out[i].push(Span {
-            kind: s.kind.clone(),
-            plugin: s.plugin,
-            start: a,
-            end: b,
-        });
+        if let Some(leaf) = out.get_mut(i) {
+            leaf.push(Span {
+                kind: s.kind.clone(),
+                plugin: s.plugin,
+                start: a,
+                end: b,
+            });
+        }
     }
 }
 
@@ -283,6 +357,7 @@ mod tests {
             .iter()
             .map(|t| Leaf {
                 pointer: String::new(),
+                key: Some("k".into()),
                 text: (*t).to_owned(),
             })
             .collect()
@@ -300,24 +375,41 @@ mod tests {
     #[test]
     fn spans_of_the_joined_text_split_over_leaves() {
         let l = leaves(&["4111 1111", "1111 1111", "x"]);
-        let (text, starts) = join(&l, "");
+        let (text, placed) = glue(&l);
         assert_eq!(text, "4111 11111111 1111x");
         let mut out = vec![Vec::new(); 3];
-        split(&span(0, 18), &starts, &l, &mut out, true);
+        split(&span(0, 18), &placed, &mut out, true);
         assert_eq!((out[0][0].start, out[0][0].end), (0, 9));
         assert_eq!((out[1][0].start, out[1][0].end), (0, 9));
         assert!(out[2].is_empty());
         let mut out = vec![Vec::new(); 3];
-        split(&span(0, 4), &starts, &l, &mut out, true);
+        split(&span(0, 4), &placed, &mut out, true);
         assert!(out.iter().all(Vec::is_empty), "within one leaf: not crossing");
+    }
+
+    #[test]
+    fn keyed_lines_escape_quotes_and_map_back() {
+        let l = leaves(&["a\"b", "plain"]);
+        let (text, placed) = render_keyed(&l);
+        assert_eq!(text, "\"k\": \"a\\\"b\"\n\"k\": \"plain\"\n");
+        // The whole escaped value maps back to the whole original value.
+        let (start, end) = (placed[0].start, placed[0].start + placed[0].len);
+        let mut out = vec![Vec::new(); 2];
+        split(&span(start, end), &placed, &mut out, false);
+        assert_eq!((out[0][0].start, out[0][0].end), (0, 3));
+        let p = &placed[1];
+        assert_eq!(&text[p.start..p.start + p.len], "plain");
     }
 
     #[test]
     fn pointers_escape_and_numbers_are_leaves() {
         let doc = serde_json::json!({"a/b": [{"~": "x"}, 4111111111111111_u64], "n": null});
         let mut out = Vec::new();
-        collect(&doc, &mut String::new(), &mut out);
-        let got: Vec<_> = out.iter().map(|l| (l.pointer.as_str(), l.text.as_str())).collect();
+        collect(&doc, None, &mut String::new(), &mut out);
+        let got: Vec<_> = out
+            .iter()
+            .map(|l| (l.pointer.as_str(), l.text.as_str()))
+            .collect();
         assert_eq!(got, [("/a~1b/0/~0", "x"), ("/a~1b/1", "4111111111111111")]);
     }
 

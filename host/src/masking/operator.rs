@@ -46,8 +46,7 @@ impl MaskKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(data_dir).map_err(io)?;
                 let mut key = [0u8; 32];
-                getrandom::fill(&mut key)
-                    .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+                getrandom::fill(&mut key).map_err(|e| io(std::io::Error::other(e.to_string())))?;
                 write_private(&path, &key).map_err(io)?;
                 Ok(Self(key))
             }
@@ -155,23 +154,47 @@ mod tests {
             apply(Operator::LastFour, &k, "s", "credit_card", card),
             "**** **** **** 1111"
         );
-        assert_eq!(apply(Operator::LastFour, &k, "s", "ssn", "123-45-6789"), "***-**-6789");
-        assert_eq!(apply(Operator::LastFour, &k, "s", "password", "hunter2"), "*******");
-        assert_eq!(apply(Operator::Label, &k, "s", "credit_card", card), "[CREDIT_CARD]");
+        assert_eq!(
+            apply(Operator::LastFour, &k, "s", "ssn", "123-45-6789"),
+            "***-**-6789"
+        );
+        assert_eq!(
+            apply(Operator::LastFour, &k, "s", "password", "hunter2"),
+            "*******"
+        );
+        assert_eq!(
+            apply(Operator::Label, &k, "s", "credit_card", card),
+            "[CREDIT_CARD]"
+        );
         let hash = apply(Operator::Hash, &k, "s", "credit_card", card);
-        assert!(hash.starts_with("[credit_card:h:") && hash.len() == 32, "{hash}");
+        assert!(
+            hash.starts_with("[credit_card:h:") && hash.len() == 32,
+            "{hash}"
+        );
     }
 
     #[test]
     fn tokens_are_consistent_within_a_session_and_differ_across() {
         let k = key(1);
         let t = |s: &str, v: &str| apply(Operator::Token, &k, s, "credit_card", v);
-        assert_eq!(t("s1", "4111 1111 1111 1111"), t("s1", "4111-1111-1111-1111"));
-        assert_ne!(t("s1", "4111 1111 1111 1111"), t("s1", "5555 5555 5555 4444"));
-        assert_ne!(t("s1", "4111 1111 1111 1111"), t("s2", "4111 1111 1111 1111"));
+        assert_eq!(
+            t("s1", "4111 1111 1111 1111"),
+            t("s1", "4111-1111-1111-1111")
+        );
+        assert_ne!(
+            t("s1", "4111 1111 1111 1111"),
+            t("s1", "5555 5555 5555 4444")
+        );
+        assert_ne!(
+            t("s1", "4111 1111 1111 1111"),
+            t("s2", "4111 1111 1111 1111")
+        );
         let h = |k: &MaskKey, s: &str| apply(Operator::Hash, k, s, "email", "A@example.com");
         assert_eq!(h(&k, "s1"), h(&k, "s2"), "hashes ignore the session");
-        assert_eq!(h(&k, "s1"), apply(Operator::Hash, &k, "s", "email", "a@EXAMPLE.com"));
+        assert_eq!(
+            h(&k, "s1"),
+            apply(Operator::Hash, &k, "s", "email", "a@EXAMPLE.com")
+        );
         assert_ne!(h(&k, "s1"), h(&key(2), "s1"), "hashes depend on the key");
     }
 
@@ -184,7 +207,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("mask.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("mask.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(!format!("{a:?}").contains(&hex::encode(a.0)));

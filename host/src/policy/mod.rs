@@ -351,7 +351,10 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
         for (service, binding) in &file.services {
             let pointer = format!("/services/{service}");
             if !bound_services.insert(service.clone()) {
-                return Err(fail(&pointer, format!("service `{service}` is bound twice")));
+                return Err(fail(
+                    &pointer,
+                    format!("service `{service}` is bound twice"),
+                ));
             }
             if binding.plugin.is_none() && binding.masking.is_empty() {
                 return Err(fail(

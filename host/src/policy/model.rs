@@ -106,7 +106,6 @@ impl Operator {
     }
 }
 
-
 /// One agent.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

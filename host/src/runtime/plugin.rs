@@ -198,11 +198,7 @@ impl Plugin {
     /// grows with the text ([`MASK_FUEL_PER_BYTE`], one millisecond per
     /// [`MASK_BYTES_PER_MS`]), so a limit sized for decisions does not fail
     /// a large document.
-    pub fn mask(
-        &self,
-        request_id: &str,
-        text: &str,
-    ) -> Result<CallOutcome<Vec<types::Finding>>> {
+    pub fn mask(&self, request_id: &str, text: &str) -> Result<CallOutcome<Vec<types::Finding>>> {
         if self.masking.is_none() {
             return Err(self.missing("masking"));
         }

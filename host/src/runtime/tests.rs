@@ -239,7 +239,10 @@ fn a_flood_of_findings_is_refused_as_oversized() {
             .map(|o| o.value.len())
             .expect_err("must fail");
         assert!(matches!(err, Error::OversizedOutput { .. }), "{err:?}");
-        assert!(hostile.mask("r", "plain").is_ok(), "the plugin still serves");
+        assert!(
+            hostile.mask("r", "plain").is_ok(),
+            "the plugin still serves"
+        );
     });
 }
 

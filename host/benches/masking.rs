@@ -1,0 +1,180 @@
+//! Masking throughput, in MB/s on one core: through each masking plugin
+//! (the Wasm call alone) and through `POST /v1/mask` on the real server.
+//!
+//! `cargo bench -p palisade --bench masking` (optional: `MASK_SECONDS`, the
+//! time spent per measurement, default 2).
+//!
+//! The text is mixed (prose, log lines, config and JSON fragments) with a
+//! sensitive value about every 500 bytes; documents of 1 KB, 64 KB and 1 MB.
+//! Plugin figures are single-threaded calls on pooled instances, so they are
+//! per core. The HTTP figures are one client after another (the server's
+//! parsing, masking and answer on one request at a time) and two clients at
+//! once (both cores; the generator shares them).
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use palisade::masking::{MaskKey, Masker};
+use palisade::policy::MaskingPolicy;
+use palisade::runtime::{EngineSettings, Plugin, PluginOptions, Runtime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "pal_mask_bench_token";
+const SIZES: &[(&str, usize)] = &[("1 KB", 1024), ("64 KB", 64 * 1024), ("1 MB", 1024 * 1024)];
+
+fn seconds() -> Duration {
+    let s = std::env::var("MASK_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2.0);
+    Duration::from_secs_f64(s)
+}
+
+/// Runs `f` (which masks `bytes` bytes) repeatedly for `time`; MB/s.
+fn throughput(bytes: usize, time: Duration, mut f: impl FnMut()) -> f64 {
+    for _ in 0..3 {
+        f();
+    }
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < time {
+        f();
+        n += 1;
+    }
+    (bytes as f64 * n as f64) / start.elapsed().as_secs_f64() / 1e6
+}
+
+fn plugins() -> (Runtime, Vec<Arc<Plugin>>) {
+    let rt = Runtime::new(
+        &EngineSettings {
+            pooling: true,
+            max_instances: 16,
+        },
+        None,
+    )
+    .unwrap();
+    let chain = ["pii", "secrets"]
+        .iter()
+        .map(|name| {
+            let bytes = palisade::builtin::plugin(name).unwrap();
+            Arc::new(rt.load(name, bytes, PluginOptions::default()).unwrap())
+        })
+        .collect();
+    (rt, chain)
+}
+
+fn bench_plugins(time: Duration) {
+    let (_rt, chain) = plugins();
+    let policy = MaskingPolicy::default();
+    let key = MaskKey::from_bytes([7; 32]);
+    println!("\nin the plugin (one core, pooled instance), MB/s");
+    println!(
+        "{:>8} {:>10} {:>10} {:>22}",
+        "size", "pii", "secrets", "pii+secrets+operators"
+    );
+    for (label, size) in SIZES {
+        let text = support::mixed_text(*size);
+        let mut row = Vec::new();
+        for p in &chain {
+            row.push(throughput(text.len(), time, || {
+                let found = p.mask("bench", &text).unwrap();
+                std::hint::black_box(found.value.len());
+            }));
+        }
+        let masker = Masker {
+            chain: chain.clone(),
+            policy: &policy,
+            key: &key,
+            session: "s",
+            request_id: "bench",
+        };
+        row.push(throughput(text.len(), time, || {
+            let (masked, _) = masker.mask_text(&text).unwrap();
+            std::hint::black_box(masked.len());
+        }));
+        println!(
+            "{label:>8} {:>10.1} {:>10.1} {:>22.1}",
+            row[0], row[1], row[2]
+        );
+    }
+}
+
+fn bench_http(time: Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = format!(
+        "project: bench\nagents:\n  bot:\n    tokens: [\"{}\"]\n",
+        support::token_line(TOKEN)
+    );
+    let (mut child, base) = support::start_server(dir.path(), &[("bench.yaml", policy)]);
+    let url = format!("{base}/v1/mask");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("\nthrough POST /v1/mask (text; pii + secrets; redact), MB/s of text");
+    println!("{:>8} {:>12} {:>12}", "size", "1 client", "2 clients");
+    for (label, size) in SIZES {
+        let text = support::mixed_text(*size);
+        let body = serde_json::to_vec(&serde_json::json!({
+            "session": "s", "service": "docs", "text": text
+        }))
+        .unwrap();
+        let mut row = Vec::new();
+        for clients in [1usize, 2] {
+            let body = body.clone();
+            let url = url.clone();
+            let mbps = rt.block_on(async move {
+                let client = reqwest::Client::new();
+                let send = |client: reqwest::Client, url: String, body: Vec<u8>| async move {
+                    let r = client
+                        .post(&url)
+                        .bearer_auth(TOKEN)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(r.status().is_success(), "{}", r.status());
+                    r.bytes().await.unwrap();
+                };
+                for _ in 0..3 {
+                    send(client.clone(), url.clone(), body.clone()).await;
+                }
+                let start = Instant::now();
+                let mut tasks = Vec::new();
+                for _ in 0..clients {
+                    let (client, url, body) = (client.clone(), url.clone(), body.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut n = 0u64;
+                        while start.elapsed() < time {
+                            send(client.clone(), url.clone(), body.clone()).await;
+                            n += 1;
+                        }
+                        n
+                    }));
+                }
+                let mut total = 0;
+                for t in tasks {
+                    total += t.await.unwrap();
+                }
+                (*size as f64 * total as f64) / start.elapsed().as_secs_f64() / 1e6
+            });
+            row.push(mbps);
+        }
+        println!("{label:>8} {:>12.1} {:>12.1}", row[0], row[1]);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let time = seconds();
+    bench_plugins(time);
+    bench_http(time);
+}

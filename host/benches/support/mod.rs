@@ -1,0 +1,78 @@
+//! Shared by the benchmarks that drive the real server.
+// Each benchmark uses part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// The sha256 line of `token`, as a policy's `identities` lists it.
+pub fn token_line(token: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    )
+}
+
+/// Writes `files` into `dir/policies`, starts the release binary on a free
+/// loopback port with `PALISADE_LOG=warn`, and returns it with its base URL.
+pub fn start_server(dir: &std::path::Path, files: &[(&str, String)]) -> (Child, String) {
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join("policies").join(name), text).unwrap();
+    }
+    std::fs::write(
+        dir.join("palisade.yaml"),
+        "policy: policies\nmasking:\n  max_body_bytes: 16777216\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.join("palisade.yaml"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("PALISADE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .trim_start_matches("palisade listening on ")
+        .to_owned();
+    (child, base)
+}
+
+/// Deterministic mixed text of about `len` bytes: prose, log lines, config
+/// and JSON fragments, with a sensitive value roughly every 500 bytes.
+pub fn mixed_text(len: usize) -> String {
+    const PIECES: &[&str] = &[
+        "Thanks for reaching out about your invoice. We looked into the charge from last week and \
+         it seems the payment was processed twice because the first attempt timed out on our side. ",
+        "2026-11-23T14:30:12.481Z INFO request_id=7f3c2a9e-41d4-4a71-b6e2-5d8c0e9f1a23 method=GET \
+         path=/api/v2/orders/118844 status=200 duration_ms=42 version=v2.14.1\n",
+        "The customer paid with card 4111 1111 1111 1111 and asked for a refund to the same card. ",
+        "[server]\nlisten = 0.0.0.0:8443\nworkers = 8\nlog_level = info\ntimeout = 30s\n",
+        "{\"order\": 2026118844, \"status\": \"shipped\", \"items\": 3, \"total\": \"129.90\"} ",
+        "Please contact jane.doe@example.com or call +1 415 555 0100 if anything is unclear. ",
+        "Build 4f1c9a2e8b7d6c5a4f3e2d1c0b9a8f7e6d5c4b3a finished in 12m 4s on runner ci-07. ",
+        "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n",
+        "Our records show the account was opened in March and upgraded to the team plan in June; \
+         the next renewal is due on the first of December. ",
+        "curl -H \"Authorization: Bearer Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA\" https://api.example.com/v1/items\n",
+        "Traffic from 10.20.30.40 was blocked by the firewall rule at 14:31:07 after 5 attempts. ",
+        "Transfer to IBAN DE89 3704 0044 0532 0130 00 scheduled for Friday. ",
+    ];
+    let mut out = String::with_capacity(len + 512);
+    let mut i = 0usize;
+    while out.len() < len {
+        out.push_str(PIECES[i % PIECES.len()]);
+        i += 1;
+    }
+    out.truncate(out.floor_char_boundary(len));
+    out
+}
