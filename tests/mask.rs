@@ -220,7 +220,8 @@ async fn json_strings_and_card_like_numbers_are_masked_keys_and_structure_kept()
             "/customer/cards/0",
             "/customer/cards/1",
             "/split/0",
-            "/split/1"
+            "/split/1",
+            "/db/password"
         ]
     );
 }

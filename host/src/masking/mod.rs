@@ -10,8 +10,9 @@
 //! (so a document costs one call per plugin, not one per value), each written
 //! as `"key": "value"` so that a plugin sees the key a value is assigned to
 //! (`{"password": "hunter2"}` is a password because of its key), then once
-//! more with the values glued together, so that a value split across two
-//! strings (`["4111 1111", "1111 1111"]`) is still found.
+//! more with neighbouring values of the same array or object glued together,
+//! so that a value split across strings (`["4111 1111", "1111 1111"]`) is
+//! still found.
 
 mod json;
 mod operator;
@@ -131,7 +132,7 @@ impl Masker<'_> {
     /// are kept. A number in which something was found becomes a string.
     pub fn mask_json(&self, mut doc: Value) -> Result<(Value, Vec<Reported>)> {
         let mut leaves = Vec::new();
-        collect(&doc, None, &mut String::new(), &mut leaves);
+        collect(&doc, None, 0, &mut 0, &mut String::new(), &mut leaves);
         let mut spans: Vec<Vec<Span>> = vec![Vec::new(); leaves.len()];
 
         // Pass 1: each value on a line of its own, after its key.
@@ -185,33 +186,49 @@ struct Leaf {
     pointer: String,
     /// The key it is the value of, when its parent is an object.
     key: Option<String>,
+    /// Which array or object it is in (numbered in document order).
+    parent: usize,
     text: String,
 }
 
-fn collect(v: &Value, key: Option<&str>, pointer: &mut String, out: &mut Vec<Leaf>) {
+/// Collects the strings and numbers of `v`, which sits in container
+/// `parent` under `key`; `containers` counts the arrays and objects seen.
+fn collect(
+    v: &Value,
+    key: Option<&str>,
+    parent: usize,
+    containers: &mut usize,
+    pointer: &mut String,
+    out: &mut Vec<Leaf>,
+) {
     let leaf = |text: String| Leaf {
         pointer: pointer.clone(),
         key: key.map(str::to_owned),
+        parent,
         text,
     };
     match v {
         Value::String(s) => out.push(leaf(s.clone())),
         Value::Number(n) => out.push(leaf(n.to_string())),
         Value::Array(items) => {
+            *containers += 1;
+            let me = *containers;
             for (i, item) in items.iter().enumerate() {
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&i.to_string());
-                collect(item, None, pointer, out);
+                collect(item, None, me, containers, pointer, out);
                 pointer.truncate(len);
             }
         }
         Value::Object(map) => {
+            *containers += 1;
+            let me = *containers;
             for (k, item) in map {
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                collect(item, Some(k), pointer, out);
+                collect(item, Some(k), me, containers, pointer, out);
                 pointer.truncate(len);
             }
         }
@@ -269,7 +286,10 @@ fn render_keyed(leaves: &[Leaf]) -> (String, Vec<Placed>) {
         if let Some(key) = &leaf.key {
             text.push('"');
             // A key cannot close the quotes early or glue onto the value.
-            text.extend(key.chars().map(|c| if c == '"' || c == '\\' { '_' } else { c }));
+            text.extend(
+                key.chars()
+                    .map(|c| if c == '"' || c == '\\' { '_' } else { c }),
+            );
             text.push_str("\": ");
         }
         text.push('"');
@@ -301,11 +321,17 @@ fn render_keyed(leaves: &[Leaf]) -> (String, Vec<Placed>) {
     (text, placed)
 }
 
-/// The values glued together with nothing between them.
+/// The values glued together: nothing between neighbours in the same array
+/// or object, a line break between the others.
 fn glue(leaves: &[Leaf]) -> (String, Vec<Placed>) {
-    let mut text = String::with_capacity(leaves.iter().map(|l| l.text.len()).sum());
+    let mut text = String::with_capacity(leaves.iter().map(|l| l.text.len() + 1).sum());
     let mut placed = Vec::with_capacity(leaves.len());
+    let mut parent = None;
     for leaf in leaves {
+        if parent.is_some_and(|p| p != leaf.parent) {
+            text.push('\n');
+        }
+        parent = Some(leaf.parent);
         placed.push(Placed {
             start: text.len(),
             len: leaf.text.len(),
@@ -358,6 +384,7 @@ mod tests {
             .map(|t| Leaf {
                 pointer: String::new(),
                 key: Some("k".into()),
+                parent: 1,
                 text: (*t).to_owned(),
             })
             .collect()
@@ -384,7 +411,10 @@ mod tests {
         assert!(out[2].is_empty());
         let mut out = vec![Vec::new(); 3];
         split(&span(0, 4), &placed, &mut out, true);
-        assert!(out.iter().all(Vec::is_empty), "within one leaf: not crossing");
+        assert!(
+            out.iter().all(Vec::is_empty),
+            "within one leaf: not crossing"
+        );
     }
 
     #[test]
@@ -405,7 +435,7 @@ mod tests {
     fn pointers_escape_and_numbers_are_leaves() {
         let doc = serde_json::json!({"a/b": [{"~": "x"}, 4111111111111111_u64], "n": null});
         let mut out = Vec::new();
-        collect(&doc, None, &mut String::new(), &mut out);
+        collect(&doc, None, 0, &mut 0, &mut String::new(), &mut out);
         let got: Vec<_> = out
             .iter()
             .map(|l| (l.pointer.as_str(), l.text.as_str()))
