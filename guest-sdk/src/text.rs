@@ -94,11 +94,14 @@ fn fold(c: char) -> Option<u8> {
 /// A text folded to bytes for scanning, with the way back to the original.
 #[derive(Debug)]
 pub struct Normalized<'a> {
+    text: &'a str,
     bytes: Cow<'a, [u8]>,
-    /// For each byte of `bytes`, the offset of the character it came from in
-    /// the original, plus one final entry: the original's length. `None` when
-    /// the text is ASCII and offsets are the same.
-    origin: Option<Vec<u32>>,
+    /// Where the offset between folded and original changes: (folded index,
+    /// original offset of the character that folded byte came from). Between
+    /// anchors the two advance together (ASCII). Empty when the text is
+    /// ASCII. At most one entry per non-ASCII character, so a mostly-ASCII
+    /// text costs little beyond its folded copy.
+    anchors: Vec<(u32, u32)>,
 }
 
 impl<'a> Normalized<'a> {
@@ -106,23 +109,30 @@ impl<'a> Normalized<'a> {
     pub fn new(text: &'a str) -> Self {
         if text.is_ascii() {
             return Self {
+                text,
                 bytes: Cow::Borrowed(text.as_bytes()),
-                origin: None,
+                anchors: Vec::new(),
             };
         }
         let mut bytes = Vec::with_capacity(text.len());
-        let mut origin = Vec::with_capacity(text.len() + 1);
+        let mut anchors = Vec::new();
+        // Original offset minus folded index, for the current run.
+        let mut delta = usize::MAX;
         for (at, c) in text.char_indices() {
             let b = if c.is_ascii() { Some(c as u8) } else { fold(c) };
             if let Some(b) = b {
+                let i = bytes.len();
+                if at - i != delta {
+                    delta = at - i;
+                    anchors.push((to_u32(i), to_u32(at)));
+                }
                 bytes.push(b);
-                origin.push(u32::try_from(at).unwrap_or(u32::MAX));
             }
         }
-        origin.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
         Self {
+            text,
             bytes: Cow::Owned(bytes),
-            origin: Some(origin),
+            anchors,
         }
     }
 
@@ -131,18 +141,42 @@ impl<'a> Normalized<'a> {
         &self.bytes
     }
 
-    /// Maps the folded span `start..end` back to a span of the original text.
-    /// The span covers whole characters, and any dropped invisible characters
-    /// between the span's first and last.
-    pub fn original(&self, start: usize, end: usize) -> (usize, usize) {
-        match &self.origin {
-            None => (start, end),
-            Some(origin) => {
-                let at = |i: usize| origin.get(i).map_or(usize::MAX, |&o| o as usize);
-                (at(start), at(end))
-            }
+    /// The original offset of the character folded byte `i` came from.
+    fn origin(&self, i: usize) -> usize {
+        let k = self.anchors.partition_point(|&(f, _)| f as usize <= i);
+        match k.checked_sub(1).and_then(|k| self.anchors.get(k)) {
+            Some(&(f, o)) => o as usize + (i - f as usize),
+            None => i,
         }
     }
+
+    /// Maps the folded span `start..end` back to a span of the original
+    /// text: from the first character's start to the last one's end, so it
+    /// covers whole characters and any dropped invisible characters between
+    /// them, never one before or after.
+    pub fn original(&self, start: usize, end: usize) -> (usize, usize) {
+        let end = end.min(self.bytes.len());
+        let start = start.min(end);
+        if start == end {
+            let at = if start < self.bytes.len() {
+                self.origin(start)
+            } else {
+                self.text.len()
+            };
+            return (at, at);
+        }
+        let last = self.origin(end - 1);
+        let width = self
+            .text
+            .get(last..)
+            .and_then(|rest| rest.chars().next())
+            .map_or(1, char::len_utf8);
+        (self.origin(start), last + width)
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// True for ASCII letters and digits and [`OTHER_LETTER`]: bytes that make

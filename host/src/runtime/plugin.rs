@@ -392,7 +392,7 @@ impl Plugin {
 }
 
 /// Fuel a masking call gets per byte of text, on top of the plugin's fuel.
-pub const MASK_FUEL_PER_BYTE: u64 = 400;
+pub const MASK_FUEL_PER_BYTE: u64 = 1000;
 /// A masking call's deadline grows by one millisecond per this many bytes.
 pub const MASK_BYTES_PER_MS: u64 = 16 * 1024;
 

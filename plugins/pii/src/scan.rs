@@ -1,0 +1,280 @@
+//! The single pass over the folded bytes: the byte classes, the trigger loop
+//! and the small helpers every matcher shares.
+//!
+//! Only trigger bytes cost anything: the first byte of a word (a digit or a
+//! letter not preceded by a letter or digit) and `+`, `(`, `@`, `:`. The rest
+//! of a word is skipped with one table lookup per byte. Every matcher reads
+//! a bounded window from its trigger, except three that read further but
+//! never twice: the card and IBAN passes, which read a run of groups once
+//! for all the starts in it and leave a horizon the next trigger must be
+//! past, and e-mail, whose local part never reaches back over the previous
+//! `@` and whose domain stops at the next one. The scan is linear in the
+//! text.
+
+use std::collections::VecDeque;
+
+use crate::{Found, Kind, email, iban, ip, numbers};
+
+/// `0`..`9`.
+const DIGIT: u8 = 1;
+/// `A`..`Z`, `a`..`z`.
+const ALPHA: u8 = 2;
+/// `+`, `(`, `@`, `:`: punctuation that can start a value.
+const TRIGGER: u8 = 4;
+/// Letters and digits: the bytes words are made of.
+const WORD: u8 = DIGIT | ALPHA;
+
+/// The class of every byte value.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_digit() {
+            DIGIT
+        } else if b.is_ascii_alphabetic() {
+            ALPHA
+        } else if matches!(b, b'+' | b'(' | b'@' | b':') {
+            TRIGGER
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+};
+
+/// The byte at `i`, or `0` (a byte no matcher accepts) past the end.
+#[inline]
+pub(crate) fn at(b: &[u8], i: usize) -> u8 {
+    match b.get(i) {
+        Some(&c) => c,
+        None => 0,
+    }
+}
+
+/// The byte `k` places before `i`, or `0` before the start.
+#[inline]
+pub(crate) fn before(b: &[u8], i: usize, k: usize) -> u8 {
+    match i.checked_sub(k) {
+        Some(j) => at(b, j),
+        None => 0,
+    }
+}
+
+/// An ASCII digit.
+#[inline]
+pub(crate) fn is_digit(c: u8) -> bool {
+    c.is_ascii_digit()
+}
+
+/// A byte words are made of: values must not be glued to one.
+#[inline]
+pub(crate) fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+/// Space, dash or dot: the separators of phone numbers.
+#[inline]
+pub(crate) fn is_phone_sep(c: u8) -> bool {
+    matches!(c, b' ' | b'-' | b'.')
+}
+
+/// True when the value starting at `i` would continue a number written
+/// with `sep`: it is preceded by a digit and `sep`.
+#[inline]
+pub(crate) fn continues_number(b: &[u8], i: usize, sep: u8) -> bool {
+    before(b, i, 1) == sep && is_digit(before(b, i, 2))
+}
+
+/// True when the value ending at `e` is followed by `sep` and a digit, so
+/// the number goes on.
+#[inline]
+pub(crate) fn number_follows(b: &[u8], e: usize, sep: u8) -> bool {
+    at(b, e) == sep && is_digit(at(b, e + 1))
+}
+
+/// True when `b[s..s + k]` are digits and `b[s + k]` is not.
+#[inline]
+pub(crate) fn exact_digits(b: &[u8], s: usize, k: usize) -> bool {
+    (s..s + k).all(|j| is_digit(at(b, j))) && !is_digit(at(b, s + k))
+}
+
+/// The value of the ASCII digits `b[s..e]` (at most a few of them).
+#[inline]
+pub(crate) fn value(b: &[u8], s: usize, e: usize) -> u32 {
+    (s..e).fold(0, |v, j| v * 10 + u32::from(at(b, j).wrapping_sub(b'0')))
+}
+
+/// How far each matcher has reported, so that a kind never reports two
+/// overlapping values and never re-reads what it already claimed; and the
+/// queues of the card and IBAN passes, reused from one pass to the next.
+#[derive(Default)]
+struct Horizons {
+    cards: VecDeque<numbers::Card>,
+    ibans: VecDeque<iban::Candidate>,
+    card: usize,
+    ssn: usize,
+    phone: usize,
+    ip: usize,
+    iban: usize,
+    /// End of the last e-mail, or one past the last `@`: an e-mail's local
+    /// part never reaches back over it.
+    email_floor: usize,
+}
+
+/// Scans the folded bytes `b`, pushing every candidate value onto `out`.
+/// Candidates of different kinds may overlap; those of one kind do not.
+pub(crate) fn scan(b: &[u8], out: &mut Vec<Found>) {
+    let n = b.len();
+    let mut h = Horizons::default();
+    let mut i = 0;
+    while i < n {
+        let class = CLASS[usize::from(b[i])];
+        if class & WORD != 0 {
+            if class == DIGIT {
+                digit_start(b, i, &mut h, out);
+            } else {
+                letter_start(b, i, &mut h, out);
+            }
+            i += 1;
+            while i < n && CLASS[usize::from(b[i])] & WORD != 0 {
+                i += 1;
+            }
+            continue;
+        }
+        if class == TRIGGER {
+            punct(b, i, &mut h, out);
+        }
+        i += 1;
+    }
+}
+
+fn push(out: &mut Vec<Found>, kind: Kind, start: usize, end: usize) {
+    // Texts are far below 4 GiB: the host's offsets are `u32` too.
+    let offset = |o: usize| u32::try_from(o).unwrap_or(u32::MAX);
+    out.push(Found {
+        kind,
+        start: offset(start),
+        end: offset(end),
+    });
+}
+
+/// The bytes after a number's first run of digits that let it go on into a
+/// value: the separators of cards, SSNs, phone numbers and IPv4 addresses,
+/// and what continues an IPv6 address.
+static NEXT_AFTER_DIGITS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = matches!(c as u8, b' ' | b'-' | b'.' | b':' | b'a'..=b'f' | b'A'..=b'F');
+        c += 1;
+    }
+    t
+};
+
+/// A word starting with a digit at `i`.
+fn digit_start(b: &[u8], i: usize, h: &mut Horizons, out: &mut Vec<Found>) {
+    // Length of the leading digit run (bounded: only short runs matter
+    // beyond the card matcher, which reads its own groups).
+    let mut dl = 0;
+    while dl < 20 && is_digit(at(b, i + dl)) {
+        dl += 1;
+    }
+    let next = at(b, i + dl);
+    // Every matcher needs a separator, `:` or a hex letter after the first
+    // run of digits, or a run as long as a card or an SSN: most numbers in
+    // text (`200,`, `19.99`'s `99`, `14:30`'s `30`…) stop here.
+    if !(NEXT_AFTER_DIGITS[usize::from(next)] || dl == 9 || (13..=19).contains(&dl)) {
+        return;
+    }
+    let first = b[i];
+    // Cheap tests first: most numbers in text are none of these.
+    let grouped = matches!(next, b' ' | b'-') && is_digit(at(b, i + dl + 1));
+    if i >= h.card && (b'2'..=b'6').contains(&first) && ((13..=19).contains(&dl) || grouped) {
+        h.card = numbers::cards(b, i, &mut h.cards, |s, e| {
+            push(out, Kind::CreditCard, s, e);
+        });
+    }
+    if i >= h.ssn
+        && (dl == 9 || (dl == 3 && matches!(next, b'-' | b' ')))
+        && let Some(e) = numbers::ssn(b, i, dl)
+    {
+        push(out, Kind::Ssn, i, e);
+        h.ssn = e;
+    }
+    if i >= h.phone
+        && is_phone_sep(next)
+        && let Some(e) = numbers::national_phone(b, i, dl)
+    {
+        push(out, Kind::Phone, i, e);
+        h.phone = e;
+    }
+    if i >= h.ip {
+        if dl <= 3
+            && next == b'.'
+            && let Some(e) = ip::v4(b, i)
+        {
+            push(out, Kind::IpAddress, i, e);
+            h.ip = e;
+        } else if ((dl <= 4 && next == b':') || matches!(next, b'a'..=b'f' | b'A'..=b'F'))
+            && let Some(e) = ip::v6(b, i)
+        {
+            push(out, Kind::IpAddress, i, e);
+            h.ip = e;
+        }
+    }
+}
+
+/// A word starting with a letter at `i`.
+fn letter_start(b: &[u8], i: usize, h: &mut Horizons, out: &mut Vec<Found>) {
+    // Cheap tests first: an IBAN has digits third and fourth, an IPv6
+    // address a `:` after at most four hex digits.
+    if is_digit(at(b, i + 2)) && i >= h.iban && iban::may_start(b, i) {
+        h.iban = iban::scan(b, i, &mut h.ibans, |s, e, valid| {
+            let kind = if valid { Kind::Iban } else { Kind::IbanShaped };
+            push(out, kind, s, e);
+        });
+    }
+    if b[i].is_ascii_hexdigit()
+        && matches!(at(b, i + 1), b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' | b':')
+        && i >= h.ip
+        && let Some(e) = ip::v6(b, i)
+    {
+        push(out, Kind::IpAddress, i, e);
+        h.ip = e;
+    }
+}
+
+/// `+`, `(`, `@` or `:` at `i`.
+fn punct(b: &[u8], i: usize, h: &mut Horizons, out: &mut Vec<Found>) {
+    match b[i] {
+        b'@' => {
+            if let Some((s, e)) = email::find(b, i, h.email_floor) {
+                push(out, Kind::Email, s, e);
+                h.email_floor = e;
+            } else {
+                h.email_floor = h.email_floor.max(i + 1);
+            }
+        }
+        b'+' | b'(' => {
+            if i >= h.phone
+                && !is_word(before(b, i, 1))
+                && let Some(e) = numbers::punct_phone(b, i)
+            {
+                push(out, Kind::Phone, i, e);
+                h.phone = e;
+            }
+        }
+        _ => {
+            // ':' starting an IPv6 address such as `::1`.
+            if i >= h.ip
+                && at(b, i + 1) == b':'
+                && let Some(e) = ip::v6(b, i)
+            {
+                push(out, Kind::IpAddress, i, e);
+                h.ip = e;
+            }
+        }
+    }
+}
