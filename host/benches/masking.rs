@@ -5,7 +5,9 @@
 //! time spent per measurement, default 2).
 //!
 //! The text is mixed (prose, log lines, config and JSON fragments) with a
-//! sensitive value about every 500 bytes; documents of 1 KB, 64 KB and 1 MB.
+//! sensitive value about every 500 bytes, and for the plugins also dense (a
+//! value about every 110 bytes, digit-heavy log lines); documents of 1 KB,
+//! 64 KB and 1 MB.
 //! Plugin figures are single-threaded calls on pooled instances, so they are
 //! per core. The HTTP figures are one client after another (the server's
 //! parsing, masking and answer on one request at a time) and two clients at
@@ -71,11 +73,11 @@ fn bench_plugins(time: Duration) {
     let key = MaskKey::from_bytes([7; 32]);
     println!("\nin the plugin (one core, pooled instance), MB/s");
     println!(
-        "{:>8} {:>10} {:>10} {:>22}",
-        "size", "pii", "secrets", "pii+secrets+operators"
+        "{:>8} {:>6} {:>10} {:>10} {:>22}",
+        "size", "text", "pii", "secrets", "pii+secrets+operators"
     );
-    for (label, size) in SIZES {
-        let text = support::mixed_text(*size);
+    for ((label, size), dense) in SIZES.iter().flat_map(|s| [(s, false), (s, true)]) {
+        let text = support::mixed_text(*size, dense);
         let mut row = Vec::new();
         for p in &chain {
             row.push(throughput(text.len(), time, || {
@@ -94,8 +96,9 @@ fn bench_plugins(time: Duration) {
             let (masked, _) = masker.mask_text(&text).unwrap();
             std::hint::black_box(masked.len());
         }));
+        let kind = if dense { "dense" } else { "mixed" };
         println!(
-            "{label:>8} {:>10.1} {:>10.1} {:>22.1}",
+            "{label:>8} {kind:>6} {:>10.1} {:>10.1} {:>22.1}",
             row[0], row[1], row[2]
         );
     }
@@ -117,7 +120,7 @@ fn bench_http(time: Duration) {
     println!("\nthrough POST /v1/mask (text; pii + secrets; redact), MB/s of text");
     println!("{:>8} {:>12} {:>12}", "size", "1 client", "2 clients");
     for (label, size) in SIZES {
-        let text = support::mixed_text(*size);
+        let text = support::mixed_text(*size, false);
         let body = serde_json::to_vec(&serde_json::json!({
             "session": "s", "service": "docs", "text": text
         }))

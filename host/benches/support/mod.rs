@@ -44,12 +44,44 @@ pub fn start_server(dir: &std::path::Path, files: &[(&str, String)]) -> (Child, 
         .trim()
         .trim_start_matches("palisade listening on ")
         .to_owned();
+    wait_ready(&base);
     (child, base)
 }
 
+/// Polls `GET /readyz` until it answers 200 (bounded: 60 s).
+fn wait_ready(base: &str) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    for _ in 0..1200 {
+        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+            let _ = write!(
+                s,
+                "GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            );
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the server at {base} did not become ready");
+}
+
 /// Deterministic mixed text of about `len` bytes: prose, log lines, config
-/// and JSON fragments, with a sensitive value roughly every 500 bytes.
-pub fn mixed_text(len: usize) -> String {
+/// and JSON fragments. `dense`: a sensitive value about every 110 bytes and
+/// digit-heavy log lines; otherwise prose between them, one value about every
+/// 500 bytes.
+pub fn mixed_text(len: usize, dense: bool) -> String {
+    const PROSE: &[&str] = &[
+        "We reviewed the request with the team this morning and agreed to move the \
+         rollout to next week, after the migration of the remaining accounts is done. ",
+        "If the problem persists after clearing the cache, please send us a screenshot of \
+         the error and the steps that led to it, so that we can reproduce it on our side. ",
+        "The quarterly report shows steady growth in the enterprise segment, while the \
+         self-serve plans stayed flat; churn went down slightly compared to last quarter. ",
+    ];
     const PIECES: &[&str] = &[
         "Thanks for reaching out about your invoice. We looked into the charge from last week and \
          it seems the payment was processed twice because the first attempt timed out on our side. ",
@@ -71,6 +103,11 @@ pub fn mixed_text(len: usize) -> String {
     let mut i = 0usize;
     while out.len() < len {
         out.push_str(PIECES[i % PIECES.len()]);
+        if !dense {
+            for k in 0..3 {
+                out.push_str(PROSE[(i + k) % PROSE.len()]);
+            }
+        }
         i += 1;
     }
     out.truncate(out.floor_char_boundary(len));
