@@ -369,7 +369,10 @@ mod tests {
             },
         ];
         let m = tidy_findings(input, found);
-        assert_eq!(m, [Finding::new("card", 5, 9), Finding::new("card", 14, 18)]);
+        assert_eq!(
+            m,
+            [Finding::new("card", 5, 9), Finding::new("card", 14, 18)]
+        );
     }
 
     #[test]
