@@ -22,7 +22,7 @@ async fn embedded_default_serves_first_party_plugins() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["aws", "git", "glob", "stripe"]);
+    assert_eq!(names, ["aws", "git", "glob", "pii", "secrets", "stripe"]);
     let glob = &body["plugins"][2];
     assert_eq!(glob["exports"], serde_json::json!(["policy"]));
     assert_eq!(glob["isolation"], "pooled");
@@ -54,7 +54,7 @@ async fn file_plugins_load_pinned_and_come_from_the_cache_on_restart() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["aws", "git", "glob", "hostile", "stripe"]);
+    assert_eq!(names, ["aws", "git", "glob", "hostile", "pii", "secrets", "stripe"]);
     let hostile = &body["plugins"][3];
     assert_eq!(hostile["digest"], pin.as_str());
     assert_eq!(hostile["exports"], serde_json::json!(["policy", "masking"]));
