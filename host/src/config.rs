@@ -45,6 +45,26 @@ pub struct Config {
     /// Limits of `POST /v1/mask`.
     #[serde(default)]
     pub masking: MaskSettings,
+    /// The audit trail.
+    #[serde(default)]
+    pub audit: AuditSettings,
+}
+
+/// The audit trail's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Record every decision and administrative action in `audit.db` in the
+    /// data directory (default). `false` is for measuring the decision path
+    /// without it: decisions are then not recorded at all, and the server
+    /// says so at start.
+    pub enabled: bool,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// Limits of masking requests.

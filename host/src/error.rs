@@ -109,6 +109,18 @@ pub enum Error {
         /// What is wrong and what to write instead.
         message: String,
     },
+    /// The audit trail could not be written or read.
+    #[error("audit trail: {message}")]
+    Audit {
+        /// What went wrong.
+        message: String,
+    },
+    /// The audit log was closed (the server is shutting down).
+    #[error("the audit log is closed")]
+    AuditClosed,
+    /// The audit trail failed verification.
+    #[error("audit trail broken: {0}")]
+    AuditBroken(crate::audit::Broken),
     /// A file could not be read or written.
     #[error("cannot access `{path}`: {source}")]
     Io {
@@ -154,6 +166,9 @@ impl Error {
             Self::DigestMismatch { .. } => "digest_mismatch",
             Self::InvalidPlugin { .. } => "invalid_plugin",
             Self::Config { .. } => "config",
+            Self::Audit { .. } => "audit",
+            Self::AuditClosed => "audit_closed",
+            Self::AuditBroken(_) => "audit_broken",
             Self::Io { .. } => "io",
             Self::Engine(_) => "engine",
         }

@@ -55,8 +55,9 @@ impl Reloader {
         let Some(state) = self.state.upgrade() else {
             return Err(crate::Error::Engine("the server is shutting down".into()));
         };
-        let previous = state
-            .snapshot()
+        let old = state.snapshot();
+        let previous = old
+            .as_ref()
             .map(|s| s.policy.version.clone())
             .unwrap_or_default();
         let result = crate::server::load(&self.runtime, &self.loaded);
@@ -67,6 +68,21 @@ impl Reloader {
         match result {
             Ok(snapshot) => {
                 let version = snapshot.policy.version.clone();
+                if let Some(audit) = state.audit() {
+                    let old_policy = old.as_ref().map(|s| &s.policy);
+                    let mut entries = vec![policy_event(
+                        "policy_reload",
+                        trigger,
+                        old_policy,
+                        &snapshot.policy,
+                    )];
+                    entries.extend(token_changes(old_policy, &snapshot.policy));
+                    for entry in entries {
+                        // Recorded before the new policy serves; if it cannot
+                        // be recorded, the change is refused.
+                        audit.append_blocking(entry)?;
+                    }
+                }
                 state.install(snapshot);
                 tracing::info!(trigger, previous = %previous, version = %version, "policy reloaded");
                 state.record(Attempt {
@@ -79,6 +95,20 @@ impl Reloader {
                 Ok(version)
             }
             Err(e) => {
+                if let Some(audit) = state.audit() {
+                    let mut details = std::collections::BTreeMap::new();
+                    details.insert("trigger".into(), trigger.into());
+                    details.insert("error".into(), e.to_string().into());
+                    let entry = crate::audit::AdminEntry {
+                        event: "policy_reload_refused".into(),
+                        policy_version: Some(previous.clone()),
+                        details,
+                        ..Default::default()
+                    };
+                    if let Err(audit_error) = audit.append_blocking(entry) {
+                        tracing::error!(error = %audit_error, "cannot record the refused reload");
+                    }
+                }
                 tracing::error!(trigger, serving = %previous, error = %e, "policy change refused; the last good policy keeps serving");
                 state.record(Attempt {
                     at: now,
@@ -140,4 +170,66 @@ pub fn watch(
     }
     tracing::info!(path = %target.display(), "watching the policy for changes");
     Some(debouncer)
+}
+
+/// The audit record of a policy load or reload: old and new versions.
+pub fn policy_event(
+    event: &str,
+    trigger: &str,
+    old: Option<&crate::policy::Policy>,
+    new: &crate::policy::Policy,
+) -> crate::audit::AdminEntry {
+    let mut details = std::collections::BTreeMap::new();
+    details.insert("trigger".into(), trigger.into());
+    if let Some(old) = old {
+        details.insert("old_version".into(), old.version.clone().into());
+    }
+    details.insert("new_version".into(), new.version.clone().into());
+    details.insert("agents".into(), new.agents.len().into());
+    crate::audit::AdminEntry {
+        event: event.into(),
+        project: Some(new.project.clone()),
+        policy_version: Some(new.version.clone()),
+        details,
+        ..Default::default()
+    }
+}
+
+/// One `token_change` record per agent whose tokens were added, removed or
+/// replaced by a reload (counts only: never a token or its hash).
+pub fn token_changes(
+    old: Option<&crate::policy::Policy>,
+    new: &crate::policy::Policy,
+) -> Vec<crate::audit::AdminEntry> {
+    use std::collections::BTreeSet;
+    let tokens = |p: Option<&crate::policy::Policy>, agent: &str| -> BTreeSet<[u8; 32]> {
+        p.and_then(|p| p.agents.get(agent))
+            .map(|a| a.token_hashes.iter().copied().collect())
+            .unwrap_or_default()
+    };
+    let names: BTreeSet<&String> = new
+        .agents
+        .keys()
+        .chain(old.into_iter().flat_map(|p| p.agents.keys()))
+        .collect();
+    let mut out = Vec::new();
+    for name in names {
+        let (before, after) = (tokens(old, name), tokens(Some(new), name));
+        if before == after {
+            continue;
+        }
+        let mut details = std::collections::BTreeMap::new();
+        details.insert("added".into(), after.difference(&before).count().into());
+        details.insert("removed".into(), before.difference(&after).count().into());
+        details.insert("tokens".into(), after.len().into());
+        out.push(crate::audit::AdminEntry {
+            event: "token_change".into(),
+            agent: Some(name.clone()),
+            project: Some(new.project.clone()),
+            policy_version: Some(new.version.clone()),
+            details,
+            ..Default::default()
+        });
+    }
+    out
 }

@@ -111,7 +111,15 @@ pub async fn run(
 ) -> Result<()> {
     let cache = open_cache_dir(&loaded.config.data_dir)?;
     let mask_key = crate::masking::MaskKey::open(&loaded.config.data_dir)?;
-    let state = AppState::with_masking(loaded.config.masking, mask_key);
+    let audit = if loaded.config.audit.enabled {
+        Some(Arc::new(crate::audit::AuditLog::open(
+            &loaded.config.data_dir,
+        )?))
+    } else {
+        tracing::warn!("audit is disabled in the configuration: decisions are not recorded");
+        None
+    };
+    let state = AppState::serving(loaded.config.masking, mask_key, audit.clone());
     let app = api::app(state.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -137,6 +145,14 @@ pub async fn run(
     .map_err(|e| Error::Engine(format!("plugin loading task failed: {e}")));
     let (runtime, _watch) = match loading.and_then(|r| r) {
         Ok((runtime, snapshot, loaded)) => {
+            if let Some(audit) = &audit {
+                let entry =
+                    crate::reload::policy_event("policy_load", "start", None, &snapshot.policy);
+                let audit = audit.clone();
+                tokio::task::spawn_blocking(move || audit.append_blocking(entry))
+                    .await
+                    .map_err(|e| Error::Engine(format!("audit task failed: {e}")))??;
+            }
             state.install(snapshot);
             tracing::info!(pooling = runtime.pooling(), "ready");
             let reloader = Reloader::new(runtime.clone(), loaded, &state);
@@ -156,6 +172,11 @@ pub async fn run(
         .map_err(|e| Error::Engine(format!("server task failed: {e}")))?;
     drop(runtime);
     drop(stop_tx);
+    if let Some(audit) = audit {
+        tokio::task::spawn_blocking(move || audit.close())
+            .await
+            .map_err(|e| Error::Engine(format!("audit task failed: {e}")))??;
+    }
     served.map_err(|source| Error::Io {
         path: "<listener>".into(),
         source,

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+pub(super) fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
     let token = bearer(headers)?;
     let snapshot = state.snapshot().ok_or_else(|| {
         ApiError::new(

@@ -1,8 +1,10 @@
 //! `POST /v1/decide`: may this agent do this action on this resource?
 
-use super::{ApiError, AppState};
-use crate::chain::{self, Outcome, Step};
+use super::{ApiError, AppState, Snapshot};
+use crate::audit::DecisionEntry;
+use crate::chain::{self, Decision, Outcome, Step};
 use crate::identity;
+use crate::masking::{MaskKey, Masker};
 use crate::runtime::types::DecisionRequest;
 use axum::Json;
 use axum::body::Bytes;
@@ -115,6 +117,7 @@ pub(super) async fn decide(
     check_fields(&body)?;
 
     let decision_id = identity::new_id("dec");
+    let started = std::time::Instant::now();
     let request = DecisionRequest {
         request_id: decision_id.clone(),
         agent: agent_name.clone(),
@@ -126,11 +129,18 @@ pub(super) async fn decide(
         attributes: body.attributes.into_iter().collect(),
     };
     let snap = snapshot.clone();
+    let audit = state.audit().cloned();
+    let key = state.mask_key().cloned();
     // The agent is looked up again inside the task rather than cloned: the
     // snapshot is shared, its agents are not copied per request.
-    let decision = tokio::task::spawn_blocking(move || {
+    let (decision, entry) = tokio::task::spawn_blocking(move || {
         let agent = snap.policy.agents.get(&request.agent)?;
-        Some(chain::decide(&snap.policy, &snap.plugins, agent, &request))
+        let decision = chain::decide(&snap.policy, &snap.plugins, agent, &request);
+        let entry = match (&audit, &key) {
+            (Some(_), Some(key)) => Some(audit_entry(&snap, key, request, &decision, started)),
+            _ => None,
+        };
+        Some((decision, entry))
     })
     .await
     .map_err(|e| {
@@ -147,7 +157,18 @@ pub(super) async fn decide(
             "the authenticated agent is missing from its own snapshot",
         )
     })?;
-    tracing::info!(
+    // The answer leaves only once its record is durable. If it cannot be
+    // written, no answer leaves: the gateway treats the error as a denial.
+    if let (Some(audit), Some(entry)) = (state.audit(), entry) {
+        audit.append(entry).await.map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit_unavailable",
+                format!("the decision could not be recorded, so it is not given: {e}"),
+            )
+        })?;
+    }
+    tracing::debug!(
         decision_id = %decision_id,
         outcome = ?decision.outcome,
         policy_version = %snapshot.policy.version,
@@ -161,6 +182,89 @@ pub(super) async fn decide(
         agent: agent_name,
         explain: query.explain.then_some(decision.steps),
     }))
+}
+
+/// The audit record of a decision. Attributes go through the project's
+/// masking chain for the service first (a log that keeps the raw card number
+/// defeats the masking); if masking fails, the values are not stored at all.
+fn audit_entry(
+    snap: &Snapshot,
+    key: &MaskKey,
+    request: DecisionRequest,
+    decision: &Decision,
+    started: std::time::Instant,
+) -> DecisionEntry {
+    let attributes = mask_attributes(snap, key, &request);
+    DecisionEntry {
+        decision_id: request.request_id,
+        agent: request.agent,
+        session: request.session,
+        project: request.project,
+        service: request.service,
+        action: request.action,
+        resource: request.resource,
+        attributes,
+        decision: decision.outcome,
+        reason: decision.reason.clone(),
+        plugins: DecisionEntry::plugins_of(decision),
+        policy_version: snap.policy.version.clone(),
+        latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+    }
+}
+
+fn mask_attributes(
+    snap: &Snapshot,
+    key: &MaskKey,
+    request: &DecisionRequest,
+) -> BTreeMap<String, String> {
+    if request.attributes.is_empty() {
+        return BTreeMap::new();
+    }
+    let withheld = || {
+        request
+            .attributes
+            .iter()
+            .map(|(k, _)| (k.clone(), "[WITHHELD: masking failed]".to_owned()))
+            .collect()
+    };
+    let chain: Option<Vec<_>> = snap
+        .policy
+        .masking
+        .chain_for(&request.service)
+        .into_iter()
+        .map(|name| snap.plugins.get(name).cloned())
+        .collect();
+    let Some(chain) = chain else {
+        return withheld();
+    };
+    let masker = Masker {
+        chain,
+        policy: &snap.policy.masking,
+        key,
+        session: &request.session,
+        request_id: &request.request_id,
+    };
+    let doc = serde_json::Value::Object(
+        request
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
+    );
+    match masker.mask_json(doc) {
+        Ok((serde_json::Value::Object(map), _)) => map
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect(),
+        Ok(_) => withheld(),
+        Err(e) => {
+            tracing::warn!(decision_id = %request.request_id, error = %e, "attributes could not be masked for the audit record; their values are withheld");
+            withheld()
+        }
+    }
 }
 
 /// The bearer token of a request.

@@ -4,11 +4,13 @@
 //! server can serve it on a real socket.
 
 mod admin;
+mod audit;
 mod decide;
 mod health;
 mod mask;
 mod plugins;
 
+use crate::audit::AuditLog;
 use crate::chain::Plugins;
 use crate::config::MaskSettings;
 use crate::masking::MaskKey;
@@ -38,6 +40,7 @@ pub struct Snapshot {
 pub struct AppState {
     mask_settings: MaskSettings,
     mask_key: Option<MaskKey>,
+    audit: Option<Arc<AuditLog>>,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
     last_reload: RwLock<Option<Attempt>>,
     reloader: OnceLock<Arc<Reloader>>,
@@ -57,14 +60,25 @@ impl AppState {
         Arc::new(Self::default())
     }
 
-    /// Like [`AppState::new`], able to mask: with the masking limits of the
-    /// configuration and the host's masking key.
-    pub fn with_masking(mask_settings: MaskSettings, mask_key: MaskKey) -> Arc<Self> {
+    /// Like [`AppState::new`], serving for real: with the masking limits of
+    /// the configuration, the host's masking key, and the audit log (when
+    /// audit is enabled).
+    pub fn serving(
+        mask_settings: MaskSettings,
+        mask_key: MaskKey,
+        audit: Option<Arc<AuditLog>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             mask_settings,
             mask_key: Some(mask_key),
+            audit,
             ..Self::default()
         })
+    }
+
+    /// The audit log, when audit is enabled.
+    pub fn audit(&self) -> Option<&Arc<AuditLog>> {
+        self.audit.as_ref()
     }
 
     /// Installs a policy and its plugins; the server is ready from then on.
@@ -130,6 +144,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/decide"),
     ("POST", "/v1/mask"),
     ("GET", "/v1/status"),
+    ("GET", "/v1/audit"),
     ("POST", "/v1/admin/reload"),
 ];
 
@@ -145,6 +160,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/decide", post(decide::decide))
         .route("/v1/mask", post(mask::mask))
         .route("/v1/status", get(admin::status))
+        .route("/v1/audit", get(audit::query))
         .route("/v1/admin/reload", post(admin::reload))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .fallback(not_found)

@@ -1,0 +1,117 @@
+//! `GET /v1/audit`: the audit trail, filtered and paginated (admin token).
+
+use super::admin::require_admin;
+use super::{ApiError, AppState};
+use crate::audit::{Cursor, Filter, Record, Timestamp};
+use crate::chain::Outcome;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Query parameters; every one is optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AuditQuery {
+    session: Option<String>,
+    agent: Option<String>,
+    project: Option<String>,
+    decision: Option<Outcome>,
+    decision_id: Option<String>,
+    /// RFC 3339; records at or after.
+    from: Option<String>,
+    /// RFC 3339; records strictly before.
+    to: Option<String>,
+    /// The `next_after` of the previous page.
+    after: Option<u64>,
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<usize>,
+}
+
+/// One page.
+#[derive(Debug, Serialize)]
+pub(super) struct AuditPage {
+    records: Vec<Record>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_after: Option<u64>,
+}
+
+fn time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    value
+        .map(|v| {
+            v.parse::<Timestamp>().map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("`{name}` is not an RFC 3339 time (e.g. 2026-11-23T14:00:00Z): {e}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+pub(super) async fn query(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
+    require_admin(&state, &headers)?;
+    let Query(q) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let audit = state.audit().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "audit_disabled",
+            "audit is disabled in this server's configuration",
+        )
+    })?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "`limit` must be between 1 and 1000",
+        ));
+    }
+    let filter = Filter {
+        session: q.session,
+        agent: q.agent,
+        project: q.project,
+        decision: q.decision,
+        decision_id: q.decision_id,
+        kind: None,
+        from_ts: time("from", q.from.as_deref())?,
+        to_ts: time("to", q.to.as_deref())?,
+    };
+    let cursor = Cursor::After(q.after.unwrap_or(0));
+    let records = tokio::task::spawn_blocking(move || audit.query(&filter, cursor, limit + 1))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("audit query task failed: {e}"),
+            )
+        })?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "audit_unavailable",
+                format!("cannot read the audit trail: {e}"),
+            )
+        })?;
+    let mut records = records;
+    let next_after = if records.len() > limit {
+        records.truncate(limit);
+        records.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    Ok(Json(AuditPage {
+        records,
+        next_after,
+    }))
+}

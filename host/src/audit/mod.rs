@@ -1,0 +1,146 @@
+//! The tamper-evident audit trail: every decision and every administrative
+//! action becomes a [`Record`], durable before the decision's answer leaves,
+//! chained by SHA-256 so that an edit, a deletion, a reordering or a
+//! truncation is found by [`verify()`].
+//!
+//! # Pieces
+//!
+//! * [`AuditLog`] ([`writer`]): the one writer. Callers hand it an [`Entry`];
+//!   a dedicated thread numbers, timestamps, chains and stores entries in
+//!   batches (group commit: all entries queued while one `fsync` runs share
+//!   the next one) and answers each caller once its record is durable.
+//! * [`AuditStore`] ([`store`]): what a backend provides. [`SqliteStore`]
+//!   ([`sqlite`]) is the embedded default, one file `audit.db` in the data
+//!   directory; its schema and SQL map one-to-one to PostgreSQL, so a
+//!   PostgreSQL backend can follow behind the same trait.
+//! * [`verify()`] / [`verify_dir`] ([`verify`](mod@verify)): walks the chain
+//!   and names the first bad record ([`Broken`]).
+//! * [`export()`] ([`export`](mod@export)): JSON lines, one file per hour or
+//!   day, each verifiable on its own ([`verify_export_file`]).
+//! * [`apply_retention`] ([`retention`]): removes old records once exported,
+//!   leaving a [`Checkpoint`] so the rest still verifies.
+//!
+//! # Record format and canonical encoding
+//!
+//! This section is the contract for an outside verifier.
+//!
+//! A record is a JSON object. Its members appear in this order, each only when
+//! it has a value (`kind` decides which ones a record carries):
+//!
+//! | member | type | present |
+//! |---|---|---|
+//! | `seq` | integer | always: 1, 2, 3, … without gaps |
+//! | `ts` | string | always: UTC, RFC 3339, exactly 6 fractional digits, `Z`, e.g. `2026-11-23T14:03:07.123456Z`; never decreases along `seq` |
+//! | `kind` | string | always: `decision` or `admin` |
+//! | `decision_id` | string | decision |
+//! | `agent` | string | decision (the agent that asked); admin (the agent concerned, if any) |
+//! | `session`, `service`, `action`, `resource` | string | decision |
+//! | `project` | string | decision; admin if known |
+//! | `attributes` | object of strings, keys sorted | decision (masked by the caller) |
+//! | `decision` | string | decision: `allow`, `deny` or `approval_required` |
+//! | `reason` | string | decision; admin if given |
+//! | `plugins` | array of `{"plugin","verdict","error"?,"fuel","micros"}` | decision |
+//! | `policy_version` | string | decision; admin if known |
+//! | `latency_us` | integer | decision |
+//! | `event` | string | admin, e.g. `policy_reload`, `token_change` |
+//! | `details` | object, keys sorted | admin |
+//! | `prev_hash` | string | always: 64 lowercase hex digits |
+//! | `hash` | string | always: 64 lowercase hex digits |
+//!
+//! The **canonical bytes** of a record are its compact JSON encoding (no
+//! whitespace, members in the order above, object keys sorted, strings as
+//! `serde_json` writes them: UTF-8, escaping only `"`, `\` and control
+//! characters) **without** the `hash` member. Then
+//!
+//! ```text
+//! hash = lowercase_hex(sha256(canonical bytes))
+//! ```
+//!
+//! and the record as stored and exported (its **body**) is the canonical bytes
+//! with `,"hash":"<hash>"` inserted before the final `}`. So an outside
+//! verifier needs no JSON encoder: take a body, check that it ends with
+//! `,"hash":"` + 64 hex digits + `"}` (75 bytes), replace those 75 bytes by
+//! `}`, hash, and compare. The hash covers `prev_hash`, which is the previous
+//! record's `hash`; the first record's `prev_hash` is 64 zeros, or, after a
+//! retention cut, the hash of the last removed record (the checkpoint, kept
+//! in the store's `meta` table and in every export file's header).
+//!
+//! Example (one line in reality):
+//!
+//! ```json
+//! {"seq":42,"ts":"2026-11-23T14:03:07.123456Z","kind":"decision",
+//!  "decision_id":"dec_5f0c…","agent":"ci-bot","session":"s-17","project":"acme",
+//!  "service":"git","action":"push","resource":"acme/api@main",
+//!  "attributes":{"branch":"main"},"decision":"approval_required",
+//!  "reason":"push to main requires approval",
+//!  "plugins":[{"plugin":"git","verdict":"approve","fuel":81234,"micros":41}],
+//!  "policy_version":"3f2a…","latency_us":187,
+//!  "prev_hash":"9b1e…","hash":"c04d…"}
+//! ```
+//!
+//! # Truncation
+//!
+//! A chain cannot show that its own tail is missing, so the writer also keeps
+//! a **head file**, `audit.head` in the data directory (`{"seq":…,"hash":…}`,
+//! replaced atomically at most every 100 ms or 1000 records, and at close).
+//! [`verify_dir`] reports [`Broken::Truncated`] when the store ends before
+//! the head file's record, and [`AuditLog::open`] refuses to write over such
+//! evidence. The last records written since the head file's last update (at
+//! most 100 ms or 1000 records) can be cut without this check noticing.
+//!
+//! Anyone able to write the data directory can still rebuild a consistent
+//! chain (there is no secret in the hash); the chain makes that detectable
+//! against any copy of a hash kept elsewhere (an export, a head file, a log).
+
+pub mod export;
+pub mod record;
+pub mod retention;
+pub mod sqlite;
+pub mod store;
+pub mod verify;
+pub mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use export::{
+    DirSink, ExportFile, ExportReport, ExportSink, ExportedFile, Period, export, export_to_dir,
+    verify_export_file, verify_export_files,
+};
+pub use jiff::Timestamp;
+pub use record::{
+    AdminEntry, Columns, DecisionEntry, Entry, Kind, PluginRecord, Receipt, Record, SealedRecord,
+    seal_record,
+};
+pub use retention::{Removed, apply_retention};
+pub use sqlite::SqliteStore;
+pub use store::{AuditStore, ChainHead, Checkpoint, Cursor, Filter, StoredRow};
+pub use verify::{Broken, HeadFile, Report, verify, verify_dir};
+pub use writer::{AuditLog, Stats};
+
+/// The `prev_hash` of the first record: 64 zeros.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Formats a time as a record's `ts`: UTC, RFC 3339, microseconds, e.g.
+/// `2026-11-23T14:03:07.123456Z` (finer digits are truncated). The format has
+/// a fixed width, so these strings sort in time order.
+pub fn format_ts(ts: Timestamp) -> String {
+    let micros = Timestamp::from_microsecond(ts.as_microsecond()).unwrap_or(ts);
+    format!("{micros:.6}")
+}
+
+/// Parses a record's `ts`, accepting only the exact form [`format_ts`] writes.
+pub(crate) fn parse_canonical_ts(s: &str) -> Option<Timestamp> {
+    let ts: Timestamp = s.parse().ok()?;
+    (format_ts(ts) == s).then_some(ts)
+}
+
+/// Maps a result carrying [`crate::Error::AuditBroken`] to a finding, keeping
+/// other errors as errors.
+pub(crate) fn as_finding<T>(r: crate::Result<T>) -> crate::Result<Result<T, Broken>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(crate::Error::AuditBroken(b)) => Ok(Err(b)),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,499 @@
+//! One audit record, what callers hand the writer ([`Entry`]), and the
+//! canonical encoding and hash (see the [module docs](super) for the format).
+
+use crate::chain::{Decision, Outcome, Step};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// What a record is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A decision (`POST /v1/decide`).
+    Decision,
+    /// An administrative action (policy reload, token change, …).
+    Admin,
+}
+
+impl Kind {
+    /// The name as stored: `decision` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Decision => "decision",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// A decision's outcome as stored: `allow`, `deny` or `approval_required`.
+pub fn outcome_str(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Allow => "allow",
+        Outcome::Deny => "deny",
+        Outcome::ApprovalRequired => "approval_required",
+    }
+}
+
+/// One plugin's part in a decision, as audited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginRecord {
+    /// Plugin name.
+    pub plugin: String,
+    /// `allow`, `deny`, `approve`, `abstain` or `error`.
+    pub verdict: String,
+    /// For a failure, its kind (e.g. `out_of_fuel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Fuel used.
+    pub fuel: u64,
+    /// Wall-clock time, in microseconds.
+    pub micros: u64,
+}
+
+impl From<&Step> for PluginRecord {
+    fn from(step: &Step) -> Self {
+        Self {
+            plugin: step.plugin.clone(),
+            verdict: step.verdict.to_owned(),
+            error: step.error.map(str::to_owned),
+            fuel: step.fuel,
+            micros: step.micros,
+        }
+    }
+}
+
+/// One audit record. Members are serialized in declaration order, which is
+/// part of the canonical encoding: do not reorder them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// Position in the chain: 1, 2, 3, … without gaps.
+    pub seq: u64,
+    /// When the writer sealed the record (see [`super::format_ts`]).
+    pub ts: String,
+    /// Decision or administrative action.
+    pub kind: Kind,
+    /// The decision's id (`dec_…`), as answered to the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_id: Option<String>,
+    /// For a decision, the agent that asked; for an administrative action,
+    /// the agent it concerns, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// The agent's session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The service asked about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The action asked about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// The resource asked about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// The request's attributes, already masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<BTreeMap<String, String>>,
+    /// The answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Outcome>,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Each plugin's verdict and cost, in chain order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugins: Option<Vec<PluginRecord>>,
+    /// The policy version that decided (or that an admin action installed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<String>,
+    /// Time taken by the decision, in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<u64>,
+    /// The administrative event, e.g. `policy_reload`, `token_change`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The administrative event's details (e.g. old and new version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<BTreeMap<String, serde_json::Value>>,
+    /// The previous record's `hash` (or [`super::GENESIS_HASH`], or the
+    /// checkpoint's hash after a retention cut).
+    pub prev_hash: String,
+    /// SHA-256 of the canonical bytes, lowercase hex.
+    pub hash: String,
+}
+
+/// The members of a record between `ts` and `prev_hash`, in [`Record`]'s
+/// order and with its skipping rules (a test holds the two together). The
+/// caller's thread encodes them, so that the writer only frames and hashes.
+#[derive(Serialize)]
+struct Content<'a> {
+    kind: Kind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<Outcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plugins: Option<&'a [PluginRecord]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a BTreeMap<String, serde_json::Value>>,
+}
+
+/// The copies of a record's fields that the store keeps as columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    /// `kind`.
+    pub kind: Kind,
+    /// `decision_id`.
+    pub decision_id: Option<String>,
+    /// `agent`.
+    pub agent: Option<String>,
+    /// `session`.
+    pub session: Option<String>,
+    /// `project`.
+    pub project: Option<String>,
+    /// `decision`.
+    pub decision: Option<Outcome>,
+}
+
+/// An entry encoded by its caller, waiting for its place in the chain.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// The encoded [`Content`], without its braces.
+    middle: String,
+    columns: Columns,
+}
+
+fn encode(content: &Content<'_>) -> Result<String> {
+    let mut json = serde_json::to_string(content).map_err(|e| Error::Audit {
+        message: format!("cannot encode an audit record: {e}"),
+    })?;
+    // `{…}` → `…` (a struct's encoding has both braces).
+    json.pop();
+    json.remove(0);
+    Ok(json)
+}
+
+/// A record with its place in the chain and its body: the exact bytes that
+/// were hashed, plus the hash member. Only the sealing functions make one,
+/// so the stored bytes are always the hashed ones.
+#[derive(Debug, Clone)]
+pub struct SealedRecord {
+    seq: u64,
+    ts: String,
+    hash: String,
+    body: String,
+    columns: Columns,
+}
+
+impl SealedRecord {
+    /// `seq`.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// `ts`.
+    pub fn ts(&self) -> &str {
+        &self.ts
+    }
+
+    /// `hash`.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The body, as stored and exported.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The fields stored as columns.
+    pub fn columns(&self) -> &Columns {
+        &self.columns
+    }
+}
+
+/// What the writer answers once a record is durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The record's `seq`.
+    pub seq: u64,
+    /// Its `ts`.
+    pub ts: String,
+    /// Its `hash`.
+    pub hash: String,
+}
+
+impl SealedRecord {
+    /// The receipt for this record.
+    pub(crate) fn receipt(self) -> Receipt {
+        Receipt {
+            seq: self.seq,
+            ts: self.ts,
+            hash: self.hash,
+        }
+    }
+}
+
+/// Gives `prepared` its place: `seq`, `ts` and `prev_hash`; hashes it.
+pub(crate) fn seal(prepared: Prepared, seq: u64, ts: &str, prev_hash: &str) -> SealedRecord {
+    let mut body = String::with_capacity(prepared.middle.len() + 220);
+    body.push_str("{\"seq\":");
+    body.push_str(&seq.to_string());
+    body.push_str(",\"ts\":\"");
+    body.push_str(ts);
+    body.push_str("\",");
+    body.push_str(&prepared.middle);
+    body.push_str(",\"prev_hash\":\"");
+    body.push_str(prev_hash);
+    body.push_str("\"}");
+    let hash = hex::encode(Sha256::digest(body.as_bytes()));
+    body.pop();
+    body.push_str(HASH_MEMBER);
+    body.push_str(&hash);
+    body.push_str("\"}");
+    SealedRecord {
+        seq,
+        ts: ts.to_owned(),
+        hash,
+        body,
+        columns: prepared.columns,
+    }
+}
+
+/// Seals `record` as it is, recomputing its hash (for tools and tests that
+/// rebuild records; the writer seals [`Entry`]s).
+pub fn seal_record(record: &Record) -> Result<SealedRecord> {
+    let content = Content {
+        kind: record.kind,
+        decision_id: record.decision_id.as_deref(),
+        agent: record.agent.as_deref(),
+        session: record.session.as_deref(),
+        project: record.project.as_deref(),
+        service: record.service.as_deref(),
+        action: record.action.as_deref(),
+        resource: record.resource.as_deref(),
+        attributes: record.attributes.as_ref(),
+        decision: record.decision,
+        reason: record.reason.as_deref(),
+        plugins: record.plugins.as_deref(),
+        policy_version: record.policy_version.as_deref(),
+        latency_us: record.latency_us,
+        event: record.event.as_deref(),
+        details: record.details.as_ref(),
+    };
+    let prepared = Prepared {
+        middle: encode(&content)?,
+        columns: Columns {
+            kind: record.kind,
+            decision_id: record.decision_id.clone(),
+            agent: record.agent.clone(),
+            session: record.session.clone(),
+            project: record.project.clone(),
+            decision: record.decision,
+        },
+    };
+    Ok(seal(prepared, record.seq, &record.ts, &record.prev_hash))
+}
+
+const HASH_MEMBER: &str = ",\"hash\":\"";
+/// `,"hash":"` + 64 hex digits + `"}`.
+const SUFFIX_LEN: usize = HASH_MEMBER.len() + 64 + 2;
+
+/// The hash a body claims (its `hash` member) and the hash of its canonical
+/// bytes; `None` if the body does not end with a well-formed hash member.
+pub fn rehash(body: &str) -> Option<(&str, String)> {
+    let bytes = body.as_bytes();
+    let split = bytes.len().checked_sub(SUFFIX_LEN)?;
+    let (canonical, suffix) = bytes.split_at(split);
+    let (member, rest) = suffix.split_at(HASH_MEMBER.len());
+    let (claimed, end) = rest.split_at(64);
+    if member != HASH_MEMBER.as_bytes()
+        || end != b"\"}"
+        || !claimed
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    {
+        return None;
+    }
+    let claimed = std::str::from_utf8(claimed).ok()?;
+    let mut h = Sha256::new();
+    h.update(canonical);
+    h.update(b"}");
+    Some((claimed, hex::encode(h.finalize())))
+}
+
+/// What a caller hands the writer: a record before it has a place in the
+/// chain (`seq`, `ts`, `prev_hash` and `hash` are the writer's).
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// A decision.
+    Decision(DecisionEntry),
+    /// An administrative action.
+    Admin(AdminEntry),
+}
+
+/// A decision to record.
+#[derive(Debug, Clone)]
+pub struct DecisionEntry {
+    /// The decision's id (`dec_…`).
+    pub decision_id: String,
+    /// The agent that asked.
+    pub agent: String,
+    /// The agent's session.
+    pub session: String,
+    /// The project.
+    pub project: String,
+    /// The service.
+    pub service: String,
+    /// The action.
+    pub action: String,
+    /// The resource.
+    pub resource: String,
+    /// The attributes, **already masked**.
+    pub attributes: BTreeMap<String, String>,
+    /// The answer.
+    pub decision: Outcome,
+    /// Why.
+    pub reason: String,
+    /// Each plugin's part ([`DecisionEntry::plugins_of`]).
+    pub plugins: Vec<PluginRecord>,
+    /// The policy version that decided.
+    pub policy_version: String,
+    /// Time taken by the decision, in microseconds.
+    pub latency_us: u64,
+}
+
+impl DecisionEntry {
+    /// The plugin steps of `decision`, as audited.
+    pub fn plugins_of(decision: &Decision) -> Vec<PluginRecord> {
+        decision.steps.iter().map(PluginRecord::from).collect()
+    }
+}
+
+/// An administrative action to record.
+#[derive(Debug, Clone, Default)]
+pub struct AdminEntry {
+    /// What happened, e.g. `policy_reload`, `token_change`.
+    pub event: String,
+    /// The agent concerned, if any.
+    pub agent: Option<String>,
+    /// The project, if known.
+    pub project: Option<String>,
+    /// The policy version in force after the action, if known.
+    pub policy_version: Option<String>,
+    /// Why, for a human, if known.
+    pub reason: Option<String>,
+    /// Details, e.g. `{"old_version": …, "new_version": …}`. Never secrets.
+    pub details: BTreeMap<String, serde_json::Value>,
+}
+
+impl From<DecisionEntry> for Entry {
+    fn from(e: DecisionEntry) -> Self {
+        Self::Decision(e)
+    }
+}
+
+impl From<AdminEntry> for Entry {
+    fn from(e: AdminEntry) -> Self {
+        Self::Admin(e)
+    }
+}
+
+impl Entry {
+    /// Encodes the entry (on the caller's thread).
+    pub(crate) fn prepare(self) -> Result<Prepared> {
+        match self {
+            Self::Decision(d) => {
+                let middle = encode(&Content {
+                    kind: Kind::Decision,
+                    decision_id: Some(&d.decision_id),
+                    agent: Some(&d.agent),
+                    session: Some(&d.session),
+                    project: Some(&d.project),
+                    service: Some(&d.service),
+                    action: Some(&d.action),
+                    resource: Some(&d.resource),
+                    attributes: Some(&d.attributes),
+                    decision: Some(d.decision),
+                    reason: Some(&d.reason),
+                    plugins: Some(&d.plugins),
+                    policy_version: Some(&d.policy_version),
+                    latency_us: Some(d.latency_us),
+                    event: None,
+                    details: None,
+                })?;
+                Ok(Prepared {
+                    middle,
+                    columns: Columns {
+                        kind: Kind::Decision,
+                        decision_id: Some(d.decision_id),
+                        agent: Some(d.agent),
+                        session: Some(d.session),
+                        project: Some(d.project),
+                        decision: Some(d.decision),
+                    },
+                })
+            }
+            Self::Admin(a) => {
+                let middle = encode(&Content {
+                    kind: Kind::Admin,
+                    decision_id: None,
+                    agent: a.agent.as_deref(),
+                    session: None,
+                    project: a.project.as_deref(),
+                    service: None,
+                    action: None,
+                    resource: None,
+                    attributes: None,
+                    decision: None,
+                    reason: a.reason.as_deref(),
+                    plugins: None,
+                    policy_version: a.policy_version.as_deref(),
+                    latency_us: None,
+                    event: Some(&a.event),
+                    details: Some(&a.details),
+                })?;
+                Ok(Prepared {
+                    middle,
+                    columns: Columns {
+                        kind: Kind::Admin,
+                        decision_id: None,
+                        agent: a.agent,
+                        session: None,
+                        project: a.project,
+                        decision: None,
+                    },
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Retention: removing old records, only once they are exported, without
+//! breaking verification.
+//!
+//! Each cut stores a [`Checkpoint`] (the `seq` and `hash` of the last removed
+//! record) in the same transaction as the deletion; verification then starts
+//! from the checkpoint, and the first remaining record's `prev_hash` must be
+//! its hash. Records are removed in chunks of [`CHUNK`], each its own
+//! transaction, so the writer is never held up for long.
+
+use super::Broken;
+use super::record::{Record, rehash};
+use super::store::{AuditStore, Checkpoint};
+use super::{Timestamp, format_ts};
+use crate::{Error, Result};
+use serde::Serialize;
+
+/// Records removed per transaction.
+pub const CHUNK: u64 = 1000;
+
+/// What retention removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    /// How many records.
+    pub records: u64,
+    /// The new checkpoint's `seq` (the last record removed), if any.
+    pub through_seq: Option<u64>,
+}
+
+/// Removes the records older than `older_than` that have been exported
+/// (never one that has not: without an export nothing is removed), leaving a
+/// checkpoint. Refuses ([`Error::AuditBroken`]) if the record at a cut does
+/// not match its hash, the next record, or the export.
+pub fn apply_retention(store: &mut dyn AuditStore, older_than: Timestamp) -> Result<Removed> {
+    let mut removed = Removed::default();
+    let Some(mark) = store.export_mark()? else {
+        return Ok(removed);
+    };
+    let mut done = store.checkpoint()?.map(|c| c.seq).unwrap_or(0);
+    let Some(target) = store.last_seq_before(&format_ts(older_than), mark.seq)? else {
+        return Ok(removed);
+    };
+    while done < target {
+        let end = target.min(done + CHUNK);
+        let hash = sealed_hash(store, end)?;
+        if end == mark.seq && hash != mark.hash {
+            return Err(broken(end, "differs from the record exported"));
+        }
+        if let Some(next) = store.row(end + 1)? {
+            let prev = next
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<Record>(b).ok())
+                .map(|r| r.prev_hash);
+            if prev.as_deref() != Some(hash.as_str()) {
+                return Err(broken(end + 1, "does not continue the record before it"));
+            }
+        }
+        removed.records += store.cut(&Checkpoint { seq: end, hash })?;
+        removed.through_seq = Some(end);
+        done = end;
+    }
+    Ok(removed)
+}
+
+/// The hash of the record at `seq`, checked against its body.
+fn sealed_hash(store: &mut dyn AuditStore, seq: u64) -> Result<String> {
+    let row = store.row(seq)?.ok_or_else(|| {
+        Error::AuditBroken(Broken::Deleted {
+            after_seq: seq.saturating_sub(1),
+            missing: 1,
+        })
+    })?;
+    match row.body.as_deref().and_then(rehash) {
+        Some((claimed, computed)) if claimed == computed && row.hash.as_deref() == Some(claimed) => {
+            Ok(computed)
+        }
+        _ => Err(broken(seq, "does not match its hash")),
+    }
+}
+
+fn broken(seq: u64, what: &str) -> Error {
+    Error::AuditBroken(Broken::Edited {
+        seq,
+        what: format!("it {what}; retention does not cut the chain here"),
+    })
+}

@@ -1,0 +1,426 @@
+//! Verification: walk the chain and name the first bad record.
+
+use super::record::{Record, outcome_str, rehash};
+use super::sqlite::SqliteStore;
+use super::store::{AuditStore, ChainHead, Checkpoint, StoredRow};
+use super::{GENESIS_HASH, as_finding, parse_canonical_ts};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+
+/// What is wrong with an audit trail: the first bad record found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "finding", rename_all = "snake_case")]
+pub enum Broken {
+    /// The record's content (or one of its indexed columns) is not what was
+    /// written: its hash does not match, it is unreadable, or the next
+    /// record's `prev_hash` shows it was rewritten.
+    Edited {
+        /// The record.
+        seq: u64,
+        /// What exactly does not match.
+        what: String,
+    },
+    /// Records are missing from the middle (or the start) of the chain.
+    Deleted {
+        /// The last record before the gap (0: the start, or the checkpoint).
+        after_seq: u64,
+        /// How many are missing.
+        missing: u64,
+    },
+    /// An intact record sits in another record's place.
+    Reordered {
+        /// The place (the `seq` expected there).
+        seq: u64,
+    },
+    /// The chain ends before the last record known to have been written.
+    Truncated {
+        /// The last record present.
+        last_seq: u64,
+        /// The last record written, from the head file or the export header.
+        head_seq: u64,
+    },
+    /// The record at the head file's `seq` is not the one the writer wrote:
+    /// the chain was rebuilt up to there.
+    HeadMismatch {
+        /// The head file's `seq`.
+        seq: u64,
+    },
+    /// The store has records but the head file is gone.
+    HeadMissing,
+    /// Something other than a record is unreadable: the checkpoint, the head
+    /// file, an export file's header or trailer.
+    Malformed {
+        /// What.
+        what: String,
+    },
+}
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Edited { seq, what } => write!(f, "record {seq} was edited: {what}"),
+            Self::Deleted { after_seq, missing } => {
+                write!(f, "{missing} record(s) deleted after record {after_seq}")
+            }
+            Self::Reordered { seq } => {
+                write!(f, "record {seq} is out of order: another record sits in its place")
+            }
+            Self::Truncated { last_seq, head_seq } => write!(
+                f,
+                "truncated: the log ends at record {last_seq}, but record {head_seq} was written"
+            ),
+            Self::HeadMismatch { seq } => write!(
+                f,
+                "record {seq} is not the one the head file recorded: the chain was rebuilt"
+            ),
+            Self::HeadMissing => f.write_str("the head file `audit.head` is missing"),
+            Self::Malformed { what } => f.write_str(what),
+        }
+    }
+}
+
+/// The result of a successful verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Records checked.
+    pub records: u64,
+    /// The first record present (after the checkpoint), if any.
+    pub first_seq: Option<u64>,
+    /// The last record (or the checkpoint's, or 0).
+    pub last_seq: u64,
+    /// Its hash.
+    pub last_hash: String,
+    /// Where the chain starts after retention, if it was cut.
+    pub checkpoint: Option<Checkpoint>,
+    /// The head file checked against, if any.
+    pub head_file: Option<HeadFile>,
+}
+
+/// The head file, `audit.head`: the writer's last committed record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadFile {
+    /// Its `seq`.
+    pub seq: u64,
+    /// Its `hash`.
+    pub hash: String,
+}
+
+impl HeadFile {
+    /// The file's name in the data directory.
+    pub const FILE: &'static str = "audit.head";
+
+    /// Reads `data_dir/audit.head`; `None` if there is none. An unreadable
+    /// one is an [`Error::AuditBroken`].
+    pub fn read(data_dir: &Path) -> Result<Option<HeadFile>> {
+        let path = data_dir.join(Self::FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(Error::Io { path, source }),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Error::AuditBroken(Broken::Malformed {
+                what: format!("the head file `{}` is unreadable: {e}", path.display()),
+            })
+        })
+    }
+
+    /// Replaces `data_dir/audit.head` atomically (temporary file, sync,
+    /// rename).
+    pub(crate) fn write(&self, data_dir: &Path) -> Result<()> {
+        let path = data_dir.join(Self::FILE);
+        let tmp = data_dir.join("audit.head.tmp");
+        let io = |source| Error::Io {
+            path: tmp.clone(),
+            source,
+        };
+        let json = serde_json::to_vec(self).map_err(|e| Error::Audit {
+            message: format!("cannot encode the head file: {e}"),
+        })?;
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&json).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(|source| Error::Io { path, source })
+    }
+}
+
+/// Checks the head file against the store's last record and checkpoint
+/// (without walking the chain): the store must reach the head file's record,
+/// and that record must be the one recorded.
+pub(crate) fn check_head_file(
+    store: &mut dyn AuditStore,
+    file: &HeadFile,
+    head: Option<&ChainHead>,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<()> {
+    let last = head
+        .map(|h| h.seq)
+        .or(checkpoint.map(|c| c.seq))
+        .unwrap_or(0);
+    let broken = |b| Err(Error::AuditBroken(b));
+    if file.seq > last {
+        return broken(Broken::Truncated {
+            last_seq: last,
+            head_seq: file.seq,
+        });
+    }
+    let recorded = match checkpoint {
+        _ if file.seq == 0 => Some(GENESIS_HASH.to_owned()),
+        Some(c) if file.seq == c.seq => Some(c.hash.clone()),
+        // Cut by retention: nothing left to compare with.
+        Some(c) if file.seq < c.seq => None,
+        _ => Some(
+            store
+                .row(file.seq)?
+                .and_then(|r| r.body)
+                .and_then(|b| rehash(&b).map(|(claimed, _)| claimed.to_owned()))
+                .unwrap_or_default(),
+        ),
+    };
+    match recorded {
+        Some(h) if h != file.hash => broken(Broken::HeadMismatch { seq: file.seq }),
+        _ => Ok(()),
+    }
+}
+
+/// Follows a chain record by record.
+pub(crate) struct Chain {
+    start_seq: u64,
+    start: &'static str,
+    last_seq: u64,
+    last_hash: String,
+    last_ts: String,
+}
+
+impl Chain {
+    /// A chain continuing after `after_seq`, whose hash is `prev_hash`;
+    /// `start` names that point in findings (e.g. "the checkpoint").
+    pub(crate) fn new(after_seq: u64, prev_hash: String, start: &'static str) -> Self {
+        Self {
+            start_seq: after_seq,
+            start,
+            last_seq: after_seq,
+            last_hash: prev_hash,
+            last_ts: String::new(),
+        }
+    }
+
+    /// The last record accepted (or the start point).
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Its hash.
+    pub(crate) fn last_hash(&self) -> &str {
+        &self.last_hash
+    }
+
+    /// Checks a stored row: its place, its body, its columns.
+    pub(crate) fn check_row(&mut self, row: &StoredRow) -> Result<Record, Broken> {
+        let expected = self.last_seq + 1;
+        if row.seq > expected {
+            return Err(Broken::Deleted {
+                after_seq: self.last_seq,
+                missing: row.seq - expected,
+            });
+        }
+        if row.seq < expected {
+            return Err(Broken::Reordered { seq: row.seq });
+        }
+        let seq = row.seq;
+        let body = row.body.as_deref().ok_or_else(|| Broken::Edited {
+            seq,
+            what: "the body is missing".into(),
+        })?;
+        let record = self.check_body_unaccepted(seq, body)?;
+        let columns: [(&str, Option<&str>, Option<&str>); 8] = [
+            ("ts", row.ts.as_deref(), Some(&record.ts)),
+            ("kind", row.kind.as_deref(), Some(record.kind.as_str())),
+            (
+                "decision_id",
+                row.decision_id.as_deref(),
+                record.decision_id.as_deref(),
+            ),
+            ("agent", row.agent.as_deref(), record.agent.as_deref()),
+            ("session", row.session.as_deref(), record.session.as_deref()),
+            ("project", row.project.as_deref(), record.project.as_deref()),
+            (
+                "decision",
+                row.decision.as_deref(),
+                record.decision.map(outcome_str),
+            ),
+            ("hash", row.hash.as_deref(), Some(&record.hash)),
+        ];
+        for (name, column, body) in columns {
+            if column != body {
+                return Err(Broken::Edited {
+                    seq,
+                    what: format!("column `{name}` differs from the record's body"),
+                });
+            }
+        }
+        self.accept(&record);
+        Ok(record)
+    }
+
+    /// Checks a body expected at `seq` (a line of an export file) and, if
+    /// good, continues the chain with it.
+    pub(crate) fn check_body(&mut self, seq: u64, body: &str) -> Result<Record, Broken> {
+        let record = self.check_body_unaccepted(seq, body)?;
+        self.accept(&record);
+        Ok(record)
+    }
+
+    fn check_body_unaccepted(&self, seq: u64, body: &str) -> Result<Record, Broken> {
+        let edited = |what: &str| Broken::Edited {
+            seq,
+            what: what.to_owned(),
+        };
+        let (claimed, computed) =
+            rehash(body).ok_or_else(|| edited("the body does not end with its hash"))?;
+        if claimed != computed {
+            return Err(edited("the body does not match its hash"));
+        }
+        let record: Record = serde_json::from_str(body).map_err(|e| Broken::Edited {
+            seq,
+            what: format!("the body is not a record: {e}"),
+        })?;
+        if record.hash != claimed {
+            return Err(edited("the body's hash member is ambiguous"));
+        }
+        if record.seq != seq {
+            return Err(Broken::Reordered { seq });
+        }
+        if parse_canonical_ts(&record.ts).is_none() {
+            return Err(edited("`ts` is not a canonical timestamp"));
+        }
+        if record.ts < self.last_ts {
+            return Err(edited("`ts` is earlier than the previous record's"));
+        }
+        if record.prev_hash != self.last_hash {
+            return Err(if self.last_seq == self.start_seq {
+                Broken::Edited {
+                    seq,
+                    what: format!("`prev_hash` does not continue from {}", self.start),
+                }
+            } else {
+                Broken::Edited {
+                    seq: self.last_seq,
+                    what: "the next record's `prev_hash` does not match this record: \
+                           it was rewritten"
+                        .into(),
+                }
+            });
+        }
+        Ok(record)
+    }
+
+    fn accept(&mut self, record: &Record) {
+        self.last_seq = record.seq;
+        self.last_hash.clone_from(&record.hash);
+        self.last_ts.clone_from(&record.ts);
+    }
+}
+
+/// Verifies every record of `store` in order, streaming: each body against
+/// its hash, each `prev_hash` against the previous record (or the
+/// checkpoint), `seq`s without gaps, the indexed columns against the body;
+/// then the end of the chain against `head` (the head file, read **before**
+/// calling this, so that records appended meanwhile do not matter).
+///
+/// Returns the first finding as `Ok(Err(_))`; `Err(_)` is a failure to read.
+pub fn verify(
+    store: &mut dyn AuditStore,
+    head: Option<&HeadFile>,
+) -> Result<Result<Report, Broken>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let checkpoint = match as_finding(store.checkpoint())? {
+            Ok(c) => c,
+            Err(b) => return Ok(Err(b)),
+        };
+        let (start_seq, start_hash, start) = match &checkpoint {
+            Some(c) => (c.seq, c.hash.clone(), "the checkpoint"),
+            None => (0, GENESIS_HASH.to_owned(), "the start of the chain"),
+        };
+        let mut chain = Chain::new(start_seq, start_hash.clone(), start);
+        let mut finding = None;
+        let mut records = 0u64;
+        let mut first_seq = None;
+        let mut at_head = None;
+        store.scan(start_seq, u64::MAX, &mut |row| match chain.check_row(&row) {
+            Ok(record) => {
+                records += 1;
+                first_seq.get_or_insert(record.seq);
+                if head.is_some_and(|h| h.seq == record.seq) {
+                    at_head = Some(record.hash);
+                }
+                Ok(true)
+            }
+            Err(b) => {
+                finding = Some(b);
+                Ok(false)
+            }
+        })?;
+        if let Some(b) = finding {
+            // Retention may have cut the chain between reading the checkpoint
+            // and scanning; that looks like a deletion at the start.
+            let at_start = matches!(b, Broken::Deleted { after_seq, .. } if after_seq == start_seq);
+            if at_start && attempt < 3 {
+                let now = as_finding(store.checkpoint())?.ok().flatten();
+                if now != checkpoint {
+                    continue;
+                }
+            }
+            return Ok(Err(b));
+        }
+        if let Some(b) = store.check_derived()? {
+            return Ok(Err(b));
+        }
+        if let Some(h) = head {
+            if h.seq > chain.last_seq() {
+                return Ok(Err(Broken::Truncated {
+                    last_seq: chain.last_seq(),
+                    head_seq: h.seq,
+                }));
+            }
+            let recorded = if h.seq == start_seq {
+                Some(start_hash)
+            } else {
+                at_head
+            };
+            if recorded.is_some_and(|r| r != h.hash) {
+                return Ok(Err(Broken::HeadMismatch { seq: h.seq }));
+            }
+        }
+        return Ok(Ok(Report {
+            records,
+            first_seq,
+            last_seq: chain.last_seq(),
+            last_hash: chain.last_hash().to_owned(),
+            checkpoint,
+            head_file: head.cloned(),
+        }));
+    }
+}
+
+/// Verifies the audit log in `data_dir` (`audit.db` and `audit.head`); safe
+/// while the log is being written. A missing head file next to a non-empty
+/// chain is [`Broken::HeadMissing`].
+pub fn verify_dir(data_dir: &Path) -> Result<Result<Report, Broken>> {
+    let head = match as_finding(HeadFile::read(data_dir))? {
+        Ok(h) => h,
+        Err(b) => return Ok(Err(b)),
+    };
+    let mut store = SqliteStore::open_existing(data_dir)?;
+    let report = verify(&mut store, head.as_ref())?;
+    Ok(match report {
+        Ok(r) if head.is_none() && r.last_seq > 0 => Err(Broken::HeadMissing),
+        other => other,
+    })
+}

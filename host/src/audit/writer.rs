@@ -1,0 +1,444 @@
+//! The group-commit writer: [`AuditLog`].
+//!
+//! One dedicated thread owns the store's write connection. It blocks until
+//! an entry arrives, then takes whatever else is already queued (no waiting:
+//! while one batch is being synced the next one queues up, so batches grow
+//! with load), numbers, timestamps and chains the batch, appends it in one
+//! transaction (one `fsync`), and only then answers every caller. If the
+//! store fails, every caller of that batch gets the error and the chain head
+//! does not move.
+
+use super::record::{Entry, Prepared, Receipt, Record, SealedRecord, seal};
+use super::sqlite::SqliteStore;
+use super::store::{AuditStore, ChainHead, Cursor, Filter};
+use super::verify::{HeadFile, check_head_file};
+use super::{GENESIS_HASH, Timestamp, format_ts};
+use crate::{Error, Result};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Most entries in one batch (one transaction).
+const MAX_BATCH: usize = 4096;
+/// The head file is rewritten at most this often …
+const HEAD_INTERVAL: Duration = Duration::from_millis(100);
+/// … or after this many records.
+const HEAD_RECORDS: u64 = 1000;
+
+/// The lock file that keeps a second process from writing the same chain.
+const LOCK_FILE: &str = "audit.lock";
+
+enum Reply {
+    Async(tokio::sync::oneshot::Sender<Result<Receipt>>),
+    Blocking(mpsc::SyncSender<Result<Receipt>>),
+}
+
+impl Reply {
+    fn send(self, r: Result<Receipt>) {
+        // A caller that went away no longer wants the answer.
+        match self {
+            Self::Async(tx) => drop(tx.send(r)),
+            Self::Blocking(tx) => drop(tx.send(r)),
+        }
+    }
+}
+
+enum Msg {
+    Append(Prepared, Reply),
+    Close,
+}
+
+#[derive(Default)]
+struct Counters {
+    batches: AtomicU64,
+    records: AtomicU64,
+    last_batch: AtomicU64,
+    failed_batches: AtomicU64,
+    head_seq: AtomicU64,
+}
+
+/// The writer's counters, for metrics and logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Batches committed.
+    pub batches: u64,
+    /// Records committed.
+    pub records: u64,
+    /// Size of the last committed batch.
+    pub last_batch: u64,
+    /// Batches that failed (their callers got the error).
+    pub failed_batches: u64,
+    /// `seq` of the last committed record.
+    pub head_seq: u64,
+}
+
+/// The audit log of one data directory: the single writer, plus a reader
+/// connection for queries.
+///
+/// Cheap to share (`Arc<AuditLog>`); [`AuditLog::append`] may be called from
+/// any number of tasks at once. Dropping it closes it (see
+/// [`AuditLog::close`]).
+pub struct AuditLog {
+    tx: mpsc::Sender<Msg>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    counters: Arc<Counters>,
+    reader: Mutex<SqliteStore>,
+    dir: PathBuf,
+    _lock: File,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("dir", &self.dir)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// Opens the audit log in `data_dir` (created if needed) and starts its
+    /// writer thread.
+    ///
+    /// Fails if another process has it open, or — so that new records never
+    /// overwrite the evidence — if the store ends before the head file's
+    /// record or differs from it ([`Error::AuditBroken`] with
+    /// [`Broken::Truncated`](super::Broken::Truncated) or
+    /// [`Broken::HeadMismatch`](super::Broken::HeadMismatch)); investigate with
+    /// [`super::verify_dir`], and move `audit.head` aside to accept the store
+    /// as it is.
+    pub fn open(data_dir: &Path) -> Result<AuditLog> {
+        std::fs::create_dir_all(data_dir).map_err(|source| Error::Io {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let lock_path = data_dir.join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| Error::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
+        lock.try_lock().map_err(|e| Error::Audit {
+            message: format!(
+                "cannot lock `{}` (is another palisade using this data directory?): {e}",
+                lock_path.display()
+            ),
+        })?;
+
+        let mut store = SqliteStore::open(data_dir)?;
+        let checkpoint = store.checkpoint()?;
+        let head = store.head()?;
+        if let Some(file) = HeadFile::read(data_dir)? {
+            check_head_file(&mut store, &file, head.as_ref(), checkpoint.as_ref())?;
+        }
+        let (seq, hash, ts) = match (head, checkpoint) {
+            (Some(h), _) => (h.seq, h.hash, h.ts),
+            (None, Some(c)) => (c.seq, c.hash, String::new()),
+            (None, None) => (0, GENESIS_HASH.to_owned(), String::new()),
+        };
+        let last_ts = super::parse_canonical_ts(&ts)
+            .map(Timestamp::as_microsecond)
+            .unwrap_or(i64::MIN);
+        let reader = SqliteStore::open(data_dir)?;
+
+        let counters = Arc::new(Counters::default());
+        counters.head_seq.store(seq, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel();
+        let mut worker = Worker {
+            store,
+            rx,
+            dir: data_dir.to_owned(),
+            seq,
+            hash,
+            last_ts,
+            counters: counters.clone(),
+            head_written: None,
+            head_dirty: seq > 0,
+        };
+        let thread = std::thread::Builder::new()
+            .name("palisade-audit".into())
+            .spawn(move || worker.run())
+            .map_err(|e| Error::Audit {
+                message: format!("cannot start the audit writer thread: {e}"),
+            })?;
+        Ok(AuditLog {
+            tx,
+            thread: Mutex::new(Some(thread)),
+            counters,
+            reader: Mutex::new(reader),
+            dir: data_dir.to_owned(),
+            _lock: lock,
+        })
+    }
+
+    /// Queues `entry` and resolves to its receipt (`seq`, `ts`, `hash`) once
+    /// the record is durable.
+    ///
+    /// The entry is encoded on the calling thread and queued when `append` is
+    /// called (not when the future is first polled), so entries appended one
+    /// after another by one caller are chained in that order. Resolves to an
+    /// error if the store failed (the decision must then fail closed) or the
+    /// log is closed ([`Error::AuditClosed`]).
+    pub fn append(
+        &self,
+        entry: impl Into<Entry>,
+    ) -> impl Future<Output = Result<Receipt>> + Send + 'static {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let queued = entry.into().prepare().and_then(|p| {
+            self.tx
+                .send(Msg::Append(p, Reply::Async(tx)))
+                .map_err(|_| Error::AuditClosed)
+        });
+        async move {
+            queued?;
+            rx.await.unwrap_or(Err(Error::AuditClosed))
+        }
+    }
+
+    /// [`AuditLog::append`] for synchronous code (e.g. administrative events
+    /// from a watcher thread): blocks until the record is durable. Safe to
+    /// call on any thread, but it blocks, so not on an async worker.
+    pub fn append_blocking(&self, entry: impl Into<Entry>) -> Result<Receipt> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let prepared = entry.into().prepare()?;
+        self.tx
+            .send(Msg::Append(prepared, Reply::Blocking(tx)))
+            .map_err(|_| Error::AuditClosed)?;
+        rx.recv().unwrap_or(Err(Error::AuditClosed))
+    }
+
+    /// One page of records (blocking: call it from `spawn_blocking`). Uses
+    /// the log's reader connection, which does not wait for the writer.
+    pub fn query(&self, filter: &Filter, cursor: Cursor, limit: usize) -> Result<Vec<Record>> {
+        self.reader
+            .lock()
+            .map_err(|_| Error::Audit {
+                message: "the audit reader is poisoned".into(),
+            })?
+            .query(filter, cursor, limit)
+    }
+
+    /// A new connection to the store, for verification, export or retention
+    /// while the log runs (each of those is a long read or a write of its
+    /// own; give each its own connection).
+    pub fn open_store(&self) -> Result<SqliteStore> {
+        SqliteStore::open(&self.dir)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The writer's counters.
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        Stats {
+            batches: c.batches.load(Ordering::Relaxed),
+            records: c.records.load(Ordering::Relaxed),
+            last_batch: c.last_batch.load(Ordering::Relaxed),
+            failed_batches: c.failed_batches.load(Ordering::Relaxed),
+            head_seq: c.head_seq.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Writes everything already queued, updates the head file and stops the
+    /// writer; appends after this fail with [`Error::AuditClosed`]. Blocks
+    /// until done (a batch or two). Idempotent; also done on drop.
+    pub fn close(&self) -> Result<()> {
+        // The writer may already be gone; then there is nothing to drain.
+        drop(self.tx.send(Msg::Close));
+        let handle = self
+            .thread
+            .lock()
+            .map_err(|_| Error::Audit {
+                message: "the audit writer handle is poisoned".into(),
+            })?
+            .take();
+        match handle {
+            Some(h) => h.join().map_err(|_| Error::Audit {
+                message: "the audit writer thread panicked".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::error!(error = %e, "closing the audit log failed");
+        }
+    }
+}
+
+/// The writer thread's state.
+struct Worker {
+    store: SqliteStore,
+    rx: mpsc::Receiver<Msg>,
+    dir: PathBuf,
+    /// `seq` and `hash` of the last committed record.
+    seq: u64,
+    hash: String,
+    /// `ts` of the last committed record, in microseconds; timestamps never
+    /// go backwards along the chain, even if the clock does.
+    last_ts: i64,
+    counters: Arc<Counters>,
+    /// When the head file was last written, and at which `seq`.
+    head_written: Option<(Instant, u64)>,
+    head_dirty: bool,
+}
+
+impl Worker {
+    fn run(&mut self) {
+        let mut batch = Vec::new();
+        let mut closing = false;
+        loop {
+            let first = if closing {
+                match self.rx.try_recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
+                }
+            } else if self.head_dirty {
+                let due = self
+                    .head_written
+                    .map(|(at, _)| HEAD_INTERVAL.saturating_sub(at.elapsed()))
+                    .unwrap_or_default();
+                match self.rx.recv_timeout(due) {
+                    Ok(m) => m,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.write_head();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match self.rx.recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
+                }
+            };
+            let mut next = Some(first);
+            while let Some(m) = next {
+                match m {
+                    Msg::Append(entry, reply) => batch.push((entry, reply)),
+                    Msg::Close => closing = true,
+                }
+                next = if batch.len() < MAX_BATCH {
+                    self.rx.try_recv().ok()
+                } else {
+                    None
+                };
+            }
+            if !batch.is_empty() {
+                self.commit(std::mem::take(&mut batch));
+                self.maybe_write_head();
+            }
+        }
+        if self.head_dirty {
+            self.write_head();
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<(Prepared, Reply)>) {
+        let now = Timestamp::now().as_microsecond();
+        let ts_micros = now.max(self.last_ts);
+        let ts = Timestamp::from_microsecond(ts_micros)
+            .map(format_ts)
+            .unwrap_or_else(|_| format_ts(Timestamp::now()));
+        let mut sealed: Vec<SealedRecord> = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut seq = self.seq;
+        for (prepared, reply) in batch {
+            seq += 1;
+            let prev = sealed.last().map_or(self.hash.as_str(), |s| s.hash());
+            let s = seal(prepared, seq, &ts, prev);
+            sealed.push(s);
+            replies.push(reply);
+        }
+        match self.store.append(&sealed) {
+            Ok(()) => {
+                let n = sealed.len() as u64;
+                self.seq = seq;
+                if let Some(last) = sealed.last() {
+                    self.hash = last.hash().to_owned();
+                }
+                self.last_ts = ts_micros;
+                self.head_dirty = true;
+                let c = &self.counters;
+                c.batches.fetch_add(1, Ordering::Relaxed);
+                c.records.fetch_add(n, Ordering::Relaxed);
+                c.last_batch.store(n, Ordering::Relaxed);
+                c.head_seq.store(self.seq, Ordering::Relaxed);
+                for (s, reply) in sealed.into_iter().zip(replies) {
+                    reply.send(Ok(s.receipt()));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %message, records = replies.len(), "audit batch failed; its decisions fail closed");
+                self.resync();
+                for reply in replies {
+                    reply.send(Err(Error::Audit {
+                        message: message.clone(),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// After a failed batch, takes the head from the store again: a commit
+    /// that reported failure may still have landed, and the next batch must
+    /// continue whatever the store holds.
+    fn resync(&mut self) {
+        match self.store.head() {
+            Ok(Some(ChainHead { seq, hash, .. })) if seq != self.seq || hash != self.hash => {
+                tracing::warn!(
+                    seq,
+                    expected_seq = self.seq,
+                    "audit store head moved during a failed batch; continuing from the store"
+                );
+                self.seq = seq;
+                self.hash = hash;
+                self.head_dirty = true;
+                self.counters.head_seq.store(seq, Ordering::Relaxed);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot re-read the audit head"),
+        }
+    }
+
+    fn maybe_write_head(&mut self) {
+        let due = match self.head_written {
+            None => true,
+            Some((at, seq)) => {
+                at.elapsed() >= HEAD_INTERVAL || self.seq.saturating_sub(seq) >= HEAD_RECORDS
+            }
+        };
+        if due {
+            self.write_head();
+        }
+    }
+
+    fn write_head(&mut self) {
+        let file = HeadFile {
+            seq: self.seq,
+            hash: self.hash.clone(),
+        };
+        if let Err(e) = file.write(&self.dir) {
+            // Not a reason to fail decisions: the store is durable; only
+            // truncation detection lags. Retried after the next commit.
+            tracing::warn!(error = %e, "cannot update the audit head file");
+        }
+        self.head_written = Some((Instant::now(), self.seq));
+        self.head_dirty = false;
+    }
+}
