@@ -21,9 +21,15 @@ pub fn start_server(dir: &std::path::Path, files: &[(&str, String)]) -> (Child, 
     for (name, text) in files {
         std::fs::write(dir.join("policies").join(name), text).unwrap();
     }
+    // `BENCH_AUDIT=off` measures the decision path without the audit trail.
+    let audit = if std::env::var("BENCH_AUDIT").as_deref() == Ok("off") {
+        "audit:\n  enabled: false\n"
+    } else {
+        ""
+    };
     std::fs::write(
         dir.join("palisade.yaml"),
-        "policy: policies\nmasking:\n  max_body_bytes: 16777216\n",
+        format!("policy: policies\nmasking:\n  max_body_bytes: 16777216\n{audit}"),
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
