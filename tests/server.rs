@@ -54,7 +54,10 @@ async fn file_plugins_load_pinned_and_come_from_the_cache_on_restart() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["aws", "git", "glob", "hostile", "pii", "secrets", "stripe"]);
+    assert_eq!(
+        names,
+        ["aws", "git", "glob", "hostile", "pii", "secrets", "stripe"]
+    );
     let hostile = &body["plugins"][3];
     assert_eq!(hostile["digest"], pin.as_str());
     assert_eq!(hostile["exports"], serde_json::json!(["policy", "masking"]));

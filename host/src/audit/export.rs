@@ -586,4 +586,3 @@ pub fn verify_export_files(paths: &[PathBuf]) -> Result<Result<Vec<ExportReport>
     }
     Ok(Ok(reports))
 }
-

@@ -275,7 +275,7 @@ pub(crate) fn seal(prepared: Prepared, seq: u64, ts: &str, prev_hash: &str) -> S
     body.push_str(",\"prev_hash\":\"");
     body.push_str(prev_hash);
     body.push_str("\"}");
-    let hash = hex::encode(Sha256::digest(body.as_bytes()));
+    let hash = to_hex(&Sha256::digest(body.as_bytes()));
     body.pop();
     body.push_str(HASH_MEMBER);
     body.push_str(&hash);
@@ -324,6 +324,17 @@ pub fn seal_record(record: &Record) -> Result<SealedRecord> {
     Ok(seal(prepared, record.seq, &record.ts, &record.prev_hash))
 }
 
+/// Lowercase hex.
+fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
+}
+
 const HASH_MEMBER: &str = ",\"hash\":\"";
 /// `,"hash":"` + 64 hex digits + `"}`.
 const SUFFIX_LEN: usize = HASH_MEMBER.len() + 64 + 2;
@@ -348,7 +359,7 @@ pub fn rehash(body: &str) -> Option<(&str, String)> {
     let mut h = Sha256::new();
     h.update(canonical);
     h.update(b"}");
-    Some((claimed, hex::encode(h.finalize())))
+    Some((claimed, to_hex(&h.finalize())))
 }
 
 /// What a caller hands the writer: a record before it has a place in the

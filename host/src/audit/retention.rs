@@ -71,7 +71,9 @@ fn sealed_hash(store: &mut dyn AuditStore, seq: u64) -> Result<String> {
         })
     })?;
     match row.body.as_deref().and_then(rehash) {
-        Some((claimed, computed)) if claimed == computed && row.hash.as_deref() == Some(claimed) => {
+        Some((claimed, computed))
+            if claimed == computed && row.hash.as_deref() == Some(claimed) =>
+        {
             Ok(computed)
         }
         _ => Err(broken(seq, "does not match its hash")),

@@ -163,8 +163,15 @@ pub trait AuditStore: Send {
     /// `seq <= checkpoint.seq`. Returns how many were deleted.
     fn cut(&mut self, checkpoint: &Checkpoint) -> Result<u64>;
 
+    /// Background upkeep, run every 100 ms or so from a connection of its
+    /// own while the log is open, off the writer's path (SQLite: moves the
+    /// WAL into the database file). Default: nothing.
+    fn maintain(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Checks what the backend derives from the records for queries (for
-    /// SQLite, the session/agent lookup table) against them; the first
+    /// SQLite, the session/agent postings) against them; the first
     /// record it misrepresents. The records themselves are checked by
     /// [`super::verify()`].
     fn check_derived(&mut self) -> Result<Option<Broken>> {
@@ -183,7 +190,10 @@ pub trait AuditStore: Send {
     }
 }
 
-fn meta_json<T: serde::de::DeserializeOwned>(value: Option<String>, key: &str) -> Result<Option<T>> {
+fn meta_json<T: serde::de::DeserializeOwned>(
+    value: Option<String>,
+    key: &str,
+) -> Result<Option<T>> {
     value
         .map(|v| {
             serde_json::from_str(&v).map_err(|e| {

@@ -20,7 +20,7 @@ fn decision(i: u64) -> DecisionEntry {
         action: "push".into(),
         resource: format!("acme/repo-{i}"),
         attributes: BTreeMap::from([("branch".to_owned(), "main".to_owned())]),
-        decision: if i % 2 == 0 {
+        decision: if i.is_multiple_of(2) {
             Outcome::Allow
         } else {
             Outcome::Deny
@@ -28,7 +28,7 @@ fn decision(i: u64) -> DecisionEntry {
         reason: format!("reason {i}"),
         plugins: vec![PluginRecord {
             plugin: "git".into(),
-            verdict: if i % 2 == 0 { "allow" } else { "deny" }.into(),
+            verdict: if i.is_multiple_of(2) { "allow" } else { "deny" }.into(),
             error: None,
             fuel: 1000 + i,
             micros: 5,
@@ -45,7 +45,10 @@ fn admin(i: u64) -> AdminEntry {
         policy_version: Some(format!("v{i}")),
         reason: Some(format!("reload {i}")),
         details: BTreeMap::from([
-            ("old_version".to_owned(), serde_json::json!(format!("v{}", i - 1))),
+            (
+                "old_version".to_owned(),
+                serde_json::json!(format!("v{}", i - 1)),
+            ),
             ("new_version".to_owned(), serde_json::json!(format!("v{i}"))),
         ]),
         ..AdminEntry::default()
@@ -72,9 +75,11 @@ fn sql(dir: &Path, sql: &str) {
 
 fn body(dir: &Path, seq: u64) -> String {
     let c = rusqlite::Connection::open(dir.join(SqliteStore::FILE)).unwrap();
-    c.query_row("SELECT body FROM records WHERE seq = ?1", [seq as i64], |r| {
-        r.get(0)
-    })
+    c.query_row(
+        "SELECT body FROM records WHERE seq = ?1",
+        [seq as i64],
+        |r| r.get(0),
+    )
     .unwrap()
 }
 
@@ -111,24 +116,28 @@ fn records_have_the_documented_form() {
     assert_eq!(claimed, computed);
     let r: Record = serde_json::from_str(&first).unwrap();
     assert_eq!(r.prev_hash, GENESIS_HASH);
-    assert!(first.starts_with(
-        "{\"seq\":1,\"ts\":\"",
-    ));
-    assert!(first.contains(
-        "\"kind\":\"decision\",\"decision_id\":\"dec_000001\",\"agent\":\"agent-1\",\
+    assert!(first.starts_with("{\"seq\":1,\"ts\":\"",));
+    assert!(
+        first.contains(
+            "\"kind\":\"decision\",\"decision_id\":\"dec_000001\",\"agent\":\"agent-1\",\
          \"session\":\"s-1\",\"project\":\"acme\",\"service\":\"git\",\"action\":\"push\",\
          \"resource\":\"acme/repo-1\",\"attributes\":{\"branch\":\"main\"},\"decision\":\"deny\",\
          \"reason\":\"reason 1\",\"plugins\":[{\"plugin\":\"git\",\"verdict\":\"deny\",\
          \"fuel\":1001,\"micros\":5}],\"policy_version\":\"v1\",\"latency_us\":101,\
          \"prev_hash\":\"0000"
-    ), "{first}");
+        ),
+        "{first}"
+    );
     assert_eq!(r.ts.len(), "2026-11-23T14:03:07.123456Z".len());
     assert!(parse_canonical_ts(&r.ts).is_some());
 
     // The outside verifier's recipe: drop the 75-byte hash member, hash.
     let canonical = format!("{}}}", &first[..first.len() - 75]);
     use sha2::Digest;
-    assert_eq!(hex::encode(sha2::Sha256::digest(canonical.as_bytes())), r.hash);
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(canonical.as_bytes())),
+        r.hash
+    );
 
     // Re-encoding a record gives its body back: the writer's encoding and
     // `Record` agree on members, order and omissions.
@@ -405,10 +414,7 @@ fn queries_filter_and_paginate() {
         project: Some("acme".into()),
         ..Filter::default()
     };
-    assert_eq!(
-        seqs(&admin, Cursor::OLDEST, 100),
-        vec![10, 20, 30, 40, 50]
-    );
+    assert_eq!(seqs(&admin, Cursor::OLDEST, 100), vec![10, 20, 30, 40, 50]);
     let one = Filter {
         decision_id: Some("dec_000007".into()),
         ..Filter::default()
@@ -432,10 +438,10 @@ fn queries_filter_and_paginate() {
 }
 
 /// A store of `n` records (sessions `s-0`…`s-4`, agents `agent-0`…`agent-2`)
-/// whose lookup table is filled every `every` records.
+/// whose postings are written every `every` records.
 fn lookup_store(dir: &Path, n: u64, every: u64) -> SqliteStore {
     let mut store = SqliteStore::open(dir).unwrap();
-    store.set_lookup_every(every);
+    store.set_post_every(every);
     let mut prev = GENESIS_HASH.to_owned();
     for seq in 1..=n {
         let p = Entry::from(decision(seq)).prepare().unwrap();
@@ -447,8 +453,17 @@ fn lookup_store(dir: &Path, n: u64, every: u64) -> SqliteStore {
 }
 
 /// Every page of a query, page by page.
-fn all_pages(store: &mut SqliteStore, filter: &Filter, newest_first: bool, page: usize) -> Vec<u64> {
-    let mut cursor = if newest_first { Cursor::NEWEST } else { Cursor::OLDEST };
+fn all_pages(
+    store: &mut SqliteStore,
+    filter: &Filter,
+    newest_first: bool,
+    page: usize,
+) -> Vec<u64> {
+    let mut cursor = if newest_first {
+        Cursor::NEWEST
+    } else {
+        Cursor::OLDEST
+    };
     let mut out = Vec::new();
     loop {
         let got: Vec<u64> = store
@@ -459,23 +474,33 @@ fn all_pages(store: &mut SqliteStore, filter: &Filter, newest_first: bool, page:
             .collect();
         let Some(&last) = got.last() else { break };
         out.extend(&got);
-        cursor = if newest_first { Cursor::Before(last) } else { Cursor::After(last) };
+        cursor = if newest_first {
+            Cursor::Before(last)
+        } else {
+            Cursor::After(last)
+        };
     }
     out
 }
 
 #[test]
-fn queries_span_the_lookup_table_and_the_records_after_it() {
+fn queries_span_the_postings_and_the_records_after_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = lookup_store(dir.path(), 57, 10);
     let through: i64 = rusqlite::Connection::open(dir.path().join(SqliteStore::FILE))
         .unwrap()
-        .query_row("SELECT max(seq) FROM lookup", [], |r| r.get(0))
+        .query_row("SELECT max(upto) FROM postings", [], |r| r.get(0))
         .unwrap();
     assert_eq!(through, 50);
     let cases = [
-        Filter { session: Some("s-2".into()), ..Filter::default() },
-        Filter { agent: Some("agent-1".into()), ..Filter::default() },
+        Filter {
+            session: Some("s-2".into()),
+            ..Filter::default()
+        },
+        Filter {
+            agent: Some("agent-1".into()),
+            ..Filter::default()
+        },
         Filter {
             session: Some("s-3".into()),
             agent: Some("agent-0".into()),
@@ -493,28 +518,53 @@ fn queries_span_the_lookup_table_and_the_records_after_it() {
             })
             .collect();
         for page in [1, 3, 100] {
-            assert_eq!(all_pages(&mut store, filter, false, page), expected, "{filter:?}");
+            assert_eq!(
+                all_pages(&mut store, filter, false, page),
+                expected,
+                "{filter:?}"
+            );
             let mut newest: Vec<u64> = expected.clone();
             newest.reverse();
-            assert_eq!(all_pages(&mut store, filter, true, page), newest, "{filter:?}");
+            assert_eq!(
+                all_pages(&mut store, filter, true, page),
+                newest,
+                "{filter:?}"
+            );
         }
     }
 }
 
 #[test]
-fn a_tampered_lookup_is_found() {
+fn tampered_postings_are_found() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = lookup_store(dir.path(), 30, 10);
     assert_eq!(verify(&mut store, None).unwrap().unwrap().records, 30);
-    sql(dir.path(), "UPDATE lookup SET session = 's-0' WHERE seq = 8");
+    // Record 3 (and 8) moved to another session's list.
+    sql(
+        dir.path(),
+        "UPDATE postings SET value = 'zzz' WHERE field = 'session' AND value = 's-3' AND upto = 10",
+    );
     match verify(&mut store, None).unwrap().unwrap_err() {
-        Broken::Edited { seq: 8, what } => assert!(what.contains("lookup"), "{what}"),
+        Broken::Edited { seq: 3, what } => assert!(what.contains("postings"), "{what}"),
         other => panic!("{other:?}"),
     }
-    sql(dir.path(), "DELETE FROM lookup WHERE seq = 7");
+    // Agent-1's records of the second pass dropped from its list.
+    sql(
+        dir.path(),
+        "UPDATE postings SET value = 's-3' WHERE value = 'zzz';
+         DELETE FROM postings WHERE field = 'agent' AND value = 'agent-1' AND upto = 20",
+    );
     assert!(matches!(
         verify(&mut store, None).unwrap().unwrap_err(),
-        Broken::Edited { seq: 7, .. }
+        Broken::Edited { seq: 13, .. }
+    ));
+    sql(
+        dir.path(),
+        "UPDATE postings SET seqs = x'ff' WHERE upto = 30",
+    );
+    assert!(matches!(
+        verify(&mut store, None).unwrap().unwrap_err(),
+        Broken::Edited { .. }
     ));
 }
 
@@ -542,7 +592,9 @@ fn at(t: &str) -> Timestamp {
 
 fn append_at(store: &mut SqliteStore, times: &[&str]) {
     let head = store.head().unwrap();
-    let (mut seq, mut prev) = head.map(|h| (h.seq, h.hash)).unwrap_or((0, GENESIS_HASH.into()));
+    let (mut seq, mut prev) = head
+        .map(|h| (h.seq, h.hash))
+        .unwrap_or((0, GENESIS_HASH.into()));
     for t in times {
         seq += 1;
         let p = Entry::from(decision(seq)).prepare().unwrap();
@@ -557,6 +609,62 @@ fn names(files: &[ExportedFile]) -> Vec<(&str, u64, u64)> {
         .iter()
         .map(|f| (f.name.as_str(), f.first_seq, f.last_seq))
         .collect()
+}
+
+#[test]
+fn time_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let times = [
+        "13:10:00", "13:50:00", "13:50:00", "14:05:00", "14:59:00", "15:01:00", "15:01:00",
+    ];
+    let mut store = store_with(dir.path(), &times);
+    store.set_post_every(3);
+    append_at(&mut store, &["15:30:00", "16:00:00"]); // posts 1..=8
+    let window =
+        |store: &mut SqliteStore, from: Option<&str>, to: Option<&str>, session: Option<&str>| {
+            let filter = Filter {
+                from_ts: from.map(at),
+                to_ts: to.map(at),
+                session: session.map(str::to_owned),
+                ..Filter::default()
+            };
+            let up = all_pages(store, &filter, false, 2);
+            let mut down = all_pages(store, &filter, true, 2);
+            down.reverse();
+            assert_eq!(up, down, "{filter:?}");
+            up
+        };
+    assert_eq!(
+        window(&mut store, Some("13:50:00"), Some("15:01:00"), None),
+        vec![2, 3, 4, 5]
+    );
+    assert_eq!(
+        window(&mut store, Some("13:50:01"), None, None),
+        vec![4, 5, 6, 7, 8, 9]
+    );
+    assert_eq!(window(&mut store, None, Some("13:50:00"), None), vec![1]);
+    assert_eq!(
+        window(&mut store, None, Some("13:00:00"), None),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        window(&mut store, Some("16:00:01"), None, None),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        window(&mut store, Some("00:00:00"), Some("23:00:00"), None).len(),
+        9
+    );
+    // With a session: postings, then the records after them. Session of
+    // record i is `s-{i % 5}`.
+    assert_eq!(
+        window(&mut store, Some("13:00:00"), None, Some("s-4")),
+        vec![4, 9]
+    );
+    assert_eq!(
+        window(&mut store, Some("14:00:00"), Some("15:31:00"), Some("s-3")),
+        vec![8]
+    );
 }
 
 #[test]
@@ -664,7 +772,10 @@ fn daily_export() {
     let files = export_to_dir(&mut store, &out, Period::Daily, at("2026-11-24T00:05:00Z")).unwrap();
     assert_eq!(
         names(&files),
-        vec![("audit-2026-11-22.jsonl", 1, 1), ("audit-2026-11-23.jsonl", 2, 3)]
+        vec![
+            ("audit-2026-11-22.jsonl", 1, 1),
+            ("audit-2026-11-23.jsonl", 2, 3)
+        ]
     );
 }
 
@@ -673,8 +784,13 @@ fn export_refuses_a_broken_chain() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = store_with(dir.path(), &["13:10:00", "13:20:00", "13:30:00"]);
     sql(dir.path(), "DELETE FROM records WHERE seq = 2");
-    let err = export_to_dir(&mut store, &dir.path().join("out"), Period::Hourly, at("15:00:00"))
-        .unwrap_err();
+    let err = export_to_dir(
+        &mut store,
+        &dir.path().join("out"),
+        Period::Hourly,
+        at("15:00:00"),
+    )
+    .unwrap_err();
     assert!(
         matches!(
             err,
@@ -847,7 +963,13 @@ fn retention_through_the_head_then_writing_on() {
 fn a_tampered_checkpoint_is_found() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = store_with(dir.path(), &["13:10:00", "13:50:00", "15:00:00"]);
-    export_to_dir(&mut store, &dir.path().join("out"), Period::Hourly, at("15:30:00")).unwrap();
+    export_to_dir(
+        &mut store,
+        &dir.path().join("out"),
+        Period::Hourly,
+        at("15:30:00"),
+    )
+    .unwrap();
     apply_retention(&mut store, at("14:00:00")).unwrap();
     sql(
         dir.path(),
@@ -860,7 +982,10 @@ fn a_tampered_checkpoint_is_found() {
             missing: 1
         }
     );
-    sql(dir.path(), "UPDATE meta SET value = 'junk' WHERE key = 'checkpoint'");
+    sql(
+        dir.path(),
+        "UPDATE meta SET value = 'junk' WHERE key = 'checkpoint'",
+    );
     assert!(matches!(
         verify(&mut store, None).unwrap().unwrap_err(),
         Broken::Malformed { .. }
@@ -951,7 +1076,10 @@ fn cpu_seconds() -> Option<f64> {
 fn xp_breakdown() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SqliteStore::open(dir.path()).unwrap();
-    let b: usize = std::env::var("XP_B").ok().and_then(|v| v.parse().ok()).unwrap_or(33);
+    let b: usize = std::env::var("XP_B")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(33);
     let (mut seq, mut prev) = (0u64, GENESIS_HASH.to_owned());
     let (mut t_seal, mut t_app) = (0.0, 0.0);
     let n = 200_000 / b;
@@ -973,7 +1101,12 @@ fn xp_breakdown() {
         t_seal += (t1 - t0).as_secs_f64();
         t_app += t1.elapsed().as_secs_f64();
     }
-    println!("batch {b}: seal {:.1} µs/rec, append {:.1} µs/rec = {:.0} µs/batch", t_seal * 1e6 / seq as f64, t_app * 1e6 / seq as f64, t_app * 1e6 / n as f64);
+    println!(
+        "batch {b}: seal {:.1} µs/rec, append {:.1} µs/rec = {:.0} µs/batch",
+        t_seal * 1e6 / seq as f64,
+        t_app * 1e6 / seq as f64,
+        t_app * 1e6 / n as f64
+    );
 }
 
 #[test]
@@ -983,8 +1116,14 @@ fn xp_journal() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SqliteStore::open(dir.path()).unwrap();
     let mut journal = std::fs::File::create(dir.path().join("j")).unwrap();
-    let b: usize = std::env::var("XP_B").ok().and_then(|v| v.parse().ok()).unwrap_or(33);
-    let bulk: usize = std::env::var("XP_BULK").ok().and_then(|v| v.parse().ok()).unwrap_or(4096);
+    let b: usize = std::env::var("XP_B")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(33);
+    let bulk: usize = std::env::var("XP_BULK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4096);
     let (mut seq, mut prev) = (0u64, GENESIS_HASH.to_owned());
     let (mut t_seal, mut t_j, mut t_bulk) = (0.0, 0.0, 0.0);
     let n = 200_000 / b;
@@ -1005,7 +1144,10 @@ fn xp_journal() {
         }
         let t1 = Instant::now();
         buf.clear();
-        for s in &batch { buf.extend_from_slice(s.body().as_bytes()); buf.push(b'\n'); }
+        for s in &batch {
+            buf.extend_from_slice(s.body().as_bytes());
+            buf.push(b'\n');
+        }
         journal.write_all(&buf).unwrap();
         journal.sync_data().unwrap();
         let t2 = Instant::now();
@@ -1022,5 +1164,11 @@ fn xp_journal() {
         t_bulk += t2.elapsed().as_secs_f64();
     }
     let r = seq as f64 / 1e6;
-    println!("batch {b} bulk {bulk}: seal {:.1} µs/rec, journal {:.1} µs/rec ({:.0} µs/batch), bulk {:.1} µs/rec", t_seal / r, t_j / r, t_j * 1e6 / n as f64, t_bulk / r);
+    println!(
+        "batch {b} bulk {bulk}: seal {:.1} µs/rec, journal {:.1} µs/rec ({:.0} µs/batch), bulk {:.1} µs/rec",
+        t_seal / r,
+        t_j / r,
+        t_j * 1e6 / n as f64,
+        t_bulk / r
+    );
 }

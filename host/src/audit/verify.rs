@@ -65,7 +65,10 @@ impl std::fmt::Display for Broken {
                 write!(f, "{missing} record(s) deleted after record {after_seq}")
             }
             Self::Reordered { seq } => {
-                write!(f, "record {seq} is out of order: another record sits in its place")
+                write!(
+                    f,
+                    "record {seq} is out of order: another record sits in its place"
+                )
             }
             Self::Truncated { last_seq, head_seq } => write!(
                 f,
@@ -353,20 +356,24 @@ pub fn verify(
         let mut records = 0u64;
         let mut first_seq = None;
         let mut at_head = None;
-        store.scan(start_seq, u64::MAX, &mut |row| match chain.check_row(&row) {
-            Ok(record) => {
-                records += 1;
-                first_seq.get_or_insert(record.seq);
-                if head.is_some_and(|h| h.seq == record.seq) {
-                    at_head = Some(record.hash);
+        store.scan(
+            start_seq,
+            u64::MAX,
+            &mut |row| match chain.check_row(&row) {
+                Ok(record) => {
+                    records += 1;
+                    first_seq.get_or_insert(record.seq);
+                    if head.is_some_and(|h| h.seq == record.seq) {
+                        at_head = Some(record.hash);
+                    }
+                    Ok(true)
                 }
-                Ok(true)
-            }
-            Err(b) => {
-                finding = Some(b);
-                Ok(false)
-            }
-        })?;
+                Err(b) => {
+                    finding = Some(b);
+                    Ok(false)
+                }
+            },
+        )?;
         if let Some(b) = finding {
             // Retention may have cut the chain between reading the checkpoint
             // and scanning; that looks like a deletion at the start.

@@ -7,6 +7,11 @@
 //! transaction (one `fsync`), and only then answers every caller. If the
 //! store fails, every caller of that batch gets the error and the chain head
 //! does not move.
+//!
+//! A second thread keeps the head file (`audit.head`) up to date with the
+//! last committed record (at most 100 ms or 1000 records behind) and runs the
+//! store's upkeep ([`AuditStore::maintain`]); both involve an `fsync` that
+//! has no business delaying a decision.
 
 use super::record::{Entry, Prepared, Receipt, Record, SealedRecord, seal};
 use super::sqlite::SqliteStore;
@@ -17,15 +22,14 @@ use crate::{Error, Result};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Most entries in one batch (one transaction).
 const MAX_BATCH: usize = 4096;
-/// The head file is rewritten at most this often …
-const HEAD_INTERVAL: Duration = Duration::from_millis(100);
-/// … or after this many records.
+/// The head file is at most this many records behind the store (and at most
+/// [`MAINTAIN_EVERY`]).
 const HEAD_RECORDS: u64 = 1000;
 
 /// The lock file that keeps a second process from writing the same chain.
@@ -60,6 +64,30 @@ struct Counters {
     head_seq: AtomicU64,
 }
 
+/// The writer and maintenance threads.
+struct Threads {
+    writer: JoinHandle<()>,
+    maintenance: JoinHandle<()>,
+}
+
+/// How often the maintenance thread runs [`AuditStore::maintain`] and
+/// updates the head file.
+const MAINTAIN_EVERY: Duration = Duration::from_millis(100);
+
+/// What the writer tells the maintenance thread.
+#[derive(Default)]
+struct Committed {
+    seq: u64,
+    hash: String,
+    /// Committed since the head file was last written.
+    unwritten: u64,
+    /// The head file is behind.
+    dirty: bool,
+    stop: bool,
+}
+
+type Shared = Arc<(Mutex<Committed>, Condvar)>;
+
 /// The writer's counters, for metrics and logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -83,7 +111,8 @@ pub struct Stats {
 /// [`AuditLog::close`]).
 pub struct AuditLog {
     tx: mpsc::Sender<Msg>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Option<Threads>>,
+    shared: Shared,
     counters: Arc<Counters>,
     reader: Mutex<SqliteStore>,
     dir: PathBuf,
@@ -151,26 +180,48 @@ impl AuditLog {
         let counters = Arc::new(Counters::default());
         counters.head_seq.store(seq, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel();
+        let shared: Shared = Arc::new((
+            Mutex::new(Committed {
+                seq,
+                hash: hash.clone(),
+                unwritten: 0,
+                dirty: seq > 0,
+                stop: false,
+            }),
+            Condvar::new(),
+        ));
         let mut worker = Worker {
             store,
             rx,
-            dir: data_dir.to_owned(),
             seq,
             hash,
             last_ts,
             counters: counters.clone(),
-            head_written: None,
-            head_dirty: seq > 0,
+            shared: shared.clone(),
         };
-        let thread = std::thread::Builder::new()
+        let spawn_err = |e: std::io::Error| Error::Audit {
+            message: format!("cannot start an audit thread: {e}"),
+        };
+        let maintainer = SqliteStore::open(data_dir)?;
+        let (dir, for_maintenance) = (data_dir.to_owned(), shared.clone());
+        let maintenance = std::thread::Builder::new()
+            .name("palisade-audit-maint".into())
+            .spawn(move || maintain(maintainer, &dir, &for_maintenance))
+            .map_err(spawn_err)?;
+        let writer = std::thread::Builder::new()
             .name("palisade-audit".into())
             .spawn(move || worker.run())
-            .map_err(|e| Error::Audit {
-                message: format!("cannot start the audit writer thread: {e}"),
+            .map_err(|e| {
+                stop(&shared);
+                spawn_err(e)
             })?;
         Ok(AuditLog {
             tx,
-            thread: Mutex::new(Some(thread)),
+            threads: Mutex::new(Some(Threads {
+                writer,
+                maintenance,
+            })),
+            shared,
             counters,
             reader: Mutex::new(reader),
             dir: data_dir.to_owned(),
@@ -255,18 +306,26 @@ impl AuditLog {
     pub fn close(&self) -> Result<()> {
         // The writer may already be gone; then there is nothing to drain.
         drop(self.tx.send(Msg::Close));
-        let handle = self
-            .thread
+        let threads = self
+            .threads
             .lock()
             .map_err(|_| Error::Audit {
-                message: "the audit writer handle is poisoned".into(),
+                message: "the audit thread handles are poisoned".into(),
             })?
             .take();
-        match handle {
-            Some(h) => h.join().map_err(|_| Error::Audit {
-                message: "the audit writer thread panicked".into(),
+        let Some(threads) = threads else {
+            return Ok(());
+        };
+        let writer = threads.writer.join();
+        // After the writer: the maintenance thread's last act is to write
+        // the head file of the final commit.
+        stop(&self.shared);
+        let maintenance = threads.maintenance.join();
+        match (writer, maintenance) {
+            (Ok(()), Ok(())) => Ok(()),
+            _ => Err(Error::Audit {
+                message: "an audit thread panicked".into(),
             }),
-            None => Ok(()),
         }
     }
 }
@@ -279,11 +338,61 @@ impl Drop for AuditLog {
     }
 }
 
+/// Tells the maintenance thread to write the head file and stop.
+fn stop(shared: &Shared) {
+    let (state, wake) = &**shared;
+    if let Ok(mut c) = state.lock() {
+        c.stop = true;
+        wake.notify_one();
+    }
+}
+
+/// The maintenance thread: the head file, at most [`MAINTAIN_EVERY`] or
+/// [`HEAD_RECORDS`] behind the last commit, and [`AuditStore::maintain`]
+/// every [`MAINTAIN_EVERY`].
+fn maintain(mut store: SqliteStore, dir: &Path, shared: &Shared) {
+    let (state, wake) = &**shared;
+    let mut tick = Instant::now() + MAINTAIN_EVERY;
+    loop {
+        let (head, stopping) = {
+            let Ok(mut c) = state.lock() else { return };
+            while !c.stop && c.unwritten < HEAD_RECORDS && Instant::now() < tick {
+                let wait = tick.saturating_duration_since(Instant::now());
+                c = match wake.wait_timeout(c, wait) {
+                    Ok((c, _)) => c,
+                    Err(_) => return,
+                };
+            }
+            let head = c.dirty.then(|| HeadFile {
+                seq: c.seq,
+                hash: c.hash.clone(),
+            });
+            (c.dirty, c.unwritten) = (false, 0);
+            (head, c.stop)
+        };
+        if let Some(head) = head
+            && let Err(e) = head.write(dir)
+        {
+            // Not a reason to fail decisions: the store is durable; only
+            // truncation detection lags. Retried at the next commit.
+            tracing::warn!(error = %e, "cannot update the audit head file");
+        }
+        if stopping {
+            return;
+        }
+        if Instant::now() >= tick {
+            if let Err(e) = store.maintain() {
+                tracing::warn!(error = %e, "audit store maintenance failed");
+            }
+            tick = Instant::now() + MAINTAIN_EVERY;
+        }
+    }
+}
+
 /// The writer thread's state.
 struct Worker {
     store: SqliteStore,
     rx: mpsc::Receiver<Msg>,
-    dir: PathBuf,
     /// `seq` and `hash` of the last committed record.
     seq: u64,
     hash: String,
@@ -291,9 +400,7 @@ struct Worker {
     /// go backwards along the chain, even if the clock does.
     last_ts: i64,
     counters: Arc<Counters>,
-    /// When the head file was last written, and at which `seq`.
-    head_written: Option<(Instant, u64)>,
-    head_dirty: bool,
+    shared: Shared,
 }
 
 impl Worker {
@@ -301,30 +408,14 @@ impl Worker {
         let mut batch = Vec::new();
         let mut closing = false;
         loop {
+            // Block for the first entry (after `Close`, only drain).
             let first = if closing {
-                match self.rx.try_recv() {
-                    Ok(m) => m,
-                    Err(_) => break,
-                }
-            } else if self.head_dirty {
-                let due = self
-                    .head_written
-                    .map(|(at, _)| HEAD_INTERVAL.saturating_sub(at.elapsed()))
-                    .unwrap_or_default();
-                match self.rx.recv_timeout(due) {
-                    Ok(m) => m,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        self.write_head();
-                        continue;
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                }
+                self.rx.try_recv().ok()
             } else {
-                match self.rx.recv() {
-                    Ok(m) => m,
-                    Err(_) => break,
-                }
+                self.rx.recv().ok()
             };
+            let Some(first) = first else { break };
+            // Then take whatever else is already queued, without waiting.
             let mut next = Some(first);
             while let Some(m) = next {
                 match m {
@@ -339,11 +430,21 @@ impl Worker {
             }
             if !batch.is_empty() {
                 self.commit(std::mem::take(&mut batch));
-                self.maybe_write_head();
             }
         }
-        if self.head_dirty {
-            self.write_head();
+    }
+
+    /// Tells the maintenance thread about the new head.
+    fn publish(&self, records: u64) {
+        let (state, wake) = &*self.shared;
+        if let Ok(mut c) = state.lock() {
+            c.seq = self.seq;
+            c.hash.clone_from(&self.hash);
+            c.dirty = true;
+            c.unwritten += records;
+            if c.unwritten >= HEAD_RECORDS {
+                wake.notify_one();
+            }
         }
     }
 
@@ -371,7 +472,7 @@ impl Worker {
                     self.hash = last.hash().to_owned();
                 }
                 self.last_ts = ts_micros;
-                self.head_dirty = true;
+                self.publish(n);
                 let c = &self.counters;
                 c.batches.fetch_add(1, Ordering::Relaxed);
                 c.records.fetch_add(n, Ordering::Relaxed);
@@ -408,37 +509,11 @@ impl Worker {
                 );
                 self.seq = seq;
                 self.hash = hash;
-                self.head_dirty = true;
+                self.publish(0);
                 self.counters.head_seq.store(seq, Ordering::Relaxed);
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot re-read the audit head"),
         }
-    }
-
-    fn maybe_write_head(&mut self) {
-        let due = match self.head_written {
-            None => true,
-            Some((at, seq)) => {
-                at.elapsed() >= HEAD_INTERVAL || self.seq.saturating_sub(seq) >= HEAD_RECORDS
-            }
-        };
-        if due {
-            self.write_head();
-        }
-    }
-
-    fn write_head(&mut self) {
-        let file = HeadFile {
-            seq: self.seq,
-            hash: self.hash.clone(),
-        };
-        if let Err(e) = file.write(&self.dir) {
-            // Not a reason to fail decisions: the store is durable; only
-            // truncation detection lags. Retried after the next commit.
-            tracing::warn!(error = %e, "cannot update the audit head file");
-        }
-        self.head_written = Some((Instant::now(), self.seq));
-        self.head_dirty = false;
     }
 }
