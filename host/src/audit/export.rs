@@ -462,7 +462,7 @@ pub fn verify_export_file(path: &Path) -> Result<Result<ExportReport, Broken>> {
         if trailer.is_some() {
             return malformed(format!("`{name}`: lines after the trailer"));
         }
-        let expected = chain.last_seq() + 1;
+        let expected = chain.last_seq().saturating_add(1);
         if line.starts_with(b"{\"last_hash\"") {
             match serde_json::from_slice::<Trailer>(&line) {
                 Ok(t) => trailer = Some(t),
@@ -484,7 +484,10 @@ pub fn verify_export_file(path: &Path) -> Result<Result<ExportReport, Broken>> {
             Err(b) => return Ok(Err(b)),
         }
     }
-    let count = chain.last_seq() + 1 - header.first_seq;
+    let count = chain
+        .last_seq()
+        .saturating_add(1)
+        .saturating_sub(header.first_seq);
     let Some(trailer) = trailer else {
         return Ok(Err(Broken::Truncated {
             last_seq: chain.last_seq(),
@@ -562,7 +565,7 @@ pub fn verify_export_files(paths: &[PathBuf]) -> Result<Result<Vec<ExportReport>
         }));
     }
     for w in reports.windows(2) {
-        let (a, b) = (&w[0], &w[1]);
+        let [a, b] = w else { continue };
         if b.first_seq <= a.last_seq {
             return Ok(Err(Broken::Malformed {
                 what: format!(
@@ -571,7 +574,7 @@ pub fn verify_export_files(paths: &[PathBuf]) -> Result<Result<Vec<ExportReport>
                 ),
             }));
         }
-        if b.first_seq > a.last_seq + 1 {
+        if b.first_seq > a.last_seq.saturating_add(1) {
             return Ok(Err(Broken::Deleted {
                 after_seq: a.last_seq,
                 missing: b.first_seq - a.last_seq - 1,

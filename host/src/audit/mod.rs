@@ -11,8 +11,10 @@
 //!   the next one) and answers each caller once its record is durable.
 //! * [`AuditStore`] ([`store`]): what a backend provides. [`SqliteStore`]
 //!   ([`sqlite`]) is the embedded default, one file `audit.db` in the data
-//!   directory; its schema and SQL map one-to-one to PostgreSQL, so a
-//!   PostgreSQL backend can follow behind the same trait.
+//!   directory; its `records` and `meta` tables map one-to-one to
+//!   PostgreSQL, so a PostgreSQL backend can follow behind the same trait
+//!   (the SQLite-only `postings` table, which makes session and agent
+//!   queries cheap to maintain, becomes plain indexes there).
 //! * [`verify()`] / [`verify_dir`] ([`verify`](mod@verify)): walks the chain
 //!   and names the first bad record ([`Broken`]).
 //! * [`export()`] ([`export`](mod@export)): JSON lines, one file per hour or
@@ -43,7 +45,7 @@
 //! | `policy_version` | string | decision; admin if known |
 //! | `latency_us` | integer | decision |
 //! | `event` | string | admin, e.g. `policy_reload`, `token_change` |
-//! | `details` | object, keys sorted | admin |
+//! | `details` | object, keys sorted (nested values as the caller gave them) | admin |
 //! | `prev_hash` | string | always: 64 lowercase hex digits |
 //! | `hash` | string | always: 64 lowercase hex digits |
 //!

@@ -40,19 +40,20 @@ pub fn apply_retention(store: &mut dyn AuditStore, older_than: Timestamp) -> Res
         return Ok(removed);
     };
     while done < target {
-        let end = target.min(done + CHUNK);
+        let end = target.min(done.saturating_add(CHUNK));
         let hash = sealed_hash(store, end)?;
         if end == mark.seq && hash != mark.hash {
             return Err(broken(end, "differs from the record exported"));
         }
-        if let Some(next) = store.row(end + 1)? {
+        let next_seq = end.saturating_add(1);
+        if let Some(next) = store.row(next_seq)? {
             let prev = next
                 .body
                 .as_deref()
                 .and_then(|b| serde_json::from_str::<Record>(b).ok())
                 .map(|r| r.prev_hash);
             if prev.as_deref() != Some(hash.as_str()) {
-                return Err(broken(end + 1, "does not continue the record before it"));
+                return Err(broken(next_seq, "does not continue the record before it"));
             }
         }
         removed.records += store.cut(&Checkpoint { seq: end, hash })?;

@@ -42,15 +42,16 @@
 //!
 //! The store is on the decision path, so what a record costs to write
 //! matters more than anything else here. Measured on the target machine
-//! (2 cores, 200k records from 64 concurrent writers, 64 sessions, 8 agents),
-//! the writer managed about 60k records/s with no secondary index on
-//! `records`, about 49k/s with one on `ts`, about 35k/s when the session and
-//! agent columns were also copied into an indexed side table in bulk, and
-//! about 21k/s with `(session, seq)` and `(agent, seq)` indexes on `records`:
-//! every index whose inserts spread over many pages (one hot page per active
-//! session; any page at all for random decision ids) makes every commit
-//! write that many more 4 KiB pages to the WAL, and every insert costs a
-//! B-tree descent. Hence:
+//! (2 cores, one fsync ≈ 0.21 ms; 200k records from 64 concurrent tasks with
+//! 64 sessions and 8 agents; batches of about 32), the writer managed about
+//! 21k records/s with `(session, seq)` and `(agent, seq)` indexes on
+//! `records` (and half that with one on the random `decision_id`), about
+//! 35k/s with those copied into an indexed side table in bulk instead, about
+//! 47k/s with an index on `ts` alone and about 60k/s with none. Every index
+//! whose inserts spread over many pages (one hot page per active session,
+//! any page at all for random ids) makes every commit write that many more
+//! 4 KiB pages to the WAL, and every insert costs a B-tree descent. Hence,
+//! at about 50–60k/s with the postings below:
 //!
 //! * `ts`: no index. Times never decrease along `seq` (the writer sees to
 //!   that and verification checks it), so a time window is found by binary
@@ -176,14 +177,15 @@ impl SqliteStore {
             let mode: String =
                 conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
             conn.pragma_update(None, "synchronous", "FULL")?;
-            // The log's checkpointer thread ([`AuditStore::maintain`]) moves
-            // the WAL into the database, off the writer's path; a commit
-            // only does it itself if the WAL grows past this (32 MiB).
-            conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
+            // The log's maintenance thread ([`AuditStore::maintain`]) copies
+            // the WAL into the database off the writer's path. The writer's
+            // own checkpoint, once the WAL reaches 2048 pages (8 MiB), then
+            // finds little left to copy and lets the WAL start over (under
+            // constant writes, only the writer can): measured best of 1000,
+            // 2048 and 8192. A WAL that grew anyway is cut back to 16 MiB.
+            conn.pragma_update(None, "wal_autocheckpoint", 2048)?;
+            conn.pragma_update_and_check(None, "journal_size_limit", 16 << 20, |_| Ok(()))?;
             conn.execute_batch(SCHEMA)?;
-            if let Ok(v) = std::env::var("XP_CACHE") {
-                conn.pragma_update(None, "cache_size", v)?;
-            }
             // One statement per filter combination is cached (see `query`).
             conn.set_prepared_statement_cache_capacity(128);
             Ok(mode)
@@ -352,9 +354,13 @@ fn first_at_or_after(conn: &Connection, ts: &str) -> rusqlite::Result<Option<u64
         conn.query_row("SELECT min(seq), max(seq) FROM records", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
-    let (Some(min), Some(max)) = (min, max) else {
+    // Keys below 1 are not records (and would overflow the midpoint).
+    let (Some(min), Some(max)) = (min.map(|m| m.max(1)), max) else {
         return Ok(None);
     };
+    if min > max {
+        return Ok(None);
+    }
     let mut at =
         conn.prepare_cached("SELECT seq, ts FROM records WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
     // The first row at or after `seq`; there is one for every seq <= max.

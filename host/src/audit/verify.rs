@@ -224,7 +224,7 @@ impl Chain {
 
     /// Checks a stored row: its place, its body, its columns.
     pub(crate) fn check_row(&mut self, row: &StoredRow) -> Result<Record, Broken> {
-        let expected = self.last_seq + 1;
+        let expected = self.last_seq.saturating_add(1);
         if row.seq > expected {
             return Err(Broken::Deleted {
                 after_seq: self.last_seq,
