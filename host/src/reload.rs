@@ -60,7 +60,22 @@ impl Reloader {
             .as_ref()
             .map(|s| s.policy.version.clone())
             .unwrap_or_default();
-        let result = crate::server::load(&self.runtime, &self.loaded);
+        // A change that cannot be recorded is refused like an invalid one.
+        let result = crate::server::load(&self.runtime, &self.loaded).and_then(|snapshot| {
+            if let Some(audit) = state.audit() {
+                let old_policy = old.as_ref().map(|s| &s.policy);
+                audit.append_blocking(policy_event(
+                    "policy_reload",
+                    trigger,
+                    old_policy,
+                    &snapshot.policy,
+                ))?;
+                for entry in token_changes(old_policy, &snapshot.policy) {
+                    audit.append_blocking(entry)?;
+                }
+            }
+            Ok(snapshot)
+        });
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -68,21 +83,6 @@ impl Reloader {
         match result {
             Ok(snapshot) => {
                 let version = snapshot.policy.version.clone();
-                if let Some(audit) = state.audit() {
-                    let old_policy = old.as_ref().map(|s| &s.policy);
-                    let mut entries = vec![policy_event(
-                        "policy_reload",
-                        trigger,
-                        old_policy,
-                        &snapshot.policy,
-                    )];
-                    entries.extend(token_changes(old_policy, &snapshot.policy));
-                    for entry in entries {
-                        // Recorded before the new policy serves; if it cannot
-                        // be recorded, the change is refused.
-                        audit.append_blocking(entry)?;
-                    }
-                }
                 state.install(snapshot);
                 tracing::info!(trigger, previous = %previous, version = %version, "policy reloaded");
                 state.record(Attempt {

@@ -98,15 +98,7 @@ pub(super) async fn decide(
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"))?
         .name
         .clone();
-    let body = body.map_err(|e| {
-        let status = e.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "body_too_large"
-        } else {
-            "invalid_body"
-        };
-        ApiError::new(status, code, e.body_text())
-    })?;
+    let body = body.map_err(|e| super::body_error(e, super::MAX_BODY, None))?;
     let body: DecideBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -129,17 +121,21 @@ pub(super) async fn decide(
         attributes: body.attributes.into_iter().collect(),
     };
     let snap = snapshot.clone();
-    let audit = state.audit().cloned();
-    let key = state.mask_key().cloned();
+    // With audit on, the record is built in the same task; without a
+    // masking key its attributes are withheld, never stored raw.
+    let recording = state.audit().is_some();
+    let key = if recording {
+        state.mask_key().cloned()
+    } else {
+        None
+    };
     // The agent is looked up again inside the task rather than cloned: the
     // snapshot is shared, its agents are not copied per request.
     let (decision, entry) = tokio::task::spawn_blocking(move || {
         let agent = snap.policy.agents.get(&request.agent)?;
         let decision = chain::decide(&snap.policy, &snap.plugins, agent, &request);
-        let entry = match (&audit, &key) {
-            (Some(_), Some(key)) => Some(audit_entry(&snap, key, request, &decision, started)),
-            _ => None,
-        };
+        let entry =
+            recording.then(|| audit_entry(&snap, key.as_ref(), request, &decision, started));
         Some((decision, entry))
     })
     .await
@@ -159,7 +155,14 @@ pub(super) async fn decide(
     })?;
     // The answer leaves only once its record is durable. If it cannot be
     // written, no answer leaves: the gateway treats the error as a denial.
-    if let (Some(audit), Some(entry)) = (state.audit(), entry) {
+    if let Some(audit) = state.audit() {
+        let entry = entry.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the decision's audit record was not built",
+            )
+        })?;
         audit.append(entry).await.map_err(|e| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -189,7 +192,7 @@ pub(super) async fn decide(
 /// defeats the masking); if masking fails, the values are not stored at all.
 fn audit_entry(
     snap: &Snapshot,
-    key: &MaskKey,
+    key: Option<&MaskKey>,
     request: DecisionRequest,
     decision: &Decision,
     started: std::time::Instant,
@@ -214,7 +217,7 @@ fn audit_entry(
 
 fn mask_attributes(
     snap: &Snapshot,
-    key: &MaskKey,
+    key: Option<&MaskKey>,
     request: &DecisionRequest,
 ) -> BTreeMap<String, String> {
     if request.attributes.is_empty() {
@@ -227,14 +230,7 @@ fn mask_attributes(
             .map(|(k, _)| (k.clone(), "[WITHHELD: masking failed]".to_owned()))
             .collect()
     };
-    let chain: Option<Vec<_>> = snap
-        .policy
-        .masking
-        .chain_for(&request.service)
-        .into_iter()
-        .map(|name| snap.plugins.get(name).cloned())
-        .collect();
-    let Some(chain) = chain else {
+    let (Some(key), Ok(chain)) = (key, snap.masking_chain(&request.service)) else {
         return withheld();
     };
     let masker = Masker {

@@ -5,9 +5,10 @@ use super::{ApiError, AppState};
 use crate::identity;
 use crate::masking::{Masker, Reported, parse_strict};
 use axum::Json;
-use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -36,7 +37,7 @@ const MAX_FIELD: usize = 4096;
 pub(super) async fn mask(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Body,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<MaskAnswer>, ApiError> {
     let snapshot = state.snapshot().ok_or_else(|| {
         ApiError::new(
@@ -58,7 +59,9 @@ pub(super) async fn mask(
         .name
         .clone();
     let settings = state.mask_settings();
-    let bytes = read_body(&headers, body, settings.max_body_bytes).await?;
+    let bytes = body.map_err(|e| {
+        super::body_error(e, settings.max_body_bytes, Some("masking.max_body_bytes"))
+    })?;
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", m);
     // One level for the request object itself.
     let request = parse_strict(&bytes, settings.max_depth + 1)
@@ -69,23 +72,10 @@ pub(super) async fn mask(
     let snap = snapshot.clone();
     let id = mask_id.clone();
     let masked = tokio::task::spawn_blocking(move || {
-        let policy = &snap.policy;
-        let chain = policy
-            .masking
-            .chain_for(&service)
-            .into_iter()
-            .map(|name| {
-                snap.plugins
-                    .get(name)
-                    .cloned()
-                    .ok_or_else(|| crate::Error::PluginMissing {
-                        plugin: name.to_owned(),
-                    })
-            })
-            .collect::<crate::Result<Vec<_>>>()?;
+        let chain = snap.masking_chain(&service)?;
         let masker = Masker {
             chain,
-            policy: &policy.masking,
+            policy: &snap.policy.masking,
             key: &key,
             session: &session,
             request_id: &id,
@@ -124,43 +114,6 @@ pub(super) async fn mask(
         json,
         findings,
     }))
-}
-
-/// Reads the body up to `limit` bytes; a larger one is a clear 413.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!(
-                "the body is larger than the {limit}-byte limit for masking \
-                 (`masking.max_body_bytes` in the configuration); split the content"
-            ),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let source = std::error::Error::source(&e).map(ToString::to_string);
-        if source
-            .as_deref()
-            .is_some_and(|s| s.contains("length limit"))
-        {
-            too_large()
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                format!("cannot read the body: {e}"),
-            )
-        }
-    })?;
-    Ok(bytes.to_vec())
 }
 
 /// Takes the request apart: `session`, `service`, and exactly one of `text`

@@ -153,12 +153,18 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// The router.
 pub fn app(state: Arc<AppState>) -> Router {
+    let mask_limit = state.mask_settings().max_body_bytes;
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/v1/plugins", get(plugins::list))
         .route("/v1/decide", post(decide::decide))
-        .route("/v1/mask", post(mask::mask))
+        // Documents to mask are larger than requests to decide: the route's
+        // own limit replaces the default one below.
+        .route(
+            "/v1/mask",
+            post(mask::mask).layer(axum::extract::DefaultBodyLimit::max(mask_limit)),
+        )
         .route("/v1/status", get(admin::status))
         .route("/v1/audit", get(audit::query))
         .route("/v1/admin/reload", post(admin::reload))
@@ -166,6 +172,48 @@ pub fn app(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// The answer to a body that could not be read: `413 body_too_large` naming
+/// the limit (and the setting that raises it, if any), else `400 invalid_body`.
+pub(super) fn body_error(
+    e: axum::extract::rejection::BytesRejection,
+    limit: usize,
+    setting: Option<&str>,
+) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let raise = setting
+            .map(|s| format!(" (`{s}` in the configuration)"))
+            .unwrap_or_default();
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is larger than the {limit}-byte limit{raise}"),
+        );
+    }
+    ApiError::new(e.status(), "invalid_body", e.body_text())
+}
+
+impl Snapshot {
+    /// The masking plugins for data from `service`, in order (see
+    /// [`crate::policy::MaskingPolicy::chain_for`]). Every name was checked
+    /// when the snapshot loaded; a missing one is still an error, never a
+    /// plugin skipped.
+    pub fn masking_chain(&self, service: &str) -> crate::Result<Vec<Arc<crate::runtime::Plugin>>> {
+        self.policy
+            .masking
+            .chain_for(service)
+            .into_iter()
+            .map(|name| {
+                self.plugins
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| crate::Error::PluginMissing {
+                        plugin: name.to_owned(),
+                    })
+            })
+            .collect()
+    }
 }
 
 /// A JSON error answer: `{"error": {"code": ..., "message": ...}}`.
