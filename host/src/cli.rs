@@ -1,6 +1,10 @@
-//! The command line: `serve` and `plugin inspect`.
+//! The command line: `serve`, `check`, `eval`, `test`, `token`, `plugin`
+//! and `audit` (verify, replay, export, retain).
+
+mod audit;
 
 use anyhow::Context;
+use audit::{AuditCommand, audit};
 use clap::{Parser, Subcommand, ValueEnum};
 use palisade::config::LoadedConfig;
 use palisade::runtime::{EngineSettings, Runtime};
@@ -82,51 +86,6 @@ enum Command {
 }
 
 #[derive(Subcommand)]
-enum AuditCommand {
-    /// Check the whole hash chain; name the first record edited, deleted,
-    /// reordered or truncated. Exit 1 if broken.
-    Verify {
-        /// Exported files to verify instead of the store.
-        files: Vec<PathBuf>,
-    },
-    /// Print what happened, in order, with timestamps: one session or one
-    /// agent, optionally within a time window (RFC 3339, e.g.
-    /// 2026-11-23T14:00:00Z).
-    Replay {
-        /// The session.
-        #[arg(long, required_unless_present = "agent")]
-        session: Option<String>,
-        /// The agent.
-        #[arg(long)]
-        agent: Option<String>,
-        /// From this time (inclusive).
-        #[arg(long)]
-        from: Option<String>,
-        /// To this time (exclusive).
-        #[arg(long)]
-        to: Option<String>,
-        /// Print each record as its JSON line.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Export complete periods as JSON lines files, each verifiable on its own.
-    Export {
-        /// The destination directory.
-        #[arg(long)]
-        to: PathBuf,
-        /// One file per hour or per day.
-        #[arg(long, value_enum, default_value = "daily")]
-        period: ExportPeriod,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ExportPeriod {
-    Hourly,
-    Daily,
-}
-
-#[derive(Subcommand)]
 enum TokenCommand {
     /// Make a new token for AGENT: prints the token once and the line to paste.
     New {
@@ -172,141 +131,6 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
         Command::Eval { path, request } => eval(&path, &request),
         Command::Test { files } => test(&files),
         Command::Audit { command, data_dir } => audit(command, &data_dir),
-    }
-}
-
-fn audit(command: AuditCommand, data_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    use palisade::audit::{self, AuditStore, Cursor, Filter, SqliteStore, Timestamp};
-    let mut out = std::io::stdout().lock();
-    match command {
-        AuditCommand::Verify { files } if !files.is_empty() => {
-            match audit::verify_export_files(&files)? {
-                Ok(reports) => {
-                    for r in reports {
-                        writeln!(out, "ok: {}", serde_json::to_string(&r)?)?;
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(broken) => {
-                    writeln!(out, "BROKEN: {broken}")?;
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
-        AuditCommand::Verify { .. } => match audit::verify_dir(data_dir)? {
-            Ok(report) => {
-                writeln!(
-                    out,
-                    "ok: {} records, chain intact through record {} (hash {})",
-                    report.records, report.last_seq, report.last_hash
-                )?;
-                if let Some(c) = report.checkpoint {
-                    writeln!(
-                        out,
-                        "starts after the retention checkpoint at record {}",
-                        c.seq
-                    )?;
-                }
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(broken) => {
-                writeln!(out, "BROKEN: {broken}")?;
-                Ok(ExitCode::FAILURE)
-            }
-        },
-        AuditCommand::Replay {
-            session,
-            agent,
-            from,
-            to,
-            json,
-        } => {
-            let time = |v: Option<String>| -> anyhow::Result<Option<Timestamp>> {
-                v.map(|v| {
-                    v.parse::<Timestamp>().with_context(|| {
-                        format!("`{v}` is not an RFC 3339 time, e.g. 2026-11-23T14:00:00Z")
-                    })
-                })
-                .transpose()
-            };
-            let filter = Filter {
-                session,
-                agent,
-                from_ts: time(from)?,
-                to_ts: time(to)?,
-                ..Filter::default()
-            };
-            let mut store = SqliteStore::open_existing(data_dir)?;
-            let mut cursor = Cursor::OLDEST;
-            let mut n = 0u64;
-            loop {
-                let page = store.query(&filter, cursor, 1000)?;
-                let Some(last) = page.last().map(|r| r.seq) else {
-                    break;
-                };
-                for r in &page {
-                    n += 1;
-                    if json {
-                        writeln!(out, "{}", serde_json::to_string(r)?)?;
-                    } else {
-                        writeln!(out, "{}", replay_line(r))?;
-                    }
-                }
-                cursor = Cursor::After(last);
-            }
-            if n == 0 {
-                eprintln!("no records match");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        AuditCommand::Export { to, period } => {
-            let mut store = SqliteStore::open_existing(data_dir)?;
-            let period = match period {
-                ExportPeriod::Hourly => audit::Period::Hourly,
-                ExportPeriod::Daily => audit::Period::Daily,
-            };
-            let files = audit::export_to_dir(&mut store, &to, period, Timestamp::now())?;
-            for f in &files {
-                writeln!(out, "{}", serde_json::to_string(f)?)?;
-            }
-            if files.is_empty() {
-                eprintln!("nothing new to export (only complete periods are exported)");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-/// One line of `audit replay`: when, who, what, and the answer.
-fn replay_line(r: &palisade::audit::Record) -> String {
-    let or = |v: &Option<String>| v.clone().unwrap_or_default();
-    match r.event.as_deref() {
-        Some(event) => format!(
-            "{}  #{}  admin  {event}  {}",
-            r.ts,
-            r.seq,
-            r.details
-                .as_ref()
-                .map(|d| serde_json::Value::Object(d.clone().into_iter().collect()).to_string())
-                .unwrap_or_default()
-        ),
-        None => format!(
-            "{}  #{}  {} (session {})  {}:{} on {}  ->  {}  ({})",
-            r.ts,
-            r.seq,
-            or(&r.agent),
-            or(&r.session),
-            or(&r.service),
-            or(&r.action),
-            or(&r.resource),
-            r.decision
-                .map(|d| serde_json::to_value(d)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default())
-                .unwrap_or_default(),
-            or(&r.reason),
-        ),
     }
 }
 

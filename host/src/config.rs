@@ -5,7 +5,9 @@
 //! directory (the configuration file's own directory), so a path in the file
 //! can never reach outside it.
 
+use crate::audit::S3Settings;
 use crate::error::{Error, Result};
+use crate::policy::units::Duration;
 use crate::runtime::{EngineSettings, Isolation, Limits, PluginOptions};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
@@ -51,7 +53,7 @@ pub struct Config {
 }
 
 /// The audit trail's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditSettings {
     /// Record every decision and administrative action in `audit.db` in the
@@ -59,11 +61,22 @@ pub struct AuditSettings {
     /// without it: decisions are then not recorded at all, and the server
     /// says so at start.
     pub enabled: bool,
+    /// How often the server looks for complete periods to export and for
+    /// records past their retention, when the policy's `audit:` block asks
+    /// for either (default `60s`).
+    pub export_every: Duration,
+    /// How export reaches S3-compatible storage: endpoint, region,
+    /// addressing style. Credentials come from the environment only.
+    pub s3: S3Settings,
 }
 
 impl Default for AuditSettings {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            export_every: Duration(60),
+            s3: S3Settings::default(),
+        }
     }
 }
 
@@ -324,6 +337,12 @@ pub fn parse(text: &str, origin: &str) -> Result<Config> {
             message: "`engine.max_instances` must be between 1 and 100000".into(),
         });
     }
+    if !(1..=86_400).contains(&config.audit.export_every.0) {
+        return Err(Error::Config {
+            path: format!("{origin}:{}", doc.pos("/audit/export_every")),
+            message: "`audit.export_every` must be between 1s and 1d".into(),
+        });
+    }
     config.masking.validate().map_err(|message| Error::Config {
         path: format!("{origin}:{}", doc.pos("/masking")),
         message,
@@ -356,6 +375,30 @@ mod tests {
         let msg = e.map(|_| ()).unwrap_err().to_string();
         assert!(msg.starts_with("p.yaml:5:"), "{msg}");
         assert!(msg.contains("unknown field `fule`"), "{msg}");
+    }
+
+    #[test]
+    fn audit_settings() {
+        let c = parse(
+            "audit:\n  export_every: 5s\n  s3: {endpoint: \"http://127.0.0.1:9000\", region: local, path_style: true}\n",
+            "p.yaml",
+        )
+        .unwrap();
+        assert!(c.audit.enabled);
+        assert_eq!(c.audit.export_every, Duration(5));
+        assert_eq!(
+            c.audit.s3.endpoint.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(c.audit.s3.path_style, Some(true));
+        let e = parse("audit:\n  export_every: 0s\n", "p.yaml")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(e.to_string().contains("export_every"), "{e}");
+        let e = parse("audit:\n  s3: {secret_access_key: x}\n", "p.yaml")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
     }
 
     #[test]

@@ -118,6 +118,15 @@ pub enum Error {
     /// The audit log was closed (the server is shutting down).
     #[error("the audit log is closed")]
     AuditClosed,
+    /// An audit export could not write to its destination; the file it was
+    /// writing is not marked exported, and the next export retries it.
+    #[error("audit export to `{destination}` failed: {message}")]
+    Export {
+        /// The destination or object, e.g. `s3://bucket/prefix/audit-2026-11-23T14.jsonl`.
+        destination: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The audit trail failed verification.
     #[error("audit trail broken: {0}")]
     AuditBroken(crate::audit::Broken),
@@ -168,6 +177,7 @@ impl Error {
             Self::Config { .. } => "config",
             Self::Audit { .. } => "audit",
             Self::AuditClosed => "audit_closed",
+            Self::Export { .. } => "export",
             Self::AuditBroken(_) => "audit_broken",
             Self::Io { .. } => "io",
             Self::Engine(_) => "engine",

@@ -1,7 +1,10 @@
 //! Runs the server: prepares the data directory, serves HTTP at once (so
 //! `/healthz` answers and `/readyz` says "not yet"), loads the policy and
 //! every plugin off the async workers, then reports ready. A policy or plugin
-//! that fails to load stops the server with its error.
+//! that fails to load stops the server with its error. Once ready, audit
+//! export and retention run on the policy's schedule
+//! ([`crate::audit::Scheduler`]); on shutdown, after the last request, what
+//! is left is exported before the audit log closes.
 
 use crate::api::{self, AppState, Snapshot};
 use crate::chain::Plugins;
@@ -103,7 +106,8 @@ pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains in-flight
-/// requests and returns.
+/// requests, exports what the policy's `audit.export` has not had yet, and
+/// returns.
 pub async fn run(
     loaded: LoadedConfig,
     listener: TcpListener,
@@ -136,6 +140,10 @@ pub async fn run(
     });
 
     let settings = loaded.config.engine;
+    let schedule = crate::audit::Schedule {
+        every: std::time::Duration::from_secs(loaded.config.audit.export_every.0),
+        s3: loaded.config.audit.s3.clone(),
+    };
     let loading = tokio::task::spawn_blocking(move || {
         let runtime = Arc::new(Runtime::new(&settings, Some(cache))?);
         let snapshot = load(&runtime, &loaded)?;
@@ -143,7 +151,7 @@ pub async fn run(
     })
     .await
     .map_err(|e| Error::Engine(format!("plugin loading task failed: {e}")));
-    let (runtime, _watch) = match loading.and_then(|r| r) {
+    let (runtime, watch, scheduler) = match loading.and_then(|r| r) {
         Ok((runtime, snapshot, loaded)) => {
             if let Some(audit) = &audit {
                 let entry =
@@ -153,13 +161,23 @@ pub async fn run(
                     .await
                     .map_err(|e| Error::Engine(format!("audit task failed: {e}")))??;
             }
+            if audit.is_none() && snapshot.policy.audit != crate::audit::Plan::default() {
+                tracing::warn!(
+                    "audit is disabled in the configuration: the policy's `audit` block (export, retention) is ignored"
+                );
+            }
             state.install(snapshot);
             tracing::info!(pooling = runtime.pooling(), "ready");
             let reloader = Reloader::new(runtime.clone(), loaded, &state);
             state.set_reloader(reloader.clone());
             let watch = crate::reload::watch(&reloader);
             tokio::spawn(reload_on_sighup(reloader));
-            (runtime, watch)
+            let scheduler = audit.as_ref().and_then(|audit| {
+                start_schedule(audit, schedule, &state)
+                    .inspect_err(|e| tracing::error!(error = %e, "audit export and retention are not scheduled"))
+                    .ok()
+            });
+            (runtime, watch, scheduler)
         }
         Err(e) => {
             let _ = stop_tx.send(());
@@ -170,8 +188,16 @@ pub async fn run(
     let served = server
         .await
         .map_err(|e| Error::Engine(format!("server task failed: {e}")))?;
+    drop(watch);
     drop(runtime);
     drop(stop_tx);
+    if let Some(scheduler) = scheduler {
+        // Export what is left, the open period included, while the log is
+        // still open for the record of that export.
+        tokio::task::spawn_blocking(move || scheduler.shutdown())
+            .await
+            .map_err(|e| Error::Engine(format!("audit export task failed: {e}")))?;
+    }
     if let Some(audit) = audit {
         tokio::task::spawn_blocking(move || audit.close())
             .await
@@ -180,6 +206,23 @@ pub async fn run(
     served.map_err(|source| Error::Io {
         path: "<listener>".into(),
         source,
+    })
+}
+
+/// Starts export and retention on the schedule of the policy serving at
+/// each round (see [`crate::audit::schedule`]).
+fn start_schedule(
+    audit: &Arc<crate::audit::AuditLog>,
+    schedule: crate::audit::Schedule,
+    state: &Arc<AppState>,
+) -> Result<crate::audit::Scheduler> {
+    let state = Arc::downgrade(state);
+    crate::audit::Scheduler::start(audit.clone(), schedule, move || {
+        state
+            .upgrade()
+            .and_then(|s| s.snapshot())
+            .map(|s| s.policy.audit.clone())
+            .unwrap_or_default()
     })
 }
 

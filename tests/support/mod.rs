@@ -49,13 +49,28 @@ impl ConfigDir {
 /// Starts `palisade serve` with `args` and waits for its listening line.
 /// Returns the server, or the process's exit status and stderr if it exited.
 pub fn start(args: &[&str]) -> Result<Server, (std::process::ExitStatus, String)> {
+    start_with_env(args, &[])
+}
+
+/// [`start`] with extra environment variables. The `AWS_*` variables of the
+/// test's own environment are left out: a policy exporting to S3 (the seeds'
+/// `s3://your-audit-bucket/`) must never reach a real bucket from a test.
+pub fn start_with_env(
+    args: &[&str],
+    env: &[(&str, String)],
+) -> Result<Server, (std::process::ExitStatus, String)> {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
+        command.env_remove(name);
+    }
+    let mut child = command
         .arg("serve")
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
         .current_dir(dir.path())
         .env("PALISADE_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -108,7 +123,12 @@ pub fn start_failing(args: &[&str]) -> (std::process::ExitStatus, String) {
 
 /// Starts a server that must come up and become ready.
 pub async fn start_ready(args: &[&str]) -> Server {
-    let server = match start(args) {
+    start_ready_with_env(args, &[]).await
+}
+
+/// [`start_ready`] with extra environment variables.
+pub async fn start_ready_with_env(args: &[&str], env: &[(&str, String)]) -> Server {
+    let server = match start_with_env(args, env) {
         Ok(s) => s,
         Err((status, stderr)) => panic!("server exited ({status}):\n{stderr}"),
     };

@@ -17,17 +17,20 @@
 //! verify as one chain ([`verify_export_files`]).
 //!
 //! Export is incremental and idempotent: the store's `meta` table remembers
-//! the last exported record, and a period is exported once it is over. Files
-//! go through an [`ExportSink`]; [`DirSink`] writes a directory, and an
-//! object store (S3) sink can be added next to it.
+//! the last exported record, and a period is exported once it is over (or,
+//! when a server stops, with whatever it holds: [`Horizon::Everything`]).
+//! Files go through an [`ExportSink`]: [`DirSink`] writes a directory,
+//! [`S3Sink`](super::s3::S3Sink) an S3-compatible bucket;
+//! [`Destination`](super::destination::Destination) says which.
 
+pub use super::dir::DirSink;
 use super::store::{AuditStore, EXPORTED_KEY, ExportMark};
 use super::verify::{Broken, Chain};
 use super::{GENESIS_HASH, Timestamp, format_ts};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 /// How records are grouped into files (UTC).
@@ -81,106 +84,6 @@ pub trait ExportSink {
 pub trait ExportFile: Write {
     /// Makes the file durable and visible under its name.
     fn commit(self: Box<Self>) -> Result<()>;
-}
-
-/// An [`ExportSink`] writing files into a directory (temporary file, sync,
-/// rename, sync of the directory).
-#[derive(Debug, Clone)]
-pub struct DirSink {
-    dir: PathBuf,
-}
-
-impl DirSink {
-    /// A sink writing into `dir` (created if needed).
-    pub fn new(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-        Ok(Self {
-            dir: dir.to_owned(),
-        })
-    }
-}
-
-impl ExportSink for DirSink {
-    fn create(&mut self, name: &str) -> Result<Box<dyn ExportFile + '_>> {
-        let valid = !name.is_empty()
-            && !name.starts_with('.')
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
-        if !valid {
-            return Err(Error::Audit {
-                message: format!("invalid export file name `{name}`"),
-            });
-        }
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let file = File::create(&tmp).map_err(|source| Error::Io {
-            path: tmp.clone(),
-            source,
-        })?;
-        Ok(Box::new(DirFile {
-            out: Some(BufWriter::new(file)),
-            dest: self.dir.join(name),
-            dir: self.dir.clone(),
-            tmp,
-        }))
-    }
-}
-
-struct DirFile {
-    out: Option<BufWriter<File>>,
-    tmp: PathBuf,
-    dest: PathBuf,
-    dir: PathBuf,
-}
-
-impl Write for DirFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match &mut self.out {
-            Some(w) => w.write(buf),
-            None => Err(std::io::ErrorKind::BrokenPipe.into()),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match &mut self.out {
-            Some(w) => w.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
-impl ExportFile for DirFile {
-    fn commit(mut self: Box<Self>) -> Result<()> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| Error::Io { path, source }
-        };
-        let Some(out) = self.out.take() else {
-            return Ok(());
-        };
-        let file = out.into_inner().map_err(|e| Error::Io {
-            path: self.tmp.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(io(&self.tmp))?;
-        drop(file);
-        std::fs::rename(&self.tmp, &self.dest).map_err(io(&self.dest))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.dir))
-    }
-}
-
-impl Drop for DirFile {
-    fn drop(&mut self) {
-        if self.out.take().is_some() {
-            // Not committed: discard. Nothing to do if that fails too.
-            drop(std::fs::remove_file(&self.tmp));
-        }
-    }
 }
 
 /// One exported file.
@@ -238,32 +141,30 @@ fn ts_of(micros: i64) -> Result<String> {
         })
 }
 
-/// Exports every complete `period` up to `up_to` (normally now) that has not
-/// been exported yet, one file per period, into `sink`; returns the files
-/// written (none if there is nothing new).
-///
-/// The records exported are verified on the way (an
-/// [`Error::AuditBroken`] stops the export before anything is marked as
-/// exported). A period is complete once it ended 60 s before `up_to`, or
-/// earlier if a later record already exists. In the rare case where a
-/// record of an already exported period turns up later, it goes into a file
-/// named after its period and first record (`audit-2026-11-23T14.97.jsonl`)
-/// rather than replacing the earlier file.
-pub fn export(
-    store: &mut dyn AuditStore,
-    sink: &mut dyn ExportSink,
-    period: Period,
-    up_to: Timestamp,
-) -> Result<Vec<ExportedFile>> {
-    let mark = store.export_mark()?;
-    let checkpoint = store.checkpoint()?;
-    let (start_seq, start_hash, mut last_period) = match (mark, checkpoint) {
-        (Some(m), Some(c)) if c.seq > m.seq => (c.seq, c.hash, None),
-        (Some(m), _) => (m.seq, m.hash, Some(m.period)),
-        (None, Some(c)) => (c.seq, c.hash, None),
-        (None, None) => (0, GENESIS_HASH.to_owned(), None),
-    };
+/// How far an [`export`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Horizon {
+    /// The periods complete at this time (normally now): a period is
+    /// complete once it ended 60 s before, or earlier if a later record
+    /// already exists (a record's time is taken just before its batch
+    /// commits, so a late record of an ended period may still come within
+    /// that minute).
+    Complete(Timestamp),
+    /// Every record stored, the period still open included: for a server
+    /// that stops, so that it leaves nothing unexported. Records of that
+    /// period written later go into a file of their own
+    /// (`audit-<period>.<first_seq>.jsonl`).
+    Everything,
+}
 
+impl From<Timestamp> for Horizon {
+    fn from(up_to: Timestamp) -> Self {
+        Self::Complete(up_to)
+    }
+}
+
+/// The first `ts` that a [`Horizon::Complete`] export at `up_to` leaves out.
+fn complete_cutoff(store: &mut dyn AuditStore, period: Period, up_to: Timestamp) -> Result<String> {
     let up_to = up_to.as_microsecond();
     let now_floor = period.floor(up_to);
     let graced_floor = period.floor(up_to.saturating_sub(GRACE_MICROS));
@@ -274,6 +175,40 @@ pub fn export(
             cutoff = boundary;
         }
     }
+    Ok(cutoff)
+}
+
+/// Exports every record up to `horizon` (a time: the periods complete then)
+/// that has not been exported yet, one file per period, into `sink`;
+/// returns the files written (none if there is nothing new).
+///
+/// The records exported are verified on the way (an
+/// [`Error::AuditBroken`] stops the export before anything is marked as
+/// exported); a file is marked exported only once the sink has committed
+/// it, so an error leaves the rest for the next export. Files are named
+/// after their period (`audit-2026-11-23T14.jsonl`); records of a period
+/// that was exported already (a late record, or records written after a
+/// [`Horizon::Everything`] export) go into a file named after their period
+/// and first record (`audit-2026-11-23T14.97.jsonl`) rather than replacing
+/// the earlier file.
+pub fn export(
+    store: &mut dyn AuditStore,
+    sink: &mut dyn ExportSink,
+    period: Period,
+    horizon: impl Into<Horizon>,
+) -> Result<Vec<ExportedFile>> {
+    let mark = store.export_mark()?;
+    let checkpoint = store.checkpoint()?;
+    let (start_seq, start_hash, mut last_period) = match (mark, checkpoint) {
+        (Some(m), Some(c)) if c.seq > m.seq => (c.seq, c.hash, None),
+        (Some(m), _) => (m.seq, m.hash, Some(m.period)),
+        (None, Some(c)) => (c.seq, c.hash, None),
+        (None, None) => (0, GENESIS_HASH.to_owned(), None),
+    };
+    let cutoff = match horizon.into() {
+        Horizon::Complete(up_to) => Some(complete_cutoff(store, period, up_to)?),
+        Horizon::Everything => None,
+    };
 
     // Pass 1: which records go into which file.
     let mut groups: Vec<ExportedFile> = Vec::new();
@@ -287,7 +222,7 @@ pub fn export(
                 return Ok(false);
             }
         };
-        if record.ts >= cutoff {
+        if cutoff.as_ref().is_some_and(|c| &record.ts >= c) {
             return Ok(false);
         }
         let key = period.key(&record.ts);
@@ -385,9 +320,9 @@ pub fn export_to_dir(
     store: &mut dyn AuditStore,
     dest_dir: &Path,
     period: Period,
-    up_to: Timestamp,
+    horizon: impl Into<Horizon>,
 ) -> Result<Vec<ExportedFile>> {
-    export(store, &mut DirSink::new(dest_dir)?, period, up_to)
+    export(store, &mut DirSink::new(dest_dir)?, period, horizon)
 }
 
 /// What a verified export file holds.

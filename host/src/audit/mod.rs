@@ -18,9 +18,14 @@
 //! * [`verify()`] / [`verify_dir`] ([`verify`](mod@verify)): walks the chain
 //!   and names the first bad record ([`Broken`]).
 //! * [`export()`] ([`export`](mod@export)): JSON lines, one file per hour or
-//!   day, each verifiable on its own ([`verify_export_file`]).
+//!   day, each verifiable on its own ([`verify_export_file`]), to a
+//!   [`Destination`] ([`destination`]): a directory ([`DirSink`]) or an
+//!   S3-compatible bucket ([`S3Sink`], [`s3`]).
 //! * [`apply_retention`] ([`retention`]): removes old records once exported,
 //!   leaving a [`Checkpoint`] so the rest still verifies.
+//! * [`Scheduler`] ([`schedule`]): export and retention as the policy's
+//!   `audit:` block says ([`Plan`]), every minute or so, and everything
+//!   when the server stops.
 //!
 //! # Record format and canonical encoding
 //!
@@ -94,9 +99,13 @@
 //! chain (there is no secret in the hash); the chain makes that detectable
 //! against any copy of a hash kept elsewhere (an export, a head file, a log).
 
+pub mod destination;
+pub mod dir;
 pub mod export;
 pub mod record;
 pub mod retention;
+pub mod s3;
+pub mod schedule;
 pub mod sqlite;
 pub mod store;
 pub mod verify;
@@ -105,9 +114,10 @@ pub mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use destination::{Destination, S3Location};
 pub use export::{
-    DirSink, ExportFile, ExportReport, ExportSink, ExportedFile, Period, export, export_to_dir,
-    verify_export_file, verify_export_files,
+    DirSink, ExportFile, ExportReport, ExportSink, ExportedFile, Horizon, Period, export,
+    export_to_dir, verify_export_file, verify_export_files,
 };
 pub use jiff::Timestamp;
 pub use record::{
@@ -115,6 +125,8 @@ pub use record::{
     seal_record,
 };
 pub use retention::{Removed, apply_retention};
+pub use s3::{S3Settings, S3Sink};
+pub use schedule::{ExportPlan, Plan, Schedule, Scheduler};
 pub use sqlite::SqliteStore;
 pub use store::{AuditStore, ChainHead, Checkpoint, Cursor, Filter, StoredRow};
 pub use verify::{Broken, HeadFile, Report, verify, verify_dir};

@@ -819,6 +819,36 @@ fn a_late_record_gets_its_own_file() {
 }
 
 #[test]
+fn everything_includes_the_open_period_and_what_follows_gets_its_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut store = store_with(dir.path(), &["13:10:00", "14:05:00", "14:20:00"]);
+    // As a server stops at 14:30: the open hour too.
+    let files = export_to_dir(&mut store, &out, Period::Hourly, Horizon::Everything).unwrap();
+    assert_eq!(
+        names(&files),
+        vec![
+            ("audit-2026-11-23T13.jsonl", 1, 1),
+            ("audit-2026-11-23T14.jsonl", 2, 3)
+        ]
+    );
+    // Restarted within the hour: the rest of 14h gets its own file once the
+    // hour is over, and nothing is exported twice.
+    append_at(&mut store, &["14:40:00", "15:10:00"]);
+    let files = export_to_dir(&mut store, &out, Period::Hourly, at("14:50:00")).unwrap();
+    assert!(files.is_empty());
+    let files = export_to_dir(&mut store, &out, Period::Hourly, at("15:30:00")).unwrap();
+    assert_eq!(names(&files), vec![("audit-2026-11-23T14.4.jsonl", 4, 4)]);
+    let files = export_to_dir(&mut store, &out, Period::Hourly, Horizon::Everything).unwrap();
+    assert_eq!(names(&files), vec![("audit-2026-11-23T15.jsonl", 5, 5)]);
+    let paths: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(verify_export_files(&paths).unwrap().unwrap().len(), 4);
+}
+
+#[test]
 fn daily_export() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");

@@ -6,6 +6,7 @@
 //! instead. Repeated list keys (the seed's repeated `allow:`) are merged in
 //! order and reported as warnings; no rule is ever dropped silently.
 
+mod audit_plan;
 pub mod lint;
 pub mod model;
 pub mod units;
@@ -61,6 +62,8 @@ pub struct Policy {
     pub chain: Vec<String>,
     /// Masking chains and operators.
     pub masking: MaskingPolicy,
+    /// Export and retention of the audit trail (the `audit:` block).
+    pub audit: crate::audit::Plan,
     /// Administrators by name, with the sha256 digests of their tokens.
     pub admins: BTreeMap<String, Vec<[u8; 32]>>,
     /// The files, in load order, with their parsed contents.
@@ -289,6 +292,7 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
     let mut admin_at: BTreeMap<String, String> = BTreeMap::new();
     let mut bound_services = std::collections::BTreeSet::new();
     let mut masking_at: Option<String> = None;
+    let mut audit_at: Option<String> = None;
     for source in sources {
         hasher.update(source.name.as_bytes());
         hasher.update([0]);
@@ -382,6 +386,14 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
                 ));
             }
             if let Some(chain) = &masking.chain {
+                if chain.is_empty() {
+                    policy.warnings.push(Warning {
+                        at: at("/masking/chain"),
+                        message: "`masking.chain` is empty: data from a service without its own \
+                                  `masking` plugins is returned and audited unmasked"
+                            .into(),
+                    });
+                }
                 policy.masking.chain = chain.clone();
             }
             let mut operators = masking.operators.clone();
@@ -389,6 +401,17 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
                 policy.masking.default = default;
             }
             policy.masking.operators = operators;
+        }
+        if let Some(block) = &file.audit {
+            if let Some(other) = audit_at.replace(source.name.clone()) {
+                return Err(fail(
+                    "/audit",
+                    format!("`audit` is configured in {other} already; configure it once"),
+                ));
+            }
+            let (plan, warnings) = audit_plan::compile(block, &at)?;
+            policy.audit = plan;
+            policy.warnings.extend(warnings);
         }
         for (name, spec) in &file.plugins {
             let pointer = format!("/plugins/{name}");

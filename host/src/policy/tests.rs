@@ -214,3 +214,45 @@ fn plugin_entries_in_a_policy_are_checked_like_in_the_configuration() {
         "{e}"
     );
 }
+
+#[test]
+fn masking_block_compiles_and_refuses_what_it_cannot_mean() {
+    let p = compile(&[src(
+        "m.yaml",
+        "project: p\nservices:\n  zendesk: { masking: [pii] }\n  git: { plugin: glob }\n\
+         masking:\n  chain: [secrets]\n  operators:\n    credit_card: last_four\n    default: label\n",
+    )])
+    .unwrap();
+    assert_eq!(p.masking.chain_for("zendesk"), ["pii", "secrets"]);
+    assert_eq!(p.masking.chain_for("git"), ["secrets"]);
+    assert_eq!(p.masking.operator("credit_card"), Operator::LastFour);
+    assert_eq!(p.masking.operator("email"), Operator::Label);
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+
+    let empty = compile(&[src("m.yaml", "project: p\nmasking:\n  chain: []\n")]).unwrap();
+    assert!(
+        empty.warnings[0].at.starts_with("m.yaml:3:")
+            && empty.warnings[0].message.contains("unmasked"),
+        "{:?}",
+        empty.warnings
+    );
+
+    let e = err(
+        "m.yaml",
+        "project: p\nmasking:\n  operators:\n    ssn: shred\n",
+    );
+    assert!(e.starts_with("m.yaml:4:") && e.contains("shred"), "{e}");
+    let e = err("m.yaml", "project: p\nservices:\n  x: {}\n");
+    assert!(e.contains("names no plugin"), "{e}");
+    let e = compile(&[
+        src("a.yaml", "project: p\nmasking:\n  chain: [pii]\n"),
+        src("b.yaml", "project: p\nmasking:\n  chain: [pii]\n"),
+    ])
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("b.yaml:") && e.contains("configured in a.yaml"),
+        "{e}"
+    );
+}

@@ -1,0 +1,272 @@
+//! `palisade audit`: verify, replay, export, retain.
+
+use anyhow::Context;
+use clap::{Subcommand, ValueEnum};
+use palisade::config::LoadedConfig;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The subcommands of `palisade audit`.
+#[derive(Subcommand)]
+pub(super) enum AuditCommand {
+    /// Check the whole hash chain; name the first record edited, deleted,
+    /// reordered or truncated. Exit 1 if broken.
+    Verify {
+        /// Exported files to verify instead of the store.
+        files: Vec<PathBuf>,
+    },
+    /// Print what happened, in order, with timestamps: one session or one
+    /// agent, optionally within a time window (RFC 3339, e.g.
+    /// 2026-11-23T14:00:00Z).
+    Replay {
+        /// The session.
+        #[arg(long, required_unless_present = "agent")]
+        session: Option<String>,
+        /// The agent.
+        #[arg(long)]
+        agent: Option<String>,
+        /// From this time (inclusive).
+        #[arg(long)]
+        from: Option<String>,
+        /// To this time (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Print each record as its JSON line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export complete periods as JSON lines files, each verifiable on its own,
+    /// to a directory or an S3-compatible bucket.
+    Export {
+        /// A directory, or `s3://BUCKET/PREFIX/` (credentials, region and
+        /// endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+        /// AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL).
+        #[arg(long)]
+        to: String,
+        /// One file per hour or per day.
+        #[arg(long, value_enum, default_value = "daily")]
+        period: ExportPeriod,
+        /// Also export the period still open (as a stopping server does).
+        #[arg(long)]
+        include_open_period: bool,
+        /// A server configuration to take `audit.s3` (endpoint, region,
+        /// path_style) from.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Remove the records older than a duration (e.g. 365d, 12h) that were
+    /// exported, leaving a checkpoint so the chain still verifies. Records
+    /// not exported yet are kept: exit 1 if any of them is older.
+    Retain {
+        /// Keep records younger than this: `30s`, `60m`, `12h`, `365d`, `1y`.
+        #[arg(long)]
+        older_than: String,
+    },
+}
+
+/// `--period` of `palisade audit export`.
+#[derive(Clone, Copy, ValueEnum)]
+pub(super) enum ExportPeriod {
+    Hourly,
+    Daily,
+}
+
+/// Runs one `palisade audit` subcommand on the store in `data_dir`.
+pub(super) fn audit(command: AuditCommand, data_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use palisade::audit::{self, AuditStore, Cursor, Filter, SqliteStore, Timestamp};
+    let mut out = std::io::stdout().lock();
+    match command {
+        AuditCommand::Verify { files } if !files.is_empty() => {
+            match audit::verify_export_files(&files)? {
+                Ok(reports) => {
+                    for r in reports {
+                        writeln!(out, "ok: {}", serde_json::to_string(&r)?)?;
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(broken) => {
+                    writeln!(out, "BROKEN: {broken}")?;
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        AuditCommand::Verify { .. } => match audit::verify_dir(data_dir)? {
+            Ok(report) => {
+                writeln!(
+                    out,
+                    "ok: {} records, chain intact through record {} (hash {})",
+                    report.records, report.last_seq, report.last_hash
+                )?;
+                if let Some(c) = report.checkpoint {
+                    writeln!(
+                        out,
+                        "starts after the retention checkpoint at record {}",
+                        c.seq
+                    )?;
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(broken) => {
+                writeln!(out, "BROKEN: {broken}")?;
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        AuditCommand::Replay {
+            session,
+            agent,
+            from,
+            to,
+            json,
+        } => {
+            let time = |v: Option<String>| -> anyhow::Result<Option<Timestamp>> {
+                v.map(|v| {
+                    v.parse::<Timestamp>().with_context(|| {
+                        format!("`{v}` is not an RFC 3339 time, e.g. 2026-11-23T14:00:00Z")
+                    })
+                })
+                .transpose()
+            };
+            let filter = Filter {
+                session,
+                agent,
+                from_ts: time(from)?,
+                to_ts: time(to)?,
+                ..Filter::default()
+            };
+            let mut store = SqliteStore::open_existing(data_dir)?;
+            let mut cursor = Cursor::OLDEST;
+            let mut n = 0u64;
+            loop {
+                let page = store.query(&filter, cursor, 1000)?;
+                let Some(last) = page.last().map(|r| r.seq) else {
+                    break;
+                };
+                for r in &page {
+                    n += 1;
+                    if json {
+                        writeln!(out, "{}", serde_json::to_string(r)?)?;
+                    } else {
+                        writeln!(out, "{}", replay_line(r))?;
+                    }
+                }
+                cursor = Cursor::After(last);
+            }
+            if n == 0 {
+                eprintln!("no records match");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Export {
+            to,
+            period,
+            include_open_period,
+            config,
+        } => {
+            let destination = audit::Destination::parse_cli(&to).map_err(anyhow::Error::msg)?;
+            let s3 = match config {
+                Some(path) => LoadedConfig::from_file(&path)?.config.audit.s3,
+                None => audit::S3Settings::default(),
+            };
+            let mut store = SqliteStore::open_existing(data_dir)?;
+            let period = match period {
+                ExportPeriod::Hourly => audit::Period::Hourly,
+                ExportPeriod::Daily => audit::Period::Daily,
+            };
+            let horizon = match include_open_period {
+                true => audit::Horizon::Everything,
+                false => audit::Horizon::Complete(Timestamp::now()),
+            };
+            // The operator's own directory: any path, relative to here.
+            let mut sink: Box<dyn audit::ExportSink> = match &destination {
+                audit::Destination::Dir(dir) => Box::new(audit::DirSink::new(dir)?),
+                s3_bucket => s3_bucket.open(data_dir, data_dir, &s3)?,
+            };
+            let files = audit::export(&mut store, sink.as_mut(), period, horizon)?;
+            for f in &files {
+                writeln!(out, "{}", serde_json::to_string(f)?)?;
+            }
+            if files.is_empty() {
+                eprintln!("nothing new to export (only complete periods are exported)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Retain { older_than } => retain(data_dir, &older_than, &mut out),
+    }
+}
+
+/// `palisade audit retain`: removes what is exported and older; says what
+/// it kept because it was not exported.
+fn retain(
+    data_dir: &std::path::Path,
+    older_than: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    use palisade::audit::{self, AuditStore, SqliteStore, Timestamp};
+    let keep = palisade::policy::units::Duration::parse(older_than).map_err(anyhow::Error::msg)?;
+    let keep = i64::try_from(keep.0)
+        .ok()
+        .and_then(|s| s.checked_mul(1_000_000))
+        .and_then(|us| Timestamp::now().as_microsecond().checked_sub(us))
+        .and_then(|us| Timestamp::from_microsecond(us).ok())
+        .with_context(|| format!("`{older_than}` reaches before any possible record"))?;
+    let mut store = SqliteStore::open_existing(data_dir)?;
+    let removed = audit::apply_retention(&mut store, keep)?;
+    match removed.through_seq {
+        Some(seq) => writeln!(
+            out,
+            "removed {} records older than {}; the chain now starts after record {seq} (checkpoint)",
+            removed.records,
+            audit::format_ts(keep)
+        )?,
+        None => writeln!(out, "nothing to remove")?,
+    }
+    let exported = store.export_mark()?.map_or(0, |m| m.seq);
+    let kept = store
+        .last_seq_before(&audit::format_ts(keep), u64::MAX)?
+        .map_or(0, |last| last.saturating_sub(exported));
+    if kept > 0 {
+        writeln!(
+            out,
+            "kept {kept} older records that are not exported yet (records {}..={}); \
+             export them first (`palisade audit export`)",
+            exported + 1,
+            exported + kept
+        )?;
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line of `audit replay`: when, who, what, and the answer.
+fn replay_line(r: &palisade::audit::Record) -> String {
+    let or = |v: &Option<String>| v.clone().unwrap_or_default();
+    match r.event.as_deref() {
+        Some(event) => format!(
+            "{}  #{}  admin  {event}  {}",
+            r.ts,
+            r.seq,
+            r.details
+                .as_ref()
+                .map(|d| serde_json::Value::Object(d.clone().into_iter().collect()).to_string())
+                .unwrap_or_default()
+        ),
+        None => format!(
+            "{}  #{}  {} (session {})  {}:{} on {}  ->  {}  ({})",
+            r.ts,
+            r.seq,
+            or(&r.agent),
+            or(&r.session),
+            or(&r.service),
+            or(&r.action),
+            or(&r.resource),
+            r.decision
+                .map(|d| serde_json::to_value(d)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default())
+                .unwrap_or_default(),
+            or(&r.reason),
+        ),
+    }
+}

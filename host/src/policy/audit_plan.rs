@@ -1,0 +1,107 @@
+//! The policy's `audit:` block, compiled into what the server's export
+//! schedule runs: an [`audit::Plan`](crate::audit::Plan).
+
+use super::Warning;
+use super::model::{Audit, ExportFrequency};
+use crate::audit::{Destination, ExportPlan, Period, Plan};
+use crate::error::{Error, Result};
+
+/// Compiles `block`; `at` turns a JSON pointer into `file:line:col`.
+pub(super) fn compile(block: &Audit, at: &dyn Fn(&str) -> String) -> Result<(Plan, Vec<Warning>)> {
+    let export = block
+        .export
+        .as_ref()
+        .map(|e| {
+            let destination =
+                Destination::parse_policy(&e.destination).map_err(|message| Error::Config {
+                    path: at("/audit/export/destination"),
+                    message,
+                })?;
+            let period = match e.frequency {
+                ExportFrequency::Hourly => Period::Hourly,
+                ExportFrequency::Daily => Period::Daily,
+            };
+            Ok::<_, Error>(ExportPlan {
+                destination,
+                period,
+            })
+        })
+        .transpose()?;
+    let mut warnings = Vec::new();
+    if block.retention.is_some() && export.is_none() {
+        warnings.push(Warning {
+            at: at("/audit/retention"),
+            message: "`audit.retention` without `audit.export` removes nothing: only exported \
+                      records are removed; add `export: {destination: s3://BUCKET/PREFIX/}`"
+                .into(),
+        });
+    }
+    Ok((
+        Plan {
+            export,
+            retention: block.retention.map(|r| std::time::Duration::from_secs(r.0)),
+        },
+        warnings,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::audit::{Destination, Period};
+    use crate::policy::{Source, compile};
+    use std::time::Duration;
+
+    fn src(name: &str, text: &str) -> Source {
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn the_seeds_audit_block_becomes_a_plan() {
+        let text = "audit:\n  retention: 365d\n  export:\n    destination: s3://your-audit-bucket/\n    format: json\n    frequency: hourly\n";
+        let p = compile(&[src("p.yaml", text)]).unwrap();
+        let export = p.audit.export.unwrap();
+        assert_eq!(
+            export.destination,
+            Destination::parse_policy("s3://your-audit-bucket/").unwrap()
+        );
+        assert_eq!(export.period, Period::Hourly);
+        assert_eq!(p.audit.retention, Some(Duration::from_secs(365 * 86_400)));
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        // No block: no plan.
+        let p = compile(&[src("p.yaml", "project: x\n")]).unwrap();
+        assert_eq!(p.audit, crate::audit::Plan::default());
+    }
+
+    #[test]
+    fn a_bad_destination_names_its_line() {
+        let text = "project: x\naudit:\n  export:\n    destination: ftp://x\n";
+        let e = compile(&[src("p.yaml", text)]).unwrap_err().to_string();
+        assert!(e.starts_with("p.yaml:4:"), "{e}");
+        assert!(e.contains("`ftp://` is not supported"), "{e}");
+        let text = "audit:\n  export:\n    destination: /var/archive\n";
+        let e = compile(&[src("p.yaml", text)]).unwrap_err().to_string();
+        assert!(e.contains("leaves the data directory"), "{e}");
+    }
+
+    #[test]
+    fn one_audit_block_per_policy_and_retention_needs_export() {
+        let a = src("a.yaml", "audit:\n  retention: 30d\n");
+        let p = compile(std::slice::from_ref(&a)).unwrap();
+        assert!(
+            p.warnings[0].message.contains("removes nothing"),
+            "{:?}",
+            p.warnings
+        );
+        assert!(
+            p.warnings[0].at.starts_with("a.yaml:2:"),
+            "{:?}",
+            p.warnings
+        );
+        let b = src("b.yaml", "audit:\n  export: {destination: exports/}\n");
+        let e = compile(&[a, b]).unwrap_err().to_string();
+        assert!(e.contains("configured in a.yaml already"), "{e}");
+    }
+}
