@@ -2,7 +2,8 @@
 //! percentiles at a fixed rate.
 //!
 //! `cargo bench -p palisade --bench load` (optional: `LOAD_SECONDS`,
-//! `LOAD_RATE`, `LOAD_CONNECTIONS`).
+//! `LOAD_RATE`, `LOAD_CONNECTIONS`, `LOAD_IN_FLIGHT`; `BENCH_AUDIT=off`
+//! runs the server without the audit trail).
 //!
 //! It starts the real `palisade` binary on loopback with seed 001's policy,
 //! whose requests run through two Wasm plugins: the service's plugin (`git`)
@@ -65,6 +66,23 @@ async fn one(client: &reqwest::Client, url: &str, i: u64) -> bool {
     }
 }
 
+/// CPU time (user + system) the process `pid` has used so far, in µs, from
+/// `/proc` (0 where there is none).
+fn cpu_micros(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    // USER_HZ is 100 on Linux.
+    ticks * 10_000
+}
+
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -83,6 +101,7 @@ fn main() {
     let connections = env_or("LOAD_CONNECTIONS", 32);
     let dir = tempfile::tempdir().unwrap();
     let (mut child, base) = start_server(dir.path());
+    let pid = child.id();
     let url = format!("{base}/v1/decide");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -124,15 +143,18 @@ fn main() {
             }));
         }
         let started = Instant::now();
+        let cpu_before = cpu_micros(pid);
         for t in tasks {
             t.await.unwrap();
         }
         let elapsed = started.elapsed().as_secs_f64();
+        let cpu = cpu_micros(pid).saturating_sub(cpu_before);
         let n = done.load(Ordering::Relaxed);
         println!(
-            "closed loop, {connections} connections, {seconds} s: {n} decisions, {:.0} decisions/s, {} failed",
+            "closed loop, {connections} connections, {seconds} s: {n} decisions, {:.0} decisions/s, {} failed; server CPU {:.1} µs/decision",
             n as f64 / elapsed,
-            failed.load(Ordering::Relaxed)
+            failed.load(Ordering::Relaxed),
+            cpu as f64 / n.max(1) as f64
         );
 
         // Phase 2: open loop at a fixed rate.
@@ -161,11 +183,18 @@ fn main() {
                 std::thread::sleep(Duration::from_micros(100));
             }
         });
+        // At most `in_flight` requests at once (a gateway's connection
+        // pool): a server that falls behind queues requests here, and the
+        // wait counts in their latency, instead of the generator opening a
+        // new connection per late request until it runs out of ports.
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(env_or("LOAD_IN_FLIGHT", 256) as usize));
         let mut handles = Vec::with_capacity(total as usize);
         while let Some((i, due)) = rx.recv().await {
             let (client, url, latencies, failed) = (client.clone(), url.clone(), latencies.clone(), failed.clone());
+            let permit = in_flight.clone().acquire_owned().await.unwrap();
             handles.push(tokio::spawn(async move {
                 let ok = one(&client, &url, i).await;
+                drop(permit);
                 let micros = due.elapsed().as_micros() as u64;
                 if ok {
                     latencies.lock().unwrap().push(micros);
