@@ -1,17 +1,20 @@
 //! End to end: the audit trail of a real server exported as its policy's
 //! `audit:` block says — to a real S3-compatible server on loopback (`s3s-fs`
 //! behind SigV4 authentication, in this process) and to a directory — with
-//! the final export at SIGTERM; retention after export; and bad inputs that
-//! fail clearly and mark nothing exported.
+//! the final export at SIGTERM; retention after export; a file larger than a
+//! part uploaded in parts; and bad inputs that fail clearly and mark nothing
+//! exported.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/s3.rs"]
 mod s3;
 mod support;
 
+use palisade::audit::{AuditLog, DecisionEntry, PluginRecord};
+use palisade::chain::Outcome;
 use s3::S3Server;
 use serde_json::{Value, json};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::{BIN, ConfigDir, Server, start_ready_with_env, token_hash};
@@ -385,4 +388,155 @@ async fn retention_refuses_to_cut_unexported_records() {
     assert!(ok && out.contains("removed"), "{out}");
     let (ok, out) = cli(&data, &["verify"], &[]);
     assert!(ok && out.contains("checkpoint"), "{out}");
+}
+
+/// Writes `n` decisions of ~4.4 KB each (a large attribute) straight into
+/// the log in `data` (faster than as many requests); returns their ids.
+async fn write_large_log(data: &Path, n: usize) -> Vec<String> {
+    std::fs::create_dir_all(data).unwrap();
+    let log = AuditLog::open(data).unwrap();
+    let mut pending = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = format!("dec_{i:032x}");
+        let note: String = (0..4_000)
+            .map(|j| char::from(b'a' + ((i + j) % 26) as u8))
+            .collect();
+        pending.push(log.append(DecisionEntry {
+            decision_id: id.clone(),
+            agent: "bot".into(),
+            session: format!("s-{}", i % 7),
+            project: "billing".into(),
+            service: "git".into(),
+            action: "pull".into(),
+            resource: format!("acme/repo-{i}"),
+            attributes: BTreeMap::from([("note".to_owned(), note)]),
+            decision: Outcome::Allow,
+            reason: "allowed by billing.yaml:7".into(),
+            plugins: vec![PluginRecord {
+                plugin: "git".into(),
+                verdict: "allow".into(),
+                error: None,
+                fuel: 1_000,
+                micros: 5,
+            }],
+            policy_version: "v1".into(),
+            latency_us: 100,
+        }));
+        ids.push(id);
+    }
+    for p in pending {
+        p.await.unwrap();
+    }
+    log.close().unwrap();
+    ids
+}
+
+#[tokio::test]
+async fn a_file_larger_than_a_part_goes_up_in_parts_and_a_failed_upload_marks_nothing() {
+    // Parts of 5 MiB (S3's smallest, which `s3s-fs` enforces too); ~13 MiB
+    // of records in one daily file: 3 parts.
+    let cfg = ConfigDir::new("audit:\n  s3:\n    part_size_mib: 5\n");
+    let data = cfg.data();
+    let ids = write_large_log(&data, 3_000).await;
+
+    // The reference: the same records exported to a directory, from a copy
+    // of the data directory (an export advances the mark of the one it reads).
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let reference = tempfile::tempdir().unwrap();
+    let args = ["--include-open-period", "--period", "daily"];
+    let to = reference.path().to_str().unwrap();
+    let (ok, out) = cli(
+        copy.path(),
+        &[&["export", "--to", to][..], &args].concat(),
+        &[],
+    );
+    assert!(ok, "{out}");
+    let reference = files_in(reference.path());
+    let [reference] = reference.as_slice() else {
+        panic!("one daily file expected (did the test run across midnight UTC?): {reference:?}");
+    };
+    let len = std::fs::metadata(reference).unwrap().len();
+    assert!(
+        len > 10 << 20 && len <= 15 << 20,
+        "{len} bytes: not 3 parts of 5 MiB"
+    );
+    let name = reference.file_name().unwrap().to_str().unwrap();
+
+    let s3 = S3Server::start(&["audit-bucket"]);
+    let config = cfg.config();
+    let export = |env: &[(&str, String)]| {
+        let to = [
+            "export",
+            "--to",
+            "s3://audit-bucket/big/",
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        cli(&data, &[&to[..], &args].concat(), env)
+    };
+    let key = format!("big/{name}");
+    let object = format!("`s3://audit-bucket/{key}`");
+
+    // Wrong credentials: the upload cannot even start.
+    let mut wrong = s3.env();
+    wrong.retain(|(k, _)| *k != "AWS_SECRET_ACCESS_KEY");
+    wrong.push(("AWS_SECRET_ACCESS_KEY", "not-the-secret".into()));
+    let (ok, out) = export(&wrong);
+    assert!(!ok, "{out}");
+    for e in [
+        &object,
+        "CreateMultipartUpload failed: HTTP 403 Forbidden (SignatureDoesNotMatch)",
+    ] {
+        assert!(out.contains(e), "no `{e}` in:\n{out}");
+    }
+
+    // Part 2 fails: the upload is aborted, nothing is stored or left.
+    s3.fail_part(2);
+    let (ok, out) = export(&s3.env());
+    assert!(!ok, "{out}");
+    for e in [
+        &object,
+        "UploadPart of part 2 of 3 failed: HTTP 500 Internal Server Error (InternalError: We encountered an internal error. Please try again.)",
+        "the multipart upload was aborted",
+    ] {
+        assert!(out.contains(e), "no `{e}` in:\n{out}");
+    }
+    assert_eq!(s3.aborted(), 1);
+    assert_eq!(s3.upload_leftovers(), 0);
+    assert!(s3.list("audit-bucket", "").is_empty());
+    let spools: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".s3-upload"))
+        .collect();
+    assert!(spools.is_empty(), "{spools:?}");
+
+    // Nothing was marked exported: the next export sends record 1 onwards,
+    // in 3 parts, and what is stored is the reference, byte for byte.
+    s3.fail_part(0);
+    let (ok, out) = export(&s3.env());
+    assert!(ok, "{out}");
+    let first: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["first_seq"], 1, "{out}");
+    assert_eq!(s3.list("audit-bucket", ""), [key.as_str()]);
+    let (stored, etag) = s3.head("audit-bucket", &key);
+    assert_eq!(stored, len);
+    assert!(etag.trim_matches('"').ends_with("-3"), "ETag {etag}");
+    assert_eq!(s3.aborted(), 1);
+    assert_eq!(s3.upload_leftovers(), 0);
+    let downloads = tempfile::tempdir().unwrap();
+    let files = s3.download("audit-bucket", "big/", downloads.path());
+    assert!(
+        std::fs::read(&files[0]).unwrap() == std::fs::read(reference).unwrap(),
+        "the stored object differs from the directory export"
+    );
+    assert_exported(&data, &files, &ids);
+    assert_nothing_left(&data);
 }

@@ -2,10 +2,16 @@
 //! files under a temporary directory) behind `s3s`'s SigV4 authentication
 //! with one fixed key pair, served by hyper on its own thread; and a small
 //! client (rusty-s3 + ureq) to list and fetch what a test uploaded.
+//!
+//! Multipart uploads are served as `s3s-fs` does them (parts of at least
+//! 5 MiB but the last, a `"…-N"` ETag); a test can make one part number
+//! fail ([`S3Server::fail_part`]) and count the uploads aborted.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use s3s::{S3Request, S3Response, S3Result, dto};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The access key the server accepts.
@@ -21,6 +27,7 @@ pub struct S3Server {
     pub endpoint: String,
     /// Where the objects are (`ROOT/BUCKET/KEY`).
     pub root: tempfile::TempDir,
+    faults: Arc<Faults>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -32,9 +39,11 @@ impl S3Server {
         for b in buckets {
             std::fs::create_dir(root.path().join(b)).unwrap();
         }
+        let faults = Arc::new(Faults::default());
         let fs = Strict {
             fs: s3s_fs::FileSystem::new(root.path()).unwrap(),
             root: root.path().to_owned(),
+            faults: Arc::clone(&faults),
         };
         let mut builder = s3s::service::S3ServiceBuilder::new(fs);
         builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
@@ -72,9 +81,47 @@ impl S3Server {
         Self {
             endpoint,
             root,
+            faults,
             stop: Some(stop),
             thread: Some(thread),
         }
+    }
+
+    /// From now on, every `UploadPart` of part number `part` answers
+    /// `500 InternalError` (0: none does).
+    pub fn fail_part(&self, part: i32) {
+        self.faults.fail_part.store(part, Ordering::SeqCst);
+    }
+
+    /// How many multipart uploads were aborted.
+    pub fn aborted(&self) -> usize {
+        self.faults.aborted.load(Ordering::SeqCst)
+    }
+
+    /// What is left of multipart uploads neither completed nor aborted:
+    /// the files `s3s-fs` keeps of them (the upload, its parts) beside the
+    /// buckets.
+    pub fn upload_leftovers(&self) -> usize {
+        std::fs::read_dir(self.root.path())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with(".upload")
+            })
+            .count()
+    }
+
+    /// The length and ETag of the object `key` of `bucket` (signed `HEAD`).
+    pub fn head(&self, bucket: &str, key: &str) -> (u64, String) {
+        let bucket = self.bucket(bucket);
+        let creds = Credentials::new(ACCESS_KEY, SECRET_KEY);
+        let url = bucket
+            .head_object(Some(&creds), key)
+            .sign(Duration::from_secs(600));
+        let resp = Self::agent().head(url.as_str()).call().unwrap();
+        assert!(resp.status().is_success(), "head {key}: {}", resp.status());
+        let header = |name: &str| resp.headers()[name].to_str().unwrap().to_owned();
+        (header("content-length").parse().unwrap(), header("etag"))
     }
 
     /// The environment a client of this server needs.
@@ -156,11 +203,22 @@ impl S3Server {
     }
 }
 
+/// Failures a test asks for, and what the server saw.
+#[derive(Default)]
+struct Faults {
+    /// The part number whose `UploadPart` fails (0: none).
+    fail_part: AtomicI32,
+    /// Multipart uploads aborted.
+    aborted: AtomicUsize,
+}
+
 /// `s3s-fs` with the one check it leaves out: writing into a bucket that
-/// does not exist is `NoSuchBucket` (404), as on S3, rather than making it.
+/// does not exist is `NoSuchBucket` (404), as on S3, rather than making it;
+/// and the [`Faults`] a test asks for.
 struct Strict {
     fs: s3s_fs::FileSystem,
     root: std::path::PathBuf,
+    faults: Arc<Faults>,
 }
 
 #[async_trait::async_trait]
@@ -173,6 +231,45 @@ impl s3s::S3 for Strict {
             return Err(s3s::s3_error!(NoSuchBucket));
         }
         self.fs.put_object(req).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<dto::CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<dto::CreateMultipartUploadOutput>> {
+        if !self.root.join(&req.input.bucket).is_dir() {
+            return Err(s3s::s3_error!(NoSuchBucket));
+        }
+        self.fs.create_multipart_upload(req).await
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<dto::UploadPartInput>,
+    ) -> S3Result<S3Response<dto::UploadPartOutput>> {
+        if req.input.part_number == self.faults.fail_part.load(Ordering::SeqCst) {
+            return Err(s3s::s3_error!(
+                InternalError,
+                "We encountered an internal error. Please try again."
+            ));
+        }
+        self.fs.upload_part(req).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<dto::CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<dto::CompleteMultipartUploadOutput>> {
+        self.fs.complete_multipart_upload(req).await
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<dto::AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<dto::AbortMultipartUploadOutput>> {
+        let out = self.fs.abort_multipart_upload(req).await?;
+        self.faults.aborted.fetch_add(1, Ordering::SeqCst);
+        Ok(out)
     }
 
     async fn head_object(

@@ -1,13 +1,27 @@
 //! Export to S3-compatible object storage: [`S3Sink`].
 //!
 //! A file is spooled to a temporary file in the data directory (an hour of
-//! records does not belong in memory), then sent in one `PUT` with its
-//! `Content-MD5` (the server refuses a body that arrived damaged), then
-//! checked with a `HEAD`: same length, same ETag as the `PUT` answered.
-//! Requests are signed with AWS Signature Version 4 (`rusty-s3`, presigned
-//! URLs) and sent by a blocking client (`ureq`, rustls): export runs on a
-//! thread of its own. Any failure is an [`Error::Export`] naming the bucket,
-//! the key and the HTTP status, and the file is not marked exported.
+//! records does not belong in memory), hashing it on the way, then sent:
+//!
+//! * up to one part size ([`S3Settings::part_size_mib`], default 64 MiB), in
+//!   one `PUT` with its `Content-MD5` (the server refuses a body that arrived
+//!   damaged);
+//! * larger, as a multipart upload: `CreateMultipartUpload`, each part
+//!   streamed from the spool file with its own `Content-MD5`, then
+//!   `CompleteMultipartUpload` with the parts' ETags. Parts grow with the
+//!   file so that at most 10,000 of them hold it (`parts::plan`); a file
+//!   over 5 TiB, the largest S3 object, is refused. On any failure the upload
+//!   is aborted (`AbortMultipartUpload`, best effort), so that its parts are
+//!   not left stored.
+//!
+//! Then a `HEAD` checks what is stored: the same length, the ETag the upload
+//! answered and, for a multipart ETag (`"…-N"`, not an MD5 of the content),
+//! the number of parts. Requests are signed with AWS Signature Version 4
+//! (`rusty-s3`, presigned URLs) and sent by a blocking client (`ureq`,
+//! rustls): export runs on a thread of its own. Any failure is an
+//! [`Error::Export`] naming the bucket, the key, the request (and part) that
+//! failed, the HTTP status and the S3 error code, and the file is not marked
+//! exported: the next export sends it again.
 //!
 //! Where to connect and as whom comes from the standard environment:
 //! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`
@@ -17,23 +31,35 @@
 //! configuration may override the endpoint, region and addressing style
 //! ([`S3Settings`]); credentials only ever come from the environment.
 
+mod parts;
+
 use super::destination::S3Location;
 use super::dir::check_name;
 use super::export::{ExportFile, ExportSink};
 use crate::{Error, Result};
 use base64::Engine as _;
-use md5::{Digest as _, Md5};
+use parts::{PartHashes, Plan};
+use rusty_s3::actions::{CompleteMultipartUploadResponse, CreateMultipartUpload};
 use rusty_s3::{Bucket, Credentials, S3Action as _, UrlStyle};
 use serde::Deserialize;
 use std::fs::File;
-use std::io::{BufWriter, Seek, Write};
+use std::io::{BufWriter, Read as _, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long a signed request stays valid.
 const PRESIGN: Duration = Duration::from_secs(3600);
-/// The largest object one `PUT` may create.
-const MAX_PUT: u64 = 5 << 30;
+/// Sent with a body (a `PUT`, a part): a server that refuses the request
+/// (credentials, a missing bucket or upload) answers before the body is
+/// sent, so that its answer, not a broken pipe, says why. A server that
+/// ignores it gets the body after a second.
+const EXPECT_CONTINUE: (&str, &str) = ("expect", "100-continue");
+/// How long `CompleteMultipartUpload` may take to answer: S3 may take
+/// minutes to assemble a large object (it sends spaces meanwhile).
+const COMPLETE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// The part sizes that may be configured, in MiB: S3's smallest (5 MiB, for
+/// every part but the last) to its largest (5 GiB).
+const PART_MIB: std::ops::RangeInclusive<u64> = (parts::MIN_PART >> 20)..=(parts::MAX_PART >> 20);
 
 /// Connection settings from the server configuration (`audit.s3`); each one
 /// left out comes from the environment.
@@ -52,6 +78,34 @@ pub struct S3Settings {
     /// for a configured endpoint (S3-compatible servers), virtual-hosted for
     /// AWS.
     pub path_style: Option<bool>,
+    /// The part size of multipart uploads, in MiB (5 to 5120). A file up to
+    /// this size goes up in one `PUT`; a larger one in parts of this size,
+    /// larger if 10,000 parts would not hold it. Default: 64.
+    #[serde(deserialize_with = "part_size_mib")]
+    pub part_size_mib: Option<u64>,
+}
+
+/// Reads `part_size_mib`, refusing a size S3 would not take.
+fn part_size_mib<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<u64>, D::Error> {
+    let mib = u64::deserialize(d)?;
+    part_size(Some(mib))
+        .map(|_| Some(mib))
+        .map_err(serde::de::Error::custom)
+}
+
+/// The part size in bytes for `mib` (default 64 MiB).
+fn part_size(mib: Option<u64>) -> std::result::Result<u64, String> {
+    match mib {
+        None => Ok(parts::DEFAULT_PART),
+        Some(mib) if PART_MIB.contains(&mib) => Ok(mib << 20),
+        Some(mib) => Err(format!(
+            "`part_size_mib` must be between {} and {} (MiB, S3's smallest and largest part), not {mib}",
+            PART_MIB.start(),
+            PART_MIB.end()
+        )),
+    }
 }
 
 /// Settings and environment, resolved.
@@ -61,6 +115,7 @@ struct Resolved {
     style: UrlStyle,
     credentials: Credentials,
     ca_bundle: Option<PathBuf>,
+    part_size: u64,
 }
 
 impl S3Settings {
@@ -108,6 +163,7 @@ impl S3Settings {
             style,
             credentials,
             ca_bundle: var("AWS_CA_BUNDLE").map(PathBuf::from),
+            part_size: part_size(self.part_size_mib)?,
         })
     }
 }
@@ -121,6 +177,9 @@ pub struct S3Sink {
     credentials: Credentials,
     agent: ureq::Agent,
     spool_dir: PathBuf,
+    /// A file up to this size goes in one `PUT`, a larger one in parts of
+    /// this size (or larger: [`parts::plan`]).
+    part_size: u64,
 }
 
 impl std::fmt::Debug for S3Sink {
@@ -128,6 +187,7 @@ impl std::fmt::Debug for S3Sink {
         f.debug_struct("S3Sink")
             .field("location", &self.location.to_string())
             .field("endpoint", &self.endpoint)
+            .field("part_size", &self.part_size)
             .finish_non_exhaustive()
     }
 }
@@ -181,6 +241,7 @@ impl S3Sink {
             credentials: r.credentials,
             agent: ureq::Agent::new_with_config(config),
             spool_dir: spool_dir.to_owned(),
+            part_size: r.part_size,
         })
     }
 
@@ -197,39 +258,213 @@ impl S3Sink {
     }
 
     fn unreachable(&self, key: &str, e: &ureq::Error) -> Error {
-        self.fail(
-            key,
-            format!("cannot reach the S3 endpoint `{}`: {e}", self.endpoint),
-        )
+        self.fail(key, self.cannot_reach(e))
     }
 
-    /// Sends `file` (`len` bytes, MD5 `md5`) to `key`, then checks it is
-    /// there.
-    fn upload(&self, key: &str, file: &File, len: u64, md5: &[u8]) -> Result<()> {
-        if len > MAX_PUT {
-            return Err(self.fail(
-                key,
-                format!(
-                    "the file is {len} bytes, more than one PUT can store (5 GiB); \
-                     export hourly instead of daily"
-                ),
-            ));
-        }
+    fn cannot_reach(&self, e: &ureq::Error) -> String {
+        format!("cannot reach the S3 endpoint `{}`: {e}", self.endpoint)
+    }
+
+    /// Sends `file` (`len` bytes; `kept`: the MD5s of its parts of the given
+    /// size, computed while spooling) to `key`, in one `PUT` or in parts,
+    /// then checks it is there.
+    fn upload(
+        &self,
+        key: &str,
+        file: &File,
+        len: u64,
+        kept: Option<(u64, Vec<[u8; 16]>)>,
+    ) -> Result<()> {
+        let plan = parts::plan(len, self.part_size).map_err(|m| self.fail(key, m))?;
+        let (size, count) = match plan {
+            Plan::Single => (self.part_size, 1),
+            Plan::Parts { size, count } => (size, count),
+        };
+        let md5s = parts::part_md5s(file, len, size, count, kept)
+            .map_err(|e| self.fail(key, format!("cannot read the spooled file back: {e}")))?;
+        let etag = match (plan, md5s.as_slice()) {
+            (Plan::Single, [md5]) => self.put(key, file, md5)?,
+            _ => self.multipart(key, file, len, size, &md5s)?,
+        };
+        self.check_stored(key, len, etag.as_deref(), count)
+    }
+
+    /// One `PUT` of the whole file; returns the ETag answered.
+    fn put(&self, key: &str, file: &File, md5: &[u8; 16]) -> Result<Option<String>> {
         let md5 = base64::engine::general_purpose::STANDARD.encode(md5);
         let mut put = self.bucket.put_object(Some(&self.credentials), key);
         put.headers_mut().insert("content-md5", md5.clone());
+        let mut file = file;
+        file.rewind()
+            .map_err(|e| self.fail(key, format!("cannot read the spooled file back: {e}")))?;
         let resp = self
             .agent
             .put(put.sign(PRESIGN).as_str())
             .header("content-md5", &md5)
             .header("content-type", "application/x-ndjson")
+            .header(EXPECT_CONTINUE.0, EXPECT_CONTINUE.1)
             .send(file)
             .map_err(|e| self.unreachable(key, &e))?;
         if !resp.status().is_success() {
             return Err(self.fail(key, format!("PUT failed: {}", status_of(resp))));
         }
-        let put_etag = header(&resp, "etag");
+        Ok(header(&resp, "etag"))
+    }
 
+    /// A multipart upload of `file` (`len` bytes) in parts of `size` bytes,
+    /// whose MD5s are `md5s`; returns the object's ETag. On failure, the
+    /// upload is aborted.
+    fn multipart(
+        &self,
+        key: &str,
+        file: &File,
+        len: u64,
+        size: u64,
+        md5s: &[[u8; 16]],
+    ) -> Result<Option<String>> {
+        let upload_id = self.create_upload(key)?;
+        let message = match self.send_parts(key, &upload_id, file, len, size, md5s) {
+            Ok(etag) => return Ok(etag),
+            Err(message) => message,
+        };
+        let message = match self.abort_upload(key, &upload_id) {
+            Ok(()) => format!("{message}; the multipart upload was aborted"),
+            Err(e) => format!(
+                "{message}; aborting the multipart upload `{upload_id}` failed too ({e}): \
+                 its parts stay stored until it is aborted (a lifecycle rule can do that)"
+            ),
+        };
+        Err(self.fail(key, message))
+    }
+
+    /// `CreateMultipartUpload`; returns the upload id.
+    fn create_upload(&self, key: &str) -> Result<String> {
+        let create = self
+            .bucket
+            .create_multipart_upload(Some(&self.credentials), key);
+        let resp = self
+            .agent
+            .post(create.sign(PRESIGN).as_str())
+            .header("content-type", "application/x-ndjson")
+            .send_empty()
+            .map_err(|e| self.unreachable(key, &e))?;
+        let (status, body) = read_response(resp);
+        if !status.is_success() {
+            return Err(self.fail(
+                key,
+                format!("CreateMultipartUpload failed: {}", describe(status, &body)),
+            ));
+        }
+        CreateMultipartUpload::parse_response(&body)
+            .map(|r| r.upload_id().to_owned())
+            .map_err(|e| {
+                self.fail(
+                    key,
+                    format!(
+                        "CreateMultipartUpload answered no upload id ({e}): {}",
+                        describe(status, &body)
+                    ),
+                )
+            })
+    }
+
+    /// Every `UploadPart`, then `CompleteMultipartUpload`; returns the
+    /// object's ETag, or what failed.
+    fn send_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        file: &File,
+        len: u64,
+        size: u64,
+        md5s: &[[u8; 16]],
+    ) -> std::result::Result<Option<String>, String> {
+        let count = md5s.len();
+        let mut etags = Vec::with_capacity(count);
+        for (i, md5) in md5s.iter().enumerate() {
+            let number = i + 1;
+            let part = format!("UploadPart of part {number} of {count}");
+            let part_number =
+                u16::try_from(number).map_err(|_| format!("{part}: more parts than S3 takes"))?;
+            let offset = (i as u64).saturating_mul(size);
+            let part_len = size.min(len.saturating_sub(offset));
+            let md5 = base64::engine::general_purpose::STANDARD.encode(md5);
+            let mut action =
+                self.bucket
+                    .upload_part(Some(&self.credentials), key, part_number, upload_id);
+            action.headers_mut().insert("content-md5", md5.clone());
+            let mut reader = file;
+            reader
+                .seek(SeekFrom::Start(offset))
+                .map_err(|e| format!("{part}: cannot read the spooled file back: {e}"))?;
+            let mut body = reader.take(part_len);
+            let resp = self
+                .agent
+                .put(action.sign(PRESIGN).as_str())
+                .header("content-md5", &md5)
+                .header("content-length", part_len.to_string())
+                .header(EXPECT_CONTINUE.0, EXPECT_CONTINUE.1)
+                .send(ureq::SendBody::from_reader(&mut body))
+                .map_err(|e| format!("{part}: {}", self.cannot_reach(&e)))?;
+            if !resp.status().is_success() {
+                return Err(format!("{part} failed: {}", status_of(resp)));
+            }
+            let Some(etag) = header(&resp, "etag") else {
+                return Err(format!("{part}: the answer has no ETag"));
+            };
+            etags.push(etag);
+        }
+
+        let complete = self.bucket.complete_multipart_upload(
+            Some(&self.credentials),
+            key,
+            upload_id,
+            etags.iter().map(String::as_str),
+        );
+        let url = complete.sign(PRESIGN);
+        let xml = complete.body();
+        let resp = self
+            .agent
+            .post(url.as_str())
+            .config()
+            .timeout_recv_body(Some(COMPLETE_TIMEOUT))
+            .build()
+            .header("content-type", "application/xml")
+            .send(xml.as_str())
+            .map_err(|e| format!("CompleteMultipartUpload: {}", self.cannot_reach(&e)))?;
+        // S3 may answer 200 and still fail: the body says which.
+        let (status, body) = read_response(resp);
+        match CompleteMultipartUploadResponse::parse(&body) {
+            Ok(done) if status.is_success() => {
+                Ok(Some(done.etag().to_owned()).filter(|etag| !parts::unquote(etag).is_empty()))
+            }
+            _ => Err(format!(
+                "CompleteMultipartUpload of {count} parts failed: {}",
+                describe(status, &body)
+            )),
+        }
+    }
+
+    /// `AbortMultipartUpload`, so that the parts sent are not left stored.
+    fn abort_upload(&self, key: &str, upload_id: &str) -> std::result::Result<(), String> {
+        let abort = self
+            .bucket
+            .abort_multipart_upload(Some(&self.credentials), key, upload_id);
+        let resp = self
+            .agent
+            .delete(abort.sign(PRESIGN).as_str())
+            .call()
+            .map_err(|e| self.cannot_reach(&e))?;
+        match resp.status().is_success() {
+            true => Ok(()),
+            false => Err(status_of(resp)),
+        }
+    }
+
+    /// Checks with a `HEAD` that `key` holds `len` bytes, with the ETag
+    /// `etag` that the upload answered (if any) and, for a multipart ETag,
+    /// `parts` parts.
+    fn check_stored(&self, key: &str, len: u64, etag: Option<&str>, parts: u64) -> Result<()> {
         let head = self.bucket.head_object(Some(&self.credentials), key);
         let resp = self
             .agent
@@ -255,12 +490,22 @@ impl S3Sink {
                 ),
             ));
         }
-        if let (Some(sent), Some(found)) = (put_etag, header(&resp, "etag"))
-            && sent != found
+        let found = header(&resp, "etag");
+        if let (Some(sent), Some(found)) = (etag, &found)
+            && parts::unquote(sent) != parts::unquote(found)
         {
             return Err(self.fail(
                 key,
                 format!("the stored object's ETag {found} is not the upload's {sent}"),
+            ));
+        }
+        if let Some(n) = found.as_deref().and_then(parts::etag_parts)
+            && parts > 1
+            && n != parts
+        {
+            return Err(self.fail(
+                key,
+                format!("the stored object has {n} parts (ETag), {parts} were sent"),
             ));
         }
         Ok(())
@@ -296,33 +541,46 @@ fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String>
         .map(str::to_owned)
 }
 
-/// `HTTP 403 Forbidden (SignatureDoesNotMatch: …)`, from the status and the
-/// S3 error document, if any.
-fn status_of(mut resp: ureq::http::Response<ureq::Body>) -> String {
+/// The status and (up to 64 KiB of) the body of `resp`.
+fn read_response(mut resp: ureq::http::Response<ureq::Body>) -> (ureq::http::StatusCode, String) {
     let status = resp.status();
-    let mut text = format!(
-        "HTTP {} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    );
     let body = resp
         .body_mut()
         .with_config()
         .limit(64 * 1024)
         .read_to_string()
         .unwrap_or_default();
+    (status, body)
+}
+
+/// `HTTP 403 Forbidden (SignatureDoesNotMatch: …)`, from the status and the
+/// S3 error document, if any.
+fn status_of(resp: ureq::http::Response<ureq::Body>) -> String {
+    let (status, body) = read_response(resp);
+    describe(status, &body)
+}
+
+/// [`status_of`] for a response already read.
+fn describe(status: ureq::http::StatusCode, body: &str) -> String {
+    let mut text = format!(
+        "HTTP {} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
     let tag = |name: &str| {
         let open = format!("<{name}>");
         let start = body.find(&open)? + open.len();
         let len = body.get(start..)?.find(&format!("</{name}>"))?;
         body.get(start..start + len)
     };
+    let text_end = text.trim_end().len();
+    text.truncate(text_end);
     match (tag("Code"), tag("Message")) {
         (Some(code), Some(message)) => text.push_str(&format!(" ({code}: {message})")),
         (Some(code), None) => text.push_str(&format!(" ({code})")),
         _ => {}
     }
-    text.trim_end().to_owned()
+    text
 }
 
 impl ExportSink for S3Sink {
@@ -341,7 +599,7 @@ impl ExportSink for S3Sink {
             })?;
         Ok(Box::new(S3File {
             out: Some(BufWriter::new(file)),
-            md5: Md5::new(),
+            parts: PartHashes::new(self.part_size),
             len: 0,
             key: format!("{}{name}", self.location.prefix),
             spool,
@@ -353,7 +611,7 @@ impl ExportSink for S3Sink {
 /// A file being spooled for upload.
 struct S3File<'a> {
     out: Option<BufWriter<File>>,
-    md5: Md5,
+    parts: PartHashes,
     len: u64,
     key: String,
     spool: PathBuf,
@@ -367,7 +625,7 @@ impl Write for S3File<'_> {
         };
         let n = out.write(buf)?;
         let written = buf.get(..n).unwrap_or(buf);
-        self.md5.update(written);
+        self.parts.update(written);
         self.len += written.len() as u64;
         Ok(n)
     }
@@ -389,10 +647,11 @@ impl ExportFile for S3File<'_> {
             path: self.spool.clone(),
             source,
         };
-        let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
-        file.rewind().map_err(io)?;
-        let md5 = std::mem::take(&mut self.md5).finalize();
-        self.sink.upload(&self.key, &file, self.len, &md5)
+        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        let parts = std::mem::replace(&mut self.parts, PartHashes::new(1));
+        let size = parts.size();
+        let kept = parts.finish().map(|hashes| (size, hashes));
+        self.sink.upload(&self.key, &file, self.len, kept)
     }
 }
 
@@ -405,144 +664,4 @@ impl Drop for S3File<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: BTreeMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |name| vars.get(name).cloned()
-    }
-
-    const KEYS: [(&str, &str); 2] = [
-        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
-        ("AWS_SECRET_ACCESS_KEY", "secret"),
-    ];
-
-    #[test]
-    fn aws_by_default_virtual_hosted() {
-        let r = S3Settings::default().resolve(&env(&KEYS)).unwrap();
-        assert_eq!(r.endpoint.as_str(), "https://s3.us-east-1.amazonaws.com/");
-        assert_eq!(r.region, "us-east-1");
-        assert!(matches!(r.style, UrlStyle::VirtualHost));
-        assert!(r.credentials.token().is_none());
-        let mut vars = KEYS.to_vec();
-        vars.extend([
-            ("AWS_DEFAULT_REGION", "eu-west-3"),
-            ("AWS_SESSION_TOKEN", "t"),
-        ]);
-        let r = S3Settings::default().resolve(&env(&vars)).unwrap();
-        assert_eq!(r.endpoint.as_str(), "https://s3.eu-west-3.amazonaws.com/");
-        assert_eq!(r.credentials.token(), Some("t"));
-        vars.push(("AWS_REGION", "ap-south-1"));
-        let r = S3Settings::default().resolve(&env(&vars)).unwrap();
-        assert_eq!(r.region, "ap-south-1");
-    }
-
-    #[test]
-    fn an_endpoint_means_path_style_unless_configured() {
-        let mut vars = KEYS.to_vec();
-        vars.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"));
-        let r = S3Settings::default().resolve(&env(&vars)).unwrap();
-        assert_eq!(r.endpoint.as_str(), "http://127.0.0.1:9000/");
-        assert!(matches!(r.style, UrlStyle::Path));
-        vars.push(("AWS_ENDPOINT_URL_S3", "http://s3.local:9000"));
-        let settings = S3Settings {
-            path_style: Some(false),
-            ..S3Settings::default()
-        };
-        let r = settings.resolve(&env(&vars)).unwrap();
-        assert_eq!(r.endpoint.as_str(), "http://s3.local:9000/");
-        assert!(matches!(r.style, UrlStyle::VirtualHost));
-        // The configuration wins over the environment.
-        let settings = S3Settings {
-            endpoint: Some("https://minio.internal".into()),
-            region: Some("local".into()),
-            path_style: None,
-        };
-        let r = settings.resolve(&env(&vars)).unwrap();
-        assert_eq!(r.endpoint.as_str(), "https://minio.internal/");
-        assert_eq!(r.region, "local");
-        assert!(matches!(r.style, UrlStyle::Path));
-    }
-
-    #[test]
-    fn missing_credentials_and_bad_endpoints_are_explained() {
-        let e = S3Settings::default()
-            .resolve(&env(&[
-                ("AWS_ACCESS_KEY_ID", "x"),
-                ("AWS_SECRET_ACCESS_KEY", ""),
-            ]))
-            .err()
-            .unwrap();
-        assert!(e.contains("AWS_SECRET_ACCESS_KEY"), "{e}");
-        let settings = S3Settings {
-            endpoint: Some("not a url".into()),
-            ..S3Settings::default()
-        };
-        let e = settings.resolve(&env(&KEYS)).err().unwrap();
-        assert!(e.contains("`not a url` is not a URL"), "{e}");
-
-        let location = S3Location {
-            bucket: "bkt".into(),
-            prefix: String::new(),
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let settings = S3Settings {
-            endpoint: Some("ftp://127.0.0.1".into()),
-            ..S3Settings::default()
-        };
-        let e = S3Sink::with_env(location.clone(), &settings, dir.path(), &env(&KEYS))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("s3://bkt/") && e.contains("cannot be used"),
-            "{e}"
-        );
-        let e = S3Sink::with_env(location, &S3Settings::default(), dir.path(), &env(&[]))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("no S3 credentials"), "{e}");
-    }
-
-    #[test]
-    fn an_unreachable_endpoint_fails_the_file_and_leaves_no_spool() {
-        let location = S3Location {
-            bucket: "bkt".into(),
-            prefix: "p/".into(),
-        };
-        let dir = tempfile::tempdir().unwrap();
-        // A port nothing listens on: bind one, then close it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let settings = S3Settings {
-            endpoint: Some(format!("http://127.0.0.1:{port}")),
-            ..S3Settings::default()
-        };
-        let mut sink = S3Sink::with_env(location, &settings, dir.path(), &env(&KEYS)).unwrap();
-        let mut file = sink.create("audit-x.jsonl").unwrap();
-        file.write_all(b"{}\n").unwrap();
-        let e = file.commit().unwrap_err().to_string();
-        assert!(
-            e.contains("`s3://bkt/p/audit-x.jsonl`") && e.contains("cannot reach"),
-            "{e}"
-        );
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn a_ca_bundle_without_certificates_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ca.pem");
-        std::fs::write(&path, "nothing here").unwrap();
-        let e = tls_config(Some(&path)).err().unwrap();
-        assert!(e.contains("no certificate"), "{e}");
-        assert!(tls_config(Some(&dir.path().join("missing"))).is_err());
-    }
-}
+mod tests;
