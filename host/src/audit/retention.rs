@@ -5,7 +5,12 @@
 //! record) in the same transaction as the deletion; verification then starts
 //! from the checkpoint, and the first remaining record's `prev_hash` must be
 //! its hash. Records are removed in chunks of [`CHUNK`], each its own
-//! transaction, so the writer is never held up for long.
+//! transaction, with a pause of [`PAUSE`] between chunks: the decision
+//! path's writer waits for SQLite's write lock by sleeping in growing steps,
+//! and back-to-back transactions would let it miss every gap, so a large
+//! catch-up (a first retention over months of records) would stall
+//! decisions. With the pause, a decision's record waits at most about one
+//! chunk's transaction.
 
 use super::Broken;
 use super::record::{Record, rehash};
@@ -15,7 +20,10 @@ use crate::{Error, Result};
 use serde::Serialize;
 
 /// Records removed per transaction.
-pub const CHUNK: u64 = 1000;
+pub const CHUNK: u64 = 500;
+
+/// Pause between two chunks, which lets the writer take the write lock.
+pub const PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What retention removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -40,6 +48,9 @@ pub fn apply_retention(store: &mut dyn AuditStore, older_than: Timestamp) -> Res
         return Ok(removed);
     };
     while done < target {
+        if removed.records > 0 {
+            std::thread::sleep(PAUSE);
+        }
         let end = target.min(done.saturating_add(CHUNK));
         let hash = sealed_hash(store, end)?;
         if end == mark.seq && hash != mark.hash {

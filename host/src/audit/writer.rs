@@ -144,22 +144,7 @@ impl AuditLog {
             path: data_dir.to_owned(),
             source,
         })?;
-        let lock_path = data_dir.join(LOCK_FILE);
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| Error::Io {
-                path: lock_path.clone(),
-                source,
-            })?;
-        lock.try_lock().map_err(|e| Error::Audit {
-            message: format!(
-                "cannot lock `{}` (is another palisade using this data directory?): {e}",
-                lock_path.display()
-            ),
-        })?;
+        let lock = lock_data_dir(data_dir)?;
 
         let mut store = SqliteStore::open(data_dir)?;
         let checkpoint = store.checkpoint()?;
@@ -328,6 +313,32 @@ impl AuditLog {
             }),
         }
     }
+}
+
+/// Takes the data directory's audit lock (`audit.lock`), which a running
+/// server holds for as long as its [`AuditLog`] is open. Commands that write
+/// to the store beside the log's own writer (export, which moves the export
+/// mark; retention, which cuts the chain) hold it too, so that they never
+/// run against a live server's store and move its mark or checkpoint behind
+/// its back. The lock is released when the returned file is dropped.
+pub fn lock_data_dir(data_dir: &Path) -> Result<File> {
+    let lock_path = data_dir.join(LOCK_FILE);
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| Error::Io {
+            path: lock_path.clone(),
+            source,
+        })?;
+    lock.try_lock().map_err(|e| Error::Audit {
+        message: format!(
+            "cannot lock `{}` (is another palisade using this data directory?): {e}",
+            lock_path.display()
+        ),
+    })?;
+    Ok(lock)
 }
 
 impl Drop for AuditLog {

@@ -169,6 +169,7 @@ pub(super) fn audit(command: AuditCommand, data_dir: &std::path::Path) -> anyhow
                 None => audit::S3Settings::default(),
             };
             let mut store = SqliteStore::open_existing(data_dir)?;
+            let _lock = lock_for_writing(data_dir)?;
             let period = match period {
                 ExportPeriod::Hourly => audit::Period::Hourly,
                 ExportPeriod::Daily => audit::Period::Daily,
@@ -195,6 +196,20 @@ pub(super) fn audit(command: AuditCommand, data_dir: &std::path::Path) -> anyhow
     }
 }
 
+/// The data directory's audit lock, for a command that moves the export
+/// mark or the retention checkpoint: refused while a server runs on it (two
+/// exporters would advance one mark, and an export made to look at records
+/// would hide them from the server's own export).
+fn lock_for_writing(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    palisade::audit::lock_data_dir(data_dir).with_context(|| {
+        format!(
+            "`{}` is in use by a running palisade: its own schedule exports and applies \
+             retention (the policy's `audit:` block); stop it to run this by hand",
+            data_dir.display()
+        )
+    })
+}
+
 /// `palisade audit retain`: removes what is exported and older; says what
 /// it kept because it was not exported.
 fn retain(
@@ -211,6 +226,7 @@ fn retain(
         .and_then(|us| Timestamp::from_microsecond(us).ok())
         .with_context(|| format!("`{older_than}` reaches before any possible record"))?;
     let mut store = SqliteStore::open_existing(data_dir)?;
+    let _lock = lock_for_writing(data_dir)?;
     let removed = audit::apply_retention(&mut store, keep)?;
     match removed.through_seq {
         Some(seq) => writeln!(
