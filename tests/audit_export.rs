@@ -360,6 +360,32 @@ async fn a_server_refuses_a_bad_destination_and_survives_a_failing_one() {
     assert_exported(&data, &files, &ids);
 }
 
+#[test]
+fn a_policy_cannot_export_to_a_bucket_the_configuration_does_not_list() {
+    let cfg = ConfigDir::new("policy: policies\naudit:\n  s3:\n    buckets: [audit-archive]\n");
+    let dir = cfg.dir.path().join("policies");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("billing.yaml"),
+        format!("{POLICY}audit:\n  export:\n    destination: s3://someone-elses-bucket/\n"),
+    )
+    .unwrap();
+    let (file, data) = (cfg.config(), cfg.data());
+    let (status, stderr) = support::start_failing(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("billing.yaml")
+            && stderr.contains("someone-elses-bucket")
+            && stderr.contains("audit.s3.buckets"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn retention_refuses_to_cut_unexported_records() {
     let cfg = config("");
@@ -388,6 +414,59 @@ async fn retention_refuses_to_cut_unexported_records() {
     assert!(ok && out.contains("removed"), "{out}");
     let (ok, out) = cli(&data, &["verify"], &[]);
     assert!(ok && out.contains("checkpoint"), "{out}");
+}
+
+#[tokio::test]
+async fn export_and_retain_by_hand_refuse_a_running_servers_store() {
+    let cfg = config("");
+    let data = cfg.data();
+    let server = start(&cfg, &[]).await;
+    decide(&server, 3).await;
+    let archive = tempfile::tempdir().unwrap();
+    let to = archive.path().to_str().unwrap();
+    for args in [
+        vec!["export", "--to", to, "--include-open-period"],
+        vec!["retain", "--older-than", "0s"],
+    ] {
+        let (ok, out) = cli(&data, &args, &[]);
+        assert!(!ok && out.contains("in use by a running palisade"), "{out}");
+    }
+    // Nothing moved: the archive is empty, and the server's own export at
+    // shutdown still starts from record 1.
+    assert!(files_in(archive.path()).is_empty());
+    assert!(stop(server).0.success());
+    let (ok, out) = cli(&data, &["export", "--to", to, "--include-open-period"], &[]);
+    assert!(ok && out.contains("\"first_seq\":1,"), "{out}");
+}
+
+#[tokio::test]
+async fn an_existing_file_of_the_same_name_is_never_replaced() {
+    let cfg = config("");
+    let data = cfg.data();
+    let server = start(&cfg, &[]).await;
+    decide(&server, 2).await;
+    assert!(stop(server).0.success());
+
+    // A file of the name this export would use is there already (another
+    // export of the same period, made before the frequency changed).
+    let archive = tempfile::tempdir().unwrap();
+    let (ok, out) = cli(&data, &["verify"], &[]);
+    assert!(ok, "{out}");
+    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    let taken = archive.path().join(format!("audit-{today}.jsonl"));
+    std::fs::write(&taken, "earlier export\n").unwrap();
+    let to = archive.path().to_str().unwrap();
+    let (ok, out) = cli(&data, &["export", "--to", to, "--include-open-period"], &[]);
+    assert!(ok, "{out}");
+    assert_eq!(std::fs::read_to_string(&taken).unwrap(), "earlier export\n");
+    let name = format!("audit-{today}.1.jsonl");
+    assert!(out.contains(&name), "{out}");
+    let (ok, out) = cli(
+        &data,
+        &["verify", archive.path().join(&name).to_str().unwrap()],
+        &[],
+    );
+    assert!(ok, "{out}");
 }
 
 /// Writes `n` decisions of ~4.4 KB each (a large attribute) straight into
@@ -484,7 +563,8 @@ async fn a_file_larger_than_a_part_goes_up_in_parts_and_a_failed_upload_marks_no
     let key = format!("big/{name}");
     let object = format!("`s3://audit-bucket/{key}`");
 
-    // Wrong credentials: the upload cannot even start.
+    // Wrong credentials: the export cannot even look whether the name is
+    // taken (a HEAD answer has no body, so no S3 error code).
     let mut wrong = s3.env();
     wrong.retain(|(k, _)| *k != "AWS_SECRET_ACCESS_KEY");
     wrong.push(("AWS_SECRET_ACCESS_KEY", "not-the-secret".into()));
@@ -492,7 +572,7 @@ async fn a_file_larger_than_a_part_goes_up_in_parts_and_a_failed_upload_marks_no
     assert!(!ok, "{out}");
     for e in [
         &object,
-        "CreateMultipartUpload failed: HTTP 403 Forbidden (SignatureDoesNotMatch)",
+        "cannot tell whether it exists already: HEAD answered HTTP 403 Forbidden",
     ] {
         assert!(out.contains(e), "no `{e}` in:\n{out}");
     }

@@ -52,6 +52,7 @@ pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
     for w in &policy.warnings {
         tracing::warn!(at = %w.at, "{}", w.message);
     }
+    check_export_bucket(&policy, loaded)?;
     let mut specs: BTreeMap<String, PluginSpec> = loaded.config.plugins.clone();
     for (name, spec) in &policy.plugins {
         if specs.insert(name.clone(), spec.clone()).is_some() {
@@ -103,6 +104,41 @@ pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
         plugins,
         pooling: runtime.pooling(),
     })
+}
+
+/// Refuses a policy that exports to a bucket the configuration's
+/// `audit.s3.buckets` does not list; warns when no list pins it.
+fn check_export_bucket(policy: &crate::policy::Policy, loaded: &LoadedConfig) -> Result<()> {
+    let Some(crate::audit::ExportPlan {
+        destination: crate::audit::Destination::S3(location),
+        ..
+    }) = &policy.audit.export
+    else {
+        return Ok(());
+    };
+    let s3 = &loaded.config.audit.s3;
+    if !s3.allows(&location.bucket) {
+        return Err(Error::Config {
+            path: policy
+                .files
+                .iter()
+                .find(|(_, file)| file.audit.is_some())
+                .map(|(name, _)| name.clone())
+                .unwrap_or_default(),
+            message: format!(
+                "`audit.export.destination` names bucket `{}`, which `audit.s3.buckets` in {} does not list",
+                location.bucket, loaded.origin
+            ),
+        });
+    }
+    if s3.buckets.is_none() {
+        tracing::warn!(
+            bucket = %location.bucket,
+            "the policy exports the audit trail to an S3 bucket that the configuration does not pin; \
+             list it in `audit.s3.buckets` so that a policy edit cannot redirect it"
+        );
+    }
+    Ok(())
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains in-flight

@@ -20,6 +20,7 @@ impl DirSink {
     /// A sink writing into `dir` (created if needed).
     pub fn new(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        sync_parents(dir, dir.parent().unwrap_or(Path::new(".")))?;
         let handle = Dir::open_ambient_dir(dir, ambient_authority()).map_err(io_error(dir))?;
         Ok(Self {
             dir: handle,
@@ -41,13 +42,39 @@ impl DirSink {
                 dir,
                 path: path.clone(),
             })
-            .map_err(|source| Error::Io { path, source })
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })
+            .and_then(|sink| sync_parents(&path, base).map(|()| sink))
     }
 
     /// The directory, for messages.
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Syncs the directories that hold `dir`, up to and including `up_to`, so
+/// that a directory just created survives a power loss: the export mark in
+/// the store says its files are exported, and retention then removes the
+/// records.
+fn sync_parents(dir: &Path, up_to: &Path) -> Result<()> {
+    for parent in dir.ancestors().skip(1) {
+        // The parent of a relative name is the current directory.
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(io_error(parent))?;
+        if parent == up_to || !parent.starts_with(up_to) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
@@ -73,6 +100,13 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
 }
 
 impl ExportSink for DirSink {
+    fn exists(&mut self, name: &str) -> Result<bool> {
+        check_name(name)?;
+        self.dir
+            .try_exists(name)
+            .map_err(io_error(&self.path.join(name)))
+    }
+
     fn create(&mut self, name: &str) -> Result<Box<dyn ExportFile + '_>> {
         check_name(name)?;
         let tmp = format!(".{name}.tmp");

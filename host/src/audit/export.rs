@@ -75,9 +75,13 @@ const GRACE_MICROS: i64 = 60_000_000;
 pub trait ExportSink {
     /// Starts the object `name`. Nothing is visible under `name` until
     /// [`ExportFile::commit`]; an existing object of that name is replaced
-    /// (export gives a name the same content each time). Dropping the file
-    /// without committing discards it.
+    /// ([`export()`] only reuses a name for the same records, see
+    /// [`ExportSink::exists`]). Dropping the file without committing
+    /// discards it.
     fn create(&mut self, name: &str) -> Result<Box<dyn ExportFile + '_>>;
+
+    /// Whether an object `name` is there already.
+    fn exists(&mut self, name: &str) -> Result<bool>;
 }
 
 /// An export file being written.
@@ -250,10 +254,17 @@ pub fn export(
 
     // Pass 2: write each file, then mark it exported.
     for g in &mut groups {
-        g.name = if last_period.as_deref() == Some(g.period.as_str()) {
+        // A period's file is named after the period, unless that name is
+        // taken: by an earlier export of the same period (the period was
+        // exported while still open, at a shutdown), or by another file of
+        // that name (the frequency changed and changed back). Then the
+        // period and its first record name it, which only the same records
+        // ever get, so an exported file is never replaced by other records.
+        let plain = format!("audit-{}.jsonl", g.period);
+        g.name = if last_period.as_deref() == Some(g.period.as_str()) || sink.exists(&plain)? {
             format!("audit-{}.{}.jsonl", g.period, g.first_seq)
         } else {
-            format!("audit-{}.jsonl", g.period)
+            plain
         };
         write_file(store, sink, g)?;
         let mark = ExportMark {

@@ -83,6 +83,20 @@ pub struct S3Settings {
     /// larger if 10,000 parts would not hold it. Default: 64.
     #[serde(deserialize_with = "part_size_mib")]
     pub part_size_mib: Option<u64>,
+    /// The buckets a policy's `audit.export.destination` may name. When set,
+    /// a policy naming another bucket is refused (at start and on reload),
+    /// so whoever edits policies cannot send the audit trail, with the
+    /// server's credentials, to a bucket of their choosing. Default: any.
+    pub buckets: Option<Vec<String>>,
+}
+
+impl S3Settings {
+    /// Whether a policy may export to `bucket` (see [`S3Settings::buckets`]).
+    pub fn allows(&self, bucket: &str) -> bool {
+        self.buckets
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|b| b == bucket))
+    }
 }
 
 /// Reads `part_size_mib`, refusing a size S3 would not take.
@@ -584,6 +598,28 @@ fn describe(status: ureq::http::StatusCode, body: &str) -> String {
 }
 
 impl ExportSink for S3Sink {
+    fn exists(&mut self, name: &str) -> Result<bool> {
+        check_name(name)?;
+        let key = format!("{}{name}", self.location.prefix);
+        let head = self.bucket.head_object(Some(&self.credentials), &key);
+        let resp = self
+            .agent
+            .head(head.sign(PRESIGN).as_str())
+            .call()
+            .map_err(|e| self.unreachable(&key, &e))?;
+        match resp.status().as_u16() {
+            200..=299 => Ok(true),
+            404 => Ok(false),
+            _ => Err(self.fail(
+                &key,
+                format!(
+                    "cannot tell whether it exists already: HEAD answered {}",
+                    status_of(resp)
+                ),
+            )),
+        }
+    }
+
     fn create(&mut self, name: &str) -> Result<Box<dyn ExportFile + '_>> {
         check_name(name)?;
         let spool = self.spool_dir.join(format!(".s3-upload-{name}.tmp"));

@@ -59,7 +59,10 @@ fn an_endpoint_means_path_style_unless_configured() {
         region: Some("local".into()),
         path_style: None,
         part_size_mib: None,
+        buckets: Some(vec!["audit".into()]),
     };
+    assert!(settings.allows("audit") && !settings.allows("audit-2"));
+    assert!(S3Settings::default().allows("any"));
     let r = settings.resolve(&env(&vars)).unwrap();
     assert_eq!(r.endpoint.as_str(), "https://minio.internal/");
     assert_eq!(r.region, "local");
