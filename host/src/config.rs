@@ -347,6 +347,14 @@ pub fn parse(text: &str, origin: &str) -> Result<Config> {
         path: format!("{origin}:{}", doc.pos("/masking")),
         message,
     })?;
+    config
+        .audit
+        .s3
+        .validate()
+        .map_err(|message| Error::Config {
+            path: format!("{origin}:{}", doc.pos("/audit/s3/endpoint")),
+            message,
+        })?;
     for (name, spec) in &config.plugins {
         spec.validate().map_err(|message| Error::Config {
             path: format!("{origin}:{}", doc.pos(&format!("/plugins/{name}"))),
@@ -395,6 +403,18 @@ mod tests {
             .map(|_| ())
             .unwrap_err();
         assert!(e.to_string().contains("export_every"), "{e}");
+        for bad in ["not a url", "ftp://host/", "file:///tmp"] {
+            let e = parse(
+                &format!("audit:\n  s3:\n    endpoint: \"{bad}\"\n"),
+                "p.yaml",
+            )
+            .map(|_| ())
+            .unwrap_err();
+            assert!(
+                e.to_string().starts_with("p.yaml:3:") && e.to_string().contains("endpoint"),
+                "{e}"
+            );
+        }
         let e = parse("audit:\n  s3: {secret_access_key: x}\n", "p.yaml")
             .map(|_| ())
             .unwrap_err();

@@ -34,10 +34,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 /// How records are grouped into files (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
-    /// One file per hour.
+    /// One file per hour (the policy's default).
+    #[default]
     Hourly,
     /// One file per day.
     Daily,
@@ -203,11 +204,11 @@ pub fn export(
 ) -> Result<Vec<ExportedFile>> {
     let mark = store.export_mark()?;
     let checkpoint = store.checkpoint()?;
-    let (start_seq, start_hash, mut last_period) = match (mark, checkpoint) {
-        (Some(m), Some(c)) if c.seq > m.seq => (c.seq, c.hash, None),
-        (Some(m), _) => (m.seq, m.hash, Some(m.period)),
-        (None, Some(c)) => (c.seq, c.hash, None),
-        (None, None) => (0, GENESIS_HASH.to_owned(), None),
+    let (start_seq, start_hash) = match (mark, checkpoint) {
+        (Some(m), Some(c)) if c.seq > m.seq => (c.seq, c.hash),
+        (Some(m), _) => (m.seq, m.hash),
+        (None, Some(c)) => (c.seq, c.hash),
+        (None, None) => (0, GENESIS_HASH.to_owned()),
     };
     let cutoff = match horizon.into() {
         Horizon::Complete(up_to) => Some(complete_cutoff(store, period, up_to)?),
@@ -254,14 +255,14 @@ pub fn export(
 
     // Pass 2: write each file, then mark it exported.
     for g in &mut groups {
-        // A period's file is named after the period, unless that name is
-        // taken: by an earlier export of the same period (the period was
-        // exported while still open, at a shutdown), or by another file of
-        // that name (the frequency changed and changed back). Then the
-        // period and its first record name it, which only the same records
-        // ever get, so an exported file is never replaced by other records.
+        // A period's file is named after the period, unless the destination
+        // has a file of that name: an earlier export of the same period (it
+        // was exported while still open, at a shutdown), or a file of
+        // another frequency's period of the same name. Then the period and
+        // its first record name it, which only the same records ever get, so
+        // an exported file is never replaced by other records.
         let plain = format!("audit-{}.jsonl", g.period);
-        g.name = if last_period.as_deref() == Some(g.period.as_str()) || sink.exists(&plain)? {
+        g.name = if sink.exists(&plain)? {
             format!("audit-{}.{}.jsonl", g.period, g.first_seq)
         } else {
             plain
@@ -276,7 +277,6 @@ pub fn export(
             message: format!("cannot encode the export mark: {e}"),
         })?;
         store.set_meta(EXPORTED_KEY, &mark)?;
-        last_period = Some(g.period.clone());
     }
     Ok(groups)
 }

@@ -124,7 +124,7 @@ pub use record::{
     AdminEntry, Columns, DecisionEntry, Entry, Kind, PluginRecord, Receipt, Record, SealedRecord,
     seal_record,
 };
-pub use retention::{Removed, apply_retention};
+pub use retention::{Removed, apply_retention, cutoff};
 pub use s3::{S3Settings, S3Sink};
 pub use schedule::{ExportPlan, Plan, Schedule, Scheduler};
 pub use sqlite::SqliteStore;

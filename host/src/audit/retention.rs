@@ -34,6 +34,13 @@ pub struct Removed {
     pub through_seq: Option<u64>,
 }
 
+/// The time before which a record is older than `keep` at `now`; `None`
+/// if that lies before any time a record can carry.
+pub fn cutoff(now: Timestamp, keep: std::time::Duration) -> Option<Timestamp> {
+    let keep = i64::try_from(keep.as_micros()).ok()?;
+    Timestamp::from_microsecond(now.as_microsecond().checked_sub(keep)?).ok()
+}
+
 /// Removes the records older than `older_than` that have been exported
 /// (never one that has not: without an export nothing is removed), leaving a
 /// checkpoint. Refuses ([`Error::AuditBroken`]) if the record at a cut does

@@ -91,6 +91,21 @@ pub struct S3Settings {
 }
 
 impl S3Settings {
+    /// Checks what can be checked before the first export: the endpoint is
+    /// an `http` or `https` URL.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let Some(endpoint) = &self.endpoint else {
+            return Ok(());
+        };
+        match endpoint.parse::<url::Url>() {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(()),
+            Ok(_) => Err(format!(
+                "the S3 endpoint `{endpoint}` must be an http:// or https:// URL with a host"
+            )),
+            Err(e) => Err(format!("the S3 endpoint `{endpoint}` is not a URL: {e}")),
+        }
+    }
+
     /// Whether a policy may export to `bucket` (see [`S3Settings::buckets`]).
     pub fn allows(&self, bucket: &str) -> bool {
         self.buckets

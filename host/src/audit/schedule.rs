@@ -16,7 +16,7 @@
 use super::destination::Destination;
 use super::export::{ExportedFile, Horizon, Period, export};
 use super::record::AdminEntry;
-use super::retention::{Removed, apply_retention};
+use super::retention::{Removed, apply_retention, cutoff};
 use super::s3::S3Settings;
 use super::writer::AuditLog;
 use super::{Timestamp, format_ts};
@@ -204,18 +204,7 @@ pub fn final_round(log: &AuditLog, plan: &Plan, s3: &S3Settings) {
     {
         // The `audit_export` record just written: exported without a record
         // of its own, or this would never end.
-        let exported = log.open_store().and_then(|mut store| {
-            let mut sink = export
-                .destination
-                .open(log.data_dir(), log.data_dir(), s3)?;
-            super::export::export(
-                &mut store,
-                sink.as_mut(),
-                export.period,
-                Horizon::Everything,
-            )
-        });
-        if let Err(e) = exported {
+        if let Err(e) = export_to(log, export, s3, Horizon::Everything) {
             tracing::warn!(destination = %export.destination, error = %e, "cannot export the record of the final audit export; the next start exports it");
         }
     }
@@ -230,11 +219,7 @@ fn export_round(
     horizon: Horizon,
     trigger: &str,
 ) -> Result<Vec<ExportedFile>> {
-    let result = log.open_store().and_then(|mut store| {
-        let mut sink = plan.destination.open(log.data_dir(), log.data_dir(), s3)?;
-        export(&mut store, sink.as_mut(), plan.period, horizon)
-    });
-    let files = match result {
+    let files = match export_to(log, plan, s3, horizon) {
         Ok(files) => files,
         Err(e) => {
             tracing::warn!(destination = %plan.destination, error = %e, "audit export failed; retrying next round");
@@ -262,12 +247,23 @@ fn export_round(
     Ok(files)
 }
 
+/// Exports up to `horizon` to the plan's destination, on a connection of
+/// its own; spools for S3 go into the data directory.
+fn export_to(
+    log: &AuditLog,
+    plan: &ExportPlan,
+    s3: &S3Settings,
+    horizon: Horizon,
+) -> Result<Vec<ExportedFile>> {
+    let mut store = log.open_store()?;
+    let mut sink = plan.destination.open(log.data_dir(), log.data_dir(), s3)?;
+    export(&mut store, sink.as_mut(), plan.period, horizon)
+}
+
 /// Removes the exported records older than `keep` at `now`, and records
 /// the run if it removed any.
 fn retention_round(log: &AuditLog, keep: Duration, now: Timestamp) -> Result<Removed> {
-    let keep_us = i64::try_from(keep.as_micros()).unwrap_or(i64::MAX);
-    let Ok(older_than) = Timestamp::from_microsecond(now.as_microsecond().saturating_sub(keep_us))
-    else {
+    let Some(older_than) = cutoff(now, keep) else {
         return Ok(Removed::default());
     };
     let removed = apply_retention(&mut log.open_store()?, older_than)?;

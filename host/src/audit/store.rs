@@ -108,7 +108,9 @@ pub struct ExportMark {
     pub seq: u64,
     /// The last exported record's `hash`.
     pub hash: String,
-    /// The period of the last exported file, e.g. `2026-11-23T14`.
+    /// The period of the last exported file, e.g. `2026-11-23T14`: for
+    /// whoever reads `meta`; file names are chosen by what the destination
+    /// holds ([`super::ExportSink::exists`]), not from this.
     pub period: String,
 }
 

@@ -219,11 +219,7 @@ fn retain(
 ) -> anyhow::Result<ExitCode> {
     use palisade::audit::{self, AuditStore, SqliteStore, Timestamp};
     let keep = palisade::policy::units::Duration::parse(older_than).map_err(anyhow::Error::msg)?;
-    let keep = i64::try_from(keep.0)
-        .ok()
-        .and_then(|s| s.checked_mul(1_000_000))
-        .and_then(|us| Timestamp::now().as_microsecond().checked_sub(us))
-        .and_then(|us| Timestamp::from_microsecond(us).ok())
+    let keep = audit::cutoff(Timestamp::now(), std::time::Duration::from_secs(keep.0))
         .with_context(|| format!("`{older_than}` reaches before any possible record"))?;
     let mut store = SqliteStore::open_existing(data_dir)?;
     let _lock = lock_for_writing(data_dir)?;

@@ -2,8 +2,8 @@
 //! schedule runs: an [`audit::Plan`](crate::audit::Plan).
 
 use super::Warning;
-use super::model::{Audit, ExportFrequency};
-use crate::audit::{Destination, ExportPlan, Period, Plan};
+use super::model::Audit;
+use crate::audit::{Destination, ExportPlan, Plan};
 use crate::error::{Error, Result};
 
 /// Compiles `block`; `at` turns a JSON pointer into `file:line:col`.
@@ -17,13 +17,9 @@ pub(super) fn compile(block: &Audit, at: &dyn Fn(&str) -> String) -> Result<(Pla
                     path: at("/audit/export/destination"),
                     message,
                 })?;
-            let period = match e.frequency {
-                ExportFrequency::Hourly => Period::Hourly,
-                ExportFrequency::Daily => Period::Daily,
-            };
             Ok::<_, Error>(ExportPlan {
                 destination,
-                period,
+                period: e.frequency,
             })
         })
         .transpose()?;

@@ -305,17 +305,6 @@ pub enum ExportFormat {
     Json,
 }
 
-/// Export period.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExportFrequency {
-    /// One file per hour.
-    #[default]
-    Hourly,
-    /// One file per day.
-    Daily,
-}
-
 /// Audit export.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -325,7 +314,7 @@ pub struct AuditExport {
     /// File format.
     #[serde(default)]
     pub format: ExportFormat,
-    /// One file per period.
+    /// One file per period: `hourly` (default) or `daily`.
     #[serde(default)]
-    pub frequency: ExportFrequency,
+    pub frequency: crate::audit::Period,
 }
