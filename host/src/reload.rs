@@ -83,15 +83,17 @@ impl Reloader {
         match result {
             Ok(snapshot) => {
                 let version = snapshot.policy.version.clone();
-                state.install(snapshot);
+                state.install_reloaded(
+                    snapshot,
+                    Attempt {
+                        at: now,
+                        trigger: trigger.into(),
+                        ok: true,
+                        serving: version.clone(),
+                        error: None,
+                    },
+                );
                 tracing::info!(trigger, previous = %previous, version = %version, "policy reloaded");
-                state.record(Attempt {
-                    at: now,
-                    trigger: trigger.into(),
-                    ok: true,
-                    serving: version.clone(),
-                    error: None,
-                });
                 Ok(version)
             }
             Err(e) => {

@@ -36,14 +36,14 @@ pub(super) async fn status(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&state, &headers)?;
-    let snapshot = state.snapshot();
+    let (snapshot, last_reload) = state.current();
     Ok(Json(json!({
         "ready": snapshot.is_some(),
         "policy_version": snapshot.as_ref().map(|s| s.policy.version.clone()),
         "project": snapshot.as_ref().map(|s| s.policy.project.clone()),
         "agents": snapshot.as_ref().map_or(0, |s| s.policy.agents.len()),
         "plugins": snapshot.as_ref().map_or(0, |s| s.plugins.len()),
-        "last_reload": state.last_reload(),
+        "last_reload": last_reload,
     })))
 }
 

@@ -104,7 +104,8 @@ impl AppState {
         self.snapshot().is_some()
     }
 
-    /// Records the outcome of a reload attempt, for `/v1/status`.
+    /// Records the outcome of a reload attempt that installed nothing, for
+    /// `/v1/status`.
     pub fn record(&self, attempt: Attempt) {
         *self
             .last_reload
@@ -112,12 +113,25 @@ impl AppState {
             .unwrap_or_else(PoisonError::into_inner) = Some(attempt);
     }
 
-    /// The latest reload attempt.
-    pub fn last_reload(&self) -> Option<Attempt> {
-        self.last_reload
+    /// Installs a reloaded snapshot and records the attempt as one step:
+    /// `/v1/status` never shows the new version with the previous attempt.
+    pub fn install_reloaded(&self, snapshot: Snapshot, attempt: Attempt) {
+        let mut last = self
+            .last_reload
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.install(snapshot);
+        *last = Some(attempt);
+    }
+
+    /// The current snapshot and the latest reload attempt, read together
+    /// (see [`AppState::install_reloaded`]).
+    pub fn current(&self) -> (Option<Arc<Snapshot>>, Option<Attempt>) {
+        let last = self
+            .last_reload
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .unwrap_or_else(PoisonError::into_inner);
+        (self.snapshot(), last.clone())
     }
 
     /// The masking limits.
