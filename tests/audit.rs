@@ -91,6 +91,53 @@ fn cli(data: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// The findings of a record's attributes are kept for the texts that repeat
+/// (see `FindingsCache`); what they are replaced with still depends on the
+/// session, as with the first one.
+#[tokio::test]
+async fn repeated_attributes_are_masked_per_session_every_time() {
+    let cfg = config();
+    std::fs::write(
+        cfg.dir.path().join("policies/zz-masking.yaml"),
+        "masking:\n  operators:\n    email: token\n",
+    )
+    .unwrap();
+    let server = start(&cfg).await;
+    let client = reqwest::Client::new();
+    let attrs = json!({"branch": "main", "reviewer": "ann@example.com"});
+    let mut ids = Vec::new();
+    for session in ["s-a", "s-b", "s-a", "s-b"] {
+        let a = decide(
+            &client,
+            &server,
+            json!({"session": session, "service": "git", "action": "push", "resource": "acme/api", "attributes": attrs}),
+        )
+        .await;
+        ids.push(a["decision_id"].as_str().unwrap().to_owned());
+    }
+    let (status, page) = audit_page(&server, ADMIN, "?agent=bot").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        !page.to_string().contains("ann@example.com"),
+        "the raw address is stored: {page}"
+    );
+    let reviewer = |id: &str| {
+        let r = page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["decision_id"] == id)
+            .unwrap();
+        assert_eq!(r["attributes"]["branch"], "main", "{}", page["records"]);
+        r["attributes"]["reviewer"].as_str().unwrap().to_owned()
+    };
+    let got: Vec<String> = ids.iter().map(|id| reviewer(id)).collect();
+    assert!(got[0].starts_with("[email:t:"), "{got:?}");
+    assert_eq!(got[0], got[2], "same session, same token");
+    assert_eq!(got[1], got[3], "same session, same token");
+    assert_ne!(got[0], got[1], "another session, another token");
+}
+
 #[tokio::test]
 async fn decisions_are_recorded_masked_queryable_and_replayable() {
     let cfg = config();

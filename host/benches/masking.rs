@@ -91,6 +91,7 @@ fn bench_plugins(time: Duration) {
             key: &key,
             session: "s",
             request_id: "bench",
+            findings: None,
         };
         row.push(throughput(text.len(), time, || {
             let (masked, _) = masker.mask_text(&text).unwrap();

@@ -103,6 +103,7 @@ pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
         policy,
         plugins,
         pooling: runtime.pooling(),
+        findings: Default::default(),
     })
 }
 

@@ -239,6 +239,7 @@ fn mask_attributes(
         key,
         session: &request.session,
         request_id: &request.request_id,
+        findings: Some(&snap.findings),
     };
     let doc = serde_json::Value::Object(
         request

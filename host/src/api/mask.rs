@@ -79,6 +79,8 @@ pub(super) async fn mask(
             key: &key,
             session: &session,
             request_id: &id,
+            // Tool output is long and rarely repeats: not worth keeping.
+            findings: None,
         };
         match content {
             Content::Text(t) => masker.mask_text(&t).map(|(t, f)| (Content::Text(t), f)),

@@ -33,6 +33,9 @@ pub struct Snapshot {
     pub plugins: Plugins,
     /// Whether the pooling allocator is on.
     pub pooling: bool,
+    /// What this snapshot's masking chains found in audit records'
+    /// attributes lately.
+    pub findings: crate::masking::FindingsCache,
 }
 
 /// What the handlers share.
@@ -337,6 +340,7 @@ mod tests {
             policy: Policy::default(),
             plugins: Plugins::new(),
             pooling: false,
+            findings: Default::default(),
         });
         let resp = app(state).oneshot(req()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);

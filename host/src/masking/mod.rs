@@ -55,6 +55,46 @@ struct Span {
     end: usize,
 }
 
+/// What a masking chain found in texts it was recently given, by a digest of
+/// the chain's plugin names and the text.
+///
+/// For the audit record's attributes, which repeat all day (the same branch
+/// names, regions and buckets): without it, every decision with attributes
+/// runs the whole masking chain again. A snapshot owns one, so a reload (new
+/// plugins or configuration) starts empty. Only texts up to
+/// [`FindingsCache::MAX_TEXT`] bytes are kept, at most
+/// [`FindingsCache::CAPACITY`] of them; the key is a SHA-256 digest, so the
+/// cache holds no text, only where in it something was found. Masking
+/// plugins must be deterministic (the same text, the same findings), which
+/// the plugin contract asks of them.
+#[derive(Debug, Clone)]
+pub struct FindingsCache(moka::sync::Cache<[u8; 32], Arc<[Span]>>);
+
+impl FindingsCache {
+    /// The longest text kept.
+    pub const MAX_TEXT: usize = 4096;
+    /// How many texts' findings are kept.
+    pub const CAPACITY: u64 = 10_000;
+
+    fn key(chain: &[Arc<Plugin>], text: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for p in chain {
+            h.update((p.name().len() as u64).to_le_bytes());
+            h.update(p.name().as_bytes());
+        }
+        h.update([0]);
+        h.update(text.as_bytes());
+        h.finalize().into()
+    }
+}
+
+impl Default for FindingsCache {
+    fn default() -> Self {
+        Self(moka::sync::Cache::new(Self::CAPACITY))
+    }
+}
+
 /// Everything one masking request needs.
 #[derive(Debug)]
 pub struct Masker<'a> {
@@ -68,11 +108,31 @@ pub struct Masker<'a> {
     pub session: &'a str,
     /// An id for the plugins' log lines.
     pub request_id: &'a str,
+    /// Where to remember findings in short texts, if anywhere.
+    pub findings: Option<&'a FindingsCache>,
 }
 
 impl Masker<'_> {
-    /// Runs every plugin over `text` and merges their findings.
+    /// Runs every plugin over `text` and merges their findings (or takes
+    /// them from [`Masker::findings`], where they were kept).
     fn find(&self, text: &str) -> Result<Vec<Span>> {
+        let Some(cache) = self
+            .findings
+            .filter(|_| text.len() <= FindingsCache::MAX_TEXT)
+        else {
+            return self.run_chain(text);
+        };
+        let key = FindingsCache::key(&self.chain, text);
+        if let Some(spans) = cache.0.get(&key) {
+            return Ok(spans.to_vec());
+        }
+        let spans = self.run_chain(text)?;
+        cache.0.insert(key, spans.as_slice().into());
+        Ok(spans)
+    }
+
+    /// Runs every plugin over `text` and merges their findings.
+    fn run_chain(&self, text: &str) -> Result<Vec<Span>> {
         let mut spans = Vec::new();
         for (i, plugin) in self.chain.iter().enumerate() {
             let found = plugin.mask(self.request_id, text)?;
@@ -138,13 +198,14 @@ impl Masker<'_> {
         // Pass 1: each value on a line of its own, after its key.
         let (text, placed) = render_keyed(&leaves);
         for s in self.find(&text)? {
-            split(&s, &placed, &mut spans, false);
+            split(&s, &placed, &mut spans, None);
         }
         // Pass 2: values glued together; only what crosses a boundary counts.
         if leaves.len() > 1 {
             let (text, placed) = glue(&leaves);
+            let alone = spans.clone();
             for s in self.find(&text)? {
-                split(&s, &placed, &mut spans, true);
+                split(&s, &placed, &mut spans, Some(&alone));
             }
         }
 
@@ -343,8 +404,14 @@ fn glue(leaves: &[Leaf]) -> (String, Vec<Placed>) {
 }
 
 /// Hands the parts of a span of the joined text to the leaves it covers.
-/// With `crossing_only`, a span within a single leaf is ignored.
-fn split(s: &Span, placed: &[Placed], out: &mut [Vec<Span>], crossing_only: bool) {
+///
+/// With `alone` (the glued pass: what each leaf held on its own), a span is
+/// ignored if it lies within a single leaf, or if one of its parts overlaps
+/// something of the same kind already found in that leaf alone: that is the
+/// whole value seen again with its neighbour's tail glued on (`"main"` then
+/// `"ann@example.com"` glue into the address `mainann@example.com`), and
+/// the neighbour is not part of it.
+fn split(s: &Span, placed: &[Placed], out: &mut [Vec<Span>], alone: Option<&[Vec<Span>]>) {
     // The first leaf that starts after the span's start, less one.
     let first = placed
         .partition_point(|p| p.start <= s.start)
@@ -359,8 +426,17 @@ fn split(s: &Span, placed: &[Placed], out: &mut [Vec<Span>], crossing_only: bool
             parts.push((i, p.original(a - p.start), p.original(b - p.start)));
         }
     }
-    if crossing_only && parts.len() < 2 {
-        return;
+    if let Some(alone) = alone {
+        let extends = |&(i, a, b): &(usize, usize, usize)| {
+            alone.get(i).is_some_and(|found| {
+                found
+                    .iter()
+                    .any(|f| f.kind == s.kind && f.start < b && a < f.end)
+            })
+        };
+        if parts.len() < 2 || parts.iter().any(extends) {
+            return;
+        }
     }
     for (i, a, b) in parts {
         if let Some(leaf) = out.get_mut(i) {
@@ -405,15 +481,36 @@ mod tests {
         let (text, placed) = glue(&l);
         assert_eq!(text, "4111 11111111 1111x");
         let mut out = vec![Vec::new(); 3];
-        split(&span(0, 18), &placed, &mut out, true);
+        split(&span(0, 18), &placed, &mut out, Some(&[]));
         assert_eq!((out[0][0].start, out[0][0].end), (0, 9));
         assert_eq!((out[1][0].start, out[1][0].end), (0, 9));
         assert!(out[2].is_empty());
         let mut out = vec![Vec::new(); 3];
-        split(&span(0, 4), &placed, &mut out, true);
+        split(&span(0, 4), &placed, &mut out, Some(&[]));
         assert!(
             out.iter().all(Vec::is_empty),
             "within one leaf: not crossing"
+        );
+    }
+
+    #[test]
+    fn a_glued_span_that_extends_a_finding_of_its_kind_is_not_a_new_one() {
+        let l = leaves(&["main", "ann@example.com"]);
+        let (_, placed) = glue(&l);
+        // Leaf 1 alone held an address at 0..15.
+        let alone = vec![Vec::new(), vec![span(0, 15)]];
+        let mut out = vec![Vec::new(); 2];
+        split(&span(0, 19), &placed, &mut out, Some(&alone));
+        assert!(out.iter().all(Vec::is_empty), "`main` is not an address");
+        // Another kind found alone does not hide a value split across leaves.
+        let mut other = span(0, 15);
+        other.kind = "phone".into();
+        let alone = vec![Vec::new(), vec![other]];
+        split(&span(0, 19), &placed, &mut out, Some(&alone));
+        assert_eq!(
+            out.iter().map(Vec::len).collect::<Vec<_>>(),
+            [1, 1],
+            "split across two leaves"
         );
     }
 
@@ -425,7 +522,7 @@ mod tests {
         // The whole escaped value maps back to the whole original value.
         let (start, end) = (placed[0].start, placed[0].start + placed[0].len);
         let mut out = vec![Vec::new(); 2];
-        split(&span(start, end), &placed, &mut out, false);
+        split(&span(start, end), &placed, &mut out, None);
         assert_eq!((out[0][0].start, out[0][0].end), (0, 3));
         let p = &placed[1];
         assert_eq!(&text[p.start..p.start + p.len], "plain");
