@@ -261,6 +261,43 @@ async fn a_failing_plugin_denies_with_its_cause_and_the_server_keeps_serving() {
     assert_eq!(a["decision"], "allow", "{a}");
 }
 
+/// Plugins run on the server's async workers and yield at every epoch tick:
+/// more endless loops than the server has workers still leave it answering.
+#[tokio::test]
+async fn plugins_stuck_until_their_deadline_do_not_hold_the_server() {
+    let policy = "agents:\n  a:\n    allow:\n      - service: files\n        actions: [\"*\"]\n        resources: [\"*\"]\n";
+    let cfg_extra = "plugins:\n  hostile:\n    path: hostile.wasm\n    limits: {fuel: 1000000000000, deadline_ms: 5000}\n";
+    let (s, _cfg) = server_with(
+        &[("p.yaml", &format!("{policy}chain: [hostile]\n"))],
+        &[("a", "tok-a")],
+        cfg_extra,
+    )
+    .await;
+    let server = std::sync::Arc::new(s);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let stuck: Vec<_> = (0..workers * 2)
+        .map(|_| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                decide(&server, "tok-a", "files", "loop", "f/1", json!({})).await
+            })
+        })
+        .collect();
+    // Let the loops start (they run for 5 s).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let a = decide(&server, "tok-a", "files", "ok", "f/1", json!({})).await;
+    assert_eq!(a["decision"], "allow", "{a}");
+    assert!(
+        stuck.iter().all(|t| !t.is_finished()),
+        "answered while every loop still ran"
+    );
+    for t in stuck {
+        let a = t.await.unwrap();
+        assert_eq!(a["decision"], "deny", "{a}");
+        assert_eq!(a["explain"][1]["error"], "deadline_exceeded", "{a}");
+    }
+}
+
 #[tokio::test]
 async fn bad_requests_get_clear_json_errors() {
     let (s, _cfg) = server_with(

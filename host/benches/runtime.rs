@@ -62,10 +62,10 @@ fn load(rt: &Runtime, name: &str, isolation: Isolation) -> Plugin {
 }
 
 /// Deny beats approval beats allow; nothing → deny.
-fn chain(plugins: &[Plugin], req: &DecisionRequest, rules: &[Rule]) -> &'static str {
+async fn chain(plugins: &[Plugin], req: &DecisionRequest, rules: &[Rule]) -> &'static str {
     let mut seen = (false, false);
     for p in plugins {
-        match p.evaluate(req, rules).map(|o| o.value) {
+        match p.evaluate(req, rules).await.map(|o| o.value) {
             Ok(Verdict::Deny(_)) | Err(_) => return "deny",
             Ok(Verdict::Approve(_)) => seen.0 = true,
             Ok(Verdict::Allow(_)) => seen.1 = true,
@@ -81,6 +81,11 @@ fn chain(plugins: &[Plugin], req: &DecisionRequest, rules: &[Rule]) -> &'static 
 
 fn bench(c: &mut Criterion) {
     let rt = Runtime::new(&EngineSettings::default(), None).unwrap();
+    // Calls are async; the bench drives them on one thread, as the server's
+    // workers do.
+    let exec = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let req = request();
     let rules = rules();
     let mut group = c.benchmark_group("plugin_call");
@@ -88,26 +93,36 @@ fn bench(c: &mut Criterion) {
     for isolation in [Isolation::Pooled, Isolation::Fresh] {
         let plugin = load(&rt, "glob", isolation);
         assert!(matches!(
-            plugin.evaluate(&req, &rules).unwrap().value,
+            exec.block_on(plugin.evaluate(&req, &rules)).unwrap().value,
             Verdict::Allow(_)
         ));
         group.bench_function(format!("{isolation:?}").to_lowercase(), |b| {
-            b.iter(|| black_box(plugin.evaluate(black_box(&req), black_box(&rules)).unwrap()))
+            b.iter(|| {
+                black_box(
+                    exec.block_on(plugin.evaluate(black_box(&req), black_box(&rules)))
+                        .unwrap(),
+                )
+            })
         });
     }
     // Fixed overhead: the same call with no rules (the plugin abstains).
     let plugin = load(&rt, "glob", Isolation::Pooled);
     group.bench_function("pooled_no_rules", |b| {
-        b.iter(|| black_box(plugin.evaluate(black_box(&req), &[]).unwrap()))
+        b.iter(|| {
+            black_box(
+                exec.block_on(plugin.evaluate(black_box(&req), &[]))
+                    .unwrap(),
+            )
+        })
     });
     for isolation in [Isolation::Pooled, Isolation::Fresh] {
         let plugins: Vec<Plugin> = ["a", "b", "c"]
             .iter()
             .map(|n| load(&rt, n, isolation))
             .collect();
-        assert_eq!(chain(&plugins, &req, &rules), "allow");
+        assert_eq!(exec.block_on(chain(&plugins, &req, &rules)), "allow");
         group.bench_function(format!("chain3_{isolation:?}").to_lowercase(), |b| {
-            b.iter(|| black_box(chain(&plugins, black_box(&req), black_box(&rules))))
+            b.iter(|| black_box(exec.block_on(chain(&plugins, black_box(&req), black_box(&rules)))))
         });
     }
     group.finish();

@@ -59,7 +59,7 @@ pub struct Decision {
 pub type Plugins = BTreeMap<String, Arc<Plugin>>;
 
 /// Decides `request` for `agent` under `policy` with `plugins`.
-pub fn decide(
+pub async fn decide(
     policy: &Policy,
     plugins: &Plugins,
     agent: &Agent,
@@ -71,12 +71,12 @@ pub fn decide(
         .chain(policy.chain.iter().map(String::as_str));
     let mut steps = Vec::new();
     for name in names {
-        steps.push(run(plugins, name, request, rules));
+        steps.push(run(plugins, name, request, rules).await);
     }
     combine(steps, &request.service)
 }
 
-fn run(plugins: &Plugins, name: &str, request: &DecisionRequest, rules: &[Rule]) -> Step {
+async fn run(plugins: &Plugins, name: &str, request: &DecisionRequest, rules: &[Rule]) -> Step {
     let Some(plugin) = plugins.get(name) else {
         return Step {
             plugin: name.to_owned(),
@@ -87,7 +87,7 @@ fn run(plugins: &Plugins, name: &str, request: &DecisionRequest, rules: &[Rule])
             micros: 0,
         };
     };
-    match plugin.evaluate(request, rules) {
+    match plugin.evaluate(request, rules).await {
         Ok(out) => {
             let (verdict, reason) = match out.value {
                 Verdict::Allow(r) => ("allow", r),

@@ -41,6 +41,8 @@ fn default_session() -> String {
 pub struct Offline {
     snapshot: Snapshot,
     _runtime: Runtime,
+    /// Plugin calls are async; this one thread runs them.
+    executor: tokio::runtime::Runtime,
 }
 
 impl Offline {
@@ -53,9 +55,13 @@ impl Offline {
         };
         let runtime = Runtime::new(&settings, None)?;
         let snapshot = crate::server::load(&runtime, &loaded)?;
+        let executor = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| Error::Engine(format!("cannot start an executor: {e}")))?;
         Ok(Self {
             snapshot,
             _runtime: runtime,
+            executor,
         })
     }
 
@@ -88,12 +94,12 @@ impl Offline {
             resource: spec.resource.clone(),
             attributes: spec.attributes.clone().into_iter().collect(),
         };
-        Ok(chain::decide(
+        Ok(self.executor.block_on(chain::decide(
             policy,
             &self.snapshot.plugins,
             agent,
             &request,
-        ))
+        )))
     }
 }
 

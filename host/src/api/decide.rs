@@ -120,39 +120,28 @@ pub(super) async fn decide(
         resource: body.resource,
         attributes: body.attributes.into_iter().collect(),
     };
-    let snap = snapshot.clone();
-    // With audit on, the record is built in the same task; without a
-    // masking key its attributes are withheld, never stored raw.
+    // With audit on, the record is built right after the decision; without
+    // a masking key its attributes are withheld, never stored raw.
     let recording = state.audit().is_some();
     let key = if recording {
         state.mask_key().cloned()
     } else {
         None
     };
-    // The agent is looked up again inside the task rather than cloned: the
-    // snapshot is shared, its agents are not copied per request.
-    let (decision, entry) = tokio::task::spawn_blocking(move || {
-        let agent = snap.policy.agents.get(&request.agent)?;
-        let decision = chain::decide(&snap.policy, &snap.plugins, agent, &request);
-        let entry =
-            recording.then(|| audit_entry(&snap, key.as_ref(), request, &decision, started));
-        Some((decision, entry))
-    })
-    .await
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("decision task failed: {e}"),
-        )
-    })?
-    .ok_or_else(|| {
+    // Plugins run here, on this worker: they yield at every epoch tick.
+    let agent = snapshot.policy.agents.get(&request.agent).ok_or_else(|| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "the authenticated agent is missing from its own snapshot",
         )
     })?;
+    let decision = chain::decide(&snapshot.policy, &snapshot.plugins, agent, &request).await;
+    let entry = if recording {
+        Some(audit_entry(&snapshot, key.as_ref(), request, &decision, started).await)
+    } else {
+        None
+    };
     // The answer leaves only once its record is durable. If it cannot be
     // written, no answer leaves: the gateway treats the error as a denial.
     if let Some(audit) = state.audit() {
@@ -190,14 +179,14 @@ pub(super) async fn decide(
 /// The audit record of a decision. Attributes go through the project's
 /// masking chain for the service first (a log that keeps the raw card number
 /// defeats the masking); if masking fails, the values are not stored at all.
-fn audit_entry(
+async fn audit_entry(
     snap: &Snapshot,
     key: Option<&MaskKey>,
     request: DecisionRequest,
     decision: &Decision,
     started: std::time::Instant,
 ) -> DecisionEntry {
-    let attributes = mask_attributes(snap, key, &request);
+    let attributes = mask_attributes(snap, key, &request).await;
     DecisionEntry {
         decision_id: request.request_id,
         agent: request.agent,
@@ -215,7 +204,7 @@ fn audit_entry(
     }
 }
 
-fn mask_attributes(
+async fn mask_attributes(
     snap: &Snapshot,
     key: Option<&MaskKey>,
     request: &DecisionRequest,
@@ -248,7 +237,7 @@ fn mask_attributes(
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect(),
     );
-    match masker.mask_json(doc) {
+    match masker.mask_json(doc).await {
         Ok((serde_json::Value::Object(map), _)) => map
             .into_iter()
             .map(|(k, v)| match v {

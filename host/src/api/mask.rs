@@ -69,32 +69,31 @@ pub(super) async fn mask(
     let (session, service, content) = fields(request).map_err(bad)?;
 
     let mask_id = identity::new_id("msk");
-    let snap = snapshot.clone();
-    let id = mask_id.clone();
-    let masked = tokio::task::spawn_blocking(move || {
-        let chain = snap.masking_chain(&service)?;
+    // Plugins yield to the executor at every epoch tick, so a long text
+    // does not hold this worker.
+    let masked = async {
+        let chain = snapshot.masking_chain(&service)?;
         let masker = Masker {
             chain,
-            policy: &snap.policy.masking,
+            policy: &snapshot.policy.masking,
             key: &key,
             session: &session,
-            request_id: &id,
+            request_id: &mask_id,
             // Tool output is long and rarely repeats: not worth keeping.
             findings: None,
         };
         match content {
-            Content::Text(t) => masker.mask_text(&t).map(|(t, f)| (Content::Text(t), f)),
-            Content::Json(v) => masker.mask_json(v).map(|(v, f)| (Content::Json(v), f)),
+            Content::Text(t) => masker
+                .mask_text(&t)
+                .await
+                .map(|(t, f)| (Content::Text(t), f)),
+            Content::Json(v) => masker
+                .mask_json(v)
+                .await
+                .map(|(v, f)| (Content::Json(v), f)),
         }
-    })
-    .await
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("masking task failed: {e}"),
-        )
-    })?;
+    }
+    .await;
     // Fail closed: a plugin that failed means nothing is returned, masked
     // or not. The cause is logged (a server error is) and answered.
     let (content, findings) = masked.map_err(|e| {

@@ -115,27 +115,27 @@ pub struct Masker<'a> {
 impl Masker<'_> {
     /// Runs every plugin over `text` and merges their findings (or takes
     /// them from [`Masker::findings`], where they were kept).
-    fn find(&self, text: &str) -> Result<Vec<Span>> {
+    async fn find(&self, text: &str) -> Result<Vec<Span>> {
         let Some(cache) = self
             .findings
             .filter(|_| text.len() <= FindingsCache::MAX_TEXT)
         else {
-            return self.run_chain(text);
+            return self.run_chain(text).await;
         };
         let key = FindingsCache::key(&self.chain, text);
         if let Some(spans) = cache.0.get(&key) {
             return Ok(spans.to_vec());
         }
-        let spans = self.run_chain(text)?;
+        let spans = self.run_chain(text).await?;
         cache.0.insert(key, spans.as_slice().into());
         Ok(spans)
     }
 
     /// Runs every plugin over `text` and merges their findings.
-    fn run_chain(&self, text: &str) -> Result<Vec<Span>> {
+    async fn run_chain(&self, text: &str) -> Result<Vec<Span>> {
         let mut spans = Vec::new();
         for (i, plugin) in self.chain.iter().enumerate() {
-            let found = plugin.mask(self.request_id, text)?;
+            let found = plugin.mask(self.request_id, text).await?;
             spans.extend(found.value.into_iter().map(|f| Span {
                 kind: f.kind,
                 plugin: i,
@@ -183,28 +183,28 @@ impl Masker<'_> {
     }
 
     /// Masks a text.
-    pub fn mask_text(&self, text: &str) -> Result<(String, Vec<Reported>)> {
-        let spans = self.find(text)?;
+    pub async fn mask_text(&self, text: &str) -> Result<(String, Vec<Reported>)> {
+        let spans = self.find(text).await?;
         Ok(self.replace(text, &spans, None))
     }
 
     /// Masks every string and number of a JSON document; keys and structure
     /// are kept. A number in which something was found becomes a string.
-    pub fn mask_json(&self, mut doc: Value) -> Result<(Value, Vec<Reported>)> {
+    pub async fn mask_json(&self, mut doc: Value) -> Result<(Value, Vec<Reported>)> {
         let mut leaves = Vec::new();
         collect(&doc, None, 0, &mut 0, &mut String::new(), &mut leaves);
         let mut spans: Vec<Vec<Span>> = vec![Vec::new(); leaves.len()];
 
         // Pass 1: each value on a line of its own, after its key.
         let (text, placed) = render_keyed(&leaves);
-        for s in self.find(&text)? {
+        for s in self.find(&text).await? {
             split(&s, &placed, &mut spans, None);
         }
         // Pass 2: values glued together; only what crosses a boundary counts.
         if leaves.len() > 1 {
             let (text, placed) = glue(&leaves);
             let alone = spans.clone();
-            for s in self.find(&text)? {
+            for s in self.find(&text).await? {
                 split(&s, &placed, &mut spans, Some(&alone));
             }
         }

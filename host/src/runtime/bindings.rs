@@ -7,6 +7,9 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "plugin",
+    // Calls into a plugin are async (they yield at epoch ticks); the host
+    // functions a plugin imports answer at once and stay synchronous.
+    exports: { default: async },
 });
 
 pub(crate) use self::exports::palisade::plugin::{masking, policy};

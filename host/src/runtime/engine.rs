@@ -8,7 +8,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// Length of one epoch tick. Deadlines are rounded up to whole ticks.
+/// Length of one epoch tick: how often a running guest yields and its
+/// deadline is checked.
 pub const TICK: Duration = Duration::from_millis(1);
 
 /// Settings of the engine as a whole.
@@ -33,6 +34,11 @@ impl Default for EngineSettings {
 fn base_config() -> Config {
     let mut config = Config::new();
     config
+        // Calls are made with `call_async` (the `async` feature) on the
+        // server's async workers, each on a fiber of its own: a guest yields
+        // back to the executor at every epoch tick (see `Plugin`), so a slow
+        // plugin never holds a worker for longer than a tick, and no call
+        // needs a thread hand-off.
         .wasm_component_model(true)
         // Per-call fuel budget: a deterministic cap on work.
         .consume_fuel(true)
@@ -54,6 +60,8 @@ pub(crate) fn build(settings: &EngineSettings) -> Result<(Engine, bool)> {
             .total_core_instances(n.saturating_mul(4))
             .total_memories(n)
             .total_tables(n.saturating_mul(2))
+            // One fiber stack per call in progress.
+            .total_stacks(n)
             .max_memories_per_component(4)
             .max_memory_size(usize::try_from(MAX_MEMORY_MIB).unwrap_or(1024) << 20);
         let mut config = base_config();
@@ -102,10 +110,4 @@ impl Drop for Ticker {
             let _ = t.join();
         }
     }
-}
-
-/// Epoch ticks for a deadline: rounded up, plus one for the tick in progress.
-pub(crate) fn deadline_ticks(deadline_ms: u64) -> u64 {
-    let tick_ms = u64::try_from(TICK.as_millis()).unwrap_or(1).max(1);
-    deadline_ms.div_ceil(tick_ms) + 1
 }

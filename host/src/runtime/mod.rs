@@ -53,7 +53,7 @@ impl Runtime {
     pub fn new(settings: &EngineSettings, cache_dir: Option<(Dir, PathBuf)>) -> Result<Self> {
         let (engine, pooling) = engine::build(settings)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link WASI: {e}")))?;
         bindings::Plugin::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(|e| Error::Engine(format!("cannot link the host interface: {e}")))?;

@@ -3,14 +3,13 @@
 
 use super::bindings::{masking, policy, types};
 use super::cache::CodeSource;
-use super::engine::deadline_ticks;
 use super::limits::{Isolation, Limits, MemoryLimitHit};
 use super::state::State;
 use crate::error::{Error, Result};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::InstancePre;
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 /// How a plugin is loaded: limits, isolation, its own configuration and an
 /// optional sha256 pin.
@@ -69,8 +68,12 @@ struct Warm {
     masking: Option<masking::Guest>,
 }
 
-/// A loaded plugin. Cheap to share (`Arc<Plugin>`); calls are synchronous
-/// CPU work, to be run off the async workers.
+/// A loaded plugin. Cheap to share (`Arc<Plugin>`).
+///
+/// Calls are async and meant for the server's async workers: the guest runs
+/// on a fiber and yields to the executor at every epoch tick (1 ms), until
+/// its deadline, when the call traps. Fuel bounds the work of a call
+/// whatever the clock says.
 pub struct Plugin {
     name: Arc<str>,
     digest: String,
@@ -164,7 +167,7 @@ impl Plugin {
     }
 
     /// Asks the plugin to decide `request` given `rules`.
-    pub fn evaluate(
+    pub async fn evaluate(
         &self,
         request: &types::DecisionRequest,
         rules: &[types::Rule],
@@ -173,10 +176,14 @@ impl Plugin {
             return Err(self.missing("policy"));
         }
         let limit = self.options.limits.max_output_bytes;
-        self.call(&request.request_id, self.budget(), |warm| {
+        let budget = self.budget();
+        let mut call = self.start(&request.request_id, budget).await?;
+        let result = async {
+            let warm = &mut call.warm;
             let guest = warm.policy.as_ref().ok_or(CallError::Missing("policy"))?;
             let verdict = guest
                 .call_evaluate(&mut warm.store, request, rules)
+                .await
                 .map_err(CallError::Wasm)?;
             let size = match &verdict {
                 types::Verdict::Allow(r) | types::Verdict::Deny(r) | types::Verdict::Approve(r) => {
@@ -188,7 +195,9 @@ impl Plugin {
                 return Err(CallError::Oversized { size, limit });
             }
             Ok(verdict)
-        })
+        }
+        .await;
+        self.finish(call, budget, result)
     }
 
     /// Asks the plugin to find sensitive data in `text`. The findings are
@@ -198,7 +207,11 @@ impl Plugin {
     /// grows with the text ([`MASK_FUEL_PER_BYTE`], one millisecond per
     /// [`MASK_BYTES_PER_MS`]), so a limit sized for decisions does not fail
     /// a large document.
-    pub fn mask(&self, request_id: &str, text: &str) -> Result<CallOutcome<Vec<types::Finding>>> {
+    pub async fn mask(
+        &self,
+        request_id: &str,
+        text: &str,
+    ) -> Result<CallOutcome<Vec<types::Finding>>> {
         if self.masking.is_none() {
             return Err(self.missing("masking"));
         }
@@ -222,10 +235,13 @@ impl Plugin {
             .limits
             .max_output_bytes
             .saturating_add(text.len().saturating_mul(16));
-        self.call(request_id, budget, |warm| {
+        let mut call = self.start(request_id, budget).await?;
+        let result = async {
+            let warm = &mut call.warm;
             let guest = warm.masking.as_ref().ok_or(CallError::Missing("masking"))?;
             let findings = guest
                 .call_mask(&mut warm.store, text)
+                .await
                 .map_err(CallError::Wasm)?;
             let size = findings
                 .iter()
@@ -235,7 +251,9 @@ impl Plugin {
             }
             check_findings(text, &findings).map_err(CallError::Malformed)?;
             Ok(findings)
-        })
+        }
+        .await;
+        self.finish(call, budget, result)
     }
 
     fn missing(&self, interface: &'static str) -> Error {
@@ -245,37 +263,46 @@ impl Plugin {
         }
     }
 
-    /// Runs one call on an idle or new instance, under fuel and deadline.
-    /// The instance goes back to the idle list only if the call succeeded.
-    fn call<T>(
-        &self,
-        request_id: &str,
-        budget: Budget,
-        f: impl FnOnce(&mut Warm) -> Result<T, CallError>,
-    ) -> Result<CallOutcome<T>> {
+    /// Takes an idle instance or makes one, and arms it with `budget` for
+    /// a call made on behalf of `request_id`.
+    async fn start(&self, request_id: &str, budget: Budget) -> Result<Call> {
         let started = Instant::now();
         let (mut warm, reused) = match self.take_idle() {
             Some(w) => (w, true),
-            None => (self.instantiate()?, false),
+            None => (self.instantiate().await?, false),
         };
         arm(&mut warm.store, budget)?;
         warm.store.data_mut().request_id.clear();
         warm.store.data_mut().request_id.push_str(request_id);
-        let result = f(&mut warm);
+        Ok(Call {
+            warm,
+            reused,
+            started,
+        })
+    }
+
+    /// Ends a call: its instance goes back to the idle list only if the call
+    /// succeeded; a failure is classified.
+    fn finish<T>(
+        &self,
+        call: Call,
+        budget: Budget,
+        result: Result<T, CallError>,
+    ) -> Result<CallOutcome<T>> {
         let fuel_used = budget
             .fuel
-            .saturating_sub(warm.store.get_fuel().unwrap_or(0));
+            .saturating_sub(call.warm.store.get_fuel().unwrap_or(0));
         match result {
             Ok(value) => {
-                self.put_idle(warm);
+                self.put_idle(call.warm);
                 Ok(CallOutcome {
                     value,
                     fuel_used,
-                    elapsed: started.elapsed(),
-                    reused,
+                    elapsed: call.started.elapsed(),
+                    reused: call.reused,
                 })
             }
-            Err(e) => Err(self.classify(e, &warm.store, budget)),
+            Err(e) => Err(self.classify(e, &call.warm.store, budget)),
         }
     }
 
@@ -287,7 +314,7 @@ impl Plugin {
         }
     }
 
-    fn instantiate(&self) -> Result<Warm> {
+    async fn instantiate(&self) -> Result<Warm> {
         let limits = &self.options.limits;
         let state = State::new(
             self.name.clone(),
@@ -296,11 +323,20 @@ impl Plugin {
         );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_trap();
+        // At every tick: trap once the call's deadline has passed, else
+        // let the executor run other tasks and come back at the next tick.
+        store.epoch_deadline_callback(|store| {
+            Ok(if Instant::now() >= store.data().deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
         arm(&mut store, self.budget())?;
         let instance = self
             .pre
-            .instantiate(&mut store)
+            .instantiate_async(&mut store)
+            .await
             .map_err(|e| self.classify(CallError::Wasm(e), &store, self.budget()))?;
         let policy = match &self.policy {
             Some(ix) => Some(
@@ -403,12 +439,21 @@ struct Budget {
     deadline_ms: u64,
 }
 
-/// Resets fuel and deadline for the next piece of guest work.
+/// A call in progress: its instance, and what [`Plugin::finish`] reports.
+struct Call {
+    warm: Warm,
+    reused: bool,
+    started: Instant,
+}
+
+/// Resets fuel and deadline for the next piece of guest work; the epoch
+/// callback (see [`Plugin::instantiate`]) checks the deadline at every tick.
 fn arm(store: &mut Store<State>, budget: Budget) -> Result<()> {
     store
         .set_fuel(budget.fuel)
         .map_err(|e| Error::Engine(e.to_string()))?;
-    store.set_epoch_deadline(deadline_ticks(budget.deadline_ms));
+    store.data_mut().deadline = Instant::now() + Duration::from_millis(budget.deadline_ms);
+    store.set_epoch_deadline(1);
     Ok(())
 }
 

@@ -15,6 +15,9 @@ pub(crate) struct State {
     plugin: Arc<str>,
     config: Arc<str>,
     pub(crate) request_id: String,
+    /// When the call in progress must have finished (checked at each epoch
+    /// tick).
+    pub(crate) deadline: std::time::Instant,
 }
 
 impl State {
@@ -29,6 +32,7 @@ impl State {
             plugin,
             config,
             request_id: String::new(),
+            deadline: std::time::Instant::now(),
         }
     }
 }

@@ -4,6 +4,44 @@ use super::types::{DecisionRequest, Effect, Rule, Verdict};
 use super::*;
 use crate::error::Error;
 
+/// The async calls, run to completion on a thread of the test's own.
+trait Blocking {
+    fn evaluate_now(
+        &self,
+        request: &DecisionRequest,
+        rules: &[Rule],
+    ) -> crate::Result<CallOutcome<Verdict>>;
+    fn mask_now(
+        &self,
+        request_id: &str,
+        text: &str,
+    ) -> crate::Result<CallOutcome<Vec<types::Finding>>>;
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime")
+        .block_on(f)
+}
+
+impl Blocking for Plugin {
+    fn evaluate_now(
+        &self,
+        request: &DecisionRequest,
+        rules: &[Rule],
+    ) -> crate::Result<CallOutcome<Verdict>> {
+        block_on(self.evaluate(request, rules))
+    }
+    fn mask_now(
+        &self,
+        request_id: &str,
+        text: &str,
+    ) -> crate::Result<CallOutcome<Vec<types::Finding>>> {
+        block_on(self.mask(request_id, text))
+    }
+}
+
 const HOSTILE: &str = env!("PALISADE_FIXTURE_HOSTILE");
 
 fn hostile_bytes() -> Vec<u8> {
@@ -66,11 +104,11 @@ fn assert_glob_works(glob: &Plugin) {
         rule(Effect::Deny, &["read"], &["files/secret"]),
     ];
     let allow = glob
-        .evaluate(&request("read", "files/a"), &rules)
+        .evaluate_now(&request("read", "files/a"), &rules)
         .map(|o| o.value);
     assert!(matches!(allow, Ok(Verdict::Allow(_))), "{allow:?}");
     let deny = glob
-        .evaluate(&request("read", "files/secret"), &rules)
+        .evaluate_now(&request("read", "files/secret"), &rules)
         .map(|o| o.value);
     assert!(matches!(deny, Ok(Verdict::Deny(_))), "{deny:?}");
 }
@@ -85,9 +123,9 @@ fn hostile_case(isolation: Isolation, action: &str, limits: Limits, expect: fn(&
         options(isolation, Limits::default()),
     );
     // Warm an instance first, so the pooled case shows a used instance is discarded.
-    assert!(hostile.evaluate(&request("ok", "x"), &[]).is_ok());
+    assert!(hostile.evaluate_now(&request("ok", "x"), &[]).is_ok());
     let err = hostile
-        .evaluate(&request(action, "x"), &[])
+        .evaluate_now(&request(action, "x"), &[])
         .map(|o| o.value)
         .expect_err("hostile call must fail");
     assert!(
@@ -96,7 +134,9 @@ fn hostile_case(isolation: Isolation, action: &str, limits: Limits, expect: fn(&
     );
     assert!(err.is_plugin_failure());
     // The same plugin and runtime keep serving.
-    let ok = hostile.evaluate(&request("ok", "x"), &[]).map(|o| o.value);
+    let ok = hostile
+        .evaluate_now(&request("ok", "x"), &[])
+        .map(|o| o.value);
     assert!(matches!(ok, Ok(Verdict::Allow(_))), "{ok:?}");
     assert_glob_works(&glob);
 }
@@ -204,12 +244,12 @@ fn malformed_mask_spans_are_refused() {
             options(i, Limits::default()),
         );
         let err = hostile
-            .mask("r", "spans")
+            .mask_now("r", "spans")
             .map(|o| o.value)
             .expect_err("must fail");
         assert!(matches!(err, Error::MalformedOutput { .. }), "{err:?}");
         let spans = |text: &str| {
-            hostile.mask("r", text).map(|o| {
+            hostile.mask_now("r", text).map(|o| {
                 o.value
                     .into_iter()
                     .map(|f| (f.kind, f.start, f.end))
@@ -235,12 +275,12 @@ fn a_flood_of_findings_is_refused_as_oversized() {
             options(i, Limits::default()),
         );
         let err = hostile
-            .mask("r", "flood")
+            .mask_now("r", "flood")
             .map(|o| o.value.len())
             .expect_err("must fail");
         assert!(matches!(err, Error::OversizedOutput { .. }), "{err:?}");
         assert!(
-            hostile.mask("r", "plain").is_ok(),
+            hostile.mask_now("r", "plain").is_ok(),
             "the plugin still serves"
         );
     });
@@ -262,7 +302,7 @@ fn masking_gets_fuel_in_proportion_to_the_text() {
     // Far more than a million instructions' worth of text: only the
     // per-byte allowance lets it through.
     let text = "Call me at +1 415 555 0100 about invoice 2026-118. ".repeat(20_000);
-    let out = pii.mask("r", &text).expect("allowance covers the text");
+    let out = pii.mask_now("r", &text).expect("allowance covers the text");
     assert!(out.fuel_used > limits.fuel, "used {}", out.fuel_used);
 }
 
@@ -281,7 +321,7 @@ fn pooled_reuses_instances_and_fresh_does_not() {
         &hostile_bytes(),
         options(Isolation::Fresh, Limits::default()),
     );
-    let count = |p: &Plugin| match p.evaluate(&request("count", "x"), &[]).map(|o| o.value) {
+    let count = |p: &Plugin| match p.evaluate_now(&request("count", "x"), &[]).map(|o| o.value) {
         Ok(Verdict::Allow(n)) => n,
         other => panic!("{other:?}"),
     };
@@ -296,7 +336,7 @@ fn pooled_reuses_instances_and_fresh_does_not() {
     );
     assert_eq!(fresh.idle_instances(), 0);
     // A failed call discards the instance: the next call starts from scratch.
-    assert!(pooled.evaluate(&request("panic", "x"), &[]).is_err());
+    assert!(pooled.evaluate_now(&request("panic", "x"), &[]).is_err());
     assert_eq!(pooled.idle_instances(), 0);
     assert_eq!(count(&pooled), "1");
 }
@@ -321,7 +361,7 @@ fn exports_are_detected() {
         }
     );
     let err = glob
-        .mask("r", "text")
+        .mask_now("r", "text")
         .map(|_| ())
         .expect_err("glob does not mask");
     assert!(
