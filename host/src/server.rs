@@ -153,8 +153,9 @@ pub async fn run(
     let cache = open_cache_dir(&loaded.config.data_dir)?;
     let mask_key = crate::masking::MaskKey::open(&loaded.config.data_dir)?;
     let audit = if loaded.config.audit.enabled {
-        Some(Arc::new(crate::audit::AuditLog::open(
+        Some(Arc::new(crate::audit::AuditLog::open_with(
             &loaded.config.data_dir,
+            std::time::Duration::from_micros(loaded.config.audit.commit_delay_us),
         )?))
     } else {
         tracing::warn!("audit is disabled in the configuration: decisions are not recorded");
