@@ -4,8 +4,9 @@
 //! deny > approval required > allow > deny by default. A plugin that fails
 //! in any way is a deny, with its cause.
 //!
-//! Plugin calls are synchronous CPU work: [`decide`] must run off the async
-//! workers (the API calls it inside `spawn_blocking`).
+//! Plugin calls are async: [`decide`] runs on the server's async workers,
+//! and a guest yields to the executor at every epoch tick (see
+//! [`Plugin`](crate::runtime::Plugin)).
 
 use crate::policy::{Agent, Policy};
 use crate::runtime::Plugin;
