@@ -69,7 +69,7 @@ pub struct AuditSettings {
     /// addressing style. Credentials come from the environment only.
     pub s3: S3Settings,
     /// Microseconds the audit writer lets a batch fill when decisions are
-    /// being made side by side (default 200, at most 10000; 0 turns it
+    /// being made side by side (default 100, at most 10000; 0 turns it
     /// off): more records per sync, less CPU per record, that much more
     /// latency under load. A lone decision never waits.
     pub commit_delay_us: u64,
@@ -81,7 +81,7 @@ impl Default for AuditSettings {
             enabled: true,
             export_every: Duration(60),
             s3: S3Settings::default(),
-            commit_delay_us: 200,
+            commit_delay_us: 100,
         }
     }
 }
@@ -415,7 +415,7 @@ mod tests {
             .map(|_| ())
             .unwrap_err();
         assert!(e.to_string().contains("export_every"), "{e}");
-        assert_eq!(c.audit.commit_delay_us, 200);
+        assert_eq!(c.audit.commit_delay_us, 100);
         let c = parse("audit:\n  commit_delay_us: 0\n", "p.yaml").unwrap();
         assert_eq!(c.audit.commit_delay_us, 0);
         let e = parse("audit:\n  commit_delay_us: 20000\n", "p.yaml")

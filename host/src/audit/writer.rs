@@ -3,7 +3,7 @@
 //! One dedicated thread owns the store's write connection. It blocks until
 //! an entry arrives; if the previous batch held more than one record
 //! (decisions are being made side by side) it lets the batch fill for the
-//! commit delay (`audit.commit_delay_us`, 200 µs by default); then it takes
+//! commit delay (`audit.commit_delay_us`, 100 µs by default); then it takes
 //! whatever is queued (while one batch is being synced the next one queues
 //! up, so batches grow with load), numbers, timestamps and chains the batch,
 //! appends it in one transaction (one sync), and only then answers every
@@ -12,7 +12,7 @@
 //!
 //! A second thread keeps the head file (`audit.head`) up to date with the
 //! last committed record (at most 100 ms or 10,000 records behind) and runs
-//! the store's upkeep ([`AuditStore::maintain`], every 25 ms); both involve
+//! the store's upkeep ([`AuditStore::maintain`], every 10 ms); both involve
 //! an `fsync` that has no business inside a decision's commit.
 
 use super::record::{Entry, Prepared, Receipt, Record, SealedRecord, seal};
@@ -29,7 +29,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The writer's default commit delay (see [`AuditLog::open_with`]).
-pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_micros(200);
+pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_micros(100);
 
 /// Most entries in one batch (one transaction).
 const MAX_BATCH: usize = 4096;
@@ -79,7 +79,7 @@ struct Threads {
 /// SQLite: copies the WAL into the database). Often, so that each copy is
 /// small: its writes and sync share the disk with the writer's syncs, and a
 /// large one holds up the decisions committing meanwhile.
-const MAINTAIN_EVERY: Duration = Duration::from_millis(25);
+const MAINTAIN_EVERY: Duration = Duration::from_millis(10);
 /// How often the head file is brought up to date (at most; see also
 /// [`HEAD_RECORDS`]).
 const HEAD_EVERY: Duration = Duration::from_millis(100);
