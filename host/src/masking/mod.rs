@@ -63,7 +63,7 @@ struct Span {
 /// runs the whole masking chain again. A snapshot owns one, so a reload (new
 /// plugins or configuration) starts empty. Only texts up to
 /// [`FindingsCache::MAX_TEXT`] bytes are kept, at most
-/// [`FindingsCache::CAPACITY`] of them; the key is a SHA-256 digest, so the
+/// [`FindingsCache::CAPACITY`] of them (moka keeps the most used); the key is a SHA-256 digest, so the
 /// cache holds no text, only where in it something was found. Masking
 /// plugins must be deterministic (the same text, the same findings), which
 /// the plugin contract asks of them.
@@ -79,6 +79,7 @@ impl FindingsCache {
     fn key(chain: &[Arc<Plugin>], text: &str) -> [u8; 32] {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
+        h.update((chain.len() as u64).to_le_bytes());
         for p in chain {
             h.update((p.name().len() as u64).to_le_bytes());
             h.update(p.name().as_bytes());
@@ -406,11 +407,13 @@ fn glue(leaves: &[Leaf]) -> (String, Vec<Placed>) {
 /// Hands the parts of a span of the joined text to the leaves it covers.
 ///
 /// With `alone` (the glued pass: what each leaf held on its own), a span is
-/// ignored if it lies within a single leaf, or if one of its parts overlaps
-/// something of the same kind already found in that leaf alone: that is the
-/// whole value seen again with its neighbour's tail glued on (`"main"` then
-/// `"ann@example.com"` glue into the address `mainann@example.com`), and
-/// the neighbour is not part of it.
+/// ignored if it lies within a single leaf, or if it is an address already
+/// found on its own in its last leaf with the end of the values before it
+/// glued to its front (`"main"` then `"ann@example.com"` glue into the
+/// address `mainann@example.com`: an address's local part absorbs any word
+/// before it, so the earlier value is not part of it). Only that case: a
+/// span that extends a finding into the *next* value, or of any other kind,
+/// may be a value split across strings, and every part of it is masked.
 fn split(s: &Span, placed: &[Placed], out: &mut [Vec<Span>], alone: Option<&[Vec<Span>]>) {
     // The first leaf that starts after the span's start, less one.
     let first = placed
@@ -427,14 +430,15 @@ fn split(s: &Span, placed: &[Placed], out: &mut [Vec<Span>], alone: Option<&[Vec
         }
     }
     if let Some(alone) = alone {
-        let extends = |&(i, a, b): &(usize, usize, usize)| {
-            alone.get(i).is_some_and(|found| {
-                found
-                    .iter()
-                    .any(|f| f.kind == s.kind && f.start < b && a < f.end)
-            })
-        };
-        if parts.len() < 2 || parts.iter().any(extends) {
+        let address_glued_behind = s.kind == "email"
+            && parts.last().is_some_and(|&(i, a, b)| {
+                alone.get(i).is_some_and(|found| {
+                    found
+                        .iter()
+                        .any(|f| f.kind == s.kind && f.start < b && a < f.end)
+                })
+            });
+        if parts.len() < 2 || address_glued_behind {
             return;
         }
     }
@@ -494,24 +498,38 @@ mod tests {
     }
 
     #[test]
-    fn a_glued_span_that_extends_a_finding_of_its_kind_is_not_a_new_one() {
+    fn an_address_glued_behind_a_value_is_not_a_new_one() {
+        let email = |start, end| Span {
+            kind: "email".into(),
+            ..span(start, end)
+        };
         let l = leaves(&["main", "ann@example.com"]);
         let (_, placed) = glue(&l);
         // Leaf 1 alone held an address at 0..15.
-        let alone = vec![Vec::new(), vec![span(0, 15)]];
+        let alone = vec![Vec::new(), vec![email(0, 15)]];
         let mut out = vec![Vec::new(); 2];
-        split(&span(0, 19), &placed, &mut out, Some(&alone));
+        split(&email(0, 19), &placed, &mut out, Some(&alone));
         assert!(out.iter().all(Vec::is_empty), "`main` is not an address");
         // Another kind found alone does not hide a value split across leaves.
-        let mut other = span(0, 15);
-        other.kind = "phone".into();
-        let alone = vec![Vec::new(), vec![other]];
-        split(&span(0, 19), &placed, &mut out, Some(&alone));
-        assert_eq!(
-            out.iter().map(Vec::len).collect::<Vec<_>>(),
-            [1, 1],
-            "split across two leaves"
+        let mut phone = email(0, 15);
+        phone.kind = "phone".into();
+        let mut glued_phone = email(0, 19);
+        glued_phone.kind = "phone".into();
+        split(
+            &glued_phone,
+            &placed,
+            &mut out,
+            Some(&[Vec::new(), vec![phone]]),
         );
+        assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
+        // Nor does a finding extended into the next value: `0100` is the
+        // end of the number in `["+1 415 555", " 0100"]`.
+        let l = leaves(&["ann@example.com", "x"]);
+        let (_, placed) = glue(&l);
+        let mut out = vec![Vec::new(); 2];
+        let alone = vec![vec![email(0, 15)], Vec::new()];
+        split(&email(0, 16), &placed, &mut out, Some(&alone));
+        assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
     }
 
     #[test]
