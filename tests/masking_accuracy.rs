@@ -184,6 +184,7 @@ fn pii_and_secrets_meet_accuracy_targets() {
         )
     });
     let executor = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("an executor for the plugin calls");
     let mut findings = Vec::with_capacity(docs.len());

@@ -72,6 +72,7 @@ fn bench_plugins(time: Duration) {
     let policy = MaskingPolicy::default();
     let key = MaskKey::from_bytes([7; 32]);
     let exec = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     println!("\nin the plugin (one core, pooled instance), MB/s");

@@ -84,6 +84,7 @@ fn bench(c: &mut Criterion) {
     // Calls are async; the bench drives them on one thread, as the server's
     // workers do.
     let exec = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     let req = request();

@@ -71,7 +71,8 @@ pub struct AuditSettings {
     /// Microseconds the audit writer lets a batch fill when decisions are
     /// being made side by side (default 100, at most 10000; 0 turns it
     /// off): more records per sync, less CPU per record, that much more
-    /// latency under load. A lone decision never waits.
+    /// latency under load. The delay applies only while decisions come
+    /// side by side (the previous batch held more than one record).
     pub commit_delay_us: u64,
 }
 

@@ -56,6 +56,7 @@ impl Offline {
         let runtime = Runtime::new(&settings, None)?;
         let snapshot = crate::server::load(&runtime, &loaded)?;
         let executor = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .map_err(|e| Error::Engine(format!("cannot start an executor: {e}")))?;
         Ok(Self {
@@ -70,7 +71,8 @@ impl Offline {
         &self.snapshot.policy
     }
 
-    /// Decides one request.
+    /// Decides one request (blocking, on the evaluator's own executor:
+    /// not to be called from async code).
     pub fn decide(&self, spec: &RequestSpec) -> Result<Decision> {
         let policy = &self.snapshot.policy;
         let agent = policy

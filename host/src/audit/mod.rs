@@ -89,11 +89,11 @@
 //!
 //! A chain cannot show that its own tail is missing, so the writer also keeps
 //! a **head file**, `audit.head` in the data directory (`{"seq":…,"hash":…}`,
-//! replaced atomically at most every 100 ms or 1000 records, and at close).
+//! replaced atomically at most every 100 ms or 10,000 records, and at close).
 //! [`verify_dir`] reports [`Broken::Truncated`] when the store ends before
 //! the head file's record, and [`AuditLog::open`] refuses to write over such
 //! evidence. The last records written since the head file's last update (at
-//! most 100 ms or 1000 records) can be cut without this check noticing.
+//! most 100 ms or 10,000 records) can be cut without this check noticing.
 //!
 //! Anyone able to write the data directory can still rebuild a consistent
 //! chain (there is no secret in the hash); the chain makes that detectable

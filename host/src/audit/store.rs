@@ -165,7 +165,7 @@ pub trait AuditStore: Send {
     /// `seq <= checkpoint.seq`. Returns how many were deleted.
     fn cut(&mut self, checkpoint: &Checkpoint) -> Result<u64>;
 
-    /// Background upkeep, run every 100 ms or so from a connection of its
+    /// Background upkeep, run every 10 ms or so from a connection of its
     /// own while the log is open, off the writer's path (SQLite: moves the
     /// WAL into the database file). Default: nothing.
     fn maintain(&mut self) -> Result<()> {

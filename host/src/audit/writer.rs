@@ -34,7 +34,7 @@ pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_micros(100);
 /// Most entries in one batch (one transaction).
 const MAX_BATCH: usize = 4096;
 /// The head file is at most this many records behind the store (and at most
-/// [`MAINTAIN_EVERY`]).
+/// [`HEAD_EVERY`]).
 const HEAD_RECORDS: u64 = 10_000;
 
 /// The lock file that keeps a second process from writing the same chain.
@@ -380,8 +380,8 @@ fn stop(shared: &Shared) {
     }
 }
 
-/// The maintenance thread: the head file, at most [`MAINTAIN_EVERY`] or
-/// [`HEAD_RECORDS`] behind the last commit, and [`AuditStore::maintain`]
+/// The maintenance thread: the head file, at most [`HEAD_EVERY`] (and a
+/// tick) or [`HEAD_RECORDS`] behind the last commit, and [`AuditStore::maintain`]
 /// every [`MAINTAIN_EVERY`].
 fn maintain(mut store: SqliteStore, dir: &Path, shared: &Shared) {
     let (state, wake) = &**shared;
@@ -460,8 +460,8 @@ impl Worker {
             };
             let Some(first) = first else { break };
             // Callers are deciding side by side: let the batch fill for a
-            // moment, so that one sync serves more of them. A lone caller
-            // (the last batch held one record) is never kept waiting.
+            // moment, so that one sync serves more of them. After a quiet
+            // spell (the last batch held one record) nobody waits.
             if !closing && self.last_batch > 1 && !self.commit_delay.is_zero() {
                 std::thread::sleep(self.commit_delay);
             }

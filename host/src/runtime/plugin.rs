@@ -72,8 +72,9 @@ struct Warm {
 ///
 /// Calls are async and meant for the server's async workers: the guest runs
 /// on a fiber and yields to the executor at every epoch tick (1 ms), until
-/// its deadline, when the call traps. Fuel bounds the work of a call
-/// whatever the clock says.
+/// its deadline, when the call traps; a call waiting in a host call (where
+/// no tick is seen) is ended by a host timeout at the same deadline. Fuel
+/// bounds the work of a call whatever the clock says.
 pub struct Plugin {
     name: Arc<str>,
     digest: String,
@@ -178,7 +179,7 @@ impl Plugin {
         let limit = self.options.limits.max_output_bytes;
         let budget = self.budget();
         let mut call = self.start(&request.request_id, budget).await?;
-        let result = async {
+        let result = within(budget, async {
             let warm = &mut call.warm;
             let guest = warm.policy.as_ref().ok_or(CallError::Missing("policy"))?;
             let verdict = guest
@@ -195,7 +196,7 @@ impl Plugin {
                 return Err(CallError::Oversized { size, limit });
             }
             Ok(verdict)
-        }
+        })
         .await;
         self.finish(call, budget, result)
     }
@@ -236,7 +237,7 @@ impl Plugin {
             .max_output_bytes
             .saturating_add(text.len().saturating_mul(16));
         let mut call = self.start(request_id, budget).await?;
-        let result = async {
+        let result = within(budget, async {
             let warm = &mut call.warm;
             let guest = warm.masking.as_ref().ok_or(CallError::Missing("masking"))?;
             let findings = guest
@@ -251,7 +252,7 @@ impl Plugin {
             }
             check_findings(text, &findings).map_err(CallError::Malformed)?;
             Ok(findings)
-        }
+        })
         .await;
         self.finish(call, budget, result)
     }
@@ -392,6 +393,12 @@ impl Plugin {
                 };
             }
             CallError::Malformed(detail) => return Error::MalformedOutput { plugin, detail },
+            CallError::Deadline => {
+                return Error::DeadlineExceeded {
+                    plugin,
+                    deadline_ms: budget.deadline_ms,
+                };
+            }
         };
         if store.data().limiter.memory_hit || e.downcast_ref::<MemoryLimitHit>().is_some() {
             return Error::MemoryLimit {
@@ -457,11 +464,31 @@ fn arm(store: &mut Store<State>, budget: Budget) -> Result<()> {
     Ok(())
 }
 
+/// Runs a guest call, but no longer than its deadline and one tick. The
+/// epoch callback traps a guest that computes past its deadline; this
+/// catches one that waits in a host call (a WASI clock or `poll`), where no
+/// tick is seen. The call's future is then dropped, and with it the fiber;
+/// the instance is discarded, never reused.
+async fn within<T>(
+    budget: Budget,
+    call: impl Future<Output = Result<T, CallError>>,
+) -> Result<T, CallError> {
+    let limit = Duration::from_millis(budget.deadline_ms) + super::engine::TICK;
+    tokio::time::timeout(limit, call)
+        .await
+        .unwrap_or(Err(CallError::Deadline))
+}
+
 /// Why a call failed, before classification.
 enum CallError {
+    /// The call was still waiting in a host call at its deadline.
+    Deadline,
     Wasm(wasmtime::Error),
     Missing(&'static str),
-    Oversized { size: usize, limit: usize },
+    Oversized {
+        size: usize,
+        limit: usize,
+    },
     Malformed(String),
 }
 

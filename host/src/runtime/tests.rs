@@ -20,6 +20,7 @@ trait Blocking {
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("a current-thread runtime")
         .block_on(f)
@@ -180,6 +181,27 @@ fn endless_loop_hits_the_deadline() {
                 e,
                 Error::DeadlineExceeded {
                     deadline_ms: 30,
+                    ..
+                }
+            )
+        });
+    });
+}
+
+/// A guest asleep in a WASI clock call sees no epoch tick; the host's
+/// timeout ends the call at its deadline all the same.
+#[test]
+fn a_sleep_in_a_host_call_hits_the_deadline() {
+    each_isolation(|i| {
+        let limits = Limits {
+            deadline_ms: 50,
+            ..Limits::default()
+        };
+        hostile_case(i, "sleep", limits, |e| {
+            matches!(
+                e,
+                Error::DeadlineExceeded {
+                    deadline_ms: 50,
                     ..
                 }
             )
