@@ -94,10 +94,8 @@ pub(super) async fn decide(
         )
     })?;
     let token = bearer(&headers)?;
-    let agent_name = identity::authenticate(&snapshot.policy, token)
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"))?
-        .name
-        .clone();
+    let agent = identity::authenticate(&snapshot.policy, token)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"))?;
     let body = body.map_err(|e| super::body_error(e, super::MAX_BODY, None))?;
     let body: DecideBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -112,7 +110,7 @@ pub(super) async fn decide(
     let started = std::time::Instant::now();
     let request = DecisionRequest {
         request_id: decision_id.clone(),
-        agent: agent_name.clone(),
+        agent: agent.name.clone(),
         session: body.session,
         project: snapshot.policy.project.clone(),
         service: body.service,
@@ -120,38 +118,13 @@ pub(super) async fn decide(
         resource: body.resource,
         attributes: body.attributes.into_iter().collect(),
     };
-    // With audit on, the record is built right after the decision; without
-    // a masking key its attributes are withheld, never stored raw.
-    let recording = state.audit().is_some();
-    let key = if recording {
-        state.mask_key().cloned()
-    } else {
-        None
-    };
     // Plugins run here, on this worker: they yield at every epoch tick.
-    let agent = snapshot.policy.agents.get(&request.agent).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the authenticated agent is missing from its own snapshot",
-        )
-    })?;
     let decision = chain::decide(&snapshot.policy, &snapshot.plugins, agent, &request).await;
-    let entry = if recording {
-        Some(audit_entry(&snapshot, key.as_ref(), request, &decision, started).await)
-    } else {
-        None
-    };
     // The answer leaves only once its record is durable. If it cannot be
     // written, no answer leaves: the gateway treats the error as a denial.
+    // Without a masking key the attributes are withheld, never stored raw.
     if let Some(audit) = state.audit() {
-        let entry = entry.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the decision's audit record was not built",
-            )
-        })?;
+        let entry = audit_entry(&snapshot, state.mask_key(), request, &decision, started).await;
         audit.append(entry).await.map_err(|e| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -171,7 +144,7 @@ pub(super) async fn decide(
         reason: decision.reason,
         decision_id,
         policy_version: snapshot.policy.version.clone(),
-        agent: agent_name,
+        agent: agent.name.clone(),
         explain: query.explain.then_some(decision.steps),
     }))
 }

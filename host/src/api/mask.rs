@@ -46,7 +46,7 @@ pub(super) async fn mask(
             "plugins are still loading",
         )
     })?;
-    let key = state.mask_key().cloned().ok_or_else(|| {
+    let key = state.mask_key().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
@@ -76,7 +76,7 @@ pub(super) async fn mask(
         let masker = Masker {
             chain,
             policy: &snapshot.policy.masking,
-            key: &key,
+            key,
             session: &session,
             request_id: &mask_id,
             // Tool output is long and rarely repeats: not worth keeping.
