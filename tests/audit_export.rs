@@ -226,6 +226,38 @@ async fn directory_export_across_restarts_then_retention() {
     assert!(ok, "{out}");
 }
 
+/// `palisade audit export --config FILE` works on the store of that
+/// configuration's `data_dir`, not on `./palisade-data`.
+#[tokio::test]
+async fn export_by_hand_takes_the_data_directory_from_its_configuration() {
+    let cfg = config("");
+    let data = cfg.data();
+    let server = start(&cfg, &[]).await;
+    let ids = decide(&server, 3).await;
+    assert!(stop(server).0.success());
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let conf = elsewhere.path().join("palisade.yaml");
+    std::fs::write(&conf, format!("data_dir: {}\n", data.display())).unwrap();
+    let exports = elsewhere.path().join("out");
+    let out = Command::new(BIN)
+        .current_dir(elsewhere.path())
+        .args(["audit", "export", "--include-open-period", "--to"])
+        .arg(&exports)
+        .arg("--config")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        !elsewhere.path().join("palisade-data").exists(),
+        "looked in ./palisade-data: {text}"
+    );
+    assert_exported(&data, &files_in(&exports), &ids);
+}
+
 #[tokio::test]
 async fn bad_destinations_fail_clearly_and_mark_nothing_exported() {
     // A log with nothing exported.

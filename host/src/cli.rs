@@ -79,9 +79,10 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
-        /// The data directory (default: `./palisade-data`, as `serve`).
-        #[arg(long, global = true, default_value = "palisade-data")]
-        data_dir: PathBuf,
+        /// The data directory (default: `./palisade-data`, as `serve`; for
+        /// `export --config`, the configuration's `data_dir`).
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -130,7 +131,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
         Command::Check { path, strict } => check(&path, strict),
         Command::Eval { path, request } => eval(&path, &request),
         Command::Test { files } => test(&files),
-        Command::Audit { command, data_dir } => audit(command, &data_dir),
+        Command::Audit { command, data_dir } => audit(command, data_dir),
     }
 }
 

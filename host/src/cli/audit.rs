@@ -51,7 +51,7 @@ pub(super) enum AuditCommand {
         #[arg(long)]
         include_open_period: bool,
         /// A server configuration to take `audit.s3` (endpoint, region,
-        /// path_style) from.
+        /// path_style) and, unless `--data-dir` is given, `data_dir` from.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -73,8 +73,20 @@ pub(super) enum ExportPeriod {
 }
 
 /// Runs one `palisade audit` subcommand on the store in `data_dir`.
-pub(super) fn audit(command: AuditCommand, data_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+pub(super) fn audit(command: AuditCommand, data_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     use palisade::audit::{self, AuditStore, Cursor, Filter, SqliteStore, Timestamp};
+    // `export --config` takes the data directory from the configuration
+    // unless one is given; everything else defaults to `serve`'s.
+    let loaded = match &command {
+        AuditCommand::Export {
+            config: Some(path), ..
+        } => Some(LoadedConfig::from_file(path)?),
+        _ => None,
+    };
+    let data_dir = data_dir
+        .or_else(|| loaded.as_ref().map(|l| l.config.data_dir.clone()))
+        .unwrap_or_else(|| PathBuf::from("palisade-data"));
+    let data_dir = data_dir.as_path();
     let mut out = std::io::stdout().lock();
     match command {
         AuditCommand::Verify { files } if !files.is_empty() => {
@@ -161,13 +173,10 @@ pub(super) fn audit(command: AuditCommand, data_dir: &std::path::Path) -> anyhow
             to,
             period,
             include_open_period,
-            config,
+            config: _,
         } => {
             let destination = audit::Destination::parse_cli(&to).map_err(anyhow::Error::msg)?;
-            let s3 = match config {
-                Some(path) => LoadedConfig::from_file(&path)?.config.audit.s3,
-                None => audit::S3Settings::default(),
-            };
+            let s3 = loaded.map(|l| l.config.audit.s3).unwrap_or_default();
             let mut store = SqliteStore::open_existing(data_dir)?;
             let _lock = lock_for_writing(data_dir)?;
             let period = match period {
@@ -188,7 +197,11 @@ pub(super) fn audit(command: AuditCommand, data_dir: &std::path::Path) -> anyhow
                 writeln!(out, "{}", serde_json::to_string(f)?)?;
             }
             if files.is_empty() {
-                eprintln!("nothing new to export (only complete periods are exported)");
+                if include_open_period {
+                    eprintln!("nothing new to export");
+                } else {
+                    eprintln!("nothing new to export (only complete periods are exported)");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
