@@ -169,11 +169,6 @@ fn describe(plan: &Plan) {
         ),
         None => tracing::info!("no audit export in the policy"),
     }
-    if plan.export.is_none() && plan.retention.is_some() {
-        tracing::warn!(
-            "the policy sets `audit.retention` without `audit.export`: nothing is removed until records are exported"
-        );
-    }
 }
 
 /// One scheduled round at `now`: export the complete periods, then apply

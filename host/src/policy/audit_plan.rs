@@ -23,6 +23,16 @@ pub(super) fn compile(block: &Audit, at: &dyn Fn(&str) -> String) -> Result<(Pla
             })
         })
         .transpose()?;
+    // Zero would delete every record the moment it is exported, leaving the
+    // archive as the only copy: almost certainly a slip, so it is refused.
+    if block.retention.is_some_and(|r| r.0 == 0) {
+        return Err(Error::Config {
+            path: at("/audit/retention"),
+            message: "`audit.retention` must be longer than 0s (e.g. 365d): records are \
+                      kept in the store at least that long after they are exported"
+                .into(),
+        });
+    }
     let mut warnings = Vec::new();
     if block.retention.is_some() && export.is_none() {
         warnings.push(Warning {
@@ -99,5 +109,15 @@ mod tests {
         let b = src("b.yaml", "audit:\n  export: {destination: exports/}\n");
         let e = compile(&[a, b]).unwrap_err().to_string();
         assert!(e.contains("configured in a.yaml already"), "{e}");
+    }
+
+    #[test]
+    fn a_zero_retention_is_refused_at_its_line() {
+        let text = "audit:\n  export: {destination: exports/}\n  retention: 0s\n";
+        let e = compile(&[src("p.yaml", text)]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("p.yaml:3:") && e.contains("longer than 0s"),
+            "{e}"
+        );
     }
 }
