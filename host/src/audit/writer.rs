@@ -387,8 +387,11 @@ fn maintain(mut store: SqliteStore, dir: &Path, shared: &Shared) {
     let (state, wake) = &**shared;
     let mut tick = Instant::now() + MAINTAIN_EVERY;
     let mut head_due = Instant::now() + HEAD_EVERY;
+    // The last record the store's upkeep ran after: an idle log is left
+    // alone, not woken 100 times a second.
+    let mut maintained = None;
     loop {
-        let (head, stopping) = {
+        let (head, stopping, seq) = {
             let Ok(mut c) = state.lock() else { return };
             while !c.stop && c.unwritten < HEAD_RECORDS && Instant::now() < tick {
                 let wait = tick.saturating_duration_since(Instant::now());
@@ -407,7 +410,7 @@ fn maintain(mut store: SqliteStore, dir: &Path, shared: &Shared) {
                 (c.dirty, c.unwritten) = (false, 0);
                 head_due = now + HEAD_EVERY;
             }
-            (head, c.stop)
+            (head, c.stop, c.seq)
         };
         if let Some(head) = head
             && let Err(e) = head.write(dir)
@@ -420,8 +423,11 @@ fn maintain(mut store: SqliteStore, dir: &Path, shared: &Shared) {
             return;
         }
         if Instant::now() >= tick {
-            if let Err(e) = store.maintain() {
-                tracing::warn!(error = %e, "audit store maintenance failed");
+            if maintained != Some(seq) {
+                if let Err(e) = store.maintain() {
+                    tracing::warn!(error = %e, "audit store maintenance failed");
+                }
+                maintained = Some(seq);
             }
             tick = Instant::now() + MAINTAIN_EVERY;
         }

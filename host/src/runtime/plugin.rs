@@ -270,7 +270,16 @@ impl Plugin {
         let started = Instant::now();
         let (mut warm, reused) = match self.take_idle() {
             Some(w) => (w, true),
-            None => (self.instantiate().await?, false),
+            // A start function waiting in a host call is bounded too.
+            None => match tokio::time::timeout(limit(budget), self.instantiate()).await {
+                Ok(warm) => (warm?, false),
+                Err(_) => {
+                    return Err(Error::DeadlineExceeded {
+                        plugin: self.name.to_string(),
+                        deadline_ms: budget.deadline_ms,
+                    });
+                }
+            },
         };
         arm(&mut warm.store, budget)?;
         warm.store.data_mut().request_id.clear();
@@ -464,6 +473,12 @@ fn arm(store: &mut Store<State>, budget: Budget) -> Result<()> {
     Ok(())
 }
 
+/// A call's deadline and one tick: when the host gives up on a guest that
+/// the epoch callback could not stop.
+fn limit(budget: Budget) -> Duration {
+    Duration::from_millis(budget.deadline_ms) + super::engine::TICK
+}
+
 /// Runs a guest call, but no longer than its deadline and one tick. The
 /// epoch callback traps a guest that computes past its deadline; this
 /// catches one that waits in a host call (a WASI clock or `poll`), where no
@@ -473,8 +488,7 @@ async fn within<T>(
     budget: Budget,
     call: impl Future<Output = Result<T, CallError>>,
 ) -> Result<T, CallError> {
-    let limit = Duration::from_millis(budget.deadline_ms) + super::engine::TICK;
-    tokio::time::timeout(limit, call)
+    tokio::time::timeout(limit(budget), call)
         .await
         .unwrap_or(Err(CallError::Deadline))
 }
