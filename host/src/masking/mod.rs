@@ -116,19 +116,19 @@ pub struct Masker<'a> {
 impl Masker<'_> {
     /// Runs every plugin over `text` and merges their findings (or takes
     /// them from [`Masker::findings`], where they were kept).
-    async fn find(&self, text: &str) -> Result<Vec<Span>> {
+    async fn find(&self, text: &str) -> Result<Arc<[Span]>> {
         let Some(cache) = self
             .findings
             .filter(|_| text.len() <= FindingsCache::MAX_TEXT)
         else {
-            return self.run_chain(text).await;
+            return Ok(self.run_chain(text).await?.into());
         };
         let key = FindingsCache::key(&self.chain, text);
         if let Some(spans) = cache.0.get(&key) {
-            return Ok(spans.to_vec());
+            return Ok(spans);
         }
-        let spans = self.run_chain(text).await?;
-        cache.0.insert(key, spans.as_slice().into());
+        let spans: Arc<[Span]> = self.run_chain(text).await?.into();
+        cache.0.insert(key, spans.clone());
         Ok(spans)
     }
 
@@ -198,15 +198,18 @@ impl Masker<'_> {
 
         // Pass 1: each value on a line of its own, after its key.
         let (text, placed) = render_keyed(&leaves);
-        for s in self.find(&text).await? {
-            split(&s, &placed, &mut spans, None);
+        for s in self.find(&text).await?.iter() {
+            split(s, &placed, &mut spans, None);
         }
         // Pass 2: values glued together; only what crosses a boundary counts.
         if leaves.len() > 1 {
             let (text, placed) = glue(&leaves);
-            let alone = spans.clone();
-            for s in self.find(&text).await? {
-                split(&s, &placed, &mut spans, Some(&alone));
+            let mut crossing = vec![Vec::new(); leaves.len()];
+            for s in self.find(&text).await?.iter() {
+                split(s, &placed, &mut crossing, Some(&spans));
+            }
+            for (found, more) in spans.iter_mut().zip(crossing) {
+                found.extend(more);
             }
         }
 
