@@ -5,13 +5,17 @@
 //! `LOAD_RATE`, `LOAD_CONNECTIONS`, `LOAD_IN_FLIGHT`; `BENCH_AUDIT=off`
 //! runs the server without the audit trail).
 //!
-//! It starts the real `palisade` binary on loopback with seed 001's policy,
+//! First it measures the disk it will sync to (see `disk_profile`), so that
+//! every figure comes with the state of the machine it was taken on. Then it
+//! starts the real `palisade` binary on loopback with seed 001's policy,
 //! whose requests run through two Wasm plugins: the service's plugin (`git`)
 //! and a project chain plugin (`glob`). Phase 1 is closed-loop over
 //! keep-alive connections (throughput). Phase 2 is open-loop at a fixed rate:
 //! request *i* is due at `start + i / rate`, and its latency is measured from
-//! when it was due, so a stall is charged to every request it delays. Both
-//! phases are bounded in time and count, and only target 127.0.0.1.
+//! when it was due, so a stall is charged to every request it delays; it
+//! starts one second after phase 1, with phase 1's connections as its warm
+//! pool. Both phases are bounded in time and count, and only target
+//! 127.0.0.1.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -151,6 +155,44 @@ fn cpu_micros(pid: u32) -> u64 {
     ticks * 10_000
 }
 
+/// What one durable write costs on this machine's disk right now: 8 KiB
+/// `pwrite` + `fdatasync` in a loop for `seconds`, in `dir` (the server's
+/// data directory's file system), with the server idle. The audit trail
+/// syncs once per batch, so its latency can be no better than this; the
+/// share of wall time spent in syncs over 1.5 ms is time in which every
+/// decision waits.
+fn disk_profile(dir: &std::path::Path, seconds: f64) -> String {
+    use std::os::unix::fs::FileExt;
+    let path = dir.join("disk-probe");
+    let file = std::fs::File::create(&path).unwrap();
+    const SPAN: u64 = 8 << 20;
+    file.write_all_at(&vec![0u8; SPAN as usize], 0).unwrap();
+    file.sync_all().unwrap();
+    let block = [7u8; 8192];
+    let (mut lat, mut offset) = (Vec::new(), 0u64);
+    let end = Instant::now() + Duration::from_secs_f64(seconds);
+    while Instant::now() < end {
+        let t = Instant::now();
+        file.write_all_at(&block, offset).unwrap();
+        file.sync_data().unwrap();
+        lat.push(t.elapsed().as_micros() as u64);
+        offset = (offset + 8192) % SPAN;
+    }
+    drop(file);
+    std::fs::remove_file(&path).ok();
+    let slow: u64 = lat.iter().filter(|&&l| l > 1500).sum();
+    lat.sort_unstable();
+    format!(
+        "disk: 8 KiB pwrite+fdatasync, {} in {seconds} s: p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs; {:.2}% of the time in syncs over 1.5 ms",
+        lat.len(),
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+        percentile(&lat, 0.999),
+        lat.last().copied().unwrap_or(0),
+        slow as f64 / (seconds * 1e4)
+    )
+}
+
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -172,6 +214,7 @@ fn main() {
     let pid = child.id();
     let addr = base.trim_start_matches("http://").to_owned();
     let requests = Arc::new(Requests::new(&addr));
+    println!("{}", disk_profile(dir.path(), 3.0));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -207,13 +250,15 @@ fn main() {
                     };
                     i += connections;
                 }
+                conn
             }));
         }
         let started = Instant::now();
         let cpu_before = cpu_micros(pid);
         let own_before = cpu_micros(std::process::id());
+        let mut pool = Vec::with_capacity(tasks.len());
         for t in tasks {
-            t.await.unwrap();
+            pool.push(t.await.unwrap());
         }
         let elapsed = started.elapsed().as_secs_f64();
         let cpu = cpu_micros(pid).saturating_sub(cpu_before);
@@ -229,12 +274,18 @@ fn main() {
 
         // Phase 2: open loop at a fixed rate.
         let total = rate * seconds;
-        let start = Instant::now() + Duration::from_millis(100);
         let latencies = Arc::new(std::sync::Mutex::new(Vec::with_capacity(total as usize)));
         let failed = Arc::new(AtomicU64::new(0));
+        // The closed loop's connections are the gateway's warm pool (more
+        // are opened only when more requests are in flight), and the server
+        // gets a second to finish the closed loop's work (the audit store's
+        // upkeep) first.
+        let idle: Arc<std::sync::Mutex<Vec<Conn>>> = Arc::new(std::sync::Mutex::new(pool));
+        tokio::time::sleep(Duration::from_secs(1)).await;
         // Pacing runs on its own thread: tokio's timer has 1 ms resolution,
         // which would release requests in 1 ms bursts. A std sleep of 100 µs
         // keeps each request within ~0.2 ms of when it is due.
+        let start = Instant::now() + Duration::from_millis(100);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
         let pacer = std::thread::spawn(move || {
             let mut i = 0;
@@ -258,7 +309,6 @@ fn main() {
         // falls behind queues requests here, and the wait counts in their
         // latency.
         let in_flight = Arc::new(tokio::sync::Semaphore::new(env_or("LOAD_IN_FLIGHT", 256) as usize));
-        let idle: Arc<std::sync::Mutex<Vec<Conn>>> = Arc::default();
         let mut handles = Vec::with_capacity(total as usize);
         while let Some((i, due)) = rx.recv().await {
             let (addr, requests, idle, latencies, failed) =
