@@ -372,3 +372,61 @@ async fn the_embedded_example_answers_the_readme_quickstart() {
     assert_eq!(a["decision"], "approval_required", "{a}");
     assert_eq!(a["agent"], "claude-invoice-01");
 }
+
+/// Every decision asked for is in the audit trail, answered or not: a client
+/// that hangs up while its decision is being made still leaves its record
+/// (the decision is denied: no answer reached it).
+#[tokio::test]
+async fn a_decision_whose_client_hung_up_is_still_recorded() {
+    use tokio::io::AsyncWriteExt;
+    let policy = format!(
+        "agents:\n  a:\n    allow:\n      - service: files\n        actions: [\"*\"]\n        resources: [\"*\"]\nchain: [hostile]\nadmins:\n  ops: [\"{}\"]\n",
+        token_hash("tok-admin")
+    );
+    let cfg_extra = "plugins:\n  hostile:\n    path: hostile.wasm\n    limits: {fuel: 1000000000000, deadline_ms: 1000}\n";
+    let (s, _cfg) = server_with(&[("p.yaml", &policy)], &[("a", "tok-a")], cfg_extra).await;
+
+    // The plugin loops until its deadline (1 s); the client leaves after 200 ms.
+    let addr = s.url("").trim_start_matches("http://").to_owned();
+    let body = r#"{"session":"hung-up","service":"files","action":"loop","resource":"f/1"}"#;
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.write_all(
+        format!(
+            "POST /v1/decide HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer tok-a\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(conn);
+
+    // The record lands once the deadline has passed (polled, bounded: 20 s).
+    let mut records = Vec::new();
+    for _ in 0..200 {
+        let resp = reqwest::Client::new()
+            .get(s.url("/v1/audit?session=hung-up"))
+            .bearer_auth("tok-admin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let page: Value = resp.json().await.unwrap();
+        records = page["records"].as_array().cloned().unwrap_or_default();
+        if !records.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(records.len(), 1, "no record of the decision: {records:?}");
+    let r = &records[0];
+    assert_eq!(r["agent"], "a");
+    assert_eq!(r["action"], "loop");
+    assert_eq!(r["decision"], "deny", "{r}");
+    assert!(
+        r.to_string().contains("deadline_exceeded"),
+        "the cause is not recorded: {r}"
+    );
+}

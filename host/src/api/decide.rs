@@ -118,21 +118,22 @@ pub(super) async fn decide(
         resource: body.resource,
         attributes: body.attributes.into_iter().collect(),
     };
-    // Plugins run here, on this worker: they yield at every epoch tick.
-    let decision = chain::decide(&snapshot.policy, &snapshot.plugins, agent, &request).await;
-    // The answer leaves only once its record is durable. If it cannot be
-    // written, no answer leaves: the gateway treats the error as a denial.
-    // Without a masking key the attributes are withheld, never stored raw.
-    if let Some(audit) = state.audit() {
-        let entry = audit_entry(&snapshot, state.mask_key(), request, &decision, started).await;
-        audit.append(entry).await.map_err(|e| {
+    // The decision runs in a task of its own, so that it is decided and
+    // recorded even if the client goes away before the answer (the
+    // connection's future is then dropped; this task is not): every decision
+    // asked for is in the audit trail, answered or not. A panic while
+    // deciding ends that task only: the caller gets a 500, never an answer.
+    let decided = tokio::spawn(decide_and_record(state, snapshot.clone(), request, started))
+        .await
+        .map_err(|e| {
+            tracing::error!(decision_id = %decision_id, error = %e, "deciding failed; no answer given");
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "audit_unavailable",
-                format!("the decision could not be recorded, so it is not given: {e}"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the decision failed, so it is not given",
             )
         })?;
-    }
+    let decision = decided?;
     tracing::debug!(
         decision_id = %decision_id,
         outcome = ?decision.outcome,
@@ -147,6 +148,39 @@ pub(super) async fn decide(
         agent: agent.name.clone(),
         explain: query.explain.then_some(decision.steps),
     }))
+}
+
+/// Decides `request` and, if the audit trail is on, waits until its record
+/// is durable. If it cannot be written, no answer leaves: the gateway treats
+/// the error as a denial. Without a masking key the attributes are withheld,
+/// never stored raw.
+async fn decide_and_record(
+    state: Arc<AppState>,
+    snapshot: Arc<Snapshot>,
+    request: DecisionRequest,
+    started: std::time::Instant,
+) -> Result<Decision, ApiError> {
+    // The agent was authenticated against this snapshot, so it is there.
+    let agent = snapshot.policy.agents.get(&request.agent).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the authenticated agent is not in the policy",
+        )
+    })?;
+    // Plugins run here, on an async worker: they yield at every epoch tick.
+    let decision = chain::decide(&snapshot.policy, &snapshot.plugins, agent, &request).await;
+    if let Some(audit) = state.audit() {
+        let entry = audit_entry(&snapshot, state.mask_key(), request, &decision, started).await;
+        audit.append(entry).await.map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit_unavailable",
+                format!("the decision could not be recorded, so it is not given: {e}"),
+            )
+        })?;
+    }
+    Ok(decision)
 }
 
 /// The audit record of a decision. Attributes go through the project's
