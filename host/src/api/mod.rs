@@ -22,6 +22,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use tower_http::catch_panic::CatchPanicLayer;
 
 /// A policy and the plugins it runs with. Immutable: a reload installs a new
 /// snapshot, and a decision keeps the one it started with.
@@ -189,6 +190,28 @@ pub fn app(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(catch_panics())
+}
+
+/// A panic in a handler (a bug) answers `500 internal` and is logged with
+/// its message, instead of dropping the connection: the caller gets a clear
+/// error, never a decision, and the server keeps serving.
+fn catch_panics() -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send + 'static>) -> Response> {
+    fn answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        tracing::error!(panic = message, "a request handler panicked");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed while handling this request",
+        )
+        .into_response()
+    }
+    CatchPanicLayer::custom(answer)
 }
 
 /// The answer to a body that could not be read: `413 body_too_large` naming
@@ -323,6 +346,27 @@ mod tests {
                 "{method} {path} is documented but not routed"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_router_keeps_serving() {
+        async fn boom() -> &'static str {
+            panic!("a bug")
+        }
+        let router = Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "fine" }))
+            .layer(catch_panics());
+        let get = |path: &str| Request::builder().uri(path).body(Body::empty()).unwrap();
+        let resp = router.clone().oneshot(get("/boom")).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal", "{body}");
+        let resp = router.oneshot(get("/fine")).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
     }
 
     #[tokio::test]
