@@ -138,6 +138,58 @@ async fn repeated_attributes_are_masked_per_session_every_time() {
     assert_ne!(got[0], got[1], "another session, another token");
 }
 
+/// `/v1/status` shows the audit writer: what it committed, in how many
+/// synced batches, and how long those took.
+#[tokio::test]
+async fn status_shows_the_audit_writers_counters() {
+    let cfg = config();
+    let server = start(&cfg).await;
+    let client = reqwest::Client::new();
+    for i in 0..5 {
+        decide(
+            &client,
+            &server,
+            json!({"session": format!("st-{i}"), "service": "git", "action": "pull", "resource": "acme/api"}),
+        )
+        .await;
+    }
+    let status = |token: &'static str| {
+        let client = client.clone();
+        let url = server.url("/v1/status");
+        async move {
+            let resp = client.get(url).bearer_auth(token).send().await.unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(
+        status(AGENT).await.0,
+        401,
+        "an agent reads the writer's counters"
+    );
+    let (code, body) = status(ADMIN).await;
+    assert_eq!(code, 200, "{body}");
+    let audit = &body["audit"];
+    // At least the five decisions (administrative events are records too).
+    let records = audit["records"].as_u64().unwrap();
+    assert!(records >= 5, "{audit}");
+    assert_eq!(audit["head_seq"].as_u64().unwrap(), records, "{audit}");
+    assert_eq!(audit["failed_batches"], 0, "{audit}");
+    let batches = audit["batches"].as_u64().unwrap();
+    assert!((1..=records).contains(&batches), "{audit}");
+    let timed: u64 = audit["commit_ms"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(timed, batches, "every batch is timed once: {audit}");
+    for key in [
+        "le_0.25", "le_0.5", "le_1", "le_2", "le_5", "le_10", "over_10",
+    ] {
+        assert!(audit["commit_ms"][key].is_u64(), "{key} missing: {audit}");
+    }
+}
+
 #[tokio::test]
 async fn decisions_are_recorded_masked_queryable_and_replayable() {
     let cfg = config();

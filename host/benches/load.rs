@@ -14,8 +14,9 @@
 //! request *i* is due at `start + i / rate`, and its latency is measured from
 //! when it was due, so a stall is charged to every request it delays; it
 //! starts one second after phase 1, with phase 1's connections as its warm
-//! pool. Both phases are bounded in time and count, and only target
-//! 127.0.0.1.
+//! pool; after it, the bench prints what the audit writer did meanwhile
+//! (batches, and how long their commits took, from `/v1/status`). Both
+//! phases are bounded in time and count, and only target 127.0.0.1.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 
 const POLICY: &str = include_str!("../../tests/policies/invoice-processor.yaml");
 const TOKEN: &str = "pal_load_test_token";
+const ADMIN: &str = "pal_load_test_admin";
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -37,8 +39,9 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 fn start_server(dir: &std::path::Path) -> (std::process::Child, String) {
     let extra = format!(
-        "identities:\n  claude-invoice-01: [\"{}\"]\nplugins:\n  project-glob:\n    builtin: glob\nchain: [project-glob]\n",
-        support::token_line(TOKEN)
+        "identities:\n  claude-invoice-01: [\"{}\"]\nadmins:\n  bench: [\"{}\"]\nplugins:\n  project-glob:\n    builtin: glob\nchain: [project-glob]\n",
+        support::token_line(TOKEN),
+        support::token_line(ADMIN)
     );
     support::start_server(
         dir,
@@ -193,6 +196,61 @@ fn disk_profile(dir: &std::path::Path, seconds: f64) -> String {
     )
 }
 
+/// The audit writer's counters from `/v1/status`.
+struct WriterCounters {
+    batches: u64,
+    records: u64,
+    /// Commit-time histogram: (bucket, batches), in the server's order.
+    commit_ms: Vec<(String, u64)>,
+}
+
+/// The audit writer's counters (`None` with the audit trail off).
+fn writer_counters(addr: &str) -> Option<WriterCounters> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    write!(
+        s,
+        "GET /v1/status HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {ADMIN}\r\nconnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let (_, body) = answer.split_once("\r\n\r\n")?;
+    let status: serde_json::Value = serde_json::from_str(body).ok()?;
+    let audit = status.get("audit")?.as_object()?;
+    let commit_ms = audit
+        .get("commit_ms")?
+        .as_object()?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+        .collect();
+    Some(WriterCounters {
+        batches: audit.get("batches")?.as_u64()?,
+        records: audit.get("records")?.as_u64()?,
+        commit_ms,
+    })
+}
+
+/// What the audit writer did between two [`writer_counters`] readings.
+fn writer_report(before: Option<WriterCounters>, after: Option<WriterCounters>) -> String {
+    let (Some(before), Some(after)) = (before, after) else {
+        return "audit writer: off".into();
+    };
+    let batches = after.batches - before.batches;
+    let records = after.records - before.records;
+    let times: Vec<String> = after
+        .commit_ms
+        .iter()
+        .zip(&before.commit_ms)
+        .map(|((k, n1), (_, n0))| format!("{} {}", k.replace('_', " "), n1 - n0))
+        .collect();
+    format!(
+        "audit writer: {records} records in {batches} synced batches ({:.1} per batch); commit times (ms): {}",
+        records as f64 / batches.max(1) as f64,
+        times.join(", ")
+    )
+}
+
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -285,6 +343,7 @@ fn main() {
         // Pacing runs on its own thread: tokio's timer has 1 ms resolution,
         // which would release requests in 1 ms bursts. A std sleep of 100 µs
         // keeps each request within ~0.2 ms of when it is due.
+        let counters = writer_counters(&addr);
         let start = Instant::now() + Duration::from_millis(100);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
         let pacer = std::thread::spawn(move || {
@@ -354,6 +413,7 @@ fn main() {
             percentile(&l, 0.999),
             l.last().copied().unwrap_or(0)
         );
+        println!("{}", writer_report(counters, writer_counters(&addr)));
     });
     child.kill().ok();
     child.wait().ok();

@@ -3,6 +3,7 @@
 
 use super::decide::bearer;
 use super::{ApiError, AppState};
+use crate::audit::{COMMIT_BUCKETS_US, Stats};
 use crate::identity;
 use axum::Json;
 use axum::extract::State;
@@ -30,7 +31,8 @@ pub(super) fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<Str
         })
 }
 
-/// `GET /v1/status`: the policy serving and the latest reload attempt.
+/// `GET /v1/status`: the policy serving, the latest reload attempt and the
+/// audit writer's counters.
 pub(super) async fn status(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -44,7 +46,33 @@ pub(super) async fn status(
         "agents": snapshot.as_ref().map_or(0, |s| s.policy.agents.len()),
         "plugins": snapshot.as_ref().map_or(0, |s| s.plugins.len()),
         "last_reload": last_reload,
+        "audit": state.audit().map(|log| audit_status(log.stats())),
     })))
+}
+
+/// The audit writer's counters, with its commit times as a histogram in ms
+/// (`le_0.25` … `le_10`, `over_10`).
+fn audit_status(stats: Stats) -> Value {
+    let ms = |us: u64| (us as f64 / 1000.0).to_string();
+    let mut commit_ms = serde_json::Map::new();
+    for (i, n) in stats.commit_times.iter().enumerate() {
+        let key = match COMMIT_BUCKETS_US.get(i) {
+            Some(&bound) => format!("le_{}", ms(bound)),
+            None => format!(
+                "over_{}",
+                ms(COMMIT_BUCKETS_US[COMMIT_BUCKETS_US.len() - 1])
+            ),
+        };
+        commit_ms.insert(key, json!(n));
+    }
+    json!({
+        "head_seq": stats.head_seq,
+        "records": stats.records,
+        "batches": stats.batches,
+        "last_batch": stats.last_batch,
+        "failed_batches": stats.failed_batches,
+        "commit_ms": commit_ms,
+    })
 }
 
 /// `POST /v1/admin/reload`: reload the policy now.

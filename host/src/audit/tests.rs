@@ -418,6 +418,10 @@ fn a_failed_batch_fails_its_callers_and_the_chain_continues_from_the_store() {
     assert_eq!(log.stats().head_seq, 4);
     let r = log.append_blocking(decision(5)).unwrap();
     assert_eq!(r.seq, 5);
+    // Every batch is timed once, the failed one too.
+    let stats = log.stats();
+    assert_eq!(stats.batches, 4);
+    assert_eq!(stats.commit_times.iter().sum::<u64>(), 5, "{stats:?}");
     log.close().unwrap();
     assert!(matches!(finding(dir.path()), Broken::Edited { seq: 4, .. }));
 }

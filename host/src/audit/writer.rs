@@ -67,7 +67,12 @@ struct Counters {
     last_batch: AtomicU64,
     failed_batches: AtomicU64,
     head_seq: AtomicU64,
+    commit_times: [AtomicU64; COMMIT_BUCKETS_US.len() + 1],
 }
+
+/// Upper bounds (µs) of the buckets of [`Stats::commit_times`]; the last
+/// bucket counts the commits slower than all of them.
+pub const COMMIT_BUCKETS_US: [u64; 6] = [250, 500, 1_000, 2_000, 5_000, 10_000];
 
 /// The writer and maintenance threads.
 struct Threads {
@@ -111,6 +116,12 @@ pub struct Stats {
     pub failed_batches: u64,
     /// `seq` of the last committed record.
     pub head_seq: u64,
+    /// How long each batch's write and sync took: `commit_times[i]` counts
+    /// those of at most [`COMMIT_BUCKETS_US`]`[i]` µs (and more than the
+    /// bound before it); the last element those slower than every bound.
+    /// Every decision of a batch waits that long, so the slow buckets are
+    /// where the decision latency's tail comes from (usually the disk).
+    pub commit_times: [u64; COMMIT_BUCKETS_US.len() + 1],
 }
 
 /// The audit log of one data directory: the single writer, plus a reader
@@ -304,6 +315,7 @@ impl AuditLog {
             last_batch: c.last_batch.load(Ordering::Relaxed),
             failed_batches: c.failed_batches.load(Ordering::Relaxed),
             head_seq: c.head_seq.load(Ordering::Relaxed),
+            commit_times: std::array::from_fn(|i| c.commit_times[i].load(Ordering::Relaxed)),
         }
     }
 
@@ -521,7 +533,15 @@ impl Worker {
             sealed.push(s);
             replies.push(reply);
         }
-        match self.store.append(&sealed) {
+        let writing = Instant::now();
+        let appended = self.store.append(&sealed);
+        let took = u64::try_from(writing.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let bucket = COMMIT_BUCKETS_US
+            .iter()
+            .position(|&bound| took <= bound)
+            .unwrap_or(COMMIT_BUCKETS_US.len());
+        self.counters.commit_times[bucket].fetch_add(1, Ordering::Relaxed);
+        match appended {
             Ok(()) => {
                 let n = sealed.len() as u64;
                 self.seq = seq;
