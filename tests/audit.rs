@@ -164,7 +164,7 @@ async fn status_shows_the_audit_writers_counters() {
     assert_eq!(
         status(AGENT).await.0,
         401,
-        "an agent reads the writer's counters"
+        "an agent could read the writer's counters"
     );
     let (code, body) = status(ADMIN).await;
     assert_eq!(code, 200, "{body}");
