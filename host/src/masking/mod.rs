@@ -414,7 +414,8 @@ fn glue(leaves: &[Leaf]) -> (String, Vec<Placed>) {
 /// found on its own in its last leaf with the end of the values before it
 /// glued to its front (`"main"` then `"ann@example.com"` glue into the
 /// address `mainann@example.com`: an address's local part absorbs any word
-/// before it, so the earlier value is not part of it). Only that case: a
+/// before it, so the earlier value is not part of it), provided the address
+/// found alone covers all of its leaf's part. Only that case: a
 /// span that extends a finding into the *next* value, or of any other kind,
 /// may be a value split across strings, and every part of it is masked.
 fn split(s: &Span, placed: &[Placed], out: &mut [Vec<Span>], alone: Option<&[Vec<Span>]>) {
@@ -433,12 +434,15 @@ fn split(s: &Span, placed: &[Placed], out: &mut [Vec<Span>], alone: Option<&[Vec
         }
     }
     if let Some(alone) = alone {
+        // The address found alone must cover all of its leaf's part: one
+        // that only overlaps it (`".doe@corp.example.com"` alone is found
+        // from the `d`) may have its front in the earlier values.
         let address_glued_behind = s.kind == "email"
             && parts.last().is_some_and(|&(i, a, b)| {
                 alone.get(i).is_some_and(|found| {
                     found
                         .iter()
-                        .any(|f| f.kind == s.kind && f.start < b && a < f.end)
+                        .any(|f| f.kind == s.kind && f.start <= a && b <= f.end)
                 })
             });
         if parts.len() < 2 || address_glued_behind {
@@ -525,6 +529,17 @@ mod tests {
             Some(&[Vec::new(), vec![phone]]),
         );
         assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
+        // Nor does an address found alone that covers only part of its
+        // leaf's share: `jane` and `.` are the front of
+        // `jane.doe@corp.example.com`, split across two values.
+        let l = leaves(&["jane", ".doe@corp.example.com"]);
+        let (_, placed) = glue(&l);
+        let mut out = vec![Vec::new(); 2];
+        let alone = vec![Vec::new(), vec![email(1, 21)]];
+        split(&email(0, 25), &placed, &mut out, Some(&alone));
+        assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
+        assert_eq!((out[0][0].start, out[0][0].end), (0, 4));
+        assert_eq!((out[1][0].start, out[1][0].end), (0, 21));
         // Nor does a finding extended into the next value: `0100` is the
         // end of the number in `["+1 415 555", " 0100"]`.
         let l = leaves(&["ann@example.com", "x"]);
