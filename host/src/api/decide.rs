@@ -118,22 +118,24 @@ pub(super) async fn decide(
         resource: body.resource,
         attributes: body.attributes.into_iter().collect(),
     };
-    // The decision runs in a task of its own, so that it is decided and
-    // recorded even if the client goes away before the answer (the
-    // connection's future is then dropped; this task is not): every decision
-    // asked for is in the audit trail, answered or not. A panic while
-    // deciding ends that task only: the caller gets a 500, never an answer.
-    let decided = tokio::spawn(decide_and_record(state, snapshot.clone(), request, started))
-        .await
-        .map_err(|e| {
-            tracing::error!(decision_id = %decision_id, error = %e, "deciding failed; no answer given");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the decision failed, so it is not given",
-            )
-        })?;
-    let decision = decided?;
+    // With the audit trail on, the decision runs in a task of its own, so
+    // that it is decided and recorded even if the client goes away before
+    // the answer (the connection's future is then dropped; this task is
+    // not): every decision asked for is in the trail, answered or not.
+    let decision = if state.audit().is_some() {
+        tokio::spawn(decide_and_record(state, snapshot.clone(), request, started))
+            .await
+            .map_err(|e| {
+                tracing::error!(decision_id = %decision_id, error = %e, "deciding failed; no answer given");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the decision failed, so it is not given",
+                )
+            })??
+    } else {
+        decide_and_record(state, snapshot.clone(), request, started).await?
+    };
     tracing::debug!(
         decision_id = %decision_id,
         outcome = ?decision.outcome,
