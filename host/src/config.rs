@@ -82,7 +82,8 @@ impl Default for AuditSettings {
             enabled: true,
             export_every: Duration(60),
             s3: S3Settings::default(),
-            commit_delay_us: 100,
+            commit_delay_us: u64::try_from(crate::audit::DEFAULT_COMMIT_DELAY.as_micros())
+                .unwrap_or(0),
         }
     }
 }
@@ -125,7 +126,8 @@ fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
 
-fn default_data_dir() -> PathBuf {
+/// The data directory when none is configured: `./palisade-data`.
+pub fn default_data_dir() -> PathBuf {
     PathBuf::from("palisade-data")
 }
 
@@ -350,10 +352,13 @@ pub fn parse(text: &str, origin: &str) -> Result<Config> {
             message: "`audit.export_every` must be between 1s and 1d".into(),
         });
     }
-    if config.audit.commit_delay_us > 10_000 {
+    if config.audit.commit_delay_us > crate::audit::MAX_COMMIT_DELAY_US {
         return Err(Error::Config {
             path: format!("{origin}:{}", doc.pos("/audit/commit_delay_us")),
-            message: "`audit.commit_delay_us` must be between 0 and 10000".into(),
+            message: format!(
+                "`audit.commit_delay_us` must be between 0 and {}",
+                crate::audit::MAX_COMMIT_DELAY_US
+            ),
         });
     }
     config.masking.validate().map_err(|message| Error::Config {

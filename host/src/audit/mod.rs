@@ -130,7 +130,9 @@ pub use schedule::{ExportPlan, Plan, Schedule, Scheduler};
 pub use sqlite::SqliteStore;
 pub use store::{AuditStore, ChainHead, Checkpoint, Cursor, Filter, StoredRow};
 pub use verify::{Broken, HeadFile, Report, verify, verify_dir};
-pub use writer::{AuditLog, COMMIT_BUCKETS_US, Stats, lock_data_dir};
+pub use writer::{
+    AuditLog, COMMIT_BUCKETS_US, DEFAULT_COMMIT_DELAY, MAX_COMMIT_DELAY_US, Stats, lock_data_dir,
+};
 
 /// The `prev_hash` of the first record: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";

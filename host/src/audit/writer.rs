@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 
 /// The writer's default commit delay (see [`AuditLog::open_with`]).
 pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_micros(100);
+/// The longest commit delay a configuration may set, in µs.
+pub const MAX_COMMIT_DELAY_US: u64 = 10_000;
 
 /// Most entries in one batch (one transaction).
 const MAX_BATCH: usize = 4096;
@@ -215,7 +217,6 @@ impl AuditLog {
             counters: counters.clone(),
             shared: shared.clone(),
             commit_delay,
-            last_batch: 0,
         };
         let spawn_err = |e: std::io::Error| Error::Audit {
             message: format!("cannot start an audit thread: {e}"),
@@ -399,8 +400,9 @@ fn maintain(mut store: SqliteStore, dir: &Path, shared: &Shared) {
     let (state, wake) = &**shared;
     let mut tick = Instant::now() + MAINTAIN_EVERY;
     let mut head_due = Instant::now() + HEAD_EVERY;
-    // The last record the store's upkeep ran after: an idle log is left
-    // alone, not woken 100 times a second.
+    // The last record the store's upkeep succeeded after: while nothing is
+    // committed the thread still ticks, but leaves the store alone (a
+    // failed upkeep is retried at the next tick).
     let mut maintained = None;
     loop {
         let (head, stopping, seq) = {
@@ -436,10 +438,10 @@ fn maintain(mut store: SqliteStore, dir: &Path, shared: &Shared) {
         }
         if Instant::now() >= tick {
             if maintained != Some(seq) {
-                if let Err(e) = store.maintain() {
-                    tracing::warn!(error = %e, "audit store maintenance failed");
+                match store.maintain() {
+                    Ok(()) => maintained = Some(seq),
+                    Err(e) => tracing::warn!(error = %e, "audit store maintenance failed"),
                 }
-                maintained = Some(seq);
             }
             tick = Instant::now() + MAINTAIN_EVERY;
         }
@@ -461,14 +463,14 @@ struct Worker {
     /// How long to let a batch fill once the previous one held more than
     /// one record (see [`AuditLog::open_with`]).
     commit_delay: Duration,
-    /// Size of the last batch.
-    last_batch: usize,
 }
 
 impl Worker {
     fn run(&mut self) {
         let mut batch = Vec::new();
         let mut closing = false;
+        // Size of the last batch.
+        let mut last_batch = 0;
         loop {
             // Block for the first entry (after `Close`, only drain).
             let first = if closing {
@@ -480,7 +482,7 @@ impl Worker {
             // Callers are deciding side by side: let the batch fill for a
             // moment, so that one sync serves more of them. After a quiet
             // spell (the last batch held one record) nobody waits.
-            if !closing && self.last_batch > 1 && !self.commit_delay.is_zero() {
+            if !closing && last_batch > 1 && !self.commit_delay.is_zero() {
                 std::thread::sleep(self.commit_delay);
             }
             // Then take whatever else is already queued, without waiting.
@@ -496,7 +498,7 @@ impl Worker {
                     None
                 };
             }
-            self.last_batch = batch.len();
+            last_batch = batch.len();
             if !batch.is_empty() {
                 self.commit(std::mem::take(&mut batch));
             }

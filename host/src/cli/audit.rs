@@ -85,7 +85,7 @@ pub(super) fn audit(command: AuditCommand, data_dir: Option<PathBuf>) -> anyhow:
     };
     let data_dir = data_dir
         .or_else(|| loaded.as_ref().map(|l| l.config.data_dir.clone()))
-        .unwrap_or_else(|| PathBuf::from("palisade-data"));
+        .unwrap_or_else(palisade::config::default_data_dir);
     let data_dir = data_dir.as_path();
     let mut out = std::io::stdout().lock();
     match command {
