@@ -227,16 +227,20 @@ async fn seed_000_agents_decide_as_the_playbook_table_says() {
     }
 }
 
+/// A server whose agent `a` (token `tok-a`) may do anything on `files`, with
+/// the hostile fixture in the project chain under `limits`; `extra_policy`
+/// is appended to the policy file.
+async fn hostile_server(limits: &str, extra_policy: &str) -> (Server, ConfigDir) {
+    let policy = format!(
+        "agents:\n  a:\n    allow:\n      - service: files\n        actions: [\"*\"]\n        resources: [\"*\"]\nchain: [hostile]\n{extra_policy}"
+    );
+    let cfg_extra = format!("plugins:\n  hostile:\n    path: hostile.wasm\n    limits: {limits}\n");
+    server_with(&[("p.yaml", &policy)], &[("a", "tok-a")], &cfg_extra).await
+}
+
 #[tokio::test]
 async fn a_failing_plugin_denies_with_its_cause_and_the_server_keeps_serving() {
-    let policy = "agents:\n  a:\n    allow:\n      - service: files\n        actions: [\"*\"]\n        resources: [\"*\"]\n";
-    let cfg_extra = "plugins:\n  hostile:\n    path: hostile.wasm\n    limits: {fuel: 50000000}\n";
-    let (s, _cfg) = server_with(
-        &[("p.yaml", &format!("{policy}chain: [hostile]\n"))],
-        &[("a", "tok-a")],
-        cfg_extra,
-    )
-    .await;
+    let (s, _cfg) = hostile_server("{fuel: 50000000}", "").await;
     for (action, kind) in [
         ("loop", "out_of_fuel"),
         ("panic", "trap"),
@@ -265,14 +269,7 @@ async fn a_failing_plugin_denies_with_its_cause_and_the_server_keeps_serving() {
 /// more endless loops than the server has workers still leave it answering.
 #[tokio::test]
 async fn plugins_stuck_until_their_deadline_do_not_hold_the_server() {
-    let policy = "agents:\n  a:\n    allow:\n      - service: files\n        actions: [\"*\"]\n        resources: [\"*\"]\n";
-    let cfg_extra = "plugins:\n  hostile:\n    path: hostile.wasm\n    limits: {fuel: 1000000000000, deadline_ms: 5000}\n";
-    let (s, _cfg) = server_with(
-        &[("p.yaml", &format!("{policy}chain: [hostile]\n"))],
-        &[("a", "tok-a")],
-        cfg_extra,
-    )
-    .await;
+    let (s, _cfg) = hostile_server("{fuel: 1000000000000, deadline_ms: 5000}", "").await;
     let server = std::sync::Arc::new(s);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let stuck: Vec<_> = (0..workers * 2)
@@ -379,12 +376,8 @@ async fn the_embedded_example_answers_the_readme_quickstart() {
 #[tokio::test]
 async fn a_decision_whose_client_hung_up_is_still_recorded() {
     use tokio::io::AsyncWriteExt;
-    let policy = format!(
-        "agents:\n  a:\n    allow:\n      - service: files\n        actions: [\"*\"]\n        resources: [\"*\"]\nchain: [hostile]\nadmins:\n  ops: [\"{}\"]\n",
-        token_hash("tok-admin")
-    );
-    let cfg_extra = "plugins:\n  hostile:\n    path: hostile.wasm\n    limits: {fuel: 1000000000000, deadline_ms: 1000}\n";
-    let (s, _cfg) = server_with(&[("p.yaml", &policy)], &[("a", "tok-a")], cfg_extra).await;
+    let admins = format!("admins:\n  ops: [\"{}\"]\n", token_hash("tok-admin"));
+    let (s, _cfg) = hostile_server("{fuel: 1000000000000, deadline_ms: 1000}", &admins).await;
 
     // The plugin loops until its deadline (1 s); the client leaves after 200 ms.
     let addr = s.url("").trim_start_matches("http://").to_owned();
