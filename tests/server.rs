@@ -3,7 +3,9 @@
 
 mod support;
 
-use support::{ConfigDir, HOSTILE, digest_of, start_failing, start_ready};
+use support::{
+    ADMIN, ConfigDir, DEMO_ADMIN, HOSTILE, admin_policy, digest_of, start_failing, start_ready,
+};
 
 #[tokio::test]
 async fn embedded_default_serves_first_party_plugins() {
@@ -14,7 +16,13 @@ async fn embedded_default_serves_first_party_plugins() {
         (200, serde_json::json!({"status": "ok"}))
     );
     assert_eq!(server.get("/readyz").await.0, 200);
-    let (status, body) = server.get("/v1/plugins").await;
+    // What is loaded, and its limits, is for administrators only.
+    assert_eq!(server.get("/v1/plugins").await.0, 401);
+    let agent = server
+        .get_as("/v1/plugins", "pal_demo_invoice_processor")
+        .await;
+    assert_eq!(agent.0, 401, "{}", agent.1);
+    let (status, body) = server.get_as("/v1/plugins", DEMO_ADMIN).await;
     assert_eq!(status, 200);
     let names: Vec<&str> = body["plugins"]
         .as_array()
@@ -34,10 +42,11 @@ async fn embedded_default_serves_first_party_plugins() {
 async fn file_plugins_load_pinned_and_come_from_the_cache_on_restart() {
     let pin = digest_of(std::path::Path::new(HOSTILE));
     let cfg = ConfigDir::new(&format!(
-        "plugins:\n  hostile:\n    path: hostile.wasm\n    sha256: {pin}\n    isolation: fresh\n    \
+        "policy: admins.yaml\nplugins:\n  hostile:\n    path: hostile.wasm\n    sha256: {pin}\n    isolation: fresh\n    \
          limits: {{fuel: 1000000, deadline_ms: 50, memory_mib: 8}}\n  glob:\n    builtin: glob\n"
     ))
     .with_file("hostile.wasm", HOSTILE);
+    std::fs::write(cfg.dir.path().join("admins.yaml"), admin_policy()).unwrap();
     let (config, data) = (cfg.config(), cfg.data());
     let args = [
         "--config",
@@ -47,7 +56,7 @@ async fn file_plugins_load_pinned_and_come_from_the_cache_on_restart() {
     ];
 
     let first = start_ready(&args).await;
-    let (_, body) = first.get("/v1/plugins").await;
+    let (_, body) = first.get_as("/v1/plugins", ADMIN).await;
     let names: Vec<&str> = body["plugins"]
         .as_array()
         .unwrap()
@@ -67,7 +76,7 @@ async fn file_plugins_load_pinned_and_come_from_the_cache_on_restart() {
     assert_eq!(first.terminate().code(), Some(0));
 
     let second = start_ready(&args).await;
-    let (_, body) = second.get("/v1/plugins").await;
+    let (_, body) = second.get_as("/v1/plugins", ADMIN).await;
     for plugin in body["plugins"].as_array().unwrap() {
         assert_eq!(plugin["code_source"], "disk_cache", "{plugin}");
     }
@@ -139,4 +148,85 @@ async fn sigterm_stops_the_server_gracefully() {
     let server = start_ready(&["--data-dir", data.path().to_str().unwrap()]).await;
     let status = server.terminate();
     assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+}
+
+/// The compile cache holds machine code the server runs. Another plugin's
+/// compiled code copied under `pii`'s name is not run as `pii`: the entry
+/// is not authentic, so `pii` is compiled again and masks as it should.
+#[tokio::test]
+async fn a_swapped_compile_cache_entry_is_not_run() {
+    let data = tempfile::tempdir().unwrap();
+    let args = ["--data-dir", data.path().to_str().unwrap()];
+    let first = start_ready(&args).await;
+    let (_, body) = first.get_as("/v1/plugins", DEMO_ADMIN).await;
+    let digest = |name: &str| {
+        body["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .and_then(|p| p["digest"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    let (pii, git) = (digest("pii"), digest("git"));
+    assert_eq!(first.terminate().code(), Some(0));
+    let entry = |digest: &str| {
+        std::fs::read_dir(data.path().join("cache"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.to_str()
+                    .is_some_and(|n| n.contains(digest) && n.ends_with(".cwasm"))
+            })
+            .unwrap_or_else(|| panic!("no cache entry for {digest}"))
+    };
+    std::fs::copy(entry(&git), entry(&pii)).unwrap();
+
+    let second = start_ready(&args).await;
+    let (_, body) = second.get_as("/v1/plugins", DEMO_ADMIN).await;
+    let source = |name: &str| {
+        body["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["code_source"].clone())
+            .unwrap()
+    };
+    assert_eq!(source("pii"), "compiled");
+    assert_eq!(source("git"), "disk_cache");
+    let masked: serde_json::Value = reqwest::Client::new()
+        .post(second.url("/v1/mask"))
+        .bearer_auth("pal_demo_invoice_processor")
+        .json(&serde_json::json!({"session": "s", "service": "stripe", "text": "card 4111 1111 1111 1111"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = masked["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("card ") && !text.contains("4111 1111 1111 1111"),
+        "{masked}"
+    );
+}
+
+/// A compile cache that another user could have written is refused: the
+/// server does not start on it, and says how to fix it.
+#[tokio::test]
+async fn a_compile_cache_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    let cache = data.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (status, stderr) = start_failing(&["--data-dir", data.path().to_str().unwrap()]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("mode 777, not 700") && stderr.contains("chmod 700"),
+        "{stderr}"
+    );
 }

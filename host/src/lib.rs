@@ -11,6 +11,8 @@ pub mod audit;
 pub mod builtin;
 pub mod chain;
 pub mod config;
+pub mod data_dir;
+pub mod display;
 mod error;
 pub mod identity;
 pub mod masking;

@@ -13,36 +13,10 @@ use crate::config::PluginSpec;
 use crate::error::{Error, Result};
 use crate::reload::Reloader;
 use crate::runtime::Runtime;
-use cap_std::ambient_authority;
-use cap_std::fs::{Dir, DirBuilder};
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-
-/// Opens (creating if needed) the data directory and its `cache/` subdirectory.
-pub fn open_cache_dir(data_dir: &Path) -> Result<(Dir, std::path::PathBuf)> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| Error::Io { path, source }
-    };
-    std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
-    let data = Dir::open_ambient_dir(data_dir, ambient_authority()).map_err(io(data_dir))?;
-    let cache_path = data_dir.join("cache");
-    if !data.exists("cache") {
-        let mut builder = DirBuilder::new();
-        #[cfg(unix)]
-        {
-            use cap_std::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        data.create_dir_with("cache", &builder)
-            .map_err(io(&cache_path))?;
-    }
-    let cache = data.open_dir("cache").map_err(io(&cache_path))?;
-    Ok((cache, cache_path))
-}
 
 /// Loads the policy and every plugin it needs: those declared in the
 /// configuration and the policy, and every built-in plugin (a declared plugin
@@ -150,7 +124,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let cache = open_cache_dir(&loaded.config.data_dir)?;
+    let cache = crate::runtime::CacheDir::open(&loaded.config.data_dir)?;
     let mask_key = crate::masking::MaskKey::open(&loaded.config.data_dir)?;
     let audit = if loaded.config.audit.enabled {
         Some(Arc::new(crate::audit::AuditLog::open_with(
@@ -204,12 +178,16 @@ pub async fn run(
                     "audit is disabled in the configuration: the policy's `audit` block (export, retention) is ignored"
                 );
             }
+            // SIGHUP is taken over before the server says it is ready: a
+            // hangup sent as soon as `/readyz` answers must reload, not end
+            // the process (the signal's default action).
+            let hangups = hangups();
             state.install(snapshot);
             tracing::info!(pooling = runtime.pooling(), "ready");
             let reloader = Reloader::new(runtime.clone(), loaded, &state);
             state.set_reloader(reloader.clone());
             let watch = crate::reload::watch(&reloader);
-            tokio::spawn(reload_on_sighup(reloader));
+            tokio::spawn(reload_on_sighup(hangups, reloader));
             let scheduler = audit.as_ref().and_then(|audit| {
                 start_schedule(audit, schedule, &state)
                     .inspect_err(|e| tracing::error!(error = %e, "audit export and retention are not scheduled"))
@@ -264,20 +242,32 @@ fn start_schedule(
     })
 }
 
-/// Reloads the policy on every SIGHUP.
-async fn reload_on_sighup(reloader: Arc<Reloader>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP");
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            let r = reloader.clone();
-            let _ = tokio::task::spawn_blocking(move || r.reload("sighup")).await;
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = reloader;
+/// The stream of SIGHUPs, registered now (from then on a SIGHUP no longer
+/// ends the process), or `None` where there are none.
+#[cfg(unix)]
+fn hangups() -> Option<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::hangup())
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot listen for SIGHUP"))
+        .ok()
 }
+
+#[cfg(not(unix))]
+fn hangups() -> Option<()> {
+    None
+}
+
+/// Reloads the policy on every SIGHUP.
+#[cfg(unix)]
+async fn reload_on_sighup(hangups: Option<tokio::signal::unix::Signal>, reloader: Arc<Reloader>) {
+    let Some(mut hangups) = hangups else {
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let r = reloader.clone();
+        let _ = tokio::task::spawn_blocking(move || r.reload("sighup")).await;
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(_: Option<()>, _: Arc<Reloader>) {}

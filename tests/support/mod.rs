@@ -19,6 +19,16 @@ pub struct Server {
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
+/// The embedded example policy's demo administrator token (public, like
+/// the demo agent's).
+pub const DEMO_ADMIN: &str = "pal_demo_admin";
+/// The administrator token of [`ADMIN_POLICY`].
+pub const ADMIN: &str = "pal_test_admin";
+/// A policy file naming one administrator, `ops`, whose token is [`ADMIN`].
+pub fn admin_policy() -> String {
+    format!("admins:\n  ops: [\"{}\"]\n", token_hash(ADMIN))
+}
+
 /// A temporary configuration directory holding `palisade.yaml` and any plugins.
 pub struct ConfigDir {
     pub dir: tempfile::TempDir,
@@ -143,6 +153,18 @@ impl Server {
 
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         let resp = reqwest::get(self.url(path)).await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get_as(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        let resp = reqwest::Client::new()
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }

@@ -1,9 +1,13 @@
-//! `GET /v1/plugins`: what is loaded, with digests, exports and limits.
+//! `GET /v1/plugins`: what is loaded, with digests, exports and limits, for
+//! administrators only: the chain and its limits tell an attacker what to
+//! aim at, and no agent needs them.
 
-use super::AppState;
+use super::admin::require_admin;
+use super::{ApiError, AppState};
 use crate::runtime::{CodeSource, Isolation, Limits};
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -24,7 +28,11 @@ struct PluginInfo {
     idle_instances: usize,
 }
 
-pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<PluginList> {
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<PluginList>, ApiError> {
+    require_admin(&state, &headers)?;
     let snapshot = state.snapshot();
     let plugins = snapshot
         .iter()
@@ -39,8 +47,8 @@ pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<PluginList>
             idle_instances: p.idle_instances(),
         })
         .collect();
-    Json(PluginList {
+    Ok(Json(PluginList {
         pooling_allocator: snapshot.is_some_and(|s| s.pooling),
         plugins,
-    })
+    }))
 }

@@ -147,13 +147,18 @@ impl SqliteStore {
     /// The database's file name in the data directory.
     pub const FILE: &'static str = "audit.db";
 
-    /// Opens (creating if needed) `data_dir/audit.db`.
+    /// Opens (creating if needed) `data_dir/audit.db`. The data directory is
+    /// created private (0700) and the database and its WAL files are made
+    /// readable by the server's user only (0600), whatever they were before.
     pub fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|source| Error::Io {
-            path: data_dir.to_owned(),
-            source,
-        })?;
+        crate::data_dir::create(data_dir)?;
         let path = data_dir.join(Self::FILE);
+        for file in [Self::FILE, "audit.db-wal", "audit.db-shm"] {
+            let file = data_dir.join(file);
+            if file == path || file.exists() {
+                crate::data_dir::private_file(&file)?;
+            }
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;

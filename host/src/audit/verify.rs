@@ -143,7 +143,8 @@ impl HeadFile {
         let json = serde_json::to_vec(self).map_err(|e| Error::Audit {
             message: format!("cannot encode the head file: {e}"),
         })?;
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = crate::data_dir::create_private(&tmp).map_err(io)?;
         f.write_all(&json).map_err(io)?;
         f.sync_all().map_err(io)?;
         drop(f);

@@ -173,10 +173,7 @@ impl AuditLog {
     /// records. It trades that much latency for less CPU per record (each
     /// sync costs the writer and the kernel tens of µs). Zero turns it off.
     pub fn open_with(data_dir: &Path, commit_delay: Duration) -> Result<AuditLog> {
-        std::fs::create_dir_all(data_dir).map_err(|source| Error::Io {
-            path: data_dir.to_owned(),
-            source,
-        })?;
+        crate::data_dir::create(data_dir)?;
         let lock = lock_data_dir(data_dir)?;
 
         let mut store = SqliteStore::open(data_dir)?;

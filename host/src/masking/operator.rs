@@ -26,32 +26,12 @@ impl MaskKey {
 
     /// Reads `mask.key` from `data_dir`, creating it when missing.
     pub fn open(data_dir: &Path) -> crate::Result<Self> {
-        let path = data_dir.join("mask.key");
-        let io = |source| crate::Error::Io {
-            path: path.clone(),
-            source,
-        };
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| crate::Error::Config {
-                    path: path.display().to_string(),
-                    message: format!(
-                        "the masking key must be exactly 32 bytes, found {}; restore it from a backup \
-                         (tokens and hashes change with the key) or delete it to make a new one",
-                        bytes.len()
-                    ),
-                })?;
-                Ok(Self(key))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(data_dir).map_err(io)?;
-                let mut key = [0u8; 32];
-                getrandom::fill(&mut key).map_err(|e| io(std::io::Error::other(e.to_string())))?;
-                write_private(&path, &key).map_err(io)?;
-                Ok(Self(key))
-            }
-            Err(e) => Err(io(e)),
-        }
+        crate::data_dir::secret(
+            data_dir,
+            "mask.key",
+            "masking key (tokens and hashes change with it)",
+        )
+        .map(Self)
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
@@ -65,21 +45,6 @@ impl MaskKey {
         }
         mac.finalize().into_bytes().into()
     }
-}
-
-/// Creates `path` with `bytes`, readable by the owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// The form a value is hashed in: the same card written `4111 1111 …` or

@@ -17,16 +17,14 @@ mod state;
 mod tests;
 
 pub use bindings::types;
-pub use cache::{CodeSource, sha256_hex};
+pub use cache::{CacheDir, CodeSource, sha256_hex};
 pub use engine::EngineSettings;
 pub use limits::{Isolation, Limits, MAX_MEMORY_MIB};
 pub use plugin::{CallOutcome, Exports, Plugin, PluginOptions};
 
 use crate::error::{Error, Result};
 use cache::ComponentCache;
-use cap_std::fs::Dir;
 use state::State;
-use std::path::PathBuf;
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
@@ -48,9 +46,9 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// Builds the engine, the linker and the cache. `cache_dir` is a directory
-    /// (and its path, for messages) for compiled code; `None` caches in memory only.
-    pub fn new(settings: &EngineSettings, cache_dir: Option<(Dir, PathBuf)>) -> Result<Self> {
+    /// Builds the engine, the linker and the cache. `cache_dir` is where
+    /// compiled code is kept between runs; `None` caches in memory only.
+    pub fn new(settings: &EngineSettings, cache_dir: Option<CacheDir>) -> Result<Self> {
         let (engine, pooling) = engine::build(settings)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)

@@ -449,7 +449,7 @@ fn with_custom_section(bytes: &[u8]) -> Vec<u8> {
 fn compiled_code_is_cached_on_disk_and_changes_recompile() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cache = || {
-        let dir = crate::server::open_cache_dir(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
+        let dir = CacheDir::open(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
         let settings = EngineSettings {
             pooling: false,
             max_instances: 8,
@@ -478,6 +478,107 @@ fn compiled_code_is_cached_on_disk_and_changes_recompile() {
     }
     let fourth = load(&cache(), "glob", glob_bytes(), PluginOptions::default());
     assert_eq!(fourth.code_source(), CodeSource::Compiled);
+}
+
+/// The cache entry of one component, by its digest.
+fn cache_entry(dir: &std::path::Path, digest: &str) -> std::path::PathBuf {
+    std::fs::read_dir(dir.join("cache"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(digest) && n.ends_with(".cwasm"))
+        })
+        .unwrap_or_else(|| panic!("no cache entry for {digest}"))
+}
+
+/// Compiled code is machine code the server runs: an entry is used only if
+/// this server wrote it for this very component. Another plugin's code
+/// under this one's name, or an entry authenticated by another data
+/// directory's key, is compiled again, never run.
+#[test]
+fn only_authentic_cache_entries_are_used() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let other = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = |data: &std::path::Path| {
+        let dir = CacheDir::open(data).unwrap_or_else(|e| panic!("{e}"));
+        let settings = EngineSettings {
+            pooling: false,
+            max_instances: 8,
+        };
+        Runtime::new(&settings, Some(dir)).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let glob = load(
+        &runtime(tmp.path()),
+        "glob",
+        glob_bytes(),
+        PluginOptions::default(),
+    );
+    let hostile = load(
+        &runtime(tmp.path()),
+        "hostile",
+        &hostile_bytes(),
+        PluginOptions::default(),
+    );
+    // The glob plugin's (authentic) code copied over the hostile plugin's.
+    let glob_code = std::fs::read(cache_entry(tmp.path(), glob.digest())).unwrap();
+    std::fs::write(cache_entry(tmp.path(), hostile.digest()), &glob_code).unwrap();
+    let swapped = load(
+        &runtime(tmp.path()),
+        "hostile",
+        &hostile_bytes(),
+        PluginOptions::default(),
+    );
+    assert_eq!(swapped.code_source(), CodeSource::Compiled);
+    let out = swapped
+        .evaluate_now(&request("count", "x"), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(out.value, Verdict::Allow(ref n) if n == "1"),
+        "the hostile plugin's own code answers: {:?}",
+        out.value
+    );
+    // Replaced by an authentic entry: the next start reads it.
+    let again = load(
+        &runtime(tmp.path()),
+        "hostile",
+        &hostile_bytes(),
+        PluginOptions::default(),
+    );
+    assert_eq!(again.code_source(), CodeSource::DiskCache);
+    // An entry from another data directory (another key) is not trusted.
+    load(
+        &runtime(other.path()),
+        "glob",
+        glob_bytes(),
+        PluginOptions::default(),
+    );
+    let foreign = std::fs::read(cache_entry(other.path(), glob.digest())).unwrap();
+    std::fs::write(cache_entry(tmp.path(), glob.digest()), foreign).unwrap();
+    let reloaded = load(
+        &runtime(tmp.path()),
+        "glob",
+        glob_bytes(),
+        PluginOptions::default(),
+    );
+    assert_eq!(reloaded.code_source(), CodeSource::Compiled);
+    assert_glob_works(&reloaded);
+}
+
+#[test]
+fn a_cache_directory_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    CacheDir::open(tmp.path()).unwrap_or_else(|e| panic!("{e}"));
+    let cache = tmp.path().join("cache");
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let e = CacheDir::open(tmp.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("mode 777, not 700") && e.contains("refused"),
+        "{e}"
+    );
 }
 
 #[test]
