@@ -420,3 +420,118 @@ async fn kill_9_under_load_loses_no_answered_decision() {
     let (ok, out) = cli(&data, &["verify"]);
     assert!(ok, "verify after restart: {out}");
 }
+
+/// Every free-text field of a record goes through the masking chain: the
+/// plugin's reason (here the git plugin echoes a `ref` attribute holding a
+/// card number) and the resource, not only the attributes; long values are
+/// cut. The data directory and the store's files are private.
+#[tokio::test]
+async fn records_mask_the_resource_and_the_reason_and_the_store_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let cfg = config();
+    let server = start(&cfg).await;
+    let client = reqwest::Client::new();
+    let echoed = decide(
+        &client,
+        &server,
+        json!({"session": "s-mask", "service": "git", "action": "push", "resource": "acme/api",
+               "attributes": {"branch": "main", "ref": "4111 1111 1111 1111"}}),
+    )
+    .await;
+    // The agent is told what it sent, the trail keeps no card.
+    assert_eq!(echoed["decision"], "deny", "{echoed}");
+    assert!(
+        echoed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("4111 1111 1111 1111"),
+        "the reason no longer echoes the ref, so this test shows nothing: {echoed}"
+    );
+    let resource = "customers/jane.doe@example.com/ssn/123-45-6789";
+    decide(
+        &client,
+        &server,
+        json!({"session": "s-mask", "service": "git", "action": "pull", "resource": resource}),
+    )
+    .await;
+    let long = format!("acme/{}", "x".repeat(4000));
+    decide(
+        &client,
+        &server,
+        json!({"session": "s-mask", "service": "git", "action": "delete", "resource": long}),
+    )
+    .await;
+    let (status, page) = audit_page(&server, ADMIN, "?session=s-mask").await;
+    assert_eq!(status, 200, "{page}");
+    let text = page.to_string();
+    for raw in ["4111 1111", "jane.doe@example.com", "123-45-6789"] {
+        assert!(!text.contains(raw), "`{raw}` is stored in clear: {page}");
+    }
+    let records = page["records"].as_array().unwrap();
+    assert!(
+        records[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("[REDACTED:credit_card]"),
+        "{}",
+        records[0]
+    );
+    assert!(
+        records[1]["resource"]
+            .as_str()
+            .unwrap()
+            .starts_with("customers/")
+    );
+    let cut = records[2]["resource"].as_str().unwrap();
+    assert!(cut.len() < 1100 && cut.ends_with("more bytes]"), "{cut}");
+    assert!(records[2]["reason"].as_str().unwrap().len() < 1100);
+
+    let data = cfg.data();
+    let mode = |name: &str| {
+        std::fs::metadata(data.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(""), 0o700, "the data directory");
+    for file in ["audit.db", "audit.db-wal", "mask.key", "cache.key"] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+    server.terminate();
+    assert_eq!(mode("audit.head"), 0o600, "audit.head");
+}
+
+/// `audit replay` prints what agents and plugins wrote with control and
+/// bidi characters escaped: a resource cannot clear the auditor's screen or
+/// print a forged line of its own.
+#[tokio::test]
+async fn replay_escapes_what_agents_and_plugins_wrote() {
+    let cfg = config();
+    let server = start(&cfg).await;
+    let client = reqwest::Client::new();
+    let forged =
+        "acme/api\x1b[2J\x1b[31m\n2026-01-01T00:00:00Z  #999  admin  policy_reload  \u{202E}";
+    decide(
+        &client,
+        &server,
+        json!({"session": "s-esc", "service": "git", "action": "pull", "resource": forged,
+               "attributes": {"branch": "main", "ref": "x\ny"}}),
+    )
+    .await;
+    server.terminate();
+    let out = Command::new(BIN)
+        .args(["audit", "replay", "--session", "s-esc", "--data-dir"])
+        .arg(cfg.data())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        !stdout.contains('\x1b') && !stdout.contains('\u{202E}'),
+        "{stdout:?}"
+    );
+    assert!(stdout.contains("\\u{001b}[2J"), "{stdout}");
+    assert!(stdout.contains("\\n2026-01-01T00:00:00Z  #999"), "{stdout}");
+}

@@ -7,6 +7,7 @@ use anyhow::Context;
 use audit::{AuditCommand, audit};
 use clap::{Parser, Subcommand, ValueEnum};
 use palisade::config::LoadedConfig;
+use palisade::display::escape;
 use palisade::runtime::{EngineSettings, Runtime};
 use std::io::Write;
 use std::path::PathBuf;
@@ -142,7 +143,8 @@ fn init_logging(format: LogFormat, default_level: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.init(),
+        // Text is read by people: every field value escaped (see `display`).
+        LogFormat::Text => builder.fmt_fields(palisade::display::log_fields()).init(),
         LogFormat::Json => builder.json().init(),
     }
 }
@@ -252,25 +254,30 @@ fn check(path: &std::path::Path, strict: bool) -> anyhow::Result<ExitCode> {
     let policy = match palisade::policy::compile(&loaded.policy_sources()?) {
         Ok(p) => p,
         Err(e) => {
-            println!("{e}");
+            println!("{}", escape(&e.to_string()));
             return Ok(ExitCode::FAILURE);
         }
     };
     if let Err(e) = policy.check_plugins(|_| false) {
-        println!("{e}");
+        println!("{}", escape(&e.to_string()));
         return Ok(ExitCode::FAILURE);
     }
     for w in &policy.warnings {
-        println!("{}: warning: {}", w.at, w.message);
+        println!("{}: warning: {}", escape(&w.at), escape(&w.message));
     }
     let findings = palisade::policy::lint::lint(&policy);
     for f in &findings {
-        println!("{}: lint[{}]: {}", f.at, f.check, f.message);
+        println!(
+            "{}: lint[{}]: {}",
+            escape(&f.at),
+            f.check,
+            escape(&f.message)
+        );
     }
     println!(
         "policy {} (project `{}`, {} agents): valid, {} warnings, {} lint findings",
         policy.version,
-        policy.project,
+        escape(&policy.project),
         policy.agents.len(),
         policy.warnings.len(),
         findings.len()
@@ -306,11 +313,16 @@ fn test(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
             match &r.failure {
                 None => {
                     passed += 1;
-                    println!("PASS {} ({})", r.name, r.at);
+                    println!("PASS {} ({})", escape(&r.name), escape(&r.at));
                 }
                 Some(diff) => {
                     failed += 1;
-                    println!("FAIL {} ({})\n     {diff}", r.name, r.at);
+                    println!(
+                        "FAIL {} ({})\n     {}",
+                        escape(&r.name),
+                        escape(&r.at),
+                        escape(diff)
+                    );
                 }
             }
         }

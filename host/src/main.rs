@@ -6,7 +6,7 @@ fn main() -> std::process::ExitCode {
     match cli::run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", palisade::display::escape(&format!("{e:#}")));
             std::process::ExitCode::FAILURE
         }
     }

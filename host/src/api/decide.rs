@@ -185,9 +185,11 @@ async fn decide_and_record(
     Ok(decision)
 }
 
-/// The audit record of a decision. Attributes go through the project's
-/// masking chain for the service first (a log that keeps the raw card number
-/// defeats the masking); if masking fails, the values are not stored at all.
+/// The audit record of a decision. Its free text (the resource, the reason,
+/// the attributes) goes through the project's masking chain for the service
+/// first (a log that keeps the raw card number defeats the masking); if
+/// masking fails, the values are not stored at all. The resource and the
+/// reason are then cut to [`MAX_RECORDED`] bytes.
 async fn audit_entry(
     snap: &Snapshot,
     key: Option<&MaskKey>,
@@ -195,7 +197,8 @@ async fn audit_entry(
     decision: &Decision,
     started: std::time::Instant,
 ) -> DecisionEntry {
-    let attributes = mask_attributes(snap, key, &request).await;
+    let (resource, reason, attributes) =
+        mask_for_record(snap, key, &request, &decision.reason).await;
     DecisionEntry {
         decision_id: request.request_id,
         agent: request.agent,
@@ -203,30 +206,55 @@ async fn audit_entry(
         project: request.project,
         service: request.service,
         action: request.action,
-        resource: request.resource,
+        resource: cut(resource),
         attributes,
         decision: decision.outcome,
-        reason: decision.reason.clone(),
+        reason: cut(reason),
         plugins: DecisionEntry::plugins_of(decision),
         policy_version: snap.policy.version.clone(),
         latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
     }
 }
 
-async fn mask_attributes(
+/// Longest resource or reason an audit record keeps, in bytes, after
+/// masking; the rest is cut, and the cut says how much was left out.
+pub(crate) const MAX_RECORDED: usize = 1024;
+
+/// What an audit record stores in place of a value that could not be masked.
+const WITHHELD: &str = "[WITHHELD: masking failed]";
+
+/// `text` cut to at most [`MAX_RECORDED`] bytes (on a character boundary),
+/// with a note of how many bytes were cut.
+fn cut(mut text: String) -> String {
+    if text.len() <= MAX_RECORDED {
+        return text;
+    }
+    let mut at = MAX_RECORDED;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let left_out = text.len() - at;
+    text.truncate(at);
+    text.push_str(&format!("… [cut: {left_out} more bytes]"));
+    text
+}
+
+/// The resource, the reason and the attributes of a decision as its record
+/// keeps them: masked by the service's masking chain (each text's findings
+/// cached, see [`crate::masking::FindingsCache`]), or withheld, never raw.
+async fn mask_for_record(
     snap: &Snapshot,
     key: Option<&MaskKey>,
     request: &DecisionRequest,
-) -> BTreeMap<String, String> {
-    if request.attributes.is_empty() {
-        return BTreeMap::new();
-    }
+    reason: &str,
+) -> (String, String, BTreeMap<String, String>) {
     let withheld = || {
-        request
+        let attributes = request
             .attributes
             .iter()
-            .map(|(k, _)| (k.clone(), "[WITHHELD: masking failed]".to_owned()))
-            .collect()
+            .map(|(k, _)| (k.clone(), WITHHELD.to_owned()))
+            .collect();
+        (WITHHELD.to_owned(), WITHHELD.to_owned(), attributes)
     };
     let (Some(key), Ok(chain)) = (key, snap.masking_chain(&request.service)) else {
         return withheld();
@@ -239,6 +267,30 @@ async fn mask_attributes(
         request_id: &request.request_id,
         findings: Some(&snap.findings),
     };
+    let masked = async {
+        let (resource, _) = masker.mask_text(&request.resource).await?;
+        let (reason, _) = masker.mask_text(reason).await?;
+        let attributes = mask_attributes(&masker, request).await?;
+        Ok::<_, crate::Error>((resource, reason, attributes))
+    };
+    match masked.await {
+        Ok(masked) => masked,
+        Err(e) => {
+            tracing::warn!(decision_id = %request.request_id, error = %e, "the decision could not be masked for its audit record; its resource, reason and attribute values are withheld");
+            withheld()
+        }
+    }
+}
+
+/// The attributes of `request`, masked as one JSON object (so that a value
+/// is seen beside its name, and values split over two attributes are found).
+async fn mask_attributes(
+    masker: &Masker<'_>,
+    request: &DecisionRequest,
+) -> crate::Result<BTreeMap<String, String>> {
+    if request.attributes.is_empty() {
+        return Ok(BTreeMap::new());
+    }
     let doc = serde_json::Value::Object(
         request
             .attributes
@@ -246,19 +298,17 @@ async fn mask_attributes(
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect(),
     );
-    match masker.mask_json(doc).await {
-        Ok((serde_json::Value::Object(map), _)) => map
+    match masker.mask_json(doc).await? {
+        (serde_json::Value::Object(map), _) => Ok(map
             .into_iter()
             .map(|(k, v)| match v {
                 serde_json::Value::String(s) => (k, s),
                 other => (k, other.to_string()),
             })
-            .collect(),
-        Ok(_) => withheld(),
-        Err(e) => {
-            tracing::warn!(decision_id = %request.request_id, error = %e, "attributes could not be masked for the audit record; their values are withheld");
-            withheld()
-        }
+            .collect()),
+        _ => Err(crate::Error::Engine(
+            "masking did not return the attributes as an object".into(),
+        )),
     }
 }
 

@@ -264,17 +264,25 @@ fn retain(
 }
 
 /// One line of `audit replay`: when, who, what, and the answer.
+/// One record as a line for a person: every value that an agent, a plugin
+/// or an administrator wrote is escaped, so that none can clear the screen,
+/// recolour it or print a line of its own.
 fn replay_line(r: &palisade::audit::Record) -> String {
-    let or = |v: &Option<String>| v.clone().unwrap_or_default();
+    let or = |v: &Option<String>| {
+        palisade::display::escape(v.as_deref().unwrap_or_default()).into_owned()
+    };
     match r.event.as_deref() {
         Some(event) => format!(
-            "{}  #{}  admin  {event}  {}",
+            "{}  #{}  admin  {}  {}",
             r.ts,
             r.seq,
-            r.details
-                .as_ref()
-                .map(|d| serde_json::Value::Object(d.clone().into_iter().collect()).to_string())
-                .unwrap_or_default()
+            palisade::display::escape(event),
+            palisade::display::escape(
+                &r.details
+                    .as_ref()
+                    .map(|d| serde_json::Value::Object(d.clone().into_iter().collect()).to_string())
+                    .unwrap_or_default()
+            )
         ),
         None => format!(
             "{}  #{}  {} (session {})  {}:{} on {}  ->  {}  ({})",
