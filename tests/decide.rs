@@ -423,3 +423,31 @@ async fn a_decision_whose_client_hung_up_is_still_recorded() {
         "the cause is not recorded: {r}"
     );
 }
+
+/// The reasons agents read name a rule by its file relative to the policy
+/// root, never by the server's own paths.
+#[tokio::test]
+async fn reasons_name_rules_relative_to_the_policy_root() {
+    let (s, cfg) = server_with(
+        &[("invoice.yaml", INVOICE)],
+        &[("claude-invoice-01", "tok-invoice")],
+        "",
+    )
+    .await;
+    let a = decide(
+        &s,
+        "tok-invoice",
+        "git",
+        "push",
+        "acme/billing",
+        json!({"branch": "main"}),
+    )
+    .await;
+    let reason = a["reason"].as_str().unwrap();
+    assert!(reason.contains("invoice.yaml:"), "{a}");
+    let root = cfg.dir.path().to_str().unwrap();
+    assert!(
+        !a.to_string().contains(root) && !reason.contains("policies/"),
+        "a server path reached the agent: {a}"
+    );
+}

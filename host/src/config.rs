@@ -29,8 +29,11 @@ pub struct Config {
     /// Address to listen on, e.g. `127.0.0.1:8080` (`:0` picks a free port).
     #[serde(default = "default_listen")]
     pub listen: String,
-    /// Data directory (compiled-code cache, later the store). Relative paths
-    /// are relative to the working directory.
+    /// Data directory (the audit trail, the masking key, the compiled-code
+    /// cache). In a configuration file, a relative path is relative to the
+    /// file's directory, like every other path in the file (the default,
+    /// `palisade-data`, too); `--data-dir` on the command line and the
+    /// embedded configuration's default are relative to the working directory.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
     /// Engine settings.
@@ -246,11 +249,18 @@ impl LoadedConfig {
             path: path.to_owned(),
             source,
         })?;
-        let config = parse(&text, &origin)?;
+        let mut config = parse(&text, &origin)?;
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
+        // Every relative path in the file is relative to the file: a service
+        // started from another directory must not write its audit trail
+        // somewhere else.
+        if config.data_dir.is_relative() {
+            let joined = dir.join(&config.data_dir);
+            config.data_dir = std::path::absolute(&joined).unwrap_or(joined);
+        }
         let base =
             Dir::open_ambient_dir(&dir, ambient_authority()).map_err(|source| Error::Io {
                 path: dir.clone(),
@@ -385,6 +395,27 @@ pub fn parse(text: &str, origin: &str) -> Result<Config> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A service started from another directory reads and writes where its
+    /// configuration file says, not where it happens to be started.
+    #[test]
+    fn relative_paths_in_a_file_are_relative_to_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let etc = tmp.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        std::fs::write(etc.join("given.yaml"), "data_dir: state/palisade\n").unwrap();
+        std::fs::write(etc.join("default.yaml"), "listen: 127.0.0.1:0\n").unwrap();
+        std::fs::write(etc.join("absolute.yaml"), "data_dir: /var/lib/palisade\n").unwrap();
+        let given = LoadedConfig::from_file(&etc.join("given.yaml")).unwrap();
+        assert_eq!(given.config.data_dir, etc.join("state/palisade"));
+        let default = LoadedConfig::from_file(&etc.join("default.yaml")).unwrap();
+        assert_eq!(default.config.data_dir, etc.join("palisade-data"));
+        let absolute = LoadedConfig::from_file(&etc.join("absolute.yaml")).unwrap();
+        assert_eq!(absolute.config.data_dir, Path::new("/var/lib/palisade"));
+        // The embedded default stays relative to the working directory.
+        let embedded = LoadedConfig::embedded().unwrap();
+        assert_eq!(embedded.config.data_dir, Path::new("palisade-data"));
+    }
 
     #[test]
     fn embedded_default_parses() {

@@ -166,14 +166,18 @@ impl Policy {
 
 /// A policy source text and its name (for messages).
 pub struct Source {
-    /// The name shown in messages, e.g. `policies/ci.yaml`.
+    /// The name shown in messages and in rule ids (so in the reasons agents
+    /// read), relative to the policy root, e.g. `ci.yaml`: never the
+    /// server's absolute paths.
     pub name: String,
     /// The text.
     pub text: String,
 }
 
 /// Reads `name` (a file, or a directory whose `.yaml`/`.yml` files are read in
-/// name order) from `dir`.
+/// name order) from `dir`. Each source is named relative to `name`, the
+/// policy root: a file by its file name, a directory's files by theirs;
+/// `display` names the root in errors about the root itself.
 pub fn read_sources(dir: &Dir, name: &str, display: &str) -> Result<Vec<Source>> {
     let io = |e: std::io::Error| Error::Config {
         path: display.to_owned(),
@@ -184,8 +188,12 @@ pub fn read_sources(dir: &Dir, name: &str, display: &str) -> Result<Vec<Source>>
     let meta = dir.metadata(name).map_err(io)?;
     if meta.is_file() {
         let text = dir.read_to_string(name).map_err(io)?;
+        let file_name = std::path::Path::new(name)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(name);
         return Ok(vec![Source {
-            name: display.to_owned(),
+            name: file_name.to_owned(),
             text,
         }]);
     }
@@ -208,10 +216,7 @@ pub fn read_sources(dir: &Dir, name: &str, display: &str) -> Result<Vec<Source>>
         .into_iter()
         .map(|n| {
             let text = sub.read_to_string(&n).map_err(io)?;
-            Ok(Source {
-                name: format!("{}/{n}", display.trim_end_matches('/')),
-                text,
-            })
+            Ok(Source { name: n, text })
         })
         .collect()
 }
@@ -221,6 +226,43 @@ fn err_at(file: &str, pos: Pos, message: impl Into<String>) -> Error {
         path: format!("{file}:{pos}"),
         message: message.into(),
     }
+}
+
+/// One warning for each `budget`, `project_budget` and `rate_limits` block
+/// of `file` and its `agents`: they are read and checked, but this version
+/// enforces none of them, and a policy author must not believe otherwise.
+fn not_yet_enforced(
+    file: &PolicyFile,
+    agents: &[(String, AgentSpec, String)],
+    at: &dyn Fn(&str) -> String,
+) -> Vec<Warning> {
+    let warning = |pointer: String, key: &str| Warning {
+        at: at(&pointer),
+        message: format!(
+            "`{key}` is not enforced yet: this version of Palisade checks the block but \
+             neither counts usage nor denies or throttles over it; enforce it elsewhere \
+             (e.g. at the gateway) until a release that enforces it"
+        ),
+    };
+    let mut out = Vec::new();
+    if file.budget.is_some() {
+        out.push(warning("/budget".into(), "budget"));
+    }
+    if file.project_budget.is_some() {
+        out.push(warning("/project_budget".into(), "project_budget"));
+    }
+    if file.rate_limits.is_some() {
+        out.push(warning("/rate_limits".into(), "rate_limits"));
+    }
+    for (_, spec, pointer) in agents {
+        if spec.budget.is_some() {
+            out.push(warning(format!("{pointer}/budget"), "budget"));
+        }
+        if spec.rate_limits.is_some() {
+            out.push(warning(format!("{pointer}/rate_limits"), "rate_limits"));
+        }
+    }
+    out
 }
 
 /// Parses one file's text: the file, its positioned document, and warnings.
@@ -342,6 +384,9 @@ pub fn compile(sources: &[Source]) -> Result<Policy> {
                 String::new(),
             ));
         }
+        policy
+            .warnings
+            .extend(not_yet_enforced(&file, &agents, &at));
         for (name, spec, pointer) in agents {
             if policy.agents.contains_key(&name) {
                 return Err(fail(

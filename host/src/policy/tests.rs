@@ -95,6 +95,27 @@ fn seed_000_compact_rules_and_blocks_load() {
     );
     assert_eq!(p.agents["code-reviewer"].rules["git"].len(), 2);
     assert_eq!(p.version.len(), 16);
+    // Nothing enforces budgets and rate limits yet, and the author is told so.
+    let unenforced: Vec<_> = p
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("is not enforced yet"))
+        .map(|w| {
+            (
+                w.at.as_str(),
+                w.message.split('`').nth(1).unwrap_or_default(),
+            )
+        })
+        .collect();
+    for (line, key) in [(11, "budget"), (15, "project_budget"), (19, "rate_limits")] {
+        let at = format!("pol/ci-runner.yaml:{line}:");
+        assert!(
+            unenforced
+                .iter()
+                .any(|(a, k)| a.starts_with(&at) && *k == key),
+            "no warning for `{key}` at line {line}: {unenforced:?}"
+        );
+    }
 }
 
 #[test]
