@@ -284,19 +284,49 @@ fn a_missing_head_file_is_a_finding() {
     assert_eq!(finding(dir.path()), Broken::HeadMissing);
 }
 
+/// Rewrites the schema of `records` without `NOT NULL` on `body`, as an
+/// attacker with write access to the file can.
+fn drop_not_null_on_body(dir: &Path) {
+    let c = rusqlite::Connection::open(dir.join(SqliteStore::FILE)).unwrap();
+    c.execute_batch(
+        "PRAGMA writable_schema = ON; \
+         UPDATE sqlite_master SET sql = replace(sql, 'body TEXT NOT NULL', 'body TEXT') \
+         WHERE type = 'table' AND name = 'records'; \
+         PRAGMA writable_schema = OFF;",
+    )
+    .unwrap();
+    drop(c);
+    let c = rusqlite::Connection::open(dir.join(SqliteStore::FILE)).unwrap();
+    let sql: String = c
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'records'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(sql.contains("body TEXT,"), "{sql}");
+}
+
 #[test]
 fn garbage_is_a_finding_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     write_records(dir.path(), 20);
+    // NOT NULL is a schema rule an attacker can drop: drop it, so that every
+    // statement below applies (none may be skipped).
+    drop_not_null_on_body(dir.path());
     for garbage in ["12345", "x'ff00fe'", "''", "'{\"seq\":5}'", "NULL"] {
         let c = rusqlite::Connection::open(dir.path().join(SqliteStore::FILE)).unwrap();
-        // NOT NULL is a schema rule an attacker can drop; bypass it.
-        c.execute_batch("PRAGMA ignore_check_constraints = ON")
-            .unwrap();
         let set = format!("UPDATE records SET body = {garbage} WHERE seq = 5");
-        if c.execute_batch(&set).is_err() {
-            continue;
-        }
+        let changed = c
+            .execute(&set, [])
+            .unwrap_or_else(|e| panic!("{garbage}: the tampering did not apply: {e}"));
+        assert_eq!(changed, 1, "{garbage}");
+        let is_null: bool = c
+            .query_row("SELECT body IS NULL FROM records WHERE seq = 5", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(is_null, garbage == "NULL", "{garbage}");
         assert!(
             matches!(finding(dir.path()), Broken::Edited { seq: 5, .. }),
             "{garbage}"
