@@ -387,10 +387,27 @@ async fn kill_9_under_load_loses_no_answered_decision() {
     let url = server.url("/v1/decide");
     let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Woken when the load reaches its target, or when a client stops early.
+    let progress = std::sync::Arc::new(tokio::sync::Notify::new());
+    let clients = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(16));
+    const TARGET: usize = 2000;
     let mut tasks = Vec::new();
     for t in 0..16 {
         let (url, answered, stop) = (url.clone(), answered.clone(), stop.clone());
+        let (progress, clients) = (progress.clone(), clients.clone());
         tasks.push(tokio::spawn(async move {
+            // Whichever way this client stops, the waiter hears of it.
+            struct Wake(
+                std::sync::Arc<tokio::sync::Notify>,
+                std::sync::Arc<std::sync::atomic::AtomicUsize>,
+            );
+            impl Drop for Wake {
+                fn drop(&mut self) {
+                    self.1.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    self.0.notify_one();
+                }
+            }
+            let _wake = Wake(progress.clone(), clients);
             let client = reqwest::Client::new();
             let mut i = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -403,14 +420,34 @@ async fn kill_9_under_load_loses_no_answered_decision() {
                     break;
                 };
                 if let Some(id) = answer["decision_id"].as_str() {
-                    answered.lock().unwrap().push(id.to_owned());
+                    let mut answered = answered.lock().unwrap();
+                    answered.push(id.to_owned());
+                    if answered.len() == TARGET {
+                        progress.notify_one();
+                    }
                 }
             }
         }));
     }
-    // Let the load run, then kill the server without warning.
-    while answered.lock().unwrap().len() < 2000 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // Let the load reach its target (bounded: 300 s, and no longer than the
+    // clients keep going), then kill the server without warning.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let n = answered.lock().unwrap().len();
+        if n >= TARGET {
+            break;
+        }
+        assert!(
+            clients.load(std::sync::atomic::Ordering::SeqCst) > 0,
+            "every client stopped after {n} answers:\n{}",
+            server.stderr()
+        );
+        if tokio::time::timeout_at(deadline, progress.notified())
+            .await
+            .is_err()
+        {
+            panic!("only {n} of {TARGET} decisions answered within 300 s");
+        }
     }
     let status = Command::new("kill")
         .args(["-9", &server.pid().to_string()])
@@ -423,7 +460,7 @@ async fn kill_9_under_load_loses_no_answered_decision() {
     }
     drop(server);
     let answered = answered.lock().unwrap().clone();
-    assert!(answered.len() >= 2000);
+    assert!(answered.len() >= TARGET);
 
     let data = cfg.data();
     let (ok, out) = cli(&data, &["verify"]);
