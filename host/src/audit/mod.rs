@@ -106,6 +106,7 @@ mod checkpoint;
 pub mod destination;
 pub mod dir;
 pub mod export;
+pub mod faulty;
 pub mod record;
 pub mod retention;
 pub mod s3;
@@ -123,6 +124,7 @@ pub use export::{
     DirSink, ExportFile, ExportReport, ExportSink, ExportedFile, Horizon, Period, export,
     export_to_dir, verify_export_file, verify_export_files,
 };
+pub use faulty::{Faults, FaultyStore};
 pub use jiff::Timestamp;
 pub use record::{
     AdminEntry, Columns, DecisionEntry, Entry, Kind, PluginRecord, Receipt, Record, SealedRecord,
