@@ -303,41 +303,81 @@ fn sql(data: &Path, statement: &str) {
     db.execute_batch(statement).unwrap();
 }
 
+/// The last record of an intact log, from `audit verify`'s answer.
+fn last_seq(data: &Path) -> u64 {
+    let (ok, out) = cli(data, &["verify"]);
+    assert!(ok, "intact before: {out}");
+    out.split("chain intact through record ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no last record in: {out}"))
+}
+
 #[tokio::test]
 async fn each_kind_of_tampering_is_found() {
     for (what, statement, expect) in [
         (
             "edited",
             "UPDATE records SET body = replace(body, '\"decision\":\"allow\"', '\"decision\":\"deny\"') WHERE seq = 10;",
-            "record 10 was edited",
+            "record 10 was edited: the body does not match its hash",
         ),
         (
             "deleted",
             "DELETE FROM records WHERE seq = 12;",
-            "deleted after record 11",
+            "1 record(s) deleted after record 11",
         ),
         (
             "reordered",
             "UPDATE records SET seq = -1 WHERE seq = 15; UPDATE records SET seq = 15 WHERE seq = 16; UPDATE records SET seq = 16 WHERE seq = -1;",
-            "15",
+            "record 15 is out of order: another record sits in its place",
         ),
         (
             "truncated",
             "DELETE FROM records WHERE seq > 25;",
-            "truncat",
+            "truncated: the log ends at record 25, but record {last} was written",
         ),
     ] {
         let cfg = a_stopped_log().await;
         let data = cfg.data();
-        assert!(cli(&data, &["verify"]).0, "{what}: intact before");
+        let last = last_seq(&data);
+        assert!(last > 25, "{what}: too few records ({last})");
         sql(&data, statement);
         let (ok, out) = cli(&data, &["verify"]);
         assert!(!ok, "{what}: not found:\n{out}");
-        assert!(
-            out.contains("BROKEN") && out.contains(expect),
-            "{what}: {out}"
-        );
+        let expect = expect.replace("{last}", &last.to_string());
+        assert_eq!(out.trim_end(), format!("BROKEN: {expect}"), "{what}");
     }
+}
+
+/// Item 17: deleting the first records and writing the checkpoint that the
+/// rest continues from (no export or retention ever ran) does not pass.
+#[tokio::test]
+async fn a_checkpoint_written_over_a_cut_start_is_found() {
+    let cfg = a_stopped_log().await;
+    let data = cfg.data();
+    last_seq(&data);
+    let db = rusqlite::Connection::open(data.join("audit.db")).unwrap();
+    let hash: String = db
+        .query_row("SELECT hash FROM records WHERE seq = 5", [], |r| r.get(0))
+        .unwrap();
+    drop(db);
+    let checkpoint = json!({"seq": 5, "hash": hash}).to_string();
+    sql(
+        &data,
+        &format!(
+            "DELETE FROM records WHERE seq <= 5; \
+             INSERT INTO meta (key, value) VALUES ('checkpoint', '{checkpoint}');"
+        ),
+    );
+    let (ok, out) = cli(&data, &["verify"]);
+    assert!(!ok, "a forged checkpoint passes:\n{out}");
+    assert_eq!(
+        out.trim_end(),
+        "BROKEN: the checkpoint at record 5 was not made by retention (nothing was ever \
+         exported, and retention removes only exported records): records up to 5 were \
+         removed by other means"
+    );
 }
 
 #[tokio::test]
@@ -347,10 +387,27 @@ async fn kill_9_under_load_loses_no_answered_decision() {
     let url = server.url("/v1/decide");
     let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Woken when the load reaches its target, or when a client stops early.
+    let progress = std::sync::Arc::new(tokio::sync::Notify::new());
+    let clients = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(16));
+    const TARGET: usize = 2000;
     let mut tasks = Vec::new();
     for t in 0..16 {
         let (url, answered, stop) = (url.clone(), answered.clone(), stop.clone());
+        let (progress, clients) = (progress.clone(), clients.clone());
         tasks.push(tokio::spawn(async move {
+            // Whichever way this client stops, the waiter hears of it.
+            struct Wake(
+                std::sync::Arc<tokio::sync::Notify>,
+                std::sync::Arc<std::sync::atomic::AtomicUsize>,
+            );
+            impl Drop for Wake {
+                fn drop(&mut self) {
+                    self.1.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    self.0.notify_one();
+                }
+            }
+            let _wake = Wake(progress.clone(), clients);
             let client = reqwest::Client::new();
             let mut i = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -363,14 +420,34 @@ async fn kill_9_under_load_loses_no_answered_decision() {
                     break;
                 };
                 if let Some(id) = answer["decision_id"].as_str() {
-                    answered.lock().unwrap().push(id.to_owned());
+                    let mut answered = answered.lock().unwrap();
+                    answered.push(id.to_owned());
+                    if answered.len() == TARGET {
+                        progress.notify_one();
+                    }
                 }
             }
         }));
     }
-    // Let the load run, then kill the server without warning.
-    while answered.lock().unwrap().len() < 2000 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // Let the load reach its target (bounded: 300 s, and no longer than the
+    // clients keep going), then kill the server without warning.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let n = answered.lock().unwrap().len();
+        if n >= TARGET {
+            break;
+        }
+        assert!(
+            clients.load(std::sync::atomic::Ordering::SeqCst) > 0,
+            "every client stopped after {n} answers:\n{}",
+            server.stderr()
+        );
+        if tokio::time::timeout_at(deadline, progress.notified())
+            .await
+            .is_err()
+        {
+            panic!("only {n} of {TARGET} decisions answered within 300 s");
+        }
     }
     let status = Command::new("kill")
         .args(["-9", &server.pid().to_string()])
@@ -383,7 +460,7 @@ async fn kill_9_under_load_loses_no_answered_decision() {
     }
     drop(server);
     let answered = answered.lock().unwrap().clone();
-    assert!(answered.len() >= 2000);
+    assert!(answered.len() >= TARGET);
 
     let data = cfg.data();
     let (ok, out) = cli(&data, &["verify"]);

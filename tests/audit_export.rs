@@ -484,7 +484,13 @@ async fn an_existing_file_of_the_same_name_is_never_replaced() {
     let archive = tempfile::tempdir().unwrap();
     let (ok, out) = cli(&data, &["verify"], &[]);
     assert!(ok, "{out}");
-    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    // The period is the first record's day (not the test's clock, which may
+    // have passed midnight since).
+    let first_ts: String = rusqlite::Connection::open(data.join("audit.db"))
+        .unwrap()
+        .query_row("SELECT ts FROM records WHERE seq = 1", [], |r| r.get(0))
+        .unwrap();
+    let today = &first_ts[..10];
     let taken = archive.path().join(format!("audit-{today}.jsonl"));
     std::fs::write(&taken, "earlier export\n").unwrap();
     let to = archive.path().to_str().unwrap();
@@ -608,6 +614,21 @@ async fn a_file_larger_than_a_part_goes_up_in_parts_and_a_failed_upload_marks_no
     ] {
         assert!(out.contains(e), "no `{e}` in:\n{out}");
     }
+
+    // The upload cannot even start: named, and nothing to abort.
+    s3.refuse_creates(true);
+    let (ok, out) = export(&s3.env());
+    assert!(!ok, "{out}");
+    for e in [
+        &object,
+        "CreateMultipartUpload failed: HTTP 403 Forbidden (AccessDenied: Access Denied)",
+    ] {
+        assert!(out.contains(e), "no `{e}` in:\n{out}");
+    }
+    assert!(!out.contains("aborted"), "{out}");
+    assert_eq!(s3.aborted(), 0);
+    assert!(s3.list("audit-bucket", "").is_empty());
+    s3.refuse_creates(false);
 
     // Part 2 fails: the upload is aborted, nothing is stored or left.
     s3.fail_part(2);

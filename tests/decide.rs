@@ -280,8 +280,11 @@ async fn plugins_stuck_until_their_deadline_do_not_hold_the_server() {
             })
         })
         .collect();
-    // Let the loops start (they run for 5 s).
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Wait until every loop runs in the plugin (each logs as it starts; they
+    // run for 5 s).
+    server
+        .wait_for_logs("hostile: loop started", workers * 2)
+        .await;
     let a = decide(&server, "tok-a", "files", "ok", "f/1", json!({})).await;
     assert_eq!(a["decision"], "allow", "{a}");
     assert!(
@@ -379,7 +382,8 @@ async fn a_decision_whose_client_hung_up_is_still_recorded() {
     let admins = format!("admins:\n  ops: [\"{}\"]\n", token_hash("tok-admin"));
     let (s, _cfg) = hostile_server("{fuel: 1000000000000, deadline_ms: 1000}", &admins).await;
 
-    // The plugin loops until its deadline (1 s); the client leaves after 200 ms.
+    // The plugin loops until its deadline (1 s); the client leaves once the
+    // decision runs in the plugin.
     let addr = s.url("").trim_start_matches("http://").to_owned();
     let body = r#"{"session":"hung-up","service":"files","action":"loop","resource":"f/1"}"#;
     let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -393,7 +397,7 @@ async fn a_decision_whose_client_hung_up_is_still_recorded() {
     )
     .await
     .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    s.wait_for_log("hostile: loop started").await;
     drop(conn);
 
     // The record lands once the deadline has passed (polled, bounded: 20 s).

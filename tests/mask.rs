@@ -203,10 +203,9 @@ async fn json_strings_and_card_like_numbers_are_masked_keys_and_structure_kept()
     assert_eq!(out["amount"], 1250);
     assert_eq!(out["paid"], true);
     assert_eq!(out["token"], Value::Null);
-    // A card split across two strings is still found, and both halves masked.
-    for half in out["split"].as_array().unwrap() {
-        assert!(!half.as_str().unwrap().contains("1111 1111"), "{out}");
-    }
+    // A card split across two strings is still found, and both halves masked
+    // (as one card: only its last four digits are kept).
+    assert_eq!(out["split"], json!(["**** ****", "**** 1111"]), "{out}");
     let pointers: Vec<_> = answer["findings"]
         .as_array()
         .unwrap()
@@ -291,10 +290,8 @@ async fn a_failing_masking_plugin_returns_nothing_and_the_server_keeps_serving()
         assert_eq!(status, 500, "{answer}");
         assert!(answer.get("json").is_none(), "{answer}");
     }
-    assert!(
-        server.stderr().contains("masking_failed"),
-        "the failure is logged"
-    );
+    // The failure is logged.
+    server.wait_for_log("masking_failed").await;
     let answer = mask_text(&server, "s", "still 4111 1111 1111 1111").await;
     assert_eq!(answer["text"], "still **** **** **** 1111");
 }

@@ -8,6 +8,7 @@ use corpus::generate::{self, kind, near};
 use corpus::score::{self, Finding};
 use corpus::values;
 use palisade::runtime::{EngineSettings, PluginOptions, Runtime};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The checked-in corpus.
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/corpus/masking.jsonl");
@@ -189,15 +190,21 @@ fn pii_and_secrets_meet_accuracy_targets() {
         .expect("an executor for the plugin calls");
     let mut findings = Vec::with_capacity(docs.len());
     let mut errors = Vec::new();
+    // The kinds each plugin reported.
+    let mut reported: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for doc in &docs {
         let mut found = Vec::new();
         for (name, plugin) in &plugins {
             match executor.block_on(plugin.mask("corpus", &doc.text)) {
-                Ok(out) => found.extend(out.value.into_iter().map(|f| Finding {
-                    kind: f.kind,
-                    start: f.start as usize,
-                    end: f.end as usize,
-                })),
+                Ok(out) => {
+                    let kinds = reported.entry(name).or_default();
+                    kinds.extend(out.value.iter().map(|f| f.kind.clone()));
+                    found.extend(out.value.into_iter().map(|f| Finding {
+                        kind: f.kind,
+                        start: f.start as usize,
+                        end: f.end as usize,
+                    }));
+                }
                 Err(e) => errors.push(format!("doc {}: {name}: {e}", doc.id)),
             }
         }
@@ -225,6 +232,25 @@ fn pii_and_secrets_meet_accuracy_targets() {
             .cloned()
             .collect::<Vec<_>>()
             .join("\n")
+    );
+    // The corpus's kinds are the ones the plugins report: each plugin's list
+    // against what it found in the corpus (which labels every kind at least
+    // MIN_LABELS times), and `ALL` is the two lists.
+    let set =
+        |kinds: &[&str]| -> BTreeSet<String> { kinds.iter().map(|k| k.to_string()).collect() };
+    for (name, listed) in [("pii", &kind::PII[..]), ("secrets", &kind::SECRETS[..])] {
+        assert_eq!(
+            reported.get(name).cloned().unwrap_or_default(),
+            set(listed),
+            "the kinds `{name}` reports are not the corpus's `kind::{}`",
+            name.to_uppercase()
+        );
+    }
+    let both: BTreeSet<String> = reported.into_values().flatten().collect();
+    assert_eq!(
+        both,
+        set(&kind::ALL),
+        "`kind::ALL` is not what the plugins report"
     );
     let failing = report.failing(MIN_RECALL, MIN_PRECISION);
     assert!(

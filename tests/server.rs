@@ -142,12 +142,58 @@ async fn unknown_routes_get_a_json_404() {
     assert_eq!(body["error"]["code"], "not_found");
 }
 
+/// SIGTERM lets a request in flight finish: a slow decision started before
+/// it gets its answer (which only a live server can send), then the
+/// process exits 0.
 #[tokio::test]
 async fn sigterm_stops_the_server_gracefully() {
-    let data = tempfile::tempdir().unwrap();
-    let server = start_ready(&["--data-dir", data.path().to_str().unwrap()]).await;
-    let status = server.terminate();
-    assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+    let cfg = ConfigDir::new(
+        "policy: policies\nplugins:\n  hostile:\n    path: hostile.wasm\n    \
+         limits: {fuel: 100000000000, deadline_ms: 5000}\n",
+    )
+    .with_file("hostile.wasm", HOSTILE);
+    let dir = cfg.dir.path().join("policies");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("p.yaml"),
+        format!(
+            "agents:\n  a:\n    allow:\n      - service: files\n        actions: [\"*\"]\n        \
+             resources: [\"*\"]\nchain: [hostile]\nidentities:\n  a: [\"{}\"]\n",
+            support::token_hash("tok-a")
+        ),
+    )
+    .unwrap();
+    let (config, data) = (cfg.config(), cfg.data());
+    let server = start_ready(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ])
+    .await;
+
+    // A decision that spends 1 s in the plugin...
+    let url = server.url("/v1/decide");
+    let slow = tokio::spawn(async move {
+        let body = serde_json::json!({"session": "s", "service": "files", "action": "slow", "resource": "f"});
+        let resp = reqwest::Client::new()
+            .post(url)
+            .bearer_auth("tok-a")
+            .json(&body)
+            .send()
+            .await
+            .expect("an answer, not a dropped connection");
+        let status = resp.status().as_u16();
+        (status, resp.json::<serde_json::Value>().await.unwrap())
+    });
+    // ...is under way when SIGTERM comes.
+    server.wait_for_log("hostile: slow started").await;
+    let exit = tokio::task::spawn_blocking(move || server.terminate());
+    let (status, answer) = slow.await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["decision"], "allow", "{answer}");
+    let exit = exit.await.unwrap();
+    assert_eq!(exit.code(), Some(0), "graceful shutdown exits 0");
 }
 
 /// The compile cache holds machine code the server runs. Another plugin's

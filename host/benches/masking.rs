@@ -9,7 +9,10 @@
 //! value about every 110 bytes, digit-heavy log lines); documents of 1 KB,
 //! 64 KB and 1 MB.
 //! Plugin figures are single-threaded calls on pooled instances, so they are
-//! per core. The HTTP figures are one client after another (the server's
+//! per core. Then the adversarial inputs of the plugins' own tests (about
+//! 1 MB each, built to provoke quadratic scans), the slowest of each plugin:
+//! those tests check that the plugins handle them, and the time they take is
+//! measured here, not asserted there. The HTTP figures are one client after another (the server's
 //! parsing, masking and answer on one request at a time) and two clients at
 //! once (both cores; the generator shares them).
 
@@ -109,6 +112,106 @@ fn bench_plugins(time: Duration) {
     }
 }
 
+/// The adversarial inputs of `adversarial_megabytes_finish` in
+/// `plugins/pii/src/tests.rs`: each unit repeated to about 1 MB.
+const PII_UNITS: &[&str] = &[
+    "1",
+    "4",
+    "1 ",
+    "4 ",
+    "4-",
+    "a@",
+    "a",
+    ":",
+    "1.1.",
+    "+",
+    "+1 ",
+    "(1",
+    "0 ",
+    "00 ",
+    "ab12 ",
+    "DE89 ",
+    "1:",
+    "a:",
+    "a.",
+    "a.a@",
+    "٤",
+    "\u{200B}4",
+];
+
+/// The adversarial inputs of `adversarial_inputs_finish` in
+/// `plugins/secrets/src/tests.rs`: (prefix, unit repeated to about 1 MB).
+const SECRETS_UNITS: &[(&str, &str)] = &[
+    ("", "AKIA"),
+    ("", "AKIA "),
+    ("", "password="),
+    ("", "password: "),
+    ("", "pwd=/a="),
+    ("", "eyJ."),
+    ("", "eyJ-"),
+    ("", "eyJaaaaaaaaaa."),
+    ("", "eyJaaaaaaaaaa.eyJa."),
+    ("", "-----BEGIN "),
+    ("", "-----BEGIN PRIVATE KEY-----"),
+    ("", "-----END PRIVATE KEY-----"),
+    ("", "://:@"),
+    ("", "a://b:c@"),
+    ("", "Bearer "),
+    ("", "Bearer Bearer abcdefghijklmnopq "),
+    ("", "github_pat_"),
+    ("", "xoxb-"),
+    ("", "token=\""),
+    ("", "token: {"),
+    ("", "\"secret\": \""),
+    ("", "--token --token "),
+    ("", "aws_secret "),
+    ("", "SecretAccessKey"),
+    ("", "="),
+    ("", ":"),
+    ("", "-"),
+    ("", "${"),
+    ("", "password=<"),
+    ("aws_secret_access_key=", "aB3/"),
+];
+
+fn bench_adversarial() {
+    const MB: usize = 1 << 20;
+    let (_rt, chain) = plugins();
+    let exec = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let pii: Vec<String> = PII_UNITS.iter().map(|u| u.repeat(MB / u.len())).collect();
+    let secrets: Vec<String> = SECRETS_UNITS
+        .iter()
+        .map(|(prefix, u)| format!("{prefix}{}", u.repeat(MB / u.len())))
+        .collect();
+    println!(
+        "
+adversarial inputs of ~1 MB (one call each), slowest per plugin, MB/s"
+    );
+    for (plugin, inputs) in chain.iter().zip([pii, secrets]) {
+        let mut rates: Vec<(f64, String)> = inputs
+            .iter()
+            .map(|text| {
+                let start = Instant::now();
+                // A plugin may refuse an input (a limit): that is its answer.
+                let _ = std::hint::black_box(exec.block_on(plugin.mask("bench", text)));
+                let rate = text.len() as f64 / start.elapsed().as_secs_f64() / 1e6;
+                let head: String = text.chars().take(12).collect();
+                (rate, format!("{head:?}…"))
+            })
+            .collect();
+        rates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let slowest: Vec<String> = rates
+            .iter()
+            .take(3)
+            .map(|(rate, input)| format!("{input} {rate:.1}"))
+            .collect();
+        println!("{:>8}: {}", plugin.name(), slowest.join(", "));
+    }
+}
+
 fn bench_http(time: Duration) {
     let dir = tempfile::tempdir().unwrap();
     let policy = format!(
@@ -184,5 +287,6 @@ fn main() {
     }
     let time = seconds();
     bench_plugins(time);
+    bench_adversarial();
     bench_http(time);
 }

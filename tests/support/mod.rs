@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The binary under test.
@@ -16,7 +17,63 @@ pub struct Server {
     child: std::sync::Mutex<Option<Child>>,
     pub base: String,
     pub dir: tempfile::TempDir,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    stderr: Arc<Stderr>,
+}
+
+/// What a process wrote to stderr so far, and whether the pipe is closed
+/// (then nothing more can come); waiters are woken at every line.
+#[derive(Default)]
+struct Stderr {
+    state: Mutex<(String, bool)>,
+    grew: Condvar,
+}
+
+impl Stderr {
+    /// Reads `pipe` to its end on a thread of its own.
+    fn read(pipe: impl std::io::Read + Send + 'static) -> Arc<Self> {
+        let log = Arc::new(Self::default());
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                sink.state.lock().unwrap().0.push_str(&(line + "\n"));
+                sink.grew.notify_all();
+            }
+            sink.state.lock().unwrap().1 = true;
+            sink.grew.notify_all();
+        });
+        log
+    }
+
+    fn text(&self) -> String {
+        self.state.lock().unwrap().0.clone()
+    }
+
+    /// Waits (bounded by `timeout`) until `done` holds of (text, closed);
+    /// returns whether it did.
+    fn wait(&self, timeout: Duration, done: impl Fn(&str, bool) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock().unwrap();
+        loop {
+            if done(&state.0, state.1) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self.grew.wait_timeout(state, left).unwrap().0;
+        }
+    }
+
+    /// Waits (bounded: 10 s) until the pipe is closed: every line the
+    /// process wrote is then in [`Stderr::text`].
+    fn wait_closed(&self) {
+        assert!(
+            self.wait(Duration::from_secs(10), |_, closed| closed),
+            "stderr still open 10 s after the process exited:\n{}",
+            self.text()
+        );
+    }
 }
 
 /// The embedded example policy's demo administrator token (public, like
@@ -85,14 +142,7 @@ pub fn start_with_env(
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn palisade");
-    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let err_pipe = child.stderr.take().unwrap();
-    let sink = stderr.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&(line + "\n"));
-        }
-    });
+    let stderr = Stderr::read(child.stderr.take().unwrap());
     let out = child.stdout.take().unwrap();
     let mut lines = BufReader::new(out).lines();
     match lines.next() {
@@ -108,16 +158,8 @@ pub fn start_with_env(
         }
         _ => {
             let status = child.wait().unwrap();
-            // Give the stderr reader a moment to drain the pipe.
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-                if std::sync::Arc::strong_count(&stderr) == 1 {
-                    break;
-                }
-            }
-            let text = stderr.lock().unwrap().clone();
-            Err((status, text))
+            stderr.wait_closed();
+            Err((status, stderr.text()))
         }
     }
 }
@@ -203,12 +245,36 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        std::thread::sleep(Duration::from_millis(100));
+        self.stderr.wait_closed();
         (status, self.stderr())
     }
 
+    /// What the server wrote to stderr so far. To look for a line the
+    /// server writes as it runs, wait for it with [`Server::wait_for_log`];
+    /// to be sure a line is absent, stop the server first
+    /// ([`Server::wait_exit`] returns its whole stderr).
     pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.stderr.text()
+    }
+
+    /// Waits (bounded: 20 s) until stderr holds `needle`; returns it all.
+    pub async fn wait_for_log(&self, needle: &str) -> String {
+        self.wait_for_logs(needle, 1).await
+    }
+
+    /// Waits (bounded: 20 s) until stderr holds `needle` `n` times; returns
+    /// it all. Waits off the async workers, so requests in flight go on.
+    pub async fn wait_for_logs(&self, needle: &str, n: usize) -> String {
+        let (log, wanted) = (self.stderr.clone(), needle.to_owned());
+        let found = tokio::task::spawn_blocking(move || {
+            log.wait(Duration::from_secs(20), |text, _| {
+                text.matches(wanted.as_str()).count() >= n
+            })
+        })
+        .await
+        .unwrap();
+        assert!(found, "`{needle}` not logged {n} times:\n{}", self.stderr());
+        self.stderr()
     }
 
     pub fn pid(&self) -> u32 {

@@ -5,7 +5,8 @@
 //!
 //! Multipart uploads are served as `s3s-fs` does them (parts of at least
 //! 5 MiB but the last, a `"…-N"` ETag); a test can make one part number
-//! fail ([`S3Server::fail_part`]) and count the uploads aborted.
+//! fail ([`S3Server::fail_part`]) or the uploads' creation
+//! ([`S3Server::refuse_creates`]), and count the uploads aborted.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
@@ -91,6 +92,12 @@ impl S3Server {
     /// `500 InternalError` (0: none does).
     pub fn fail_part(&self, part: i32) {
         self.faults.fail_part.store(part, Ordering::SeqCst);
+    }
+
+    /// From now on, every `CreateMultipartUpload` answers `403
+    /// AccessDenied` (`true`), or none does.
+    pub fn refuse_creates(&self, refuse: bool) {
+        self.faults.refuse_creates.store(refuse, Ordering::SeqCst);
     }
 
     /// How many multipart uploads were aborted.
@@ -208,6 +215,8 @@ impl S3Server {
 struct Faults {
     /// The part number whose `UploadPart` fails (0: none).
     fail_part: AtomicI32,
+    /// `CreateMultipartUpload` is refused (`403 AccessDenied`).
+    refuse_creates: std::sync::atomic::AtomicBool,
     /// Multipart uploads aborted.
     aborted: AtomicUsize,
 }
@@ -239,6 +248,9 @@ impl s3s::S3 for Strict {
     ) -> S3Result<S3Response<dto::CreateMultipartUploadOutput>> {
         if !self.root.join(&req.input.bucket).is_dir() {
             return Err(s3s::s3_error!(NoSuchBucket));
+        }
+        if self.faults.refuse_creates.load(Ordering::SeqCst) {
+            return Err(s3s::s3_error!(AccessDenied, "Access Denied"));
         }
         self.fs.create_multipart_upload(req).await
     }

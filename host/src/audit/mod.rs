@@ -22,7 +22,10 @@
 //!   [`Destination`] ([`destination`]): a directory ([`DirSink`]) or an
 //!   S3-compatible bucket ([`S3Sink`], [`s3`]).
 //! * [`apply_retention`] ([`retention`]): removes old records once exported,
-//!   leaving a [`Checkpoint`] so the rest still verifies.
+//!   leaving a [`Checkpoint`] so the rest still verifies, and an
+//!   `audit_retention` record in the chain that vouches for it (a
+//!   checkpoint without one, or beyond the export mark, is a
+//!   [`Broken::ForgedCheckpoint`]).
 //! * [`Scheduler`] ([`schedule`]): export and retention as the policy's
 //!   `audit:` block says ([`Plan`]), every minute or so, and everything
 //!   when the server stops.
@@ -99,9 +102,11 @@
 //! chain (there is no secret in the hash); the chain makes that detectable
 //! against any copy of a hash kept elsewhere (an export, a head file, a log).
 
+mod checkpoint;
 pub mod destination;
 pub mod dir;
 pub mod export;
+pub mod faulty;
 pub mod record;
 pub mod retention;
 pub mod s3;
@@ -119,12 +124,13 @@ pub use export::{
     DirSink, ExportFile, ExportReport, ExportSink, ExportedFile, Horizon, Period, export,
     export_to_dir, verify_export_file, verify_export_files,
 };
+pub use faulty::{Faults, FaultyStore};
 pub use jiff::Timestamp;
 pub use record::{
     AdminEntry, Columns, DecisionEntry, Entry, Kind, PluginRecord, Receipt, Record, SealedRecord,
     seal_record,
 };
-pub use retention::{Removed, apply_retention, cutoff};
+pub use retention::{Cut, RETENTION_EVENT, Removed, apply_retention, cutoff, retain};
 pub use s3::{S3Settings, S3Sink};
 pub use schedule::{ExportPlan, Plan, Schedule, Scheduler};
 pub use sqlite::SqliteStore;

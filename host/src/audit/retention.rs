@@ -11,13 +11,25 @@
 //! catch-up (a first retention over months of records) would stall
 //! decisions. With the pause, a decision's record waits at most about one
 //! chunk's transaction.
+//!
+//! Before the first record goes, the run is recorded in the chain itself: an
+//! `audit_retention` record naming the checkpoint it will leave
+//! (`checkpoint_seq`, `checkpoint_hash`). That record always survives its own
+//! cut (it comes after every exported record), so [`super::verify()`] can
+//! tell a checkpoint retention made from one written by hand over a
+//! truncated start of the log ([`super::checkpoint`]).
 
 use super::Broken;
-use super::record::{Record, rehash};
+use super::record::{AdminEntry, Record, rehash};
 use super::store::{AuditStore, Checkpoint};
+use super::writer::AuditLog;
 use super::{Timestamp, format_ts};
 use crate::{Error, Result};
 use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The `event` of the record a retention run leaves in the chain.
+pub const RETENTION_EVENT: &str = "audit_retention";
 
 /// Records removed per transaction.
 pub const CHUNK: u64 = 500;
@@ -41,11 +53,50 @@ pub fn cutoff(now: Timestamp, keep: std::time::Duration) -> Option<Timestamp> {
     Timestamp::from_microsecond(now.as_microsecond().checked_sub(keep)?).ok()
 }
 
+/// What a retention run is about to remove, announced before it removes
+/// anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    /// The checkpoint the run will leave: the last record it removes.
+    pub checkpoint: Checkpoint,
+    /// How many records it removes.
+    pub records: u64,
+    /// The records removed are those before this time.
+    pub older_than: Timestamp,
+}
+
+impl Cut {
+    /// The `audit_retention` record of this run, with `details` added
+    /// (e.g. the retention asked for, or what triggered the run).
+    pub fn entry(&self, mut details: BTreeMap<String, serde_json::Value>) -> AdminEntry {
+        details.insert("checkpoint_seq".into(), self.checkpoint.seq.into());
+        details.insert(
+            "checkpoint_hash".into(),
+            self.checkpoint.hash.clone().into(),
+        );
+        details.insert("removed".into(), self.records.into());
+        details.insert("older_than".into(), format_ts(self.older_than).into());
+        AdminEntry {
+            event: RETENTION_EVENT.into(),
+            details,
+            ..AdminEntry::default()
+        }
+    }
+}
+
 /// Removes the records older than `older_than` that have been exported
 /// (never one that has not: without an export nothing is removed), leaving a
-/// checkpoint. Refuses ([`Error::AuditBroken`]) if the record at a cut does
-/// not match its hash, the next record, or the export.
-pub fn apply_retention(store: &mut dyn AuditStore, older_than: Timestamp) -> Result<Removed> {
+/// checkpoint. Before removing anything it calls `announce` with the
+/// [`Cut`] it is about to make, which must record it in the chain (the
+/// `audit_retention` record of [`Cut::entry`], appended after the records
+/// cut); if `announce` fails, nothing is removed. Refuses
+/// ([`Error::AuditBroken`]) if the record at a cut does not match its hash,
+/// the next record, or the export.
+pub fn apply_retention(
+    store: &mut dyn AuditStore,
+    older_than: Timestamp,
+    announce: &mut dyn FnMut(&Cut) -> Result<()>,
+) -> Result<Removed> {
     let mut removed = Removed::default();
     let Some(mark) = store.export_mark()? else {
         return Ok(removed);
@@ -54,31 +105,65 @@ pub fn apply_retention(store: &mut dyn AuditStore, older_than: Timestamp) -> Res
     let Some(target) = store.last_seq_before(&format_ts(older_than), mark.seq)? else {
         return Ok(removed);
     };
+    if done >= target {
+        return Ok(removed);
+    }
+    let hash = checked_cut_hash(store, target, &mark)?;
+    announce(&Cut {
+        checkpoint: Checkpoint { seq: target, hash },
+        records: target - done,
+        older_than,
+    })?;
     while done < target {
         if removed.records > 0 {
             std::thread::sleep(PAUSE);
         }
         let end = target.min(done.saturating_add(CHUNK));
-        let hash = sealed_hash(store, end)?;
-        if end == mark.seq && hash != mark.hash {
-            return Err(broken(end, "differs from the record exported"));
-        }
-        let next_seq = end.saturating_add(1);
-        if let Some(next) = store.row(next_seq)? {
-            let prev = next
-                .body
-                .as_deref()
-                .and_then(|b| serde_json::from_str::<Record>(b).ok())
-                .map(|r| r.prev_hash);
-            if prev.as_deref() != Some(hash.as_str()) {
-                return Err(broken(next_seq, "does not continue the record before it"));
-            }
-        }
+        let hash = checked_cut_hash(store, end, &mark)?;
         removed.records += store.cut(&Checkpoint { seq: end, hash })?;
         removed.through_seq = Some(end);
         done = end;
     }
     Ok(removed)
+}
+
+/// [`apply_retention`] on the store of `log`, recording the run through
+/// `log` (with `details` added to the record) before anything is removed.
+pub fn retain(
+    log: &AuditLog,
+    older_than: Timestamp,
+    details: &BTreeMap<String, serde_json::Value>,
+) -> Result<Removed> {
+    let mut store = log.open_store()?;
+    apply_retention(&mut store, older_than, &mut |cut| {
+        log.append_blocking(cut.entry(details.clone())).map(drop)
+    })
+}
+
+/// The hash of the record at `seq`, where a cut is to end: checked against
+/// its body, the export mark (if it is the last exported record) and the
+/// next record's `prev_hash`.
+fn checked_cut_hash(
+    store: &mut dyn AuditStore,
+    seq: u64,
+    mark: &super::store::ExportMark,
+) -> Result<String> {
+    let hash = sealed_hash(store, seq)?;
+    if seq == mark.seq && hash != mark.hash {
+        return Err(broken(seq, "differs from the record exported"));
+    }
+    let next_seq = seq.saturating_add(1);
+    if let Some(next) = store.row(next_seq)? {
+        let prev = next
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<Record>(b).ok())
+            .map(|r| r.prev_hash);
+        if prev.as_deref() != Some(hash.as_str()) {
+            return Err(broken(next_seq, "does not continue the record before it"));
+        }
+    }
+    Ok(hash)
 }
 
 /// The hash of the record at `seq`, checked against its body.

@@ -13,13 +13,13 @@
 //! `audit_export` record of that export in a small file of its own, so a
 //! stopped server leaves nothing unexported.
 
+use super::Timestamp;
 use super::destination::Destination;
 use super::export::{ExportedFile, Horizon, Period, export};
 use super::record::AdminEntry;
-use super::retention::{Removed, apply_retention, cutoff};
+use super::retention::{Removed, cutoff, retain};
 use super::s3::S3Settings;
 use super::writer::AuditLog;
-use super::{Timestamp, format_ts};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -255,23 +255,17 @@ fn export_to(
     export(&mut store, sink.as_mut(), plan.period, horizon)
 }
 
-/// Removes the exported records older than `keep` at `now`, and records
-/// the run if it removed any.
+/// Removes the exported records older than `keep` at `now`, recording the
+/// run (before it removes anything) if there is anything to remove.
 fn retention_round(log: &AuditLog, keep: Duration, now: Timestamp) -> Result<Removed> {
     let Some(older_than) = cutoff(now, keep) else {
         return Ok(Removed::default());
     };
-    let removed = apply_retention(&mut log.open_store()?, older_than)?;
-    if let Some(through) = removed.through_seq {
-        let details = BTreeMap::from([
-            ("removed".to_owned(), removed.records.into()),
-            ("checkpoint_seq".to_owned(), through.into()),
-            ("older_than".to_owned(), format_ts(older_than).into()),
-            ("retention_s".to_owned(), keep.as_secs().into()),
-        ]);
-        record(log, "audit_retention", details);
-    }
-    Ok(removed)
+    let details = BTreeMap::from([
+        ("trigger".to_owned(), "schedule".into()),
+        ("retention_s".to_owned(), keep.as_secs().into()),
+    ]);
+    retain(log, older_than, &details)
 }
 
 fn record(log: &AuditLog, event: &str, details: BTreeMap<String, serde_json::Value>) {

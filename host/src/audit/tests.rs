@@ -284,19 +284,49 @@ fn a_missing_head_file_is_a_finding() {
     assert_eq!(finding(dir.path()), Broken::HeadMissing);
 }
 
+/// Rewrites the schema of `records` without `NOT NULL` on `body`, as an
+/// attacker with write access to the file can.
+fn drop_not_null_on_body(dir: &Path) {
+    let c = rusqlite::Connection::open(dir.join(SqliteStore::FILE)).unwrap();
+    c.execute_batch(
+        "PRAGMA writable_schema = ON; \
+         UPDATE sqlite_master SET sql = replace(sql, 'body TEXT NOT NULL', 'body TEXT') \
+         WHERE type = 'table' AND name = 'records'; \
+         PRAGMA writable_schema = OFF;",
+    )
+    .unwrap();
+    drop(c);
+    let c = rusqlite::Connection::open(dir.join(SqliteStore::FILE)).unwrap();
+    let sql: String = c
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'records'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(sql.contains("body TEXT,"), "{sql}");
+}
+
 #[test]
 fn garbage_is_a_finding_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     write_records(dir.path(), 20);
+    // NOT NULL is a schema rule an attacker can drop: drop it, so that every
+    // statement below applies (none may be skipped).
+    drop_not_null_on_body(dir.path());
     for garbage in ["12345", "x'ff00fe'", "''", "'{\"seq\":5}'", "NULL"] {
         let c = rusqlite::Connection::open(dir.path().join(SqliteStore::FILE)).unwrap();
-        // NOT NULL is a schema rule an attacker can drop; bypass it.
-        c.execute_batch("PRAGMA ignore_check_constraints = ON")
-            .unwrap();
         let set = format!("UPDATE records SET body = {garbage} WHERE seq = 5");
-        if c.execute_batch(&set).is_err() {
-            continue;
-        }
+        let changed = c
+            .execute(&set, [])
+            .unwrap_or_else(|e| panic!("{garbage}: the tampering did not apply: {e}"));
+        assert_eq!(changed, 1, "{garbage}");
+        let is_null: bool = c
+            .query_row("SELECT body IS NULL FROM records WHERE seq = 5", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(is_null, garbage == "NULL", "{garbage}");
         assert!(
             matches!(finding(dir.path()), Broken::Edited { seq: 5, .. }),
             "{garbage}"
@@ -669,6 +699,25 @@ fn append_at(store: &mut SqliteStore, times: &[&str]) {
     }
 }
 
+/// Appends `entry` at the end of the chain of `store`, at the last
+/// record's time (as the writer would, on a bare store).
+fn append_entry(store: &mut SqliteStore, entry: Entry) {
+    let head = store.head().unwrap().expect("a record to continue from");
+    let s = seal(entry.prepare().unwrap(), head.seq + 1, &head.ts, &head.hash);
+    store.append(&[s]).unwrap();
+}
+
+/// [`apply_retention`] on a bare store, recording the run in the chain
+/// before the cut, as [`retain`] does through the log.
+fn retain_store(dir: &Path, store: &mut SqliteStore, older_than: Timestamp) -> Removed {
+    let mut writer = SqliteStore::open(dir).unwrap();
+    apply_retention(store, older_than, &mut |cut| {
+        append_entry(&mut writer, cut.entry(BTreeMap::new()).into());
+        Ok(())
+    })
+    .unwrap()
+}
+
 fn names(files: &[ExportedFile]) -> Vec<(&str, u64, u64)> {
     files
         .iter()
@@ -985,14 +1034,14 @@ fn retention_removes_only_exported_records_and_keeps_the_chain_verifiable() {
     );
     // Nothing exported: nothing removed.
     assert_eq!(
-        apply_retention(&mut store, at("23:00:00")).unwrap(),
+        retain_store(dir.path(), &mut store, at("23:00:00")),
         Removed::default()
     );
     assert_eq!(verify(&mut store, None).unwrap().unwrap().records, 5);
 
     export_to_dir(&mut store, &out, Period::Hourly, at("14:30:00")).unwrap(); // 1..=2
-    // Older than 23:00, but only 1..=2 are exported.
-    let removed = apply_retention(&mut store, at("23:00:00")).unwrap();
+    // Older than 23:00, but only 1..=2 are exported (the run's record is 6).
+    let removed = retain_store(dir.path(), &mut store, at("23:00:00"));
     assert_eq!(
         removed,
         Removed {
@@ -1000,9 +1049,9 @@ fn retention_removes_only_exported_records_and_keeps_the_chain_verifiable() {
             through_seq: Some(2)
         }
     );
-    export_to_dir(&mut store, &out, Period::Hourly, at("16:30:00")).unwrap(); // 3..=5
-    // Only what is older than 14:30.
-    let removed = apply_retention(&mut store, at("14:30:00")).unwrap();
+    export_to_dir(&mut store, &out, Period::Hourly, at("16:30:00")).unwrap(); // 3..=6
+    // Only what is older than 14:30 (the run's record is 7).
+    let removed = retain_store(dir.path(), &mut store, at("14:30:00"));
     assert_eq!(
         removed,
         Removed {
@@ -1012,7 +1061,7 @@ fn retention_removes_only_exported_records_and_keeps_the_chain_verifiable() {
     );
     let report = verify(&mut store, None).unwrap().unwrap();
     assert_eq!(report.checkpoint.as_ref().map(|c| c.seq), Some(3));
-    assert_eq!((report.first_seq, report.last_seq), (Some(4), 5));
+    assert_eq!((report.first_seq, report.last_seq), (Some(4), 7));
 
     // The exports still verify as one chain, from the start.
     let mut files: Vec<PathBuf> = std::fs::read_dir(&out)
@@ -1044,14 +1093,15 @@ fn retention_through_the_head_then_writing_on() {
         let files =
             export_to_dir(&mut store, &dir.path().join("out"), Period::Daily, later).unwrap();
         assert_eq!(files.iter().map(|f| f.count).sum::<u64>(), 20);
-        let removed = apply_retention(&mut store, tomorrow).unwrap();
+        let removed = retain_store(dir.path(), &mut store, tomorrow);
         assert_eq!(removed.records, 20);
     }
+    // What is left is the run's own record, 21.
     let report = verify_dir(dir.path()).unwrap().unwrap();
-    assert_eq!((report.records, report.last_seq), (0, 20));
+    assert_eq!((report.records, report.last_seq), (1, 21));
     write_records(dir.path(), 5);
     let report = verify_dir(dir.path()).unwrap().unwrap();
-    assert_eq!((report.first_seq, report.last_seq), (Some(21), 25));
+    assert_eq!((report.first_seq, report.last_seq), (Some(21), 26));
 }
 
 #[test]
@@ -1065,7 +1115,7 @@ fn a_tampered_checkpoint_is_found() {
         at("15:30:00"),
     )
     .unwrap();
-    apply_retention(&mut store, at("14:00:00")).unwrap();
+    retain_store(dir.path(), &mut store, at("14:00:00"));
     sql(
         dir.path(),
         "UPDATE meta SET value = replace(value, '\"seq\":2', '\"seq\":1') WHERE key = 'checkpoint'",
@@ -1085,6 +1135,171 @@ fn a_tampered_checkpoint_is_found() {
         verify(&mut store, None).unwrap().unwrap_err(),
         Broken::Malformed { .. }
     ));
+}
+
+// ---- item 17: a checkpoint retention did not make ----
+
+/// Cuts records `1..=through` by hand, as someone hiding the start of the
+/// log would: deletes them and writes the checkpoint the rest continues from.
+fn forge_checkpoint(dir: &Path, through: u64) {
+    let hash: String = {
+        let c = rusqlite::Connection::open(dir.join(SqliteStore::FILE)).unwrap();
+        c.query_row(
+            "SELECT hash FROM records WHERE seq = ?1",
+            [through as i64],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let checkpoint = serde_json::json!({"seq": through, "hash": hash}).to_string();
+    sql(
+        dir,
+        &format!(
+            "DELETE FROM records WHERE seq <= {through}; \
+             INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', '{checkpoint}');"
+        ),
+    );
+}
+
+#[test]
+fn a_checkpoint_without_an_export_is_forged() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), 20);
+    forge_checkpoint(dir.path(), 5);
+    let broken = finding(dir.path());
+    assert_eq!(
+        broken,
+        Broken::ForgedCheckpoint {
+            seq: 5,
+            why: "nothing was ever exported, and retention removes only exported records".into()
+        }
+    );
+    assert_eq!(
+        broken.to_string(),
+        "the checkpoint at record 5 was not made by retention (nothing was ever exported, \
+         and retention removes only exported records): records up to 5 were removed by \
+         other means"
+    );
+}
+
+#[test]
+fn a_checkpoint_beyond_the_export_is_forged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store_with(
+        dir.path(),
+        &["13:10:00", "13:50:00", "15:00:00", "15:10:00"],
+    );
+    export_to_dir(
+        &mut store,
+        &dir.path().join("out"),
+        Period::Hourly,
+        at("14:30:00"),
+    )
+    .unwrap();
+    drop(store);
+    forge_checkpoint(dir.path(), 3);
+    assert_eq!(
+        verify(&mut SqliteStore::open(dir.path()).unwrap(), None)
+            .unwrap()
+            .unwrap_err(),
+        Broken::ForgedCheckpoint {
+            seq: 3,
+            why: "export reached only record 2, and retention removes only exported records".into()
+        }
+    );
+}
+
+#[test]
+fn a_checkpoint_no_retention_record_names_is_forged_even_with_a_forged_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), 20);
+    let hash_20 = verify_dir(dir.path()).unwrap().unwrap().last_hash;
+    forge_checkpoint(dir.path(), 5);
+    // The forger also writes an export mark that reaches the checkpoint.
+    let mark = serde_json::json!({"seq": 20, "hash": hash_20, "period": "2026-11-23"});
+    sql(
+        dir.path(),
+        &format!("INSERT INTO meta (key, value) VALUES ('{EXPORTED_KEY}', '{mark}')"),
+    );
+    assert_eq!(
+        finding(dir.path()),
+        Broken::ForgedCheckpoint {
+            seq: 5,
+            why: "no `audit_retention` record in the chain names it".into()
+        }
+    );
+    // A retention record naming another checkpoint does not vouch for it.
+    let mut store = SqliteStore::open(dir.path()).unwrap();
+    let other = Cut {
+        checkpoint: Checkpoint {
+            seq: 5,
+            hash: "ab".repeat(32),
+        },
+        records: 5,
+        older_than: Timestamp::now(),
+    };
+    append_entry(&mut store, other.entry(BTreeMap::new()).into());
+    assert!(matches!(
+        finding(dir.path()),
+        Broken::ForgedCheckpoint { seq: 5, .. }
+    ));
+}
+
+#[test]
+fn an_export_mark_the_chain_no_longer_matches_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store_with(dir.path(), &["13:10:00", "13:50:00", "15:00:00"]);
+    export_to_dir(
+        &mut store,
+        &dir.path().join("out"),
+        Period::Hourly,
+        at("14:30:00"),
+    )
+    .unwrap();
+    sql(
+        dir.path(),
+        &format!(
+            "UPDATE meta SET value = replace(value, '\"hash\":\"', '\"hash\":\"0') \
+             WHERE key = '{EXPORTED_KEY}'"
+        ),
+    );
+    assert!(matches!(
+        verify(&mut store, None).unwrap().unwrap_err(),
+        Broken::Edited { seq: 2, .. }
+    ));
+}
+
+#[test]
+fn export_then_retention_through_the_log_verifies_and_records_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // More than one chunk, so the run passes through checkpoints of its own.
+    let n = retention::CHUNK + 20;
+    let log = AuditLog::open(dir.path()).unwrap();
+    for i in 1..=n {
+        log.append_blocking(decision(i)).unwrap();
+    }
+    let later = Timestamp::now() + jiff::SignedDuration::from_hours(72);
+    export_to_dir(
+        &mut log.open_store().unwrap(),
+        &dir.path().join("out"),
+        Period::Daily,
+        later,
+    )
+    .unwrap();
+    let removed = retain(&log, later, &BTreeMap::new()).unwrap();
+    assert_eq!(removed.records, n);
+    let last = log
+        .query(&Filter::default(), Cursor::NEWEST, 1)
+        .unwrap()
+        .remove(0);
+    assert_eq!(last.event.as_deref(), Some(RETENTION_EVENT));
+    let details = last.details.unwrap();
+    assert_eq!(details["checkpoint_seq"], n);
+    assert_eq!(details["removed"], n);
+    log.close().unwrap();
+    let report = verify_dir(dir.path()).unwrap().unwrap();
+    assert_eq!(report.checkpoint.map(|c| c.seq), Some(n));
+    assert_eq!(report.last_seq, n + 1);
 }
 
 /// Throughput of the writer: 200k small records from 64 concurrent tasks.

@@ -1,5 +1,6 @@
 //! Verification: walk the chain and name the first bad record.
 
+use super::checkpoint::Provenance;
 use super::record::{Record, outcome_str, rehash};
 use super::sqlite::SqliteStore;
 use super::store::{AuditStore, ChainHead, Checkpoint, StoredRow};
@@ -49,6 +50,15 @@ pub enum Broken {
     },
     /// The store has records but the head file is gone.
     HeadMissing,
+    /// The chain starts from a checkpoint that retention did not make: no
+    /// export reached it, or no `audit_retention` record names it. The
+    /// start of the log was cut by hand.
+    ForgedCheckpoint {
+        /// The checkpoint's `seq`.
+        seq: u64,
+        /// Which evidence is missing.
+        why: String,
+    },
     /// Something other than a record is unreadable: the checkpoint, the head
     /// file, an export file's header or trailer.
     Malformed {
@@ -79,6 +89,11 @@ impl std::fmt::Display for Broken {
                 "record {seq} is not the one the head file recorded: the chain was rebuilt"
             ),
             Self::HeadMissing => f.write_str("the head file `audit.head` is missing"),
+            Self::ForgedCheckpoint { seq, why } => write!(
+                f,
+                "the checkpoint at record {seq} was not made by retention ({why}): \
+                 records up to {seq} were removed by other means"
+            ),
             Self::Malformed { what } => f.write_str(what),
         }
     }
@@ -334,7 +349,9 @@ impl Chain {
 /// its hash, each `prev_hash` against the previous record (or the
 /// checkpoint), `seq`s without gaps, the indexed columns against the body;
 /// then the end of the chain against `head` (the head file, read **before**
-/// calling this, so that records appended meanwhile do not matter).
+/// calling this, so that records appended meanwhile do not matter), and
+/// the checkpoint, if any, against the export mark and the
+/// `audit_retention` records ([`Broken::ForgedCheckpoint`]).
 ///
 /// Returns the first finding as `Ok(Err(_))`; `Err(_)` is a failure to read.
 pub fn verify(
@@ -348,6 +365,11 @@ pub fn verify(
             Ok(c) => c,
             Err(b) => return Ok(Err(b)),
         };
+        let mark = match as_finding(store.export_mark())? {
+            Ok(m) => m,
+            Err(b) => return Ok(Err(b)),
+        };
+        let mut provenance = Provenance::new(checkpoint.clone(), mark);
         let (start_seq, start_hash, start) = match &checkpoint {
             Some(c) => (c.seq, c.hash.clone(), "the checkpoint"),
             None => (0, GENESIS_HASH.to_owned(), "the start of the chain"),
@@ -364,6 +386,7 @@ pub fn verify(
                 Ok(record) => {
                     records += 1;
                     first_seq.get_or_insert(record.seq);
+                    provenance.observe(&record);
                     if head.is_some_and(|h| h.seq == record.seq) {
                         at_head = Some(record.hash);
                     }
@@ -405,6 +428,9 @@ pub fn verify(
             if recorded.is_some_and(|r| r != h.hash) {
                 return Ok(Err(Broken::HeadMismatch { seq: h.seq }));
             }
+        }
+        if let Some(b) = provenance.finding(chain.last_seq()) {
+            return Ok(Err(b));
         }
         return Ok(Ok(Report {
             records,

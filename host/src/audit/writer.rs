@@ -173,6 +173,17 @@ impl AuditLog {
     /// records. It trades that much latency for less CPU per record (each
     /// sync costs the writer and the kernel tens of µs). Zero turns it off.
     pub fn open_with(data_dir: &Path, commit_delay: Duration) -> Result<AuditLog> {
+        Self::open_wrapped(data_dir, commit_delay, |store| Box::new(store))
+    }
+
+    /// [`AuditLog::open_with`], the writer's store wrapped by `wrap` (e.g.
+    /// in a [`FaultyStore`](super::FaultyStore) that fails on demand, to see
+    /// what a failing store does to the callers).
+    pub fn open_wrapped(
+        data_dir: &Path,
+        commit_delay: Duration,
+        wrap: impl FnOnce(SqliteStore) -> Box<dyn AuditStore>,
+    ) -> Result<AuditLog> {
         crate::data_dir::create(data_dir)?;
         let lock = lock_data_dir(data_dir)?;
 
@@ -206,7 +217,7 @@ impl AuditLog {
             Condvar::new(),
         ));
         let mut worker = Worker {
-            store,
+            store: wrap(store),
             rx,
             seq,
             hash,
@@ -447,7 +458,7 @@ fn maintain(mut store: SqliteStore, dir: &Path, shared: &Shared) {
 
 /// The writer thread's state.
 struct Worker {
-    store: SqliteStore,
+    store: Box<dyn AuditStore>,
     rx: mpsc::Receiver<Msg>,
     /// `seq` and `hash` of the last committed record.
     seq: u64,

@@ -234,9 +234,18 @@ fn retain(
     let keep = palisade::policy::units::Duration::parse(older_than).map_err(anyhow::Error::msg)?;
     let keep = audit::cutoff(Timestamp::now(), std::time::Duration::from_secs(keep.0))
         .with_context(|| format!("`{older_than}` reaches before any possible record"))?;
+    drop(SqliteStore::open_existing(data_dir)?);
+    // The run is recorded in the chain, so the log's own writer is opened
+    // (it takes the lock; asked first for the clearer message).
+    drop(lock_for_writing(data_dir)?);
+    let log = audit::AuditLog::open(data_dir)?;
+    let details = std::collections::BTreeMap::from([
+        ("trigger".to_owned(), "cli".into()),
+        ("retention".to_owned(), older_than.into()),
+    ]);
+    let removed = audit::retain(&log, keep, &details)?;
+    log.close()?;
     let mut store = SqliteStore::open_existing(data_dir)?;
-    let _lock = lock_for_writing(data_dir)?;
-    let removed = audit::apply_retention(&mut store, keep)?;
     match removed.through_seq {
         Some(seq) => writeln!(
             out,

@@ -53,6 +53,10 @@ struct Span {
     plugin: usize,
     start: usize,
     end: usize,
+    /// A part before the last of a value split across strings: an operator
+    /// that keeps the end of a value (`last_four`) keeps nothing of it, or
+    /// each part would show its own last digits.
+    split_head: bool,
 }
 
 /// What a masking chain found in texts it was recently given, by a digest of
@@ -142,6 +146,7 @@ impl Masker<'_> {
                 plugin: i,
                 start: f.start as usize,
                 end: f.end as usize,
+                split_head: false,
             }));
         }
         Ok(merge(spans))
@@ -168,7 +173,15 @@ impl Masker<'_> {
             let op = self.policy.operator(&s.kind);
             out.push_str(text.get(pos..s.start).unwrap_or_default());
             let value = text.get(s.start..s.end).unwrap_or_default();
-            out.push_str(&apply(op, self.key, self.session, &s.kind, value));
+            if s.split_head && op == Operator::LastFour {
+                out.extend(
+                    value
+                        .chars()
+                        .map(|c| if c.is_alphanumeric() { '*' } else { c }),
+                );
+            } else {
+                out.push_str(&apply(op, self.key, self.session, &s.kind, value));
+            }
             pos = s.end;
             reported.push(Reported {
                 kind: s.kind.clone(),
@@ -238,7 +251,10 @@ fn merge(mut spans: Vec<Span>) -> Vec<Span> {
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
     for s in spans {
         match out.last_mut() {
-            Some(last) if s.start < last.end => last.end = last.end.max(s.end),
+            Some(last) if s.start < last.end => {
+                last.end = last.end.max(s.end);
+                last.split_head |= s.split_head;
+            }
             _ => out.push(s),
         }
     }
@@ -449,13 +465,15 @@ fn split(s: &Span, placed: &[Placed], out: &mut [Vec<Span>], alone: Option<&[Vec
             return;
         }
     }
-    for (i, a, b) in parts {
+    let last = parts.len().saturating_sub(1);
+    for (n, (i, a, b)) in parts.into_iter().enumerate() {
         if let Some(leaf) = out.get_mut(i) {
             leaf.push(Span {
                 kind: s.kind.clone(),
                 plugin: s.plugin,
                 start: a,
                 end: b,
+                split_head: n < last,
             });
         }
     }
@@ -483,6 +501,7 @@ mod tests {
             plugin: 0,
             start,
             end,
+            split_head: false,
         }
     }
 

@@ -1,0 +1,129 @@
+//! Whether a retention checkpoint is one that retention made: cross-checked,
+//! while [`super::verify()`] walks the chain, against the export mark and the
+//! `audit_retention` records.
+//!
+//! A checkpoint is a row of the store's `meta` table, so on its own it would
+//! let anyone who deletes the first records of the log and writes one row
+//! hide the deletion. Retention leaves more than that row: it only ever cuts
+//! exported records (so the export mark reaches the checkpoint, with the
+//! same hash when it is the last exported record), and before it cuts it
+//! appends an `audit_retention` record naming the checkpoint it will leave
+//! ([`super::retention::Cut::entry`]), which comes after every record it
+//! cuts and so stays in the chain. A checkpoint without both is a
+//! [`Broken::ForgedCheckpoint`].
+//!
+//! The same walk checks the export mark against the chain: the record the
+//! mark names must still have the hash that was exported.
+
+use super::record::{Kind, Record};
+use super::retention::RETENTION_EVENT;
+use super::store::{Checkpoint, ExportMark};
+use super::verify::Broken;
+
+/// What the walk has seen of the checkpoint's and the export mark's
+/// evidence.
+pub(crate) struct Provenance {
+    checkpoint: Option<Checkpoint>,
+    mark: Option<ExportMark>,
+    /// An `audit_retention` record names the checkpoint (or a later one of
+    /// the same run).
+    vouched: bool,
+    /// The hash of the record at the export mark's `seq`, once walked.
+    at_mark: Option<String>,
+}
+
+impl Provenance {
+    /// Evidence for `checkpoint` and `mark`, as read before the walk.
+    pub(crate) fn new(checkpoint: Option<Checkpoint>, mark: Option<ExportMark>) -> Self {
+        Self {
+            checkpoint,
+            mark,
+            vouched: false,
+            at_mark: None,
+        }
+    }
+
+    /// Takes note of a record of the chain (after the checkpoint), in order.
+    pub(crate) fn observe(&mut self, record: &Record) {
+        if self.mark.as_ref().is_some_and(|m| m.seq == record.seq) {
+            self.at_mark = Some(record.hash.clone());
+        }
+        let Some(c) = &self.checkpoint else { return };
+        if self.vouched
+            || record.kind != Kind::Admin
+            || record.event.as_deref() != Some(RETENTION_EVENT)
+        {
+            return;
+        }
+        let Some(details) = &record.details else {
+            return;
+        };
+        let named = details
+            .get("checkpoint_seq")
+            .and_then(serde_json::Value::as_u64);
+        let hash = details
+            .get("checkpoint_hash")
+            .and_then(serde_json::Value::as_str);
+        self.vouched = match named {
+            // A run cuts in chunks: its checkpoint passes through earlier
+            // ones, whose hashes only the chain itself can vouch for.
+            Some(seq) if seq > c.seq => true,
+            // Records written before the hash was added name none.
+            Some(seq) if seq == c.seq => hash.is_none_or(|h| h == c.hash),
+            _ => false,
+        };
+    }
+
+    /// The finding, once the whole chain is walked (`last_seq`: its last
+    /// record, or the checkpoint's).
+    pub(crate) fn finding(self, last_seq: u64) -> Option<Broken> {
+        if let Some(c) = &self.checkpoint {
+            let forged = |why: String| Some(Broken::ForgedCheckpoint { seq: c.seq, why });
+            match &self.mark {
+                None => {
+                    return forged(
+                        "nothing was ever exported, and retention removes only exported records"
+                            .into(),
+                    );
+                }
+                Some(m) if m.seq < c.seq => {
+                    return forged(format!(
+                        "export reached only record {}, and retention removes only exported \
+                         records",
+                        m.seq
+                    ));
+                }
+                Some(m) if m.seq == c.seq && m.hash != c.hash => {
+                    return forged(format!(
+                        "the export mark names another hash for record {}",
+                        c.seq
+                    ));
+                }
+                Some(_) => {}
+            }
+            if !self.vouched {
+                return forged(format!(
+                    "no `{RETENTION_EVENT}` record in the chain names it"
+                ));
+            }
+        }
+        let m = self.mark?;
+        if self.checkpoint.as_ref().is_some_and(|c| m.seq <= c.seq) {
+            return None;
+        }
+        match self.at_mark {
+            Some(hash) if hash != m.hash => Some(Broken::Edited {
+                seq: m.seq,
+                what: "its hash differs from the one exported: the chain was rewritten after \
+                       the export"
+                    .into(),
+            }),
+            Some(_) => None,
+            None if m.seq == 0 => None,
+            None => Some(Broken::Truncated {
+                last_seq,
+                head_seq: m.seq,
+            }),
+        }
+    }
+}

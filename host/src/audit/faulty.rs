@@ -1,0 +1,112 @@
+//! A store wrapper that fails on demand: [`FaultyStore`], for fault
+//! injection in tests and drills. Like object_store's `limit.rs` and
+//! `throttle.rs`, it adds behaviour around any [`AuditStore`] without
+//! touching the backend; open a log on one with
+//! [`AuditLog::open_wrapped`](super::AuditLog::open_wrapped).
+
+use super::Broken;
+use super::record::{Record, SealedRecord};
+use super::store::{AuditStore, ChainHead, Checkpoint, Cursor, ExportMark, Filter, StoredRow};
+use crate::{Error, Result};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// The switches of one or more [`FaultyStore`]s (cheap to clone; clones
+/// share the switches).
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    fail_appends: Arc<AtomicBool>,
+    failed_appends: Arc<AtomicU64>,
+}
+
+impl Faults {
+    /// From now on, every append fails (`true`) or goes through (`false`).
+    pub fn fail_appends(&self, fail: bool) {
+        self.fail_appends.store(fail, Ordering::SeqCst);
+    }
+
+    /// How many appends were refused so far.
+    pub fn failed_appends(&self) -> u64 {
+        self.failed_appends.load(Ordering::SeqCst)
+    }
+}
+
+/// An [`AuditStore`] that passes every call to `inner`, except the ones its
+/// [`Faults`] say to fail.
+#[derive(Debug)]
+pub struct FaultyStore<S> {
+    inner: S,
+    faults: Faults,
+}
+
+impl<S: AuditStore> FaultyStore<S> {
+    /// Wraps `inner`, failing as `faults` says.
+    pub fn new(inner: S, faults: Faults) -> Self {
+        Self { inner, faults }
+    }
+}
+
+impl<S: AuditStore> AuditStore for FaultyStore<S> {
+    fn append(&mut self, batch: &[SealedRecord]) -> Result<()> {
+        if self.faults.fail_appends.load(Ordering::SeqCst) {
+            self.faults.failed_appends.fetch_add(1, Ordering::SeqCst);
+            return Err(Error::Audit {
+                message: "injected fault: the store refused the append".into(),
+            });
+        }
+        self.inner.append(batch)
+    }
+
+    fn head(&mut self) -> Result<Option<ChainHead>> {
+        self.inner.head()
+    }
+
+    fn query(&mut self, filter: &Filter, cursor: Cursor, limit: usize) -> Result<Vec<Record>> {
+        self.inner.query(filter, cursor, limit)
+    }
+
+    fn row(&mut self, seq: u64) -> Result<Option<StoredRow>> {
+        self.inner.row(seq)
+    }
+
+    fn scan(
+        &mut self,
+        after_seq: u64,
+        through_seq: u64,
+        visit: &mut dyn FnMut(StoredRow) -> Result<bool>,
+    ) -> Result<()> {
+        self.inner.scan(after_seq, through_seq, visit)
+    }
+
+    fn last_seq_before(&mut self, ts: &str, through_seq: u64) -> Result<Option<u64>> {
+        self.inner.last_seq_before(ts, through_seq)
+    }
+
+    fn meta(&mut self, key: &str) -> Result<Option<String>> {
+        self.inner.meta(key)
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.inner.set_meta(key, value)
+    }
+
+    fn cut(&mut self, checkpoint: &Checkpoint) -> Result<u64> {
+        self.inner.cut(checkpoint)
+    }
+
+    fn maintain(&mut self) -> Result<()> {
+        self.inner.maintain()
+    }
+
+    fn check_derived(&mut self) -> Result<Option<Broken>> {
+        self.inner.check_derived()
+    }
+
+    fn checkpoint(&mut self) -> Result<Option<Checkpoint>> {
+        self.inner.checkpoint()
+    }
+
+    fn export_mark(&mut self) -> Result<Option<ExportMark>> {
+        self.inner.export_mark()
+    }
+}
