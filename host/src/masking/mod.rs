@@ -434,18 +434,18 @@ fn split(s: &Span, placed: &[Placed], out: &mut [Vec<Span>], alone: Option<&[Vec
         }
     }
     if let Some(alone) = alone {
-        // The address found alone must cover all of its leaf's part: one
-        // that only overlaps it (`".doe@corp.example.com"` alone is found
-        // from the `d`) may have its front in the earlier values.
-        let address_glued_behind = s.kind == "email"
-            && parts.last().is_some_and(|&(i, a, b)| {
-                alone.get(i).is_some_and(|found| {
-                    found
-                        .iter()
-                        .any(|f| f.kind == s.kind && f.start <= a && b <= f.end)
-                })
-            });
-        if parts.len() < 2 || address_glued_behind {
+        // Cheap test first: most spans of the glued text lie within one
+        // leaf. The address found alone must cover all of its leaf's part:
+        // one that only overlaps it (`".doe@corp.example.com"` alone is
+        // found from the `d`) may have its front in the earlier values.
+        if parts.len() < 2
+            || (s.kind == "email"
+                && parts.last().is_some_and(|&(i, a, b)| {
+                    alone
+                        .get(i)
+                        .is_some_and(|found| covered(found, &s.kind, a, b))
+                }))
+        {
             return;
         }
     }
@@ -458,6 +458,44 @@ fn split(s: &Span, placed: &[Placed], out: &mut [Vec<Span>], alone: Option<&[Vec
                 end: b,
             });
         }
+    }
+}
+
+/// Whether one of `found` (sorted and disjoint, as [`merge`] leaves them)
+/// is of `kind` and covers `a..b`: a binary search, so a leaf with many
+/// findings costs a logarithm per span, not a scan.
+fn covered(found: &[Span], kind: &str, a: usize, b: usize) -> bool {
+    // The last finding that starts at or before `a` is the only one that
+    // can cover `a..b`, since they are disjoint.
+    let after = found.partition_point(|f| {
+        probe::step();
+        f.start <= a
+    });
+    after
+        .checked_sub(1)
+        .and_then(|i| found.get(i))
+        .is_some_and(|f| f.kind == kind && b <= f.end)
+}
+
+/// Counts the steps of searches, in tests, so a test can show that their
+/// cost does not grow with the square of the input.
+mod probe {
+    #[cfg(test)]
+    thread_local! {
+        static STEPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    /// One step of a search.
+    #[inline(always)]
+    pub(super) fn step() {
+        #[cfg(test)]
+        STEPS.with(|s| s.set(s.get() + 1));
+    }
+
+    /// Steps taken on this thread so far.
+    #[cfg(test)]
+    pub(super) fn steps() -> u64 {
+        STEPS.with(std::cell::Cell::get)
     }
 }
 
@@ -548,6 +586,35 @@ mod tests {
         let alone = vec![vec![email(0, 15)], Vec::new()];
         split(&email(0, 16), &placed, &mut out, Some(&alone));
         assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
+    }
+
+    #[test]
+    fn many_addresses_in_one_value_cost_a_logarithm_each() {
+        // One value holding `n` addresses, after a short one: the glued pass
+        // hands every address to `split`. Scanning the value's findings for
+        // each address cost about n²/2 steps (a 2 MB value took 39 s).
+        let n = 4000;
+        let addresses: Vec<String> = (0..n).map(|i| format!("a{i:04}@example.com")).collect();
+        let long = addresses.join(" ");
+        let l = leaves(&["main", &long]);
+        let (_, placed) = glue(&l);
+        let email = |start: usize, end: usize| Span {
+            kind: "email".into(),
+            ..span(start, end)
+        };
+        let alone_spans: Vec<Span> = (0..n).map(|i| email(i * 17, i * 17 + 16)).collect();
+        let alone = vec![Vec::new(), alone_spans];
+        let mut out = vec![Vec::new(); 2];
+        let before = probe::steps();
+        // The first address glued behind `main`, then every address alone.
+        split(&email(0, 4 + 16), &placed, &mut out, Some(&alone));
+        for i in 0..n {
+            let start = placed[1].start + i * 17;
+            split(&email(start, start + 16), &placed, &mut out, Some(&alone));
+        }
+        let steps = probe::steps() - before;
+        assert!(out.iter().all(Vec::is_empty), "nothing crosses values");
+        assert!(steps <= 64, "{steps} steps for {n} addresses");
     }
 
     #[test]
