@@ -8,11 +8,17 @@ use serde_json::{Value, json};
 use support::{ConfigDir, HOSTILE, Server, start_failing, start_ready, token_hash};
 
 const TOKEN: &str = "pal_test_mask_bot";
+/// Another agent of the same project.
+const EVE: &str = "pal_test_mask_eve";
 
 const POLICY: &str = r#"
 project: billing
 agents:
   bot:
+    allow:
+      - service: stripe
+        actions: ["invoices:read"]
+  eve:
     allow:
       - service: stripe
         actions: ["invoices:read"]
@@ -44,7 +50,11 @@ async fn server(policy: &str, extra_config: &str) -> (Server, ConfigDir) {
     std::fs::write(dir.join("billing.yaml"), policy).unwrap();
     std::fs::write(
         dir.join("zz-identities.yaml"),
-        format!("identities:\n  bot: [\"{}\"]\n", token_hash(TOKEN)),
+        format!(
+            "identities:\n  bot: [\"{}\"]\n  eve: [\"{}\"]\n",
+            token_hash(TOKEN),
+            token_hash(EVE)
+        ),
     )
     .unwrap();
     let (config, data) = (cfg.config(), cfg.data());
@@ -162,6 +172,36 @@ async fn tokens_are_stable_within_a_session_and_differ_across_sessions() {
     assert_eq!(token_of(&a1), token_of(&a2));
     assert_ne!(token_of(&a1), token_of(&b));
     assert_ne!(token_of(&a1), token_of(&other));
+}
+
+#[tokio::test]
+async fn an_agent_naming_another_agents_session_gets_tokens_of_its_own() {
+    // The session is the caller's word: eve can name bot's session, but
+    // must not get bot's tokens, or she could send candidate values and
+    // compare them with the tokens bot's data was masked to.
+    let (server, _cfg) = server(POLICY, "").await;
+    let token_of = |a: &Value| {
+        let t = a["text"].as_str().unwrap();
+        t[t.find("[email:t:").unwrap()..]
+            .split(']')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let body = json!({"session": "s-bot", "service": "stripe", "text": "to jane@example.com"});
+    let as_agent = |token: &'static str| {
+        let body = serde_json::to_vec(&body).unwrap();
+        let server = &server;
+        async move {
+            let (status, answer) = post_raw(server, Some(token), body).await;
+            assert_eq!(status, 200, "{answer}");
+            token_of(&answer)
+        }
+    };
+    let bot = as_agent(TOKEN).await;
+    assert_eq!(bot, as_agent(TOKEN).await, "stable for bot's session");
+    let eve = as_agent(EVE).await;
+    assert_ne!(bot, eve, "eve named bot's session and got bot's token");
 }
 
 #[tokio::test]

@@ -93,6 +93,8 @@ fn bench_plugins(time: Duration) {
             chain: chain.clone(),
             policy: &policy,
             key: &key,
+            project: "bench",
+            agent: "bot",
             session: "s",
             request_id: "bench",
             findings: None,

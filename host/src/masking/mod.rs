@@ -18,7 +18,7 @@ mod json;
 mod operator;
 
 pub use json::parse_strict;
-pub use operator::{MaskKey, apply};
+pub use operator::{MaskKey, Scope, apply};
 
 use crate::error::Result;
 use crate::policy::{MaskingPolicy, Operator};
@@ -105,6 +105,10 @@ pub struct Masker<'a> {
     pub policy: &'a MaskingPolicy,
     /// The key for `hash` and `token`.
     pub key: &'a MaskKey,
+    /// The caller's project, for `hash` and `token`.
+    pub project: &'a str,
+    /// The authenticated agent, for `token`.
+    pub agent: &'a str,
     /// The session, for `token`.
     pub session: &'a str,
     /// An id for the plugins' log lines.
@@ -147,6 +151,15 @@ impl Masker<'_> {
         Ok(merge(spans))
     }
 
+    /// Whose values these are, for `hash` and `token`.
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            project: self.project,
+            agent: self.agent,
+            session: self.session,
+        }
+    }
+
     fn plugin_name(&self, i: usize) -> String {
         self.chain
             .get(i)
@@ -168,7 +181,7 @@ impl Masker<'_> {
             let op = self.policy.operator(&s.kind);
             out.push_str(text.get(pos..s.start).unwrap_or_default());
             let value = text.get(s.start..s.end).unwrap_or_default();
-            out.push_str(&apply(op, self.key, self.session, &s.kind, value));
+            out.push_str(&apply(op, self.key, self.scope(), &s.kind, value));
             pos = s.end;
             reported.push(Reported {
                 kind: s.kind.clone(),
