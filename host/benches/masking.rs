@@ -98,6 +98,7 @@ fn bench_plugins(time: Duration) {
             session: "s",
             request_id: "bench",
             findings: None,
+            limits: Default::default(),
         };
         row.push(throughput(text.len(), time, || {
             let (masked, _) = exec.block_on(masker.mask_text(&text)).unwrap();

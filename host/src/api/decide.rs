@@ -240,6 +240,7 @@ async fn mask_attributes(
         session: &request.session,
         request_id: &request.request_id,
         findings: Some(&snap.findings),
+        limits: crate::masking::Limits::default(),
     };
     let doc = serde_json::Value::Object(
         request
