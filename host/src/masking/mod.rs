@@ -195,20 +195,23 @@ impl Masker<'_> {
     }
 
     /// Replaces `spans` (sorted, disjoint, in bounds) in `text`, charging
-    /// what replaces them to `room`.
+    /// everything it writes to `room`.
     fn replace(&self, text: &str, spans: &[Span], room: &mut Room) -> Result<String> {
         let mut out = String::with_capacity(text.len());
         let mut pos = 0;
         for s in spans {
             let op = self.policy.operator(&s.kind);
-            out.push_str(text.get(pos..s.start).unwrap_or_default());
+            let before = text.get(pos..s.start).unwrap_or_default();
             let value = text.get(s.start..s.end).unwrap_or_default();
             let masked = apply(op, self.key, self.scope(), &s.kind, value);
-            room.take(masked.len())?;
+            room.take(before.len() + masked.len())?;
+            out.push_str(before);
             out.push_str(&masked);
             pos = s.end;
         }
-        out.push_str(text.get(pos..).unwrap_or_default());
+        let rest = text.get(pos..).unwrap_or_default();
+        room.take(rest.len())?;
+        out.push_str(rest);
         Ok(out)
     }
 
