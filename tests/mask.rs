@@ -8,11 +8,17 @@ use serde_json::{Value, json};
 use support::{ConfigDir, HOSTILE, Server, start_failing, start_ready, token_hash};
 
 const TOKEN: &str = "pal_test_mask_bot";
+/// Another agent of the same project.
+const EVE: &str = "pal_test_mask_eve";
 
 const POLICY: &str = r#"
 project: billing
 agents:
   bot:
+    allow:
+      - service: stripe
+        actions: ["invoices:read"]
+  eve:
     allow:
       - service: stripe
         actions: ["invoices:read"]
@@ -44,7 +50,11 @@ async fn server(policy: &str, extra_config: &str) -> (Server, ConfigDir) {
     std::fs::write(dir.join("billing.yaml"), policy).unwrap();
     std::fs::write(
         dir.join("zz-identities.yaml"),
-        format!("identities:\n  bot: [\"{}\"]\n", token_hash(TOKEN)),
+        format!(
+            "identities:\n  bot: [\"{}\"]\n  eve: [\"{}\"]\n",
+            token_hash(TOKEN),
+            token_hash(EVE)
+        ),
     )
     .unwrap();
     let (config, data) = (cfg.config(), cfg.data());
@@ -162,6 +172,36 @@ async fn tokens_are_stable_within_a_session_and_differ_across_sessions() {
     assert_eq!(token_of(&a1), token_of(&a2));
     assert_ne!(token_of(&a1), token_of(&b));
     assert_ne!(token_of(&a1), token_of(&other));
+}
+
+#[tokio::test]
+async fn an_agent_naming_another_agents_session_gets_tokens_of_its_own() {
+    // The session is the caller's word: eve can name bot's session, but
+    // must not get bot's tokens, or she could send candidate values and
+    // compare them with the tokens bot's data was masked to.
+    let (server, _cfg) = server(POLICY, "").await;
+    let token_of = |a: &Value| {
+        let t = a["text"].as_str().unwrap();
+        t[t.find("[email:t:").unwrap()..]
+            .split(']')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let body = json!({"session": "s-bot", "service": "stripe", "text": "to jane@example.com"});
+    let as_agent = |token: &'static str| {
+        let body = serde_json::to_vec(&body).unwrap();
+        let server = &server;
+        async move {
+            let (status, answer) = post_raw(server, Some(token), body).await;
+            assert_eq!(status, 200, "{answer}");
+            token_of(&answer)
+        }
+    };
+    let bot = as_agent(TOKEN).await;
+    assert_eq!(bot, as_agent(TOKEN).await, "stable for bot's session");
+    let eve = as_agent(EVE).await;
+    assert_ne!(bot, eve, "eve named bot's session and got bot's token");
 }
 
 #[tokio::test]
@@ -395,6 +435,134 @@ async fn a_large_document_is_masked_whole() {
         answer["findings"].as_array().unwrap().len(),
         2 * (2 << 20 >> 7)
     );
+}
+
+#[tokio::test]
+async fn keys_and_numbers_in_any_notation_are_masked() {
+    let (server, _cfg) = server(POLICY, "").await;
+    let body = br#"{"session":"s","service":"stripe","json":{
+        "customers": {"jane.doe@example.com": {"plan": "pro"}, "4111111111111111": 1, "4000000000061111": 2},
+        "float": 4111111111111111.0,
+        "exp": 4111111111111111e0,
+        "servers": {"10.0.0.1": "a", "10.0.0.2": "b"}
+    }}"#;
+    let (status, answer) = post_raw(&server, Some(TOKEN), body.to_vec()).await;
+    assert_eq!(status, 200, "{answer}");
+    // Nothing sent comes back: not in keys, values or the findings' pointers.
+    let raw = answer.to_string();
+    for leak in ["jane", "4111111111111111", "4000000000061111", "10.0.0."] {
+        assert!(!raw.contains(leak), "`{leak}` leaked: {answer}");
+    }
+    let out = &answer["json"];
+    let customers: Vec<_> = out["customers"].as_object().unwrap().iter().collect();
+    assert!(customers[0].0.starts_with("[email:t:"), "{out}");
+    assert_eq!(customers[0].1, &json!({"plan": "pro"}));
+    // Two cards ending alike mask to one key: the second gets a suffix,
+    // neither value is lost.
+    assert_eq!(
+        customers[1..],
+        [
+            (&"************1111".to_owned(), &json!(1)),
+            (&"************1111#2".to_owned(), &json!(2))
+        ]
+    );
+    assert_eq!(
+        out["servers"],
+        json!({"[IP_ADDRESS]": "a", "[IP_ADDRESS]#2": "b"})
+    );
+    // A number written with a fraction or an exponent is read as its digits.
+    assert_eq!(out["float"], "************1111");
+    assert_eq!(out["exp"], "************1111");
+    let email_key = answer["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "email")
+        .unwrap();
+    assert_eq!(email_key["in_key"], true);
+    assert_eq!(
+        email_key["pointer"],
+        format!("/customers/{}", customers[0].0)
+    );
+}
+
+#[tokio::test]
+async fn a_document_of_many_values_under_a_long_key_costs_what_it_holds() {
+    let (server, _cfg) = server(POLICY, "").await;
+    let body = |key: &str, values: &str| {
+        format!(r#"{{"session":"s","service":"stripe","json":{{"{key}":[{values}]}}}}"#)
+            .into_bytes()
+    };
+    // 100,000 zeros under a 256 KiB key: a copy of the pointer per value
+    // once made this 25 GB before any plugin ran.
+    let key = "k".repeat(256 << 10);
+    let zeros = vec!["0"; 100_000].join(",");
+    let (status, answer) = post_raw(&server, Some(TOKEN), body(&key, &zeros)).await;
+    assert_eq!(status, 200, "{}", answer["error"]);
+    assert_eq!(answer["json"][&key].as_array().unwrap().len(), 100_000);
+    assert_eq!(answer["findings"], json!([]));
+    // More values than `masking.max_values`: refused before any masking.
+    let zeros = vec!["0"; 300_000].join(",");
+    let (status, answer) = post_raw(&server, Some(TOKEN), body(&key, &zeros)).await;
+    assert_eq!(status, 413, "{}", answer["error"]);
+    assert_eq!(answer["error"]["code"], "too_many_values");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`masking.max_values`"), "{message}");
+    // A card in each of 1,000 values under a 64 KiB key: the findings'
+    // pointers would take 64 MB. Fails closed: nothing comes back.
+    let key = "k".repeat(64 << 10);
+    let cards = vec!["\"4111111111111111\""; 1000].join(",");
+    let (status, answer) = post_raw(&server, Some(TOKEN), body(&key, &cards)).await;
+    assert_eq!(status, 422, "{}", answer["error"]);
+    assert_eq!(answer["error"]["code"], "masking_limit");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`masking.max_pointer_bytes`"), "{message}");
+    assert!(answer.get("json").is_none());
+    assert!(!answer.to_string().contains("4111111111111111"));
+    // The server is fine.
+    let health = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let answer = mask_text(&server, "s", "card 4111 1111 1111 1111").await;
+    assert_eq!(answer["text"], "card **** **** **** 1111");
+}
+
+#[tokio::test]
+async fn a_plugin_reporting_every_byte_fails_closed_or_is_merged() {
+    let (server, _cfg) = server(POLICY, "masking:\n  max_answer_bytes: 1048576\n").await;
+    let tickets = |text: String| json!({"session": "s", "service": "tickets", "text": text});
+    // One call reports 200,013 findings: more than `masking.max_findings`.
+    let text = format!("each byte ab {}", "z".repeat(200_000));
+    let (status, answer) = mask(&server, tickets(text)).await;
+    assert_eq!(status, 422, "{}", answer["error"]);
+    assert_eq!(answer["error"]["code"], "masking_limit");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("plugin `hostile` reported 200013 findings")
+            && message.contains("`masking.max_findings` (100000)"),
+        "{message}"
+    );
+    assert!(answer.get("text").is_none() && answer.get("findings").is_none());
+    // 90,010 touching findings of one kind are one finding.
+    let text = format!("each byte {}", "z".repeat(90_000));
+    let (status, answer) = mask(&server, tickets(text)).await;
+    assert_eq!(status, 200, "{}", answer["error"]);
+    assert_eq!(answer["text"], "[REDACTED:x]");
+    assert_eq!(answer["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(answer["findings"][0]["end"], 90_010);
+    // 90,013 findings of two kinds in turn do not merge: their masked text
+    // alone is past `masking.max_answer_bytes`. Nothing comes back.
+    let text = format!("each byte ab {}", "z".repeat(90_000));
+    let (status, answer) = mask(&server, tickets(text)).await;
+    assert_eq!(status, 422, "{}", answer["error"]);
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`masking.max_answer_bytes` (1048576)"),
+        "{message}"
+    );
+    assert!(answer.get("text").is_none());
+    // The server is fine.
+    let answer = mask_text(&server, "s", "card 4111 1111 1111 1111").await;
+    assert_eq!(answer["text"], "card **** **** **** 1111");
 }
 
 #[test]

@@ -96,9 +96,12 @@ fn bench_plugins(time: Duration) {
             chain: chain.clone(),
             policy: &policy,
             key: &key,
+            project: "bench",
+            agent: "bot",
             session: "s",
             request_id: "bench",
             findings: None,
+            limits: Default::default(),
         };
         row.push(throughput(text.len(), time, || {
             let (masked, _) = exec.block_on(masker.mask_text(&text)).unwrap();

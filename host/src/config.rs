@@ -101,13 +101,30 @@ pub struct MaskSettings {
     /// Deepest nesting of arrays and objects in a JSON document to mask
     /// (default 64, at most 100).
     pub max_depth: usize,
+    /// Most values in a masking request's body, keys included (default
+    /// 250,000); more get `413`.
+    pub max_values: usize,
+    /// Most findings one masking plugin call may report, and one answer may
+    /// hold (default 100,000); more get `422`.
+    pub max_findings: usize,
+    /// Most bytes of JSON pointers the findings of one answer may carry
+    /// (default 4 MiB); more get `422`.
+    pub max_pointer_bytes: usize,
+    /// Largest answer to a masking request, in bytes (default 32 MiB);
+    /// larger get `422`.
+    pub max_answer_bytes: usize,
 }
 
 impl Default for MaskSettings {
     fn default() -> Self {
+        let limits = crate::masking::Limits::default();
         Self {
             max_body_bytes: 4 << 20,
             max_depth: 64,
+            max_values: 250_000,
+            max_findings: limits.max_findings,
+            max_pointer_bytes: limits.max_pointer_bytes,
+            max_answer_bytes: limits.max_answer_bytes,
         }
     }
 }
@@ -115,13 +132,29 @@ impl Default for MaskSettings {
 impl MaskSettings {
     /// Checks the settings are in range.
     pub fn validate(&self) -> std::result::Result<(), String> {
-        if !(1024..=(256 << 20)).contains(&self.max_body_bytes) {
-            return Err("`masking.max_body_bytes` must be between 1024 and 268435456".into());
-        }
-        if !(1..=100).contains(&self.max_depth) {
-            return Err("`masking.max_depth` must be between 1 and 100".into());
+        let ranges: [(&str, usize, usize, usize); 6] = [
+            ("max_body_bytes", self.max_body_bytes, 1024, 256 << 20),
+            ("max_depth", self.max_depth, 1, 100),
+            ("max_values", self.max_values, 16, 10_000_000),
+            ("max_findings", self.max_findings, 1, 10_000_000),
+            ("max_pointer_bytes", self.max_pointer_bytes, 1024, 1 << 30),
+            ("max_answer_bytes", self.max_answer_bytes, 1024, 1 << 30),
+        ];
+        for (name, value, low, high) in ranges {
+            if !(low..=high).contains(&value) {
+                return Err(format!("`masking.{name}` must be between {low} and {high}"));
+            }
         }
         Ok(())
+    }
+
+    /// The limits a masking request runs under.
+    pub fn limits(&self) -> crate::masking::Limits {
+        crate::masking::Limits {
+            max_findings: self.max_findings,
+            max_pointer_bytes: self.max_pointer_bytes,
+            max_answer_bytes: self.max_answer_bytes,
+        }
     }
 }
 
@@ -478,6 +511,32 @@ mod tests {
             .map(|_| ())
             .unwrap_err();
         assert!(e.to_string().contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn masking_limits_have_safe_defaults_and_ranges() {
+        let c = parse("{}", "p.yaml").unwrap();
+        assert_eq!(c.masking.limits(), crate::masking::Limits::default());
+        let c = parse(
+            "masking:\n  max_values: 1000\n  max_findings: 10\n  max_pointer_bytes: 2048\n  max_answer_bytes: 4096\n",
+            "p.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.masking.max_values, c.masking.limits().max_findings),
+            (1000, 10)
+        );
+        for bad in ["max_findings: 0", "max_values: 1", "max_answer_bytes: 10"] {
+            let e = parse(&format!("masking:\n  {bad}\n"), "p.yaml")
+                .map(|_| ())
+                .unwrap_err();
+            let setting = bad.split(':').next().unwrap_or_default();
+            assert!(
+                e.to_string()
+                    .contains(&format!("`masking.{setting}` must be between")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

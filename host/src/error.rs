@@ -66,6 +66,20 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// A masking request went past one of the `masking:` limits of the
+    /// server configuration; nothing of it is returned.
+    #[error(
+        "{what}; the limit is `masking.{setting}` ({limit}); nothing is returned: \
+         send the content in smaller parts"
+    )]
+    MaskingLimit {
+        /// What went past it, e.g. "plugin `pii` reported 200000 findings".
+        what: String,
+        /// The setting, e.g. `max_findings`.
+        setting: &'static str,
+        /// Its value.
+        limit: usize,
+    },
     /// No plugin of that name is loaded.
     #[error("plugin `{plugin}` is not loaded")]
     PluginMissing {
@@ -170,6 +184,7 @@ impl Error {
             Self::Trap { .. } => "trap",
             Self::OversizedOutput { .. } => "oversized_output",
             Self::MalformedOutput { .. } => "malformed_output",
+            Self::MaskingLimit { .. } => "masking_limit",
             Self::PluginMissing { .. } => "plugin_missing",
             Self::MissingExport { .. } => "missing_export",
             Self::DigestMismatch { .. } => "digest_mismatch",

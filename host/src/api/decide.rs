@@ -263,9 +263,12 @@ async fn mask_for_record(
         chain,
         policy: &snap.policy.masking,
         key,
+        project: &request.project,
+        agent: &request.agent,
         session: &request.session,
         request_id: &request.request_id,
         findings: Some(&snap.findings),
+        limits: crate::masking::Limits::default(),
     };
     let masked = async {
         let (resource, _) = masker.mask_text(&request.resource).await?;

@@ -3,12 +3,12 @@
 use super::decide::bearer;
 use super::{ApiError, AppState};
 use crate::identity;
-use crate::masking::{Masker, Reported, parse_strict};
-use axum::Json;
+use crate::masking::{Masker, ParseError, Reported, offload, parse_strict};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -38,7 +38,7 @@ pub(super) async fn mask(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<MaskAnswer>, ApiError> {
+) -> Result<Response, ApiError> {
     let snapshot = state.snapshot().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -64,8 +64,22 @@ pub(super) async fn mask(
     })?;
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", m);
     // One level for the request object itself.
-    let request = parse_strict(&bytes, settings.max_depth + 1)
-        .map_err(|e| bad(format!("invalid masking request: {e}")))?;
+    let request = offload(bytes.len(), || {
+        parse_strict(&bytes, settings.max_depth + 1, settings.max_values)
+    })
+    .map_err(|e| match e {
+        ParseError::Invalid(e) => bad(format!("invalid masking request: {e}")),
+        ParseError::TooManyValues(limit) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_values",
+            format!(
+                "the body holds more values (keys included) than `masking.max_values` ({limit}) \
+                 allows; send the content in smaller parts"
+            ),
+        ),
+    })?;
+    let body_len = bytes.len();
+    drop(bytes);
     let (session, service, content) = fields(request).map_err(bad)?;
 
     let mask_id = identity::new_id("msk");
@@ -77,10 +91,13 @@ pub(super) async fn mask(
             chain,
             policy: &snapshot.policy.masking,
             key,
+            project: &snapshot.policy.project,
+            agent: &agent,
             session: &session,
             request_id: &mask_id,
             // Tool output is long and rarely repeats: not worth keeping.
             findings: None,
+            limits: settings.limits(),
         };
         match content {
             Content::Text(t) => masker
@@ -94,27 +111,76 @@ pub(super) async fn mask(
         }
     }
     .await;
-    // Fail closed: a plugin that failed means nothing is returned, masked
-    // or not. The cause is logged (a server error is) and answered.
-    let (content, findings) = masked.map_err(|e| {
-        ApiError::new(
+    // Fail closed: a plugin that failed, or a limit passed, means nothing
+    // is returned, masked or not. A server error's cause is logged.
+    let (content, findings) = masked.map_err(|e| match e {
+        crate::Error::MaskingLimit { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "masking_limit",
+            e.to_string(),
+        ),
+        e => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "masking_failed",
             format!("masking failed, nothing is returned: {e} ({})", e.kind()),
-        )
+        ),
     })?;
     tracing::info!(mask_id = %mask_id, agent = %agent, findings = findings.len(), "masked");
     let (text, json) = match content {
         Content::Text(t) => (Some(t), None),
         Content::Json(v) => (None, Some(v)),
     };
-    Ok(Json(MaskAnswer {
+    let answer = MaskAnswer {
         mask_id,
         policy_version: snapshot.policy.version.clone(),
         text,
         json,
         findings,
-    }))
+    };
+    let limit = settings.max_answer_bytes;
+    // About what the answer takes: the content and its findings.
+    let size = body_len + answer.findings.len() * 128;
+    let body = offload(size, || written(&answer, limit)).ok_or_else(|| {
+        let e = crate::Error::MaskingLimit {
+            what: "the answer would be too large".into(),
+            setting: "max_answer_bytes",
+            limit,
+        };
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "masking_limit",
+            e.to_string(),
+        )
+    })?;
+    let json = HeaderValue::from_static("application/json");
+    Ok(([(header::CONTENT_TYPE, json)], body).into_response())
+}
+
+/// `answer` as JSON, or `None` if it is longer than `limit` bytes: writing
+/// stops there, so an answer past the limit never takes more memory than it.
+fn written(answer: &MaskAnswer, limit: usize) -> Option<Vec<u8>> {
+    struct Capped {
+        out: Vec<u8>,
+        limit: usize,
+    }
+    impl std::io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.out.len() + buf.len() > self.limit {
+                return Err(std::io::Error::other("answer too large"));
+            }
+            self.out.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut capped = Capped {
+        out: Vec::new(),
+        limit,
+    };
+    serde_json::to_writer(&mut capped, answer).ok()?;
+    Some(capped.out)
 }
 
 /// Takes the request apart: `session`, `service`, and exactly one of `text`

@@ -61,20 +61,45 @@ fn canonical(kind: &str, value: &str) -> String {
     }
 }
 
-/// Replaces `value`, found as `kind`, for `session`.
-pub fn apply(op: Operator, key: &MaskKey, session: &str, kind: &str, value: &str) -> String {
+/// Whose data a value is: what `hash` and `token` are keyed by, so that one
+/// project's (or agent's) masked values cannot be matched by another.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// The project the caller belongs to: keys `hash` and `token`.
+    pub project: &'a str,
+    /// The authenticated agent: keys `token`.
+    pub agent: &'a str,
+    /// The session the caller named: keys `token`.
+    pub session: &'a str,
+}
+
+/// Replaces `value`, found as `kind`, for a caller in `scope`.
+///
+/// `hash` is keyed by the project: the same value hashes alike across its
+/// agents and sessions (so its logs can be joined) and differently in
+/// another project. `token` is keyed by the project, the agent and the
+/// session: the session is chosen by the caller, so an agent naming another
+/// agent's session still gets tokens of its own, unrelated to the other's.
+pub fn apply(op: Operator, key: &MaskKey, scope: Scope<'_>, kind: &str, value: &str) -> String {
     match op {
         Operator::Redact => format!("[REDACTED:{kind}]"),
         Operator::Label => format!("[{}]", kind.to_uppercase()),
         Operator::LastFour => last_four(value),
         Operator::Hash => {
-            let mac = key.mac(&[b"hash", kind.as_bytes(), canonical(kind, value).as_bytes()]);
+            let mac = key.mac(&[
+                b"hash",
+                scope.project.as_bytes(),
+                kind.as_bytes(),
+                canonical(kind, value).as_bytes(),
+            ]);
             format!("[{kind}:h:{}]", hex::encode(&mac[..8]))
         }
         Operator::Token => {
             let mac = key.mac(&[
                 b"token",
-                session.as_bytes(),
+                scope.project.as_bytes(),
+                scope.agent.as_bytes(),
+                scope.session.as_bytes(),
                 kind.as_bytes(),
                 canonical(kind, value).as_bytes(),
             ]);
@@ -103,6 +128,12 @@ fn last_four(value: &str) -> String {
 mod tests {
     use super::*;
 
+    const S: Scope<'static> = Scope {
+        project: "billing",
+        agent: "bot",
+        session: "s",
+    };
+
     fn key(b: u8) -> MaskKey {
         MaskKey::from_bytes([b; 32])
     }
@@ -112,26 +143,26 @@ mod tests {
         let k = key(1);
         let card = "4111 1111 1111 1111";
         assert_eq!(
-            apply(Operator::Redact, &k, "s", "credit_card", card),
+            apply(Operator::Redact, &k, S, "credit_card", card),
             "[REDACTED:credit_card]"
         );
         assert_eq!(
-            apply(Operator::LastFour, &k, "s", "credit_card", card),
+            apply(Operator::LastFour, &k, S, "credit_card", card),
             "**** **** **** 1111"
         );
         assert_eq!(
-            apply(Operator::LastFour, &k, "s", "ssn", "123-45-6789"),
+            apply(Operator::LastFour, &k, S, "ssn", "123-45-6789"),
             "***-**-6789"
         );
         assert_eq!(
-            apply(Operator::LastFour, &k, "s", "password", "hunter2"),
+            apply(Operator::LastFour, &k, S, "password", "hunter2"),
             "*******"
         );
         assert_eq!(
-            apply(Operator::Label, &k, "s", "credit_card", card),
+            apply(Operator::Label, &k, S, "credit_card", card),
             "[CREDIT_CARD]"
         );
-        let hash = apply(Operator::Hash, &k, "s", "credit_card", card);
+        let hash = apply(Operator::Hash, &k, S, "credit_card", card);
         assert!(
             hash.starts_with("[credit_card:h:") && hash.len() == 32,
             "{hash}"
@@ -141,7 +172,10 @@ mod tests {
     #[test]
     fn tokens_are_consistent_within_a_session_and_differ_across() {
         let k = key(1);
-        let t = |s: &str, v: &str| apply(Operator::Token, &k, s, "credit_card", v);
+        let t = |s: &str, v: &str| {
+            let scope = Scope { session: s, ..S };
+            apply(Operator::Token, &k, scope, "credit_card", v)
+        };
         assert_eq!(
             t("s1", "4111 1111 1111 1111"),
             t("s1", "4111-1111-1111-1111")
@@ -154,13 +188,45 @@ mod tests {
             t("s1", "4111 1111 1111 1111"),
             t("s2", "4111 1111 1111 1111")
         );
-        let h = |k: &MaskKey, s: &str| apply(Operator::Hash, k, s, "email", "A@example.com");
+        let h = |k: &MaskKey, s: &str| {
+            let scope = Scope { session: s, ..S };
+            apply(Operator::Hash, k, scope, "email", "A@example.com")
+        };
         assert_eq!(h(&k, "s1"), h(&k, "s2"), "hashes ignore the session");
         assert_eq!(
             h(&k, "s1"),
-            apply(Operator::Hash, &k, "s", "email", "a@EXAMPLE.com")
+            apply(Operator::Hash, &k, S, "email", "a@EXAMPLE.com")
         );
         assert_ne!(h(&k, "s1"), h(&key(2), "s1"), "hashes depend on the key");
+    }
+
+    #[test]
+    fn tokens_are_keyed_by_agent_and_project_and_hashes_by_project() {
+        let k = key(1);
+        let card = "4111 1111 1111 1111";
+        let token = |scope| apply(Operator::Token, &k, scope, "credit_card", card);
+        let hash = |scope| apply(Operator::Hash, &k, scope, "credit_card", card);
+        let other_agent = Scope {
+            agent: "mallory",
+            ..S
+        };
+        let other_project = Scope {
+            project: "other",
+            ..S
+        };
+        // The same session string named by another agent: another token.
+        assert_ne!(token(S), token(other_agent));
+        assert_ne!(token(S), token(other_project));
+        // Hashes join a project's records across agents, not projects.
+        assert_eq!(hash(S), hash(other_agent));
+        assert_ne!(hash(S), hash(other_project));
+        // The parts are length-prefixed: moving a byte between them differs.
+        let shifted = Scope {
+            project: "billingb",
+            agent: "ot",
+            ..S
+        };
+        assert_ne!(token(S), token(shifted));
     }
 
     #[test]
