@@ -22,6 +22,7 @@ struct PluginInfo {
     limits: Limits,
     code_source: CodeSource,
     idle_instances: usize,
+    log_lines_dropped: u64,
 }
 
 pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<PluginList> {
@@ -37,6 +38,7 @@ pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<PluginList>
             limits: *p.limits(),
             code_source: p.code_source(),
             idle_instances: p.idle_instances(),
+            log_lines_dropped: p.log_lines_dropped(),
         })
         .collect();
     Json(PluginList {

@@ -3,13 +3,16 @@
 //!
 //! Setup reads in wasmtime's order: [`Runtime::new`] builds the engine (and its
 //! epoch ticker) and the linker (WASI with nothing granted, plus the
-//! `palisade:plugin/host` imports); [`Runtime::load`] compiles or fetches from
-//! cache, checks the pin, and pre-instantiates; [`Plugin::evaluate`] and
+//! `palisade:plugin/host` imports, charged fuel by size, see [`host_api`]);
+//! [`Runtime::load`] compiles or fetches from cache, checks the pin, and
+//! pre-instantiates; [`Plugin::evaluate`] and
 //! [`Plugin::mask`] make a store per call or reuse an idle one.
 
 mod bindings;
 mod cache;
 mod engine;
+mod host_api;
+mod host_log;
 mod limits;
 mod plugin;
 mod state;
@@ -19,6 +22,7 @@ mod tests;
 pub use bindings::types;
 pub use cache::{CodeSource, sha256_hex};
 pub use engine::EngineSettings;
+pub use host_api::{HOST_CALL_FUEL, HOST_CALL_FUEL_PER_BYTE};
 pub use limits::{Isolation, Limits, MAX_MEMORY_MIB};
 pub use plugin::{CallOutcome, Exports, Plugin, PluginOptions};
 
@@ -28,7 +32,7 @@ use cap_std::fs::Dir;
 use state::State;
 use std::path::PathBuf;
 use wasmtime::Engine;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 
 /// The plugin runtime. One per process.
 pub struct Runtime {
@@ -55,7 +59,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link WASI: {e}")))?;
-        bindings::Plugin::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+        host_api::add_to_linker(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link the host interface: {e}")))?;
         let cache = ComponentCache::new(&engine, cache_dir);
         let ticker = engine::Ticker::start(engine.clone())?;
