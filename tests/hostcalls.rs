@@ -1,6 +1,7 @@
-//! End to end: what a plugin can do through its host calls is bounded: its
-//! log (a budget per call and per plugin, a dropped count, one escaped line
-//! per message).
+//! End to end: what a plugin can do through its host calls is bounded and
+//! named: its log (a budget per call and per plugin, a dropped count, one
+//! escaped line per message), `wasi:random`, resource handles, and
+//! `wasi:cli/exit`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -138,4 +139,24 @@ async fn a_plugin_log_flood_is_bounded_counted_and_escaped() {
         !lines.iter().any(|l| l.starts_with("2026-12-06T07:00:00")),
         "a forged line reached the log:\n{lines:?}"
     );
+}
+
+#[tokio::test]
+async fn wasi_limits_and_exit_are_named_and_the_server_keeps_serving() {
+    // A deadline long enough for fuel, not the clock, to end the log loop.
+    let (s, _cfg) = hostile_server("{deadline_ms: 10000}").await;
+    for (action, kind) in [
+        ("random", "host_call_limit"),
+        ("handles", "handle_limit"),
+        ("exit", "plugin_exited"),
+        ("log_forever", "out_of_fuel"),
+    ] {
+        let a = decide(&s, action).await;
+        assert_eq!(a["decision"], "deny", "{action}: {a}");
+        let step = &a["explain"][1];
+        assert_eq!(step["plugin"], "hostile", "{a}");
+        assert_eq!(step["error"], kind, "{action}: {a}");
+    }
+    let a = decide(&s, "ok").await;
+    assert_eq!(a["decision"], "allow", "{a}");
 }

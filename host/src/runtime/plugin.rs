@@ -425,6 +425,9 @@ impl Plugin {
                 limit_mib: limits.memory_mib,
             };
         }
+        if let Some(named) = super::wasi::classify(&plugin, &e) {
+            return named;
+        }
         match e.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => Error::OutOfFuel {
                 plugin,

@@ -4,6 +4,7 @@
 use super::bindings::host_api::Level;
 use super::host_log::{CallLog, LogBudget};
 use super::limits::Limiter;
+use super::wasi::MAX_HANDLES;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store};
@@ -24,10 +25,12 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// A store for one instance of a plugin: its data and its memory limiter.
+    /// A store for one instance of `plugin`: its data, its memory limiter,
+    /// and its handle limits.
     pub(crate) fn store(engine: &Engine, state: State) -> Store<State> {
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
+        super::wasi::limit_store(&mut store);
         store
     }
 
@@ -38,9 +41,15 @@ impl State {
         log: Arc<LogBudget>,
     ) -> Self {
         // No preopened directories, no environment, no arguments, no network,
-        // and stdio not inherited (reads see EOF, writes are discarded).
-        let wasi = WasiCtx::builder().allow_ip_name_lookup(false).build();
-        let table = ResourceTable::new();
+        // and stdio not inherited (reads see EOF, writes are discarded). The
+        // random size is checked (with a typed error) before WASI is asked;
+        // WASI's own check is set to the same bound.
+        let wasi = WasiCtx::builder()
+            .allow_ip_name_lookup(false)
+            .max_random_size(super::wasi::MAX_RANDOM_BYTES)
+            .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_HANDLES);
         Self {
             wasi,
             table,
@@ -83,5 +92,11 @@ impl WasiView for State {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+impl wasmtime_wasi_io::IoView for State {
+    fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 }

@@ -1,5 +1,6 @@
 //! Host calls against their limits: the log budget and escaping, fuel for
-//! host calls.
+//! host calls, `wasi:random`'s size, resource handles, `wasi:cli/exit`, and
+//! the WASI that is not offered.
 
 use super::*;
 use std::sync::{Arc, Mutex};
@@ -180,4 +181,87 @@ fn a_forged_log_line_comes_out_as_one_escaped_line() {
         !lines.iter().any(|l| l.starts_with("2026-12-06T07:00:00")),
         "{lines:?}"
     );
+}
+
+#[test]
+fn a_huge_random_request_fails_fast_and_named() {
+    each_isolation(|i| {
+        hostile_case(i, "random", Limits::default(), |e| {
+            matches!(e, Error::HostCallLimit { detail, .. }
+                if detail.contains("get-random-bytes") && detail.contains("67108864")
+                    && detail.contains(&MAX_RANDOM_BYTES.to_string()))
+        });
+    });
+}
+
+#[test]
+fn leaking_resource_handles_stops_at_the_store_limit() {
+    each_isolation(|i| {
+        let limits = Limits {
+            fuel: u64::MAX / 2,
+            deadline_ms: 60_000,
+            ..Limits::default()
+        };
+        hostile_case(
+            i,
+            "handles",
+            limits,
+            |e| matches!(e, Error::HandleLimit { limit, .. } if *limit == MAX_HANDLES),
+        );
+    });
+}
+
+#[test]
+fn exiting_is_named() {
+    each_isolation(|i| {
+        hostile_case(i, "exit", Limits::default(), |e| {
+            matches!(e, Error::PluginExited { .. }) && e.kind() == "plugin_exited"
+        });
+    });
+}
+
+/// A component that imports `wasi:sockets/tcp` and nothing else.
+fn sockets_component() -> Vec<u8> {
+    use wasm_encoder::{
+        Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection, InstanceType,
+    };
+    let mut types = ComponentTypeSection::new();
+    types.instance(&InstanceType::new());
+    let mut imports = ComponentImportSection::new();
+    imports.import("wasi:sockets/tcp@0.2.0", ComponentTypeRef::Instance(0));
+    let mut component = Component::new();
+    component.section(&types).section(&imports);
+    component.finish()
+}
+
+#[test]
+fn a_plugin_importing_sockets_is_refused_at_load() {
+    let rt = runtime();
+    let err = rt
+        .load("net", &sockets_component(), PluginOptions::default())
+        .map(|_| ())
+        .expect_err("sockets are not offered");
+    match err {
+        Error::InvalidPlugin { message, .. } => {
+            assert!(message.contains("`wasi:sockets/tcp@0.2.0`"), "{message}");
+            assert!(message.contains("no network"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// What the first-party plugins import is what the host offers.
+#[test]
+fn first_party_plugins_load_on_the_narrowed_linker() {
+    let rt = runtime();
+    for name in ["aws", "git", "glob", "pii", "secrets", "stripe"] {
+        let bytes = crate::builtin::plugin(name).unwrap_or_default();
+        let info = rt.inspect(bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            info.imports.iter().all(|i| !i.starts_with("wasi:sockets/")),
+            "{name}: {:?}",
+            info.imports
+        );
+        load(&rt, name, bytes, PluginOptions::default());
+    }
 }
