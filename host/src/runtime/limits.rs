@@ -181,5 +181,27 @@ mod tests {
             ..Limits::default()
         };
         assert!(bad.validate().is_err_and(|m| m.contains("deadline_ms")));
+        let bad = Limits {
+            log_lines_per_sec: 1_000_000,
+            ..Limits::default()
+        };
+        assert!(
+            bad.validate()
+                .is_err_and(|m| m.contains("log_lines_per_sec"))
+        );
+        let bad = Limits {
+            log_bytes_per_call: u32::MAX,
+            ..Limits::default()
+        };
+        assert!(
+            bad.validate()
+                .is_err_and(|m| m.contains("log_bytes_per_call"))
+        );
+        // Zero is valid: the plugin's logging is off.
+        let off = Limits {
+            log_lines_per_sec: 0,
+            ..Limits::default()
+        };
+        assert_eq!(off.validate(), Ok(()));
     }
 }
