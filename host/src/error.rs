@@ -80,6 +80,32 @@ pub enum Error {
         /// Its value.
         limit: usize,
     },
+    /// The plugin ended itself (`wasi:cli/exit`, Rust's `std::process::exit`)
+    /// instead of answering.
+    #[error("plugin `{plugin}` exited with status {code} instead of answering")]
+    PluginExited {
+        /// Plugin name.
+        plugin: String,
+        /// The exit status it gave.
+        code: i32,
+    },
+    /// The plugin held more host resources (WASI streams, pollables, …) than
+    /// a store may hold.
+    #[error("plugin `{plugin}` exceeded its limit of {limit} host resource handles")]
+    HandleLimit {
+        /// Plugin name.
+        plugin: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// A host call asked for more than the host gives (e.g. random bytes).
+    #[error("plugin `{plugin}` made a host call over its limit: {detail}")]
+    HostCallLimit {
+        /// Plugin name.
+        plugin: String,
+        /// Which call, what it asked for, and the limit.
+        detail: String,
+    },
     /// No plugin of that name is loaded.
     #[error("plugin `{plugin}` is not loaded")]
     PluginMissing {
@@ -169,6 +195,9 @@ impl Error {
                 | Self::Trap { .. }
                 | Self::OversizedOutput { .. }
                 | Self::MalformedOutput { .. }
+                | Self::PluginExited { .. }
+                | Self::HandleLimit { .. }
+                | Self::HostCallLimit { .. }
                 | Self::PluginMissing { .. }
                 | Self::MissingExport { .. }
         )
@@ -185,6 +214,9 @@ impl Error {
             Self::OversizedOutput { .. } => "oversized_output",
             Self::MalformedOutput { .. } => "malformed_output",
             Self::MaskingLimit { .. } => "masking_limit",
+            Self::PluginExited { .. } => "plugin_exited",
+            Self::HandleLimit { .. } => "handle_limit",
+            Self::HostCallLimit { .. } => "host_call_limit",
             Self::PluginMissing { .. } => "plugin_missing",
             Self::MissingExport { .. } => "missing_export",
             Self::DigestMismatch { .. } => "digest_mismatch",

@@ -26,6 +26,7 @@ struct PluginInfo {
     limits: Limits,
     code_source: CodeSource,
     idle_instances: usize,
+    log_lines_dropped: u64,
 }
 
 pub(super) async fn list(
@@ -45,6 +46,7 @@ pub(super) async fn list(
             limits: *p.limits(),
             code_source: p.code_source(),
             idle_instances: p.idle_instances(),
+            log_lines_dropped: p.log_lines_dropped(),
         })
         .collect();
     Ok(Json(PluginList {

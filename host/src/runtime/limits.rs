@@ -30,6 +30,16 @@ pub struct Limits {
     pub max_output_bytes: usize,
     /// Idle instances kept for reuse in `pooled` isolation.
     pub max_idle: usize,
+    /// Log lines one call may write; more are dropped and counted.
+    pub log_lines_per_call: u32,
+    /// Log bytes one call may write; more are dropped and counted.
+    pub log_bytes_per_call: u32,
+    /// Log lines the plugin may write per second across all its calls (a
+    /// token bucket holding one second's worth); more are dropped and counted.
+    pub log_lines_per_sec: u32,
+    /// Log bytes the plugin may write per second across all its calls (a
+    /// token bucket holding one second's worth); more are dropped and counted.
+    pub log_bytes_per_sec: u32,
 }
 
 impl Default for Limits {
@@ -40,6 +50,10 @@ impl Default for Limits {
             memory_mib: 32,
             max_output_bytes: 64 * 1024,
             max_idle: 16,
+            log_lines_per_call: 32,
+            log_bytes_per_call: 16 * 1024,
+            log_lines_per_sec: 100,
+            log_bytes_per_sec: 64 * 1024,
         }
     }
 }
@@ -66,6 +80,18 @@ impl Limits {
         }
         if self.max_idle > 1024 {
             return Err("`limits.max_idle` must be at most 1024".into());
+        }
+        if self.log_lines_per_call > 100_000 || self.log_lines_per_sec > 100_000 {
+            return Err(
+                "`limits.log_lines_per_call` and `limits.log_lines_per_sec` must be at most 100000"
+                    .into(),
+            );
+        }
+        if self.log_bytes_per_call > 16 << 20 || self.log_bytes_per_sec > 16 << 20 {
+            return Err(
+                "`limits.log_bytes_per_call` and `limits.log_bytes_per_sec` must be at most 16777216"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -155,5 +181,27 @@ mod tests {
             ..Limits::default()
         };
         assert!(bad.validate().is_err_and(|m| m.contains("deadline_ms")));
+        let bad = Limits {
+            log_lines_per_sec: 1_000_000,
+            ..Limits::default()
+        };
+        assert!(
+            bad.validate()
+                .is_err_and(|m| m.contains("log_lines_per_sec"))
+        );
+        let bad = Limits {
+            log_bytes_per_call: u32::MAX,
+            ..Limits::default()
+        };
+        assert!(
+            bad.validate()
+                .is_err_and(|m| m.contains("log_bytes_per_call"))
+        );
+        // Zero is valid: the plugin's logging is off.
+        let off = Limits {
+            log_lines_per_sec: 0,
+            ..Limits::default()
+        };
+        assert_eq!(off.validate(), Ok(()));
     }
 }

@@ -2,31 +2,37 @@
 //! pre-instantiated plugins with pooled or fresh instances.
 //!
 //! Setup reads in wasmtime's order: [`Runtime::new`] builds the engine (and its
-//! epoch ticker) and the linker (WASI with nothing granted, plus the
-//! `palisade:plugin/host` imports); [`Runtime::load`] compiles or fetches from
-//! cache, checks the pin, and pre-instantiates; [`Plugin::evaluate`] and
+//! epoch ticker) and the linker (the WASI a plugin needs, with nothing
+//! granted and small limits, see [`wasi`], plus the `palisade:plugin/host`
+//! imports, charged fuel by size, see [`host_api`]); [`Runtime::load`]
+//! compiles or fetches from cache, checks the pin, and pre-instantiates; [`Plugin::evaluate`] and
 //! [`Plugin::mask`] make a store per call or reuse an idle one.
 
 mod bindings;
 mod cache;
 mod engine;
+mod host_api;
+mod host_log;
 mod limits;
 mod plugin;
 mod state;
 #[cfg(test)]
 mod tests;
+mod wasi;
 
 pub use bindings::types;
 pub use cache::{CacheDir, CodeSource, sha256_hex};
 pub use engine::EngineSettings;
+pub use host_api::{HOST_CALL_FUEL, HOST_CALL_FUEL_PER_BYTE};
 pub use limits::{Isolation, Limits, MAX_MEMORY_MIB};
 pub use plugin::{CallOutcome, Exports, Plugin, PluginOptions};
+pub use wasi::{MAX_HANDLES, MAX_RANDOM_BYTES};
 
 use crate::error::{Error, Result};
 use cache::ComponentCache;
 use state::State;
 use wasmtime::Engine;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 
 /// The plugin runtime. One per process.
 pub struct Runtime {
@@ -51,9 +57,9 @@ impl Runtime {
     pub fn new(settings: &EngineSettings, cache_dir: Option<CacheDir>) -> Result<Self> {
         let (engine, pooling) = engine::build(settings)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        wasi::add_to_linker(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link WASI: {e}")))?;
-        bindings::Plugin::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+        host_api::add_to_linker(&mut linker)
             .map_err(|e| Error::Engine(format!("cannot link the host interface: {e}")))?;
         let cache = ComponentCache::new(&engine, cache_dir);
         let ticker = engine::Ticker::start(engine.clone())?;
@@ -96,6 +102,7 @@ impl Runtime {
             }
         }
         let (component, source) = self.cache.get(&self.engine, name, &digest, bytes)?;
+        refuse_sockets(name, &component, &self.engine)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -141,6 +148,28 @@ impl Runtime {
             imports,
         })
     }
+}
+
+/// Refuses a component that imports `wasi:sockets`, with a message that says
+/// why (the linker's own error names only the first import it misses).
+fn refuse_sockets(name: &str, component: &Component, engine: &Engine) -> Result<()> {
+    let ty = component.component_type();
+    let sockets: Vec<&str> = ty
+        .imports(engine)
+        .map(|(n, _)| n)
+        .filter(|n| n.starts_with("wasi:sockets/"))
+        .collect();
+    if sockets.is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidPlugin {
+        plugin: name.to_owned(),
+        message: format!(
+            "it imports `{}`: plugins get no network, so `wasi:sockets` is not offered; \
+             build the plugin without networking code",
+            sockets.join("`, `")
+        ),
+    })
 }
 
 /// What `palisade plugin inspect` prints.

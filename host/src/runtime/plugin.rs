@@ -3,6 +3,7 @@
 
 use super::bindings::{masking, policy, types};
 use super::cache::CodeSource;
+use super::host_log::LogBudget;
 use super::limits::{Isolation, Limits, MemoryLimitHit};
 use super::state::State;
 use crate::error::{Error, Result};
@@ -85,6 +86,8 @@ pub struct Plugin {
     policy: Option<policy::GuestIndices>,
     masking: Option<masking::GuestIndices>,
     idle: Mutex<Vec<Warm>>,
+    /// The plugin's log budget, shared by all its instances.
+    log: Arc<LogBudget>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -116,6 +119,7 @@ impl Plugin {
             });
         }
         let config_json = Arc::from(options.config.to_string());
+        let log = Arc::new(LogBudget::new(&options.limits));
         Ok(Self {
             name: Arc::from(name),
             digest,
@@ -126,6 +130,7 @@ impl Plugin {
             policy,
             masking,
             idle: Mutex::new(Vec::new()),
+            log,
         })
     }
 
@@ -165,6 +170,11 @@ impl Plugin {
     /// Number of idle instances kept for reuse.
     pub fn idle_instances(&self) -> usize {
         self.idle.lock().map(|v| v.len()).unwrap_or(0)
+    }
+
+    /// Log lines dropped since the plugin was loaded (over its log budget).
+    pub fn log_lines_dropped(&self) -> u64 {
+        self.log.dropped()
     }
 
     /// Asks the plugin to decide `request` given `rules`.
@@ -282,8 +292,7 @@ impl Plugin {
             },
         };
         arm(&mut warm.store, budget)?;
-        warm.store.data_mut().request_id.clear();
-        warm.store.data_mut().request_id.push_str(request_id);
+        warm.store.data_mut().begin_call(request_id);
         Ok(Call {
             warm,
             reused,
@@ -295,10 +304,11 @@ impl Plugin {
     /// succeeded; a failure is classified.
     fn finish<T>(
         &self,
-        call: Call,
+        mut call: Call,
         budget: Budget,
         result: Result<T, CallError>,
     ) -> Result<CallOutcome<T>> {
+        call.warm.store.data_mut().end_call();
         let fuel_used = budget
             .fuel
             .saturating_sub(call.warm.store.get_fuel().unwrap_or(0));
@@ -330,9 +340,9 @@ impl Plugin {
             self.name.clone(),
             self.config_json.clone(),
             limits.memory_bytes(),
+            self.log.clone(),
         );
-        let mut store = Store::new(self.pre.engine(), state);
-        store.limiter(|s| &mut s.limiter);
+        let mut store = State::store(self.pre.engine(), state);
         // At every tick: trap once the call's deadline has passed, else
         // let the executor run other tasks and come back at the next tick.
         store.epoch_deadline_callback(|store| {
@@ -414,6 +424,9 @@ impl Plugin {
                 plugin,
                 limit_mib: limits.memory_mib,
             };
+        }
+        if let Some(named) = super::wasi::classify(&plugin, &e) {
+            return named;
         }
         match e.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => Error::OutOfFuel {

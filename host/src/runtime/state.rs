@@ -1,39 +1,88 @@
-//! What a plugin's store holds, and the host functions a plugin may call.
+//! What a plugin's store holds: a WASI context with nothing granted, its
+//! resource table, the limiter, and what the host functions answer and log.
 
-use super::bindings::{host_api, types};
+use super::bindings::host_api::Level;
+use super::host_log::{CallLog, LogBudget};
 use super::limits::Limiter;
+use super::wasi::MAX_HANDLES;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// Per-store state: a WASI context with nothing granted, the limiter, and
-/// what the host functions answer.
+/// Per-store state.
 pub(crate) struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: Limiter,
     plugin: Arc<str>,
     config: Arc<str>,
-    pub(crate) request_id: String,
+    request_id: String,
+    log: CallLog,
     /// When the call in progress must have finished (checked at each epoch
     /// tick).
     pub(crate) deadline: std::time::Instant,
 }
 
 impl State {
-    pub(crate) fn new(plugin: Arc<str>, config: Arc<str>, memory_bytes: usize) -> Self {
+    /// A store for one instance of `plugin`: its data, its memory limiter,
+    /// and its handle limits.
+    pub(crate) fn store(engine: &Engine, state: State) -> Store<State> {
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| &mut s.limiter);
+        super::wasi::limit_store(&mut store);
+        store
+    }
+
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        config: Arc<str>,
+        memory_bytes: usize,
+        log: Arc<LogBudget>,
+    ) -> Self {
         // No preopened directories, no environment, no arguments, no network,
-        // and stdio not inherited (reads see EOF, writes are discarded).
-        let wasi = WasiCtx::builder().allow_ip_name_lookup(false).build();
+        // and stdio not inherited (reads see EOF, writes are discarded). The
+        // random size is checked (with a typed error) before WASI is asked;
+        // WASI's own check is set to the same bound.
+        let wasi = WasiCtx::builder()
+            .allow_ip_name_lookup(false)
+            .max_random_size(super::wasi::MAX_RANDOM_BYTES)
+            .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_HANDLES);
         Self {
             wasi,
-            table: ResourceTable::new(),
+            table,
             limiter: Limiter::new(memory_bytes),
             plugin,
             config,
             request_id: String::new(),
+            log: CallLog::new(log),
             deadline: std::time::Instant::now(),
         }
+    }
+
+    /// Starts a call made on behalf of `request_id`: its log budget is new.
+    pub(crate) fn begin_call(&mut self, request_id: &str) {
+        self.request_id.clear();
+        self.request_id.push_str(request_id);
+        self.log.begin();
+    }
+
+    /// Ends the call: says how many log lines it dropped, if any.
+    pub(crate) fn end_call(&mut self) {
+        self.log.end(&self.plugin, &self.request_id);
+    }
+
+    /// Writes a plugin's log line, within its budgets.
+    pub(crate) fn log(&mut self, level: Level, message: &str) {
+        self.log
+            .write(&self.plugin, &self.request_id, level, message);
+    }
+
+    /// The plugin's configuration as JSON text.
+    pub(crate) fn config(&self) -> Arc<str> {
+        self.config.clone()
     }
 }
 
@@ -46,41 +95,8 @@ impl WasiView for State {
     }
 }
 
-impl types::Host for State {}
-
-/// Longest log line a plugin may write; longer lines are cut.
-const MAX_LOG_LINE: usize = 4096;
-
-impl host_api::Host for State {
-    fn log(&mut self, level: host_api::Level, message: String) {
-        let mut message = message;
-        if message.len() > MAX_LOG_LINE {
-            let mut cut = MAX_LOG_LINE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
-        }
-        let plugin = &*self.plugin;
-        let request_id = self.request_id.as_str();
-        match level {
-            host_api::Level::Trace => tracing::trace!(plugin, request_id, "{message}"),
-            host_api::Level::Debug => tracing::debug!(plugin, request_id, "{message}"),
-            host_api::Level::Info => tracing::info!(plugin, request_id, "{message}"),
-            host_api::Level::Warn => tracing::warn!(plugin, request_id, "{message}"),
-            host_api::Level::Error => tracing::error!(plugin, request_id, "{message}"),
-        }
-    }
-
-    fn now_millis(&mut self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0)
-    }
-
-    fn config(&mut self) -> String {
-        self.config.to_string()
+impl wasmtime_wasi_io::IoView for State {
+    fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 }

@@ -4,6 +4,8 @@ use super::types::{DecisionRequest, Effect, Rule, Verdict};
 use super::*;
 use crate::error::Error;
 
+mod hostcalls;
+
 /// The async calls, run to completion on a thread of the test's own.
 trait Blocking {
     fn evaluate_now(
