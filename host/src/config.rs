@@ -50,6 +50,26 @@ pub struct Config {
     /// The audit trail.
     #[serde(default)]
     pub audit: AuditSettings,
+    /// Hot reload of the policy.
+    #[serde(default)]
+    pub reload: ReloadSettings,
+}
+
+/// Hot reload settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReloadSettings {
+    /// Milliseconds the policy files must stay unchanged before a reload
+    /// reads them: the watcher waits this long after the last change, and
+    /// every reload reads the files twice this far apart and retries while
+    /// they differ (default 300, from 10 to 10000).
+    pub settle_ms: u64,
+}
+
+impl Default for ReloadSettings {
+    fn default() -> Self {
+        Self { settle_ms: 300 }
+    }
 }
 
 /// The audit trail's settings.
@@ -361,6 +381,12 @@ pub fn parse(text: &str, origin: &str) -> Result<Config> {
             ),
         });
     }
+    if !(10..=10_000).contains(&config.reload.settle_ms) {
+        return Err(Error::Config {
+            path: format!("{origin}:{}", doc.pos("/reload/settle_ms")),
+            message: "`reload.settle_ms` must be between 10 and 10000".into(),
+        });
+    }
     config.masking.validate().map_err(|message| Error::Config {
         path: format!("{origin}:{}", doc.pos("/masking")),
         message,
@@ -447,6 +473,18 @@ mod tests {
             .map(|_| ())
             .unwrap_err();
         assert!(e.to_string().contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn reload_settings() {
+        assert_eq!(parse("{}", "p.yaml").unwrap().reload.settle_ms, 300);
+        let c = parse("reload:\n  settle_ms: 50\n", "p.yaml").unwrap();
+        assert_eq!(c.reload.settle_ms, 50);
+        let e = parse("reload:\n  settle_ms: 1\n", "p.yaml")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("p.yaml:2:") && e.contains("settle_ms"), "{e}");
     }
 
     #[test]

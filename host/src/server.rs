@@ -48,7 +48,17 @@ pub fn open_cache_dir(data_dir: &Path) -> Result<(Dir, std::path::PathBuf)> {
 /// configuration and the policy, and every built-in plugin (a declared plugin
 /// of the same name replaces a built-in one).
 pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
-    let policy = crate::policy::compile(&loaded.policy_sources()?)?;
+    load_sources(runtime, loaded, loaded.policy_sources()?)
+}
+
+/// [`load`], with the policy's sources already read (a reload reads them
+/// until they hold still).
+pub fn load_sources(
+    runtime: &Runtime,
+    loaded: &LoadedConfig,
+    sources: Vec<crate::policy::Source>,
+) -> Result<Snapshot> {
+    let policy = crate::policy::compile(&sources)?;
     for w in &policy.warnings {
         tracing::warn!(at = %w.at, "{}", w.message);
     }
