@@ -12,6 +12,7 @@ pub mod builtin;
 pub mod chain;
 pub mod config;
 mod error;
+pub mod http;
 pub mod identity;
 pub mod masking;
 pub mod offline;

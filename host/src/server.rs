@@ -153,8 +153,8 @@ fn check_export_bucket(policy: &crate::policy::Policy, loaded: &LoadedConfig) ->
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains in-flight
-/// requests, exports what the policy's `audit.export` has not had yet, and
-/// returns.
+/// requests (for at most `http.shutdown_timeout`, see [`crate::http`]),
+/// exports what the policy's `audit.export` has not had yet, and returns.
 pub async fn run(
     loaded: LoadedConfig,
     listener: TcpListener,
@@ -175,16 +175,15 @@ pub async fn run(
     let app = api::app(state.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let http = loaded.config.http;
     let server = tokio::spawn(async move {
         let stop = async move {
             tokio::select! {
-                () = shutdown => tracing::info!("shutdown requested, draining"),
+                () = shutdown => {}
                 _ = stop_rx => {}
             }
         };
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
+        crate::http::serve(listener, app, http, stop).await;
     });
 
     let settings = loaded.config.engine;
@@ -233,7 +232,7 @@ pub async fn run(
             return Err(e);
         }
     };
-    let served = server
+    server
         .await
         .map_err(|e| Error::Engine(format!("server task failed: {e}")))?;
     drop(watch);
@@ -251,10 +250,7 @@ pub async fn run(
             .await
             .map_err(|e| Error::Engine(format!("audit task failed: {e}")))??;
     }
-    served.map_err(|source| Error::Io {
-        path: "<listener>".into(),
-        source,
-    })
+    Ok(())
 }
 
 /// Starts export and retention on the schedule of the policy serving at
