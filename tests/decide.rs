@@ -227,6 +227,38 @@ async fn seed_000_agents_decide_as_the_playbook_table_says() {
     }
 }
 
+/// Issue 14, item 5: with an allow on `*` and a deny of `push` on
+/// `acme/prod-infra`, every spelling the forges read as that repository is
+/// denied, and so is every form that has no safe canonical spelling; the
+/// allow still works for other repositories.
+#[tokio::test]
+async fn git_deny_rules_hold_for_every_spelling_of_the_repository() {
+    let policy = "agents:\n  deployer:\n    allow:\n      - service: git\n        actions: [\"*\"]\n        resources: [\"*\"]\n    deny:\n      - service: git\n        actions: [push]\n        resources: [acme/prod-infra]\n";
+    let (s, _cfg) = server_with(&[("deployer.yaml", policy)], &[("deployer", "tok-d")], "").await;
+    for repo in [
+        "acme/prod-infra",
+        "ACME/prod-infra",
+        "acme/Prod-Infra",
+        "acme/prod-infra.git",
+        "acme/prod-infra/",
+        "ACME/Prod-Infra.git/",
+        "acme/prod-infra//",
+        "git@github.com:acme/prod-infra.git",
+        "https://github.com/acme/prod-infra",
+        "github.com/acme/prod-infra",
+        "acme/prod-infra/../prod-infra",
+    ] {
+        let a = decide(&s, "tok-d", "git", "push", repo, json!({"branch": "main"})).await;
+        assert_eq!(a["decision"], "deny", "{repo}: {a}");
+    }
+    for repo in ["acme/api", "acme/prod-infra-docs"] {
+        let a = decide(&s, "tok-d", "git", "push", repo, json!({"branch": "main"})).await;
+        assert_eq!(a["decision"], "allow", "{repo}: {a}");
+    }
+    let a = decide(&s, "tok-d", "git", "pull", "ACME/Prod-Infra.git", json!({})).await;
+    assert_eq!(a["decision"], "allow", "{a}");
+}
+
 /// A server whose agent `a` (token `tok-a`) may do anything on `files`, with
 /// the hostile fixture in the project chain under `limits`; `extra_policy`
 /// is appended to the policy file.

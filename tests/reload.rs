@@ -248,3 +248,178 @@ async fn an_in_flight_decision_finishes_on_the_version_it_started_with() {
         (Some("deny"), Some(v2.as_str()))
     );
 }
+
+/// The `policy_reload` records in the audit trail, oldest first.
+async fn reload_records(s: &Server) -> Vec<Value> {
+    let resp = reqwest::Client::new()
+        .get(s.url("/v1/audit?limit=1000"))
+        .bearer_auth("tok-admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let page: Value = resp.json().await.unwrap();
+    page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["event"] == "policy_reload")
+        .cloned()
+        .collect()
+}
+
+/// Issue 14, item 12: the watcher's own reads never start a reload, and a
+/// reload that finds what is serving installs and records nothing. One
+/// edit, then two admin reloads with no change, then a second edit: exactly
+/// two installs, two unchanged, and two `policy_reload` records.
+#[tokio::test]
+async fn one_edit_is_one_reload_and_an_unchanged_reload_installs_nothing() {
+    let (s, cfg) = setup().await;
+    let file = cfg.dir.path().join("policies/invoice.yaml");
+    let v1 = push_main(&s).await["policy_version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    std::fs::write(&file, format!("{INVOICE}\n# first edit\n")).unwrap();
+    let st = wait_status(&s, |st| st["reloads"]["installed"] == 1).await;
+    let v2 = st["policy_version"].as_str().unwrap().to_owned();
+    assert_ne!(v1, v2);
+    assert_eq!(
+        (
+            st["last_reload"]["trigger"].as_str(),
+            st["last_reload"]["changed"].as_bool()
+        ),
+        (Some("file"), Some(true))
+    );
+
+    // Known later events: two admin reloads that find nothing new. Each
+    // takes longer than the settle time, and reloads run one at a time, so
+    // a reload started by the server's own reads would be counted by now.
+    for _ in 0..2 {
+        let (code, body) = admin_reload(&s, "tok-admin").await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["policy_version"], v2.as_str());
+        assert_eq!(body["previous_version"], v2.as_str());
+    }
+    let (_, st) = status(&s, "tok-admin").await;
+    assert_eq!(
+        st["reloads"],
+        json!({"installed": 1, "unchanged": 2, "refused": 0}),
+        "{st}"
+    );
+    assert_eq!(st["last_reload"]["changed"], false, "{st}");
+
+    // And a second edit: exactly one more install, nothing in between.
+    std::fs::write(&file, format!("{INVOICE}\n# second edit\n")).unwrap();
+    let st = wait_status(&s, |st| st["reloads"]["installed"] == 2).await;
+    let v3 = st["policy_version"].as_str().unwrap().to_owned();
+    assert_eq!(
+        st["reloads"],
+        json!({"installed": 2, "unchanged": 2, "refused": 0}),
+        "{st}"
+    );
+    let records = reload_records(&s).await;
+    let versions: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["details"]["old_version"].as_str().unwrap(),
+                r["details"]["new_version"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        [(v1.as_str(), v2.as_str()), (v2.as_str(), v3.as_str())],
+        "{records:?}"
+    );
+}
+
+/// Asks whether `deployer` may push to `acme/prod-infra`.
+async fn push_prod_infra(s: &Server) -> Value {
+    let body =
+        json!({"session": "s", "service": "git", "action": "push", "resource": "acme/prod-infra"});
+    let resp = reqwest::Client::new()
+        .post(s.url("/v1/decide"))
+        .bearer_auth("tok-d")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+/// Issue 14, item 13: a policy file rewritten in place in two steps, with a
+/// pause between them shorter than the settle time, is never installed
+/// half-written: the first half (which lacks the deny) never serves, and
+/// only the whole file is recorded.
+#[tokio::test]
+async fn a_file_written_in_two_steps_is_never_installed_half_written() {
+    // The settle time is long against the writer's pause, so that a loaded
+    // machine cannot stretch the pause past it.
+    let cfg = ConfigDir::new("policy: policies\nreload:\n  settle_ms: 2000\n");
+    let dir = cfg.dir.path().join("policies");
+    std::fs::create_dir(&dir).unwrap();
+    let allow = "agents:\n  deployer:\n    allow:\n      - service: git\n        actions: [\"*\"]\n        resources: [\"*\"]\n";
+    let deny = "    deny:\n      - service: git\n        actions: [push]\n        resources: [acme/prod-infra]\n";
+    std::fs::write(dir.join("p.yaml"), format!("# v1\n{allow}{deny}")).unwrap();
+    std::fs::write(
+        dir.join("zz-ids.yaml"),
+        format!(
+            "identities:\n  deployer: [\"{}\"]\nadmins:\n  ops: [\"{}\"]\n",
+            token_hash("tok-d"),
+            token_hash("tok-admin")
+        ),
+    )
+    .unwrap();
+    let (config, data) = (cfg.config(), cfg.data());
+    let s = start_ready(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ])
+    .await;
+    let v1 = push_prod_infra(&s).await["policy_version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The writer: truncate and write the first half (a valid policy without
+    // the deny), pause, write the rest. The pause is the scenario, not a
+    // synchronisation: it is what a slow writer does.
+    let path = dir.join("p.yaml");
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(format!("# v2\n{allow}").as_bytes()).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        f.write_all(deny.as_bytes()).unwrap();
+        f.flush().unwrap();
+    });
+    // Decisions while the file is half-written, and until the whole file
+    // serves (polled, bounded: 600 × 50 ms): every one is a deny.
+    let mut v2 = None;
+    for _ in 0..600 {
+        let a = push_prod_infra(&s).await;
+        assert_eq!(a["decision"], "deny", "the half-written policy served: {a}");
+        let v = a["policy_version"].as_str().unwrap();
+        if v != v1 {
+            v2 = Some(v.to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let v2 = v2.expect("the rewritten policy never served");
+    writer.join().unwrap();
+    let records = reload_records(&s).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["details"]["old_version"], v1.as_str());
+    assert_eq!(records[0]["details"]["new_version"], v2.as_str());
+    let (_, st) = status(&s, "tok-admin").await;
+    assert_eq!(st["reloads"]["installed"], 1, "{st}");
+    assert_eq!(push_prod_infra(&s).await["decision"], "deny");
+}

@@ -276,3 +276,214 @@ async fn a_compile_cache_others_can_write_is_refused() {
         "{stderr}"
     );
 }
+
+/// A raw client connection whose reads give up after 30 s (the bound of
+/// every wait below: far above any configured timeout).
+fn raw(server: &support::Server) -> std::net::TcpStream {
+    let addr = server.base.trim_start_matches("http://");
+    let conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    conn
+}
+
+/// Writes `bytes` to `conn`.
+fn send(conn: &mut std::net::TcpStream, bytes: &str) {
+    use std::io::Write;
+    conn.write_all(bytes.as_bytes()).unwrap();
+}
+
+/// Reads until the server closes the connection; panics if it does not
+/// within the read timeout. Returns what was read.
+fn read_until_closed(conn: &mut std::net::TcpStream, what: &str) -> String {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => return String::from_utf8_lossy(&out).into_owned(),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return String::from_utf8_lossy(&out).into_owned();
+            }
+            Err(e) => panic!(
+                "{what}: the server did not close the connection ({e}); read so far: {}",
+                String::from_utf8_lossy(&out)
+            ),
+        }
+    }
+}
+
+/// Reads until `needle` has arrived (bounded by the read timeout).
+fn read_until(conn: &mut std::net::TcpStream, needle: &str) -> String {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&out).contains(needle) {
+        match conn.read(&mut buf) {
+            Ok(0) => panic!(
+                "closed before `{needle}`: {}",
+                String::from_utf8_lossy(&out)
+            ),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("no `{needle}` ({e}): {}", String::from_utf8_lossy(&out)),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Starts a server with `config` as its configuration file.
+async fn server_with_config(config: &str) -> (support::Server, ConfigDir) {
+    let cfg = ConfigDir::new(config);
+    let (config, data) = (cfg.config(), cfg.data());
+    let server = start_ready(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ])
+    .await;
+    (server, cfg)
+}
+
+/// Issue 14, item 14: a client that sends half a head, one that sends half
+/// a body, and one that stays idle after its answer are each disconnected
+/// after the (configured) timeout, while other clients are served.
+// Multi-threaded: the raw clients block, and the HTTP client's pooled
+// connections must still close on their own threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_clients_are_disconnected() {
+    let (s, _cfg) = server_with_config(
+        "http:\n  header_read_timeout: 1s\n  body_timeout: 1s\n  idle_timeout: 1s\n",
+    )
+    .await;
+    let mut half_head = raw(&s);
+    send(&mut half_head, "GET /healthz HTTP/1.1\r\nhost: x\r\n");
+    let mut half_body = raw(&s);
+    send(
+        &mut half_body,
+        "POST /v1/decide HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: 100\r\n\r\n{\"session\":",
+    );
+    let mut idle = raw(&s);
+    send(&mut idle, "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n");
+    read_until(&mut idle, "{\"status\":\"ok\"}");
+
+    assert_eq!(
+        s.get("/healthz").await.0,
+        200,
+        "others are served meanwhile"
+    );
+    let answered = read_until_closed(&mut half_head, "half a head");
+    assert!(!answered.contains("200"), "{answered}");
+    let answered = read_until_closed(&mut half_body, "half a body");
+    assert!(!answered.contains("200"), "{answered}");
+    read_until_closed(&mut idle, "an idle connection");
+    assert_eq!(s.get("/healthz").await.0, 200);
+}
+
+/// Issue 14, item 14: connections over `http.max_connections` wait (in the
+/// listen backlog) until one closes, then are served. With a cap of one, a
+/// client holding the only connection with half a head is closed (header
+/// timeout) before the next client's request is answered.
+// Multi-threaded: the raw clients block, and the HTTP client's pooled
+// connections must still close on their own threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_wait_for_a_free_one() {
+    let (s, _cfg) =
+        server_with_config("http:\n  max_connections: 1\n  header_read_timeout: 2s\n").await;
+    let mut holder = raw(&s);
+    send(&mut holder, "GET /healthz HTTP/1.1\r\nhost: x\r\n");
+    let mut waiter = raw(&s);
+    send(
+        &mut waiter,
+        "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    );
+    let answer = read_until_closed(&mut waiter, "the waiting client");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The holder was closed before the waiter could be served.
+    holder.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    let closed = matches!(std::io::Read::read(&mut holder, &mut buf), Ok(0))
+        || matches!(std::io::Read::read(&mut holder, &mut buf), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset);
+    assert!(
+        closed,
+        "the second connection was served while the first held the only slot"
+    );
+    assert!(
+        s.stderr().contains("connection limit reached"),
+        "{}",
+        s.stderr()
+    );
+}
+
+/// Issue 14, item 14: on SIGTERM a request in flight finishes and is
+/// answered, while a slow client that never completes its head is cut at
+/// the shutdown deadline, and the server exits (well before that client's
+/// own header timeout).
+// Multi-threaded: the raw clients block, and the HTTP client's pooled
+// connections must still close on their own threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_requests_in_flight_and_cuts_slow_clients_at_the_deadline() {
+    let cfg = ConfigDir::new(
+        "policy: policy.yaml\nhttp:\n  header_read_timeout: 600s\n  shutdown_timeout: 2s\n",
+    );
+    std::fs::write(
+        cfg.dir.path().join("policy.yaml"),
+        format!(
+            "agents:\n  a:\n    allow:\n      - service: git\n        actions: [\"*\"]\n        resources: [\"*\"]\nidentities:\n  a: [\"{}\"]\n",
+            support::token_hash("tok-a")
+        ),
+    )
+    .unwrap();
+    let (config, data) = (cfg.config(), cfg.data());
+    let s = start_ready(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ])
+    .await;
+    let mut slow = raw(&s);
+    send(&mut slow, "GET /healthz HTTP/1.1\r\nhost: x\r\n");
+    // A request in flight: its head is in, and the server has started
+    // reading its body (it says `100 Continue`).
+    let body = r#"{"session":"s","service":"git","action":"pull","resource":"acme/api"}"#;
+    let mut in_flight = raw(&s);
+    send(
+        &mut in_flight,
+        &format!(
+            "POST /v1/decide HTTP/1.1\r\nhost: x\r\nauthorization: Bearer tok-a\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\nexpect: 100-continue\r\n\r\n",
+            body.len()
+        ),
+    );
+    read_until(&mut in_flight, "100 Continue\r\n\r\n");
+
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    // Bounded wait for the server to say it is draining.
+    for _ in 0..600 {
+        if s.stderr().contains("shutdown requested, draining") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(s.stderr().contains("shutdown requested, draining"));
+
+    send(&mut in_flight, body);
+    let answer = read_until_closed(&mut in_flight, "the request in flight");
+    assert!(answer.contains("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"decision\":\"allow\""), "{answer}");
+
+    let (status, stderr) = s.wait_exit();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("connections still open at the shutdown deadline were cut"),
+        "{stderr}"
+    );
+    read_until_closed(&mut slow, "the slow client");
+}

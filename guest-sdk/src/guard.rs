@@ -36,7 +36,13 @@ pub fn ambiguity(resource: &str, allow_unicode: bool) -> Option<&'static str> {
 
 /// True when the plugin configuration says `{"allow_unicode": true}`.
 pub fn allow_unicode_configured() -> bool {
+    flag_configured("allow_unicode")
+}
+
+/// True when the plugin configuration sets the flag `name` to `true`
+/// (`{"name": true}`).
+pub fn flag_configured(name: &str) -> bool {
     crate::config()
-        .replace([' ', '\n'], "")
-        .contains("\"allow_unicode\":true")
+        .replace([' ', '\n', '\t', '\r'], "")
+        .contains(&format!("\"{name}\":true"))
 }

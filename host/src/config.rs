@@ -53,6 +53,92 @@ pub struct Config {
     /// The audit trail.
     #[serde(default)]
     pub audit: AuditSettings,
+    /// HTTP serving: timeouts, the connection cap, the shutdown deadline.
+    #[serde(default)]
+    pub http: HttpSettings,
+    /// Hot reload of the policy.
+    #[serde(default)]
+    pub reload: ReloadSettings,
+}
+
+/// HTTP serving limits (see `docs/policy.md`, "Serving").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Time for a request's head (request line and headers) to arrive in
+    /// full, from the connection's opening or from the head's first byte on
+    /// a kept-alive connection (default `10s`).
+    pub header_read_timeout: Duration,
+    /// Time for a request's body to arrive in full once its head has
+    /// (default `30s`).
+    pub body_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request (default
+    /// `60s`).
+    pub idle_timeout: Duration,
+    /// Connections served at once (default 1024); further connections wait
+    /// in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// On SIGTERM, time given to open connections to finish their requests
+    /// before they are cut, so that the final audit export runs (default
+    /// `10s`).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration(10),
+            body_timeout: Duration(30),
+            idle_timeout: Duration(60),
+            max_connections: 1024,
+            shutdown_timeout: Duration(10),
+        }
+    }
+}
+
+impl HttpSettings {
+    /// Checks the settings are in range; the message names the key.
+    pub fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
+        for (key, value) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("body_timeout", self.body_timeout),
+            ("idle_timeout", self.idle_timeout),
+        ] {
+            if !(1..=3600).contains(&value.0) {
+                return Err((key, format!("`http.{key}` must be between 1s and 1h")));
+            }
+        }
+        if self.shutdown_timeout.0 > 3600 {
+            return Err((
+                "shutdown_timeout",
+                "`http.shutdown_timeout` must be between 0s and 1h".into(),
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err((
+                "max_connections",
+                "`http.max_connections` must be between 1 and 1000000".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Hot reload settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReloadSettings {
+    /// Milliseconds the policy files must stay unchanged before a reload
+    /// reads them: the watcher waits this long after the last change, and
+    /// every reload reads the files twice this far apart and retries while
+    /// they differ (default 300, from 10 to 10000).
+    pub settle_ms: u64,
+}
+
+impl Default for ReloadSettings {
+    fn default() -> Self {
+        Self { settle_ms: 300 }
+    }
 }
 
 /// The audit trail's settings.
@@ -404,6 +490,19 @@ pub fn parse(text: &str, origin: &str) -> Result<Config> {
             ),
         });
     }
+    config
+        .http
+        .validate()
+        .map_err(|(key, message)| Error::Config {
+            path: format!("{origin}:{}", doc.pos(&format!("/http/{key}"))),
+            message,
+        })?;
+    if !(10..=10_000).contains(&config.reload.settle_ms) {
+        return Err(Error::Config {
+            path: format!("{origin}:{}", doc.pos("/reload/settle_ms")),
+            message: "`reload.settle_ms` must be between 10 and 10000".into(),
+        });
+    }
     config.masking.validate().map_err(|message| Error::Config {
         path: format!("{origin}:{}", doc.pos("/masking")),
         message,
@@ -537,6 +636,39 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn http_and_reload_settings() {
+        let c = parse("{}", "p.yaml").unwrap();
+        assert_eq!(c.http, HttpSettings::default());
+        assert_eq!(c.reload.settle_ms, 300);
+        let c = parse(
+            "http:\n  header_read_timeout: 2s\n  max_connections: 8\n  shutdown_timeout: 0s\nreload:\n  settle_ms: 50\n",
+            "p.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.http.header_read_timeout, Duration(2));
+        assert_eq!(c.http.max_connections, 8);
+        assert_eq!(c.http.shutdown_timeout, Duration(0));
+        assert_eq!(c.http.body_timeout, Duration(30));
+        assert_eq!(c.reload.settle_ms, 50);
+        for (bad, key) in [
+            ("http:\n  header_read_timeout: 0s\n", "header_read_timeout"),
+            ("http:\n  max_connections: 0\n", "max_connections"),
+            ("http:\n  idle_timeout: 2h\n", "idle_timeout"),
+            ("reload:\n  settle_ms: 1\n", "settle_ms"),
+        ] {
+            let e = parse(bad, "p.yaml").map(|_| ()).unwrap_err().to_string();
+            assert!(e.starts_with("p.yaml:2:") && e.contains(key), "{e}");
+        }
+        let e = parse("http:\n  read_timeout: 1s\n", "p.yaml")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("unknown field `read_timeout`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod config;
 pub mod data_dir;
 pub mod display;
 mod error;
+pub mod http;
 pub mod identity;
 pub mod masking;
 pub mod offline;

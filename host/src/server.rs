@@ -22,7 +22,17 @@ use tokio::net::TcpListener;
 /// configuration and the policy, and every built-in plugin (a declared plugin
 /// of the same name replaces a built-in one).
 pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
-    let policy = crate::policy::compile(&loaded.policy_sources()?)?;
+    load_sources(runtime, loaded, loaded.policy_sources()?)
+}
+
+/// [`load`], with the policy's sources already read (a reload reads them
+/// until they hold still).
+pub fn load_sources(
+    runtime: &Runtime,
+    loaded: &LoadedConfig,
+    sources: Vec<crate::policy::Source>,
+) -> Result<Snapshot> {
+    let policy = crate::policy::compile(&sources)?;
     for w in &policy.warnings {
         tracing::warn!(at = %w.at, "{}", w.message);
     }
@@ -117,8 +127,8 @@ fn check_export_bucket(policy: &crate::policy::Policy, loaded: &LoadedConfig) ->
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains in-flight
-/// requests, exports what the policy's `audit.export` has not had yet, and
-/// returns.
+/// requests (for at most `http.shutdown_timeout`, see [`crate::http`]),
+/// exports what the policy's `audit.export` has not had yet, and returns.
 pub async fn run(
     loaded: LoadedConfig,
     listener: TcpListener,
@@ -139,16 +149,15 @@ pub async fn run(
     let app = api::app(state.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let http = loaded.config.http;
     let server = tokio::spawn(async move {
         let stop = async move {
             tokio::select! {
-                () = shutdown => tracing::info!("shutdown requested, draining"),
+                () = shutdown => {}
                 _ = stop_rx => {}
             }
         };
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
+        crate::http::serve(listener, app, http, stop).await;
     });
 
     let settings = loaded.config.engine;
@@ -201,7 +210,7 @@ pub async fn run(
             return Err(e);
         }
     };
-    let served = server
+    server
         .await
         .map_err(|e| Error::Engine(format!("server task failed: {e}")))?;
     drop(watch);
@@ -219,10 +228,7 @@ pub async fn run(
             .await
             .map_err(|e| Error::Engine(format!("audit task failed: {e}")))??;
     }
-    served.map_err(|source| Error::Io {
-        path: "<listener>".into(),
-        source,
-    })
+    Ok(())
 }
 
 /// Starts export and retention on the schedule of the policy serving at

@@ -46,6 +46,7 @@ pub(super) async fn status(
         "agents": snapshot.as_ref().map_or(0, |s| s.policy.agents.len()),
         "plugins": snapshot.as_ref().map_or(0, |s| s.plugins.len()),
         "last_reload": last_reload,
+        "reloads": state.reloader.get().map(|r| r.counts()),
         "audit": state.audit().map(|log| audit_status(log.stats())),
     })))
 }

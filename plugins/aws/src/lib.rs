@@ -4,11 +4,19 @@
 //!   and `?` (`s3:Get*`, `iam:*`, `*`).
 //! * **Resources** are ARNs, matched segment by segment: a `*` in the
 //!   partition, service, region or account never crosses a `:`; in the
-//!   resource part it crosses `/` (and `:`). Partition and service are compared
-//!   case-insensitively; region, account and resource are case-sensitive, as in
-//!   AWS. A rule's `*` (or no resources) matches every resource. A `*` in the
-//!   *request* is literal: asking for `arn:aws:s3:::*` only matches rules that
-//!   grant every bucket.
+//!   resource part it crosses `/` (and `:`). A rule's `*` (or no resources)
+//!   matches every resource. A `*` in the *request* is literal: asking for
+//!   `arn:aws:s3:::*` only matches rules that grant every bucket.
+//! * **Canonical form** ([`canonical_arn`]), on both sides: partition,
+//!   service and region compare case-insensitively (region codes are
+//!   lowercase, and endpoints are host names, which fold case); for `iam`
+//!   the resource part does too, because IAM user, group, role and policy
+//!   names are unique regardless of case. Everything else is case-sensitive,
+//!   as S3 keys are.
+//! * An S3 bucket (`arn:aws:s3:::BUCKET[/KEY]`) with an uppercase letter or a
+//!   character bucket names cannot hold is denied: names are lowercase by
+//!   rule, and virtual-hosted requests fold case, so `Invoice-Data` reaches
+//!   `invoice-data`.
 //! * A request resource that is neither an ARN nor `*`, or that is ambiguous
 //!   (the SDK's [`ambiguity`] guard: `.`/`..` segments, `//`, `%`, `\`,
 //!   control or non-ASCII characters), is denied.
@@ -21,15 +29,48 @@ use palisade_guest::{Policy, Request, Rule, Verdict};
 /// The AWS policy.
 pub struct AwsPolicy;
 
-/// Lowercases the partition and service segments of an ARN.
+/// The canonical form of an ARN (or ARN pattern): `arn`, partition, service
+/// and region in lowercase, and for `iam` the resource part too.
+///
+/// ```
+/// use palisade_plugin_aws::canonical_arn;
+/// assert_eq!(canonical_arn("ARN:AWS:ECS:US-EAST-1:1:service/Web"), "arn:aws:ecs:us-east-1:1:service/Web");
+/// assert_eq!(canonical_arn("arn:aws:IAM::1:role/Admin"), "arn:aws:iam::1:role/admin");
+/// ```
 pub fn canonical_arn(arn: &str) -> String {
     let mut parts: Vec<String> = arn.splitn(6, ':').map(str::to_owned).collect();
-    for i in [0, 1, 2] {
-        if let Some(p) = parts.get_mut(i) {
+    let iam = parts.get(2).is_some_and(|s| s.eq_ignore_ascii_case("iam"));
+    for (i, p) in parts.iter_mut().enumerate() {
+        if i <= 3 || (i == 5 && iam) {
             *p = p.to_ascii_lowercase();
         }
     }
     parts.join(":")
+}
+
+/// Why the S3 bucket of `arn` (`arn:aws:s3:::BUCKET[/KEY]`) is refused, if
+/// it is: bucket names are lowercase letters, digits, `.` and `-` (a
+/// request's `*` and `?` are kept as literal wildcards).
+fn bad_bucket(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, service, region, account, resource] = parts.as_slice() else {
+        return None;
+    };
+    if !service.eq_ignore_ascii_case("s3") || !region.is_empty() || !account.is_empty() {
+        return None;
+    }
+    let bucket = resource.split('/').next().unwrap_or_default();
+    let bad = bucket.is_empty()
+        || bucket
+            .chars()
+            .any(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || ".-*?".contains(c)));
+    bad.then(|| {
+        format!(
+            "`{bucket}` is not an S3 bucket name (lowercase letters, digits, `.` and `-`); \
+             write `{}`",
+            bucket.to_ascii_lowercase()
+        )
+    })
 }
 
 /// Why the request's resource is refused before rules are read, if it is.
@@ -42,8 +83,10 @@ pub fn refuse(resource: &str, allow_unicode: bool) -> Option<String> {
             "`{resource}` is not an ARN (`arn:partition:service:region:account:resource`)"
         ));
     }
-    let why = ambiguity(resource, allow_unicode)?;
-    Some(format!("resource `{resource}` contains {why}"))
+    if let Some(why) = ambiguity(resource, allow_unicode) {
+        return Some(format!("resource `{resource}` contains {why}"));
+    }
+    bad_bucket(resource)
 }
 
 fn resource_matches(pattern: &str, resource: &str) -> bool {
@@ -129,11 +172,69 @@ mod tests {
         assert!(eval("IAM:listusers", "*", &r).is_deny());
         assert!(eval("S3:GETOBJECT", "arn:aws:s3:::invoice-data/raw/a", &r).is_allow());
         assert!(eval("s3:GetObject", "arn:AWS:S3:::invoice-data/raw/a", &r).is_allow());
-        // Resource paths are case-sensitive, as S3 keys are.
+        // Keys are case-sensitive, as S3 keys are.
         assert_eq!(
-            eval("s3:GetObject", "arn:aws:s3:::Invoice-data/raw/a", &r),
+            eval("s3:GetObject", "arn:aws:s3:::invoice-data/RAW/a", &r),
             Verdict::Abstain
         );
+        // Bucket names are lowercase by rule: another spelling is refused.
+        assert!(eval("s3:GetObject", "arn:aws:s3:::Invoice-data/raw/a", &r).is_deny());
+    }
+
+    /// Issue 14, item 5, for AWS: an allow on everything and a deny on one
+    /// bucket, one region and one role; spellings AWS reads as the same
+    /// resource are denied, or refused.
+    #[test]
+    fn spellings_of_a_resource_do_not_dodge_its_deny() {
+        let r = [
+            Rule::allow(["*"], ["*"]),
+            Rule::deny(["s3:*"], ["arn:aws:s3:::prod-data/*"]),
+            Rule::deny(["ecs:*"], ["arn:aws:ecs:us-east-1:*:service/prod-*"]),
+            Rule::deny(["iam:PassRole"], ["arn:aws:iam::123456789012:role/Admin"]),
+        ];
+        for (action, res) in [
+            ("s3:GetObject", "arn:aws:s3:::prod-data/a.csv"),
+            ("s3:GetObject", "arn:aws:s3:::PROD-DATA/a.csv"),
+            ("s3:GetObject", "arn:aws:s3:::Prod-Data/a.csv"),
+            ("s3:GetObject", "arn:AWS:S3:::prod-data/a.csv"),
+            (
+                "ecs:UpdateService",
+                "arn:aws:ecs:US-EAST-1:1:service/prod-web",
+            ),
+            (
+                "ecs:UpdateService",
+                "arn:aws:ecs:Us-East-1:1:service/prod-web",
+            ),
+            ("iam:PassRole", "arn:aws:iam::123456789012:role/admin"),
+            ("iam:PassRole", "arn:aws:iam::123456789012:role/ADMIN"),
+            ("IAM:passrole", "arn:aws:IAM::123456789012:role/Admin"),
+        ] {
+            let v = eval(action, res, &r);
+            assert!(v.is_deny(), "{action} {res}: {v:?}");
+        }
+        // Keys stay case-sensitive; other buckets and roles are not caught.
+        for res in [
+            "arn:aws:s3:::prod-data2/a.csv",
+            "arn:aws:s3:::other/prod-data/a.csv",
+            "arn:aws:ecs:us-west-2:1:service/prod-web",
+            "arn:aws:iam::123456789012:role/Admin2",
+        ] {
+            let action = if res.contains(":s3:") {
+                "s3:GetObject"
+            } else if res.contains(":ecs:") {
+                "ecs:UpdateService"
+            } else {
+                "iam:PassRole"
+            };
+            assert!(eval(action, res, &r).is_allow(), "{res}");
+        }
+        for bad in [
+            "arn:aws:s3:::prod_data/a",
+            "arn:aws:s3:::/a",
+            "arn:aws:s3:::Prod-Data",
+        ] {
+            assert!(eval("s3:GetObject", bad, &r).is_deny(), "{bad}");
+        }
     }
 
     #[test]

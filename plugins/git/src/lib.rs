@@ -11,11 +11,20 @@
 //!   `main`. A branch name git itself would refuse is denied.
 //! * A rule with branches and a request without one: an allow rule does not
 //!   match, a deny or require-approval rule does.
-//! * Ambiguous repositories (`..`, `%`, `\`, `//`, control or non-ASCII
-//!   characters) are denied before any rule is read.
+//! * **Repositories** are compared in a canonical form, on both the request
+//!   and the rules' patterns, because the forges treat these spellings as one
+//!   repository: ASCII lowercase (GitHub and GitLab names are
+//!   case-insensitive), without trailing `/` and without one trailing `.git`.
+//!   So `ACME/Prod-Infra.git/` is `acme/prod-infra` ([`canonical_repo`]).
+//! * What has no safe canonical form is denied before any rule is read: `..`,
+//!   `%`, `\`, empty segments (`//`, a leading `/`), control or non-ASCII
+//!   characters, URLs and scp-style addresses (`https://host/…`,
+//!   `git@host:…`), a first segment that looks like a host (`github.com/…`),
+//!   and any character forges do not allow in names (only letters, digits,
+//!   `.`, `_`, `-` and `/` between segments).
 
 use palisade_guest::decide::{qualifier_accepts, strongest_match};
-use palisade_guest::guard::{allow_unicode_configured, ambiguity};
+use palisade_guest::guard::ambiguity;
 use palisade_guest::{Policy, Request, Rule, Verdict, glob};
 
 /// The git policy.
@@ -59,12 +68,72 @@ pub fn invalid_branch(branch: &str) -> Option<&'static str> {
     None
 }
 
-/// Splits `REPO/branches/BRANCH`.
+/// Splits `REPO/branches/BRANCH` (the `branches` keyword in any case).
 fn split_branch(resource: &str) -> (&str, Option<&str>) {
-    match resource.split_once("/branches/") {
-        Some((repo, branch)) => (repo, Some(branch)),
+    // ASCII lowercasing keeps every byte offset.
+    match resource.to_ascii_lowercase().find("/branches/") {
+        Some(i) => (&resource[..i], Some(&resource[i + "/branches/".len()..])),
         None => (resource, None),
     }
+}
+
+/// The case-insensitive, suffix-free part of the canonical form, shared by
+/// requests and patterns: lowercase, trailing `/` removed, then one trailing
+/// `.git` removed.
+fn fold(repo: &str) -> String {
+    let lower = repo.to_ascii_lowercase();
+    let trimmed = lower.trim_end_matches('/');
+    trimmed.strip_suffix(".git").unwrap_or(trimmed).to_owned()
+}
+
+/// The canonical form of a requested repository, or why it has none.
+///
+/// ```
+/// use palisade_plugin_git::canonical_repo;
+/// assert_eq!(canonical_repo("ACME/Prod-Infra.git/").as_deref(), Ok("acme/prod-infra"));
+/// assert!(canonical_repo("git@github.com:acme/prod-infra").is_err());
+/// assert!(canonical_repo("acme//prod-infra").is_err());
+/// ```
+pub fn canonical_repo(repo: &str) -> Result<String, String> {
+    // Non-ASCII is refused whatever the configuration: forges allow only
+    // ASCII in repository names, and look-alike letters are a classic bypass.
+    if let Some(why) = ambiguity(repo, false) {
+        return Err(format!("repository `{repo}` contains {why}"));
+    }
+    if repo.contains(':') || repo.contains('@') {
+        return Err(format!(
+            "repository `{repo}` is a URL or an address; write it as `owner/name`"
+        ));
+    }
+    let canonical = fold(repo);
+    let segments: Vec<&str> = canonical.split('/').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(format!(
+            "repository `{repo}` has an empty path segment; write it as `owner/name`"
+        ));
+    }
+    if let Some(bad) = canonical
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "._-/".contains(*c)))
+    {
+        return Err(format!(
+            "repository `{repo}` contains `{bad}`, which forges do not allow in names"
+        ));
+    }
+    if segments.len() > 1 && segments.first().is_some_and(|s| s.contains('.')) {
+        return Err(format!(
+            "repository `{repo}` starts with what looks like a host; write it as `owner/name`"
+        ));
+    }
+    if segments
+        .iter()
+        .any(|s| s.starts_with('.') && s.trim_matches('.').is_empty())
+    {
+        return Err(format!(
+            "repository `{repo}` contains a `.` or `..` path segment"
+        ));
+    }
+    Ok(canonical)
 }
 
 fn action_matches(pattern: &str, action: &str) -> bool {
@@ -81,7 +150,7 @@ fn rule_matches(rule: &Rule, repo: &str, branch: Option<&str>, action: &str) -> 
     // Each resource pattern may carry its own branch pattern.
     let resource_ok = rule.resources.iter().any(|p| {
         let (repo_pattern, branch_pattern) = split_branch(p);
-        glob::matches(repo_pattern, repo)
+        glob::matches(&fold(repo_pattern), repo)
             && match (branch_pattern, branch) {
                 (None, _) => true,
                 (Some(bp), Some(b)) => glob::matches(normalise_branch(bp), b),
@@ -97,9 +166,10 @@ fn rule_matches(rule: &Rule, repo: &str, branch: Option<&str>, action: &str) -> 
 impl Policy for GitPolicy {
     fn evaluate(req: &Request, rules: &[Rule]) -> Verdict {
         let (repo, resource_branch) = split_branch(&req.resource);
-        if let Some(why) = ambiguity(repo, allow_unicode_configured()) {
-            return Verdict::deny(format!("repository `{repo}` contains {why}"));
-        }
+        let repo = match canonical_repo(repo) {
+            Ok(repo) => repo,
+            Err(why) => return Verdict::deny(why),
+        };
         let attr_branch = match (req.attribute("branch"), req.attribute("ref")) {
             (Some(b), Some(r)) if normalise_branch(b) != normalise_branch(r) => {
                 return Verdict::deny(format!("the request says branch `{b}` but ref `{r}`"));
@@ -121,7 +191,7 @@ impl Policy for GitPolicy {
             return Verdict::deny(format!("branch `{b}` {why}"));
         }
         strongest_match(req, rules, |rule, r| {
-            rule_matches(rule, repo, branch, &r.action)
+            rule_matches(rule, &repo, branch, &r.action)
         })
     }
 }
@@ -242,6 +312,90 @@ mod tests {
             &r,
         );
         assert!(v.is_deny(), "conflicting branches must deny: {v:?}");
+    }
+
+    /// Issue 14, item 5: an allow on `*` and a deny of `push` on
+    /// `acme/prod-infra`; every spelling a forge reads as that repository is
+    /// denied, and what has no safe canonical form is denied too.
+    #[test]
+    fn spellings_of_a_repository_do_not_dodge_its_deny() {
+        let r = [
+            Rule::allow(["*"], ["*"]).id("p.yaml:1"),
+            Rule::deny(["push"], ["acme/prod-infra"]).id("p.yaml:2"),
+        ];
+        for repo in [
+            "acme/prod-infra",
+            "ACME/prod-infra",
+            "acme/Prod-Infra",
+            "acme/prod-infra.git",
+            "acme/prod-infra/",
+            "acme/prod-infra.git/",
+            "ACME/PROD-INFRA.GIT",
+            "acme/prod-infra/branches/main",
+            "acme/prod-infra/BRANCHES/main",
+        ] {
+            let v = eval(Request::new("git", "push", repo), &r);
+            assert!(v.is_deny(), "{repo}: {v:?}");
+            assert!(
+                eval(Request::new("git", "pull", repo), &r).is_allow(),
+                "{repo} is still readable"
+            );
+        }
+        // No safe canonical form: denied before any rule, whatever the action.
+        for repo in [
+            "https://github.com/acme/prod-infra",
+            "git@github.com:acme/prod-infra",
+            "ssh://git@github.com/acme/prod-infra",
+            "github.com/acme/prod-infra",
+            "acme//prod-infra",
+            "acme/prod-infra//",
+            "/acme/prod-infra",
+            "acme/./prod-infra",
+            "acme/prod-infra/..",
+            "acme/.git",
+            "acme/prod infra",
+            "acme/prod-infra~1",
+            "acme/prod-infr*",
+            "acme/prod-іnfra", // Cyrillic і
+        ] {
+            let v = eval(Request::new("git", "pull", repo), &r);
+            assert!(v.is_deny(), "{repo}: {v:?}");
+        }
+        // Other repositories, and names that only look alike, are not caught.
+        for repo in ["acme/prod-infra2", "acme/prod-infra.wiki", "acme/.github"] {
+            assert!(
+                eval(Request::new("git", "push", repo), &r).is_allow(),
+                "{repo}"
+            );
+        }
+    }
+
+    #[test]
+    fn rule_patterns_are_canonical_too() {
+        let r = [
+            Rule::allow(["*"], ["*"]),
+            Rule::deny(["push"], ["ACME/Prod-Infra.git/"]),
+            Rule::deny(["push"], ["Acme/Billing/branches/main"]),
+        ];
+        assert!(eval(Request::new("git", "push", "acme/prod-infra"), &r).is_deny());
+        assert!(
+            eval(
+                Request::new("git", "push", "acme/billing").attr("branch", "main"),
+                &r
+            )
+            .is_deny()
+        );
+        assert!(
+            eval(
+                Request::new("git", "push", "acme/billing").attr("branch", "dev"),
+                &r
+            )
+            .is_allow()
+        );
+        assert_eq!(
+            canonical_repo("Repos/Acme-API.git").as_deref(),
+            Ok("repos/acme-api")
+        );
     }
 
     #[test]

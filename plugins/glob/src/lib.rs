@@ -10,34 +10,64 @@
 //!   `..` segments, `//`, percent-encoding, backslashes, control characters,
 //!   and (unless the plugin configuration says `{"allow_unicode": true}`)
 //!   non-ASCII characters, which include look-alikes of ASCII letters.
+//! * **Canonical form**: the plugin cannot know how a service spells its
+//!   names, so it compares resources exactly and refuses the spellings that
+//!   services commonly read as another resource: besides the above, a
+//!   trailing `/` (`files/secret/` is the directory `files/secret`) and a
+//!   segment ending in `.` (Windows drops it, and `host.` is the host
+//!   `host`). A service whose names ignore case (host names, e-mail
+//!   addresses) sets `{"ignore_case": true}` in the plugin's configuration:
+//!   resources and patterns then compare ASCII case-insensitively.
 //! * Any matching deny wins, then require-approval, then allow; no match abstains
 //!   (and the host denies by default).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use palisade_guest::decide::{qualifier_accepts, strongest_match};
-use palisade_guest::guard::{allow_unicode_configured, ambiguity};
+use palisade_guest::guard::{allow_unicode_configured, ambiguity, flag_configured};
 use palisade_guest::{Policy, Request, Rule, Verdict, glob};
 
 /// The generic glob policy.
 pub struct GlobPolicy;
 
-fn rule_matches(rule: &Rule, req: &Request) -> bool {
+fn rule_matches(rule: &Rule, req: &Request, ignore_case: bool) -> bool {
     rule.actions
         .iter()
         .any(|p| glob::matches_ignore_case(p, &req.action))
-        && glob::matches_any(&rule.resources, &req.resource)
+        && rule
+            .resources
+            .iter()
+            .any(|p| glob::matches_with(p, &req.resource, None, ignore_case))
         && rule
             .qualifiers
             .iter()
             .all(|(name, _)| qualifier_accepts(rule, name, req.attribute(name), glob::matches))
 }
 
+/// Why `resource` is refused before any rule is read, if it is.
+pub fn refuse(resource: &str, allow_unicode: bool) -> Option<String> {
+    if let Some(why) = ambiguity(resource, allow_unicode) {
+        return Some(format!("resource `{resource}` contains {why}"));
+    }
+    if resource.len() > 1 && resource.ends_with('/') {
+        return Some(format!(
+            "resource `{resource}` ends with `/`; write it without"
+        ));
+    }
+    if resource.split('/').any(|s| s.len() > 1 && s.ends_with('.')) {
+        return Some(format!(
+            "resource `{resource}` has a segment ending in `.`, which many services drop; write it without"
+        ));
+    }
+    None
+}
+
 impl Policy for GlobPolicy {
     fn evaluate(req: &Request, rules: &[Rule]) -> Verdict {
-        if let Some(why) = ambiguity(&req.resource, allow_unicode_configured()) {
-            return Verdict::deny(format!("resource `{}` contains {why}", req.resource));
+        if let Some(why) = refuse(&req.resource, allow_unicode_configured()) {
+            return Verdict::deny(why);
         }
-        strongest_match(req, rules, rule_matches)
+        let ignore_case = flag_configured("ignore_case");
+        strongest_match(req, rules, |rule, r| rule_matches(rule, r, ignore_case))
     }
 }
 
@@ -131,5 +161,39 @@ mod tests {
             .config(r#"{"allow_unicode": true}"#)
             .install();
         assert!(eval(Request::new("fs", "read", "files/café"), &rules).is_allow());
+    }
+
+    /// Issue 14, item 5, for the generic plugin: an allow on everything and
+    /// a deny on one resource; spellings services read as that resource are
+    /// refused, and with `ignore_case` other cases are caught.
+    #[test]
+    fn spellings_of_a_resource_do_not_dodge_its_deny() {
+        TestHost::new().install();
+        let rules = [
+            Rule::allow(["*"], ["*"]),
+            Rule::deny(["read"], ["files/secret"]),
+            Rule::deny(["get"], ["db.example.com"]),
+        ];
+        for r in [
+            "files/secret",
+            "files/secret/",
+            "files/secret.",
+            "files./secret",
+        ] {
+            assert!(eval(Request::new("fs", "read", r), &rules).is_deny(), "{r}");
+        }
+        assert!(eval(Request::new("http", "get", "db.example.com."), &rules).is_deny());
+        // Exact comparison by default: another case is another resource.
+        assert!(eval(Request::new("fs", "read", "files/Secret"), &rules).is_allow());
+        assert!(eval(Request::new("fs", "read", "files/secret.txt"), &rules).is_allow());
+        assert!(eval(Request::new("fs", "read", "/"), &rules).is_allow());
+        TestHost::new().config(r#"{"ignore_case": true}"#).install();
+        for (svc, action, r) in [
+            ("fs", "read", "FILES/Secret"),
+            ("http", "get", "DB.Example.COM"),
+        ] {
+            assert!(eval(Request::new(svc, action, r), &rules).is_deny(), "{r}");
+        }
+        assert!(eval(Request::new("fs", "read", "files/other"), &rules).is_allow());
     }
 }

@@ -11,6 +11,10 @@
 //!   is denied: an agent cannot read a charge by calling it an invoice.
 //! * An action with an unknown verb, or an id with `%`, `/`, `\`, control or
 //!   non-ASCII characters, is denied.
+//! * **Canonical form**: Stripe ids are case-sensitive (`cus_Ab` and `cus_ab`
+//!   are two customers), so ids are compared exactly. Their type prefix is
+//!   always lowercase: an id whose prefix has an uppercase letter (`CH_1`) is
+//!   denied rather than let past the type check.
 
 use palisade_guest::decide::strongest_match;
 use palisade_guest::{Policy, Request, Rule, Verdict, glob};
@@ -67,6 +71,13 @@ impl Policy for StripePolicy {
         let id = req.resource.as_str();
         if id != "*" && !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Verdict::deny(format!("`{id}` is not a Stripe object id"));
+        }
+        if let Some((prefix, _)) = id.split_once('_')
+            && prefix.chars().any(|c| c.is_ascii_uppercase())
+        {
+            return Verdict::deny(format!(
+                "`{id}` is not a Stripe object id (id prefixes are lowercase)"
+            ));
         }
         if let Some((prefix, owner)) = PREFIXES.iter().find(|(p, _)| id.starts_with(p))
             && *owner != ty
@@ -126,6 +137,17 @@ mod tests {
         assert!(eval("invoices", "in_1", &r).is_deny());
         assert!(eval("invoices:read", "in_1/../ch_2", &r).is_deny());
         assert!(eval("invoices:read", "in_１", &r).is_deny());
+        // A charge spelled with an uppercase prefix is no invoice either.
+        for id in ["CH_1", "Ch_1", "cH_1", "IN_1"] {
+            assert!(eval("invoices:read", id, &r).is_deny(), "{id}");
+        }
+        // Ids are case-sensitive: a deny on one id does not catch another.
+        let one = [
+            Rule::allow(["customers:read"], ["*"]),
+            Rule::deny(["customers:read"], ["cus_Ab1"]),
+        ];
+        assert!(eval("customers:read", "cus_Ab1", &one).is_deny());
+        assert!(eval("customers:read", "cus_ab1", &one).is_allow());
     }
 
     #[test]
