@@ -242,8 +242,11 @@ async fn attributes_whose_masking_fails_are_withheld_from_the_record() {
         json!({"a": "[WITHHELD: masking failed]", "b": "[WITHHELD: masking failed]"}),
         "{record}"
     );
+    // So are the resource and the reason, which masking did not see either.
+    assert_eq!(record["resource"], "[WITHHELD: masking failed]", "{record}");
+    assert_eq!(record["reason"], "[WITHHELD: masking failed]", "{record}");
     // The failure is logged.
-    s.wait_for_log("their values are withheld").await;
+    s.wait_for_log("attribute values are withheld").await;
 }
 
 /// Reloads through the API; the change must be refused with `expect` in

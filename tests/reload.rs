@@ -158,6 +158,27 @@ async fn the_admin_api_reloads_and_only_admins_may() {
         "{body}"
     );
     assert_eq!(push_main(&s).await["decision"], "approval_required");
+    // The administrator who asked is named, in the status and in the trail.
+    let (_, st) = status(&s, "tok-admin").await;
+    assert_eq!(st["last_reload"]["requested_by"], "ops", "{st}");
+    let refused = reqwest::Client::new()
+        .get(s.url("/v1/audit?limit=1000"))
+        .bearer_auth("tok-admin")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let record = refused["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|r| r["event"] == "policy_reload_refused")
+        .cloned()
+        .unwrap_or_else(|| panic!("no refused reload recorded: {refused}"));
+    assert_eq!(record["details"]["requested_by"], "ops", "{record}");
+    assert_eq!(record["details"]["trigger"], "api", "{record}");
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 /// controls (newline and escape among them), DEL, the bidirectional
 /// embeddings, overrides, isolates and marks (Trojan Source), the line and
 /// paragraph separators, and the invisible zero-width characters.
-fn unsafe_char(c: char) -> bool {
+pub(crate) fn unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

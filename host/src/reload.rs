@@ -28,6 +28,9 @@ pub struct Attempt {
     pub at: u64,
     /// What triggered it: `file`, `sighup`, `api`.
     pub trigger: String,
+    /// The administrator who asked, for `api`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
     /// Whether the attempt succeeded (a new policy installed, or the same
     /// one found).
     pub ok: bool,
@@ -92,6 +95,13 @@ impl Reloader {
     /// Reloads now (blocking: run it off the async workers). Returns the
     /// version serving afterwards, or the reason the change was refused.
     pub fn reload(&self, trigger: &str) -> Result<String> {
+        self.reload_as(trigger, None)
+    }
+
+    /// [`Reloader::reload`] on behalf of `requested_by` (the administrator
+    /// who asked through the API), who is named in the reload's audit record
+    /// and in `/v1/status`.
+    pub fn reload_as(&self, trigger: &str, requested_by: Option<&str>) -> Result<String> {
         let _one_at_a_time = self.busy.lock();
         let Some(state) = self.state.upgrade() else {
             return Err(Error::Engine("the server is shutting down".into()));
@@ -119,6 +129,7 @@ impl Reloader {
             state.record(Attempt {
                 at: now,
                 trigger: trigger.into(),
+                requested_by: requested_by.map(str::to_owned),
                 ok: true,
                 changed: false,
                 serving: previous.clone(),
@@ -130,12 +141,12 @@ impl Reloader {
         let result = loaded.and_then(|snapshot| {
             if let Some(audit) = state.audit() {
                 let old_policy = old.as_ref().map(|s| &s.policy);
-                audit.append_blocking(policy_event(
-                    "policy_reload",
-                    trigger,
-                    old_policy,
-                    &snapshot.policy,
-                ))?;
+                let mut event =
+                    policy_event("policy_reload", trigger, old_policy, &snapshot.policy);
+                if let Some(admin) = requested_by {
+                    event.details.insert("requested_by".into(), admin.into());
+                }
+                audit.append_blocking(event)?;
                 for entry in token_changes(old_policy, &snapshot.policy) {
                     audit.append_blocking(entry)?;
                 }
@@ -151,6 +162,7 @@ impl Reloader {
                     Attempt {
                         at: now,
                         trigger: trigger.into(),
+                        requested_by: requested_by.map(str::to_owned),
                         ok: true,
                         changed: true,
                         serving: version.clone(),
@@ -165,6 +177,9 @@ impl Reloader {
                 if let Some(audit) = state.audit() {
                     let mut details = std::collections::BTreeMap::new();
                     details.insert("trigger".into(), trigger.into());
+                    if let Some(admin) = requested_by {
+                        details.insert("requested_by".into(), admin.into());
+                    }
                     details.insert("error".into(), e.to_string().into());
                     let entry = crate::audit::AdminEntry {
                         event: "policy_reload_refused".into(),
@@ -180,6 +195,7 @@ impl Reloader {
                 state.record(Attempt {
                     at: now,
                     trigger: trigger.into(),
+                    requested_by: requested_by.map(str::to_owned),
                     ok: false,
                     changed: false,
                     serving: previous,

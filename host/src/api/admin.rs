@@ -91,7 +91,7 @@ pub(super) async fn reload(
     })?;
     let previous = state.snapshot().map(|s| s.policy.version.clone());
     tracing::info!(admin = %admin, "reload requested");
-    let result = tokio::task::spawn_blocking(move || reloader.reload("api"))
+    let result = tokio::task::spawn_blocking(move || reloader.reload_as("api", Some(&admin)))
         .await
         .map_err(|e| {
             ApiError::new(

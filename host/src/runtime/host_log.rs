@@ -192,9 +192,10 @@ fn cut(message: &str) -> std::borrow::Cow<'_, str> {
     format!("{}…", &message[..end]).into()
 }
 
-/// A plugin's text as one double-quoted field: quotes, backslashes, control
-/// characters, line and paragraph separators and bidi controls are escaped,
-/// so the text can neither end the line nor reorder what a terminal shows.
+/// A plugin's text as one double-quoted field: quotes, backslashes, and the
+/// characters [`crate::display`] escapes for people (controls, line and
+/// paragraph separators, bidi controls, zero-width characters), so the text
+/// can neither end the line nor reorder what a terminal shows.
 pub(crate) struct Escaped<'a>(pub(crate) &'a str);
 
 impl fmt::Display for Escaped<'_> {
@@ -207,27 +208,12 @@ impl fmt::Display for Escaped<'_> {
                 '\n' => f.write_str("\\n")?,
                 '\r' => f.write_str("\\r")?,
                 '\t' => f.write_str("\\t")?,
-                c if needs_escape(c) => write!(f, "\\u{{{:04x}}}", u32::from(c))?,
+                c if crate::display::unsafe_char(c) => write!(f, "\\u{{{:04x}}}", u32::from(c))?,
                 c => f.write_char(c)?,
             }
         }
         f.write_char('"')
     }
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061c}'
-                | '\u{200e}'
-                | '\u{200f}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{feff}'
-        )
 }
 
 #[cfg(test)]
