@@ -7,7 +7,7 @@ mod corpus;
 use corpus::generate::{self, kind, near};
 use corpus::score::{self, Finding};
 use corpus::values;
-use palisade::runtime::{EngineSettings, PluginOptions, Runtime};
+use palisade::runtime::{Caller, EngineSettings, PluginOptions, Runtime};
 
 /// The checked-in corpus.
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/corpus/masking.jsonl");
@@ -171,6 +171,7 @@ fn pii_and_secrets_meet_accuracy_targets() {
         &EngineSettings {
             pooling: true,
             max_instances: 16,
+            ..EngineSettings::default()
         },
         None,
     )
@@ -187,12 +188,13 @@ fn pii_and_secrets_meet_accuracy_targets() {
         .enable_time()
         .build()
         .expect("an executor for the plugin calls");
+    let caller = Caller::new("corpus", "corpus", "corpus", "corpus");
     let mut findings = Vec::with_capacity(docs.len());
     let mut errors = Vec::new();
     for doc in &docs {
         let mut found = Vec::new();
         for (name, plugin) in &plugins {
-            match executor.block_on(plugin.mask("corpus", &doc.text)) {
+            match executor.block_on(plugin.mask(&caller, &doc.text)) {
                 Ok(out) => found.extend(out.value.into_iter().map(|f| Finding {
                     kind: f.kind,
                     start: f.start as usize,

@@ -19,7 +19,7 @@ mod support;
 
 use palisade::masking::{MaskKey, Masker};
 use palisade::policy::MaskingPolicy;
-use palisade::runtime::{EngineSettings, Plugin, PluginOptions, Runtime};
+use palisade::runtime::{Caller, EngineSettings, Plugin, PluginOptions, Runtime};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,7 @@ fn plugins() -> (Runtime, Vec<Arc<Plugin>>) {
         &EngineSettings {
             pooling: true,
             max_instances: 16,
+            ..EngineSettings::default()
         },
         None,
     )
@@ -75,6 +76,7 @@ fn bench_plugins(time: Duration) {
         .enable_time()
         .build()
         .unwrap();
+    let caller = Caller::new("bench", "bench", "bench", "bench");
     println!("\nin the plugin (one core, pooled instance), MB/s");
     println!(
         "{:>8} {:>6} {:>10} {:>10} {:>22}",
@@ -85,7 +87,7 @@ fn bench_plugins(time: Duration) {
         let mut row = Vec::new();
         for p in &chain {
             row.push(throughput(text.len(), time, || {
-                let found = exec.block_on(p.mask("bench", &text)).unwrap();
+                let found = exec.block_on(p.mask(&caller, &text)).unwrap();
                 std::hint::black_box(found.value.len());
             }));
         }
@@ -93,6 +95,8 @@ fn bench_plugins(time: Duration) {
             chain: chain.clone(),
             policy: &policy,
             key: &key,
+            project: "bench",
+            agent: "bench",
             session: "s",
             request_id: "bench",
             findings: None,

@@ -80,6 +80,19 @@ pub enum Error {
         /// The interface, e.g. `policy`.
         interface: &'static str,
     },
+    /// The plugin (or one agent's calls to it) is at its bound of calls in
+    /// flight; the call is refused without running.
+    #[error("plugin `{plugin}` already has {limit} calls {scope}, its `limits.{setting}`")]
+    TooManyCalls {
+        /// Plugin name.
+        plugin: String,
+        /// The bound.
+        limit: u32,
+        /// Whose calls: `in flight`, or `in flight for agent `…``.
+        scope: String,
+        /// The setting that holds the bound.
+        setting: &'static str,
+    },
     /// The plugin's bytes differ from the digest pinned in configuration.
     #[error(
         "plugin `{plugin}` has sha256 `{actual}`, but the configuration pins `{expected}`; \
@@ -157,6 +170,7 @@ impl Error {
                 | Self::MalformedOutput { .. }
                 | Self::PluginMissing { .. }
                 | Self::MissingExport { .. }
+                | Self::TooManyCalls { .. }
         )
     }
 
@@ -172,6 +186,7 @@ impl Error {
             Self::MalformedOutput { .. } => "malformed_output",
             Self::PluginMissing { .. } => "plugin_missing",
             Self::MissingExport { .. } => "missing_export",
+            Self::TooManyCalls { .. } => "too_many_calls",
             Self::DigestMismatch { .. } => "digest_mismatch",
             Self::InvalidPlugin { .. } => "invalid_plugin",
             Self::Config { .. } => "config",

@@ -235,6 +235,8 @@ async fn mask_attributes(
         chain,
         policy: &snap.policy.masking,
         key,
+        project: &request.project,
+        agent: &request.agent,
         session: &request.session,
         request_id: &request.request_id,
         findings: Some(&snap.findings),

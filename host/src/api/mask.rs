@@ -77,6 +77,8 @@ pub(super) async fn mask(
             chain,
             policy: &snapshot.policy.masking,
             key,
+            project: &snapshot.policy.project,
+            agent: &agent,
             session: &session,
             request_id: &mask_id,
             // Tool output is long and rarely repeats: not worth keeping.

@@ -22,7 +22,7 @@ pub use operator::{MaskKey, apply};
 
 use crate::error::Result;
 use crate::policy::{MaskingPolicy, Operator};
-use crate::runtime::Plugin;
+use crate::runtime::{Caller, Plugin};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -76,13 +76,18 @@ impl FindingsCache {
     /// How many texts' findings are kept.
     pub const CAPACITY: u64 = 10_000;
 
-    fn key(chain: &[Arc<Plugin>], text: &str) -> [u8; 32] {
+    /// Keyed by each plugin's name and the part of `caller` its instances
+    /// are kept apart by ([`Plugin::reuse_scope`]): findings that one
+    /// caller's instance returned are never handed to another caller.
+    fn key(chain: &[Arc<Plugin>], caller: &Caller, text: &str) -> [u8; 32] {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update((chain.len() as u64).to_le_bytes());
         for p in chain {
-            h.update((p.name().len() as u64).to_le_bytes());
-            h.update(p.name().as_bytes());
+            for part in std::iter::once(p.name()).chain(p.reuse_scope(caller)) {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
         }
         h.update([0]);
         h.update(text.as_bytes());
@@ -105,6 +110,10 @@ pub struct Masker<'a> {
     pub policy: &'a MaskingPolicy,
     /// The key for `hash` and `token`.
     pub key: &'a MaskKey,
+    /// The project, whose plugin instances serve this request.
+    pub project: &'a str,
+    /// The agent, as authenticated: plugin instances are kept apart by it.
+    pub agent: &'a str,
     /// The session, for `token`.
     pub session: &'a str,
     /// An id for the plugins' log lines.
@@ -123,7 +132,7 @@ impl Masker<'_> {
         else {
             return Ok(self.run_chain(text).await?.into());
         };
-        let key = FindingsCache::key(&self.chain, text);
+        let key = FindingsCache::key(&self.chain, &self.caller(), text);
         if let Some(spans) = cache.0.get(&key) {
             return Ok(spans);
         }
@@ -134,9 +143,10 @@ impl Masker<'_> {
 
     /// Runs every plugin over `text` and merges their findings.
     async fn run_chain(&self, text: &str) -> Result<Vec<Span>> {
+        let caller = self.caller();
         let mut spans = Vec::new();
         for (i, plugin) in self.chain.iter().enumerate() {
-            let found = plugin.mask(self.request_id, text).await?;
+            let found = plugin.mask(&caller, text).await?;
             spans.extend(found.value.into_iter().map(|f| Span {
                 kind: f.kind,
                 plugin: i,
@@ -145,6 +155,11 @@ impl Masker<'_> {
             }));
         }
         Ok(merge(spans))
+    }
+
+    /// Whom the plugins are called for.
+    fn caller(&self) -> Caller {
+        Caller::new(self.project, self.agent, self.session, self.request_id)
     }
 
     fn plugin_name(&self, i: usize) -> String {

@@ -32,14 +32,20 @@ impl Blocking for Plugin {
         request: &DecisionRequest,
         rules: &[Rule],
     ) -> crate::Result<CallOutcome<Verdict>> {
-        block_on(self.evaluate(request, rules))
+        let caller = Caller::new(
+            &request.project,
+            &request.agent,
+            &request.session,
+            &request.request_id,
+        );
+        block_on(self.evaluate(&caller, request, rules))
     }
     fn mask_now(
         &self,
         request_id: &str,
         text: &str,
     ) -> crate::Result<CallOutcome<Vec<types::Finding>>> {
-        block_on(self.mask(request_id, text))
+        block_on(self.mask(&Caller::new("p", "agent", "s", request_id), text))
     }
 }
 
@@ -57,6 +63,7 @@ fn runtime() -> Runtime {
     let settings = EngineSettings {
         pooling: true,
         max_instances: 64,
+        ..EngineSettings::default()
     };
     Runtime::new(&settings, None).unwrap_or_else(|e| panic!("runtime: {e}"))
 }
@@ -453,6 +460,7 @@ fn compiled_code_is_cached_on_disk_and_changes_recompile() {
         let settings = EngineSettings {
             pooling: false,
             max_instances: 8,
+            ..EngineSettings::default()
         };
         Runtime::new(&settings, Some(dir)).unwrap_or_else(|e| panic!("{e}"))
     };
