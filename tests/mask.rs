@@ -424,7 +424,14 @@ async fn bad_requests_get_clear_errors() {
 
 #[tokio::test]
 async fn a_large_document_is_masked_whole() {
-    let (server, _cfg) = server(POLICY, "masking:\n  max_body_bytes: 8388608\n").await;
+    // Deadlines far off: this is about masking all of it, not about time.
+    let (server, _cfg) = server(
+        POLICY,
+        "masking:\n  max_body_bytes: 8388608\nplugins:\n  pii:\n    builtin: pii\n    \
+         limits: {deadline_ms: 60000}\n  secrets:\n    builtin: secrets\n    \
+         limits: {deadline_ms: 60000}\n",
+    )
+    .await;
     let line =
         "Order 2026-118844 paid with 4111 1111 1111 1111 by jane@example.com on 2026-11-23.\n";
     let text = line.repeat(2 << 20 >> 7); // ~1.3 MB

@@ -7,7 +7,7 @@ mod corpus;
 use corpus::generate::{self, kind, near};
 use corpus::score::{self, Finding};
 use corpus::values;
-use palisade::runtime::{EngineSettings, PluginOptions, Runtime};
+use palisade::runtime::{Caller, EngineSettings, PluginOptions, Runtime};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The checked-in corpus.
@@ -172,6 +172,7 @@ fn pii_and_secrets_meet_accuracy_targets() {
         &EngineSettings {
             pooling: true,
             max_instances: 16,
+            ..EngineSettings::default()
         },
         None,
     )
@@ -188,6 +189,7 @@ fn pii_and_secrets_meet_accuracy_targets() {
         .enable_time()
         .build()
         .expect("an executor for the plugin calls");
+    let caller = Caller::new("corpus", "corpus", "corpus", "corpus");
     let mut findings = Vec::with_capacity(docs.len());
     let mut errors = Vec::new();
     // The kinds each plugin reported.
@@ -195,7 +197,7 @@ fn pii_and_secrets_meet_accuracy_targets() {
     for doc in &docs {
         let mut found = Vec::new();
         for (name, plugin) in &plugins {
-            match executor.block_on(plugin.mask("corpus", &doc.text)) {
+            match executor.block_on(plugin.mask(&caller, &doc.text)) {
                 Ok(out) => {
                     let kinds = reported.entry(name).or_default();
                     kinds.extend(out.value.iter().map(|f| f.kind.clone()));

@@ -22,7 +22,7 @@ mod support;
 
 use palisade::masking::{MaskKey, Masker};
 use palisade::policy::MaskingPolicy;
-use palisade::runtime::{EngineSettings, Plugin, PluginOptions, Runtime};
+use palisade::runtime::{Caller, EngineSettings, Plugin, PluginOptions, Runtime};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,7 @@ fn plugins() -> (Runtime, Vec<Arc<Plugin>>) {
         &EngineSettings {
             pooling: true,
             max_instances: 16,
+            ..EngineSettings::default()
         },
         None,
     )
@@ -78,6 +79,7 @@ fn bench_plugins(time: Duration) {
         .enable_time()
         .build()
         .unwrap();
+    let caller = Caller::new("bench", "bench", "bench", "bench");
     println!("\nin the plugin (one core, pooled instance), MB/s");
     println!(
         "{:>8} {:>6} {:>10} {:>10} {:>22}",
@@ -88,7 +90,7 @@ fn bench_plugins(time: Duration) {
         let mut row = Vec::new();
         for p in &chain {
             row.push(throughput(text.len(), time, || {
-                let found = exec.block_on(p.mask("bench", &text)).unwrap();
+                let found = exec.block_on(p.mask(&caller, &text)).unwrap();
                 std::hint::black_box(found.value.len());
             }));
         }
@@ -184,6 +186,7 @@ fn bench_adversarial() {
         .enable_time()
         .build()
         .unwrap();
+    let caller = Caller::new("bench", "bench", "bench", "bench");
     let pii: Vec<String> = PII_UNITS.iter().map(|u| u.repeat(MB / u.len())).collect();
     let secrets: Vec<String> = SECRETS_UNITS
         .iter()
@@ -199,7 +202,7 @@ adversarial inputs of ~1 MB (one call each), slowest per plugin, MB/s"
             .map(|text| {
                 let start = Instant::now();
                 // A plugin may refuse an input (a limit): that is its answer.
-                let _ = std::hint::black_box(exec.block_on(plugin.mask("bench", text)));
+                let _ = std::hint::black_box(exec.block_on(plugin.mask(&caller, text)));
                 let rate = text.len() as f64 / start.elapsed().as_secs_f64() / 1e6;
                 let head: String = text.chars().take(12).collect();
                 (rate, format!("{head:?}…"))

@@ -1,4 +1,7 @@
 //! Per-call cost of a plugin: pooled vs fresh isolation, and a chain of three.
+//! Every call runs on the runtime's plugin executor: a single call from the
+//! bench's thread pays one hand-off there and back, a chain one for all its
+//! plugins (as `chain::decide` does).
 //!
 //! `cargo bench -p palisade --bench runtime`
 
@@ -6,7 +9,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use palisade::runtime::types::{DecisionRequest, Effect, Rule, Verdict};
-use palisade::runtime::{EngineSettings, Isolation, Plugin, PluginOptions, Runtime};
+use palisade::runtime::{Caller, EngineSettings, Isolation, Plugin, PluginOptions, Runtime};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -61,11 +64,16 @@ fn load(rt: &Runtime, name: &str, isolation: Isolation) -> Plugin {
     rt.load(name, bytes, options).unwrap()
 }
 
+fn caller(req: &DecisionRequest) -> Caller {
+    Caller::new(&req.project, &req.agent, &req.session, &req.request_id)
+}
+
 /// Deny beats approval beats allow; nothing → deny.
 async fn chain(plugins: &[Plugin], req: &DecisionRequest, rules: &[Rule]) -> &'static str {
     let mut seen = (false, false);
+    let caller = caller(req);
     for p in plugins {
-        match p.evaluate(req, rules).await.map(|o| o.value) {
+        match p.evaluate(&caller, req, rules).await.map(|o| o.value) {
             Ok(Verdict::Deny(_)) | Err(_) => return "deny",
             Ok(Verdict::Approve(_)) => seen.0 = true,
             Ok(Verdict::Allow(_)) => seen.1 = true,
@@ -89,18 +97,21 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let req = request();
     let rules = rules();
+    let who = caller(&req);
     let mut group = c.benchmark_group("plugin_call");
     group.measurement_time(Duration::from_secs(4));
     for isolation in [Isolation::Pooled, Isolation::Fresh] {
         let plugin = load(&rt, "glob", isolation);
         assert!(matches!(
-            exec.block_on(plugin.evaluate(&req, &rules)).unwrap().value,
+            exec.block_on(plugin.evaluate(&who, &req, &rules))
+                .unwrap()
+                .value,
             Verdict::Allow(_)
         ));
         group.bench_function(format!("{isolation:?}").to_lowercase(), |b| {
             b.iter(|| {
                 black_box(
-                    exec.block_on(plugin.evaluate(black_box(&req), black_box(&rules)))
+                    exec.block_on(plugin.evaluate(&who, black_box(&req), black_box(&rules)))
                         .unwrap(),
                 )
             })
@@ -111,7 +122,20 @@ fn bench(c: &mut Criterion) {
     group.bench_function("pooled_no_rules", |b| {
         b.iter(|| {
             black_box(
-                exec.block_on(plugin.evaluate(black_box(&req), &[]))
+                exec.block_on(plugin.evaluate(&who, black_box(&req), &[]))
+                    .unwrap(),
+            )
+        })
+    });
+    // A plugin that is not first-party reuses an instance only within one
+    // agent's session: a call from a new session pays for an instance.
+    let mut session = 0u64;
+    group.bench_function("pooled_new_session", |b| {
+        b.iter(|| {
+            session += 1;
+            let who = Caller::new("acme", "code-reviewer", format!("s-{session}"), "bench");
+            black_box(
+                exec.block_on(plugin.evaluate(&who, black_box(&req), &rules))
                     .unwrap(),
             )
         })
@@ -121,9 +145,19 @@ fn bench(c: &mut Criterion) {
             .iter()
             .map(|n| load(&rt, n, isolation))
             .collect();
-        assert_eq!(exec.block_on(chain(&plugins, &req, &rules)), "allow");
+        // One hand-off for the chain, with the request and rules copied to
+        // the executor, as `chain::decide` does.
+        let run = || {
+            let (plugins, req, rules) = (plugins.clone(), req.clone(), rules.clone());
+            exec.block_on(
+                rt.executor()
+                    .run(async move { chain(&plugins, &req, &rules).await }),
+            )
+            .unwrap()
+        };
+        assert_eq!(run(), "allow");
         group.bench_function(format!("chain3_{isolation:?}").to_lowercase(), |b| {
-            b.iter(|| black_box(exec.block_on(chain(&plugins, black_box(&req), black_box(&rules)))))
+            b.iter(|| black_box(run()))
         });
     }
     group.finish();

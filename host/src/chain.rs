@@ -4,13 +4,15 @@
 //! deny > approval required > allow > deny by default. A plugin that fails
 //! in any way is a deny, with its cause.
 //!
-//! Plugin calls are async: [`decide`] runs on the server's async workers,
-//! and a guest yields to the executor at every epoch tick (see
-//! [`Plugin`](crate::runtime::Plugin)).
+//! The chain runs on the plugin [`Executor`](crate::runtime::Executor), in
+//! one hand-off from the caller's thread, so that no guest code runs on the
+//! server's HTTP workers; each plugin call is made for the request's
+//! [`Caller`] (project, agent, session), whose scope bounds which idle
+//! instances it may reuse.
 
 use crate::policy::{Agent, Policy};
-use crate::runtime::Plugin;
 use crate::runtime::types::{DecisionRequest, Rule, Verdict};
+use crate::runtime::{Caller, Plugin};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,19 +68,60 @@ pub async fn decide(
     agent: &Agent,
     request: &DecisionRequest,
 ) -> Decision {
-    let no_rules: Vec<Rule> = Vec::new();
-    let rules = agent.rules.get(&request.service).unwrap_or(&no_rules);
-    let names = std::iter::once(policy.plugin_for(&request.service))
-        .chain(policy.chain.iter().map(String::as_str));
-    let mut steps = Vec::new();
-    for name in names {
-        steps.push(run(plugins, name, request, rules).await);
-    }
-    combine(steps, &request.service)
+    let rules = agent
+        .rules
+        .get(&request.service)
+        .cloned()
+        .unwrap_or_default();
+    let chain: Vec<(String, Option<Arc<Plugin>>)> =
+        std::iter::once(policy.plugin_for(&request.service))
+            .chain(policy.chain.iter().map(String::as_str))
+            .map(|name| (name.to_owned(), plugins.get(name).cloned()))
+            .collect();
+    let caller = Caller::new(
+        &request.project,
+        &request.agent,
+        &request.session,
+        &request.request_id,
+    );
+    let executor = chain
+        .iter()
+        .find_map(|(_, p)| p.as_ref())
+        .map(|p| p.executor().clone());
+    let service = request.service.clone();
+    let request = request.clone();
+    let steps = async move {
+        let mut steps = Vec::with_capacity(chain.len());
+        for (name, plugin) in &chain {
+            steps.push(run(name, plugin.as_deref(), &caller, &request, &rules).await);
+        }
+        steps
+    };
+    let steps = match executor {
+        Some(executor) => executor.run(steps).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the plugin chain did not complete; denying");
+            vec![Step {
+                plugin: "<executor>".into(),
+                verdict: "error",
+                reason: e.to_string(),
+                error: Some(e.kind()),
+                fuel: 0,
+                micros: 0,
+            }]
+        }),
+        None => steps.await,
+    };
+    combine(steps, &service)
 }
 
-async fn run(plugins: &Plugins, name: &str, request: &DecisionRequest, rules: &[Rule]) -> Step {
-    let Some(plugin) = plugins.get(name) else {
+async fn run(
+    name: &str,
+    plugin: Option<&Plugin>,
+    caller: &Caller,
+    request: &DecisionRequest,
+    rules: &[Rule],
+) -> Step {
+    let Some(plugin) = plugin else {
         return Step {
             plugin: name.to_owned(),
             verdict: "error",
@@ -88,7 +131,7 @@ async fn run(plugins: &Plugins, name: &str, request: &DecisionRequest, rules: &[
             micros: 0,
         };
     };
-    match plugin.evaluate(request, rules).await {
+    match plugin.evaluate(caller, request, rules).await {
         Ok(out) => {
             let (verdict, reason) = match out.value {
                 Verdict::Allow(r) => ("allow", r),

@@ -307,8 +307,34 @@ impl PluginSpec {
                 .clone()
                 .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
             sha256: self.sha256.clone(),
+            first_party: self.builtin.is_some(),
         }
     }
+}
+
+/// The share of the engine (`limits.max_instances`) of a plugin that does
+/// not set one: an equal part of what `engine_max` leaves after the plugins
+/// that do. The shares together never exceed `engine_max`, so no plugin can
+/// take the instances another needs; the message says what to change when
+/// they cannot fit.
+pub fn default_share<'a>(
+    engine_max: u32,
+    specs: impl IntoIterator<Item = &'a PluginSpec>,
+) -> std::result::Result<u32, String> {
+    let (mut set, mut unset) = (0u64, 0u64);
+    for spec in specs {
+        match spec.limits.max_instances {
+            Some(n) => set += u64::from(n),
+            None => unset += 1,
+        }
+    }
+    let left = u64::from(engine_max).saturating_sub(set);
+    if set > u64::from(engine_max) || left < unset {
+        return Err(format!(
+            "the plugins' `limits.max_instances` add up to {set}, which leaves {left} of              `engine.max_instances: {engine_max}` for the {unset} plugins that do not set it              (at least 1 each); raise `engine.max_instances` or lower those limits"
+        ));
+    }
+    Ok(u32::try_from(left.checked_div(unset).unwrap_or(left)).unwrap_or(u32::MAX))
 }
 
 /// A parsed configuration and where its relative paths resolve.
@@ -688,6 +714,44 @@ mod tests {
         .map(|_| ())
         .unwrap_err();
         assert!(e.to_string().contains("not a sha256 digest"), "{e}");
+    }
+
+    #[test]
+    fn plugins_share_the_engine_and_never_exceed_it() {
+        let spec = |n: Option<u32>| PluginSpec {
+            limits: Limits {
+                max_instances: n,
+                ..Limits::default()
+            },
+            ..PluginSpec::default()
+        };
+        let six = vec![spec(None); 6];
+        assert_eq!(default_share(512, &six), Ok(85));
+        let mixed = [spec(Some(4)), spec(None), spec(None)];
+        assert_eq!(default_share(16, &mixed), Ok(6));
+        let e = default_share(8, &[spec(Some(6)), spec(None), spec(None), spec(None)]);
+        assert!(
+            e.as_ref()
+                .is_err_and(|m| m.contains("add up to 6") && m.contains("engine.max_instances")),
+            "{e:?}"
+        );
+        assert!(default_share(8, &[spec(Some(9))]).is_err());
+        assert_eq!(default_share(8, &[spec(Some(8))]), Ok(0));
+        let c = parse(
+            "engine: {max_instances: 64, plugin_threads: 3}\nplugins:\n  a:\n    builtin: glob\n    limits: {max_instances: 8, max_calls_per_agent: 2}\n",
+            "p.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.engine.plugin_threads, 3);
+        assert_eq!(c.plugins["a"].limits.max_calls_per_agent, Some(2));
+        assert!(c.plugins["a"].options().first_party);
+        let e = parse(
+            "plugins:\n  a:\n    builtin: glob\n    limits: {max_instances: 2, max_calls_per_agent: 3}\n",
+            "p.yaml",
+        )
+        .map(|_| ())
+        .unwrap_err();
+        assert!(e.to_string().contains("max_calls_per_agent"), "{e}");
     }
 
     #[test]

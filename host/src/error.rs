@@ -120,6 +120,19 @@ pub enum Error {
         /// The interface, e.g. `policy`.
         interface: &'static str,
     },
+    /// The plugin (or one agent's calls to it) is at its bound of calls in
+    /// flight; the call is refused without running.
+    #[error("plugin `{plugin}` already has {limit} calls {scope}, its `limits.{setting}`")]
+    TooManyCalls {
+        /// Plugin name.
+        plugin: String,
+        /// The bound.
+        limit: u32,
+        /// Whose calls: `in flight`, or `in flight for agent `…``.
+        scope: String,
+        /// The setting that holds the bound.
+        setting: &'static str,
+    },
     /// The plugin's bytes differ from the digest pinned in configuration.
     #[error(
         "plugin `{plugin}` has sha256 `{actual}`, but the configuration pins `{expected}`; \
@@ -200,6 +213,7 @@ impl Error {
                 | Self::HostCallLimit { .. }
                 | Self::PluginMissing { .. }
                 | Self::MissingExport { .. }
+                | Self::TooManyCalls { .. }
         )
     }
 
@@ -219,6 +233,7 @@ impl Error {
             Self::HostCallLimit { .. } => "host_call_limit",
             Self::PluginMissing { .. } => "plugin_missing",
             Self::MissingExport { .. } => "missing_export",
+            Self::TooManyCalls { .. } => "too_many_calls",
             Self::DigestMismatch { .. } => "digest_mismatch",
             Self::InvalidPlugin { .. } => "invalid_plugin",
             Self::Config { .. } => "config",

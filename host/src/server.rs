@@ -55,10 +55,18 @@ pub fn load_sources(
             ..PluginSpec::default()
         });
     }
+    let share = crate::config::default_share(runtime.max_instances(), specs.values()).map_err(
+        |message| Error::Config {
+            path: loaded.origin.clone(),
+            message,
+        },
+    )?;
     let mut plugins = Plugins::new();
     for (name, spec) in &specs {
         let bytes = loaded.plugin_bytes(name, spec)?;
-        let plugin = runtime.load(name, &bytes, spec.options())?;
+        let mut options = spec.options();
+        options.limits.max_instances.get_or_insert(share);
+        let plugin = runtime.load(name, &bytes, options)?;
         tracing::info!(
             plugin = name,
             digest = plugin.digest(),

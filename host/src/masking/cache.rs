@@ -3,7 +3,7 @@
 //! chain again for every decision.
 
 use super::Span;
-use crate::runtime::Plugin;
+use crate::runtime::{Caller, Plugin};
 use std::sync::Arc;
 
 /// What a masking chain found in texts it was recently given, by a digest of
@@ -27,14 +27,19 @@ impl FindingsCache {
     /// How many texts' findings are kept.
     pub const CAPACITY: u64 = 10_000;
 
-    /// The key of `text` for `chain`.
-    pub(super) fn key(chain: &[Arc<Plugin>], text: &str) -> [u8; 32] {
+    /// The key of `text` for `chain` called for `caller`: each plugin's name
+    /// and the part of `caller` its instances are kept apart by
+    /// ([`Plugin::reuse_scope`]), so findings that one caller's instance
+    /// returned are never handed to another caller.
+    pub(super) fn key(chain: &[Arc<Plugin>], caller: &Caller, text: &str) -> [u8; 32] {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update((chain.len() as u64).to_le_bytes());
         for p in chain {
-            h.update((p.name().len() as u64).to_le_bytes());
-            h.update(p.name().as_bytes());
+            for part in std::iter::once(p.name()).chain(p.reuse_scope(caller)) {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
         }
         h.update([0]);
         h.update(text.as_bytes());

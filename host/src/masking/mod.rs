@@ -34,7 +34,7 @@ pub use operator::{MaskKey, Scope, apply};
 
 use crate::error::Result;
 use crate::policy::{MaskingPolicy, Operator};
-use crate::runtime::Plugin;
+use crate::runtime::{Caller, Plugin};
 use doc::{Doc, Role};
 use joined::{glue, render_keyed, split};
 use limits::{Room, limit_error};
@@ -134,7 +134,7 @@ impl Masker<'_> {
         else {
             return Ok(self.run_chain(text).await?.into());
         };
-        let key = FindingsCache::key(&self.chain, text);
+        let key = FindingsCache::key(&self.chain, &self.caller(), text);
         if let Some(spans) = cache.get(&key) {
             return Ok(spans);
         }
@@ -146,9 +146,10 @@ impl Masker<'_> {
     /// Runs every plugin over `text` and merges their findings. A plugin
     /// reporting more than [`Limits::max_findings`] fails the request.
     async fn run_chain(&self, text: &str) -> Result<Vec<Span>> {
+        let caller = self.caller();
         let mut spans = Vec::new();
         for (i, plugin) in self.chain.iter().enumerate() {
-            let found = plugin.mask(self.request_id, text).await?;
+            let found = plugin.mask(&caller, text).await?;
             if found.value.len() > self.limits.max_findings {
                 return Err(limit_error(
                     format!(
@@ -181,6 +182,11 @@ impl Masker<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// Whom the plugins are called for: their instances are kept apart by it.
+    fn caller(&self) -> Caller {
+        Caller::new(self.project, self.agent, self.session, self.request_id)
     }
 
     /// Whose values these are, for `hash` and `token`.

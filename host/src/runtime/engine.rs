@@ -18,8 +18,12 @@ pub const TICK: Duration = Duration::from_millis(1);
 pub struct EngineSettings {
     /// Use the pooling allocator (falls back to on-demand where the system refuses it).
     pub pooling: bool,
-    /// Most plugin instances alive at once, pooled or busy, across all plugins.
+    /// Most plugin instances alive at once, pooled or busy, across all
+    /// plugins: the plugins' `limits.max_instances` are parts of it.
     pub max_instances: u32,
+    /// Threads of the plugin executor, where every plugin call runs (0, the
+    /// default: one per core).
+    pub plugin_threads: usize,
 }
 
 impl Default for EngineSettings {
@@ -27,6 +31,7 @@ impl Default for EngineSettings {
         Self {
             pooling: true,
             max_instances: 512,
+            plugin_threads: 0,
         }
     }
 }
@@ -35,10 +40,9 @@ fn base_config() -> Config {
     let mut config = Config::new();
     config
         // Calls are made with `call_async` (the `async` feature) on the
-        // server's async workers, each on a fiber of its own: a guest yields
-        // back to the executor at every epoch tick (see `Plugin`), so a slow
-        // plugin never holds a worker for longer than a tick, and no call
-        // needs a thread hand-off.
+        // plugin executor's threads, each on a fiber of its own: a guest
+        // yields back to the executor at every epoch tick (see `Plugin`), so
+        // a slow plugin never holds a thread for longer than a tick.
         .wasm_component_model(true)
         // Per-call fuel budget: a deterministic cap on work.
         .consume_fuel(true)

@@ -40,6 +40,14 @@ pub struct Limits {
     /// Log bytes the plugin may write per second across all its calls (a
     /// token bucket holding one second's worth); more are dropped and counted.
     pub log_bytes_per_sec: u32,
+    /// The plugin's share of the engine: most instances alive at once, busy
+    /// or idle, which also bounds its calls in flight (beyond it a call is
+    /// refused: `too_many_calls`). Unset: an equal part of what
+    /// `engine.max_instances` leaves after the plugins that set it.
+    pub max_instances: Option<u32>,
+    /// Most calls one agent may have in flight to this plugin (beyond it a
+    /// call is refused: `too_many_calls`). Unset: half of `max_instances`.
+    pub max_calls_per_agent: Option<u32>,
 }
 
 impl Default for Limits {
@@ -54,6 +62,8 @@ impl Default for Limits {
             log_bytes_per_call: 16 * 1024,
             log_lines_per_sec: 100,
             log_bytes_per_sec: 64 * 1024,
+            max_instances: None,
+            max_calls_per_agent: None,
         }
     }
 }
@@ -93,7 +103,29 @@ impl Limits {
                     .into(),
             );
         }
+        if self
+            .max_instances
+            .is_some_and(|n| !(1..=100_000).contains(&n))
+        {
+            return Err("`limits.max_instances` must be between 1 and 100000".into());
+        }
+        if let Some(n) = self.max_calls_per_agent
+            && (n == 0 || self.max_instances.is_some_and(|m| n > m))
+        {
+            return Err(
+                "`limits.max_calls_per_agent` must be at least 1 and at most `limits.max_instances`"
+                    .into(),
+            );
+        }
         Ok(())
+    }
+
+    /// Most calls one agent may have in flight when `max_instances` is
+    /// `instances`: as set, else half of it (at least 1).
+    pub fn calls_per_agent(&self, instances: u32) -> u32 {
+        self.max_calls_per_agent
+            .unwrap_or_else(|| instances.div_ceil(2))
+            .clamp(1, instances.max(1))
     }
 
     /// The memory cap in bytes.

@@ -1,20 +1,29 @@
-//! The plugin runtime: one engine, a compile cache, sandbox limits, and
-//! pre-instantiated plugins with pooled or fresh instances.
+//! The plugin runtime: one engine, a compile cache, sandbox limits, the
+//! plugin executor, and pre-instantiated plugins with pooled or fresh
+//! instances, each plugin within its share of the engine.
 //!
 //! Setup reads in wasmtime's order: [`Runtime::new`] builds the engine (and its
-//! epoch ticker) and the linker (the WASI a plugin needs, with nothing
-//! granted and small limits, see [`wasi`], plus the `palisade:plugin/host`
-//! imports, charged fuel by size, see [`host_api`]); [`Runtime::load`]
-//! compiles or fetches from cache, checks the pin, and pre-instantiates; [`Plugin::evaluate`] and
-//! [`Plugin::mask`] make a store per call or reuse an idle one.
+//! epoch ticker), the linker (the WASI a plugin needs, with nothing granted
+//! and small limits, see [`wasi`], plus the `palisade:plugin/host` imports,
+//! charged fuel by size, see [`host_api`]) and the [`Executor`] plugin calls
+//! run on; [`Runtime::load`] compiles or fetches from cache, checks the pin,
+//! and pre-instantiates; [`Plugin::evaluate`] and [`Plugin::mask`] make a
+//! store per call or reuse an idle one of the call's [`Caller`]'s scope.
 
 mod bindings;
 mod cache;
+mod caller;
 mod engine;
+mod exec;
 mod host_api;
 mod host_log;
+mod instance;
+#[cfg(test)]
+mod isolation_tests;
 mod limits;
 mod plugin;
+mod pool;
+mod share;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -22,7 +31,9 @@ mod wasi;
 
 pub use bindings::types;
 pub use cache::{CacheDir, CodeSource, sha256_hex};
+pub use caller::Caller;
 pub use engine::EngineSettings;
+pub use exec::Executor;
 pub use host_api::{HOST_CALL_FUEL, HOST_CALL_FUEL_PER_BYTE};
 pub use limits::{Isolation, Limits, MAX_MEMORY_MIB};
 pub use plugin::{CallOutcome, Exports, Plugin, PluginOptions};
@@ -30,7 +41,10 @@ pub use wasi::{MAX_HANDLES, MAX_RANDOM_BYTES};
 
 use crate::error::{Error, Result};
 use cache::ComponentCache;
+use share::Share;
 use state::State;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
@@ -40,8 +54,16 @@ pub struct Runtime {
     linker: Linker<State>,
     cache: ComponentCache,
     pooling: bool,
+    max_instances: u32,
+    exec: Executor,
+    /// Each plugin name's share of the engine, used by every generation
+    /// of the plugin loaded with the same bounds.
+    shares: Mutex<HashMap<String, Arc<Share>>>,
     _ticker: engine::Ticker,
 }
+
+/// A plugin's share when neither its options nor the configuration set it.
+pub const DEFAULT_MAX_INSTANCES: u32 = 64;
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,13 +85,45 @@ impl Runtime {
             .map_err(|e| Error::Engine(format!("cannot link the host interface: {e}")))?;
         let cache = ComponentCache::new(&engine, cache_dir);
         let ticker = engine::Ticker::start(engine.clone())?;
+        let exec = Executor::new(settings.plugin_threads)?;
         Ok(Self {
             engine,
             linker,
             cache,
             pooling,
+            max_instances: settings.max_instances.max(1),
+            exec,
+            shares: Mutex::new(HashMap::new()),
             _ticker: ticker,
         })
+    }
+
+    /// The executor plugin calls run on.
+    pub fn executor(&self) -> &Executor {
+        &self.exec
+    }
+
+    /// Most plugin instances alive at once, across all plugins
+    /// (`engine.max_instances`).
+    pub fn max_instances(&self) -> u32 {
+        self.max_instances
+    }
+
+    /// The share of plugin `name` with these bounds: the one its previous
+    /// generation used if the bounds are the same, else a new one.
+    fn share(&self, name: &str, instances: u32, per_agent: u32) -> Arc<Share> {
+        let Ok(mut shares) = self.shares.lock() else {
+            return Share::new(instances, per_agent);
+        };
+        shares.retain(|_, s| Arc::strong_count(s) > 1);
+        match shares.get(name) {
+            Some(s) if s.has_bounds(instances, per_agent) => s.clone(),
+            _ => {
+                let s = Share::new(instances, per_agent);
+                shares.insert(name.to_owned(), s.clone());
+                s
+            }
+        }
     }
 
     /// True when the pooling allocator is in use.
@@ -79,7 +133,11 @@ impl Runtime {
 
     /// Loads a plugin from its component bytes: checks the pin, compiles (or
     /// takes the cached code), and pre-instantiates it against the host.
-    pub fn load(&self, name: &str, bytes: &[u8], options: PluginOptions) -> Result<Plugin> {
+    ///
+    /// Without `limits.max_instances` the plugin's share is
+    /// [`DEFAULT_MAX_INSTANCES`] (at most `engine.max_instances`); the
+    /// server sets it for every plugin (see `limits.max_instances`).
+    pub fn load(&self, name: &str, bytes: &[u8], mut options: PluginOptions) -> Result<Plugin> {
         options
             .limits
             .validate()
@@ -110,7 +168,16 @@ impl Runtime {
                 plugin: name.to_owned(),
                 message: format!("it imports something the host does not offer: {e:#}"),
             })?;
-        Plugin::new(name, digest, source, options, pre)
+        let instances = options
+            .limits
+            .max_instances
+            .unwrap_or(DEFAULT_MAX_INSTANCES)
+            .min(self.max_instances);
+        let per_agent = options.limits.calls_per_agent(instances);
+        options.limits.max_instances = Some(instances);
+        options.limits.max_calls_per_agent = Some(per_agent);
+        let share = self.share(name, instances, per_agent);
+        Plugin::new(name, digest, source, options, pre, share, self.exec.clone())
     }
 
     /// Describes a component without loading it for calls: its world, exports,

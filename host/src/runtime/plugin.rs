@@ -1,19 +1,26 @@
-//! A loaded plugin: its pre-instantiated component, its limits, its idle
-//! instances, and the two calls the host makes (`evaluate`, `mask`).
+//! A loaded plugin: its pre-instantiated component, its limits, its share
+//! of the engine and its idle instances, and the two calls the host makes
+//! (`evaluate`, `mask`), each run on the plugin executor.
 
 use super::bindings::{masking, policy, types};
 use super::cache::CodeSource;
+use super::caller::{Caller, Export, Reach, Scope};
+use super::exec::Executor;
 use super::host_log::LogBudget;
-use super::limits::{Isolation, Limits, MemoryLimitHit};
+use super::instance::{
+    Budget, CallError, Template, Warm, arm, check_findings, classify, limit, within,
+};
+use super::limits::{Isolation, Limits};
+use super::pool::Idle;
+use super::share::{AgentSlot, Share};
 use super::state::State;
 use crate::error::{Error, Result};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::InstancePre;
-use wasmtime::{Store, Trap, UpdateDeadline};
 
-/// How a plugin is loaded: limits, isolation, its own configuration and an
-/// optional sha256 pin.
+/// How a plugin is loaded: limits, isolation, its own configuration, an
+/// optional sha256 pin, and whether it is first-party.
 #[derive(Debug, Clone, Default)]
 pub struct PluginOptions {
     /// Sandbox limits.
@@ -24,6 +31,11 @@ pub struct PluginOptions {
     pub config: serde_json::Value,
     /// If set, the component's sha256 must equal this (lowercase hex).
     pub sha256: Option<String>,
+    /// Built into the binary (configured as `builtin:`), and reviewed to
+    /// keep no request data between calls: its pooled instances may serve
+    /// every agent of a project. Any other plugin's instances serve one
+    /// agent's session only.
+    pub first_party: bool,
 }
 
 /// What a successful call returned, and what it cost.
@@ -62,21 +74,19 @@ impl Exports {
     }
 }
 
-/// An instance ready for a call.
-struct Warm {
-    store: Store<State>,
-    policy: Option<policy::Guest>,
-    masking: Option<masking::Guest>,
+/// A loaded plugin. Cheap to clone and share.
+///
+/// Every call runs on the runtime's plugin [`Executor`], never on the
+/// caller's threads: the guest runs on a fiber and yields at every epoch
+/// tick (1 ms) until its deadline, when the call traps; a call waiting in a
+/// host call (where no tick is seen) is ended by a host timeout at the same
+/// deadline. Fuel bounds the work of a call whatever the clock says.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<Inner>,
 }
 
-/// A loaded plugin. Cheap to share (`Arc<Plugin>`).
-///
-/// Calls are async and meant for the server's async workers: the guest runs
-/// on a fiber and yields to the executor at every epoch tick (1 ms), until
-/// its deadline, when the call traps; a call waiting in a host call (where
-/// no tick is seen) is ended by a host timeout at the same deadline. Fuel
-/// bounds the work of a call whatever the clock says.
-pub struct Plugin {
+struct Inner {
     name: Arc<str>,
     digest: String,
     source: CodeSource,
@@ -85,7 +95,9 @@ pub struct Plugin {
     pre: InstancePre<State>,
     policy: Option<policy::GuestIndices>,
     masking: Option<masking::GuestIndices>,
-    idle: Mutex<Vec<Warm>>,
+    idle: Arc<Idle>,
+    share: Arc<Share>,
+    exec: Executor,
     /// The plugin's log budget, shared by all its instances.
     log: Arc<LogBudget>,
 }
@@ -93,8 +105,8 @@ pub struct Plugin {
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
-            .field("name", &self.name)
-            .field("digest", &self.digest)
+            .field("name", &self.inner.name)
+            .field("digest", &self.inner.digest)
             .field("exports", &self.exports())
             .finish_non_exhaustive()
     }
@@ -107,6 +119,8 @@ impl Plugin {
         source: CodeSource,
         options: PluginOptions,
         pre: InstancePre<State>,
+        share: Arc<Share>,
+        exec: Executor,
     ) -> Result<Self> {
         let policy = policy::GuestIndices::new(&pre).ok();
         let masking = masking::GuestIndices::new(&pre).ok();
@@ -120,75 +134,174 @@ impl Plugin {
         }
         let config_json = Arc::from(options.config.to_string());
         let log = Arc::new(LogBudget::new(&options.limits));
+        let idle = Arc::new(Idle::new(options.limits.max_idle));
+        share.register(&idle);
         Ok(Self {
-            name: Arc::from(name),
-            digest,
-            source,
-            options,
-            config_json,
-            pre,
-            policy,
-            masking,
-            idle: Mutex::new(Vec::new()),
-            log,
+            inner: Arc::new(Inner {
+                name: Arc::from(name),
+                digest,
+                source,
+                options,
+                config_json,
+                pre,
+                policy,
+                masking,
+                idle,
+                share,
+                exec,
+                log,
+            }),
         })
     }
 
     /// The configured name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
 
     /// Lowercase hex sha256 of the component bytes.
     pub fn digest(&self) -> &str {
-        &self.digest
+        &self.inner.digest
     }
 
     /// Where the machine code came from when the plugin was loaded.
     pub fn code_source(&self) -> CodeSource {
-        self.source
+        self.inner.source
     }
 
-    /// The plugin's limits.
+    /// The plugin's limits, with its share resolved.
     pub fn limits(&self) -> &Limits {
-        &self.options.limits
+        &self.inner.options.limits
     }
 
     /// The plugin's isolation mode.
     pub fn isolation(&self) -> Isolation {
-        self.options.isolation
+        self.inner.options.isolation
+    }
+
+    /// True for a first-party plugin (see [`PluginOptions::first_party`]).
+    pub fn first_party(&self) -> bool {
+        self.inner.options.first_party
+    }
+
+    /// The parts of `caller` whose calls this plugin's instances keep apart,
+    /// `[project, agent, session]`, with what may be shared left empty:
+    /// whatever a call's answer may depend on besides its input.
+    pub fn reuse_scope<'c>(&self, caller: &'c Caller) -> [&'c str; 3] {
+        Scope::parts(caller, self.inner.reach())
     }
 
     /// What the plugin exports.
     pub fn exports(&self) -> Exports {
         Exports {
-            policy: self.policy.is_some(),
-            masking: self.masking.is_some(),
+            policy: self.inner.policy.is_some(),
+            masking: self.inner.masking.is_some(),
         }
     }
 
     /// Number of idle instances kept for reuse.
     pub fn idle_instances(&self) -> usize {
-        self.idle.lock().map(|v| v.len()).unwrap_or(0)
+        self.inner.idle.len()
     }
 
     /// Log lines dropped since the plugin was loaded (over its log budget).
     pub fn log_lines_dropped(&self) -> u64 {
-        self.log.dropped()
+        self.inner.log.dropped()
     }
 
-    /// Asks the plugin to decide `request` given `rules`.
+    /// Instances of this plugin alive, busy or idle (with those of an
+    /// earlier generation that shares its bounds).
+    pub fn live_instances(&self) -> u32 {
+        self.inner.share.live()
+    }
+
+    /// The executor the plugin's calls run on.
+    pub fn executor(&self) -> &Executor {
+        &self.inner.exec
+    }
+
+    /// Asks the plugin, for `caller`, to decide `request` given `rules`.
     pub async fn evaluate(
         &self,
+        caller: &Caller,
         request: &types::DecisionRequest,
         rules: &[types::Rule],
     ) -> Result<CallOutcome<types::Verdict>> {
-        if self.policy.is_none() {
-            return Err(self.missing("policy"));
+        let inner = &self.inner;
+        if inner.policy.is_none() {
+            return Err(inner.missing("policy"));
         }
+        let slot = inner.share.admit(&inner.name, caller)?;
+        if Executor::here() {
+            return inner.evaluate(slot, caller, request, rules).await;
+        }
+        let (me, caller, request, rules) = (
+            inner.clone(),
+            caller.clone(),
+            request.clone(),
+            rules.to_vec(),
+        );
+        inner
+            .exec
+            .run(async move { me.evaluate(slot, &caller, &request, &rules).await })
+            .await?
+    }
+
+    /// Asks the plugin, for `caller`, to find sensitive data in `text`. The
+    /// findings are checked: in bounds, on character boundaries, sorted, not
+    /// overlapping.
+    ///
+    /// The call gets the plugin's fuel and deadline plus an allowance that
+    /// grows with the text ([`MASK_FUEL_PER_BYTE`], one millisecond per
+    /// [`MASK_BYTES_PER_MS`]), so a limit sized for decisions does not fail
+    /// a large document.
+    pub async fn mask(
+        &self,
+        caller: &Caller,
+        text: &str,
+    ) -> Result<CallOutcome<Vec<types::Finding>>> {
+        let inner = &self.inner;
+        if inner.masking.is_none() {
+            return Err(inner.missing("masking"));
+        }
+        let slot = inner.share.admit(&inner.name, caller)?;
+        if Executor::here() {
+            return inner.mask(slot, caller, text).await;
+        }
+        let (me, caller, text) = (inner.clone(), caller.clone(), text.to_owned());
+        inner
+            .exec
+            .run(async move { me.mask(slot, &caller, &text).await })
+            .await?
+    }
+}
+
+impl Inner {
+    fn reach(&self) -> Reach {
+        if self.options.first_party {
+            Reach::Project
+        } else {
+            Reach::Session
+        }
+    }
+
+    fn missing(&self, interface: &'static str) -> Error {
+        Error::MissingExport {
+            plugin: self.name.to_string(),
+            interface,
+        }
+    }
+
+    async fn evaluate(
+        &self,
+        _slot: AgentSlot,
+        caller: &Caller,
+        request: &types::DecisionRequest,
+        rules: &[types::Rule],
+    ) -> Result<CallOutcome<types::Verdict>> {
         let limit = self.options.limits.max_output_bytes;
-        let budget = self.budget();
-        let mut call = self.start(&request.request_id, budget).await?;
+        let budget = Budget::of(&self.options.limits);
+        let mut call = self.start(Export::Policy, caller, budget).await?;
         let result = within(budget, async {
             let warm = &mut call.warm;
             let guest = warm.policy.as_ref().ok_or(CallError::Missing("policy"))?;
@@ -211,42 +324,26 @@ impl Plugin {
         self.finish(call, budget, result)
     }
 
-    /// Asks the plugin to find sensitive data in `text`. The findings are
-    /// checked: in bounds, on character boundaries, sorted, not overlapping.
-    ///
-    /// The call gets the plugin's fuel and deadline plus an allowance that
-    /// grows with the text ([`MASK_FUEL_PER_BYTE`], one millisecond per
-    /// [`MASK_BYTES_PER_MS`]), so a limit sized for decisions does not fail
-    /// a large document.
-    pub async fn mask(
+    async fn mask(
         &self,
-        request_id: &str,
+        _slot: AgentSlot,
+        caller: &Caller,
         text: &str,
     ) -> Result<CallOutcome<Vec<types::Finding>>> {
-        if self.masking.is_none() {
-            return Err(self.missing("masking"));
-        }
+        let limits = &self.options.limits;
         let len = u64::try_from(text.len()).unwrap_or(u64::MAX);
         let budget = Budget {
-            fuel: self
-                .options
-                .limits
+            fuel: limits
                 .fuel
                 .saturating_add(len.saturating_mul(MASK_FUEL_PER_BYTE)),
-            deadline_ms: self
-                .options
-                .limits
-                .deadline_ms
-                .saturating_add(len / MASK_BYTES_PER_MS),
+            deadline_ms: limits.deadline_ms.saturating_add(len / MASK_BYTES_PER_MS),
         };
         // At most one finding per byte, each a kind of up to 64 bytes and two
         // offsets: anything larger is malformed before it is looked at.
-        let limit = self
-            .options
-            .limits
+        let limit = limits
             .max_output_bytes
             .saturating_add(text.len().saturating_mul(16));
-        let mut call = self.start(request_id, budget).await?;
+        let mut call = self.start(Export::Masking, caller, budget).await?;
         let result = within(budget, async {
             let warm = &mut call.warm;
             let guest = warm.masking.as_ref().ok_or(CallError::Missing("masking"))?;
@@ -267,41 +364,54 @@ impl Plugin {
         self.finish(call, budget, result)
     }
 
-    fn missing(&self, interface: &'static str) -> Error {
-        Error::MissingExport {
-            plugin: self.name.to_string(),
-            interface,
-        }
-    }
-
-    /// Takes an idle instance or makes one, and arms it with `budget` for
-    /// a call made on behalf of `request_id`.
-    async fn start(&self, request_id: &str, budget: Budget) -> Result<Call> {
+    /// Takes an idle instance of the call's scope or makes one (within the
+    /// plugin's share), and arms it with `budget` for a call made for `caller`.
+    async fn start(&self, export: Export, caller: &Caller, budget: Budget) -> Result<Call> {
         let started = Instant::now();
-        let (mut warm, reused) = match self.take_idle() {
+        let pooled = self.options.isolation == Isolation::Pooled;
+        let scope = Scope::of(export, caller, self.reach());
+        let (mut warm, reused) = match pooled.then(|| self.idle.take(&scope)).flatten() {
             Some(w) => (w, true),
-            // A start function waiting in a host call is bounded too.
-            None => match tokio::time::timeout(limit(budget), self.instantiate()).await {
-                Ok(warm) => (warm?, false),
-                Err(_) => {
-                    return Err(Error::DeadlineExceeded {
-                        plugin: self.name.to_string(),
-                        deadline_ms: budget.deadline_ms,
-                    });
+            None => {
+                let permit = self.share.permit(&self.name, &self.idle)?;
+                // A start function waiting in a host call is bounded too.
+                match tokio::time::timeout(limit(budget), self.template().instantiate(permit)).await
+                {
+                    Ok(warm) => (warm?, false),
+                    Err(_) => {
+                        return Err(Error::DeadlineExceeded {
+                            plugin: self.name.to_string(),
+                            deadline_ms: budget.deadline_ms,
+                        });
+                    }
                 }
-            },
+            }
         };
         arm(&mut warm.store, budget)?;
-        warm.store.data_mut().begin_call(request_id);
+        warm.store.data_mut().begin_call(&caller.request_id);
         Ok(Call {
             warm,
+            scope: pooled.then_some(scope),
             reused,
             started,
         })
     }
 
-    /// Ends a call: its instance goes back to the idle list only if the call
-    /// succeeded; a failure is classified.
+    fn template(&self) -> Template<'_> {
+        Template {
+            name: &self.name,
+            config_json: &self.config_json,
+            limits: &self.options.limits,
+            pre: &self.pre,
+            policy: self.policy.as_ref(),
+            masking: self.masking.as_ref(),
+            log: &self.log,
+        }
+    }
+
+    /// Ends a call: its instance goes back to the idle pool, under the
+    /// call's scope, only if the call succeeded (and isolation is pooled);
+    /// a failure is classified and its instance dropped.
     fn finish<T>(
         &self,
         mut call: Call,
@@ -314,144 +424,25 @@ impl Plugin {
             .saturating_sub(call.warm.store.get_fuel().unwrap_or(0));
         match result {
             Ok(value) => {
-                self.put_idle(call.warm);
+                let elapsed = call.started.elapsed();
+                if let Some(scope) = call.scope {
+                    // Dropped here, outside the pool's lock.
+                    drop(self.idle.put(scope, call.warm));
+                }
                 Ok(CallOutcome {
                     value,
                     fuel_used,
-                    elapsed: call.started.elapsed(),
+                    elapsed,
                     reused: call.reused,
                 })
             }
-            Err(e) => Err(self.classify(e, &call.warm.store, budget)),
-        }
-    }
-
-    /// The plugin's own limits, for a policy call or an instantiation.
-    fn budget(&self) -> Budget {
-        Budget {
-            fuel: self.options.limits.fuel,
-            deadline_ms: self.options.limits.deadline_ms,
-        }
-    }
-
-    async fn instantiate(&self) -> Result<Warm> {
-        let limits = &self.options.limits;
-        let state = State::new(
-            self.name.clone(),
-            self.config_json.clone(),
-            limits.memory_bytes(),
-            self.log.clone(),
-        );
-        let mut store = State::store(self.pre.engine(), state);
-        // At every tick: trap once the call's deadline has passed, else
-        // let the executor run other tasks and come back at the next tick.
-        store.epoch_deadline_callback(|store| {
-            Ok(if Instant::now() >= store.data().deadline {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
-        });
-        arm(&mut store, self.budget())?;
-        let instance = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| self.classify(CallError::Wasm(e), &store, self.budget()))?;
-        let policy = match &self.policy {
-            Some(ix) => Some(
-                ix.load(&mut store, &instance)
-                    .map_err(|e| self.classify(CallError::Wasm(e), &store, self.budget()))?,
-            ),
-            None => None,
-        };
-        let masking = match &self.masking {
-            Some(ix) => Some(
-                ix.load(&mut store, &instance)
-                    .map_err(|e| self.classify(CallError::Wasm(e), &store, self.budget()))?,
-            ),
-            None => None,
-        };
-        Ok(Warm {
-            store,
-            policy,
-            masking,
-        })
-    }
-
-    fn take_idle(&self) -> Option<Warm> {
-        if self.options.isolation != Isolation::Pooled {
-            return None;
-        }
-        self.idle.lock().ok()?.pop()
-    }
-
-    fn put_idle(&self, warm: Warm) {
-        if self.options.isolation != Isolation::Pooled {
-            return;
-        }
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < self.options.limits.max_idle
-        {
-            idle.push(warm);
-        }
-    }
-
-    /// Turns a failed call into the typed error the caller acts on.
-    fn classify(&self, e: CallError, store: &Store<State>, budget: Budget) -> Error {
-        let plugin = self.name.to_string();
-        let limits = &self.options.limits;
-        let e = match e {
-            CallError::Wasm(e) => e,
-            CallError::Missing(interface) => return Error::MissingExport { plugin, interface },
-            CallError::Oversized { size, limit } => {
-                return Error::OversizedOutput {
-                    plugin,
-                    size,
-                    limit,
-                };
-            }
-            CallError::Malformed(detail) => return Error::MalformedOutput { plugin, detail },
-            CallError::Deadline => {
-                return Error::DeadlineExceeded {
-                    plugin,
-                    deadline_ms: budget.deadline_ms,
-                };
-            }
-        };
-        if store.data().limiter.memory_hit || e.downcast_ref::<MemoryLimitHit>().is_some() {
-            return Error::MemoryLimit {
-                plugin,
-                limit_mib: limits.memory_mib,
-            };
-        }
-        if let Some(named) = super::wasi::classify(&plugin, &e) {
-            return named;
-        }
-        match e.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => Error::OutOfFuel {
-                plugin,
-                fuel: budget.fuel,
-            },
-            Some(Trap::Interrupt) => Error::DeadlineExceeded {
-                plugin,
-                deadline_ms: budget.deadline_ms,
-            },
-            Some(Trap::StackOverflow) => Error::StackOverflow { plugin },
-            Some(Trap::UnreachableCodeReached) => Error::Trap {
-                plugin,
-                message: "unreachable code reached (a Rust plugin panicked)".into(),
-            },
-            Some(trap) => Error::Trap {
-                plugin,
-                message: trap.to_string(),
-            },
-            // Not a trap: the answer could not be lifted (e.g. invalid UTF-8,
-            // a bad discriminant, an out-of-bounds pointer).
-            None => Error::MalformedOutput {
-                plugin,
-                detail: format!("{e:#}"),
-            },
+            Err(e) => Err(classify(
+                &self.name,
+                &self.options.limits,
+                e,
+                &call.warm.store,
+                budget,
+            )),
         }
     }
 }
@@ -461,110 +452,11 @@ pub const MASK_FUEL_PER_BYTE: u64 = 1000;
 /// A masking call's deadline grows by one millisecond per this many bytes.
 pub const MASK_BYTES_PER_MS: u64 = 16 * 1024;
 
-/// Fuel and deadline of one call.
-#[derive(Debug, Clone, Copy)]
-struct Budget {
-    fuel: u64,
-    deadline_ms: u64,
-}
-
-/// A call in progress: its instance, and what [`Plugin::finish`] reports.
+/// A call in progress: its instance, the scope it may be kept for, and what
+/// [`Inner::finish`] reports.
 struct Call {
     warm: Warm,
+    scope: Option<Scope>,
     reused: bool,
     started: Instant,
-}
-
-/// Resets fuel and deadline for the next piece of guest work; the epoch
-/// callback (see [`Plugin::instantiate`]) checks the deadline at every tick.
-fn arm(store: &mut Store<State>, budget: Budget) -> Result<()> {
-    store
-        .set_fuel(budget.fuel)
-        .map_err(|e| Error::Engine(e.to_string()))?;
-    store.data_mut().deadline = Instant::now() + Duration::from_millis(budget.deadline_ms);
-    store.set_epoch_deadline(1);
-    Ok(())
-}
-
-/// A call's deadline and one tick: when the host gives up on a guest that
-/// the epoch callback could not stop.
-fn limit(budget: Budget) -> Duration {
-    Duration::from_millis(budget.deadline_ms) + super::engine::TICK
-}
-
-/// Runs a guest call, but no longer than its deadline and one tick. The
-/// epoch callback traps a guest that computes past its deadline; this
-/// catches one that waits in a host call (a WASI clock or `poll`), where no
-/// tick is seen. The call's future is then dropped, and with it the fiber;
-/// the instance is discarded, never reused.
-async fn within<T>(
-    budget: Budget,
-    call: impl Future<Output = Result<T, CallError>>,
-) -> Result<T, CallError> {
-    tokio::time::timeout(limit(budget), call)
-        .await
-        .unwrap_or(Err(CallError::Deadline))
-}
-
-/// Why a call failed, before classification.
-enum CallError {
-    /// The call was still waiting in a host call at its deadline.
-    Deadline,
-    Wasm(wasmtime::Error),
-    Missing(&'static str),
-    Oversized {
-        size: usize,
-        limit: usize,
-    },
-    Malformed(String),
-}
-
-/// Findings must point into `input`, on character boundaries, sorted and
-/// not overlapping.
-fn check_findings(input: &str, findings: &[types::Finding]) -> Result<(), String> {
-    let mut prev_end = 0usize;
-    for (i, f) in findings.iter().enumerate() {
-        let (start, end) = (f.start as usize, f.end as usize);
-        if start >= end || end > input.len() {
-            return Err(format!(
-                "finding {i} has span {start}..{end}, outside the {}-byte input",
-                input.len()
-            ));
-        }
-        if !input.is_char_boundary(start) || !input.is_char_boundary(end) {
-            return Err(format!("finding {i} splits a character"));
-        }
-        if start < prev_end {
-            return Err(format!(
-                "finding {i} overlaps or precedes the one before it"
-            ));
-        }
-        if f.kind.is_empty() || f.kind.len() > 64 {
-            return Err(format!("finding {i} has an empty or overlong kind"));
-        }
-        prev_end = end;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn f(start: u32, end: u32) -> types::Finding {
-        types::Finding {
-            kind: "k".into(),
-            start,
-            end,
-        }
-    }
-
-    #[test]
-    fn findings_are_checked() {
-        assert!(check_findings("hello world", &[f(0, 5), f(6, 11)]).is_ok());
-        assert!(check_findings("hello", &[f(3, 9)]).is_err());
-        assert!(check_findings("hello", &[f(3, 3)]).is_err());
-        assert!(check_findings("hello world", &[f(6, 11), f(0, 5)]).is_err());
-        assert!(check_findings("héllo", &[f(0, 2)]).is_err());
-    }
 }

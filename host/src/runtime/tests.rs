@@ -34,14 +34,20 @@ impl Blocking for Plugin {
         request: &DecisionRequest,
         rules: &[Rule],
     ) -> crate::Result<CallOutcome<Verdict>> {
-        block_on(self.evaluate(request, rules))
+        let caller = Caller::new(
+            &request.project,
+            &request.agent,
+            &request.session,
+            &request.request_id,
+        );
+        block_on(self.evaluate(&caller, request, rules))
     }
     fn mask_now(
         &self,
         request_id: &str,
         text: &str,
     ) -> crate::Result<CallOutcome<Vec<types::Finding>>> {
-        block_on(self.mask(request_id, text))
+        block_on(self.mask(&Caller::new("p", "agent", "s", request_id), text))
     }
 }
 
@@ -59,6 +65,7 @@ fn runtime() -> Runtime {
     let settings = EngineSettings {
         pooling: true,
         max_instances: 64,
+        ..EngineSettings::default()
     };
     Runtime::new(&settings, None).unwrap_or_else(|e| panic!("runtime: {e}"))
 }
@@ -251,7 +258,11 @@ fn huge_output_is_refused() {
         hostile_case(
             i,
             "huge",
-            Limits::default(),
+            // A far deadline: the answer's size is what must fail it.
+            Limits {
+                deadline_ms: 10_000,
+                ..Limits::default()
+            },
             |e| matches!(e, Error::OversizedOutput { size, limit: 65536, .. } if *size == 8 << 20),
         );
     });
@@ -296,7 +307,13 @@ fn a_flood_of_findings_is_refused_as_oversized() {
             &rt,
             "hostile",
             &hostile_bytes(),
-            options(i, Limits::default()),
+            options(
+                i,
+                Limits {
+                    deadline_ms: 10_000,
+                    ..Limits::default()
+                },
+            ),
         );
         let err = hostile
             .mask_now("r", "flood")
@@ -313,8 +330,10 @@ fn a_flood_of_findings_is_refused_as_oversized() {
 #[test]
 fn masking_gets_fuel_in_proportion_to_the_text() {
     let rt = runtime();
+    // Fuel is what this is about: the deadline is far off.
     let limits = Limits {
         fuel: 1_000_000,
+        deadline_ms: 60_000,
         ..Limits::default()
     };
     let pii = load(
@@ -455,6 +474,7 @@ fn compiled_code_is_cached_on_disk_and_changes_recompile() {
         let settings = EngineSettings {
             pooling: false,
             max_instances: 8,
+            ..EngineSettings::default()
         };
         Runtime::new(&settings, Some(dir)).unwrap_or_else(|e| panic!("{e}"))
     };
@@ -509,6 +529,7 @@ fn only_authentic_cache_entries_are_used() {
         let settings = EngineSettings {
             pooling: false,
             max_instances: 8,
+            ..EngineSettings::default()
         };
         Runtime::new(&settings, Some(dir)).unwrap_or_else(|e| panic!("{e}"))
     };
