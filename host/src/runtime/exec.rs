@@ -91,6 +91,11 @@ impl Executor {
         if Self::here() {
             return Ok(work.await);
         }
+        // The call logs where its caller logs, inside its caller's span (the
+        // decision's id), whichever thread runs it.
+        use tracing::Instrument as _;
+        use tracing::instrument::WithSubscriber as _;
+        let work = work.in_current_span().with_current_subscriber();
         Aborting(self.handle.spawn(work))
             .await
             .map_err(|e| Error::Engine(format!("a plugin call did not complete: {e}")))
