@@ -173,7 +173,16 @@ async fn decide_and_record(
     // Plugins run here, on an async worker: they yield at every epoch tick.
     let decision = chain::decide(&snapshot.policy, &snapshot.plugins, agent, &request).await;
     if let Some(audit) = state.audit() {
-        let entry = audit_entry(&snapshot, state.mask_key(), request, &decision, started).await;
+        let limits = state.mask_settings().limits();
+        let entry = audit_entry(
+            &snapshot,
+            state.mask_key(),
+            limits,
+            request,
+            &decision,
+            started,
+        )
+        .await;
         audit.append(entry).await.map_err(|e| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -193,12 +202,13 @@ async fn decide_and_record(
 async fn audit_entry(
     snap: &Snapshot,
     key: Option<&MaskKey>,
+    limits: crate::masking::Limits,
     request: DecisionRequest,
     decision: &Decision,
     started: std::time::Instant,
 ) -> DecisionEntry {
     let (resource, reason, attributes) =
-        mask_for_record(snap, key, &request, &decision.reason).await;
+        mask_for_record(snap, key, limits, &request, &decision.reason).await;
     DecisionEntry {
         decision_id: request.request_id,
         agent: request.agent,
@@ -241,18 +251,19 @@ fn cut(mut text: String) -> String {
 
 /// The resource, the reason and the attributes of a decision as its record
 /// keeps them: masked by the service's masking chain (each text's findings
-/// cached, see [`crate::masking::FindingsCache`]), or withheld, never raw.
+/// cached, see [`crate::masking::FindingsCache`]) within the configured
+/// masking limits, or withheld, never raw. Withheld attributes lose their
+/// names too (`withheld_1`, …): a name is as free a text as a value.
 async fn mask_for_record(
     snap: &Snapshot,
     key: Option<&MaskKey>,
+    limits: crate::masking::Limits,
     request: &DecisionRequest,
     reason: &str,
 ) -> (String, String, BTreeMap<String, String>) {
     let withheld = || {
-        let attributes = request
-            .attributes
-            .iter()
-            .map(|(k, _)| (k.clone(), WITHHELD.to_owned()))
+        let attributes = (1..=request.attributes.len())
+            .map(|i| (format!("withheld_{i}"), WITHHELD.to_owned()))
             .collect();
         (WITHHELD.to_owned(), WITHHELD.to_owned(), attributes)
     };
@@ -268,7 +279,7 @@ async fn mask_for_record(
         session: &request.session,
         request_id: &request.request_id,
         findings: Some(&snap.findings),
-        limits: crate::masking::Limits::default(),
+        limits,
     };
     let masked = async {
         let (resource, _) = masker.mask_text(&request.resource).await?;
