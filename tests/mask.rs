@@ -57,14 +57,7 @@ async fn server(policy: &str, extra_config: &str) -> (Server, ConfigDir) {
         ),
     )
     .unwrap();
-    let (config, data) = (cfg.config(), cfg.data());
-    let server = start_ready(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-    .await;
+    let server = cfg.start().await;
     (server, cfg)
 }
 
@@ -593,4 +586,46 @@ fn masking_configuration_errors_stop_the_server_with_a_position() {
         stderr.contains("does not export the `masking` interface"),
         "{stderr}"
     );
+}
+
+/// A masking plugin at its bound of calls in flight for an agent answers
+/// that agent 503 `too_many_calls` (busy, not broken: nothing returned, retry
+/// later), while another agent's request is masked.
+#[tokio::test]
+async fn a_busy_masking_plugin_answers_503_and_returns_nothing() {
+    let policy = POLICY.replace(
+        "      fuel: 200000000\n      deadline_ms: 2000\n",
+        "      fuel: 100000000000\n      deadline_ms: 20000\n      max_instances: 4\n      max_calls_per_agent: 1\n",
+    );
+    assert_ne!(policy, POLICY);
+    let (server, _cfg) = server(&policy, "").await;
+    let server = std::sync::Arc::new(server);
+    let spinning = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            mask(
+                &server,
+                json!({"session": "s", "service": "tickets", "text": "loop"}),
+            )
+            .await
+        })
+    };
+    server.wait_for_log("hostile: loop started").await;
+    let (status, answer) = mask(
+        &server,
+        json!({"session": "s", "service": "tickets", "text": "card 4111 1111 1111 1111"}),
+    )
+    .await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["code"], "too_many_calls", "{answer}");
+    assert!(answer.get("text").is_none(), "{answer}");
+    let (status, answer) = post_raw(
+        &server,
+        Some(EVE),
+        serde_json::to_vec(&json!({"session": "s", "service": "tickets", "text": "plain"}))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "another agent is served: {answer}");
+    spinning.abort();
 }

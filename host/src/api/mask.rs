@@ -119,6 +119,14 @@ pub(super) async fn mask(
             "masking_limit",
             e.to_string(),
         ),
+        // The plugin is at its bound of calls in flight (for everyone, or
+        // for this agent): busy, not broken; the same request may succeed
+        // once calls finish.
+        crate::Error::TooManyCalls { .. } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_calls",
+            format!("nothing is returned: {e}; retry when calls in flight have finished"),
+        ),
         e => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "masking_failed",
