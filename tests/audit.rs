@@ -44,14 +44,7 @@ fn config() -> ConfigDir {
 }
 
 async fn start(cfg: &ConfigDir) -> Server {
-    let (config, data) = (cfg.config(), cfg.data());
-    start_ready(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-    .await
+    cfg.start().await
 }
 
 async fn decide(client: &reqwest::Client, server: &Server, body: Value) -> Value {

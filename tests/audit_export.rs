@@ -46,17 +46,7 @@ fn config(audit_block: &str) -> ConfigDir {
 }
 
 async fn start(cfg: &ConfigDir, env: &[(&str, String)]) -> Server {
-    let (config, data) = (cfg.config(), cfg.data());
-    start_ready_with_env(
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
-        env,
-    )
-    .await
+    cfg.start_with_env(env).await
 }
 
 /// Makes `n` decisions; returns their ids.

@@ -33,14 +33,7 @@ async fn server_with(
         format!("identities:\n{ids}"),
     )
     .unwrap();
-    let (config, data) = (cfg.config(), cfg.data());
-    let server = start_ready(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-    .await;
+    let server = cfg.start().await;
     (server, cfg)
 }
 

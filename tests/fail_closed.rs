@@ -164,14 +164,7 @@ async fn server_with(policy: &str, extra_config: &str) -> (Server, ConfigDir) {
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("p.yaml"), policy).unwrap();
     write_identities(&cfg, AGENT_TOKEN);
-    let (config, data) = (cfg.config(), cfg.data());
-    let server = start_ready(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-    .await;
+    let server = cfg.start().await;
     (server, cfg)
 }
 

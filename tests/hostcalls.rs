@@ -28,17 +28,7 @@ async fn hostile_server(limits: &str) -> (Server, ConfigDir) {
     )
     .unwrap();
     std::fs::write(dir.join("zz-admins.yaml"), admin_policy()).unwrap();
-    let (config, data) = (cfg.config(), cfg.data());
-    let server = start_ready_with_env(
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
-        &[("NO_COLOR", "1".into())],
-    )
-    .await;
+    let server = cfg.start_with_env(&[("NO_COLOR", "1".into())]).await;
     (server, cfg)
 }
 

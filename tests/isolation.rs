@@ -60,14 +60,7 @@ async fn server(policy: &str, config: &str) -> (Server, ConfigDir) {
         ),
     )
     .unwrap();
-    let (config, data) = (cfg.config(), cfg.data());
-    let server = start_ready(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-    .await;
+    let server = cfg.start().await;
     (server, cfg)
 }
 

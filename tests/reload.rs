@@ -20,14 +20,7 @@ async fn setup() -> (Server, ConfigDir) {
         token_hash("tok-admin")
     );
     std::fs::write(dir.join("zz-identities.yaml"), ids).unwrap();
-    let (config, data) = (cfg.config(), cfg.data());
-    let server = start_ready(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-    .await;
+    let server = cfg.start().await;
     (server, cfg)
 }
 
@@ -213,14 +206,7 @@ async fn an_in_flight_decision_finishes_on_the_version_it_started_with() {
         ),
     )
     .unwrap();
-    let (config, data) = (cfg.config(), cfg.data());
-    let s = start_ready(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-    .await;
+    let s = cfg.start().await;
     let v1 = status(&s, "tok-admin").await.1["policy_version"]
         .as_str()
         .unwrap()
@@ -395,14 +381,7 @@ async fn a_file_written_in_two_steps_is_never_installed_half_written() {
         ),
     )
     .unwrap();
-    let (config, data) = (cfg.config(), cfg.data());
-    let s = start_ready(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-    .await;
+    let s = cfg.start().await;
     let v1 = push_prod_infra(&s).await["policy_version"]
         .as_str()
         .unwrap()

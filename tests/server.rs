@@ -163,14 +163,7 @@ async fn sigterm_stops_the_server_gracefully() {
         ),
     )
     .unwrap();
-    let (config, data) = (cfg.config(), cfg.data());
-    let server = start_ready(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-    .await;
+    let server = cfg.start().await;
 
     // A decision that spends 1 s in the plugin...
     let url = server.url("/v1/decide");
@@ -335,14 +328,7 @@ fn read_until(conn: &mut std::net::TcpStream, needle: &str) -> String {
 /// Starts a server with `config` as its configuration file.
 async fn server_with_config(config: &str) -> (support::Server, ConfigDir) {
     let cfg = ConfigDir::new(config);
-    let (config, data) = (cfg.config(), cfg.data());
-    let server = start_ready(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-    .await;
+    let server = cfg.start().await;
     (server, cfg)
 }
 
@@ -436,14 +422,7 @@ async fn sigterm_finishes_requests_in_flight_and_cuts_slow_clients_at_the_deadli
         ),
     )
     .unwrap();
-    let (config, data) = (cfg.config(), cfg.data());
-    let s = start_ready(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ])
-    .await;
+    let s = cfg.start().await;
     let mut slow = raw(&s);
     send(&mut slow, "GET /healthz HTTP/1.1\r\nhost: x\r\n");
     // A request in flight: its head is in, and the server has started

@@ -111,6 +111,27 @@ impl ConfigDir {
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
+
+    /// Starts `palisade serve` on this configuration and its data directory,
+    /// and waits until it is ready.
+    pub async fn start(&self) -> Server {
+        self.start_with_env(&[]).await
+    }
+
+    /// [`ConfigDir::start`] with extra environment variables.
+    pub async fn start_with_env(&self, env: &[(&str, String)]) -> Server {
+        let (config, data) = (self.config(), self.data());
+        start_ready_with_env(
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            env,
+        )
+        .await
+    }
 }
 
 /// Starts `palisade serve` with `args` and waits for its listening line.
