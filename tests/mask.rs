@@ -629,3 +629,31 @@ async fn a_busy_masking_plugin_answers_503_and_returns_nothing() {
     assert_eq!(status, 200, "another agent is served: {answer}");
     spinning.abort();
 }
+
+/// A request without a valid token is refused before its body is read: an
+/// unauthenticated caller cannot make the server buffer megabytes. The
+/// client announces 5 MiB and sends none of it; the answer comes at once
+/// (reading the body first, the server would wait for it until
+/// `http.body_timeout`, 30 s, far past this test's bounded wait).
+#[tokio::test]
+async fn a_caller_without_a_token_is_refused_before_its_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (server, _cfg) = server(POLICY, "").await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    for auth in ["", "Authorization: Bearer pal_unknown\r\n"] {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /v1/mask HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             {auth}Content-Length: {}\r\n\r\n",
+            5 << 20
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 1024];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer))
+            .await
+            .expect("no answer while the body was still owed")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(answer.starts_with("HTTP/1.1 401"), "{auth:?}: {answer}");
+    }
+}

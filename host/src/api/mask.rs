@@ -5,9 +5,9 @@ use super::{ApiError, AppState};
 use crate::identity;
 use crate::masking::{Masker, ParseError, Reported, offload, parse_strict};
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequest, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
@@ -36,9 +36,9 @@ const MAX_FIELD: usize = 4096;
 
 pub(super) async fn mask(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
     let snapshot = state.snapshot().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -53,11 +53,15 @@ pub(super) async fn mask(
             "the masking key is not loaded",
         )
     })?;
-    let token = bearer(&headers)?;
+    let token = bearer(&parts.headers)?;
     let agent = identity::authenticate(&snapshot.policy, token)
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"))?
         .name
         .clone();
+    // The body (up to `masking.max_body_bytes`) is read only now, once the
+    // token is known: a caller without one costs no buffered body.
+    let body: Result<Bytes, BytesRejection> =
+        Bytes::from_request(axum::extract::Request::from_parts(parts, body), &()).await;
     let settings = state.mask_settings();
     let bytes = body.map_err(|e| {
         super::body_error(e, settings.max_body_bytes, Some("masking.max_body_bytes"))
