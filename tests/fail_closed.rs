@@ -311,3 +311,39 @@ async fn a_token_removed_by_reload_no_longer_authenticates() {
     let (status, answer) = decide(&s, NEW_TOKEN, "files", json!({})).await;
     assert_eq!(status, 200, "{answer}");
 }
+
+/// A reload whose record cannot be written is refused, and the answer says
+/// it is the server's failure (503, worth retrying), not an invalid policy.
+#[tokio::test]
+async fn a_reload_that_cannot_be_recorded_is_503_not_invalid_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Faults::default();
+    let (state, _log) = state(&dir.path().join("data"), &faults);
+    let file = dir.path().join("p.yaml");
+    std::fs::write(&file, format!("{}# a change\n", policy_text())).unwrap();
+    let loaded = palisade::config::LoadedConfig::for_policy(&file).unwrap();
+    let runtime = Arc::new(
+        palisade::runtime::Runtime::new(&palisade::runtime::EngineSettings::default(), None)
+            .unwrap(),
+    );
+    state.set_reloader(palisade::reload::Reloader::new(runtime, loaded, &state));
+    faults.fail_appends(true);
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/admin/reload")
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let resp = app(state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["error"]["code"], "reload_unavailable", "{answer}");
+    assert_eq!(state.snapshot().unwrap().policy.version, {
+        let (_, last) = state.current();
+        last.unwrap().serving
+    });
+}

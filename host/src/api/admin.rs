@@ -104,6 +104,20 @@ pub(super) async fn reload(
         Ok(version) => Ok(Json(
             json!({"policy_version": version, "previous_version": previous}),
         )),
+        // The server could not record or finish the reload: not the
+        // policy's fault, and worth retrying.
+        Err(
+            e @ (crate::Error::Audit { .. }
+            | crate::Error::AuditClosed
+            | crate::Error::AuditBroken(_)
+            | crate::Error::Engine(_)),
+        ) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "reload_unavailable",
+            format!(
+                "the reload could not be completed and the last good policy keeps serving: {e}"
+            ),
+        )),
         Err(e) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_policy",
