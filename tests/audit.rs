@@ -8,7 +8,7 @@ mod support;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
-use support::{BIN, ConfigDir, Server, start_ready, token_hash};
+use support::{BIN, ConfigDir, Server, token_hash};
 
 const AGENT: &str = "pal_audit_agent";
 const ADMIN: &str = "pal_audit_admin";

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{BIN, ConfigDir, Server, start_ready_with_env, token_hash};
+use support::{BIN, ConfigDir, Server, token_hash};
 
 const AGENT: &str = "pal_export_agent";
 

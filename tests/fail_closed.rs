@@ -18,7 +18,7 @@ use palisade::masking::MaskKey;
 use palisade::policy::{Source, compile};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use support::{ConfigDir, HOSTILE, Server, digest_of, start_ready, token_hash};
+use support::{ConfigDir, HOSTILE, Server, digest_of, token_hash};
 use tower::ServiceExt;
 
 const AGENT_TOKEN: &str = "pal_fail_closed_agent";

@@ -8,7 +8,7 @@ mod support;
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::{ADMIN, ConfigDir, HOSTILE, Server, admin_policy, start_ready_with_env, token_hash};
+use support::{ADMIN, ConfigDir, HOSTILE, Server, admin_policy, token_hash};
 
 /// A server whose agent `a` (token `tok-a`) may do anything on `files`, with
 /// the hostile fixture in the project chain under `limits`.

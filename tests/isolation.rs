@@ -9,7 +9,7 @@ mod support;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{ConfigDir, HOSTILE, Server, start_ready, token_hash};
+use support::{ConfigDir, HOSTILE, Server, token_hash};
 
 /// Agents `alice`, `bob` and `carol` (tokens `tok-<name>`) may do anything
 /// on `files` and `evil`; the admin `ops` has `tok-admin`.

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{ConfigDir, HOSTILE, Server, start_failing, start_ready, token_hash};
+use support::{ConfigDir, HOSTILE, Server, start_failing, token_hash};
 
 const TOKEN: &str = "pal_test_mask_bot";
 /// Another agent of the same project.

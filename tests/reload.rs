@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::{ConfigDir, HOSTILE, Server, start_ready, token_hash};
+use support::{ConfigDir, HOSTILE, Server, token_hash};
 
 const INVOICE: &str = include_str!("policies/invoice-processor.yaml");
 
