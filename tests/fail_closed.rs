@@ -12,10 +12,12 @@ mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use palisade::api::{AppState, Snapshot, app};
+use palisade::api::{AppState, app};
 use palisade::audit::{AuditLog, DEFAULT_COMMIT_DELAY, Faults, FaultyStore};
+use palisade::live::Live;
 use palisade::masking::MaskKey;
-use palisade::policy::{Source, compile};
+use palisade::policy::{Root, Source, compile};
+use palisade::snapshot::Snapshot;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use support::{ConfigDir, HOSTILE, Server, digest_of, token_hash};
@@ -44,21 +46,21 @@ fn state(dir: &std::path::Path, faults: &Faults) -> (Arc<AppState>, Arc<AuditLog
     .unwrap();
     let log = Arc::new(log);
     let state = AppState::serving(
+        Live::new(),
         palisade::config::MaskSettings::default(),
         MaskKey::from_bytes([7; 32]),
         Some(log.clone()),
     );
-    let policy = compile(&[Source {
+    let set = compile(&Root::project(vec![Source {
         name: "p.yaml".into(),
         text: policy_text(),
-    }])
+    }]))
     .unwrap();
-    state.install(Snapshot {
-        policy,
-        plugins: palisade::chain::Plugins::new(),
-        pooling: false,
-        findings: Default::default(),
-    });
+    state.live().install(Snapshot::with_plugins(
+        set,
+        palisade::chain::Plugins::new(),
+        false,
+    ));
     (state, log)
 }
 
@@ -326,7 +328,12 @@ async fn a_reload_that_cannot_be_recorded_is_503_not_invalid_policy() {
         palisade::runtime::Runtime::new(&palisade::runtime::EngineSettings::default(), None)
             .unwrap(),
     );
-    state.set_reloader(palisade::reload::Reloader::new(runtime, loaded, &state));
+    state.set_reloader(palisade::reload::Reloader::new(
+        runtime,
+        loaded,
+        state.live(),
+        state.audit().cloned(),
+    ));
     faults.fail_appends(true);
     let req = Request::builder()
         .method("POST")
@@ -342,8 +349,8 @@ async fn a_reload_that_cannot_be_recorded_is_503_not_invalid_policy() {
     let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
     assert_eq!(answer["error"]["code"], "reload_unavailable", "{answer}");
-    assert_eq!(state.snapshot().unwrap().policy.version, {
-        let (_, last) = state.current();
+    assert_eq!(state.snapshot().unwrap().version(), {
+        let (_, last) = state.live().current();
         last.unwrap().serving
     });
 }

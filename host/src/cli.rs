@@ -54,7 +54,8 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Validate and lint a policy (a file or a directory of .yaml files).
+    /// Validate and lint a policy: one project (a file or a folder of .yaml
+    /// files) or a directory of projects (one folder each).
     Check {
         /// The policy.
         path: PathBuf,
@@ -64,8 +65,12 @@ enum Command {
     },
     /// Decide one request against a policy, explained, without a server.
     Eval {
-        /// The policy.
+        /// The policy (one project, or a directory of projects).
         path: PathBuf,
+        /// The agent's project (default: the request's `project`, or the
+        /// policy's only project).
+        #[arg(long)]
+        project: Option<String>,
         /// The request (YAML or JSON): agent, service, action, resource, attributes.
         #[arg(long)]
         request: PathBuf,
@@ -130,7 +135,11 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
             command: TokenCommand::New { agent },
         } => token_new(&agent),
         Command::Check { path, strict } => check(&path, strict),
-        Command::Eval { path, request } => eval(&path, &request),
+        Command::Eval {
+            path,
+            project,
+            request,
+        } => eval(&path, project, &request),
         Command::Test { files } => test(&files),
         Command::Audit { command, data_dir } => audit(command, data_dir),
     }
@@ -251,21 +260,33 @@ fn token_new(agent: &str) -> anyhow::Result<ExitCode> {
 
 fn check(path: &std::path::Path, strict: bool) -> anyhow::Result<ExitCode> {
     let loaded = palisade::config::LoadedConfig::for_policy(path)?;
-    let policy = match palisade::policy::compile(&loaded.policy_sources()?) {
+    let set = match loaded
+        .policy_root()
+        .and_then(|root| palisade::policy::compile(&root))
+    {
         Ok(p) => p,
         Err(e) => {
-            println!("{}", escape(&e.to_string()));
+            // Line by line: a message may show a form to write on lines of
+            // its own; each line is still escaped.
+            for line in e.to_string().lines() {
+                println!("{}", escape(line));
+            }
             return Ok(ExitCode::FAILURE);
         }
     };
-    if let Err(e) = policy.check_plugins(|_| false) {
-        println!("{}", escape(&e.to_string()));
-        return Ok(ExitCode::FAILURE);
+    for policy in set.projects.values() {
+        if let Err(e) = policy.check_plugins(|_| false) {
+            println!("{}", escape(&e.to_string()));
+            return Ok(ExitCode::FAILURE);
+        }
     }
-    for w in &policy.warnings {
+    for w in &set.server.warnings {
         println!("{}: warning: {}", escape(&w.at), escape(&w.message));
     }
-    let findings = palisade::policy::lint::lint(&policy);
+    let mut findings = Vec::new();
+    for policy in set.projects.values() {
+        findings.extend(palisade::policy::lint::lint(policy));
+    }
     for f in &findings {
         println!(
             "{}: lint[{}]: {}",
@@ -274,12 +295,19 @@ fn check(path: &std::path::Path, strict: bool) -> anyhow::Result<ExitCode> {
             escape(&f.message)
         );
     }
+    for policy in set.projects.values() {
+        println!(
+            "project `{}` ({}, {} agents): valid",
+            escape(&policy.project),
+            policy.version,
+            policy.agents.len(),
+        );
+    }
     println!(
-        "policy {} (project `{}`, {} agents): valid, {} warnings, {} lint findings",
-        policy.version,
-        escape(&policy.project),
-        policy.agents.len(),
-        policy.warnings.len(),
+        "policy {} ({} projects): valid, {} warnings, {} lint findings",
+        set.server.version,
+        set.projects.len(),
+        set.server.warnings.len(),
         findings.len()
     );
     Ok(if strict && !findings.is_empty() {
@@ -289,17 +317,25 @@ fn check(path: &std::path::Path, strict: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn eval(path: &std::path::Path, request: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn eval(
+    path: &std::path::Path,
+    project: Option<String>,
+    request: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(request)
         .with_context(|| format!("cannot read `{}`", request.display()))?;
-    let spec: palisade::offline::RequestSpec =
+    let mut spec: palisade::offline::RequestSpec =
         palisade::yaml::from_str(&text, &request.display().to_string())?;
+    if project.is_some() {
+        spec.project = project;
+    }
     let offline = palisade::offline::Offline::load(path)?;
-    let decision = offline.decide(&spec)?;
+    let (decision, policy) = offline.decide_in(&spec)?;
     let out = serde_json::json!({
+        "project": policy.project,
         "decision": decision.outcome,
         "reason": decision.reason,
-        "policy_version": offline.policy().version,
+        "policy_version": policy.version,
         "explain": decision.steps,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
@@ -313,14 +349,20 @@ fn test(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
             match &r.failure {
                 None => {
                     passed += 1;
-                    println!("PASS {} ({})", escape(&r.name), escape(&r.at));
+                    println!(
+                        "PASS {} ({}, project `{}`)",
+                        escape(&r.name),
+                        escape(&r.at),
+                        escape(&r.project)
+                    );
                 }
                 Some(diff) => {
                     failed += 1;
                     println!(
-                        "FAIL {} ({})\n     {}",
+                        "FAIL {} ({}, project `{}`)\n     {}",
                         escape(&r.name),
                         escape(&r.at),
+                        escape(&r.project),
                         escape(diff)
                     );
                 }

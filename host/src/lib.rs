@@ -1,9 +1,12 @@
 //! Palisade: a policy decision point for AI agents.
 //!
-//! Modules, in the direction data flows: [`api`] (HTTP, with [`identity`])
-//! → [`chain`] (one decision) → [`policy`] and [`runtime`] (sandboxed Wasm
-//! plugins); configured by [`config`] and started by [`server`]. The `palisade` binary's command line is the only edge that
-//! uses `anyhow`.
+//! Modules, in the direction data flows: [`server`] (builds the state and
+//! serves) → [`api`] (HTTP only) → [`reload`] (swaps a new [`snapshot`] into
+//! [`live`]) → [`snapshot`] (every project with its policy and plugins) →
+//! [`chain`] (one decision) → [`policy`], [`masking`] and [`runtime`]
+//! (sandboxed Wasm plugins) → [`audit`]; configured by [`config`]. See
+//! `docs/architecture.md`. The `palisade` binary's command line is the only
+//! edge that uses `anyhow`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod api;
@@ -16,12 +19,14 @@ pub mod display;
 mod error;
 pub mod http;
 pub mod identity;
+pub mod live;
 pub mod masking;
 pub mod offline;
 pub mod policy;
 pub mod reload;
 pub mod runtime;
 pub mod server;
+pub mod snapshot;
 pub mod yaml;
 
 pub use error::{Error, Result};

@@ -2,12 +2,12 @@
 //! `palisade test` (policy tests in YAML, like `opa test`). Same policy
 //! loader, same plugins, same chain as the server.
 
-use crate::api::Snapshot;
 use crate::chain::{self, Decision, Outcome};
 use crate::config::LoadedConfig;
 use crate::error::{Error, Result};
 use crate::runtime::types::DecisionRequest;
 use crate::runtime::{EngineSettings, Runtime};
+use crate::snapshot::{Project, Snapshot};
 use crate::yaml;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -17,7 +17,11 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
-    /// The agent's name in the policy.
+    /// The agent's project; needed when the policy holds several (in a test
+    /// file, the file's `project:` is the default).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// The agent's name in its project.
     pub agent: String,
     /// Session id (default `eval`).
     #[serde(default = "default_session")]
@@ -66,23 +70,57 @@ impl Offline {
         })
     }
 
-    /// The loaded policy.
-    pub fn policy(&self) -> &crate::policy::Policy {
-        &self.snapshot.policy
+    /// What was loaded: every project and the server's part.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The project `named`, or the only one when none is named.
+    fn project(&self, named: Option<&str>) -> Result<&Project> {
+        let projects = &self.snapshot.projects;
+        let names = || projects.keys().cloned().collect::<Vec<_>>().join(", ");
+        let found = match named {
+            Some(name) => projects.get(name),
+            None if projects.len() == 1 => projects.values().next(),
+            None => {
+                return Err(Error::Config {
+                    path: "<request>".into(),
+                    message: format!(
+                        "the policy holds several projects; name one with `project:` ({})",
+                        names()
+                    ),
+                });
+            }
+        };
+        found.map(|p| &**p).ok_or_else(|| Error::Config {
+            path: "<request>".into(),
+            message: format!(
+                "project `{}` is not in the policy; projects are: {}",
+                named.unwrap_or_default(),
+                names()
+            ),
+        })
     }
 
     /// Decides one request (blocking, on the evaluator's own executor:
     /// not to be called from async code).
     pub fn decide(&self, spec: &RequestSpec) -> Result<Decision> {
-        let policy = &self.snapshot.policy;
+        self.decide_in(spec).map(|(d, _)| d)
+    }
+
+    /// [`Offline::decide`], with the policy of the project it was decided in.
+    pub fn decide_in(&self, spec: &RequestSpec) -> Result<(Decision, &crate::policy::Policy)> {
+        let project = self.project(spec.project.as_deref())?;
+        let policy = &project.policy;
         let agent = policy
             .agents
             .get(&spec.agent)
             .ok_or_else(|| Error::Config {
                 path: "<request>".into(),
                 message: format!(
-                    "agent `{}` is not in the policy; agents are: {}",
+                    "agent `{}` is not in project `{}`; its agents are: {}",
                     spec.agent,
+                    policy.project,
                     policy.agents.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
             })?;
@@ -96,12 +134,10 @@ impl Offline {
             resource: spec.resource.clone(),
             attributes: spec.attributes.clone().into_iter().collect(),
         };
-        Ok(self.executor.block_on(chain::decide(
-            policy,
-            &self.snapshot.plugins,
-            agent,
-            &request,
-        )))
+        let decision =
+            self.executor
+                .block_on(chain::decide(policy, &project.plugins, agent, &request));
+        Ok((decision, policy))
     }
 }
 
@@ -111,6 +147,9 @@ impl Offline {
 struct TestFile {
     /// The policy, relative to the test file.
     policy: PathBuf,
+    /// The project of every case that names none.
+    #[serde(default)]
+    project: Option<String>,
     tests: Vec<TestCase>,
 }
 
@@ -132,6 +171,8 @@ pub struct TestResult {
     pub name: String,
     /// `file:line` of the test.
     pub at: String,
+    /// The project it was decided in (as named, or the only one).
+    pub project: String,
     /// `None` when it passed; otherwise what differed.
     pub failure: Option<String>,
 }
@@ -153,9 +194,15 @@ pub fn run_tests(path: &Path) -> Result<Vec<TestResult>> {
     let mut results = Vec::new();
     for (i, case) in file.tests.iter().enumerate() {
         let at = format!("{origin}:{}", doc.pos(&format!("/tests/{i}")).line);
-        let failure = match offline.decide(&case.request) {
+        let mut request = case.request.clone();
+        if request.project.is_none() {
+            request.project.clone_from(&file.project);
+        }
+        let mut project = request.project.clone().unwrap_or_default();
+        let failure = match offline.decide_in(&request) {
             Err(e) => Some(format!("error: {e}")),
-            Ok(d) => {
+            Ok((d, policy)) => {
+                project.clone_from(&policy.project);
                 let reason_ok = case
                     .reason
                     .as_ref()
@@ -180,6 +227,7 @@ pub fn run_tests(path: &Path) -> Result<Vec<TestResult>> {
         results.push(TestResult {
             name: case.name.clone(),
             at,
+            project,
             failure,
         });
     }

@@ -3,16 +3,23 @@
 //! (unchanged for `reload.settle_ms`, read twice that far apart), a new
 //! policy is compiled and its plugins loaded beside the old ones, then
 //! swapped in atomically; a bad change is refused, the last good policy keeps
-//! serving, and `/v1/status` and the log say why. A reload that finds the
+//! serving, and `/v1/status` and the log say why. In a directory of
+//! projects, a project whose files are refused keeps its last good version
+//! while the others' changes install, provided the whole still checks out
+//! together (unique names, one identity per token, roles naming projects
+//! that exist); otherwise the whole reload is refused. A reload that finds the
 //! same policy and plugins as the ones serving installs nothing and writes no
 //! audit record. A decision holds the snapshot it started with, so in-flight
 //! decisions finish on their version.
 
-use crate::api::{AppState, Snapshot};
+use crate::audit::{AdminEntry, AuditLog};
 use crate::config::LoadedConfig;
 use crate::error::{Error, Result};
-use crate::policy::Source;
+use crate::live::{Attempt, Live};
+use crate::policy::{Policy, Root};
 use crate::runtime::Runtime;
+use crate::snapshot::{self, Failure, Snapshot};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak, mpsc};
@@ -21,29 +28,6 @@ use std::time::Duration;
 /// Reads of the policy files that may differ before a reload gives up.
 const SETTLE_TRIES: usize = 10;
 
-/// The outcome of the latest reload attempt.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Attempt {
-    /// Unix time, seconds.
-    pub at: u64,
-    /// What triggered it: `file`, `sighup`, `api`.
-    pub trigger: String,
-    /// The administrator who asked, for `api`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub requested_by: Option<String>,
-    /// Whether the attempt succeeded (a new policy installed, or the same
-    /// one found).
-    pub ok: bool,
-    /// Whether a new policy or plugin was installed (false when the files
-    /// held what was already serving, or the change was refused).
-    pub changed: bool,
-    /// The version now serving.
-    pub serving: String,
-    /// Why the change was refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
 /// How many reloads ended which way since the server started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
@@ -51,15 +35,27 @@ pub struct Counts {
     pub installed: u64,
     /// The files held what was already serving: nothing installed.
     pub unchanged: u64,
-    /// The change was refused; the last good policy kept serving.
+    /// The change was refused, in whole or for some projects.
     pub refused: u64,
+}
+
+/// What a reload did, when it did not refuse everything.
+#[derive(Debug, Clone)]
+pub struct Reloaded {
+    /// The version serving afterwards.
+    pub version: String,
+    /// Whether anything new was installed.
+    pub changed: bool,
+    /// Project folders that were refused and kept their last good version.
+    pub failed: Vec<Failure>,
 }
 
 /// Reloads the policy of a running server.
 pub struct Reloader {
     runtime: Arc<Runtime>,
     loaded: LoadedConfig,
-    state: Weak<AppState>,
+    live: Weak<Live>,
+    audit: Option<Arc<AuditLog>>,
     busy: Mutex<()>,
     settle: Duration,
     installed: AtomicU64,
@@ -68,13 +64,20 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// A reloader for `state`, loading with `runtime` from `loaded`.
-    pub fn new(runtime: Arc<Runtime>, loaded: LoadedConfig, state: &Arc<AppState>) -> Arc<Self> {
+    /// A reloader installing into `live`, loading with `runtime` from
+    /// `loaded`, recording into `audit`.
+    pub fn new(
+        runtime: Arc<Runtime>,
+        loaded: LoadedConfig,
+        live: &Arc<Live>,
+        audit: Option<Arc<AuditLog>>,
+    ) -> Arc<Self> {
         let settle = Duration::from_millis(loaded.config.reload.settle_ms);
         Arc::new(Self {
             runtime,
             loaded,
-            state: Arc::downgrade(state),
+            live: Arc::downgrade(live),
+            audit,
             busy: Mutex::new(()),
             settle,
             installed: AtomicU64::new(0),
@@ -92,127 +95,170 @@ impl Reloader {
         }
     }
 
-    /// Reloads now (blocking: run it off the async workers). Returns the
-    /// version serving afterwards, or the reason the change was refused.
-    pub fn reload(&self, trigger: &str) -> Result<String> {
+    /// Reloads now (blocking: run it off the async workers). Returns what
+    /// serves afterwards, or the reason the whole change was refused.
+    pub fn reload(&self, trigger: &str) -> Result<Reloaded> {
         self.reload_as(trigger, None)
     }
 
     /// [`Reloader::reload`] on behalf of `requested_by` (the administrator
-    /// who asked through the API), who is named in the reload's audit record
+    /// who asked through the API), who is named in the reload's audit records
     /// and in `/v1/status`.
-    pub fn reload_as(&self, trigger: &str, requested_by: Option<&str>) -> Result<String> {
+    pub fn reload_as(&self, trigger: &str, requested_by: Option<&str>) -> Result<Reloaded> {
         let _one_at_a_time = self.busy.lock();
-        let Some(state) = self.state.upgrade() else {
+        let Some(live) = self.live.upgrade() else {
             return Err(Error::Engine("the server is shutting down".into()));
         };
-        let old = state.snapshot();
+        let old = live.snapshot();
         let previous = old
             .as_ref()
-            .map(|s| s.policy.version.clone())
+            .map(|s| s.version().to_owned())
             .unwrap_or_default();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        let attempt = |ok: bool,
+                       changed: bool,
+                       serving: String,
+                       error: Option<String>,
+                       failed: Vec<Failure>| Attempt {
+            at: now,
+            trigger: trigger.into(),
+            requested_by: requested_by.map(str::to_owned),
+            ok,
+            changed,
+            serving,
+            error,
+            failed,
+        };
         let loaded = self
-            .settled_sources()
-            .and_then(|sources| crate::server::load_sources(&self.runtime, &self.loaded, sources));
-        if let (Ok(snapshot), Some(old)) = (&loaded, &old)
-            && same_content(old, snapshot)
+            .settled_root()
+            .and_then(|root| snapshot::load(&self.runtime, &self.loaded, &root, old.as_deref()));
+        if let (Ok(new), Some(old)) = (&loaded, &old)
+            && snapshot::same_content(old, &new.snapshot)
         {
             // Nothing to install: keep the serving snapshot (and its
-            // instance pools and caches); no audit record, as nothing that
-            // decides has changed.
-            self.unchanged.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(trigger, version = %previous, "policy unchanged; nothing reloaded");
-            state.record(Attempt {
-                at: now,
-                trigger: trigger.into(),
-                requested_by: requested_by.map(str::to_owned),
-                ok: true,
+            // instance pools and caches); no audit record of a reload, as
+            // nothing that decides has changed.
+            let failed = new.failures.clone();
+            if failed.is_empty() {
+                self.unchanged.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(trigger, version = %previous, "policy unchanged; nothing reloaded");
+            } else {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                self.record_failures(&failed, requested_by, trigger, &previous, old);
+            }
+            let error = failure_message(&failed);
+            live.record(attempt(
+                failed.is_empty(),
+                false,
+                previous.clone(),
+                error,
+                failed.clone(),
+            ));
+            return Ok(Reloaded {
+                version: previous,
                 changed: false,
-                serving: previous.clone(),
-                error: None,
+                failed,
             });
-            return Ok(previous);
         }
         // A change that cannot be recorded is refused like an invalid one.
-        let result = loaded.and_then(|snapshot| {
-            if let Some(audit) = state.audit() {
-                let old_policy = old.as_ref().map(|s| &s.policy);
-                let mut event =
-                    policy_event("policy_reload", trigger, old_policy, &snapshot.policy);
-                if let Some(admin) = requested_by {
-                    event.details.insert("requested_by".into(), admin.into());
-                }
-                audit.append_blocking(event)?;
-                for entry in token_changes(old_policy, &snapshot.policy) {
+        let result = loaded.and_then(|new| {
+            if let Some(audit) = &self.audit {
+                for mut entry in reload_events(trigger, old.as_deref(), &new.snapshot) {
+                    if let Some(admin) = requested_by {
+                        entry.details.insert("requested_by".into(), admin.into());
+                    }
                     audit.append_blocking(entry)?;
                 }
             }
-            Ok(snapshot)
+            Ok(new)
         });
         match result {
-            Ok(snapshot) => {
-                let version = snapshot.policy.version.clone();
+            Ok(new) => {
+                let version = new.snapshot.version().to_owned();
                 self.installed.fetch_add(1, Ordering::Relaxed);
-                state.install_reloaded(
-                    snapshot,
-                    Attempt {
-                        at: now,
-                        trigger: trigger.into(),
-                        requested_by: requested_by.map(str::to_owned),
-                        ok: true,
-                        changed: true,
-                        serving: version.clone(),
-                        error: None,
-                    },
+                if !new.failures.is_empty() {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    if let Some(old) = &old {
+                        self.record_failures(&new.failures, requested_by, trigger, &version, old);
+                    }
+                }
+                let error = failure_message(&new.failures);
+                live.install_reloaded(
+                    new.snapshot,
+                    attempt(
+                        new.failures.is_empty(),
+                        true,
+                        version.clone(),
+                        error,
+                        new.failures.clone(),
+                    ),
                 );
                 tracing::info!(trigger, previous = %previous, version = %version, "policy reloaded");
-                Ok(version)
+                Ok(Reloaded {
+                    version,
+                    changed: true,
+                    failed: new.failures,
+                })
             }
             Err(e) => {
                 self.refused.fetch_add(1, Ordering::Relaxed);
-                if let Some(audit) = state.audit() {
-                    let mut details = std::collections::BTreeMap::new();
-                    details.insert("trigger".into(), trigger.into());
-                    if let Some(admin) = requested_by {
-                        details.insert("requested_by".into(), admin.into());
-                    }
-                    details.insert("error".into(), e.to_string().into());
-                    let entry = crate::audit::AdminEntry {
-                        event: "policy_reload_refused".into(),
-                        policy_version: Some(previous.clone()),
-                        details,
-                        ..Default::default()
-                    };
+                if let Some(audit) = &self.audit {
+                    let entry =
+                        refused_event(trigger, requested_by, None, &previous, &e.to_string());
                     if let Err(audit_error) = audit.append_blocking(entry) {
                         tracing::error!(error = %audit_error, "cannot record the refused reload");
                     }
                 }
                 tracing::error!(trigger, serving = %previous, error = %e, "policy change refused; the last good policy keeps serving");
-                state.record(Attempt {
-                    at: now,
-                    trigger: trigger.into(),
-                    requested_by: requested_by.map(str::to_owned),
-                    ok: false,
-                    changed: false,
-                    serving: previous,
-                    error: Some(e.to_string()),
-                });
+                live.record(attempt(
+                    false,
+                    false,
+                    previous,
+                    Some(e.to_string()),
+                    Vec::new(),
+                ));
                 Err(e)
             }
         }
     }
 
-    /// The policy's sources once they hold still: read, wait the settle
-    /// time, read again, until two reads agree (bounded). A file written in
-    /// place in several steps is so never read half-written, unless its
-    /// writer pauses longer than the settle time (write with an atomic
-    /// rename to be safe from that too).
-    fn settled_sources(&self) -> Result<Vec<Source>> {
-        let read = || self.loaded.policy_sources();
+    /// One `policy_reload_refused` record per refused project folder, in the
+    /// project's own trail when the folder served one before.
+    fn record_failures(
+        &self,
+        failed: &[Failure],
+        requested_by: Option<&str>,
+        trigger: &str,
+        serving: &str,
+        old: &Snapshot,
+    ) {
+        let Some(audit) = &self.audit else { return };
+        for f in failed {
+            let project = old
+                .projects
+                .values()
+                .find(|p| p.policy.folder == f.folder)
+                .map(|p| p.policy.project.clone());
+            let mut entry = refused_event(trigger, requested_by, project, serving, &f.error);
+            entry
+                .details
+                .insert("folder".into(), f.folder.clone().into());
+            if let Err(e) = audit.append_blocking(entry) {
+                tracing::error!(error = %e, "cannot record the refused project");
+            }
+        }
+    }
+
+    /// The policy root once it holds still: read, wait the settle time,
+    /// read again, until two reads agree (bounded). A file written in place
+    /// in several steps is so never read half-written, unless its writer
+    /// pauses longer than the settle time (write with an atomic rename to be
+    /// safe from that too).
+    fn settled_root(&self) -> Result<Root> {
+        let read = || self.loaded.policy_root();
         let mut last = read();
         if self.loaded.policy_path().is_none() {
             // The embedded example cannot change.
@@ -245,30 +291,30 @@ impl Reloader {
     }
 }
 
-/// True when two reads of the policy's sources found the same files with the
+/// One line naming each refused project folder and why.
+fn failure_message(failed: &[Failure]) -> Option<String> {
+    (!failed.is_empty()).then(|| {
+        failed
+            .iter()
+            .map(|f| {
+                format!(
+                    "project folder `{}/` keeps its last good version: {}",
+                    f.folder, f.error
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+/// True when two reads of the policy root found the same files with the
 /// same contents (or failed the same way).
-fn same_read(a: &Result<Vec<Source>>, b: &Result<Vec<Source>>) -> bool {
+fn same_read(a: &Result<Root>, b: &Result<Root>) -> bool {
     match (a, b) {
-        (Ok(a), Ok(b)) => {
-            a.len() == b.len()
-                && a.iter()
-                    .zip(b)
-                    .all(|(x, y)| x.name == y.name && x.text == y.text)
-        }
+        (Ok(a), Ok(b)) => a == b,
         (Err(a), Err(b)) => a.to_string() == b.to_string(),
         _ => false,
     }
-}
-
-/// True when `new` holds the policy version and plugin bytes of `old`.
-fn same_content(old: &Snapshot, new: &Snapshot) -> bool {
-    old.policy.version == new.policy.version
-        && old.plugins.len() == new.plugins.len()
-        && old
-            .plugins
-            .iter()
-            .zip(&new.plugins)
-            .all(|((a, pa), (b, pb))| a == b && pa.digest() == pb.digest())
 }
 
 /// Watches the policy's file or directory while the returned value lives.
@@ -323,8 +369,13 @@ pub fn watch(reloader: &Arc<Reloader>) -> Option<Watch> {
             return None;
         }
     };
-    if let Err(e) = notify::Watcher::watch(&mut watcher, &dir, notify::RecursiveMode::NonRecursive)
-    {
+    // A directory of projects has a folder per project: watch them too.
+    let mode = if target.is_dir() {
+        notify::RecursiveMode::Recursive
+    } else {
+        notify::RecursiveMode::NonRecursive
+    };
+    if let Err(e) = notify::Watcher::watch(&mut watcher, &dir, mode) {
         tracing::warn!(error = %e, dir = %dir.display(), "cannot watch the policy; reload with SIGHUP or the admin API");
         return None;
     }
@@ -359,21 +410,16 @@ fn reload_on_changes(rx: &mpsc::Receiver<()>, settle: Duration, reloader: &Weak<
     }
 }
 
-/// The audit record of a policy load or reload: old and new versions.
-pub fn policy_event(
-    event: &str,
-    trigger: &str,
-    old: Option<&crate::policy::Policy>,
-    new: &crate::policy::Policy,
-) -> crate::audit::AdminEntry {
-    let mut details = std::collections::BTreeMap::new();
+/// The audit record of one project's load or reload: old and new versions.
+pub fn policy_event(event: &str, trigger: &str, old: Option<&Policy>, new: &Policy) -> AdminEntry {
+    let mut details = BTreeMap::new();
     details.insert("trigger".into(), trigger.into());
     if let Some(old) = old {
         details.insert("old_version".into(), old.version.clone().into());
     }
     details.insert("new_version".into(), new.version.clone().into());
     details.insert("agents".into(), new.agents.len().into());
-    crate::audit::AdminEntry {
+    AdminEntry {
         event: event.into(),
         project: Some(new.project.clone()),
         policy_version: Some(new.version.clone()),
@@ -382,14 +428,90 @@ pub fn policy_event(
     }
 }
 
+/// The records of installing `new` over `old` (`None` at the start): one
+/// `policy_load` or `policy_reload` per project that is new or changed, one
+/// `policy_remove` per project gone, `token_change`s (on a reload), and, for
+/// a directory of projects, one of the whole root (its own version).
+pub fn reload_events(trigger: &str, old: Option<&Snapshot>, new: &Snapshot) -> Vec<AdminEntry> {
+    let event = if old.is_some() {
+        "policy_reload"
+    } else {
+        "policy_load"
+    };
+    let mut out = Vec::new();
+    let old_policy = |name: &str| old.and_then(|o| o.project(name)).map(|p| &p.policy);
+    for (name, project) in &new.projects {
+        let before = old_policy(name);
+        if before.is_some_and(|b| b.version == project.policy.version) {
+            continue;
+        }
+        out.push(policy_event(event, trigger, before, &project.policy));
+        if old.is_some() {
+            out.extend(token_changes(before, &project.policy));
+        }
+    }
+    for (name, project) in old.map(|o| &o.projects).into_iter().flatten() {
+        if new.project(name).is_none() {
+            let mut details = BTreeMap::new();
+            details.insert("trigger".into(), trigger.into());
+            details.insert("old_version".into(), project.policy.version.clone().into());
+            out.push(AdminEntry {
+                event: "policy_remove".into(),
+                project: Some(name.clone()),
+                policy_version: Some(project.policy.version.clone()),
+                details,
+                ..Default::default()
+            });
+        }
+    }
+    // A directory of projects also has a version of its own (its people,
+    // its audit plan, every project's version).
+    if new.server.layout == crate::policy::Layout::Projects {
+        let mut details = BTreeMap::new();
+        details.insert("trigger".into(), trigger.into());
+        if let Some(old) = old {
+            details.insert("old_version".into(), old.version().into());
+        }
+        details.insert("new_version".into(), new.version().into());
+        details.insert("projects".into(), new.projects.len().into());
+        out.push(AdminEntry {
+            event: event.into(),
+            policy_version: Some(new.version().to_owned()),
+            details,
+            ..Default::default()
+        });
+    }
+    out
+}
+
+/// The record of a refused reload (of the whole root, or of one project).
+fn refused_event(
+    trigger: &str,
+    requested_by: Option<&str>,
+    project: Option<String>,
+    serving: &str,
+    error: &str,
+) -> AdminEntry {
+    let mut details = BTreeMap::new();
+    details.insert("trigger".into(), trigger.into());
+    if let Some(admin) = requested_by {
+        details.insert("requested_by".into(), admin.into());
+    }
+    details.insert("error".into(), error.into());
+    AdminEntry {
+        event: "policy_reload_refused".into(),
+        project,
+        policy_version: Some(serving.to_owned()),
+        details,
+        ..Default::default()
+    }
+}
+
 /// One `token_change` record per agent whose tokens were added, removed or
 /// replaced by a reload (counts only: never a token or its hash).
-pub fn token_changes(
-    old: Option<&crate::policy::Policy>,
-    new: &crate::policy::Policy,
-) -> Vec<crate::audit::AdminEntry> {
+pub fn token_changes(old: Option<&Policy>, new: &Policy) -> Vec<AdminEntry> {
     use std::collections::BTreeSet;
-    let tokens = |p: Option<&crate::policy::Policy>, agent: &str| -> BTreeSet<[u8; 32]> {
+    let tokens = |p: Option<&Policy>, agent: &str| -> BTreeSet<[u8; 32]> {
         p.and_then(|p| p.agents.get(agent))
             .map(|a| a.token_hashes.iter().copied().collect())
             .unwrap_or_default()
@@ -405,11 +527,11 @@ pub fn token_changes(
         if before == after {
             continue;
         }
-        let mut details = std::collections::BTreeMap::new();
+        let mut details = BTreeMap::new();
         details.insert("added".into(), after.difference(&before).count().into());
         details.insert("removed".into(), before.difference(&after).count().into());
         details.insert("tokens".into(), after.len().into());
-        out.push(crate::audit::AdminEntry {
+        out.push(AdminEntry {
             event: "token_change".into(),
             agent: Some(name.clone()),
             project: Some(new.project.clone()),

@@ -6,132 +6,24 @@
 //! ([`crate::audit::Scheduler`]); on shutdown, after the last request, what
 //! is left is exported before the audit log closes.
 
-use crate::api::{self, AppState, Snapshot};
-use crate::chain::Plugins;
+use crate::api::{self, AppState};
 use crate::config::LoadedConfig;
-use crate::config::PluginSpec;
 use crate::error::{Error, Result};
+use crate::live::Live;
 use crate::reload::Reloader;
 use crate::runtime::Runtime;
-use std::collections::BTreeMap;
+use crate::snapshot::Snapshot;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// Loads the policy and every plugin it needs: those declared in the
-/// configuration and the policy, and every built-in plugin (a declared plugin
-/// of the same name replaces a built-in one).
+/// Loads the policy root the configuration names, every project and every
+/// plugin they need: those declared in the configuration and the policy,
+/// and every built-in plugin (a declared plugin of the same name replaces a
+/// built-in one). Any error refuses the whole root.
 pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
-    load_sources(runtime, loaded, loaded.policy_sources()?)
-}
-
-/// [`load`], with the policy's sources already read (a reload reads them
-/// until they hold still).
-pub fn load_sources(
-    runtime: &Runtime,
-    loaded: &LoadedConfig,
-    sources: Vec<crate::policy::Source>,
-) -> Result<Snapshot> {
-    let policy = crate::policy::compile(&sources)?;
-    for w in &policy.warnings {
-        tracing::warn!(at = %w.at, "{}", w.message);
-    }
-    check_export_bucket(&policy, loaded)?;
-    let mut specs: BTreeMap<String, PluginSpec> = loaded.config.plugins.clone();
-    for (name, spec) in &policy.plugins {
-        if specs.insert(name.clone(), spec.clone()).is_some() {
-            return Err(Error::Config {
-                path: loaded.origin.clone(),
-                message: format!(
-                    "plugin `{name}` is declared both in the configuration and in the policy; declare it once"
-                ),
-            });
-        }
-    }
-    policy.check_plugins(|name| specs.contains_key(name))?;
-    for name in crate::builtin::names() {
-        specs.entry(name.to_owned()).or_insert_with(|| PluginSpec {
-            builtin: Some(name.to_owned()),
-            ..PluginSpec::default()
-        });
-    }
-    let share = crate::config::default_share(runtime.max_instances(), specs.values()).map_err(
-        |message| Error::Config {
-            path: loaded.origin.clone(),
-            message,
-        },
-    )?;
-    let mut plugins = Plugins::new();
-    for (name, spec) in &specs {
-        let bytes = loaded.plugin_bytes(name, spec)?;
-        let mut options = spec.options();
-        options.limits.max_instances.get_or_insert(share);
-        let plugin = runtime.load(name, &bytes, options)?;
-        tracing::info!(
-            plugin = name,
-            digest = plugin.digest(),
-            exports = ?plugin.exports().names(),
-            code = ?plugin.code_source(),
-            "plugin loaded"
-        );
-        plugins.insert(name.clone(), Arc::new(plugin));
-    }
-    for name in policy.masking.plugins() {
-        if plugins.get(name).is_some_and(|p| !p.exports().masking) {
-            return Err(Error::Config {
-                path: policy
-                    .files
-                    .first()
-                    .map(|(f, _)| f.clone())
-                    .unwrap_or_default(),
-                message: format!(
-                    "plugin `{name}` is named for masking but does not export the `masking` interface"
-                ),
-            });
-        }
-    }
-    tracing::info!(version = %policy.version, project = %policy.project, agents = policy.agents.len(), "policy loaded");
-    Ok(Snapshot {
-        policy,
-        plugins,
-        pooling: runtime.pooling(),
-        findings: Default::default(),
-    })
-}
-
-/// Refuses a policy that exports to a bucket the configuration's
-/// `audit.s3.buckets` does not list; warns when no list pins it.
-fn check_export_bucket(policy: &crate::policy::Policy, loaded: &LoadedConfig) -> Result<()> {
-    let Some(crate::audit::ExportPlan {
-        destination: crate::audit::Destination::S3(location),
-        ..
-    }) = &policy.audit.export
-    else {
-        return Ok(());
-    };
-    let s3 = &loaded.config.audit.s3;
-    if !s3.allows(&location.bucket) {
-        return Err(Error::Config {
-            path: policy
-                .files
-                .iter()
-                .find(|(_, file)| file.audit.is_some())
-                .map(|(name, _)| name.clone())
-                .unwrap_or_default(),
-            message: format!(
-                "`audit.export.destination` names bucket `{}`, which `audit.s3.buckets` in {} does not list",
-                location.bucket, loaded.origin
-            ),
-        });
-    }
-    if s3.buckets.is_none() {
-        tracing::warn!(
-            bucket = %location.bucket,
-            "the policy exports the audit trail to an S3 bucket that the configuration does not pin; \
-             list it in `audit.s3.buckets` so that a policy edit cannot redirect it"
-        );
-    }
-    Ok(())
+    let root = loaded.policy_root()?;
+    Ok(crate::snapshot::load(runtime, loaded, &root, None)?.snapshot)
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains in-flight
@@ -153,7 +45,8 @@ pub async fn run(
         tracing::warn!("audit is disabled in the configuration: decisions are not recorded");
         None
     };
-    let state = AppState::serving(loaded.config.masking, mask_key, audit.clone());
+    let live = Live::new();
+    let state = AppState::serving(live.clone(), loaded.config.masking, mask_key, audit.clone());
     let app = api::app(state.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -183,14 +76,17 @@ pub async fn run(
     let (runtime, watch, scheduler) = match loading.and_then(|r| r) {
         Ok((runtime, snapshot, loaded)) => {
             if let Some(audit) = &audit {
-                let entry =
-                    crate::reload::policy_event("policy_load", "start", None, &snapshot.policy);
+                let entries = crate::reload::reload_events("start", None, &snapshot);
                 let audit = audit.clone();
-                tokio::task::spawn_blocking(move || audit.append_blocking(entry))
-                    .await
-                    .map_err(|e| Error::Engine(format!("audit task failed: {e}")))??;
+                tokio::task::spawn_blocking(move || {
+                    entries
+                        .into_iter()
+                        .try_for_each(|entry| audit.append_blocking(entry).map(drop))
+                })
+                .await
+                .map_err(|e| Error::Engine(format!("audit task failed: {e}")))??;
             }
-            if audit.is_none() && snapshot.policy.audit != crate::audit::Plan::default() {
+            if audit.is_none() && snapshot.server.audit != crate::audit::Plan::default() {
                 tracing::warn!(
                     "audit is disabled in the configuration: the policy's `audit` block (export, retention) is ignored"
                 );
@@ -199,14 +95,14 @@ pub async fn run(
             // hangup sent as soon as `/readyz` answers must reload, not end
             // the process (the signal's default action).
             let hangups = hangups();
-            state.install(snapshot);
+            live.install(snapshot);
             tracing::info!(pooling = runtime.pooling(), "ready");
-            let reloader = Reloader::new(runtime.clone(), loaded, &state);
+            let reloader = Reloader::new(runtime.clone(), loaded, &live, audit.clone());
             state.set_reloader(reloader.clone());
             let watch = crate::reload::watch(&reloader);
             tokio::spawn(reload_on_sighup(hangups, reloader));
             let scheduler = audit.as_ref().and_then(|audit| {
-                start_schedule(audit, schedule, &state)
+                start_schedule(audit, schedule, &live)
                     .inspect_err(|e| tracing::error!(error = %e, "audit export and retention are not scheduled"))
                     .ok()
             });
@@ -244,14 +140,13 @@ pub async fn run(
 fn start_schedule(
     audit: &Arc<crate::audit::AuditLog>,
     schedule: crate::audit::Schedule,
-    state: &Arc<AppState>,
+    live: &Arc<Live>,
 ) -> Result<crate::audit::Scheduler> {
-    let state = Arc::downgrade(state);
+    let live = Arc::downgrade(live);
     crate::audit::Scheduler::start(audit.clone(), schedule, move || {
-        state
-            .upgrade()
-            .and_then(|s| s.snapshot())
-            .map(|s| s.policy.audit.clone())
+        live.upgrade()
+            .and_then(|l| l.snapshot())
+            .map(|s| s.server.audit.clone())
             .unwrap_or_default()
     })
 }

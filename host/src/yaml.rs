@@ -34,6 +34,8 @@ pub struct Merged {
     pub first: Pos,
     /// Where it appeared again.
     pub again: Pos,
+    /// Whether the key is one of the document's top-level keys.
+    pub top_level: bool,
 }
 
 /// A YAML syntax error or an unmergeable repeated key.
@@ -153,6 +155,7 @@ impl Builder {
                                         key,
                                         first: *first,
                                         again: key_pos,
+                                        top_level: self.stack.len() == 1,
                                     });
                                 }
                                 _ => {
@@ -394,6 +397,9 @@ mod tests {
         assert_eq!(doc.merged.len(), 1);
         assert_eq!(doc.merged[0].key, "allow");
         assert_eq!((doc.merged[0].first.line, doc.merged[0].again.line), (2, 6));
+        assert!(!doc.merged[0].top_level);
+        let doc = parse("policies:\n  - a\nx: 1\npolicies:\n  - b\n").unwrap();
+        assert!(doc.merged[0].top_level);
     }
 
     #[test]

@@ -1,35 +1,14 @@
-//! Administration: `GET /v1/status` and `POST /v1/admin/reload`, for admin
-//! tokens only (an agent's token is never an admin's).
+//! Administration: `GET /v1/status` (server administrators see every
+//! project, project administrators their own) and `POST /v1/admin/reload`
+//! (server administrators). An agent's token is never an administrator's.
 
-use super::decide::bearer;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, auth};
 use crate::audit::{COMMIT_BUCKETS_US, Stats};
-use crate::identity;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
-
-pub(super) fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
-    let token = bearer(headers)?;
-    let snapshot = state.snapshot().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "the policy is still loading",
-        )
-    })?;
-    identity::authenticate_admin(&snapshot.policy, token)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "not an administrator's token",
-            )
-        })
-}
 
 /// `GET /v1/status`: the policy serving, the latest reload attempt and the
 /// audit writer's counters.
@@ -37,14 +16,33 @@ pub(super) async fn status(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    require_admin(&state, &headers)?;
-    let (snapshot, last_reload) = state.current();
+    let ready = auth::ready(&state)?;
+    let person = auth::administrator(&ready, &headers)?;
+    let (current, last_reload) = state.live().current();
+    let snapshot = current.unwrap_or_else(|| ready.clone());
+    let projects: Vec<Value> = snapshot
+        .projects
+        .values()
+        .filter(|p| person.administers(&p.policy.project))
+        .map(|p| {
+            json!({
+                "project": p.policy.project,
+                "version": p.policy.version,
+                "folder": p.policy.folder,
+                "agents": p.policy.agents.len(),
+                "plugins": p.plugins.len(),
+            })
+        })
+        .collect();
+    if !person.server_admin {
+        // A project administrator sees their projects, nothing server-wide.
+        return Ok(Json(json!({"ready": true, "projects": projects})));
+    }
     Ok(Json(json!({
-        "ready": snapshot.is_some(),
-        "policy_version": snapshot.as_ref().map(|s| s.policy.version.clone()),
-        "project": snapshot.as_ref().map(|s| s.policy.project.clone()),
-        "agents": snapshot.as_ref().map_or(0, |s| s.policy.agents.len()),
-        "plugins": snapshot.as_ref().map_or(0, |s| s.plugins.len()),
+        "ready": true,
+        "policy_version": snapshot.version(),
+        "layout": snapshot.server.layout,
+        "projects": projects,
         "last_reload": last_reload,
         "reloads": state.reloader.get().map(|r| r.counts()),
         "audit": state.audit().map(|log| audit_status(log.stats())),
@@ -81,7 +79,8 @@ pub(super) async fn reload(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = require_admin(&state, &headers)?;
+    let snapshot = auth::ready(&state)?;
+    let admin = auth::server_admin(&snapshot, &headers)?.name.clone();
     let reloader = state.reloader.get().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -89,7 +88,7 @@ pub(super) async fn reload(
             "this server's policy cannot be reloaded",
         )
     })?;
-    let previous = state.snapshot().map(|s| s.policy.version.clone());
+    let previous = snapshot.version().to_owned();
     tracing::info!(admin = %admin, "reload requested");
     let result = tokio::task::spawn_blocking(move || reloader.reload_as("api", Some(&admin)))
         .await
@@ -101,8 +100,26 @@ pub(super) async fn reload(
             )
         })?;
     match result {
-        Ok(version) => Ok(Json(
-            json!({"policy_version": version, "previous_version": previous}),
+        Ok(done) if done.failed.is_empty() => Ok(Json(
+            json!({"policy_version": done.version, "previous_version": previous}),
+        )),
+        // Some projects' files were refused: they keep their last good
+        // version; the others' changes were installed.
+        Ok(done) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_policy",
+            format!(
+                "{}; the other projects' changes were installed (version {})",
+                done.failed
+                    .iter()
+                    .map(|f| format!(
+                        "project folder `{}/` was refused and keeps its last good version: {}",
+                        f.folder, f.error
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                done.version
+            ),
         )),
         // The server could not record or finish the reload: not the
         // policy's fault, and worth retrying.

@@ -1,9 +1,12 @@
-//! `GET /v1/audit`: the audit trail, filtered and paginated (admin token).
+//! `GET /v1/audit`: the audit trail, filtered and paginated. A server
+//! administrator reads every record; a project administrator reads their
+//! project's only, and for any other project the answer is the one for a
+//! project that does not exist (`404`).
 
-use super::admin::require_admin;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, auth};
 use crate::audit::{Cursor, Filter, Record, Timestamp};
 use crate::chain::Outcome;
+use crate::policy::Person;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -53,14 +56,48 @@ fn time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> 
         .transpose()
 }
 
+/// The project a person's query reads: any (or the one named) for a
+/// server administrator; for a project administrator the one named if they
+/// administer it (else `404`, as for a project that does not exist), or
+/// their only project when none is named.
+fn scope(person: &Person, named: Option<String>) -> Result<Option<String>, ApiError> {
+    if person.server_admin {
+        return Ok(named);
+    }
+    match named {
+        Some(p) if person.admin_of.contains(&p) => Ok(Some(p)),
+        Some(p) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no project `{p}`"),
+        )),
+        None if person.admin_of.len() == 1 => Ok(person.admin_of.iter().next().cloned()),
+        None => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!(
+                "name the project: `project=` one of {}",
+                person
+                    .admin_of
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
 pub(super) async fn query(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    require_admin(&state, &headers)?;
-    let Query(q) = query
+    let snapshot = auth::ready(&state)?;
+    let person = auth::administrator(&snapshot, &headers)?;
+    let Query(mut q) = query
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    q.project = scope(person, q.project)?;
     let audit = state.audit().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,

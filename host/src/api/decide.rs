@@ -1,16 +1,17 @@
 //! `POST /v1/decide`: may this agent do this action on this resource?
 
-use super::{ApiError, AppState, Snapshot};
+use super::{ApiError, AppState, auth};
 use crate::audit::DecisionEntry;
 use crate::chain::{self, Decision, Outcome, Step};
 use crate::identity;
 use crate::masking::{MaskKey, Masker};
 use crate::runtime::types::DecisionRequest;
+use crate::snapshot::Project;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +20,9 @@ use std::sync::Arc;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DecideBody {
+    /// The project the caller means; when given, it must be the token's.
+    #[serde(default)]
+    project: Option<String>,
     session: String,
     service: String,
     action: String,
@@ -70,6 +74,7 @@ pub(super) struct DecideAnswer {
     reason: String,
     decision_id: String,
     policy_version: String,
+    project: String,
     agent: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<Vec<Step>>,
@@ -86,16 +91,8 @@ pub(super) async fn decide(
 ) -> Result<Json<DecideAnswer>, ApiError> {
     let Query(query) = query
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
-    let snapshot = state.snapshot().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "plugins are still loading",
-        )
-    })?;
-    let token = bearer(&headers)?;
-    let agent = identity::authenticate(&snapshot.policy, token)
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"))?;
+    let snapshot = auth::ready(&state)?;
+    let (project, agent) = auth::agent(&snapshot, &headers)?;
     let body = body.map_err(|e| super::body_error(e, super::MAX_BODY, None))?;
     let body: DecideBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
@@ -105,6 +102,15 @@ pub(super) async fn decide(
         )
     })?;
     check_fields(&body)?;
+    auth::same_project(
+        &state,
+        project,
+        agent,
+        Some(&body.session),
+        body.project.as_deref(),
+        "/v1/decide",
+    )
+    .await?;
 
     let decision_id = identity::new_id("dec");
     let started = std::time::Instant::now();
@@ -112,7 +118,7 @@ pub(super) async fn decide(
         request_id: decision_id.clone(),
         agent: agent.name.clone(),
         session: body.session,
-        project: snapshot.policy.project.clone(),
+        project: project.policy.project.clone(),
         service: body.service,
         action: body.action,
         resource: body.resource,
@@ -123,7 +129,7 @@ pub(super) async fn decide(
     // the answer (the connection's future is then dropped; this task is
     // not): every decision asked for is in the trail, answered or not.
     let decision = if state.audit().is_some() {
-        tokio::spawn(decide_and_record(state, snapshot.clone(), request, started))
+        tokio::spawn(decide_and_record(state, project.clone(), request, started))
             .await
             .map_err(|e| {
                 tracing::error!(decision_id = %decision_id, error = %e, "deciding failed; no answer given");
@@ -134,19 +140,20 @@ pub(super) async fn decide(
                 )
             })??
     } else {
-        decide_and_record(state, snapshot.clone(), request, started).await?
+        decide_and_record(state, project.clone(), request, started).await?
     };
     tracing::debug!(
         decision_id = %decision_id,
         outcome = ?decision.outcome,
-        policy_version = %snapshot.policy.version,
+        policy_version = %project.policy.version,
         "decision"
     );
     Ok(Json(DecideAnswer {
         decision: decision.outcome,
         reason: decision.reason,
         decision_id,
-        policy_version: snapshot.policy.version.clone(),
+        policy_version: project.policy.version.clone(),
+        project: project.policy.project.clone(),
         agent: agent.name.clone(),
         explain: query.explain.then_some(decision.steps),
     }))
@@ -158,12 +165,12 @@ pub(super) async fn decide(
 /// never stored raw.
 async fn decide_and_record(
     state: Arc<AppState>,
-    snapshot: Arc<Snapshot>,
+    project: Arc<Project>,
     request: DecisionRequest,
     started: std::time::Instant,
 ) -> Result<Decision, ApiError> {
-    // The agent was authenticated against this snapshot, so it is there.
-    let agent = snapshot.policy.agents.get(&request.agent).ok_or_else(|| {
+    // The agent was authenticated against this project, so it is there.
+    let agent = project.policy.agents.get(&request.agent).ok_or_else(|| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -171,11 +178,11 @@ async fn decide_and_record(
         )
     })?;
     // Plugins run here, on an async worker: they yield at every epoch tick.
-    let decision = chain::decide(&snapshot.policy, &snapshot.plugins, agent, &request).await;
+    let decision = chain::decide(&project.policy, &project.plugins, agent, &request).await;
     if let Some(audit) = state.audit() {
         let limits = state.mask_settings().limits();
         let entry = audit_entry(
-            &snapshot,
+            &project,
             state.mask_key(),
             limits,
             request,
@@ -200,7 +207,7 @@ async fn decide_and_record(
 /// masking fails, the values are not stored at all. The resource and the
 /// reason are then cut to [`MAX_RECORDED`] bytes.
 async fn audit_entry(
-    snap: &Snapshot,
+    snap: &Project,
     key: Option<&MaskKey>,
     limits: crate::masking::Limits,
     request: DecisionRequest,
@@ -255,7 +262,7 @@ fn cut(mut text: String) -> String {
 /// masking limits, or withheld, never raw. Withheld attributes lose their
 /// names too (`withheld_1`, …): a name is as free a text as a value.
 async fn mask_for_record(
-    snap: &Snapshot,
+    snap: &Project,
     key: Option<&MaskKey>,
     limits: crate::masking::Limits,
     request: &DecisionRequest,
@@ -324,21 +331,6 @@ async fn mask_attributes(
             "masking did not return the attributes as an object".into(),
         )),
     }
-}
-
-/// The bearer token of a request.
-pub(super) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| unauthorized("missing `Authorization: Bearer <token>` header"))?
-        .to_str()
-        .map_err(|_| unauthorized("the Authorization header is not text"))?;
-    value
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))
 }
 
 fn check_fields(body: &DecideBody) -> Result<(), ApiError> {

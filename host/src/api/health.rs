@@ -14,7 +14,7 @@ pub(super) async fn healthz() -> Json<Value> {
 
 /// `GET /readyz`: 200 once every configured plugin has loaded, 503 before.
 pub(super) async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
-    if state.is_ready() {
+    if state.live().is_ready() {
         (StatusCode::OK, Json(json!({"ready": true})))
     } else {
         (

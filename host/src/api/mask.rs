@@ -1,7 +1,6 @@
 //! `POST /v1/mask`: mask sensitive data before it enters an agent's context.
 
-use super::decide::bearer;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, auth};
 use crate::identity;
 use crate::masking::{Masker, ParseError, Reported, offload, parse_strict};
 use axum::body::Bytes;
@@ -18,6 +17,7 @@ use std::sync::Arc;
 pub(super) struct MaskAnswer {
     mask_id: String,
     policy_version: String,
+    project: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,13 +39,7 @@ pub(super) async fn mask(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    let snapshot = state.snapshot().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "plugins are still loading",
-        )
-    })?;
+    let snapshot = auth::ready(&state)?;
     let key = state.mask_key().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -53,11 +47,8 @@ pub(super) async fn mask(
             "the masking key is not loaded",
         )
     })?;
-    let token = bearer(&parts.headers)?;
-    let agent = identity::authenticate(&snapshot.policy, token)
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"))?
-        .name
-        .clone();
+    let (project, agent_spec) = auth::agent(&snapshot, &parts.headers)?;
+    let agent = agent_spec.name.clone();
     // The body (up to `masking.max_body_bytes`) is read only now, once the
     // token is known: a caller without one costs no buffered body.
     let body: Result<Bytes, BytesRejection> =
@@ -84,18 +75,27 @@ pub(super) async fn mask(
     })?;
     let body_len = bytes.len();
     drop(bytes);
-    let (session, service, content) = fields(request).map_err(bad)?;
+    let (named, session, service, content) = fields(request).map_err(bad)?;
+    auth::same_project(
+        &state,
+        project,
+        agent_spec,
+        Some(&session),
+        named.as_deref(),
+        "/v1/mask",
+    )
+    .await?;
 
     let mask_id = identity::new_id("msk");
     // Plugins yield to the executor at every epoch tick, so a long text
     // does not hold this worker.
     let masked = async {
-        let chain = snapshot.masking_chain(&service)?;
+        let chain = project.masking_chain(&service)?;
         let masker = Masker {
             chain,
-            policy: &snapshot.policy.masking,
+            policy: &project.policy.masking,
             key,
-            project: &snapshot.policy.project,
+            project: &project.policy.project,
             agent: &agent,
             session: &session,
             request_id: &mask_id,
@@ -144,7 +144,8 @@ pub(super) async fn mask(
     };
     let answer = MaskAnswer {
         mask_id,
-        policy_version: snapshot.policy.version.clone(),
+        policy_version: project.policy.version.clone(),
+        project: project.policy.project.clone(),
         text,
         json,
         findings,
@@ -195,12 +196,17 @@ fn written(answer: &MaskAnswer, limit: usize) -> Option<Vec<u8>> {
     Some(capped.out)
 }
 
-/// Takes the request apart: `session`, `service`, and exactly one of `text`
-/// (a string) or `json` (any JSON document).
-fn fields(request: Value) -> Result<(String, String, Content), String> {
+/// The parts of a masking request: the project it names (if any), the
+/// session, the service, and what to mask.
+type Fields = (Option<String>, String, String, Content);
+
+/// Takes the request apart: `project` (optional), `session`, `service`, and
+/// exactly one of `text` (a string) or `json` (any JSON document).
+fn fields(request: Value) -> Result<Fields, String> {
     let Value::Object(mut map) = request else {
         return Err("the body must be a JSON object".into());
     };
+    let named = map.contains_key("project");
     let mut string = |name: &str| -> Result<String, String> {
         match map.remove(name) {
             Some(Value::String(s)) if s.is_empty() => Err(format!("`{name}` must not be empty")),
@@ -212,6 +218,7 @@ fn fields(request: Value) -> Result<(String, String, Content), String> {
             None => Err(format!("missing field `{name}`")),
         }
     };
+    let project = named.then(|| string("project")).transpose()?;
     let session = string("session")?;
     let service = string("service")?;
     let content = match (map.remove("text"), map.remove("json")) {
@@ -225,8 +232,8 @@ fn fields(request: Value) -> Result<(String, String, Content), String> {
     };
     if let Some(unknown) = map.keys().next() {
         return Err(format!(
-            "unknown field `{unknown}`; expected `session`, `service`, `text` or `json`"
+            "unknown field `{unknown}`; expected `project`, `session`, `service`, `text` or `json`"
         ));
     }
-    Ok((session, service, content))
+    Ok((project, session, service, content))
 }

@@ -5,55 +5,40 @@
 
 mod admin;
 mod audit;
+mod auth;
 mod decide;
 mod health;
 mod mask;
 mod plugins;
 
 use crate::audit::AuditLog;
-use crate::chain::Plugins;
 use crate::config::MaskSettings;
+use crate::live::Live;
 use crate::masking::MaskKey;
-use crate::policy::Policy;
-use crate::reload::{Attempt, Reloader};
+use crate::reload::Reloader;
+use crate::snapshot::Snapshot;
 use axum::Json;
 use axum::Router;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock};
 use tower_http::catch_panic::CatchPanicLayer;
-
-/// A policy and the plugins it runs with. Immutable: a reload installs a new
-/// snapshot, and a decision keeps the one it started with.
-#[derive(Debug)]
-pub struct Snapshot {
-    /// The policy.
-    pub policy: Policy,
-    /// Loaded plugins by name.
-    pub plugins: Plugins,
-    /// Whether the pooling allocator is on.
-    pub pooling: bool,
-    /// What this snapshot's masking chains found in audit records'
-    /// attributes lately.
-    pub findings: crate::masking::FindingsCache,
-}
 
 /// What the handlers share.
 #[derive(Default)]
 pub struct AppState {
+    live: Arc<Live>,
     mask_settings: MaskSettings,
     mask_key: Option<MaskKey>,
     audit: Option<Arc<AuditLog>>,
-    snapshot: RwLock<Option<Arc<Snapshot>>>,
-    last_reload: RwLock<Option<Attempt>>,
     reloader: OnceLock<Arc<Reloader>>,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
-            .field("ready", &self.is_ready())
+            .field("ready", &self.live.is_ready())
             .finish_non_exhaustive()
     }
 }
@@ -64,15 +49,17 @@ impl AppState {
         Arc::new(Self::default())
     }
 
-    /// Like [`AppState::new`], serving for real: with the masking limits of
-    /// the configuration, the host's masking key, and the audit log (when
-    /// audit is enabled).
+    /// Like [`AppState::new`], serving for real: what `live` holds, with the
+    /// masking limits of the configuration, the host's masking key, and the
+    /// audit log (when audit is enabled).
     pub fn serving(
+        live: Arc<Live>,
         mask_settings: MaskSettings,
         mask_key: MaskKey,
         audit: Option<Arc<AuditLog>>,
     ) -> Arc<Self> {
         Arc::new(Self {
+            live,
             mask_settings,
             mask_key: Some(mask_key),
             audit,
@@ -85,57 +72,14 @@ impl AppState {
         self.audit.as_ref()
     }
 
-    /// Installs a policy and its plugins; the server is ready from then on.
-    pub fn install(&self, snapshot: Snapshot) {
-        // The lock only guards a pointer swap, so a poisoned lock holds a
-        // consistent value: recover it rather than skip the install.
-        *self
-            .snapshot
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(snapshot));
+    /// The snapshot serving and the latest reload attempt.
+    pub fn live(&self) -> &Arc<Live> {
+        &self.live
     }
 
     /// The current snapshot, once loaded.
     pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
-        self.snapshot
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// True once the policy and every plugin have loaded.
-    pub fn is_ready(&self) -> bool {
-        self.snapshot().is_some()
-    }
-
-    /// Records the outcome of a reload attempt that installed nothing, for
-    /// `/v1/status`.
-    pub fn record(&self, attempt: Attempt) {
-        *self
-            .last_reload
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(attempt);
-    }
-
-    /// Installs a reloaded snapshot and records the attempt as one step:
-    /// `/v1/status` never shows the new version with the previous attempt.
-    pub fn install_reloaded(&self, snapshot: Snapshot, attempt: Attempt) {
-        let mut last = self
-            .last_reload
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        self.install(snapshot);
-        *last = Some(attempt);
-    }
-
-    /// The current snapshot and the latest reload attempt, read together
-    /// (see [`AppState::install_reloaded`]).
-    pub fn current(&self) -> (Option<Arc<Snapshot>>, Option<Attempt>) {
-        let last = self
-            .last_reload
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        (self.snapshot(), last.clone())
+        self.live.snapshot()
     }
 
     /// The masking limits.
@@ -232,28 +176,6 @@ pub(super) fn body_error(
         );
     }
     ApiError::new(e.status(), "invalid_body", e.body_text())
-}
-
-impl Snapshot {
-    /// The masking plugins for data from `service`, in order (see
-    /// [`crate::policy::MaskingPolicy::chain_for`]). Every name was checked
-    /// when the snapshot loaded; a missing one is still an error, never a
-    /// plugin skipped.
-    pub fn masking_chain(&self, service: &str) -> crate::Result<Vec<Arc<crate::runtime::Plugin>>> {
-        self.policy
-            .masking
-            .chain_for(service)
-            .into_iter()
-            .map(|name| {
-                self.plugins
-                    .get(name)
-                    .cloned()
-                    .ok_or_else(|| crate::Error::PluginMissing {
-                        plugin: name.to_owned(),
-                    })
-            })
-            .collect()
-    }
 }
 
 /// A JSON error answer: `{"error": {"code": ..., "message": ...}}`.
@@ -384,12 +306,7 @@ mod tests {
         };
         let resp = app(state.clone()).oneshot(req()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        state.install(Snapshot {
-            policy: Policy::default(),
-            plugins: Plugins::new(),
-            pooling: false,
-            findings: Default::default(),
-        });
+        state.live().install(Snapshot::default());
         let resp = app(state).oneshot(req()).await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
     }

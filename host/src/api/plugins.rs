@@ -2,8 +2,7 @@
 //! administrators only: the chain and its limits tell an attacker what to
 //! aim at, and no agent needs them.
 
-use super::admin::require_admin;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, auth};
 use crate::runtime::{CodeSource, Isolation, Limits};
 use axum::Json;
 use axum::extract::State;
@@ -20,6 +19,10 @@ pub(super) struct PluginList {
 #[derive(Serialize)]
 struct PluginInfo {
     name: String,
+    /// The project that declares it; absent for the shared ones (declared in
+    /// the configuration, or built in), which every project can use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project: Option<String>,
     digest: String,
     exports: Vec<&'static str>,
     isolation: Isolation,
@@ -33,24 +36,31 @@ pub(super) async fn list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Json<PluginList>, ApiError> {
-    require_admin(&state, &headers)?;
-    let snapshot = state.snapshot();
-    let plugins = snapshot
-        .iter()
-        .flat_map(|s| s.plugins.values())
-        .map(|p| PluginInfo {
-            name: p.name().to_owned(),
-            digest: p.digest().to_owned(),
-            exports: p.exports().names(),
-            isolation: p.isolation(),
-            limits: *p.limits(),
-            code_source: p.code_source(),
-            idle_instances: p.idle_instances(),
-            log_lines_dropped: p.log_lines_dropped(),
-        })
-        .collect();
+    let snapshot = auth::ready(&state)?;
+    auth::server_admin(&snapshot, &headers)?;
+    let info = |p: &crate::runtime::Plugin, project: Option<&str>| PluginInfo {
+        name: p.name().to_owned(),
+        project: project.map(str::to_owned),
+        digest: p.digest().to_owned(),
+        exports: p.exports().names(),
+        isolation: p.isolation(),
+        limits: *p.limits(),
+        code_source: p.code_source(),
+        idle_instances: p.idle_instances(),
+        log_lines_dropped: p.log_lines_dropped(),
+    };
+    let shared = snapshot.shared.values().map(|p| info(p, None));
+    let own = snapshot.projects.values().flat_map(|project| {
+        project
+            .policy
+            .plugins
+            .keys()
+            .filter_map(|name| project.plugins.get(name))
+            .map(|p| info(p, Some(&project.policy.project)))
+    });
+    let plugins = shared.chain(own).collect();
     Ok(Json(PluginList {
-        pooling_allocator: snapshot.is_some_and(|s| s.pooling),
+        pooling_allocator: snapshot.pooling,
         plugins,
     }))
 }

@@ -54,8 +54,13 @@ pub(super) fn compile(block: &Audit, at: &dyn Fn(&str) -> String) -> Result<(Pla
 #[cfg(test)]
 mod tests {
     use crate::audit::{Destination, Period};
-    use crate::policy::{Source, compile};
+    use crate::policy::{PolicySet, Root, Source};
     use std::time::Duration;
+
+    /// Compiles `sources` as one project.
+    fn compile(sources: &[Source]) -> crate::Result<PolicySet> {
+        crate::policy::compile(&Root::project(sources.to_vec()))
+    }
 
     fn src(name: &str, text: &str) -> Source {
         Source {
@@ -68,17 +73,20 @@ mod tests {
     fn the_seeds_audit_block_becomes_a_plan() {
         let text = "audit:\n  retention: 365d\n  export:\n    destination: s3://your-audit-bucket/\n    format: json\n    frequency: hourly\n";
         let p = compile(&[src("p.yaml", text)]).unwrap();
-        let export = p.audit.export.unwrap();
+        let export = p.server.audit.export.unwrap();
         assert_eq!(
             export.destination,
             Destination::parse_policy("s3://your-audit-bucket/").unwrap()
         );
         assert_eq!(export.period, Period::Hourly);
-        assert_eq!(p.audit.retention, Some(Duration::from_secs(365 * 86_400)));
-        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        assert_eq!(
+            p.server.audit.retention,
+            Some(Duration::from_secs(365 * 86_400))
+        );
+        assert!(p.server.warnings.is_empty(), "{:?}", p.server.warnings);
         // No block: no plan.
         let p = compile(&[src("p.yaml", "project: x\n")]).unwrap();
-        assert_eq!(p.audit, crate::audit::Plan::default());
+        assert_eq!(p.server.audit, crate::audit::Plan::default());
     }
 
     #[test]
@@ -97,14 +105,14 @@ mod tests {
         let a = src("a.yaml", "audit:\n  retention: 30d\n");
         let p = compile(std::slice::from_ref(&a)).unwrap();
         assert!(
-            p.warnings[0].message.contains("removes nothing"),
+            p.server.warnings[0].message.contains("removes nothing"),
             "{:?}",
-            p.warnings
+            p.server.warnings
         );
         assert!(
-            p.warnings[0].at.starts_with("a.yaml:2:"),
+            p.server.warnings[0].at.starts_with("a.yaml:2:"),
             "{:?}",
-            p.warnings
+            p.server.warnings
         );
         let b = src("b.yaml", "audit:\n  export: {destination: exports/}\n");
         let e = compile(&[a, b]).unwrap_err().to_string();

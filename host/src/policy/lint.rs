@@ -128,16 +128,17 @@ fn lint_agent(agent: &Agent, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Source, compile};
+    use super::super::{Root, Source, compile};
     use super::*;
 
     fn findings(text: &str) -> Vec<(&'static str, String)> {
-        let p = compile(&[Source {
+        let set = compile(&Root::project(vec![Source {
             name: "p.yaml".into(),
             text: text.into(),
-        }])
+        }]))
         .unwrap();
-        lint(&p).into_iter().map(|f| (f.check, f.at)).collect()
+        let p = set.projects.values().next().unwrap();
+        lint(p).into_iter().map(|f| (f.check, f.at)).collect()
     }
 
     #[test]

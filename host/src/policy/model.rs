@@ -4,7 +4,7 @@
 //! blocks. Unknown keys are errors.
 
 use super::units::{Duration, Money, Percent};
-use crate::config::PluginSpec;
+use crate::runtime::PluginSpec;
 use serde::{Deserialize, Deserializer, Serialize, de};
 use std::collections::BTreeMap;
 
@@ -29,9 +29,13 @@ pub struct PolicyFile {
     /// file) so that tokens rotate without touching policy.
     #[serde(default)]
     pub identities: BTreeMap<String, Vec<String>>,
-    /// Administrators (reload, status) by name: hashes of their tokens.
+    /// Server administrators (every project, reloads, plugins) by name:
+    /// hashes of their tokens.
     #[serde(default)]
     pub admins: BTreeMap<String, Vec<String>>,
+    /// Project administrators and approvers by name.
+    #[serde(default)]
+    pub roles: BTreeMap<String, RoleSpec>,
     /// Which plugin serves which service; services not listed use `glob`.
     #[serde(default)]
     pub services: BTreeMap<String, ServiceBinding>,
@@ -104,6 +108,21 @@ impl Operator {
             Self::Token => "token",
         }
     }
+}
+
+/// One person's roles in projects (`roles:`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSpec {
+    /// Hashes of the person's tokens, `sha256:<hex>`.
+    #[serde(default)]
+    pub tokens: Vec<String>,
+    /// Projects the person administers: their audit trail and status.
+    #[serde(default)]
+    pub admin: Vec<String>,
+    /// Projects whose approval requests the person may decide.
+    #[serde(default)]
+    pub approver: Vec<String>,
 }
 
 /// One agent.

@@ -1,10 +1,19 @@
 //! Loading the seeds' policies as written, and refusing bad ones clearly.
 
 use super::*;
+use crate::runtime::types::Effect;
 
 const INVOICE: &str = include_str!("../../../tests/policies/invoice-processor.yaml");
 const CI_RUNNER: &str = include_str!("../../../tests/policies/ci-runner.yaml");
 const CODE_REVIEWER: &str = include_str!("../../../tests/policies/code-reviewer.yaml");
+
+/// Compiles `sources` as one project: its policy, with every warning.
+fn compile(sources: &[Source]) -> Result<Policy> {
+    let set = super::compile(&Root::project(sources.to_vec()))?;
+    let mut policy = set.projects.into_values().next().expect("one project");
+    policy.warnings = set.server.warnings;
+    Ok(policy)
+}
 
 fn src(name: &str, text: &str) -> Source {
     Source {
@@ -220,7 +229,10 @@ fn an_admin_named_like_an_agent_is_refused_whatever_the_file_order() {
         .map(|_| ())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("`x` is both an agent and an admin"), "{e}");
+    assert!(
+        e.contains("`x` is both an agent (of project `default`) and an admin"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -276,4 +288,213 @@ fn masking_block_compiles_and_refuses_what_it_cannot_mean() {
         e.starts_with("b.yaml:") && e.contains("configured in a.yaml"),
         "{e}"
     );
+}
+
+/// Seed 000's two-agent block (chapter 2), pasted into one file with its
+/// option lines fixed.
+const SEED_000_BLOCK: &str = "\
+# code-reviewer — read and comment only
+policies:
+  - git:read on repos/*
+  - git:comment on repos/*/pull-requests/*
+
+# ci-runner — staging free, production gated
+policies:
+  - git:read on repos/*
+  - git:push on repos/*/branches/feature/*
+  - aws:ecs:UpdateService on arn:aws:ecs:*:*:service/staging-*
+  - rule: \"aws:ecs:UpdateService on arn:aws:ecs:*:*:service/prod-*\"
+    requires_approval: true
+";
+
+#[test]
+fn a_repeated_top_level_policies_list_never_merges_two_agents() {
+    let e = err("agents.yaml", SEED_000_BLOCK);
+    // The second list's line, the first's, and the form to write, with the
+    // names the comments give.
+    assert!(e.starts_with("agents.yaml:7:1:"), "{e}");
+    assert!(e.contains("first at line 2"), "{e}");
+    assert!(
+        e.contains("agents:\n    code-reviewer:\n      policies:"),
+        "{e}"
+    );
+    assert!(e.contains("\n    ci-runner:\n      policies:"), "{e}");
+    // Repeated lists within one agent still merge, with a warning.
+    let p = compile(&[src("one.yaml", "agents:\n  a:\n    policies:\n      - git:read on r/*\n    policies:\n      - git:push on r/*\n")]).unwrap();
+    assert_eq!(p.agents["a"].rules["git"].len(), 2);
+    assert!(
+        p.warnings[0].message.contains("`policies` is repeated"),
+        "{:?}",
+        p.warnings
+    );
+}
+
+fn hash(byte: u8) -> String {
+    format!("sha256:{}", hex::encode([byte; 32]))
+}
+
+/// A directory of projects: `server` top-level files and `(folder, files)`.
+fn projects(server: &[(&str, &str)], folders: &[(&str, &[(&str, &str)])]) -> Root {
+    Root {
+        layout: Layout::Projects,
+        server: server.iter().map(|(n, t)| src(n, t)).collect(),
+        projects: folders
+            .iter()
+            .map(|(folder, files)| ProjectSources {
+                folder: (*folder).into(),
+                sources: files
+                    .iter()
+                    .map(|(n, t)| src(&format!("{folder}/{n}"), t))
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn set_err(root: &Root) -> String {
+    super::compile(root).map(|_| ()).unwrap_err().to_string()
+}
+
+#[test]
+fn a_directory_of_projects_compiles_each_with_its_own_agents_and_roles() {
+    let people = format!(
+        "admins:\n  ops: [\"{}\"]\nroles:\n  alice:\n    tokens: [\"{}\"]\n    admin: [invoice-processor]\n    approver: [invoice-processor, platform]\n",
+        hash(1),
+        hash(2)
+    );
+    let platform = format!(
+        "project: platform\nagents:\n  claude-invoice-01:\n    tokens: [\"{}\"]\n    policies:\n      - git:read on repos/*\n",
+        hash(3)
+    );
+    let root = projects(
+        &[("people.yaml", &people)],
+        &[
+            ("invoice", &[("policy.yaml", INVOICE)]),
+            ("platform", &[("agents.yaml", &platform)]),
+        ],
+    );
+    let set = super::compile(&root).unwrap();
+    assert_eq!(
+        set.projects.keys().collect::<Vec<_>>(),
+        ["invoice-processor", "platform"]
+    );
+    // Agent names are unique within a project, not across projects.
+    for p in set.projects.values() {
+        assert!(p.agents.contains_key("claude-invoice-01"));
+    }
+    assert_eq!(set.projects["platform"].folder, "platform");
+    // Rule ids name the project's file, relative to the root.
+    let rules = &set.projects["invoice-processor"].agents["claude-invoice-01"].rules["git"];
+    assert!(
+        rules[0].id.starts_with("invoice/policy.yaml:"),
+        "{}",
+        rules[0].id
+    );
+    let ops = &set.server.people["ops"];
+    assert!(ops.server_admin && ops.administers("platform"));
+    let alice = &set.server.people["alice"];
+    assert!(!alice.server_admin);
+    assert!(alice.administers("invoice-processor") && !alice.administers("platform"));
+    assert!(alice.approver_of.contains("platform"));
+    assert_eq!(set.server.layout, Layout::Projects);
+    assert_eq!(set.server.version.len(), 16);
+}
+
+#[test]
+fn bad_directories_of_projects_are_refused_at_the_line() {
+    let a = "project: same\nagents:\n  x: {}\n";
+    // Two projects with one name.
+    let e = set_err(&projects(
+        &[],
+        &[("a", &[("p.yaml", a)]), ("b", &[("p.yaml", a)])],
+    ));
+    assert!(e.starts_with("b/p.yaml:1:10:"), "{e}");
+    assert!(
+        e.contains("project `same` is also defined at a/p.yaml:1:10"),
+        "{e}"
+    );
+    // One token hash for agents of two projects.
+    let with = |project: &str| {
+        format!(
+            "project: {project}\nagents:\n  ci:\n    policies: [\"git:read on r/*\"]\nidentities:\n  ci: [\"{}\"]\n",
+            hash(9)
+        )
+    };
+    let (one, two) = (with("one"), with("two"));
+    let e = set_err(&projects(
+        &[],
+        &[("one", &[("p.yaml", &one)]), ("two", &[("p.yaml", &two)])],
+    ));
+    assert!(e.starts_with("two/p.yaml:6:"), "{e}");
+    assert!(
+        e.contains("`ci` and `ci` hold the same token hash (also at one/p.yaml:6:"),
+        "{e}"
+    );
+    // A project file without `project:`.
+    let e = set_err(&projects(
+        &[],
+        &[("a", &[("p.yaml", a), ("q.yaml", "agents:\n  y: {}\n")])],
+    ));
+    assert!(
+        e.starts_with("a/q.yaml:1:1:") && e.contains("names no project"),
+        "{e}"
+    );
+    // A role naming an unknown project.
+    let roles = format!(
+        "roles:\n  bob:\n    tokens: [\"{}\"]\n    admin: [smae]\n",
+        hash(4)
+    );
+    let e = set_err(&projects(
+        &[("roles.yaml", &roles)],
+        &[("a", &[("p.yaml", a)])],
+    ));
+    assert!(e.starts_with("roles.yaml:4:13:"), "{e}");
+    assert!(
+        e.contains("names project `smae`, which no policy file defines; projects are: same"),
+        "{e}"
+    );
+    // A role that grants nothing.
+    let e = set_err(&projects(
+        &[("roles.yaml", "roles:\n  bob: {tokens: []}\n")],
+        &[("a", &[("p.yaml", a)])],
+    ));
+    assert!(
+        e.starts_with("roles.yaml:2:") && e.contains("grants nothing"),
+        "{e}"
+    );
+    // Server-wide blocks inside a project, project blocks at the top.
+    let admins = format!("project: same\nadmins:\n  ops: [\"{}\"]\n", hash(5));
+    let e = set_err(&projects(&[], &[("a", &[("p.yaml", &admins)])]));
+    assert!(
+        e.starts_with("a/p.yaml:2:") && e.contains("top-level file"),
+        "{e}"
+    );
+    let e = set_err(&projects(&[("top.yaml", a)], &[("a", &[("p.yaml", a)])]));
+    assert!(
+        e.starts_with("top.yaml:1:1:") && e.contains("belongs to a project"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_root_read_from_disk_is_one_project_or_a_directory_of_projects() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("one.yaml"), "project: p\n").unwrap();
+    let cap = cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority()).unwrap();
+    let r = read_root(&cap, ".", "root").unwrap();
+    assert_eq!(r.layout, Layout::Project);
+    assert_eq!(r.projects[0].sources[0].name, "one.yaml");
+    std::fs::create_dir(root.join("team")).unwrap();
+    std::fs::write(root.join("team/a.yaml"), "project: t\n").unwrap();
+    std::fs::create_dir(root.join(".git")).unwrap();
+    let r = read_root(&cap, ".", "root").unwrap();
+    assert_eq!(r.layout, Layout::Projects);
+    assert_eq!(r.server[0].name, "one.yaml");
+    assert_eq!(r.projects.len(), 1, "hidden folders are not projects");
+    assert_eq!(r.projects[0].folder, "team");
+    assert_eq!(r.projects[0].sources[0].name, "team/a.yaml");
+    std::fs::create_dir(root.join("empty")).unwrap();
+    let e = read_root(&cap, ".", "root").unwrap_err().to_string();
+    assert!(e.starts_with("empty/:") && e.contains("no `.yaml`"), "{e}");
 }

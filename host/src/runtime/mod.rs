@@ -24,6 +24,7 @@ mod limits;
 mod plugin;
 mod pool;
 mod share;
+mod spec;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,7 @@ pub use exec::Executor;
 pub use host_api::{HOST_CALL_FUEL, HOST_CALL_FUEL_PER_BYTE};
 pub use limits::{Isolation, Limits, MAX_MEMORY_MIB};
 pub use plugin::{CallOutcome, Exports, Plugin, PluginOptions};
+pub use spec::{PluginSpec, default_share};
 pub use wasi::{MAX_HANDLES, MAX_RANDOM_BYTES};
 
 use crate::error::{Error, Result};

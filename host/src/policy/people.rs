@@ -1,0 +1,114 @@
+//! The people who run the server and its projects: server administrators
+//! (`admins:`) and per-project administrators and approvers (`roles:`), with
+//! the token hashes that identify them.
+
+use super::model::RoleSpec;
+use crate::error::{Error, Result};
+use std::collections::BTreeSet;
+
+/// A person's identity and roles, compiled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Person {
+    /// The name, as in the audit trail.
+    pub name: String,
+    /// sha256 digests of the person's tokens.
+    pub token_hashes: Vec<[u8; 32]>,
+    /// Administers the whole server: every project, reloads, plugins.
+    pub server_admin: bool,
+    /// Projects this person administers (their audit trail and status).
+    pub admin_of: BTreeSet<String>,
+    /// Projects whose approval requests this person may decide.
+    pub approver_of: BTreeSet<String>,
+}
+
+impl Person {
+    /// Whether this person administers `project` (a server administrator
+    /// administers every project).
+    pub fn administers(&self, project: &str) -> bool {
+        self.server_admin || self.admin_of.contains(project)
+    }
+}
+
+/// A person as declared, with where, before the projects it names are known.
+#[derive(Debug, Clone)]
+pub struct Declared {
+    /// The person.
+    pub person: Person,
+    /// `file:line:col` of the declaration.
+    pub at: String,
+    /// Each project a role names, with `file:line:col` of the name.
+    pub names: Vec<(String, String)>,
+}
+
+/// Parses `sha256:<hex>`; anything else (a plaintext token) is refused.
+pub(super) fn token_hash(entry: &str, owner: &str, at: &str) -> Result<[u8; 32]> {
+    let hex = entry.strip_prefix("sha256:").ok_or_else(|| Error::Config {
+        path: at.to_owned(),
+        message: "a token entry is `sha256:<64 hex digits>`, the hash `palisade token new` prints; never the token itself".into(),
+    })?;
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(hex, &mut digest).map_err(|_| Error::Config {
+        path: at.to_owned(),
+        message: format!(
+            "`{entry}` is not a sha256 digest; write the line `palisade token new {owner}` prints"
+        ),
+    })?;
+    Ok(digest)
+}
+
+/// A server administrator from an `admins:` entry.
+pub(super) fn admin(name: &str, tokens: &[String], at: String) -> Result<Declared> {
+    let token_hashes = tokens
+        .iter()
+        .map(|t| token_hash(t, name, &at))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Declared {
+        person: Person {
+            name: name.to_owned(),
+            token_hashes,
+            server_admin: true,
+            ..Person::default()
+        },
+        at,
+        names: Vec::new(),
+    })
+}
+
+/// A project administrator or approver from a `roles:` entry; `at` turns a
+/// JSON pointer into `file:line:col`.
+pub(super) fn role(name: &str, spec: &RoleSpec, at: &dyn Fn(&str) -> String) -> Result<Declared> {
+    let base = format!("/roles/{name}");
+    let here = at(&base);
+    if spec.admin.is_empty() && spec.approver.is_empty() {
+        return Err(Error::Config {
+            path: here,
+            message: format!(
+                "role entry `{name}` grants nothing; write `admin: [PROJECT]`, \
+                 `approver: [PROJECT]` or both"
+            ),
+        });
+    }
+    let token_hashes = spec
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| token_hash(t, name, &at(&format!("{base}/tokens/{i}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let mut names = Vec::new();
+    for (key, list) in [("admin", &spec.admin), ("approver", &spec.approver)] {
+        for (i, project) in list.iter().enumerate() {
+            names.push((project.clone(), at(&format!("{base}/{key}/{i}"))));
+        }
+    }
+    Ok(Declared {
+        person: Person {
+            name: name.to_owned(),
+            token_hashes,
+            server_admin: false,
+            admin_of: spec.admin.iter().cloned().collect(),
+            approver_of: spec.approver.iter().cloned().collect(),
+        },
+        at: here,
+        names,
+    })
+}

@@ -1,0 +1,280 @@
+//! Compiling one project: its files (seed 001's, verbatim) into a
+//! [`Policy`]: agents and their rules, identities, services, plugins, chain
+//! and masking. Where the root is one project, its files may also declare
+//! the server's people (`admins`, `roles`) and the audit trail's `audit`
+//! block; in a directory of projects those belong to the top-level files.
+
+use super::model::{AgentSpec, PolicyFile};
+use super::parse::{parse_file, top_key_at};
+use super::people::{self, Declared, token_hash};
+use super::rules::{Locator, compile_agent};
+use super::{Layout, Policy, Source, Warning, audit_plan};
+use crate::error::{Error, Result};
+use sha2::{Digest, Sha256};
+
+/// What a project's files declare beyond the project itself (only where
+/// the root is one project).
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// `admins:` and `roles:` entries.
+    pub people: Vec<Declared>,
+    /// The `audit:` block, compiled.
+    pub audit: Option<crate::audit::Plan>,
+}
+
+/// Parses, validates and compiles the files of one project (`folder` is its
+/// folder under the root, `""` for a root that is one project).
+pub fn compile_project(
+    folder: &str,
+    sources: &[Source],
+    layout: Layout,
+) -> Result<(Policy, Extras)> {
+    let mut policy = Policy {
+        folder: folder.to_owned(),
+        ..Policy::default()
+    };
+    let mut extras = Extras::default();
+    let mut hasher = Sha256::new();
+    let mut project: Option<(String, String)> = None;
+    let mut identities: Vec<(String, String, Vec<String>)> = Vec::new();
+    let mut bound_services = std::collections::BTreeSet::new();
+    let mut masking_at: Option<String> = None;
+    let mut audit_at: Option<String> = None;
+    for source in sources {
+        hasher.update(source.name.as_bytes());
+        hasher.update([0]);
+        hasher.update(source.text.as_bytes());
+        hasher.update([0]);
+        let (file, doc, warnings) = parse_file(&source.name, &source.text)?;
+        policy.warnings.extend(warnings);
+        let loc = Locator {
+            file: &source.name,
+            doc: &doc,
+        };
+        let at = |pointer: &str| loc.at(pointer);
+        let fail = |pointer: &str, message: String| Error::Config {
+            path: at(pointer),
+            message,
+        };
+
+        match &file.project {
+            Some(p) => match &project {
+                Some((other, where_)) if other != p => {
+                    return Err(fail(
+                        "/project",
+                        format!(
+                            "project `{p}` differs from `{other}` in {where_}; one folder is one project"
+                        ),
+                    ));
+                }
+                _ => project = Some((p.clone(), at("/project"))),
+            },
+            None if layout == Layout::Projects => {
+                return Err(Error::Config {
+                    // The key belongs on the first line.
+                    path: format!("{}:1:1", source.name),
+                    message: format!(
+                        "this file names no project; in a directory of projects every file \
+                         starts with `project: NAME` (the project of folder `{folder}/`)"
+                    ),
+                });
+            }
+            None => {}
+        }
+        if layout == Layout::Projects {
+            let server_only = [
+                (!file.admins.is_empty(), "admins"),
+                (!file.roles.is_empty(), "roles"),
+                (file.audit.is_some(), "audit"),
+            ];
+            if let Some((_, key)) = server_only.iter().find(|(set, _)| *set) {
+                return Err(Error::Config {
+                    path: top_key_at(&source.name, &source.text, key),
+                    message: format!(
+                        "`{key}` belongs in a top-level file of the policy directory, beside \
+                         the project folders: it is the server's, not one project's"
+                    ),
+                });
+            }
+        }
+        let mut agents: Vec<(String, AgentSpec, String)> = file
+            .agents
+            .iter()
+            .map(|(n, a)| (n.clone(), a.clone(), format!("/agents/{n}")))
+            .collect();
+        if !file.policies.is_empty() || file.agent.is_some() {
+            let name = match &file.agent {
+                Some(a) => a.clone(),
+                None => file_stem(&source.name),
+            };
+            agents.push((
+                name,
+                AgentSpec {
+                    policies: file.policies.clone(),
+                    ..AgentSpec::default()
+                },
+                String::new(),
+            ));
+        }
+        policy
+            .warnings
+            .extend(not_yet_enforced(&file, &agents, &at));
+        for (name, spec, pointer) in agents {
+            if policy.agents.contains_key(&name) {
+                return Err(fail(
+                    &pointer,
+                    format!("agent `{name}` is defined twice; define each agent once"),
+                ));
+            }
+            let agent = compile_agent(&name, &spec, &pointer, &loc, file.budget, file.rate_limits)?;
+            policy.agents.insert(name, agent);
+        }
+        for (service, binding) in &file.services {
+            let pointer = format!("/services/{service}");
+            if !bound_services.insert(service.clone()) {
+                return Err(fail(
+                    &pointer,
+                    format!("service `{service}` is bound twice"),
+                ));
+            }
+            if binding.plugin.is_none() && binding.masking.is_empty() {
+                return Err(fail(
+                    &pointer,
+                    format!(
+                        "service `{service}` names no plugin; write `plugin: NAME`, `masking: [NAME]` or both"
+                    ),
+                ));
+            }
+            if let Some(plugin) = &binding.plugin {
+                policy.services.insert(service.clone(), plugin.clone());
+            }
+            if !binding.masking.is_empty() {
+                policy
+                    .masking
+                    .services
+                    .insert(service.clone(), binding.masking.clone());
+            }
+        }
+        if let Some(masking) = &file.masking {
+            if let Some(other) = masking_at.replace(source.name.clone()) {
+                return Err(fail(
+                    "/masking",
+                    format!("`masking` is configured in {other} already; configure it once"),
+                ));
+            }
+            if let Some(chain) = &masking.chain {
+                if chain.is_empty() {
+                    policy.warnings.push(Warning {
+                        at: at("/masking/chain"),
+                        message: "`masking.chain` is empty: data from a service without its own \
+                                  `masking` plugins is returned and audited unmasked"
+                            .into(),
+                    });
+                }
+                policy.masking.chain = chain.clone();
+            }
+            let mut operators = masking.operators.clone();
+            if let Some(default) = operators.remove("default") {
+                policy.masking.default = default;
+            }
+            policy.masking.operators = operators;
+        }
+        if let Some(block) = &file.audit {
+            if let Some(other) = audit_at.replace(source.name.clone()) {
+                return Err(fail(
+                    "/audit",
+                    format!("`audit` is configured in {other} already; configure it once"),
+                ));
+            }
+            let (plan, warnings) = audit_plan::compile(block, &at)?;
+            extras.audit = Some(plan);
+            policy.warnings.extend(warnings);
+        }
+        for (name, spec) in &file.plugins {
+            let pointer = format!("/plugins/{name}");
+            spec.validate()
+                .map_err(|m| fail(&pointer, format!("plugin `{name}`: {m}")))?;
+            if policy.plugins.insert(name.clone(), spec.clone()).is_some() {
+                return Err(fail(&pointer, format!("plugin `{name}` is declared twice")));
+            }
+        }
+        for (admin, tokens) in &file.admins {
+            extras.people.push(people::admin(
+                admin,
+                tokens,
+                at(&format!("/admins/{admin}")),
+            )?);
+        }
+        for (name, spec) in &file.roles {
+            extras.people.push(people::role(name, spec, &at)?);
+        }
+        for (agent, tokens) in &file.identities {
+            identities.push((
+                agent.clone(),
+                at(&format!("/identities/{agent}")),
+                tokens.clone(),
+            ));
+        }
+        policy.chain.extend(file.chain.iter().cloned());
+        policy.files.push((source.name.clone(), file));
+    }
+    for (name, at, tokens) in identities {
+        let agent = policy.agents.get_mut(&name).ok_or_else(|| Error::Config {
+            path: at.clone(),
+            message: format!("`identities` names agent `{name}`, which no policy defines"),
+        })?;
+        for t in &tokens {
+            agent.token_hashes.push(token_hash(t, &name, &at)?);
+            agent.token_at.push(at.clone());
+        }
+    }
+    let (name, at) = project.unwrap_or_else(|| ("default".into(), String::new()));
+    policy.project = name;
+    policy.project_at = at;
+    policy.version = hex::encode(hasher.finalize())[..16].to_owned();
+    Ok((policy, extras))
+}
+
+fn file_stem(name: &str) -> String {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    base.trim_end_matches(".yaml")
+        .trim_end_matches(".yml")
+        .to_owned()
+}
+
+/// One warning for each `budget`, `project_budget` and `rate_limits` block
+/// of `file` and its `agents`: they are read and checked, but this version
+/// enforces none of them, and a policy author must not believe otherwise.
+fn not_yet_enforced(
+    file: &PolicyFile,
+    agents: &[(String, AgentSpec, String)],
+    at: &dyn Fn(&str) -> String,
+) -> Vec<Warning> {
+    let warning = |pointer: String, key: &str| Warning {
+        at: at(&pointer),
+        message: format!(
+            "`{key}` is not enforced yet: this version of Palisade checks the block but \
+             neither counts usage nor denies or throttles over it; enforce it elsewhere \
+             (e.g. at the gateway) until a release that enforces it"
+        ),
+    };
+    let mut out = Vec::new();
+    if file.budget.is_some() {
+        out.push(warning("/budget".into(), "budget"));
+    }
+    if file.project_budget.is_some() {
+        out.push(warning("/project_budget".into(), "project_budget"));
+    }
+    if file.rate_limits.is_some() {
+        out.push(warning("/rate_limits".into(), "rate_limits"));
+    }
+    for (_, spec, pointer) in agents {
+        if spec.budget.is_some() {
+            out.push(warning(format!("{pointer}/budget"), "budget"));
+        }
+        if spec.rate_limits.is_some() {
+            out.push(warning(format!("{pointer}/rate_limits"), "rate_limits"));
+        }
+    }
+    out
+}

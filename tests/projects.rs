@@ -1,0 +1,608 @@
+//! End to end: one server, two projects. Seed 001's invoice-processor and
+//! seed 000's agents (as project `platform`) each decide as their seed
+//! says; an agent of one project cannot act in, read or see the other; a
+//! project administrator sees only their project; a plugin that remembers
+//! cannot carry one project's data to the other; a broken file in one
+//! project keeps it on its last good version while the other's change
+//! installs; seed 000's two-agent block is refused with the form to write.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use serde_json::{Value, json};
+use std::path::Path;
+use support::{BIN, ConfigDir, HOSTILE, Server, token_hash};
+
+const INVOICE: &str = include_str!("policies/invoice-processor.yaml");
+const CODE_REVIEWER: &str = include_str!("policies/code-reviewer.yaml");
+
+/// Seed 000's ci-runner with its budget and rate limits; its `audit` block
+/// is the server's, in the top-level file.
+const CI_RUNNER: &str = "\
+# ci-runner — staging free, production gated
+policies:
+  - git:read on repos/*
+  - git:push on repos/*/branches/feature/*
+  - aws:ecs:UpdateService on arn:aws:ecs:*:*:service/staging-*
+  - rule: \"aws:ecs:UpdateService on arn:aws:ecs:*:*:service/prod-*\"
+    requires_approval: true
+    approval_channel: slack:#deploy-approvals
+    approval_timeout: 60m
+budget:
+  max_tokens_per_session: 100000
+  max_sessions_per_day: 50
+  alert_at: 80%
+rate_limits:
+  max_requests_per_minute: 30
+  on_exceed: throttle_and_alert
+";
+
+/// Tokens: agents `tok-invoice`, `tok-reviewer`, `tok-ci`; people
+/// `tok-ops` (server administrator), `tok-inv-admin`, `tok-plat-admin`
+/// (project administrators), `tok-approver` (approver of `platform`).
+fn people() -> String {
+    format!(
+        "admins:\n  ops: [\"{}\"]\nroles:\n  inv-admin:\n    tokens: [\"{}\"]\n    admin: [invoice-processor]\n  \
+         plat-admin:\n    tokens: [\"{}\"]\n    admin: [platform]\n  approver:\n    tokens: [\"{}\"]\n    approver: [platform]\n",
+        token_hash("tok-ops"),
+        token_hash("tok-inv-admin"),
+        token_hash("tok-plat-admin"),
+        token_hash("tok-approver"),
+    )
+}
+
+/// Writes the two-project policy directory under `root`, with `extra`
+/// appended to each project's identities file (`invoice`, `platform`).
+fn write_projects(root: &Path, extra: (&str, &str)) {
+    let invoice = root.join("invoice");
+    let platform = root.join("platform");
+    std::fs::create_dir_all(&invoice).unwrap();
+    std::fs::create_dir_all(&platform).unwrap();
+    std::fs::write(root.join("people.yaml"), people()).unwrap();
+    std::fs::write(invoice.join("policy.yaml"), INVOICE).unwrap();
+    std::fs::write(
+        invoice.join("identities.yaml"),
+        format!(
+            "project: invoice-processor\nidentities:\n  claude-invoice-01: [\"{}\"]\n{}",
+            token_hash("tok-invoice"),
+            extra.0
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        platform.join("code-reviewer.yaml"),
+        format!("project: platform\n{CODE_REVIEWER}"),
+    )
+    .unwrap();
+    std::fs::write(
+        platform.join("ci-runner.yaml"),
+        format!("project: platform\n{CI_RUNNER}"),
+    )
+    .unwrap();
+    std::fs::write(
+        platform.join("identities.yaml"),
+        format!(
+            "project: platform\nidentities:\n  code-reviewer: [\"{}\"]\n  ci-runner: [\"{}\"]\n{}",
+            token_hash("tok-reviewer"),
+            token_hash("tok-ci"),
+            extra.1
+        ),
+    )
+    .unwrap();
+}
+
+async fn setup(config: &str, extra: (&str, &str)) -> (Server, ConfigDir) {
+    let cfg =
+        ConfigDir::new(&format!("policy: policies\n{config}")).with_file("hostile.wasm", HOSTILE);
+    write_projects(&cfg.dir.path().join("policies"), extra);
+    let server = cfg.start().await;
+    (server, cfg)
+}
+
+async fn call(
+    s: &Server,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, s.url(path))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn decide(s: &Server, token: &str, body: Value) -> (u16, Value) {
+    call(s, reqwest::Method::POST, "/v1/decide", token, Some(body)).await
+}
+
+async fn get(s: &Server, path: &str, token: &str) -> (u16, Value) {
+    call(s, reqwest::Method::GET, path, token, None).await
+}
+
+fn req(service: &str, action: &str, resource: &str, attributes: Value) -> Value {
+    json!({"session": "s-1", "service": service, "action": action, "resource": resource, "attributes": attributes})
+}
+
+#[tokio::test]
+async fn each_project_decides_as_its_seed_says() {
+    let (s, _cfg) = setup("", ("", "")).await;
+    let cases = [
+        // Seed 001: the invoice processor.
+        (
+            "tok-invoice",
+            req(
+                "aws",
+                "s3:GetObject",
+                "arn:aws:s3:::invoice-data/raw/2026/11.csv",
+                json!({}),
+            ),
+            "allow",
+            "invoice-processor",
+        ),
+        (
+            "tok-invoice",
+            req("git", "push", "acme/billing", json!({"branch": "main"})),
+            "approval_required",
+            "invoice-processor",
+        ),
+        (
+            "tok-invoice",
+            req("aws", "iam:ListUsers", "*", json!({})),
+            "deny",
+            "invoice-processor",
+        ),
+        (
+            "tok-invoice",
+            req("aws", "s3:ListBucket", "arn:aws:s3:::*", json!({})),
+            "deny",
+            "invoice-processor",
+        ),
+        // Seed 000: the code reviewer and the CI runner.
+        (
+            "tok-reviewer",
+            req("git", "comment", "repos/api/pull-requests/7", json!({})),
+            "allow",
+            "platform",
+        ),
+        (
+            "tok-reviewer",
+            req("git", "push", "repos/api/branches/feature/x", json!({})),
+            "deny",
+            "platform",
+        ),
+        (
+            "tok-ci",
+            req("git", "push", "repos/api/branches/feature/x", json!({})),
+            "allow",
+            "platform",
+        ),
+        (
+            "tok-ci",
+            req(
+                "aws",
+                "ecs:UpdateService",
+                "arn:aws:ecs:us-east-1:1:service/staging-web",
+                json!({}),
+            ),
+            "allow",
+            "platform",
+        ),
+        (
+            "tok-ci",
+            req(
+                "aws",
+                "ecs:UpdateService",
+                "arn:aws:ecs:us-east-1:1:service/prod-web",
+                json!({}),
+            ),
+            "approval_required",
+            "platform",
+        ),
+        (
+            "tok-ci",
+            req("aws", "iam:CreateUser", "*", json!({})),
+            "deny",
+            "platform",
+        ),
+    ];
+    for (token, body, want, project) in cases {
+        let (status, answer) = decide(&s, token, body.clone()).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["decision"], want, "{token} {body}: {answer}");
+        assert_eq!(answer["project"], project, "{answer}");
+    }
+    // The invoice agent naming its own project is fine.
+    let mut own = req(
+        "aws",
+        "s3:GetObject",
+        "arn:aws:s3:::invoice-data/raw/a.csv",
+        json!({}),
+    );
+    own["project"] = json!("invoice-processor");
+    assert_eq!(decide(&s, "tok-invoice", own).await.1["decision"], "allow");
+}
+
+#[tokio::test]
+async fn an_agent_cannot_act_in_read_or_see_another_project() {
+    let (s, _cfg) = setup("", ("", "")).await;
+    let (_, before) = get(&s, "/v1/audit?limit=1000", "tok-ops").await;
+    let count = before["records"].as_array().unwrap().len();
+    // Act: a decision or a masking call naming the other project.
+    let mut body = req("git", "comment", "repos/api/pull-requests/7", json!({}));
+    body["project"] = json!("platform");
+    let (status, answer) = decide(&s, "tok-invoice", body).await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["error"]["code"], "wrong_project", "{answer}");
+    assert!(!answer.to_string().contains("platform"), "{answer}");
+    let mask = json!({"project": "platform", "session": "s-1", "service": "files", "text": "x"});
+    let (status, answer) = call(
+        &s,
+        reqwest::Method::POST,
+        "/v1/mask",
+        "tok-invoice",
+        Some(mask),
+    )
+    .await;
+    assert_eq!(status, 403, "{answer}");
+    // A project that does not exist is refused the same way.
+    let mut body = req("git", "comment", "r", json!({}));
+    body["project"] = json!("no-such-project");
+    assert_eq!(decide(&s, "tok-invoice", body).await.0, 403);
+    // Read and see: the audit trail, the status, the plugins.
+    for path in ["/v1/audit?project=platform", "/v1/status", "/v1/plugins"] {
+        let (status, answer) = get(&s, path, "tok-invoice").await;
+        assert_eq!(status, 401, "{path}: {answer}");
+    }
+    // Each refusal is recorded in the agent's own project, and nothing else
+    // was: no decision, no record in the other project.
+    let (_, after) = get(&s, "/v1/audit?limit=1000", "tok-ops").await;
+    let records = after["records"].as_array().unwrap();
+    let new: Vec<&Value> = records[count..].iter().collect();
+    assert_eq!(new.len(), 3, "{after}");
+    for r in &new {
+        assert_eq!(r["kind"], "admin", "{r}");
+        assert_eq!(r["event"], "project_refused", "{r}");
+        assert_eq!(r["project"], "invoice-processor", "{r}");
+        assert_eq!(r["agent"], "claude-invoice-01", "{r}");
+    }
+    assert_eq!(new[0]["details"]["requested_project"], "platform");
+    assert_eq!(new[1]["details"]["route"], "/v1/mask");
+}
+
+#[tokio::test]
+async fn a_project_administrator_sees_only_their_project() {
+    let (s, _cfg) = setup("", ("", "")).await;
+    for (token, body) in [
+        ("tok-invoice", req("aws", "iam:ListUsers", "*", json!({}))),
+        ("tok-ci", req("aws", "iam:CreateUser", "*", json!({}))),
+    ] {
+        assert_eq!(decide(&s, token, body).await.0, 200);
+    }
+    let projects_of = |page: &Value| -> Vec<String> {
+        let mut p: Vec<String> = page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["project"].as_str().unwrap_or("-").to_owned())
+            .collect();
+        p.sort();
+        p.dedup();
+        p
+    };
+    let (status, page) = get(&s, "/v1/audit", "tok-inv-admin").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(projects_of(&page), ["invoice-processor"], "{page}");
+    let (_, page) = get(&s, "/v1/audit", "tok-plat-admin").await;
+    assert_eq!(projects_of(&page), ["platform"], "{page}");
+    // Another project answers as one that does not exist.
+    let (status, other) = get(&s, "/v1/audit?project=platform", "tok-inv-admin").await;
+    let (status2, none) = get(&s, "/v1/audit?project=nope", "tok-inv-admin").await;
+    assert_eq!((status, status2), (404, 404), "{other} {none}");
+    assert_eq!(other["error"]["code"], none["error"]["code"]);
+    assert!(!other.to_string().contains("claude"), "{other}");
+    // The server administrator reads both.
+    let (_, all) = get(&s, "/v1/audit", "tok-ops").await;
+    let seen = projects_of(&all);
+    assert!(
+        seen.contains(&"invoice-processor".to_owned()) && seen.contains(&"platform".to_owned()),
+        "{all}"
+    );
+    // Status: the project administrator's own project, nothing server-wide.
+    let (status, st) = get(&s, "/v1/status", "tok-inv-admin").await;
+    assert_eq!(status, 200, "{st}");
+    let listed: Vec<&str> = st["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["project"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["invoice-processor"], "{st}");
+    assert!(
+        st.get("audit").is_none() && st.get("last_reload").is_none(),
+        "{st}"
+    );
+    let (_, st) = get(&s, "/v1/status", "tok-ops").await;
+    assert_eq!(st["projects"].as_array().unwrap().len(), 2, "{st}");
+    assert_eq!(st["layout"], "projects", "{st}");
+    // Server-wide actions are the server administrator's; an approver
+    // administers nothing.
+    for (method, path) in [
+        (reqwest::Method::POST, "/v1/admin/reload"),
+        (reqwest::Method::GET, "/v1/plugins"),
+    ] {
+        let (status, answer) = call(&s, method, path, "tok-inv-admin", None).await;
+        assert_eq!(status, 403, "{path}: {answer}");
+    }
+    for path in ["/v1/audit", "/v1/status"] {
+        assert_eq!(get(&s, path, "tok-approver").await.0, 403, "{path}");
+    }
+}
+
+/// A plugin that keeps its last request in guest memory, used by both
+/// projects under the same agent and session names, tells project B
+/// nothing of what project A sent.
+#[tokio::test]
+async fn a_plugin_that_remembers_never_tells_one_project_what_another_sent() {
+    // Both projects bind `evil` to the hostile plugin, and platform has an
+    // agent of the same name as invoice-processor's (names are unique within
+    // a project only), so only the project tells the two callers apart.
+    let services = "services:\n  evil: { plugin: hostile }\n";
+    let twin = format!(
+        "{services}agents:\n  claude-invoice-01:\n    tokens: [\"{}\"]\n    policies: [\"evil:remember on files/*\"]\n",
+        token_hash("tok-twin")
+    );
+    let (s, _cfg) = setup(
+        "plugins:\n  hostile:\n    path: hostile.wasm\n    isolation: pooled\n",
+        (services, &twin),
+    )
+    .await;
+    let a = decide(
+        &s,
+        "tok-invoice",
+        req(
+            "evil",
+            "remember",
+            "files/invoice-SECRET",
+            json!({"note": "invoice-attribute-SECRET"}),
+        ),
+    )
+    .await;
+    assert_eq!(a.0, 200, "{}", a.1);
+    let again = decide(
+        &s,
+        "tok-invoice",
+        req("evil", "remember", "files/2", json!({})),
+    )
+    .await;
+    assert!(
+        again.1["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invoice-SECRET"),
+        "the fixture remembers within a project: {}",
+        again.1
+    );
+    let b = decide(
+        &s,
+        "tok-twin",
+        req("evil", "remember", "files/b", json!({})),
+    )
+    .await;
+    assert_eq!(b.0, 200, "{}", b.1);
+    assert_eq!(b.1["project"], "platform", "{}", b.1);
+    assert!(
+        b.1["reason"].as_str().unwrap().starts_with("remembered: "),
+        "{}",
+        b.1
+    );
+    assert!(
+        !b.1.to_string().contains("SECRET"),
+        "project platform saw project invoice-processor's data: {}",
+        b.1
+    );
+}
+
+#[tokio::test]
+async fn a_broken_file_in_one_project_keeps_it_on_its_last_good_version() {
+    // The watcher may reload before the admin API does: either way the
+    // outcome is the same.
+    let (s, cfg) = setup("", ("", "")).await;
+    let root = cfg.dir.path().join("policies");
+    let prod = req(
+        "aws",
+        "ecs:UpdateService",
+        "arn:aws:ecs:us-east-1:1:service/prod-web",
+        json!({}),
+    );
+    let raw = req(
+        "aws",
+        "s3:GetObject",
+        "arn:aws:s3:::invoice-data/raw/a.csv",
+        json!({}),
+    );
+    let (_, st) = get(&s, "/v1/status", "tok-ops").await;
+    let platform_version = st["projects"][1]["version"].as_str().unwrap().to_owned();
+
+    // platform's file breaks; invoice-processor's changes (raw reads denied).
+    std::fs::write(
+        root.join("platform/ci-runner.yaml"),
+        "project: platform\npolicies: [\n",
+    )
+    .unwrap();
+    let invoice = INVOICE.replace(
+        "    # Hard limits\n    deny:\n",
+        "    # Hard limits\n    deny:\n      - service: aws\n        actions: [\"s3:GetObject\"]\n",
+    );
+    assert_ne!(invoice, INVOICE);
+    std::fs::write(root.join("invoice/policy.yaml"), &invoice).unwrap();
+    let (status, answer) = call(
+        &s,
+        reqwest::Method::POST,
+        "/v1/admin/reload",
+        "tok-ops",
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("platform/ci-runner.yaml:"), "{message}");
+    assert!(
+        message.contains("other projects' changes were installed"),
+        "{message}"
+    );
+    // invoice-processor runs its new version; platform its last good one.
+    assert_eq!(
+        decide(&s, "tok-invoice", raw.clone()).await.1["decision"],
+        "deny"
+    );
+    let (_, answer) = decide(&s, "tok-ci", prod.clone()).await;
+    assert_eq!(answer["decision"], "approval_required", "{answer}");
+    assert_eq!(answer["policy_version"], platform_version.as_str());
+    let (_, st) = get(&s, "/v1/status", "tok-ops").await;
+    assert_eq!(st["last_reload"]["ok"], false, "{st}");
+    assert_eq!(st["last_reload"]["failed"][0]["folder"], "platform", "{st}");
+    // The refusal is in platform's own trail, readable by its administrator.
+    let (_, page) = get(&s, "/v1/audit?limit=1000", "tok-plat-admin").await;
+    assert!(
+        page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["event"] == "policy_reload_refused"),
+        "{page}"
+    );
+
+    // Breaking what holds the projects together (one token for agents of
+    // both) refuses the whole reload: nothing changes anywhere.
+    std::fs::write(
+        root.join("platform/ci-runner.yaml"),
+        format!("project: platform\n{CI_RUNNER}"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("platform/identities.yaml"),
+        format!(
+            "project: platform\nidentities:\n  code-reviewer: [\"{}\"]\n  ci-runner: [\"{}\"]\n",
+            token_hash("tok-reviewer"),
+            token_hash("tok-invoice")
+        ),
+    )
+    .unwrap();
+    std::fs::write(root.join("invoice/policy.yaml"), INVOICE).unwrap();
+    let (status, answer) = call(
+        &s,
+        reqwest::Method::POST,
+        "/v1/admin/reload",
+        "tok-ops",
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("hold the same token hash"),
+        "{answer}"
+    );
+    assert_eq!(
+        decide(&s, "tok-invoice", raw).await.1["decision"],
+        "deny",
+        "invoice-processor kept its version"
+    );
+    assert_eq!(
+        decide(&s, "tok-ci", prod).await.1["policy_version"],
+        platform_version.as_str()
+    );
+}
+
+fn palisade(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn check_eval_and_test_work_on_a_directory_of_projects() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("policies");
+    write_projects(&root, ("", ""));
+    let root_s = root.to_str().unwrap();
+    let (ok, out) = palisade(&["check", root_s]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("project `invoice-processor`") && out.contains("project `platform`"),
+        "{out}"
+    );
+    assert!(out.contains("(2 projects): valid"), "{out}");
+
+    let request = dir.path().join("request.yaml");
+    std::fs::write(&request, "agent: ci-runner\nservice: aws\naction: ecs:UpdateService\nresource: arn:aws:ecs:us-east-1:1:service/prod-web\n").unwrap();
+    let (ok, out) = palisade(&["eval", root_s, "--request", request.to_str().unwrap()]);
+    assert!(!ok && out.contains("name one with `project:`"), "{out}");
+    let out = std::process::Command::new(BIN)
+        .args([
+            "eval",
+            root_s,
+            "--project",
+            "platform",
+            "--request",
+            request.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["project"], "platform");
+    assert_eq!(answer["decision"], "approval_required");
+
+    let tests = dir.path().join("platform_test.yaml");
+    std::fs::write(
+        &tests,
+        "policy: policies\nproject: platform\ntests:\n  - name: prod is gated\n    request: {agent: ci-runner, service: aws, action: \"ecs:UpdateService\", resource: \"arn:aws:ecs:us-east-1:1:service/prod-web\"}\n    expect: approval_required\n  - name: the invoice agent, by its project\n    request: {project: invoice-processor, agent: claude-invoice-01, service: aws, action: \"iam:ListUsers\", resource: \"*\"}\n    expect: deny\n",
+    )
+    .unwrap();
+    let (ok, out) = palisade(&["test", tests.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("project `platform`") && out.contains("project `invoice-processor`"),
+        "{out}"
+    );
+    assert!(out.contains("2 passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn seed_000s_two_agent_block_is_refused_with_the_agents_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("agents.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{CODE_REVIEWER}\n{}",
+            CI_RUNNER.split("budget:").next().unwrap()
+        ),
+    )
+    .unwrap();
+    let (ok, out) = palisade(&["check", file.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("agents.yaml:7:1:"), "{out}");
+    assert!(out.contains("first at line 2"), "{out}");
+    assert!(
+        out.contains("code-reviewer:") && out.contains("ci-runner:"),
+        "{out}"
+    );
+}
