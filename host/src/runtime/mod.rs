@@ -35,9 +35,8 @@ pub use caller::Caller;
 pub use engine::EngineSettings;
 pub use exec::Executor;
 pub use host_api::{HOST_CALL_FUEL, HOST_CALL_FUEL_PER_BYTE};
-pub use limits::{Isolation, Limits, MAX_MEMORY_MIB};
+pub use limits::{Isolation, Limits, MAX_HANDLES, MAX_MEMORY_MIB, MAX_RANDOM_BYTES};
 pub use plugin::{CallOutcome, Exports, Plugin, PluginOptions};
-pub use wasi::{MAX_HANDLES, MAX_RANDOM_BYTES};
 
 use crate::error::{Error, Result};
 use cache::ComponentCache;
