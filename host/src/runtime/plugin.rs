@@ -301,9 +301,7 @@ impl Inner {
     ) -> Result<CallOutcome<types::Verdict>> {
         let limit = self.options.limits.max_output_bytes;
         let budget = Budget::of(&self.options.limits);
-        let mut call = self.start(Export::Policy, caller, budget).await?;
-        let result = within(budget, async {
-            let warm = &mut call.warm;
+        self.call(Export::Policy, caller, budget, async |warm: &mut Warm| {
             let guest = warm.policy.as_ref().ok_or(CallError::Missing("policy"))?;
             let verdict = guest
                 .call_evaluate(&mut warm.store, request, rules)
@@ -315,13 +313,10 @@ impl Inner {
                 }
                 types::Verdict::Abstain => 0,
             };
-            if size > limit {
-                return Err(CallError::Oversized { size, limit });
-            }
+            bounded(size, limit)?;
             Ok(verdict)
         })
-        .await;
-        self.finish(call, budget, result)
+        .await
     }
 
     async fn mask(
@@ -343,9 +338,7 @@ impl Inner {
         let limit = limits
             .max_output_bytes
             .saturating_add(text.len().saturating_mul(16));
-        let mut call = self.start(Export::Masking, caller, budget).await?;
-        let result = within(budget, async {
-            let warm = &mut call.warm;
+        self.call(Export::Masking, caller, budget, async |warm: &mut Warm| {
             let guest = warm.masking.as_ref().ok_or(CallError::Missing("masking"))?;
             let findings = guest
                 .call_mask(&mut warm.store, text)
@@ -354,18 +347,35 @@ impl Inner {
             let size = findings
                 .iter()
                 .fold(0usize, |n, f| n.saturating_add(f.kind.len() + 8));
-            if size > limit {
-                return Err(CallError::Oversized { size, limit });
-            }
+            bounded(size, limit)?;
             check_findings(text, &findings).map_err(CallError::Malformed)?;
             Ok(findings)
         })
-        .await;
+        .await
+    }
+
+    /// One call into the plugin, start to finish, the only way a call is
+    /// made: takes an instance for `caller`'s scope ([`Inner::start`]), runs
+    /// `guest` on it under `budget`'s fuel and deadline ([`within`]), then
+    /// times it, counts the fuel it used, and gives the instance back or
+    /// drops it with the failure named ([`Inner::finish`]). `budget` is the
+    /// call's one budget: the instantiation, the arming and the bound on the
+    /// guest all read it.
+    async fn call<T>(
+        &self,
+        export: Export,
+        caller: &Caller,
+        budget: Budget,
+        guest: impl AsyncFnOnce(&mut Warm) -> Result<T, CallError>,
+    ) -> Result<CallOutcome<T>> {
+        let mut call = self.start(export, caller, budget).await?;
+        let result = within(budget, guest(&mut call.warm)).await;
         self.finish(call, budget, result)
     }
 
     /// Takes an idle instance of the call's scope or makes one (within the
-    /// plugin's share), and arms it with `budget` for a call made for `caller`.
+    /// plugin's share), and arms it with `budget` for a call made for
+    /// `caller`. Only [`Inner::call`] starts a call.
     async fn start(&self, export: Export, caller: &Caller, budget: Budget) -> Result<Call> {
         let started = Instant::now();
         let pooled = self.options.isolation == Isolation::Pooled;
@@ -409,9 +419,9 @@ impl Inner {
         }
     }
 
-    /// Ends a call: its instance goes back to the idle pool, under the
-    /// call's scope, only if the call succeeded (and isolation is pooled);
-    /// a failure is classified and its instance dropped.
+    /// Ends a call started by [`Inner::call`]: its instance goes back to the
+    /// idle pool, under the call's scope, only if the call succeeded (and
+    /// isolation is pooled); a failure is classified and its instance dropped.
     fn finish<T>(
         &self,
         mut call: Call,
@@ -445,6 +455,14 @@ impl Inner {
             )),
         }
     }
+}
+
+/// Refuses an answer of `size` bytes over `limit`.
+fn bounded(size: usize, limit: usize) -> Result<(), CallError> {
+    if size > limit {
+        return Err(CallError::Oversized { size, limit });
+    }
+    Ok(())
 }
 
 /// Fuel a masking call gets per byte of text, on top of the plugin's fuel.
