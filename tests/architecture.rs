@@ -574,7 +574,13 @@ fn resolve_in(
     if let Some(bound) = module.binds.get(name) {
         let mut full = bound.clone();
         full.extend(rest[1..].iter().cloned());
-        return resolve_in(krates, k, &base, &full, depth + 1);
+        let found = resolve_in(krates, k, &base, &full, depth + 1)?;
+        // A name bound to what this module's file itself holds (generated
+        // bindings, say) is named as it was imported.
+        if found.0.0 == k && krates[k].modules[&found.0.1].file == module.file {
+            return Some(((k, base), name.clone()));
+        }
+        return Some(found);
     }
     for glob in &module.globs {
         let mut full = glob.clone();
