@@ -354,13 +354,13 @@ impl Inner {
         .await
     }
 
-    /// One call into the plugin, start to finish, the only way a call is
-    /// made: takes an instance for `caller`'s scope ([`Inner::start`]), runs
-    /// `guest` on it under `budget`'s fuel and deadline ([`within`]), then
-    /// times it, counts the fuel it used, and gives the instance back or
-    /// drops it with the failure named ([`Inner::finish`]). `budget` is the
-    /// call's one budget: the instantiation, the arming and the bound on the
-    /// guest all read it.
+    /// One call into the plugin, start to finish: the only place a call is
+    /// made, timed, counted, and mapped to its error. With the call's one
+    /// `budget` it checks an instance out for `caller`'s scope (an idle one,
+    /// or a new one within the plugin's share), arms it, runs `guest` on it
+    /// within the budget's deadline, then counts the fuel used and either
+    /// checks the instance back in (on success, when isolation is pooled)
+    /// or drops it with the failure classified.
     async fn call<T>(
         &self,
         export: Export,
@@ -368,43 +368,56 @@ impl Inner {
         budget: Budget,
         guest: impl AsyncFnOnce(&mut Warm) -> Result<T, CallError>,
     ) -> Result<CallOutcome<T>> {
-        let mut call = self.start(export, caller, budget).await?;
-        let result = within(budget, guest(&mut call.warm)).await;
-        self.finish(call, budget, result)
-    }
-
-    /// Takes an idle instance of the call's scope or makes one (within the
-    /// plugin's share), and arms it with `budget` for a call made for
-    /// `caller`. Only [`Inner::call`] starts a call.
-    async fn start(&self, export: Export, caller: &Caller, budget: Budget) -> Result<Call> {
         let started = Instant::now();
         let pooled = self.options.isolation == Isolation::Pooled;
         let scope = Scope::of(export, caller, self.reach());
         let (mut warm, reused) = match pooled.then(|| self.idle.take(&scope)).flatten() {
-            Some(w) => (w, true),
-            None => {
-                let permit = self.share.permit(&self.name, &self.idle)?;
-                // A start function waiting in a host call is bounded too.
-                match tokio::time::timeout(limit(budget), self.template().instantiate(permit)).await
-                {
-                    Ok(warm) => (warm?, false),
-                    Err(_) => {
-                        return Err(Error::DeadlineExceeded {
-                            plugin: self.name.to_string(),
-                            deadline_ms: budget.deadline_ms,
-                        });
-                    }
-                }
-            }
+            Some(warm) => (warm, true),
+            None => (self.instantiate(budget).await?, false),
         };
         arm(&mut warm.store, budget)?;
         warm.store.data_mut().begin_call(&caller.request_id);
-        Ok(Call {
-            warm,
-            scope: pooled.then_some(scope),
-            reused,
-            started,
-        })
+        let result = within(budget, guest(&mut warm)).await;
+        warm.store.data_mut().end_call();
+        let fuel_used = budget
+            .fuel
+            .saturating_sub(warm.store.get_fuel().unwrap_or(0));
+        match result {
+            Ok(value) => {
+                let elapsed = started.elapsed();
+                if pooled {
+                    // Dropped here, outside the pool's lock.
+                    drop(self.idle.put(scope, warm));
+                }
+                Ok(CallOutcome {
+                    value,
+                    fuel_used,
+                    elapsed,
+                    reused,
+                })
+            }
+            Err(e) => Err(classify(
+                &self.name,
+                &self.options.limits,
+                e,
+                &warm.store,
+                budget,
+            )),
+        }
+    }
+
+    /// Makes a new instance within the plugin's share, bounded by
+    /// `budget`'s deadline: a start function waiting in a host call is
+    /// bounded too.
+    async fn instantiate(&self, budget: Budget) -> Result<Warm> {
+        let permit = self.share.permit(&self.name, &self.idle)?;
+        match tokio::time::timeout(limit(budget), self.template().instantiate(permit)).await {
+            Ok(warm) => warm,
+            Err(_) => Err(Error::DeadlineExceeded {
+                plugin: self.name.to_string(),
+                deadline_ms: budget.deadline_ms,
+            }),
+        }
     }
 
     fn template(&self) -> Template<'_> {
@@ -416,43 +429,6 @@ impl Inner {
             policy: self.policy.as_ref(),
             masking: self.masking.as_ref(),
             log: &self.log,
-        }
-    }
-
-    /// Ends a call started by [`Inner::call`]: its instance goes back to the
-    /// idle pool, under the call's scope, only if the call succeeded (and
-    /// isolation is pooled); a failure is classified and its instance dropped.
-    fn finish<T>(
-        &self,
-        mut call: Call,
-        budget: Budget,
-        result: Result<T, CallError>,
-    ) -> Result<CallOutcome<T>> {
-        call.warm.store.data_mut().end_call();
-        let fuel_used = budget
-            .fuel
-            .saturating_sub(call.warm.store.get_fuel().unwrap_or(0));
-        match result {
-            Ok(value) => {
-                let elapsed = call.started.elapsed();
-                if let Some(scope) = call.scope {
-                    // Dropped here, outside the pool's lock.
-                    drop(self.idle.put(scope, call.warm));
-                }
-                Ok(CallOutcome {
-                    value,
-                    fuel_used,
-                    elapsed,
-                    reused: call.reused,
-                })
-            }
-            Err(e) => Err(classify(
-                &self.name,
-                &self.options.limits,
-                e,
-                &call.warm.store,
-                budget,
-            )),
         }
     }
 }
@@ -469,12 +445,3 @@ fn bounded(size: usize, limit: usize) -> Result<(), CallError> {
 pub const MASK_FUEL_PER_BYTE: u64 = 1000;
 /// A masking call's deadline grows by one millisecond per this many bytes.
 pub const MASK_BYTES_PER_MS: u64 = 16 * 1024;
-
-/// A call in progress: its instance, the scope it may be kept for, and what
-/// [`Inner::finish`] reports.
-struct Call {
-    warm: Warm,
-    scope: Option<Scope>,
-    reused: bool,
-    started: Instant,
-}
