@@ -40,8 +40,10 @@ const LAYERS: &[&[&str]] = &[
     &["chain"],
     &["runtime", "policy", "masking", "oversight", "budget"],
     &["store", "audit"],
-    // Leaf value types, the crate's error, text for people, YAML.
-    &["error", "display", "yaml"],
+    // Leaf value types (`decision`, `record`: the value types of a decision
+    // and of an audit record, where they stand apart), the crate's error,
+    // text for people, YAML.
+    &["decision", "record", "error", "display", "yaml"],
 ];
 
 /// Circles that exist today and are being removed under issue 15, each the
