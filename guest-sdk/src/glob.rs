@@ -16,12 +16,12 @@ pub fn matches(pattern: &str, text: &str) -> bool {
     matches_with(pattern, text, None, false)
 }
 
-/// Like [`matches`], but ASCII case-insensitive.
+/// Like [`matches()`], but ASCII case-insensitive.
 pub fn matches_ignore_case(pattern: &str, text: &str) -> bool {
     matches_with(pattern, text, None, true)
 }
 
-/// Like [`matches`], but `*` and `?` never match `separator`.
+/// Like [`matches()`], but `*` and `?` never match `separator`.
 ///
 /// ```
 /// use palisade_guest::glob::matches_segmented;

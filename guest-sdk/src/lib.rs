@@ -13,12 +13,13 @@ pub mod guard;
 mod host;
 pub mod iam;
 pub mod testing;
-mod types;
-
-pub use host::{Level, config, debug, info, log, now_millis, warn};
 pub mod text;
+mod types;
+#[cfg(target_arch = "wasm32")]
+mod wasm_host;
 
-pub use types::{Approval, Effect, Finding, Request, Rule, Verdict, tidy_findings};
+pub use host::{config, debug, info, log, now_millis, warn};
+pub use types::{Approval, Effect, Finding, Level, Request, Rule, Verdict, tidy_findings};
 
 /// A policy plugin: decides one request given the rules for this agent and service.
 ///

@@ -12,7 +12,7 @@
 //! assert_eq!(TestHost::logs().len(), 1);
 //! ```
 
-use crate::host::Level;
+use crate::types::Level;
 use std::cell::RefCell;
 
 /// The host a natively tested plugin talks to.
@@ -69,7 +69,26 @@ impl TestHost {
     }
 }
 
+/// The host functions of a native build, on the current thread's
+/// [`TestHost`]; [`crate::host`] dispatches here outside Wasm.
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn with_test_host<R>(f: impl FnOnce(&mut TestHost) -> R) -> R {
-    HOST.with(|h| f(&mut h.borrow_mut()))
+pub(crate) mod backend {
+    use super::{HOST, TestHost};
+    use crate::types::Level;
+
+    fn with_test_host<R>(f: impl FnOnce(&mut TestHost) -> R) -> R {
+        HOST.with(|h| f(&mut h.borrow_mut()))
+    }
+
+    pub(crate) fn log(level: Level, message: &str) {
+        with_test_host(|h| h.logs.push((level, message.to_owned())));
+    }
+
+    pub(crate) fn now_millis() -> u64 {
+        with_test_host(|h| h.now_millis)
+    }
+
+    pub(crate) fn config() -> String {
+        with_test_host(|h| h.config.clone())
+    }
 }

@@ -1,7 +1,22 @@
-//! Idiomatic Rust types for requests, rules, verdicts and masking results,
-//! and their conversions from and to the generated WIT types.
+//! Idiomatic Rust types for requests, rules, verdicts, masking results and
+//! log levels, and their conversions from and to the generated WIT types.
 
 use crate::bindings::wit;
+
+/// Severity of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Very verbose.
+    Trace,
+    /// Debugging detail.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something unexpected.
+    Warn,
+    /// Something failed.
+    Error,
+}
 
 /// One decision request: may `agent` do `action` on `resource` of `service`?
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

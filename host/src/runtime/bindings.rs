@@ -1,8 +1,8 @@
-#![allow(missing_docs)]
 //! Host-side bindings of the `palisade:plugin@0.1.0` WIT package.
 //!
 //! Generated for the `plugin` world (both exports); the host looks up each
 //! exported interface on its own, so a component may export either or both.
+#![allow(missing_docs)]
 
 wasmtime::component::bindgen!({
     path: "../wit",

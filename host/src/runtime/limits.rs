@@ -71,6 +71,14 @@ impl Default for Limits {
 /// Upper bound of `memory_mib`; also the pooling allocator's slot size.
 pub const MAX_MEMORY_MIB: u32 = 1024;
 
+/// Most bytes one `wasi:random` call may ask for: hash-map keys, nonces and
+/// ids need a few dozen.
+pub const MAX_RANDOM_BYTES: u64 = 4096;
+
+/// Most host resources (WASI streams, pollables, …) one store may hold at
+/// once. A Rust `std` plugin holds a handful.
+pub const MAX_HANDLES: usize = 256;
+
 impl Limits {
     /// Checks the limits are within range; the message says what to write.
     pub fn validate(&self) -> Result<(), String> {

@@ -4,8 +4,8 @@
 //!
 //! Setup reads in wasmtime's order: [`Runtime::new`] builds the engine (and its
 //! epoch ticker), the linker (the WASI a plugin needs, with nothing granted
-//! and small limits, see [`wasi`], plus the `palisade:plugin/host` imports,
-//! charged fuel by size, see [`host_api`]) and the [`Executor`] plugin calls
+//! and small limits, see `wasi.rs`, plus the `palisade:plugin/host` imports,
+//! charged fuel by size, see `host_api.rs`) and the [`Executor`] plugin calls
 //! run on; [`Runtime::load`] compiles or fetches from cache, checks the pin,
 //! and pre-instantiates; [`Plugin::evaluate`] and [`Plugin::mask`] make a
 //! store per call or reuse an idle one of the call's [`Caller`]'s scope.
@@ -36,10 +36,11 @@ pub use caller::Caller;
 pub use engine::EngineSettings;
 pub use exec::Executor;
 pub use host_api::{HOST_CALL_FUEL, HOST_CALL_FUEL_PER_BYTE};
-pub use limits::{Isolation, Limits, MAX_MEMORY_MIB};
-pub use plugin::{CallOutcome, Exports, Plugin, PluginOptions};
+pub use limits::{Isolation, Limits, MAX_HANDLES, MAX_MEMORY_MIB, MAX_RANDOM_BYTES};
+pub use plugin::{
+    CallOutcome, Exports, MASK_BYTES_PER_MS, MASK_FUEL_PER_BYTE, Plugin, PluginOptions,
+};
 pub use spec::{PluginSpec, default_share};
-pub use wasi::{MAX_HANDLES, MAX_RANDOM_BYTES};
 
 use crate::error::{Error, Result};
 use cache::ComponentCache;

@@ -301,9 +301,7 @@ impl Inner {
     ) -> Result<CallOutcome<types::Verdict>> {
         let limit = self.options.limits.max_output_bytes;
         let budget = Budget::of(&self.options.limits);
-        let mut call = self.start(Export::Policy, caller, budget).await?;
-        let result = within(budget, async {
-            let warm = &mut call.warm;
+        self.call(Export::Policy, caller, budget, async |warm: &mut Warm| {
             let guest = warm.policy.as_ref().ok_or(CallError::Missing("policy"))?;
             let verdict = guest
                 .call_evaluate(&mut warm.store, request, rules)
@@ -315,13 +313,10 @@ impl Inner {
                 }
                 types::Verdict::Abstain => 0,
             };
-            if size > limit {
-                return Err(CallError::Oversized { size, limit });
-            }
+            bounded(size, limit)?;
             Ok(verdict)
         })
-        .await;
-        self.finish(call, budget, result)
+        .await
     }
 
     async fn mask(
@@ -343,9 +338,7 @@ impl Inner {
         let limit = limits
             .max_output_bytes
             .saturating_add(text.len().saturating_mul(16));
-        let mut call = self.start(Export::Masking, caller, budget).await?;
-        let result = within(budget, async {
-            let warm = &mut call.warm;
+        self.call(Export::Masking, caller, budget, async |warm: &mut Warm| {
             let guest = warm.masking.as_ref().ok_or(CallError::Missing("masking"))?;
             let findings = guest
                 .call_mask(&mut warm.store, text)
@@ -354,47 +347,77 @@ impl Inner {
             let size = findings
                 .iter()
                 .fold(0usize, |n, f| n.saturating_add(f.kind.len() + 8));
-            if size > limit {
-                return Err(CallError::Oversized { size, limit });
-            }
+            bounded(size, limit)?;
             check_findings(text, &findings).map_err(CallError::Malformed)?;
             Ok(findings)
         })
-        .await;
-        self.finish(call, budget, result)
+        .await
     }
 
-    /// Takes an idle instance of the call's scope or makes one (within the
-    /// plugin's share), and arms it with `budget` for a call made for `caller`.
-    async fn start(&self, export: Export, caller: &Caller, budget: Budget) -> Result<Call> {
+    /// One call into the plugin, start to finish: the only place a call is
+    /// made, timed, counted, and mapped to its error. With the call's one
+    /// `budget` it checks an instance out for `caller`'s scope (an idle one,
+    /// or a new one within the plugin's share), arms it, runs `guest` on it
+    /// within the budget's deadline, then counts the fuel used and either
+    /// checks the instance back in (on success, when isolation is pooled)
+    /// or drops it with the failure classified.
+    async fn call<T>(
+        &self,
+        export: Export,
+        caller: &Caller,
+        budget: Budget,
+        guest: impl AsyncFnOnce(&mut Warm) -> Result<T, CallError>,
+    ) -> Result<CallOutcome<T>> {
         let started = Instant::now();
         let pooled = self.options.isolation == Isolation::Pooled;
         let scope = Scope::of(export, caller, self.reach());
         let (mut warm, reused) = match pooled.then(|| self.idle.take(&scope)).flatten() {
-            Some(w) => (w, true),
-            None => {
-                let permit = self.share.permit(&self.name, &self.idle)?;
-                // A start function waiting in a host call is bounded too.
-                match tokio::time::timeout(limit(budget), self.template().instantiate(permit)).await
-                {
-                    Ok(warm) => (warm?, false),
-                    Err(_) => {
-                        return Err(Error::DeadlineExceeded {
-                            plugin: self.name.to_string(),
-                            deadline_ms: budget.deadline_ms,
-                        });
-                    }
-                }
-            }
+            Some(warm) => (warm, true),
+            None => (self.instantiate(budget).await?, false),
         };
         arm(&mut warm.store, budget)?;
         warm.store.data_mut().begin_call(&caller.request_id);
-        Ok(Call {
-            warm,
-            scope: pooled.then_some(scope),
-            reused,
-            started,
-        })
+        let result = within(budget, guest(&mut warm)).await;
+        warm.store.data_mut().end_call();
+        let fuel_used = budget
+            .fuel
+            .saturating_sub(warm.store.get_fuel().unwrap_or(0));
+        match result {
+            Ok(value) => {
+                let elapsed = started.elapsed();
+                if pooled {
+                    // Dropped here, outside the pool's lock.
+                    drop(self.idle.put(scope, warm));
+                }
+                Ok(CallOutcome {
+                    value,
+                    fuel_used,
+                    elapsed,
+                    reused,
+                })
+            }
+            Err(e) => Err(classify(
+                &self.name,
+                &self.options.limits,
+                e,
+                &warm.store,
+                budget,
+            )),
+        }
+    }
+
+    /// Makes a new instance within the plugin's share, bounded by
+    /// `budget`'s deadline: a start function waiting in a host call is
+    /// bounded too.
+    async fn instantiate(&self, budget: Budget) -> Result<Warm> {
+        let permit = self.share.permit(&self.name, &self.idle)?;
+        match tokio::time::timeout(limit(budget), self.template().instantiate(permit)).await {
+            Ok(warm) => warm,
+            Err(_) => Err(Error::DeadlineExceeded {
+                plugin: self.name.to_string(),
+                deadline_ms: budget.deadline_ms,
+            }),
+        }
     }
 
     fn template(&self) -> Template<'_> {
@@ -408,55 +431,17 @@ impl Inner {
             log: &self.log,
         }
     }
+}
 
-    /// Ends a call: its instance goes back to the idle pool, under the
-    /// call's scope, only if the call succeeded (and isolation is pooled);
-    /// a failure is classified and its instance dropped.
-    fn finish<T>(
-        &self,
-        mut call: Call,
-        budget: Budget,
-        result: Result<T, CallError>,
-    ) -> Result<CallOutcome<T>> {
-        call.warm.store.data_mut().end_call();
-        let fuel_used = budget
-            .fuel
-            .saturating_sub(call.warm.store.get_fuel().unwrap_or(0));
-        match result {
-            Ok(value) => {
-                let elapsed = call.started.elapsed();
-                if let Some(scope) = call.scope {
-                    // Dropped here, outside the pool's lock.
-                    drop(self.idle.put(scope, call.warm));
-                }
-                Ok(CallOutcome {
-                    value,
-                    fuel_used,
-                    elapsed,
-                    reused: call.reused,
-                })
-            }
-            Err(e) => Err(classify(
-                &self.name,
-                &self.options.limits,
-                e,
-                &call.warm.store,
-                budget,
-            )),
-        }
+/// Refuses an answer of `size` bytes over `limit`.
+fn bounded(size: usize, limit: usize) -> Result<(), CallError> {
+    if size > limit {
+        return Err(CallError::Oversized { size, limit });
     }
+    Ok(())
 }
 
 /// Fuel a masking call gets per byte of text, on top of the plugin's fuel.
 pub const MASK_FUEL_PER_BYTE: u64 = 1000;
 /// A masking call's deadline grows by one millisecond per this many bytes.
 pub const MASK_BYTES_PER_MS: u64 = 16 * 1024;
-
-/// A call in progress: its instance, the scope it may be kept for, and what
-/// [`Inner::finish`] reports.
-struct Call {
-    warm: Warm,
-    scope: Option<Scope>,
-    reused: bool,
-    started: Instant,
-}

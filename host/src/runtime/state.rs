@@ -3,8 +3,7 @@
 
 use super::bindings::host_api::Level;
 use super::host_log::{CallLog, LogBudget};
-use super::limits::Limiter;
-use super::wasi::MAX_HANDLES;
+use super::limits::{Limiter, MAX_HANDLES, MAX_RANDOM_BYTES};
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store};
@@ -30,7 +29,11 @@ impl State {
     pub(crate) fn store(engine: &Engine, state: State) -> Store<State> {
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limiter);
-        super::wasi::limit_store(&mut store);
+        // Component-model handles count every host resource a guest holds
+        // and every resource it makes itself. Twice the resource table's
+        // cap: a WASI resource fills the table first, with a typed error;
+        // this catches resources a component makes itself.
+        store.set_max_component_handles(MAX_HANDLES * 2);
         store
     }
 
@@ -46,7 +49,7 @@ impl State {
         // WASI's own check is set to the same bound.
         let wasi = WasiCtx::builder()
             .allow_ip_name_lookup(false)
-            .max_random_size(super::wasi::MAX_RANDOM_BYTES)
+            .max_random_size(MAX_RANDOM_BYTES)
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HANDLES);

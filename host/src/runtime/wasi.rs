@@ -13,10 +13,11 @@
 //! pollables, …). Calling `wasi:cli/exit` ends the call as `plugin_exited`.
 
 use super::host_api::charge;
+use super::limits::{MAX_HANDLES, MAX_RANDOM_BYTES};
 use super::state::State;
 use crate::error::Error;
+use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, ResourceTableError};
-use wasmtime::{Store, StoreContextMut};
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
@@ -24,14 +25,6 @@ use wasmtime_wasi::p2::bindings::random::{insecure, random};
 use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem};
 use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::{I32Exit, WasiView};
-
-/// Most bytes one `wasi:random` call may ask for: hash-map keys, nonces and
-/// ids need a few dozen.
-pub const MAX_RANDOM_BYTES: u64 = 4096;
-
-/// Most host resources (WASI streams, pollables, …) one store may hold at
-/// once. A Rust `std` plugin holds a handful.
-pub const MAX_HANDLES: usize = 256;
 
 /// The WASI version the linked interfaces are named with; imports of any
 /// earlier 0.2 version resolve to them.
@@ -114,15 +107,6 @@ fn check_random(call: &'static str, len: u64) -> wasmtime::Result<()> {
         .into());
     }
     Ok(())
-}
-
-/// Applies the store-wide limits that live in the store rather than in its
-/// data: component-model handles, which count every host resource a guest
-/// holds and every resource it makes itself.
-pub(crate) fn limit_store(store: &mut Store<State>) {
-    // Twice the resource table's cap: a WASI resource fills the table first,
-    // with a typed error; this catches resources a component makes itself.
-    store.set_max_component_handles(MAX_HANDLES * 2);
 }
 
 /// A host call refused because it asked for more than the host gives.

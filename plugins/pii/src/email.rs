@@ -1,6 +1,6 @@
 //! E-mail addresses, found from their `@`.
 
-use crate::scan::at;
+use crate::bytes::at;
 
 /// The longest local part read (RFC 5321): a longer run is not an address.
 const MAX_LOCAL: usize = 64;

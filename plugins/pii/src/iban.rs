@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use crate::scan::{at, is_digit};
+use crate::bytes::{at, is_digit};
 
 /// The IBAN length of each country in the table (ISO 13616 registry): all
 /// of SEPA and the other common IBAN countries.

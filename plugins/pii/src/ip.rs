@@ -1,6 +1,6 @@
 //! IPv4 and IPv6 addresses.
 
-use crate::scan::{at, before, is_digit, is_word};
+use crate::bytes::{at, before, is_digit, is_word};
 
 /// Longest IPv6 text read: 45 characters
 /// (`ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`) and a trailing `.` or `:`.

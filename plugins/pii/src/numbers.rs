@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use crate::scan::{
+use crate::bytes::{
     at, continues_number, exact_digits, is_digit, is_phone_sep, is_word, number_follows, value,
 };
 

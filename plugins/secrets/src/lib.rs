@@ -184,60 +184,19 @@
 
 mod assign;
 mod classes;
+mod keys;
+mod kind;
+mod pem;
 mod scan;
+mod values;
+
+pub use kind::Kind;
 
 use palisade_guest::text::Normalized;
 use palisade_guest::{Finding, Masking};
 
 /// The credential finder.
 pub struct Secrets;
-
-/// The kinds of credential, most specific first: when findings overlap, the
-/// first of their kinds in this order names the merged finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    /// `aws_access_key_id`
-    AwsAccessKeyId,
-    /// `aws_secret_access_key`
-    AwsSecretAccessKey,
-    /// `github_token`
-    GithubToken,
-    /// `slack_token`
-    SlackToken,
-    /// `stripe_key`
-    StripeKey,
-    /// `google_api_key`
-    GoogleApiKey,
-    /// `jwt`
-    Jwt,
-    /// `private_key`
-    PrivateKey,
-    /// `bearer_token`
-    BearerToken,
-    /// `password`
-    Password,
-    /// `secret`
-    Secret,
-}
-
-impl Kind {
-    /// The kind's name in findings.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AwsAccessKeyId => "aws_access_key_id",
-            Self::AwsSecretAccessKey => "aws_secret_access_key",
-            Self::GithubToken => "github_token",
-            Self::SlackToken => "slack_token",
-            Self::StripeKey => "stripe_key",
-            Self::GoogleApiKey => "google_api_key",
-            Self::Jwt => "jwt",
-            Self::PrivateKey => "private_key",
-            Self::BearerToken => "bearer_token",
-            Self::Password => "password",
-            Self::Secret => "secret",
-        }
-    }
-}
 
 /// Merges overlapping hits into their union, named by the most specific kind.
 fn merge(mut hits: Vec<scan::Hit>) -> Vec<scan::Hit> {

@@ -16,11 +16,14 @@
 //! a URL's userinfo) are not looked at. The AWS secret key windows are
 //! searched once each, up to a watermark.
 
-use crate::Kind;
+use crate::assign::{self, Assigned};
 use crate::classes::{
-    AFTER, ALNUM, B64, B64URL, BASE32, BEARER, BLANK, LABEL, QUOTE, SLACK, SPACE, TRIGGERS, WORD,
-    at, glued_before, has, run, starts_with, starts_with_ci, trigger,
+    AFTER, ALNUM, B64, B64URL, BASE32, BEARER, BLANK, QUOTE, SLACK, SPACE, TRIGGERS, WORD, at,
+    glued_before, has, run, starts_with, starts_with_ci, trigger,
 };
+use crate::kind::Kind;
+use crate::pem::private_key;
+use crate::values::acceptable_url_password;
 
 /// One raw finding, in folded-byte offsets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,12 +39,12 @@ const AWS_NAME_WINDOW: usize = 48;
 const AWS_ID_WINDOW: usize = 160;
 
 /// The scanner's state.
-pub(crate) struct Scanner<'a> {
-    pub(crate) b: &'a [u8],
-    pub(crate) hits: Vec<Hit>,
+struct Scanner<'a> {
+    b: &'a [u8],
+    hits: Vec<Hit>,
     /// Assignments whose operator is before this offset are not looked at:
     /// they are inside a value (or URL userinfo) already read.
-    pub(crate) assign_until: usize,
+    assign_until: usize,
     /// The AWS secret key windows have been searched up to here.
     aws_scanned: usize,
 }
@@ -97,7 +100,7 @@ pub(crate) fn scan(b: &[u8]) -> Vec<Hit> {
 }
 
 impl Scanner<'_> {
-    pub(crate) fn push(&mut self, kind: Kind, start: usize, end: usize) {
+    fn push(&mut self, kind: Kind, start: usize, end: usize) {
         if start < end {
             self.hits.push(Hit { kind, start, end });
         }
@@ -193,9 +196,45 @@ impl Scanner<'_> {
         }
     }
 
+    /// The operator `:`/`=` (and so on) is at `op`, its value starts at
+    /// `value`: reports the value when the key names a secret.
+    fn assignment(&mut self, op: usize, value: usize) {
+        let Some(a) = assign::assignment(self.b, op, value) else {
+            return;
+        };
+        if a.kind == Kind::Secret {
+            // `awsSecretAccessKey`: the `S` is not at a word's start, where
+            // the scanner looks for AWS key names.
+            let b = self.b;
+            let (ks, ke) = a.key;
+            for k in ks + 1..ke {
+                if matches!(b[k], b's' | b'S') && has(b[k - 1], ALNUM) {
+                    self.aws_key_name(k);
+                }
+            }
+        }
+        self.assigned(a);
+    }
+
+    /// At a `-`: a command-line option `--key value`.
+    fn option(&mut self, i: usize) {
+        if let Some(a) = assign::option(self.b, i, self.assign_until) {
+            self.assigned(a);
+        }
+    }
+
+    /// Reports an assignment's value when it is a secret; the assignments
+    /// inside the value are not looked at.
+    fn assigned(&mut self, a: Assigned) {
+        if let Some((start, end)) = a.secret {
+            self.push(a.kind, start, end);
+        }
+        self.assign_until = self.assign_until.max(a.end);
+    }
+
     /// At the `s`/`S` of `secret`: if an AWS secret key name is here,
     /// searches the next bytes for the key itself.
-    pub(crate) fn aws_key_name(&mut self, i: usize) {
+    fn aws_key_name(&mut self, i: usize) {
         let b = self.b;
         if !starts_with_ci(b, i, b"secret") {
             return;
@@ -270,7 +309,7 @@ impl Scanner<'_> {
         if let (Some(c), Some(a)) = (colon, last_at)
             && c < a
         {
-            if crate::assign::acceptable_url_password(b, c + 1, a) {
+            if acceptable_url_password(b, c + 1, a) {
                 self.push(Kind::Password, c + 1, a);
             }
             // `//token:abc@host` is not the assignment `token: abc@host`.
@@ -410,57 +449,4 @@ fn bearer_token(b: &[u8], i: usize) -> Option<(usize, usize)> {
     let s = run(b, i + 6, BLANK, usize::MAX);
     let e = run(b, s, BEARER, usize::MAX);
     (e - s >= 16).then_some((s, e))
-}
-
-/// True when a PEM label names a private key.
-fn private_label(label: &[u8]) -> bool {
-    label.ends_with(b"PRIVATE KEY") || label.ends_with(b"PRIVATE KEY BLOCK")
-}
-
-/// True when `v` starts with a PEM block that is not a private key: a
-/// public key or a certificate.
-pub(crate) fn public_pem(v: &[u8]) -> bool {
-    if !v.starts_with(b"-----BEGIN ") {
-        return false;
-    }
-    let le = run(v, 11, LABEL, 64);
-    starts_with(v, le, b"-----") && !private_label(&v[11..le])
-}
-
-/// At the `B` of `-----BEGIN … PRIVATE KEY-----`: the key, to the end of
-/// the next `-----END … PRIVATE KEY-----`, or to the end of the text.
-fn private_key(b: &[u8], i: usize) -> Option<(usize, usize)> {
-    let s = i.checked_sub(5)?;
-    if !starts_with(b, s, b"-----BEGIN ") {
-        return None;
-    }
-    let ls = i + 6;
-    let le = run(b, ls, LABEL, 64);
-    if !starts_with(b, le, b"-----") || !private_label(&b[ls..le]) {
-        return None;
-    }
-    const END: &[u8] = b"-----END ";
-    let mut q = le + 5;
-    while let Some(off) = b.get(q..).and_then(|s| find(s, END)) {
-        let ls = q + off + END.len();
-        let le = run(b, ls, LABEL, 64);
-        if starts_with(b, le, b"-----") && private_label(&b[ls..le]) {
-            return Some((s, le + 5));
-        }
-        q = ls;
-    }
-    Some((s, b.len()))
-}
-
-/// The offset of the first `pat` in `s` (`pat` starts with `-`).
-fn find(s: &[u8], pat: &[u8]) -> Option<usize> {
-    let first = *pat.first()?;
-    let mut k = 0;
-    while k + pat.len() <= s.len() {
-        if s[k] == first && s[k..].starts_with(pat) {
-            return Some(k);
-        }
-        k += 1;
-    }
-    None
 }

@@ -1,0 +1,48 @@
+//! The kinds of credential found, and their names in findings.
+
+/// The kinds of credential, most specific first: when findings overlap, the
+/// first of their kinds in this order names the merged finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// `aws_access_key_id`
+    AwsAccessKeyId,
+    /// `aws_secret_access_key`
+    AwsSecretAccessKey,
+    /// `github_token`
+    GithubToken,
+    /// `slack_token`
+    SlackToken,
+    /// `stripe_key`
+    StripeKey,
+    /// `google_api_key`
+    GoogleApiKey,
+    /// `jwt`
+    Jwt,
+    /// `private_key`
+    PrivateKey,
+    /// `bearer_token`
+    BearerToken,
+    /// `password`
+    Password,
+    /// `secret`
+    Secret,
+}
+
+impl Kind {
+    /// The kind's name in findings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwsAccessKeyId => "aws_access_key_id",
+            Self::AwsSecretAccessKey => "aws_secret_access_key",
+            Self::GithubToken => "github_token",
+            Self::SlackToken => "slack_token",
+            Self::StripeKey => "stripe_key",
+            Self::GoogleApiKey => "google_api_key",
+            Self::Jwt => "jwt",
+            Self::PrivateKey => "private_key",
+            Self::BearerToken => "bearer_token",
+            Self::Password => "password",
+            Self::Secret => "secret",
+        }
+    }
+}
