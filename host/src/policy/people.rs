@@ -2,7 +2,7 @@
 //! (`admins:`) and per-project administrators and approvers (`roles:`), with
 //! the token hashes that identify them.
 
-use super::model::RoleSpec;
+use super::model::{PolicyFile, RoleSpec};
 use crate::error::{Error, Result};
 use std::collections::BTreeSet;
 
@@ -56,8 +56,19 @@ pub(super) fn token_hash(entry: &str, owner: &str, at: &str) -> Result<[u8; 32]>
     Ok(digest)
 }
 
+/// Everyone one file declares: its `admins:` and `roles:` entries; `at`
+/// turns a JSON pointer into `file:line:col`.
+pub(super) fn declared_in(file: &PolicyFile, at: &dyn Fn(&str) -> String) -> Result<Vec<Declared>> {
+    let admins = file
+        .admins
+        .iter()
+        .map(|(name, tokens)| admin(name, tokens, at(&format!("/admins/{name}"))));
+    let roles = file.roles.iter().map(|(name, spec)| role(name, spec, at));
+    admins.chain(roles).collect()
+}
+
 /// A server administrator from an `admins:` entry.
-pub(super) fn admin(name: &str, tokens: &[String], at: String) -> Result<Declared> {
+fn admin(name: &str, tokens: &[String], at: String) -> Result<Declared> {
     let token_hashes = tokens
         .iter()
         .map(|t| token_hash(t, name, &at))
@@ -76,7 +87,7 @@ pub(super) fn admin(name: &str, tokens: &[String], at: String) -> Result<Declare
 
 /// A project administrator or approver from a `roles:` entry; `at` turns a
 /// JSON pointer into `file:line:col`.
-pub(super) fn role(name: &str, spec: &RoleSpec, at: &dyn Fn(&str) -> String) -> Result<Declared> {
+fn role(name: &str, spec: &RoleSpec, at: &dyn Fn(&str) -> String) -> Result<Declared> {
     let base = format!("/roles/{name}");
     let here = at(&base);
     if spec.admin.is_empty() && spec.approver.is_empty() {

@@ -198,16 +198,7 @@ pub fn compile_project(
                 return Err(fail(&pointer, format!("plugin `{name}` is declared twice")));
             }
         }
-        for (admin, tokens) in &file.admins {
-            extras.people.push(people::admin(
-                admin,
-                tokens,
-                at(&format!("/admins/{admin}")),
-            )?);
-        }
-        for (name, spec) in &file.roles {
-            extras.people.push(people::role(name, spec, &at)?);
-        }
+        extras.people.extend(people::declared_in(&file, &at)?);
         for (agent, tokens) in &file.identities {
             identities.push((
                 agent.clone(),

@@ -74,16 +74,7 @@ pub fn compile_server(sources: &[Source]) -> Result<ServerDecl> {
                 ),
             });
         }
-        for (admin, tokens) in &file.admins {
-            decl.people.push(people::admin(
-                admin,
-                tokens,
-                at(&format!("/admins/{admin}")),
-            )?);
-        }
-        for (name, spec) in &file.roles {
-            decl.people.push(people::role(name, spec, &at)?);
-        }
+        decl.people.extend(people::declared_in(&file, &at)?);
         if let Some(block) = &file.audit {
             if let Some((_, other)) = &decl.audit {
                 return Err(Error::Config {
