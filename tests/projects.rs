@@ -606,3 +606,88 @@ fn seed_000s_two_agent_block_is_refused_with_the_agents_form() {
         "{out}"
     );
 }
+
+/// A project whose files are broken when the server starts is not served;
+/// the other projects start and decide, and the status and the trail say
+/// which file failed. A role naming the broken project stops the start,
+/// with both causes named.
+#[tokio::test]
+async fn a_project_broken_at_start_does_not_stop_the_others() {
+    let cfg = ConfigDir::new("policy: policies\n");
+    let root = cfg.dir.path().join("policies");
+    write_projects(&root, ("", ""));
+    std::fs::write(
+        root.join("platform/ci-runner.yaml"),
+        "project: platform\npolicies: [\n",
+    )
+    .unwrap();
+    // Roles naming platform would make the mix inconsistent: the start stops.
+    let config = cfg.config();
+    let data = cfg.data();
+    let (status, stderr) = support::start_failing(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!status.success());
+    assert!(stderr.contains("names project `platform`"), "{stderr}");
+    assert!(
+        stderr.contains("project folder `platform/` was refused: platform/ci-runner.yaml:"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        root.join("people.yaml"),
+        format!("admins:\n  ops: [\"{}\"]\n", token_hash("tok-ops")),
+    )
+    .unwrap();
+    let s = cfg.start().await;
+    let raw = req(
+        "aws",
+        "s3:GetObject",
+        "arn:aws:s3:::invoice-data/raw/a.csv",
+        json!({}),
+    );
+    assert_eq!(decide(&s, "tok-invoice", raw).await.1["decision"], "allow");
+    assert_eq!(
+        decide(&s, "tok-ci", req("git", "read", "repos/a", json!({})))
+            .await
+            .0,
+        401
+    );
+    let (_, st) = get(&s, "/v1/status", "tok-ops").await;
+    assert_eq!(st["last_reload"]["trigger"], "start", "{st}");
+    assert_eq!(st["last_reload"]["ok"], false, "{st}");
+    assert_eq!(st["last_reload"]["failed"][0]["folder"], "platform", "{st}");
+    let (_, page) = get(&s, "/v1/audit?limit=1000", "tok-ops").await;
+    assert!(
+        page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["event"] == "policy_reload_refused" && r["details"]["folder"] == "platform"),
+        "{page}"
+    );
+    // Mended, a reload serves it.
+    std::fs::write(
+        root.join("platform/ci-runner.yaml"),
+        format!("project: platform\n{CI_RUNNER}"),
+    )
+    .unwrap();
+    let (status, answer) = call(
+        &s,
+        reqwest::Method::POST,
+        "/v1/admin/reload",
+        "tok-ops",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        decide(&s, "tok-ci", req("git", "read", "repos/a", json!({})))
+            .await
+            .1["decision"],
+        "allow"
+    );
+}

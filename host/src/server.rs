@@ -1,7 +1,9 @@
 //! Runs the server: prepares the data directory, serves HTTP at once (so
 //! `/healthz` answers and `/readyz` says "not yet"), loads the policy and
 //! every plugin off the async workers, then reports ready. A policy or plugin
-//! that fails to load stops the server with its error. Once ready, audit
+//! that fails to load stops the server with its error, except a project of a
+//! directory of projects whose own files are refused: it is not served, and
+//! the others start. Once ready, audit
 //! export and retention run on the policy's schedule
 //! ([`crate::audit::Scheduler`]); on shutdown, after the last request, what
 //! is left is exported before the audit log closes.
@@ -20,10 +22,22 @@ use tokio::net::TcpListener;
 /// Loads the policy root the configuration names, every project and every
 /// plugin they need: those declared in the configuration and the policy,
 /// and every built-in plugin (a declared plugin of the same name replaces a
-/// built-in one). Any error refuses the whole root.
+/// built-in one). Any error refuses the whole root (`palisade check`,
+/// `eval`, `test`).
 pub fn load(runtime: &Runtime, loaded: &LoadedConfig) -> Result<Snapshot> {
     let root = loaded.policy_root()?;
     Ok(crate::snapshot::load(runtime, loaded, &root, None)?.snapshot)
+}
+
+/// [`load`] for a starting server: in a directory of projects, a project
+/// whose files are refused is not served, and the others start (its agents
+/// are unknown until a reload brings a good version); anything wrong across
+/// the projects, in the server's files or in a shared plugin still stops the
+/// start.
+fn load_to_serve(runtime: &Runtime, loaded: &LoadedConfig) -> Result<crate::snapshot::Loaded> {
+    let root = loaded.policy_root()?;
+    let nothing = (root.layout == crate::policy::Layout::Projects).then(Snapshot::default);
+    crate::snapshot::load(runtime, loaded, &root, nothing.as_ref())
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains in-flight
@@ -68,15 +82,28 @@ pub async fn run(
     };
     let loading = tokio::task::spawn_blocking(move || {
         let runtime = Arc::new(Runtime::new(&settings, Some(cache))?);
-        let snapshot = load(&runtime, &loaded)?;
+        let snapshot = load_to_serve(&runtime, &loaded)?;
         Ok::<_, Error>((runtime, snapshot, loaded))
     })
     .await
     .map_err(|e| Error::Engine(format!("plugin loading task failed: {e}")));
     let (runtime, watch, scheduler) = match loading.and_then(|r| r) {
-        Ok((runtime, snapshot, loaded)) => {
+        Ok((runtime, crate::snapshot::Loaded { snapshot, failures }, loaded)) => {
             if let Some(audit) = &audit {
-                let entries = crate::reload::reload_events("start", None, &snapshot);
+                let mut entries = crate::reload::reload_events("start", None, &snapshot);
+                entries.extend(failures.iter().map(|f| {
+                    let mut entry = crate::reload::refused_event(
+                        "start",
+                        None,
+                        None,
+                        snapshot.version(),
+                        &f.error,
+                    );
+                    entry
+                        .details
+                        .insert("folder".into(), f.folder.clone().into());
+                    entry
+                }));
                 let audit = audit.clone();
                 tokio::task::spawn_blocking(move || {
                     entries
@@ -95,7 +122,24 @@ pub async fn run(
             // hangup sent as soon as `/readyz` answers must reload, not end
             // the process (the signal's default action).
             let hangups = hangups();
-            live.install(snapshot);
+            if failures.is_empty() {
+                live.install(snapshot);
+            } else {
+                let attempt = crate::live::Attempt {
+                    at: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0),
+                    trigger: "start".into(),
+                    requested_by: None,
+                    ok: false,
+                    changed: true,
+                    serving: snapshot.version().to_owned(),
+                    error: crate::reload::failure_message(&failures),
+                    failed: failures,
+                };
+                live.install_reloaded(snapshot, attempt);
+            }
             tracing::info!(pooling = runtime.pooling(), "ready");
             let reloader = Reloader::new(runtime.clone(), loaded, &live, audit.clone());
             state.set_reloader(reloader.clone());

@@ -205,7 +205,19 @@ pub fn load(
             }
         }
     }
-    let set = policy::assemble(decl, root.layout, policies)?;
+    // Checked together, without the refused folders: say so when that is
+    // what breaks (a role naming a project whose files were refused).
+    let set =
+        policy::assemble(decl, root.layout, policies).map_err(|e| match (e, &failures[..]) {
+            (Error::Config { path, message }, [first, ..]) => Error::Config {
+                path,
+                message: format!(
+                    "{message} (project folder `{}/` was refused: {})",
+                    first.folder, first.error
+                ),
+            },
+            (e, _) => e,
+        })?;
     Ok(Loaded {
         snapshot: build(runtime, loaded, set, &kept)?,
         failures,

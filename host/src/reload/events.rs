@@ -81,7 +81,7 @@ pub fn reload_events(trigger: &str, old: Option<&Snapshot>, new: &Snapshot) -> V
 }
 
 /// The record of a refused reload (of the whole root, or of one project).
-pub(super) fn refused_event(
+pub fn refused_event(
     trigger: &str,
     requested_by: Option<&str>,
     project: Option<String>,

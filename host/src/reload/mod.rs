@@ -15,7 +15,7 @@
 mod events;
 mod watch;
 
-pub use events::{policy_event, reload_events, token_changes};
+pub use events::{policy_event, refused_event, reload_events, token_changes};
 pub use watch::{Watch, watch};
 
 use crate::audit::AuditLog;
@@ -25,7 +25,6 @@ use crate::live::{Attempt, Live};
 use crate::policy::Root;
 use crate::runtime::Runtime;
 use crate::snapshot::{self, Failure, Snapshot};
-use events::refused_event;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -298,7 +297,7 @@ impl Reloader {
 }
 
 /// One line naming each refused project folder and why.
-fn failure_message(failed: &[Failure]) -> Option<String> {
+pub fn failure_message(failed: &[Failure]) -> Option<String> {
     (!failed.is_empty()).then(|| {
         failed
             .iter()
