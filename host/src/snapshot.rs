@@ -154,12 +154,14 @@ pub struct Loaded {
     pub failures: Vec<Failure>,
 }
 
-/// Loads `root` with every plugin it needs. Without `previous` (a start, or
-/// `palisade check`), any error refuses the whole root. With it (a reload
-/// of a directory of projects), a project folder that fails keeps its
-/// version from `previous`; the projects are then checked together, and
-/// anything wrong across them (or in the server's files, or a shared
-/// plugin) refuses the whole reload.
+/// Loads `root` with every plugin it needs. Without `previous` (`palisade
+/// check`, `eval`, `test`, or a root that is one project), any error refuses
+/// the whole root. With it (a directory of projects, reloaded, or started
+/// with an empty `previous`), a project folder whose files are refused keeps
+/// its version from `previous` (or, without one there, is not served); the
+/// projects are then checked together, and anything wrong across them (or
+/// in the server's files, a shared plugin or a project's own plugin)
+/// refuses the whole root.
 pub fn load(
     runtime: &Runtime,
     loaded: &LoadedConfig,
