@@ -303,10 +303,11 @@ fn check(path: &std::path::Path, strict: bool) -> anyhow::Result<ExitCode> {
             policy.agents.len(),
         );
     }
+    let n = set.projects.len();
     println!(
-        "policy {} ({} projects): valid, {} warnings, {} lint findings",
+        "policy {} ({n} project{}): valid, {} warnings, {} lint findings",
         set.server.version,
-        set.projects.len(),
+        if n == 1 { "" } else { "s" },
         set.server.warnings.len(),
         findings.len()
     );
