@@ -469,6 +469,11 @@ async fn a_broken_file_in_one_project_keeps_it_on_its_last_good_version() {
     let (_, st) = get(&s, "/v1/status", "tok-ops").await;
     assert_eq!(st["last_reload"]["ok"], false, "{st}");
     assert_eq!(st["last_reload"]["failed"][0]["folder"], "platform", "{st}");
+    // Its administrator sees why; the other project's does not.
+    let (_, st) = get(&s, "/v1/status", "tok-plat-admin").await;
+    assert_eq!(st["refused"][0]["folder"], "platform", "{st}");
+    let (_, st) = get(&s, "/v1/status", "tok-inv-admin").await;
+    assert_eq!(st["refused"], json!([]), "{st}");
     // The refusal is in platform's own trail, readable by its administrator.
     let (_, page) = get(&s, "/v1/audit?limit=1000", "tok-plat-admin").await;
     assert!(
@@ -633,7 +638,7 @@ async fn a_project_broken_at_start_does_not_stop_the_others() {
     assert!(!status.success());
     assert!(stderr.contains("names project `platform`"), "{stderr}");
     assert!(
-        stderr.contains("project folder `platform/` was refused: platform/ci-runner.yaml:"),
+        stderr.contains("refused too: project folder `platform/`: platform/ci-runner.yaml:"),
         "{stderr}"
     );
 
@@ -684,6 +689,111 @@ async fn a_project_broken_at_start_does_not_stop_the_others() {
     )
     .await;
     assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        decide(&s, "tok-ci", req("git", "read", "repos/a", json!({})))
+            .await
+            .1["decision"],
+        "allow"
+    );
+}
+
+/// A project's change is blamed on that project: a new folder that claims
+/// an existing project's name or copies another agent's token hash is
+/// refused, while another project's good change installs and the projects
+/// that did not change serve on. A directory of projects never silently
+/// turns into one project.
+#[tokio::test]
+async fn a_project_that_clashes_with_others_is_refused_alone() {
+    let (s, cfg) = setup("", ("", "")).await;
+    let root = cfg.dir.path().join("policies");
+    let raw = req(
+        "aws",
+        "s3:GetObject",
+        "arn:aws:s3:::invoice-data/raw/a.csv",
+        json!({}),
+    );
+    let prod = req(
+        "aws",
+        "ecs:UpdateService",
+        "arn:aws:ecs:us-east-1:1:service/prod-web",
+        json!({}),
+    );
+    let (_, before) = decide(&s, "tok-ci", prod.clone()).await;
+
+    std::fs::create_dir(root.join("aaa-copycat")).unwrap();
+    std::fs::write(
+        root.join("aaa-copycat/p.yaml"),
+        "project: platform\nagents:\n  ci-runner:\n    policies: [\"aws:* on *\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir(root.join("borrower")).unwrap();
+    std::fs::write(
+        root.join("borrower/p.yaml"),
+        format!(
+            "project: borrower\nagents:\n  thief:\n    tokens: [\"{}\"]\n    policies: [\"aws:* on *\"]\n",
+            token_hash("tok-ci")
+        ),
+    )
+    .unwrap();
+    let invoice = INVOICE.replace(
+        "    # Hard limits\n    deny:\n",
+        "    # Hard limits\n    deny:\n      - service: aws\n        actions: [\"s3:GetObject\"]\n",
+    );
+    std::fs::write(root.join("invoice/policy.yaml"), &invoice).unwrap();
+    let (status, answer) = call(
+        &s,
+        reqwest::Method::POST,
+        "/v1/admin/reload",
+        "tok-ops",
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`aaa-copycat/`")
+            && message.contains("project `platform` is also defined"),
+        "{message}"
+    );
+    assert!(
+        message.contains("`borrower/`") && message.contains("hold the same token hash"),
+        "{message}"
+    );
+    // The good change installed; platform serves as before, to its own agent.
+    assert_eq!(decide(&s, "tok-invoice", raw).await.1["decision"], "deny");
+    let (_, after) = decide(&s, "tok-ci", prod).await;
+    assert_eq!(after["project"], "platform");
+    assert_eq!(after["decision"], before["decision"]);
+    assert_eq!(after["policy_version"], before["policy_version"]);
+    let (_, st) = get(&s, "/v1/status", "tok-ops").await;
+    let listed: Vec<&str> = st["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["folder"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["invoice", "platform"], "{st}");
+
+    // Every project folder gone: refused, not one empty project.
+    for folder in ["aaa-copycat", "borrower", "invoice", "platform"] {
+        std::fs::remove_dir_all(root.join(folder)).unwrap();
+    }
+    let (status, answer) = call(
+        &s,
+        reqwest::Method::POST,
+        "/v1/admin/reload",
+        "tok-ops",
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no longer holds project folders"),
+        "{answer}"
+    );
     assert_eq!(
         decide(&s, "tok-ci", req("git", "read", "repos/a", json!({})))
             .await

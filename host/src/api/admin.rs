@@ -16,10 +16,17 @@ pub(super) async fn status(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let ready = auth::ready(&state)?;
-    let person = auth::administrator(&ready, &headers)?;
+    // One read of what serves and the latest attempt, for both who asks
+    // and what they see.
     let (current, last_reload) = state.live().current();
-    let snapshot = current.unwrap_or_else(|| ready.clone());
+    let snapshot = current.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the policy and its plugins are still loading",
+        )
+    })?;
+    let person = auth::administrator(&snapshot, &headers)?;
     let projects: Vec<Value> = snapshot
         .projects
         .values()
@@ -35,8 +42,22 @@ pub(super) async fn status(
         })
         .collect();
     if !person.server_admin {
-        // A project administrator sees their projects, nothing server-wide.
-        return Ok(Json(json!({"ready": true, "projects": projects})));
+        // A project administrator sees their projects, nothing server-wide,
+        // and why the latest attempt refused their project's files.
+        let folders: Vec<&str> = snapshot
+            .projects
+            .values()
+            .filter(|p| person.administers(&p.policy.project))
+            .map(|p| p.policy.folder.as_str())
+            .collect();
+        let refused: Vec<&crate::snapshot::Failure> = last_reload
+            .iter()
+            .flat_map(|a| &a.failed)
+            .filter(|f| folders.contains(&f.folder.as_str()))
+            .collect();
+        return Ok(Json(
+            json!({"ready": true, "projects": projects, "refused": refused}),
+        ));
     }
     Ok(Json(json!({
         "ready": true,

@@ -335,6 +335,15 @@ async fn mask_attributes(
 
 fn check_fields(body: &DecideBody) -> Result<(), ApiError> {
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", m);
+    if body
+        .project
+        .as_ref()
+        .is_some_and(|p| p.is_empty() || p.len() > MAX_FIELD)
+    {
+        return Err(bad(format!(
+            "`project`, when given, must be 1 to {MAX_FIELD} bytes"
+        )));
+    }
     for (name, value) in [
         ("session", &body.session),
         ("service", &body.service),

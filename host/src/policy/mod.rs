@@ -27,7 +27,7 @@ pub use parse::parse_file;
 pub use people::Person;
 pub use project::{Extras, compile_project};
 pub use rules::split_compact;
-pub use set::{PolicySet, Server, ServerDecl, assemble, compile, compile_server};
+pub use set::{PolicySet, Server, ServerDecl, assemble, assemble_among, compile, compile_server};
 pub use sources::{Layout, ProjectSources, Root, Source, read_root};
 use std::collections::BTreeMap;
 

@@ -8,7 +8,7 @@ use super::project::{Extras, compile_project};
 use super::{Layout, Policy, Root, Source, Warning, audit_plan};
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the root says of the server itself.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +37,7 @@ pub struct PolicySet {
 }
 
 /// The server's part as declared, before it is checked against the projects.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ServerDecl {
     people: Vec<Declared>,
     audit: Option<(crate::audit::Plan, String)>,
@@ -124,6 +124,17 @@ impl ServerDecl {
 
 /// Checks the projects and the server's part together and builds the set.
 pub fn assemble(decl: ServerDecl, layout: Layout, projects: Vec<Policy>) -> Result<PolicySet> {
+    assemble_among(decl, layout, projects, &BTreeSet::new())
+}
+
+/// [`assemble`] of some of the projects only: a role may also name a
+/// project in `others` (projects checked apart, which the final set holds).
+pub fn assemble_among(
+    decl: ServerDecl,
+    layout: Layout,
+    projects: Vec<Policy>,
+    others: &BTreeSet<String>,
+) -> Result<PolicySet> {
     let mut by_name: BTreeMap<String, Policy> = BTreeMap::new();
     for policy in projects {
         if let Some(other) = by_name.get(&policy.project) {
@@ -141,14 +152,15 @@ pub fn assemble(decl: ServerDecl, layout: Layout, projects: Vec<Policy>) -> Resu
     let mut people_at: BTreeMap<String, String> = BTreeMap::new();
     for d in decl.people {
         for (project, at) in &d.names {
-            if !by_name.contains_key(project) {
-                let known: Vec<&str> = by_name.keys().map(String::as_str).collect();
+            if !by_name.contains_key(project) && !others.contains(project) {
+                let known: BTreeSet<&str> =
+                    by_name.keys().chain(others).map(String::as_str).collect();
                 return Err(Error::Config {
                     path: at.clone(),
                     message: format!(
                         "the role names project `{project}`, which no policy file defines; \
                          projects are: {}",
-                        known.join(", ")
+                        known.into_iter().collect::<Vec<_>>().join(", ")
                     ),
                 });
             }

@@ -68,10 +68,12 @@ fn is_yaml(name: &str) -> bool {
 }
 
 /// Reads `name` (a file, or a directory) from `dir`. A file is one project;
-/// a directory whose entries are all files is one project of those files; a
-/// directory with subfolders is a directory of projects, one per subfolder,
-/// its top-level files being the server's. Sources are named relative to
-/// `name`; `display` names the root in errors about the root itself.
+/// a directory without subfolders of `.yaml` files is one project of its
+/// files; a directory with such subfolders is a directory of projects, one
+/// per subfolder, its top-level files being the server's. Folders holding
+/// no `.yaml` file (plugins, say) are not projects and are passed over.
+/// Sources are named relative to `name`; `display` names the root in errors
+/// about the root itself.
 pub fn read_root(dir: &Dir, name: &str, display: &str) -> Result<Root> {
     let io = |e: std::io::Error| Error::Config {
         path: display.to_owned(),
@@ -97,15 +99,37 @@ pub fn read_root(dir: &Dir, name: &str, display: &str) -> Result<Root> {
         names
             .iter()
             .map(|n| {
-                let text = d.read_to_string(n).map_err(io)?;
-                Ok(Source {
-                    name: format!("{prefix}{n}"),
-                    text,
-                })
+                let name = format!("{prefix}{n}");
+                let text = d.read_to_string(n).map_err(|e| Error::Config {
+                    path: name.clone(),
+                    message: format!("cannot read this policy file: {e}"),
+                })?;
+                Ok(Source { name, text })
             })
             .collect()
     };
-    if folders.is_empty() {
+    // A folder is a project when it holds `.yaml` files.
+    let mut projects_found = Vec::new();
+    for folder in folders {
+        let project_dir = sub.open_dir(&folder).map_err(io)?;
+        let (names, nested) = entries(&project_dir).map_err(io)?;
+        if names.is_empty() {
+            tracing::debug!(folder, "a folder without `.yaml` files is not a project");
+            continue;
+        }
+        // A folder inside a project that holds policy files would be
+        // passed over: refused instead, so nothing is silently left out.
+        let mut nested_yaml = None;
+        for n in nested {
+            let inner = project_dir.open_dir(&n).map_err(io)?;
+            if !entries(&inner).map_err(io)?.0.is_empty() {
+                nested_yaml = Some(n);
+                break;
+            }
+        }
+        projects_found.push((folder, project_dir, names, nested_yaml));
+    }
+    if projects_found.is_empty() {
         if files.is_empty() {
             return Err(Error::Config {
                 path: display.to_owned(),
@@ -115,26 +139,18 @@ pub fn read_root(dir: &Dir, name: &str, display: &str) -> Result<Root> {
         return Ok(Root::project(read(&sub, "", &files)?));
     }
     let mut projects = Vec::new();
-    for folder in &folders {
-        let project_dir = sub.open_dir(folder).map_err(io)?;
-        let (names, nested) = entries(&project_dir).map_err(io)?;
-        if let Some(n) = nested.first() {
+    for (folder, project_dir, names, nested) in projects_found {
+        if let Some(n) = nested {
             return Err(Error::Config {
                 path: format!("{folder}/{n}"),
-                message: "a project's folder holds `.yaml` files only; a project is one \
-                          folder directly under the policy directory"
+                message: "this folder inside a project holds `.yaml` files, which would not \
+                          be read: a project is one folder directly under the policy directory"
                     .into(),
             });
         }
-        if names.is_empty() {
-            return Err(Error::Config {
-                path: format!("{folder}/"),
-                message: "the project's folder holds no `.yaml` or `.yml` files".into(),
-            });
-        }
         projects.push(ProjectSources {
-            folder: folder.clone(),
             sources: read(&project_dir, &format!("{folder}/"), &names)?,
+            folder,
         });
     }
     Ok(Root {
@@ -156,7 +172,9 @@ fn entries(dir: &Dir) -> std::io::Result<(Vec<String>, Vec<String>)> {
         if name.starts_with('.') {
             continue;
         }
-        let kind = entry.file_type()?;
+        // Following a symbolic link (within the directory: the capability
+        // refuses one that leaves it), so a linked folder is a folder.
+        let kind = dir.metadata(&name)?;
         if kind.is_dir() {
             folders.push(name);
         } else if is_yaml(&name) {

@@ -494,7 +494,16 @@ fn a_root_read_from_disk_is_one_project_or_a_directory_of_projects() {
     assert_eq!(r.projects.len(), 1, "hidden folders are not projects");
     assert_eq!(r.projects[0].folder, "team");
     assert_eq!(r.projects[0].sources[0].name, "team/a.yaml");
-    std::fs::create_dir(root.join("empty")).unwrap();
+    // A folder without policy files (plugins, say) is not a project.
+    std::fs::create_dir(root.join("plugins")).unwrap();
+    std::fs::write(root.join("plugins/x.wasm"), "").unwrap();
+    assert_eq!(read_root(&cap, ".", "root").unwrap().projects.len(), 1);
+    // Policy files one folder too deep would be passed over: refused.
+    std::fs::create_dir_all(root.join("team/more")).unwrap();
+    std::fs::write(root.join("team/more/b.yaml"), "project: t\n").unwrap();
     let e = read_root(&cap, ".", "root").unwrap_err().to_string();
-    assert!(e.starts_with("empty/:") && e.contains("no `.yaml`"), "{e}");
+    assert!(
+        e.starts_with("team/more:") && e.contains("would not be read"),
+        "{e}"
+    );
 }

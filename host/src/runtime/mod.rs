@@ -51,6 +51,10 @@ use std::sync::{Arc, Mutex};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
+/// Whose a plugin's share is: (the project that declares the plugin, or
+/// `None` for a plugin every project shares; the plugin's name).
+type ShareKey = (Option<String>, String);
+
 /// The plugin runtime. One per process.
 pub struct Runtime {
     engine: Engine,
@@ -61,7 +65,8 @@ pub struct Runtime {
     exec: Executor,
     /// Each plugin name's share of the engine, used by every generation
     /// of the plugin loaded with the same bounds.
-    shares: Mutex<HashMap<String, Arc<Share>>>,
+    /// Each plugin's share, by owner and name (see [`ShareKey`]).
+    shares: Mutex<HashMap<ShareKey, Arc<Share>>>,
     _ticker: engine::Ticker,
 }
 
@@ -112,18 +117,21 @@ impl Runtime {
         self.max_instances
     }
 
-    /// The share of plugin `name` with these bounds: the one its previous
-    /// generation used if the bounds are the same, else a new one.
-    fn share(&self, name: &str, instances: u32, per_agent: u32) -> Arc<Share> {
+    /// The share of plugin `name` of `owner` (a project's own plugin, or
+    /// `None` for a shared one) with these bounds: the one its previous
+    /// generation used if the bounds are the same, else a new one. Two
+    /// projects' own plugins of one name never share instances or permits.
+    fn share(&self, owner: Option<&str>, name: &str, instances: u32, per_agent: u32) -> Arc<Share> {
         let Ok(mut shares) = self.shares.lock() else {
             return Share::new(instances, per_agent);
         };
         shares.retain(|_, s| Arc::strong_count(s) > 1);
-        match shares.get(name) {
+        let key = (owner.map(str::to_owned), name.to_owned());
+        match shares.get(&key) {
             Some(s) if s.has_bounds(instances, per_agent) => s.clone(),
             _ => {
                 let s = Share::new(instances, per_agent);
-                shares.insert(name.to_owned(), s.clone());
+                shares.insert(key, s.clone());
                 s
             }
         }
@@ -140,7 +148,20 @@ impl Runtime {
     /// Without `limits.max_instances` the plugin's share is
     /// [`DEFAULT_MAX_INSTANCES`] (at most `engine.max_instances`); the
     /// server sets it for every plugin (see `limits.max_instances`).
-    pub fn load(&self, name: &str, bytes: &[u8], mut options: PluginOptions) -> Result<Plugin> {
+    pub fn load(&self, name: &str, bytes: &[u8], options: PluginOptions) -> Result<Plugin> {
+        self.load_for(None, name, bytes, options)
+    }
+
+    /// [`Runtime::load`] for `owner`: the project that declares the plugin,
+    /// whose share of the engine is its own (`None`: a plugin every project
+    /// shares, such as a built-in one).
+    pub fn load_for(
+        &self,
+        owner: Option<&str>,
+        name: &str,
+        bytes: &[u8],
+        mut options: PluginOptions,
+    ) -> Result<Plugin> {
         options
             .limits
             .validate()
@@ -179,7 +200,7 @@ impl Runtime {
         let per_agent = options.limits.calls_per_agent(instances);
         options.limits.max_instances = Some(instances);
         options.limits.max_calls_per_agent = Some(per_agent);
-        let share = self.share(name, instances, per_agent);
+        let share = self.share(owner, name, instances, per_agent);
         Plugin::new(name, digest, source, options, pre, share, self.exec.clone())
     }
 

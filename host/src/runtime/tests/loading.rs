@@ -211,3 +211,21 @@ fn inspect_reports_world_and_exports() {
         glob.imports
     );
 }
+
+/// Two projects' own plugins of one name never share a share (instances,
+/// permits, idle pools to evict from), nor with the shared plugin of that
+/// name; a new generation of the same owner's plugin takes over its share.
+#[test]
+fn each_owner_has_its_own_share_of_a_plugin_name() {
+    let rt = runtime();
+    let load = |owner: Option<&str>| {
+        rt.load_for(owner, "t", glob_bytes(), PluginOptions::default())
+            .unwrap_or_else(|e| panic!("load: {e}"))
+    };
+    let plugins = [load(Some("a")), load(Some("b")), load(None)];
+    let shares = |rt: &Runtime| rt.shares.lock().map(|s| s.len()).unwrap_or(0);
+    assert_eq!(shares(&rt), 3);
+    let again = load(Some("a"));
+    assert_eq!(shares(&rt), 3, "a's next generation reuses its share");
+    drop((plugins, again));
+}
