@@ -801,3 +801,60 @@ async fn a_project_that_clashes_with_others_is_refused_alone() {
         "allow"
     );
 }
+
+/// A project's own plugin is read from the project's folder and cannot
+/// reach another's: platform runs the component its folder holds, while
+/// invoice-processor, pointing into platform's folder, is refused (and,
+/// at a start, not served) without stopping platform.
+#[tokio::test]
+async fn a_project_runs_only_components_its_own_folder_holds() {
+    let cfg = ConfigDir::new("policy: policies\n");
+    let root = cfg.dir.path().join("policies");
+    write_projects(
+        &root,
+        (
+            "plugins:\n  theirs:\n    path: ../platform/hostile.wasm\n",
+            "plugins:\n  mine:\n    path: hostile.wasm\nservices:\n  evil: { plugin: mine }\n",
+        ),
+    );
+    std::fs::copy(HOSTILE, root.join("platform/hostile.wasm")).unwrap();
+    // No role may name a project that is not served.
+    std::fs::write(
+        root.join("people.yaml"),
+        format!("admins:\n  ops: [\"{}\"]\n", token_hash("tok-ops")),
+    )
+    .unwrap();
+    let s = cfg.start().await;
+    let (status, answer) =
+        decide(&s, "tok-ci", req("evil", "remember", "files/x", json!({}))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("remembered: "),
+        "{answer}"
+    );
+    let raw = req(
+        "aws",
+        "s3:GetObject",
+        "arn:aws:s3:::invoice-data/raw/a.csv",
+        json!({}),
+    );
+    assert_eq!(decide(&s, "tok-invoice", raw).await.0, 401);
+    let (_, st) = get(&s, "/v1/status", "tok-ops").await;
+    let failed = &st["last_reload"]["failed"][0];
+    assert_eq!(failed["folder"], "invoice", "{st}");
+    assert!(
+        failed["error"].as_str().unwrap().contains("cannot leave"),
+        "{st}"
+    );
+    let (_, plugins) = get(&s, "/v1/plugins", "tok-ops").await;
+    let mine = plugins["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "mine")
+        .unwrap_or_else(|| panic!("{plugins}"));
+    assert_eq!(mine["project"], "platform", "{plugins}");
+}

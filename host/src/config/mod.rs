@@ -188,10 +188,34 @@ impl LoadedConfig {
         }
     }
 
-    /// The component bytes of plugin `name`.
+    /// The component bytes of plugin `name`, declared in the configuration
+    /// or in a policy that is one project: a `path` is relative to the
+    /// configuration's directory and cannot leave it.
     pub fn plugin_bytes(&self, name: &str, spec: &PluginSpec) -> Result<Vec<u8>> {
+        self.plugin_bytes_in(None, name, spec)
+    }
+
+    /// The component bytes of plugin `name` that the project in `folder` of
+    /// a directory of projects declares: a `path` is relative to that folder
+    /// and cannot leave it, so a project can only run components its own
+    /// folder holds.
+    pub fn project_plugin_bytes(
+        &self,
+        folder: &str,
+        name: &str,
+        spec: &PluginSpec,
+    ) -> Result<Vec<u8>> {
+        self.plugin_bytes_in(Some(folder), name, spec)
+    }
+
+    fn plugin_bytes_in(
+        &self,
+        folder: Option<&str>,
+        name: &str,
+        spec: &PluginSpec,
+    ) -> Result<Vec<u8>> {
         let err = |message: String| Error::Config {
-            path: self.origin.clone(),
+            path: folder.map_or_else(|| self.origin.clone(), |f| format!("{f}/")),
             message: format!("plugin `{name}`: {message}"),
         };
         match (&spec.path, &spec.builtin) {
@@ -199,10 +223,21 @@ impl LoadedConfig {
                 let base = self.base.as_ref().ok_or_else(|| {
                     err("the embedded configuration can only use `builtin` plugins".into())
                 })?;
-                base.read(path).map_err(|e| {
+                let (dir, within) = match (folder, &self.config.policy) {
+                    (Some(folder), Some(policy)) => (
+                        base.open_dir(policy.join(folder))
+                            .map_err(|e| err(format!("cannot open the project's folder: {e}")))?,
+                        "the project's folder",
+                    ),
+                    _ => (
+                        base.try_clone().map_err(|e| err(e.to_string()))?,
+                        "the configuration's directory",
+                    ),
+                };
+                dir.read(path).map_err(|e| {
                     err(format!(
-                        "cannot read `{}` (paths are relative to the configuration's directory \
-                         and cannot leave it): {e}",
+                        "cannot read `{}` (paths are relative to {within} and cannot leave \
+                         it): {e}",
                         path.display()
                     ))
                 })

@@ -269,14 +269,7 @@ fn load_own(
 ) -> Result<Plugins> {
     let mut own = Plugins::new();
     for (name, spec) in &policy.plugins {
-        let plugin = load_plugin(
-            runtime,
-            loaded,
-            Some(&policy.project),
-            name,
-            spec,
-            shared.share,
-        )?;
+        let plugin = load_plugin(runtime, loaded, Some(policy), name, spec, shared.share)?;
         own.insert(name.clone(), plugin);
     }
     for name in policy.masking.plugins() {
@@ -365,12 +358,17 @@ fn declared_at(policy: &Policy, plugin: &str) -> String {
 fn load_plugin(
     runtime: &Runtime,
     loaded: &LoadedConfig,
-    owner: Option<&str>,
+    owner: Option<&Policy>,
     name: &str,
     spec: &PluginSpec,
     share: u32,
 ) -> Result<Arc<Plugin>> {
-    let bytes = loaded.plugin_bytes(name, spec)?;
+    // A project of a directory of projects reads components in its folder.
+    let bytes = match owner.filter(|p| !p.folder.is_empty()) {
+        Some(policy) => loaded.project_plugin_bytes(&policy.folder, name, spec)?,
+        None => loaded.plugin_bytes(name, spec)?,
+    };
+    let owner = owner.map(|p| p.project.as_str());
     let mut options = spec.options();
     options.limits.max_instances.get_or_insert(share);
     let plugin = runtime.load_for(owner, name, &bytes, options)?;
