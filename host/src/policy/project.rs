@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 pub struct Extras {
     /// `admins:` and `roles:` entries.
     pub people: Vec<Declared>,
-    /// The `audit:` block, compiled.
-    pub audit: Option<crate::audit::Plan>,
+    /// The `audit:` block, compiled, and the file it is in.
+    pub audit: Option<(crate::audit::Plan, String)>,
 }
 
 /// Parses, validates and compiles the files of one project (`folder` is its
@@ -187,7 +187,7 @@ pub fn compile_project(
                 ));
             }
             let (plan, warnings) = audit_plan::compile(block, &at)?;
-            extras.audit = Some(plan);
+            extras.audit = Some((plan, source.name.clone()));
             policy.warnings.extend(warnings);
         }
         for (name, spec) in &file.plugins {

@@ -98,7 +98,7 @@ pub fn compile(root: &Root) -> Result<PolicySet> {
     let mut projects = Vec::new();
     for p in &root.projects {
         let (policy, extras) = compile_project(&p.folder, &p.sources, root.layout)?;
-        decl.absorb(extras, &policy)?;
+        decl.absorb(extras);
         projects.push(policy);
     }
     assemble(decl, root.layout, projects)
@@ -107,18 +107,11 @@ pub fn compile(root: &Root) -> Result<PolicySet> {
 impl ServerDecl {
     /// Takes in what a project's files declared of the server (only where
     /// the root is one project; see [`Extras`]).
-    pub fn absorb(&mut self, extras: Extras, policy: &Policy) -> Result<()> {
+    pub fn absorb(&mut self, extras: Extras) {
         self.people.extend(extras.people);
-        if let Some(plan) = extras.audit {
-            let file = policy
-                .files
-                .iter()
-                .find(|(_, f)| f.audit.is_some())
-                .map(|(n, _)| n.clone())
-                .unwrap_or_default();
-            self.audit = Some((plan, file));
+        if extras.audit.is_some() {
+            self.audit = extras.audit;
         }
-        Ok(())
     }
 }
 

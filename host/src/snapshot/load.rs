@@ -78,7 +78,7 @@ pub fn load(
     for p in &root.projects {
         let result = policy::compile_project(&p.folder, &p.sources, root.layout).and_then(
             |(policy, extras)| {
-                decl.absorb(extras, &policy)?;
+                decl.absorb(extras);
                 check_project_plugins(loaded, &policy)?;
                 Ok(policy)
             },
