@@ -12,6 +12,7 @@ pub mod builtin;
 pub mod chain;
 pub mod config;
 pub mod data_dir;
+pub mod decision;
 pub mod display;
 mod error;
 pub mod http;

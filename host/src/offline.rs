@@ -3,7 +3,8 @@
 //! loader, same plugins, same chain as the server.
 
 use crate::api::Snapshot;
-use crate::chain::{self, Decision, Outcome};
+use crate::chain;
+use crate::decision::{Decision, Outcome};
 use crate::config::LoadedConfig;
 use crate::error::{Error, Result};
 use crate::runtime::types::DecisionRequest;

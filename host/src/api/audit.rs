@@ -3,7 +3,7 @@
 use super::admin::require_admin;
 use super::{ApiError, AppState};
 use crate::audit::{Cursor, Filter, Record, Timestamp};
-use crate::chain::Outcome;
+use crate::decision::Outcome;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};

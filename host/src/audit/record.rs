@@ -1,7 +1,7 @@
 //! One audit record, what callers hand the writer ([`Entry`]), and the
 //! canonical encoding and hash (see the [module docs](super) for the format).
 
-use crate::chain::{Decision, Outcome, Step};
+use crate::decision::{Decision, Outcome, Step};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -24,15 +24,6 @@ impl Kind {
             Self::Decision => "decision",
             Self::Admin => "admin",
         }
-    }
-}
-
-/// A decision's outcome as stored: `allow`, `deny` or `approval_required`.
-pub fn outcome_str(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Allow => "allow",
-        Outcome::Deny => "deny",
-        Outcome::ApprovalRequired => "approval_required",
     }
 }
 

@@ -76,7 +76,8 @@
 
 use super::Broken;
 use super::format_ts;
-use super::record::{Record, SealedRecord, outcome_str};
+use super::record::{Record, SealedRecord};
+use crate::decision::Outcome;
 use super::store::{AuditStore, ChainHead, Checkpoint, Cursor, Filter, MAX_PAGE, StoredRow};
 use crate::{Error, Result};
 use rusqlite::types::{Value, ValueRef};
@@ -448,7 +449,7 @@ fn conditions(filter: &Filter) -> Where {
         }
     }
     if let Some(d) = filter.decision {
-        q.and("+r.decision =", Value::Text(outcome_str(d).into()));
+        q.and("+r.decision =", Value::Text(d.as_str().into()));
     }
     if let Some(k) = filter.kind {
         q.and("+r.kind =", Value::Text(k.as_str().into()));
@@ -652,7 +653,7 @@ impl AuditStore for SqliteStore {
                         c.agent,
                         c.session,
                         c.project,
-                        c.decision.map(outcome_str),
+                        c.decision.map(Outcome::as_str),
                         s.body(),
                         s.hash(),
                     ])?;

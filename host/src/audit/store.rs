@@ -5,7 +5,7 @@
 
 use super::record::{Kind, Record, SealedRecord};
 use super::{Broken, Timestamp};
-use crate::chain::Outcome;
+use crate::decision::Outcome;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 

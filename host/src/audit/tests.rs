@@ -4,7 +4,7 @@ use super::record::seal;
 use super::store::EXPORTED_KEY;
 use super::*;
 use crate::Error;
-use crate::chain::Outcome;
+use crate::decision::Outcome;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

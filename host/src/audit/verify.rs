@@ -1,7 +1,8 @@
 //! Verification: walk the chain and name the first bad record.
 
 use super::checkpoint::Provenance;
-use super::record::{Record, outcome_str, rehash};
+use super::record::{Record, rehash};
+use crate::decision::Outcome;
 use super::sqlite::SqliteStore;
 use super::store::{AuditStore, ChainHead, Checkpoint, StoredRow};
 use super::{GENESIS_HASH, as_finding, parse_canonical_ts};
@@ -270,7 +271,7 @@ impl Chain {
             (
                 "decision",
                 row.decision.as_deref(),
-                record.decision.map(outcome_str),
+                record.decision.map(Outcome::as_str),
             ),
             ("hash", row.hash.as_deref(), Some(&record.hash)),
         ];
