@@ -182,7 +182,7 @@ pub enum Error {
     },
     /// The audit trail failed verification.
     #[error("audit trail broken: {0}")]
-    AuditBroken(crate::audit::Broken),
+    AuditBroken(crate::record::Broken),
     /// A file could not be read or written.
     #[error("cannot access `{path}`: {source}")]
     Io {

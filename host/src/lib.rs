@@ -20,9 +20,11 @@ pub mod identity;
 pub mod masking;
 pub mod offline;
 pub mod policy;
+pub mod record;
 pub mod reload;
 pub mod runtime;
 pub mod server;
+pub mod store;
 pub mod yaml;
 
 pub use error::{Error, Result};

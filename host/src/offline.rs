@@ -4,8 +4,8 @@
 
 use crate::api::Snapshot;
 use crate::chain;
-use crate::decision::{Decision, Outcome};
 use crate::config::LoadedConfig;
+use crate::decision::{Decision, Outcome};
 use crate::error::{Error, Result};
 use crate::runtime::types::DecisionRequest;
 use crate::runtime::{EngineSettings, Runtime};

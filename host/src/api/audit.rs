@@ -2,8 +2,9 @@
 
 use super::admin::require_admin;
 use super::{ApiError, AppState};
-use crate::audit::{Cursor, Filter, Record, Timestamp};
+use crate::audit::{Record, Timestamp};
 use crate::decision::Outcome;
+use crate::store::{Cursor, Filter};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};

@@ -23,11 +23,13 @@
 //! [`S3Sink`](super::s3::S3Sink) an S3-compatible bucket;
 //! [`Destination`](super::destination::Destination) says which.
 
+use super::GENESIS_HASH;
 pub use super::dir::DirSink;
-use super::store::{AuditStore, EXPORTED_KEY, ExportMark};
-use super::verify::{Broken, Chain};
-use super::{GENESIS_HASH, Timestamp, format_ts};
+use super::verify::Chain;
+use crate::record::{Broken, format_ts};
+use crate::store::{AuditStore, EXPORTED_KEY, ExportMark};
 use crate::{Error, Result};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};

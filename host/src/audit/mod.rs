@@ -105,14 +105,11 @@
 mod checkpoint;
 pub mod destination;
 pub mod dir;
+pub mod entry;
 pub mod export;
-pub mod faulty;
-pub mod record;
 pub mod retention;
 pub mod s3;
 pub mod schedule;
-pub mod sqlite;
-pub mod store;
 pub mod verify;
 pub mod writer;
 
@@ -120,42 +117,25 @@ pub mod writer;
 mod tests;
 
 pub use destination::{Destination, S3Location};
+pub use entry::{AdminEntry, DecisionEntry, Entry, Receipt, seal_record};
 pub use export::{
     DirSink, ExportFile, ExportReport, ExportSink, ExportedFile, Horizon, Period, export,
     export_to_dir, verify_export_file, verify_export_files,
 };
-pub use faulty::{Faults, FaultyStore};
 pub use jiff::Timestamp;
-pub use record::{
-    AdminEntry, Columns, DecisionEntry, Entry, Kind, PluginRecord, Receipt, Record, SealedRecord,
-    seal_record,
-};
+// The record's value types live in `crate::record`, where the store and the
+// error type can use them; the trail is where callers look for them.
+pub use crate::record::{Broken, Columns, Kind, PluginRecord, Record, SealedRecord, format_ts};
 pub use retention::{Cut, RETENTION_EVENT, Removed, apply_retention, cutoff, retain};
 pub use s3::{S3Settings, S3Sink};
 pub use schedule::{ExportPlan, Plan, Schedule, Scheduler};
-pub use sqlite::SqliteStore;
-pub use store::{AuditStore, ChainHead, Checkpoint, Cursor, Filter, StoredRow};
-pub use verify::{Broken, HeadFile, Report, verify, verify_dir};
+pub use verify::{HeadFile, Report, verify, verify_dir};
 pub use writer::{
     AuditLog, COMMIT_BUCKETS_US, DEFAULT_COMMIT_DELAY, MAX_COMMIT_DELAY_US, Stats, lock_data_dir,
 };
 
 /// The `prev_hash` of the first record: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// Formats a time as a record's `ts`: UTC, RFC 3339, microseconds, e.g.
-/// `2026-11-23T14:03:07.123456Z` (finer digits are truncated). The format has
-/// a fixed width, so these strings sort in time order.
-pub fn format_ts(ts: Timestamp) -> String {
-    let micros = Timestamp::from_microsecond(ts.as_microsecond()).unwrap_or(ts);
-    format!("{micros:.6}")
-}
-
-/// Parses a record's `ts`, accepting only the exact form [`format_ts`] writes.
-pub(crate) fn parse_canonical_ts(s: &str) -> Option<Timestamp> {
-    let ts: Timestamp = s.parse().ok()?;
-    (format_ts(ts) == s).then_some(ts)
-}
 
 /// Maps a result carrying [`crate::Error::AuditBroken`] to a finding, keeping
 /// other errors as errors.

@@ -1,104 +1,15 @@
 //! Verification: walk the chain and name the first bad record.
 
 use super::checkpoint::Provenance;
-use super::record::{Record, rehash};
+use super::entry::rehash;
+use super::{GENESIS_HASH, as_finding};
 use crate::decision::Outcome;
-use super::sqlite::SqliteStore;
-use super::store::{AuditStore, ChainHead, Checkpoint, StoredRow};
-use super::{GENESIS_HASH, as_finding, parse_canonical_ts};
+use crate::record::{Broken, Record, parse_canonical_ts};
+use crate::store::{AuditStore, ChainHead, Checkpoint, SqliteStore, StoredRow};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
-
-/// What is wrong with an audit trail: the first bad record found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "finding", rename_all = "snake_case")]
-pub enum Broken {
-    /// The record's content (or one of its indexed columns) is not what was
-    /// written: its hash does not match, it is unreadable, or the next
-    /// record's `prev_hash` shows it was rewritten.
-    Edited {
-        /// The record.
-        seq: u64,
-        /// What exactly does not match.
-        what: String,
-    },
-    /// Records are missing from the middle (or the start) of the chain.
-    Deleted {
-        /// The last record before the gap (0: the start, or the checkpoint).
-        after_seq: u64,
-        /// How many are missing.
-        missing: u64,
-    },
-    /// An intact record sits in another record's place.
-    Reordered {
-        /// The place (the `seq` expected there).
-        seq: u64,
-    },
-    /// The chain ends before the last record known to have been written.
-    Truncated {
-        /// The last record present.
-        last_seq: u64,
-        /// The last record written, from the head file or the export header.
-        head_seq: u64,
-    },
-    /// The record at the head file's `seq` is not the one the writer wrote:
-    /// the chain was rebuilt up to there.
-    HeadMismatch {
-        /// The head file's `seq`.
-        seq: u64,
-    },
-    /// The store has records but the head file is gone.
-    HeadMissing,
-    /// The chain starts from a checkpoint that retention did not make: no
-    /// export reached it, or no `audit_retention` record names it. The
-    /// start of the log was cut by hand.
-    ForgedCheckpoint {
-        /// The checkpoint's `seq`.
-        seq: u64,
-        /// Which evidence is missing.
-        why: String,
-    },
-    /// Something other than a record is unreadable: the checkpoint, the head
-    /// file, an export file's header or trailer.
-    Malformed {
-        /// What.
-        what: String,
-    },
-}
-
-impl std::fmt::Display for Broken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Edited { seq, what } => write!(f, "record {seq} was edited: {what}"),
-            Self::Deleted { after_seq, missing } => {
-                write!(f, "{missing} record(s) deleted after record {after_seq}")
-            }
-            Self::Reordered { seq } => {
-                write!(
-                    f,
-                    "record {seq} is out of order: another record sits in its place"
-                )
-            }
-            Self::Truncated { last_seq, head_seq } => write!(
-                f,
-                "truncated: the log ends at record {last_seq}, but record {head_seq} was written"
-            ),
-            Self::HeadMismatch { seq } => write!(
-                f,
-                "record {seq} is not the one the head file recorded: the chain was rebuilt"
-            ),
-            Self::HeadMissing => f.write_str("the head file `audit.head` is missing"),
-            Self::ForgedCheckpoint { seq, why } => write!(
-                f,
-                "the checkpoint at record {seq} was not made by retention ({why}): \
-                 records up to {seq} were removed by other means"
-            ),
-            Self::Malformed { what } => f.write_str(what),
-        }
-    }
-}
 
 /// The result of a successful verification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

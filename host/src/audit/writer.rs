@@ -15,12 +15,13 @@
 //! the store's upkeep ([`AuditStore::maintain`], every 10 ms); both involve
 //! an `fsync` that has no business inside a decision's commit.
 
-use super::record::{Entry, Prepared, Receipt, Record, SealedRecord, seal};
-use super::sqlite::SqliteStore;
-use super::store::{AuditStore, ChainHead, Cursor, Filter};
+use super::GENESIS_HASH;
+use super::entry::{Entry, Prepared, Receipt, seal};
 use super::verify::{HeadFile, check_head_file};
-use super::{GENESIS_HASH, Timestamp, format_ts};
+use crate::record::{Record, SealedRecord, format_ts, parse_canonical_ts};
+use crate::store::{AuditStore, ChainHead, Cursor, Filter, SqliteStore};
 use crate::{Error, Result};
+use jiff::Timestamp;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -177,7 +178,7 @@ impl AuditLog {
     }
 
     /// [`AuditLog::open_with`], the writer's store wrapped by `wrap` (e.g.
-    /// in a [`FaultyStore`](super::FaultyStore) that fails on demand, to see
+    /// in a [`FaultyStore`](crate::store::FaultyStore) that fails on demand, to see
     /// what a failing store does to the callers).
     pub fn open_wrapped(
         data_dir: &Path,
@@ -198,7 +199,7 @@ impl AuditLog {
             (None, Some(c)) => (c.seq, c.hash, String::new()),
             (None, None) => (0, GENESIS_HASH.to_owned(), String::new()),
         };
-        let last_ts = super::parse_canonical_ts(&ts)
+        let last_ts = parse_canonical_ts(&ts)
             .map(Timestamp::as_microsecond)
             .unwrap_or(i64::MIN);
         let reader = SqliteStore::open(data_dir)?;
@@ -566,7 +567,7 @@ impl Worker {
                 c.last_batch.store(n, Ordering::Relaxed);
                 c.head_seq.store(self.seq, Ordering::Relaxed);
                 for (s, reply) in sealed.into_iter().zip(replies) {
-                    reply.send(Ok(s.receipt()));
+                    reply.send(Ok(Receipt::from(s)));
                 }
             }
             Err(e) => {
