@@ -1,5 +1,6 @@
 //! The embedded store: SQLite (bundled, nothing to install); the audit
-//! trail in one file, `audit.db`, in the data directory.
+//! trail in one file, `audit.db`, in the data directory, and the
+//! projects' state in another, `state.db` ([`SqliteState`]).
 //!
 //! WAL journal with `synchronous=FULL`, so a commit is synced before it
 //! returns; one transaction per appended batch, which is the group commit.
@@ -13,8 +14,9 @@
 //!
 //! The files below split it by what they own: `records.rs` (the
 //! [`AuditStore`] implementation), `query.rs` (filtered pages and time
-//! windows) and `postings.rs` (the session/agent lists that stand in for
-//! indexes).
+//! windows), `postings.rs` (the session/agent lists that stand in for
+//! indexes) and `state.rs` ([`SqliteState`], the
+//! [`State`](crate::store::State) primitive, in `state.db`).
 //!
 //! # Schema
 //!
@@ -56,8 +58,12 @@
 mod postings;
 mod query;
 mod records;
+mod state;
+#[cfg(test)]
+mod tests;
 
 pub use postings::POST_EVERY;
+pub use state::SqliteState;
 
 #[cfg(doc)]
 use crate::store::AuditStore;
