@@ -24,7 +24,8 @@
 //! [`Destination`](super::destination::Destination) says which.
 
 use super::GENESIS_HASH;
-pub use super::dir::DirSink;
+use super::dir::DirSink;
+use super::sink::ExportSink;
 use super::verify::Chain;
 use crate::record::{Broken, format_ts};
 use crate::store::{AuditStore, EXPORTED_KEY, ExportMark};
@@ -73,25 +74,6 @@ impl Period {
 /// record already shows the writer has moved past it (a record's time is
 /// taken just before its batch commits).
 const GRACE_MICROS: i64 = 60_000_000;
-
-/// Where export files go.
-pub trait ExportSink {
-    /// Starts the object `name`. Nothing is visible under `name` until
-    /// [`ExportFile::commit`]; an existing object of that name is replaced
-    /// ([`export()`] only reuses a name for the same records, see
-    /// [`ExportSink::exists`]). Dropping the file without committing
-    /// discards it.
-    fn create(&mut self, name: &str) -> Result<Box<dyn ExportFile + '_>>;
-
-    /// Whether an object `name` is there already.
-    fn exists(&mut self, name: &str) -> Result<bool>;
-}
-
-/// An export file being written.
-pub trait ExportFile: Write {
-    /// Makes the file durable and visible under its name.
-    fn commit(self: Box<Self>) -> Result<()>;
-}
 
 /// One exported file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -107,29 +107,35 @@ pub mod destination;
 pub mod dir;
 pub mod entry;
 pub mod export;
+pub mod head;
 pub mod retention;
 pub mod s3;
 pub mod schedule;
+pub mod sink;
 pub mod verify;
 pub mod writer;
 
 #[cfg(test)]
 mod tests;
 
-pub use destination::{Destination, S3Location};
+pub use destination::Destination;
+pub use dir::DirSink;
 pub use entry::{AdminEntry, DecisionEntry, Entry, Receipt, seal_record};
 pub use export::{
-    DirSink, ExportFile, ExportReport, ExportSink, ExportedFile, Horizon, Period, export,
-    export_to_dir, verify_export_file, verify_export_files,
+    ExportReport, ExportedFile, Horizon, Period, export, export_to_dir, verify_export_file,
+    verify_export_files,
 };
 pub use jiff::Timestamp;
 // The record's value types live in `crate::record`, where the store and the
 // error type can use them; the trail is where callers look for them.
 pub use crate::record::{Broken, Columns, Kind, PluginRecord, Record, SealedRecord, format_ts};
-pub use retention::{Cut, RETENTION_EVENT, Removed, apply_retention, cutoff, retain};
-pub use s3::{S3Settings, S3Sink};
+pub use checkpoint::RETENTION_EVENT;
+pub use head::HeadFile;
+pub use retention::{Cut, Removed, apply_retention, cutoff, retain};
+pub use s3::{S3Location, S3Settings, S3Sink};
 pub use schedule::{ExportPlan, Plan, Schedule, Scheduler};
-pub use verify::{HeadFile, Report, verify, verify_dir};
+pub use sink::{ExportFile, ExportSink};
+pub use verify::{Report, verify, verify_dir};
 pub use writer::{
     AuditLog, COMMIT_BUCKETS_US, DEFAULT_COMMIT_DELAY, MAX_COMMIT_DELAY_US, Stats, lock_data_dir,
 };

@@ -19,6 +19,7 @@
 //! tell a checkpoint retention made from one written by hand over a
 //! truncated start of the log ([`super::checkpoint`]).
 
+use super::checkpoint::RETENTION_EVENT;
 use super::entry::{AdminEntry, rehash};
 use super::writer::AuditLog;
 use crate::record::{Broken, Record, format_ts};
@@ -27,9 +28,6 @@ use crate::{Error, Result};
 use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// The `event` of the record a retention run leaves in the chain.
-pub const RETENTION_EVENT: &str = "audit_retention";
 
 /// Records removed per transaction.
 pub const CHUNK: u64 = 500;

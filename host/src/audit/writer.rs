@@ -17,7 +17,7 @@
 
 use super::GENESIS_HASH;
 use super::entry::{Entry, Prepared, Receipt, seal};
-use super::verify::{HeadFile, check_head_file};
+use super::head::{HeadFile, check_head_file};
 use crate::record::{Record, SealedRecord, format_ts, parse_canonical_ts};
 use crate::store::{AuditStore, ChainHead, Cursor, Filter, SqliteStore};
 use crate::{Error, Result};
