@@ -148,6 +148,9 @@ fn to_hex(bytes: &[u8]) -> String {
     s
 }
 
+/// The `prev_hash` of the first record: 64 zeros.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
 const HASH_MEMBER: &str = ",\"hash\":\"";
 /// `,"hash":"` + 64 hex digits + `"}`.
 const SUFFIX_LEN: usize = HASH_MEMBER.len() + 64 + 2;

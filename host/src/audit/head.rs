@@ -2,7 +2,7 @@
 //! beside the store so that a chain cut short at its end is found
 //! ([`HeadFile`], [`check_head_file`]).
 
-use super::GENESIS_HASH;
+use super::entry::GENESIS_HASH;
 use super::entry::rehash;
 use crate::record::Broken;
 use crate::store::{AuditStore, ChainHead, Checkpoint};

@@ -103,6 +103,7 @@
 //! against any copy of a hash kept elsewhere (an export, a head file, a log).
 
 mod checkpoint;
+mod commit;
 pub mod destination;
 pub mod dir;
 pub mod entry;
@@ -112,7 +113,9 @@ pub mod retention;
 pub mod s3;
 pub mod schedule;
 pub mod sink;
+mod upkeep;
 pub mod verify;
+pub mod verify_export;
 pub mod writer;
 
 #[cfg(test)]
@@ -120,11 +123,8 @@ mod tests;
 
 pub use destination::Destination;
 pub use dir::DirSink;
-pub use entry::{AdminEntry, DecisionEntry, Entry, Receipt, seal_record};
-pub use export::{
-    ExportReport, ExportedFile, Horizon, Period, export, export_to_dir, verify_export_file,
-    verify_export_files,
-};
+pub use entry::{AdminEntry, DecisionEntry, Entry, GENESIS_HASH, Receipt, seal_record};
+pub use export::{ExportedFile, Horizon, Period, export, export_to_dir};
 pub use jiff::Timestamp;
 // The record's value types live in `crate::record`, where the store and the
 // error type can use them; the trail is where callers look for them.
@@ -136,19 +136,7 @@ pub use s3::{S3Location, S3Settings, S3Sink};
 pub use schedule::{ExportPlan, Plan, Schedule, Scheduler};
 pub use sink::{ExportFile, ExportSink};
 pub use verify::{Report, verify, verify_dir};
+pub use verify_export::{ExportReport, verify_export_file, verify_export_files};
 pub use writer::{
     AuditLog, COMMIT_BUCKETS_US, DEFAULT_COMMIT_DELAY, MAX_COMMIT_DELAY_US, Stats, lock_data_dir,
 };
-
-/// The `prev_hash` of the first record: 64 zeros.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// Maps a result carrying [`crate::Error::AuditBroken`] to a finding, keeping
-/// other errors as errors.
-pub(crate) fn as_finding<T>(r: crate::Result<T>) -> crate::Result<Result<T, Broken>> {
-    match r {
-        Ok(v) => Ok(Ok(v)),
-        Err(crate::Error::AuditBroken(b)) => Ok(Err(b)),
-        Err(e) => Err(e),
-    }
-}

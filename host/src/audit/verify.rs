@@ -1,9 +1,9 @@
 //! Verification: walk the chain and name the first bad record.
 
 use super::checkpoint::Provenance;
+use super::entry::GENESIS_HASH;
 use super::entry::rehash;
 use super::head::HeadFile;
-use super::{GENESIS_HASH, as_finding};
 use crate::Result;
 use crate::decision::Outcome;
 use crate::record::{Broken, Record, parse_canonical_ts};
@@ -279,4 +279,14 @@ pub fn verify_dir(data_dir: &Path) -> Result<Result<Report, Broken>> {
         Ok(r) if head.is_none() && r.last_seq > 0 => Err(Broken::HeadMissing),
         other => other,
     })
+}
+
+/// Maps a result carrying [`crate::Error::AuditBroken`] to a finding, keeping
+/// other errors as errors.
+pub(crate) fn as_finding<T>(r: crate::Result<T>) -> crate::Result<Result<T, Broken>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(crate::Error::AuditBroken(b)) => Ok(Err(b)),
+        Err(e) => Err(e),
+    }
 }
