@@ -2,7 +2,10 @@
 //!
 //! Modules, in the direction data flows: [`api`] (HTTP, with [`identity`])
 //! → [`chain`] (one decision) → [`policy`] and [`runtime`] (sandboxed Wasm
-//! plugins); configured by [`config`] and started by [`server`]. The `palisade` binary's command line is the only edge that
+//! plugins) → [`audit`] (the tamper-evident trail) → [`store`] (everything
+//! durable, behind traits); the value types they pass down are in
+//! [`decision`] and [`record`]. Configured by [`config`] and started by
+//! [`server`]. The `palisade` binary's command line is the only edge that
 //! uses `anyhow`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 

@@ -5,26 +5,31 @@
 //!
 //! # Pieces
 //!
-//! * [`AuditLog`] ([`writer`]): the one writer. Callers hand it an [`Entry`];
-//!   a dedicated thread numbers, timestamps, chains and stores entries in
-//!   batches (group commit: all entries queued while one `fsync` runs share
-//!   the next one) and answers each caller once its record is durable.
-//! * [`AuditStore`] ([`store`]): what a backend provides. [`SqliteStore`]
-//!   ([`sqlite`]) is the embedded default, one file `audit.db` in the data
-//!   directory; its `records` and `meta` tables map one-to-one to
-//!   PostgreSQL, so a PostgreSQL backend can follow behind the same trait
-//!   (the SQLite-only `postings` table, which makes session and agent
-//!   queries cheap to maintain, becomes plain indexes there).
+//! The trail owns what a record means: its encoding and hash, the chain,
+//! verification, export and retention. Where records are kept is the
+//! store's: everything here reaches them through
+//! [`AuditStore`](crate::store::AuditStore) ([`crate::store`]; the embedded
+//! [`SqliteStore`](crate::store::SqliteStore) keeps them in `audit.db`).
+//!
+//! * [`AuditLog`] ([`writer`]): the one writer. Callers hand it an [`Entry`]
+//!   ([`entry`]: what callers hand over, the canonical encoding and hash);
+//!   a dedicated thread (`commit.rs`) numbers, timestamps, chains and
+//!   stores entries in batches (group commit: all entries queued while one
+//!   `fsync` runs share the next one) and answers each caller once its
+//!   record is durable; another (`upkeep.rs`) keeps the head file
+//!   ([`HeadFile`], [`head`]) and the store's upkeep off that path.
 //! * [`verify()`] / [`verify_dir`] ([`verify`](mod@verify)): walks the chain
-//!   and names the first bad record ([`Broken`]).
+//!   and names the first bad record ([`Broken`]); `checkpoint.rs` checks
+//!   that a retention checkpoint is one retention made.
 //! * [`export()`] ([`export`](mod@export)): JSON lines, one file per hour or
-//!   day, each verifiable on its own ([`verify_export_file`]), to a
-//!   [`Destination`] ([`destination`]): a directory ([`DirSink`]) or an
-//!   S3-compatible bucket ([`S3Sink`], [`s3`]).
+//!   day, each verifiable on its own ([`verify_export_file`],
+//!   [`verify_export`]), through an [`ExportSink`] ([`sink`]) that a
+//!   [`Destination`] ([`destination`]) opens: a directory ([`DirSink`],
+//!   [`dir`]) or an S3-compatible bucket ([`S3Sink`], [`s3`]).
 //! * [`apply_retention`] ([`retention`]): removes old records once exported,
-//!   leaving a [`Checkpoint`] so the rest still verifies, and an
-//!   `audit_retention` record in the chain that vouches for it (a
-//!   checkpoint without one, or beyond the export mark, is a
+//!   leaving a [`Checkpoint`](crate::store::Checkpoint) so the rest still
+//!   verifies, and an `audit_retention` record in the chain that vouches
+//!   for it (a checkpoint without one, or beyond the export mark, is a
 //!   [`Broken::ForgedCheckpoint`]).
 //! * [`Scheduler`] ([`schedule`]): export and retention as the policy's
 //!   `audit:` block says ([`Plan`]), every minute or so, and everything

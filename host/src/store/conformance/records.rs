@@ -21,7 +21,7 @@ fn ts(minute: u64) -> String {
 /// `a1`, projects `p0`, `p1`, outcomes in turn; every fifth an admin
 /// record; one minute apart.
 fn record(seq: u64) -> Record {
-    let admin = seq % 5 == 0;
+    let admin = seq.is_multiple_of(5);
     let some = |s: String| (!admin).then_some(s);
     let outcome = [Outcome::Allow, Outcome::Deny, Outcome::ApprovalRequired][(seq % 3) as usize];
     Record {
@@ -65,6 +65,9 @@ fn sealed(seq: u64) -> SealedRecord {
 fn batch(seqs: std::ops::RangeInclusive<u64>) -> Vec<SealedRecord> {
     seqs.map(sealed).collect()
 }
+
+/// Which records a filter should match.
+type Keep = Box<dyn Fn(&Record) -> bool>;
 
 fn seqs(records: &[Record]) -> Vec<u64> {
     records.iter().map(|r| r.seq).collect()
@@ -195,7 +198,7 @@ pub(crate) fn query_filters_and_pages(f: &impl Fixture) {
         s.append(&batch(start..=(start + 6).min(n))).unwrap();
     }
     let some = |v: &str| Some(v.to_owned());
-    let cases: Vec<(Filter, Box<dyn Fn(&Record) -> bool>)> = vec![
+    let cases: Vec<(Filter, Keep)> = vec![
         (Filter::default(), Box::new(|_| true)),
         (
             Filter {

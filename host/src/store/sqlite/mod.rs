@@ -101,7 +101,7 @@ INSERT INTO meta (key, value) VALUES ('schema', '1') ON CONFLICT (key) DO NOTHIN
 ";
 
 /// How long a connection waits for another one's write transaction.
-pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `(seq, session, agent)` of a record not yet in `postings`.
 type Unposted = (u64, Option<String>, Option<String>);
@@ -125,18 +125,8 @@ impl SqliteStore {
     /// created private (0700) and the database and its WAL files are made
     /// readable by the server's user only (0600), whatever they were before.
     pub fn open(data_dir: &Path) -> Result<Self> {
-        crate::data_dir::create(data_dir)?;
-        let path = data_dir.join(Self::FILE);
-        for file in [Self::FILE, "audit.db-wal", "audit.db-shm"] {
-            let file = data_dir.join(file);
-            if file == path || file.exists() {
-                crate::data_dir::private_file(&file)?;
-            }
-        }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        Self::open_with(path, flags)
+        let path = private_database(data_dir, Self::FILE)?;
+        Self::open_with(path, CREATE)
     }
 
     /// Opens `data_dir/audit.db`, which must exist (for verification, which
@@ -155,10 +145,7 @@ impl SqliteStore {
     fn open_with(path: PathBuf, flags: OpenFlags) -> Result<Self> {
         let conn = Connection::open_with_flags(&path, flags).map_err(|e| sql_err(&path, e))?;
         let setup = || -> rusqlite::Result<String> {
-            conn.busy_timeout(BUSY_TIMEOUT)?;
-            let mode: String =
-                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
+            let mode = durable_wal(&conn)?;
             // The log's maintenance thread ([`AuditStore::maintain`]) copies
             // the WAL into the database off the writer's path. The writer's
             // own checkpoint, once the WAL reaches 2048 pages (8 MiB), then
@@ -203,6 +190,40 @@ impl SqliteStore {
     fn err(&self, e: rusqlite::Error) -> Error {
         sql_err(&self.path, e)
     }
+}
+
+/// Flags to open a database, creating it if needed.
+pub(super) const CREATE: OpenFlags = OpenFlags::SQLITE_OPEN_READ_WRITE
+    .union(OpenFlags::SQLITE_OPEN_CREATE)
+    .union(OpenFlags::SQLITE_OPEN_NO_MUTEX);
+
+/// `data_dir/file`, for a database to be opened: the data directory is
+/// created private (0700) and the database and its WAL files are made
+/// readable by the server's user only (0600), whatever they were before.
+pub(super) fn private_database(data_dir: &Path, file: &str) -> Result<PathBuf> {
+    crate::data_dir::create(data_dir)?;
+    let path = data_dir.join(file);
+    for name in [
+        file.to_owned(),
+        format!("{file}-wal"),
+        format!("{file}-shm"),
+    ] {
+        let name = data_dir.join(name);
+        if name == path || name.exists() {
+            crate::data_dir::private_file(&name)?;
+        }
+    }
+    Ok(path)
+}
+
+/// What every database of the store runs with: the busy timeout, the WAL
+/// journal and `synchronous=FULL` (a commit is synced before it returns).
+/// Returns the journal mode in force, which the caller checks is `wal`.
+pub(super) fn durable_wal(conn: &Connection) -> rusqlite::Result<String> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(mode)
 }
 
 pub(super) fn sql_err(path: &Path, e: rusqlite::Error) -> Error {

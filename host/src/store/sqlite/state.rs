@@ -30,10 +30,10 @@
 //! PostgreSQL beside the audit trail's `records` and `meta` (`INTEGER` →
 //! `BIGINT`; the version counter becomes a sequence).
 
-use super::{BUSY_TIMEOUT, to_i64, to_u64};
+use super::{CREATE, durable_wal, private_database, to_i64, to_u64};
 use crate::store::state::{Applied, Conflict, Expect, Key, Op, State, Transacted, Versioned};
 use crate::{Error, Result};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -91,24 +91,11 @@ impl SqliteState {
     /// Opens (creating if needed) `data_dir/state.db`, private to the
     /// server's user like `audit.db`, and starts its connection thread.
     pub fn open(data_dir: &Path) -> Result<Self> {
-        crate::data_dir::create(data_dir)?;
-        let path = data_dir.join(Self::FILE);
-        for file in [Self::FILE, "state.db-wal", "state.db-shm"] {
-            let file = data_dir.join(file);
-            if file == path || file.exists() {
-                crate::data_dir::private_file(&file)?;
-            }
-        }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let path = private_database(data_dir, Self::FILE)?;
         let mut conn =
-            Connection::open_with_flags(&path, flags).map_err(|e| state_err(&path, e))?;
+            Connection::open_with_flags(&path, CREATE).map_err(|e| state_err(&path, e))?;
         let setup = |conn: &Connection| -> rusqlite::Result<String> {
-            conn.busy_timeout(BUSY_TIMEOUT)?;
-            let mode: String =
-                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
+            let mode = durable_wal(conn)?;
             conn.execute_batch(SCHEMA)?;
             Ok(mode)
         };
