@@ -25,7 +25,6 @@
 //!   pass and scan the few records after it.
 //! * `decision_id`: no index (decision ids are random). Find a decision by id
 //!   together with a time window, a session or an agent.
-//!
 
 use super::{Unposted, text, to_i64, to_u64};
 use crate::record::Broken;
