@@ -16,7 +16,7 @@
 //! [`AuditStore`] implementation), `query.rs` (filtered pages and time
 //! windows), `postings.rs` (the session/agent lists that stand in for
 //! indexes) and `state.rs` ([`SqliteState`], the
-//! [`State`](crate::store::State) primitive, in `state.db`).
+//! [`State`](crate::store::state::State) primitive, in `state.db`).
 //!
 //! # Schema
 //!
@@ -66,7 +66,7 @@ pub use postings::POST_EVERY;
 pub use state::SqliteState;
 
 #[cfg(doc)]
-use crate::store::AuditStore;
+use crate::store::records::AuditStore;
 use crate::store::records::StoredRow;
 use crate::{Error, Result};
 use rusqlite::types::ValueRef;
