@@ -1,6 +1,6 @@
 //! The head file, `audit.head`: the writer's last committed record, kept
 //! beside the store so that a chain cut short at its end is found
-//! ([`HeadFile`], [`check_head_file`]).
+//! ([`HeadFile`], and `check_head_file`).
 
 use super::entry::GENESIS_HASH;
 use super::entry::rehash;

@@ -17,7 +17,7 @@
 //! (`checkpoint_seq`, `checkpoint_hash`). That record always survives its own
 //! cut (it comes after every exported record), so [`super::verify()`] can
 //! tell a checkpoint retention made from one written by hand over a
-//! truncated start of the log ([`super::checkpoint`]).
+//! truncated start of the log (`checkpoint.rs`).
 
 use super::checkpoint::RETENTION_EVENT;
 use super::entry::{AdminEntry, rehash};

@@ -1,7 +1,7 @@
 //! Verifying export files: each on its own ([`verify_export_file`]: its
 //! header, every record against its hash and the one before, its trailer),
 //! and several as one chain ([`verify_export_files`]). The format is
-//! [`super::export`]'s.
+//! [`export`](mod@super::export)'s.
 
 use super::entry::GENESIS_HASH;
 use super::export::{Header, Trailer};

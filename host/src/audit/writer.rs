@@ -1,7 +1,7 @@
 //! The group-commit writer: [`AuditLog`], the audit trail's one writer.
 //!
 //! One dedicated thread owns the store's write connection
-//! ([`super::commit`]): it blocks until an entry arrives; if the previous
+//! (`commit.rs`): it blocks until an entry arrives; if the previous
 //! batch held more than one record (decisions are being made side by side)
 //! it lets the batch fill for the commit delay (`audit.commit_delay_us`, 100
 //! µs by default); then it takes whatever is queued (while one batch is
@@ -11,7 +11,7 @@
 //! every caller of that batch gets the error and the chain head does not
 //! move.
 //!
-//! A second thread ([`super::upkeep`]) keeps the head file (`audit.head`)
+//! A second thread (`upkeep.rs`) keeps the head file (`audit.head`)
 //! up to date with the last committed record (at most 100 ms or 10,000
 //! records behind) and runs the store's upkeep
 //! ([`AuditStore::maintain`], every 10 ms); both involve an `fsync` that

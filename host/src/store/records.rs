@@ -8,7 +8,7 @@
 //! (queries, verification, export, retention) run on blocking threads of
 //! their own. The embedded backend is [`super::SqliteStore`]; a PostgreSQL
 //! backend implements the same trait over the same schema and passes the
-//! same conformance suite ([`super::conformance`]).
+//! same conformance suite (`store::conformance`).
 
 use crate::decision::Outcome;
 use crate::record::{Broken, Kind, Record, SealedRecord};
