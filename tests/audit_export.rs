@@ -11,7 +11,7 @@ mod s3;
 mod support;
 
 use palisade::audit::{AuditLog, DecisionEntry, PluginRecord};
-use palisade::chain::Outcome;
+use palisade::decision::Outcome;
 use s3::S3Server;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};

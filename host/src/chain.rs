@@ -10,53 +10,12 @@
 //! [`Caller`] (project, agent, session), whose scope bounds which idle
 //! instances it may reuse.
 
+use crate::decision::{Decision, Outcome, Step};
 use crate::policy::{Agent, Policy};
 use crate::runtime::types::{DecisionRequest, Rule, Verdict};
 use crate::runtime::{Caller, Plugin};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// The answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Go ahead.
-    Allow,
-    /// Do not.
-    Deny,
-    /// Ask a human first.
-    ApprovalRequired,
-}
-
-/// One plugin's part in a decision.
-#[derive(Debug, Clone, Serialize)]
-pub struct Step {
-    /// Plugin name.
-    pub plugin: String,
-    /// `allow`, `deny`, `approve`, `abstain` or `error`.
-    pub verdict: &'static str,
-    /// The plugin's reason, or the failure.
-    pub reason: String,
-    /// For a failure, its kind (e.g. `out_of_fuel`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'static str>,
-    /// Fuel used.
-    pub fuel: u64,
-    /// Wall-clock time, in microseconds.
-    pub micros: u64,
-}
-
-/// A decision.
-#[derive(Debug, Clone, Serialize)]
-pub struct Decision {
-    /// The answer.
-    pub outcome: Outcome,
-    /// Why, for a human.
-    pub reason: String,
-    /// Each plugin's verdict and cost, in chain order.
-    pub steps: Vec<Step>,
-}
 
 /// Loaded plugins by name.
 pub type Plugins = BTreeMap<String, Arc<Plugin>>;

@@ -182,7 +182,13 @@ pub enum Error {
     },
     /// The audit trail failed verification.
     #[error("audit trail broken: {0}")]
-    AuditBroken(crate::audit::Broken),
+    AuditBroken(crate::record::Broken),
+    /// The durable state store (approvals, grants, budgets, …) failed.
+    #[error("state store {message}")]
+    Store {
+        /// What failed, naming the database.
+        message: String,
+    },
     /// A file could not be read or written.
     #[error("cannot access `{path}`: {source}")]
     Io {
@@ -241,6 +247,7 @@ impl Error {
             Self::AuditClosed => "audit_closed",
             Self::Export { .. } => "export",
             Self::AuditBroken(_) => "audit_broken",
+            Self::Store { .. } => "store",
             Self::Io { .. } => "io",
             Self::Engine(_) => "engine",
         }

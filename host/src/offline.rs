@@ -2,8 +2,9 @@
 //! `palisade test` (policy tests in YAML, like `opa test`). Same policy
 //! loader, same plugins, same chain as the server.
 
-use crate::chain::{self, Decision, Outcome};
+use crate::chain;
 use crate::config::LoadedConfig;
+use crate::decision::{Decision, Outcome};
 use crate::error::{Error, Result};
 use crate::runtime::types::DecisionRequest;
 use crate::runtime::{EngineSettings, Runtime};

@@ -4,9 +4,10 @@
 //! project that does not exist (`404`).
 
 use super::{ApiError, AppState, auth};
-use crate::audit::{Cursor, Filter, Record, Timestamp};
-use crate::chain::Outcome;
+use crate::audit::{Record, Timestamp};
+use crate::decision::Outcome;
 use crate::policy::Person;
+use crate::store::{Cursor, Filter};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};

@@ -2,7 +2,8 @@
 
 use super::{ApiError, AppState, auth};
 use crate::audit::DecisionEntry;
-use crate::chain::{self, Decision, Outcome, Step};
+use crate::chain;
+use crate::decision::{Decision, Outcome, Step};
 use crate::identity;
 use crate::masking::{MaskKey, Masker};
 use crate::runtime::types::DecisionRequest;

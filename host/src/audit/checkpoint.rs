@@ -15,10 +15,11 @@
 //! The same walk checks the export mark against the chain: the record the
 //! mark names must still have the hash that was exported.
 
-use super::record::{Kind, Record};
-use super::retention::RETENTION_EVENT;
-use super::store::{Checkpoint, ExportMark};
-use super::verify::Broken;
+use crate::record::{Broken, Kind, Record};
+use crate::store::{Checkpoint, ExportMark};
+
+/// The `event` of the record a retention run leaves in the chain.
+pub const RETENTION_EVENT: &str = "audit_retention";
 
 /// What the walk has seen of the checkpoint's and the export mark's
 /// evidence.

@@ -10,27 +10,11 @@
 //! takes any directory.
 
 use super::dir::DirSink;
-use super::export::ExportSink;
-use super::s3::{S3Settings, S3Sink};
+use super::s3::{S3Location, S3Settings, S3Sink};
+use super::sink::ExportSink;
 use crate::Result;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
-
-/// A bucket and a key prefix: `s3://bucket/prefix/`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Location {
-    /// The bucket.
-    pub bucket: String,
-    /// The key prefix: empty, or ending with `/` (`s3://b/audit` is read as
-    /// `s3://b/audit/`).
-    pub prefix: String,
-}
-
-impl fmt::Display for S3Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "s3://{}/{}", self.bucket, self.prefix)
-    }
-}
 
 /// Where export files go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +74,7 @@ impl Destination {
             return Err(format!("the export destination is empty; {WHAT_TO_WRITE}"));
         }
         if let Some(rest) = text.strip_prefix("s3://") {
-            return parse_s3(text, rest).map(Self::S3);
+            return S3Location::parse(text, rest).map(Self::S3);
         }
         if let Some((scheme, _)) = text.split_once("://") {
             return Err(format!(
@@ -116,43 +100,6 @@ impl Destination {
             Self::S3(location) => Box::new(S3Sink::new(location.clone(), s3, spool_dir)?),
         })
     }
-}
-
-fn parse_s3(text: &str, rest: &str) -> std::result::Result<S3Location, String> {
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let bad =
-        |why: &str| format!("export destination `{text}`: {why}; write `s3://BUCKET/PREFIX/`");
-    let bucket_ok = (3..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && !bucket.contains("..");
-    if !bucket_ok {
-        return Err(bad(&format!(
-            "`{bucket}` is not a bucket name (3 to 63 lowercase letters, digits, `.` and `-`)"
-        )));
-    }
-    let mut prefix = prefix.to_owned();
-    if !prefix.is_empty() && !prefix.ends_with('/') {
-        prefix.push('/');
-    }
-    let segments_ok = prefix
-        .split_terminator('/')
-        .all(|s| !s.is_empty() && s != "." && s != "..");
-    if !segments_ok || prefix.chars().any(char::is_control) {
-        return Err(bad(
-            "the key prefix has an empty, `.` or `..` segment or a control character",
-        ));
-    }
-    if prefix.len() > 900 {
-        return Err(bad("the key prefix is longer than 900 bytes"));
-    }
-    Ok(S3Location {
-        bucket: bucket.to_owned(),
-        prefix,
-    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! [`DirSink`]: export files into a directory.
 
-use super::export::{ExportFile, ExportSink};
+use super::sink::{ExportFile, ExportSink, check_name};
 use crate::{Error, Result};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
@@ -80,23 +80,6 @@ fn sync_parents(dir: &Path, up_to: &Path) -> Result<()> {
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
     let path = path.to_owned();
     move |source| Error::Io { path, source }
-}
-
-/// Checks an export file name: letters, digits, `.`, `_`, `-`, `+`, not
-/// starting with `.`.
-pub(crate) fn check_name(name: &str) -> Result<()> {
-    let valid = !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::Audit {
-            message: format!("invalid export file name `{name}`"),
-        })
-    }
 }
 
 impl ExportSink for DirSink {

@@ -13,8 +13,9 @@
 //! ```
 //!
 //! `prev_hash` is the hash of record `first_seq - 1` (64 zeros for record 1),
-//! so the file verifies alone ([`verify_export_file`]) and consecutive files
-//! verify as one chain ([`verify_export_files`]).
+//! so the file verifies alone ([`verify_export_file`](super::verify_export_file))
+//! and consecutive files verify as one chain
+//! ([`verify_export_files`](super::verify_export_files)).
 //!
 //! Export is incremental and idempotent: the store's `meta` table remembers
 //! the last exported record, and a period is exported once it is over (or,
@@ -23,15 +24,17 @@
 //! [`S3Sink`](super::s3::S3Sink) an S3-compatible bucket;
 //! [`Destination`](super::destination::Destination) says which.
 
-pub use super::dir::DirSink;
-use super::store::{AuditStore, EXPORTED_KEY, ExportMark};
-use super::verify::{Broken, Chain};
-use super::{GENESIS_HASH, Timestamp, format_ts};
+use super::dir::DirSink;
+use super::entry::GENESIS_HASH;
+use super::sink::ExportSink;
+use super::verify::Chain;
+use crate::record::{Broken, format_ts};
+use crate::store::{AuditStore, EXPORTED_KEY, ExportMark};
 use crate::{Error, Result};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 
 /// How records are grouped into files (UTC).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,25 +75,6 @@ impl Period {
 /// taken just before its batch commits).
 const GRACE_MICROS: i64 = 60_000_000;
 
-/// Where export files go.
-pub trait ExportSink {
-    /// Starts the object `name`. Nothing is visible under `name` until
-    /// [`ExportFile::commit`]; an existing object of that name is replaced
-    /// ([`export()`] only reuses a name for the same records, see
-    /// [`ExportSink::exists`]). Dropping the file without committing
-    /// discards it.
-    fn create(&mut self, name: &str) -> Result<Box<dyn ExportFile + '_>>;
-
-    /// Whether an object `name` is there already.
-    fn exists(&mut self, name: &str) -> Result<bool>;
-}
-
-/// An export file being written.
-pub trait ExportFile: Write {
-    /// Makes the file durable and visible under its name.
-    fn commit(self: Box<Self>) -> Result<()>;
-}
-
 /// One exported file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExportedFile {
@@ -110,21 +94,23 @@ pub struct ExportedFile {
     pub last_hash: String,
 }
 
+/// An export file's first line.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Header {
-    palisade_audit_export: u32,
-    period: String,
-    first_seq: u64,
-    last_seq: u64,
-    prev_hash: String,
+pub(super) struct Header {
+    pub(super) palisade_audit_export: u32,
+    pub(super) period: String,
+    pub(super) first_seq: u64,
+    pub(super) last_seq: u64,
+    pub(super) prev_hash: String,
 }
 
+/// An export file's last line.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Trailer {
-    last_hash: String,
-    count: u64,
+pub(super) struct Trailer {
+    pub(super) last_hash: String,
+    pub(super) count: u64,
 }
 
 fn json_line<T: Serialize>(w: &mut dyn Write, value: &T, name: &str) -> Result<()> {
@@ -334,204 +320,4 @@ pub fn export_to_dir(
     horizon: impl Into<Horizon>,
 ) -> Result<Vec<ExportedFile>> {
     export(store, &mut DirSink::new(dest_dir)?, period, horizon)
-}
-
-/// What a verified export file holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExportReport {
-    /// The period, from the header.
-    pub period: String,
-    /// The first record.
-    pub first_seq: u64,
-    /// The last record.
-    pub last_seq: u64,
-    /// How many records.
-    pub count: u64,
-    /// The hash the file continues from.
-    pub prev_hash: String,
-    /// The last record's hash.
-    pub last_hash: String,
-}
-
-/// Reads lines of a file as bytes (a line that is not UTF-8 is a finding,
-/// not an error).
-struct Lines {
-    reader: BufReader<File>,
-    path: PathBuf,
-}
-
-impl Lines {
-    fn next(&mut self) -> Result<Option<Vec<u8>>> {
-        let mut line = Vec::new();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut line)
-            .map_err(|source| Error::Io {
-                path: self.path.clone(),
-                source,
-            })?;
-        if n == 0 {
-            return Ok(None);
-        }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        Ok(Some(line))
-    }
-}
-
-/// Verifies one export file on its own: the header, every record against
-/// its hash and the previous one (the first against the header's
-/// `prev_hash`), `seq`s without gaps, the trailer. Returns the first finding
-/// as `Ok(Err(_))`.
-pub fn verify_export_file(path: &Path) -> Result<Result<ExportReport, Broken>> {
-    let file = File::open(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut lines = Lines {
-        reader: BufReader::new(file),
-        path: path.to_owned(),
-    };
-    let malformed = |what: String| Ok(Err(Broken::Malformed { what }));
-    let name = path.display();
-    let header: Header = match lines.next()?.map(|l| serde_json::from_slice(&l)) {
-        Some(Ok(h)) => h,
-        _ => return malformed(format!("`{name}`: line 1 is not an export header")),
-    };
-    if header.palisade_audit_export != 1 || header.first_seq == 0 {
-        return malformed(format!("`{name}`: unsupported export header"));
-    }
-    let mut chain = Chain::new(header.first_seq - 1, header.prev_hash.clone(), "the header");
-    let mut trailer = None;
-    while let Some(line) = lines.next()? {
-        if trailer.is_some() {
-            return malformed(format!("`{name}`: lines after the trailer"));
-        }
-        let expected = chain.last_seq().saturating_add(1);
-        if line.starts_with(b"{\"last_hash\"") {
-            match serde_json::from_slice::<Trailer>(&line) {
-                Ok(t) => trailer = Some(t),
-                Err(_) => return malformed(format!("`{name}`: the trailer is unreadable")),
-            }
-            continue;
-        }
-        let Ok(body) = std::str::from_utf8(&line) else {
-            return Ok(Err(Broken::Edited {
-                seq: expected,
-                what: "the line is not UTF-8".into(),
-            }));
-        };
-        match chain.check_body(expected, body) {
-            Ok(_) => {}
-            Err(Broken::Reordered { seq }) => {
-                return Ok(Err(out_of_place(&mut lines, seq, body)?));
-            }
-            Err(b) => return Ok(Err(b)),
-        }
-    }
-    let count = chain
-        .last_seq()
-        .saturating_add(1)
-        .saturating_sub(header.first_seq);
-    let Some(trailer) = trailer else {
-        return Ok(Err(Broken::Truncated {
-            last_seq: chain.last_seq(),
-            head_seq: header.last_seq,
-        }));
-    };
-    if chain.last_seq() < header.last_seq {
-        return Ok(Err(Broken::Truncated {
-            last_seq: chain.last_seq(),
-            head_seq: header.last_seq,
-        }));
-    }
-    if chain.last_seq() > header.last_seq || trailer.count != count {
-        return malformed(format!(
-            "`{name}`: the header and trailer do not describe the records"
-        ));
-    }
-    if trailer.last_hash != chain.last_hash() {
-        return Ok(Err(Broken::Edited {
-            seq: chain.last_seq(),
-            what: "the record's hash differs from the trailer's `last_hash`".into(),
-        }));
-    }
-    Ok(Ok(ExportReport {
-        period: header.period,
-        first_seq: header.first_seq,
-        last_seq: header.last_seq,
-        count,
-        prev_hash: header.prev_hash,
-        last_hash: trailer.last_hash,
-    }))
-}
-
-/// A file's line holds an intact record other than the one expected at
-/// `seq`: reordered if the expected one comes later, else deleted.
-fn out_of_place(lines: &mut Lines, seq: u64, body: &str) -> Result<Broken> {
-    #[derive(Deserialize)]
-    struct Seq {
-        seq: u64,
-    }
-    let seq_of = |b: &[u8]| serde_json::from_slice::<Seq>(b).ok().map(|s| s.seq);
-    let found = seq_of(body.as_bytes()).unwrap_or(seq);
-    if found > seq {
-        while let Some(line) = lines.next()? {
-            if seq_of(&line) == Some(seq) {
-                return Ok(Broken::Reordered { seq });
-            }
-        }
-        return Ok(Broken::Deleted {
-            after_seq: seq - 1,
-            missing: found - seq,
-        });
-    }
-    Ok(Broken::Reordered { seq })
-}
-
-/// Verifies export files as one chain: each on its own, then each (in
-/// `first_seq` order) continuing the previous one.
-pub fn verify_export_files(paths: &[PathBuf]) -> Result<Result<Vec<ExportReport>, Broken>> {
-    let mut reports = Vec::new();
-    for p in paths {
-        match verify_export_file(p)? {
-            Ok(r) => reports.push(r),
-            Err(b) => return Ok(Err(b)),
-        }
-    }
-    reports.sort_by_key(|r| r.first_seq);
-    if let Some(first) = reports.first()
-        && first.first_seq == 1
-        && first.prev_hash != GENESIS_HASH
-    {
-        return Ok(Err(Broken::Edited {
-            seq: 1,
-            what: "the first record does not start from 64 zeros".into(),
-        }));
-    }
-    for w in reports.windows(2) {
-        let [a, b] = w else { continue };
-        if b.first_seq <= a.last_seq {
-            return Ok(Err(Broken::Malformed {
-                what: format!(
-                    "export files overlap: records {}..={} and {}..={}",
-                    a.first_seq, a.last_seq, b.first_seq, b.last_seq
-                ),
-            }));
-        }
-        if b.first_seq > a.last_seq.saturating_add(1) {
-            return Ok(Err(Broken::Deleted {
-                after_seq: a.last_seq,
-                missing: b.first_seq - a.last_seq - 1,
-            }));
-        }
-        if b.prev_hash != a.last_hash {
-            return Ok(Err(Broken::Edited {
-                seq: a.last_seq,
-                what: "the next file's `prev_hash` does not match this record".into(),
-            }));
-        }
-    }
-    Ok(Ok(reports))
 }

@@ -5,26 +5,31 @@
 //!
 //! # Pieces
 //!
-//! * [`AuditLog`] ([`writer`]): the one writer. Callers hand it an [`Entry`];
-//!   a dedicated thread numbers, timestamps, chains and stores entries in
-//!   batches (group commit: all entries queued while one `fsync` runs share
-//!   the next one) and answers each caller once its record is durable.
-//! * [`AuditStore`] ([`store`]): what a backend provides. [`SqliteStore`]
-//!   ([`sqlite`]) is the embedded default, one file `audit.db` in the data
-//!   directory; its `records` and `meta` tables map one-to-one to
-//!   PostgreSQL, so a PostgreSQL backend can follow behind the same trait
-//!   (the SQLite-only `postings` table, which makes session and agent
-//!   queries cheap to maintain, becomes plain indexes there).
+//! The trail owns what a record means: its encoding and hash, the chain,
+//! verification, export and retention. Where records are kept is the
+//! store's: everything here reaches them through
+//! [`AuditStore`](crate::store::AuditStore) ([`crate::store`]; the embedded
+//! [`SqliteStore`](crate::store::SqliteStore) keeps them in `audit.db`).
+//!
+//! * [`AuditLog`] ([`writer`]): the one writer. Callers hand it an [`Entry`]
+//!   ([`entry`]: what callers hand over, the canonical encoding and hash);
+//!   a dedicated thread (`commit.rs`) numbers, timestamps, chains and
+//!   stores entries in batches (group commit: all entries queued while one
+//!   `fsync` runs share the next one) and answers each caller once its
+//!   record is durable; another (`upkeep.rs`) keeps the head file
+//!   ([`HeadFile`], [`head`]) and the store's upkeep off that path.
 //! * [`verify()`] / [`verify_dir`] ([`verify`](mod@verify)): walks the chain
-//!   and names the first bad record ([`Broken`]).
+//!   and names the first bad record ([`Broken`]); `checkpoint.rs` checks
+//!   that a retention checkpoint is one retention made.
 //! * [`export()`] ([`export`](mod@export)): JSON lines, one file per hour or
-//!   day, each verifiable on its own ([`verify_export_file`]), to a
-//!   [`Destination`] ([`destination`]): a directory ([`DirSink`]) or an
-//!   S3-compatible bucket ([`S3Sink`], [`s3`]).
+//!   day, each verifiable on its own ([`verify_export_file`],
+//!   [`verify_export`]), through an [`ExportSink`] ([`sink`]) that a
+//!   [`Destination`] ([`destination`]) opens: a directory ([`DirSink`],
+//!   [`dir`]) or an S3-compatible bucket ([`S3Sink`], [`s3`]).
 //! * [`apply_retention`] ([`retention`]): removes old records once exported,
-//!   leaving a [`Checkpoint`] so the rest still verifies, and an
-//!   `audit_retention` record in the chain that vouches for it (a
-//!   checkpoint without one, or beyond the export mark, is a
+//!   leaving a [`Checkpoint`](crate::store::Checkpoint) so the rest still
+//!   verifies, and an `audit_retention` record in the chain that vouches
+//!   for it (a checkpoint without one, or beyond the export mark, is a
 //!   [`Broken::ForgedCheckpoint`]).
 //! * [`Scheduler`] ([`schedule`]): export and retention as the policy's
 //!   `audit:` block says ([`Plan`]), every minute or so, and everything
@@ -103,66 +108,40 @@
 //! against any copy of a hash kept elsewhere (an export, a head file, a log).
 
 mod checkpoint;
+mod commit;
 pub mod destination;
 pub mod dir;
+pub mod entry;
 pub mod export;
-pub mod faulty;
-pub mod record;
+pub mod head;
 pub mod retention;
 pub mod s3;
 pub mod schedule;
-pub mod sqlite;
-pub mod store;
+pub mod sink;
+mod upkeep;
 pub mod verify;
+pub mod verify_export;
 pub mod writer;
 
 #[cfg(test)]
 mod tests;
 
-pub use destination::{Destination, S3Location};
-pub use export::{
-    DirSink, ExportFile, ExportReport, ExportSink, ExportedFile, Horizon, Period, export,
-    export_to_dir, verify_export_file, verify_export_files,
-};
-pub use faulty::{Faults, FaultyStore};
+pub use destination::Destination;
+pub use dir::DirSink;
+pub use entry::{AdminEntry, DecisionEntry, Entry, GENESIS_HASH, Receipt, seal_record};
+pub use export::{ExportedFile, Horizon, Period, export, export_to_dir};
 pub use jiff::Timestamp;
-pub use record::{
-    AdminEntry, Columns, DecisionEntry, Entry, Kind, PluginRecord, Receipt, Record, SealedRecord,
-    seal_record,
-};
-pub use retention::{Cut, RETENTION_EVENT, Removed, apply_retention, cutoff, retain};
-pub use s3::{S3Settings, S3Sink};
+// The record's value types live in `crate::record`, where the store and the
+// error type can use them; the trail is where callers look for them.
+pub use crate::record::{Broken, Columns, Kind, PluginRecord, Record, SealedRecord, format_ts};
+pub use checkpoint::RETENTION_EVENT;
+pub use head::HeadFile;
+pub use retention::{Cut, Removed, apply_retention, cutoff, retain};
+pub use s3::{S3Location, S3Settings, S3Sink};
 pub use schedule::{ExportPlan, Plan, Schedule, Scheduler};
-pub use sqlite::SqliteStore;
-pub use store::{AuditStore, ChainHead, Checkpoint, Cursor, Filter, StoredRow};
-pub use verify::{Broken, HeadFile, Report, verify, verify_dir};
+pub use sink::{ExportFile, ExportSink};
+pub use verify::{Report, verify, verify_dir};
+pub use verify_export::{ExportReport, verify_export_file, verify_export_files};
 pub use writer::{
     AuditLog, COMMIT_BUCKETS_US, DEFAULT_COMMIT_DELAY, MAX_COMMIT_DELAY_US, Stats, lock_data_dir,
 };
-
-/// The `prev_hash` of the first record: 64 zeros.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// Formats a time as a record's `ts`: UTC, RFC 3339, microseconds, e.g.
-/// `2026-11-23T14:03:07.123456Z` (finer digits are truncated). The format has
-/// a fixed width, so these strings sort in time order.
-pub fn format_ts(ts: Timestamp) -> String {
-    let micros = Timestamp::from_microsecond(ts.as_microsecond()).unwrap_or(ts);
-    format!("{micros:.6}")
-}
-
-/// Parses a record's `ts`, accepting only the exact form [`format_ts`] writes.
-pub(crate) fn parse_canonical_ts(s: &str) -> Option<Timestamp> {
-    let ts: Timestamp = s.parse().ok()?;
-    (format_ts(ts) == s).then_some(ts)
-}
-
-/// Maps a result carrying [`crate::Error::AuditBroken`] to a finding, keeping
-/// other errors as errors.
-pub(crate) fn as_finding<T>(r: crate::Result<T>) -> crate::Result<Result<T, Broken>> {
-    match r {
-        Ok(v) => Ok(Ok(v)),
-        Err(crate::Error::AuditBroken(b)) => Ok(Err(b)),
-        Err(e) => Err(e),
-    }
-}

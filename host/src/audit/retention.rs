@@ -17,19 +17,17 @@
 //! (`checkpoint_seq`, `checkpoint_hash`). That record always survives its own
 //! cut (it comes after every exported record), so [`super::verify()`] can
 //! tell a checkpoint retention made from one written by hand over a
-//! truncated start of the log ([`super::checkpoint`]).
+//! truncated start of the log (`checkpoint.rs`).
 
-use super::Broken;
-use super::record::{AdminEntry, Record, rehash};
-use super::store::{AuditStore, Checkpoint};
+use super::checkpoint::RETENTION_EVENT;
+use super::entry::{AdminEntry, rehash};
 use super::writer::AuditLog;
-use super::{Timestamp, format_ts};
+use crate::record::{Broken, Record, format_ts};
+use crate::store::{AuditStore, Checkpoint, ExportMark};
 use crate::{Error, Result};
+use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// The `event` of the record a retention run leaves in the chain.
-pub const RETENTION_EVENT: &str = "audit_retention";
 
 /// Records removed per transaction.
 pub const CHUNK: u64 = 500;
@@ -143,11 +141,7 @@ pub fn retain(
 /// The hash of the record at `seq`, where a cut is to end: checked against
 /// its body, the export mark (if it is the last exported record) and the
 /// next record's `prev_hash`.
-fn checked_cut_hash(
-    store: &mut dyn AuditStore,
-    seq: u64,
-    mark: &super::store::ExportMark,
-) -> Result<String> {
+fn checked_cut_hash(store: &mut dyn AuditStore, seq: u64, mark: &ExportMark) -> Result<String> {
     let hash = sealed_hash(store, seq)?;
     if seq == mark.seq && hash != mark.hash {
         return Err(broken(seq, "differs from the record exported"));

@@ -13,14 +13,14 @@
 //! `audit_export` record of that export in a small file of its own, so a
 //! stopped server leaves nothing unexported.
 
-use super::Timestamp;
 use super::destination::Destination;
+use super::entry::AdminEntry;
 use super::export::{ExportedFile, Horizon, Period, export};
-use super::record::AdminEntry;
 use super::retention::{Removed, cutoff, retain};
 use super::s3::S3Settings;
 use super::writer::AuditLog;
 use crate::{Error, Result};
+use jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -282,7 +282,8 @@ fn record(log: &AuditLog, event: &str, details: BTreeMap<String, serde_json::Val
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{AuditStore, Cursor, Filter, Kind, verify_dir, verify_export_files};
+    use crate::audit::{Kind, verify_dir, verify_export_files};
+    use crate::store::{AuditStore, Cursor, Filter};
 
     fn admin(i: u64) -> AdminEntry {
         AdminEntry {

@@ -1,10 +1,11 @@
 //! Tests of the audit trail against real SQLite files.
 
-use super::record::seal;
-use super::store::EXPORTED_KEY;
+use super::entry::seal;
 use super::*;
 use crate::Error;
-use crate::chain::Outcome;
+use crate::decision::Outcome;
+use crate::record::parse_canonical_ts;
+use crate::store::{AuditStore, Checkpoint, Cursor, EXPORTED_KEY, Filter, SqliteStore};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -112,7 +113,7 @@ fn records_have_the_documented_form() {
     let dir = tempfile::tempdir().unwrap();
     write_records(dir.path(), 10);
     let first = body(dir.path(), 1);
-    let (claimed, computed) = record::rehash(&first).unwrap();
+    let (claimed, computed) = entry::rehash(&first).unwrap();
     assert_eq!(claimed, computed);
     let r: Record = serde_json::from_str(&first).unwrap();
     assert_eq!(r.prev_hash, GENESIS_HASH);

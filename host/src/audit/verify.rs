@@ -1,103 +1,15 @@
 //! Verification: walk the chain and name the first bad record.
 
 use super::checkpoint::Provenance;
-use super::record::{Record, outcome_str, rehash};
-use super::sqlite::SqliteStore;
-use super::store::{AuditStore, ChainHead, Checkpoint, StoredRow};
-use super::{GENESIS_HASH, as_finding, parse_canonical_ts};
-use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
-use std::io::Write;
+use super::entry::GENESIS_HASH;
+use super::entry::rehash;
+use super::head::HeadFile;
+use crate::Result;
+use crate::decision::Outcome;
+use crate::record::{Broken, Record, parse_canonical_ts};
+use crate::store::{AuditStore, Checkpoint, SqliteStore, StoredRow};
+use serde::Serialize;
 use std::path::Path;
-
-/// What is wrong with an audit trail: the first bad record found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "finding", rename_all = "snake_case")]
-pub enum Broken {
-    /// The record's content (or one of its indexed columns) is not what was
-    /// written: its hash does not match, it is unreadable, or the next
-    /// record's `prev_hash` shows it was rewritten.
-    Edited {
-        /// The record.
-        seq: u64,
-        /// What exactly does not match.
-        what: String,
-    },
-    /// Records are missing from the middle (or the start) of the chain.
-    Deleted {
-        /// The last record before the gap (0: the start, or the checkpoint).
-        after_seq: u64,
-        /// How many are missing.
-        missing: u64,
-    },
-    /// An intact record sits in another record's place.
-    Reordered {
-        /// The place (the `seq` expected there).
-        seq: u64,
-    },
-    /// The chain ends before the last record known to have been written.
-    Truncated {
-        /// The last record present.
-        last_seq: u64,
-        /// The last record written, from the head file or the export header.
-        head_seq: u64,
-    },
-    /// The record at the head file's `seq` is not the one the writer wrote:
-    /// the chain was rebuilt up to there.
-    HeadMismatch {
-        /// The head file's `seq`.
-        seq: u64,
-    },
-    /// The store has records but the head file is gone.
-    HeadMissing,
-    /// The chain starts from a checkpoint that retention did not make: no
-    /// export reached it, or no `audit_retention` record names it. The
-    /// start of the log was cut by hand.
-    ForgedCheckpoint {
-        /// The checkpoint's `seq`.
-        seq: u64,
-        /// Which evidence is missing.
-        why: String,
-    },
-    /// Something other than a record is unreadable: the checkpoint, the head
-    /// file, an export file's header or trailer.
-    Malformed {
-        /// What.
-        what: String,
-    },
-}
-
-impl std::fmt::Display for Broken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Edited { seq, what } => write!(f, "record {seq} was edited: {what}"),
-            Self::Deleted { after_seq, missing } => {
-                write!(f, "{missing} record(s) deleted after record {after_seq}")
-            }
-            Self::Reordered { seq } => {
-                write!(
-                    f,
-                    "record {seq} is out of order: another record sits in its place"
-                )
-            }
-            Self::Truncated { last_seq, head_seq } => write!(
-                f,
-                "truncated: the log ends at record {last_seq}, but record {head_seq} was written"
-            ),
-            Self::HeadMismatch { seq } => write!(
-                f,
-                "record {seq} is not the one the head file recorded: the chain was rebuilt"
-            ),
-            Self::HeadMissing => f.write_str("the head file `audit.head` is missing"),
-            Self::ForgedCheckpoint { seq, why } => write!(
-                f,
-                "the checkpoint at record {seq} was not made by retention ({why}): \
-                 records up to {seq} were removed by other means"
-            ),
-            Self::Malformed { what } => f.write_str(what),
-        }
-    }
-}
 
 /// The result of a successful verification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -114,96 +26,6 @@ pub struct Report {
     pub checkpoint: Option<Checkpoint>,
     /// The head file checked against, if any.
     pub head_file: Option<HeadFile>,
-}
-
-/// The head file, `audit.head`: the writer's last committed record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HeadFile {
-    /// Its `seq`.
-    pub seq: u64,
-    /// Its `hash`.
-    pub hash: String,
-}
-
-impl HeadFile {
-    /// The file's name in the data directory.
-    pub const FILE: &'static str = "audit.head";
-
-    /// Reads `data_dir/audit.head`; `None` if there is none. An unreadable
-    /// one is an [`Error::AuditBroken`].
-    pub fn read(data_dir: &Path) -> Result<Option<HeadFile>> {
-        let path = data_dir.join(Self::FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(Error::Io { path, source }),
-        };
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            Error::AuditBroken(Broken::Malformed {
-                what: format!("the head file `{}` is unreadable: {e}", path.display()),
-            })
-        })
-    }
-
-    /// Replaces `data_dir/audit.head` atomically (temporary file, sync,
-    /// rename).
-    pub(crate) fn write(&self, data_dir: &Path) -> Result<()> {
-        let path = data_dir.join(Self::FILE);
-        let tmp = data_dir.join("audit.head.tmp");
-        let io = |source| Error::Io {
-            path: tmp.clone(),
-            source,
-        };
-        let json = serde_json::to_vec(self).map_err(|e| Error::Audit {
-            message: format!("cannot encode the head file: {e}"),
-        })?;
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = crate::data_dir::create_private(&tmp).map_err(io)?;
-        f.write_all(&json).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        std::fs::rename(&tmp, &path).map_err(|source| Error::Io { path, source })
-    }
-}
-
-/// Checks the head file against the store's last record and checkpoint
-/// (without walking the chain): the store must reach the head file's record,
-/// and that record must be the one recorded.
-pub(crate) fn check_head_file(
-    store: &mut dyn AuditStore,
-    file: &HeadFile,
-    head: Option<&ChainHead>,
-    checkpoint: Option<&Checkpoint>,
-) -> Result<()> {
-    let last = head
-        .map(|h| h.seq)
-        .or(checkpoint.map(|c| c.seq))
-        .unwrap_or(0);
-    let broken = |b| Err(Error::AuditBroken(b));
-    if file.seq > last {
-        return broken(Broken::Truncated {
-            last_seq: last,
-            head_seq: file.seq,
-        });
-    }
-    let recorded = match checkpoint {
-        _ if file.seq == 0 => Some(GENESIS_HASH.to_owned()),
-        Some(c) if file.seq == c.seq => Some(c.hash.clone()),
-        // Cut by retention: nothing left to compare with.
-        Some(c) if file.seq < c.seq => None,
-        _ => Some(
-            store
-                .row(file.seq)?
-                .and_then(|r| r.body)
-                .and_then(|b| rehash(&b).map(|(claimed, _)| claimed.to_owned()))
-                .unwrap_or_default(),
-        ),
-    };
-    match recorded {
-        Some(h) if h != file.hash => broken(Broken::HeadMismatch { seq: file.seq }),
-        _ => Ok(()),
-    }
 }
 
 /// Follows a chain record by record.
@@ -270,7 +92,7 @@ impl Chain {
             (
                 "decision",
                 row.decision.as_deref(),
-                record.decision.map(outcome_str),
+                record.decision.map(Outcome::as_str),
             ),
             ("hash", row.hash.as_deref(), Some(&record.hash)),
         ];
@@ -457,4 +279,14 @@ pub fn verify_dir(data_dir: &Path) -> Result<Result<Report, Broken>> {
         Ok(r) if head.is_none() && r.last_seq > 0 => Err(Broken::HeadMissing),
         other => other,
     })
+}
+
+/// Maps a result carrying [`crate::Error::AuditBroken`] to a finding, keeping
+/// other errors as errors.
+pub(crate) fn as_finding<T>(r: crate::Result<T>) -> crate::Result<Result<T, Broken>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(crate::Error::AuditBroken(b)) => Ok(Err(b)),
+        Err(e) => Err(e),
+    }
 }

@@ -74,7 +74,8 @@ pub(super) enum ExportPeriod {
 
 /// Runs one `palisade audit` subcommand on the store in `data_dir`.
 pub(super) fn audit(command: AuditCommand, data_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    use palisade::audit::{self, AuditStore, Cursor, Filter, SqliteStore, Timestamp};
+    use palisade::audit::{self, Timestamp};
+    use palisade::store::{AuditStore, Cursor, Filter, SqliteStore};
     // `export --config` takes the data directory from the configuration
     // unless one is given; everything else defaults to `serve`'s.
     let loaded = match &command {
@@ -230,7 +231,8 @@ fn retain(
     older_than: &str,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    use palisade::audit::{self, AuditStore, SqliteStore, Timestamp};
+    use palisade::audit::{self, Timestamp};
+    use palisade::store::{AuditStore, SqliteStore};
     let keep = palisade::policy::units::Duration::parse(older_than).map_err(anyhow::Error::msg)?;
     let keep = audit::cutoff(Timestamp::now(), std::time::Duration::from_secs(keep.0))
         .with_context(|| format!("`{older_than}` reaches before any possible record"))?;

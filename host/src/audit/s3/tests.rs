@@ -1,6 +1,9 @@
+use super::settings::part_size;
 use super::*;
+use base64::Engine as _;
 use md5::{Digest as _, Md5};
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};

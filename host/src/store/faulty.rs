@@ -2,11 +2,10 @@
 //! injection in tests and drills. Like object_store's `limit.rs` and
 //! `throttle.rs`, it adds behaviour around any [`AuditStore`] without
 //! touching the backend; open a log on one with
-//! [`AuditLog::open_wrapped`](super::AuditLog::open_wrapped).
+//! [`AuditLog::open_wrapped`](crate::audit::AuditLog::open_wrapped).
 
-use super::Broken;
-use super::record::{Record, SealedRecord};
-use super::store::{AuditStore, ChainHead, Checkpoint, Cursor, ExportMark, Filter, StoredRow};
+use super::records::{AuditStore, ChainHead, Checkpoint, Cursor, ExportMark, Filter, StoredRow};
+use crate::record::{Broken, Record, SealedRecord};
 use crate::{Error, Result};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

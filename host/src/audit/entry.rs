@@ -1,133 +1,12 @@
 //! One audit record, what callers hand the writer ([`Entry`]), and the
 //! canonical encoding and hash (see the [module docs](super) for the format).
 
-use crate::chain::{Decision, Outcome, Step};
+use crate::decision::{Decision, Outcome};
+use crate::record::{Columns, Kind, PluginRecord, Record, SealedRecord};
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-
-/// What a record is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// A decision (`POST /v1/decide`).
-    Decision,
-    /// An administrative action (policy reload, token change, …).
-    Admin,
-}
-
-impl Kind {
-    /// The name as stored: `decision` or `admin`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Decision => "decision",
-            Self::Admin => "admin",
-        }
-    }
-}
-
-/// A decision's outcome as stored: `allow`, `deny` or `approval_required`.
-pub fn outcome_str(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Allow => "allow",
-        Outcome::Deny => "deny",
-        Outcome::ApprovalRequired => "approval_required",
-    }
-}
-
-/// One plugin's part in a decision, as audited.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PluginRecord {
-    /// Plugin name.
-    pub plugin: String,
-    /// `allow`, `deny`, `approve`, `abstain` or `error`.
-    pub verdict: String,
-    /// For a failure, its kind (e.g. `out_of_fuel`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Fuel used.
-    pub fuel: u64,
-    /// Wall-clock time, in microseconds.
-    pub micros: u64,
-}
-
-impl From<&Step> for PluginRecord {
-    fn from(step: &Step) -> Self {
-        Self {
-            plugin: step.plugin.clone(),
-            verdict: step.verdict.to_owned(),
-            error: step.error.map(str::to_owned),
-            fuel: step.fuel,
-            micros: step.micros,
-        }
-    }
-}
-
-/// One audit record. Members are serialized in declaration order, which is
-/// part of the canonical encoding: do not reorder them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Record {
-    /// Position in the chain: 1, 2, 3, … without gaps.
-    pub seq: u64,
-    /// When the writer sealed the record (see [`super::format_ts`]).
-    pub ts: String,
-    /// Decision or administrative action.
-    pub kind: Kind,
-    /// The decision's id (`dec_…`), as answered to the agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision_id: Option<String>,
-    /// For a decision, the agent that asked; for an administrative action,
-    /// the agent it concerns, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<String>,
-    /// The agent's session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<String>,
-    /// The project.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project: Option<String>,
-    /// The service asked about.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-    /// The action asked about.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
-    /// The resource asked about.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource: Option<String>,
-    /// The request's attributes, already masked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attributes: Option<BTreeMap<String, String>>,
-    /// The answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Outcome>,
-    /// Why.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Each plugin's verdict and cost, in chain order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plugins: Option<Vec<PluginRecord>>,
-    /// The policy version that decided (or that an admin action installed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy_version: Option<String>,
-    /// Time taken by the decision, in microseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_us: Option<u64>,
-    /// The administrative event, e.g. `policy_reload`, `token_change`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<String>,
-    /// The administrative event's details (e.g. old and new version).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub details: Option<BTreeMap<String, serde_json::Value>>,
-    /// The previous record's `hash` (or [`super::GENESIS_HASH`], or the
-    /// checkpoint's hash after a retention cut).
-    pub prev_hash: String,
-    /// SHA-256 of the canonical bytes, lowercase hex.
-    pub hash: String,
-}
 
 /// The members of a record between `ts` and `prev_hash`, in [`Record`]'s
 /// order and with its skipping rules (a test holds the two together). The
@@ -167,23 +46,6 @@ struct Content<'a> {
     details: Option<&'a BTreeMap<String, serde_json::Value>>,
 }
 
-/// The copies of a record's fields that the store keeps as columns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Columns {
-    /// `kind`.
-    pub kind: Kind,
-    /// `decision_id`.
-    pub decision_id: Option<String>,
-    /// `agent`.
-    pub agent: Option<String>,
-    /// `session`.
-    pub session: Option<String>,
-    /// `project`.
-    pub project: Option<String>,
-    /// `decision`.
-    pub decision: Option<Outcome>,
-}
-
 /// An entry encoded by its caller, waiting for its place in the chain.
 #[derive(Debug)]
 pub(crate) struct Prepared {
@@ -202,45 +64,6 @@ fn encode(content: &Content<'_>) -> Result<String> {
     Ok(json)
 }
 
-/// A record with its place in the chain and its body: the exact bytes that
-/// were hashed, plus the hash member. Only the sealing functions make one,
-/// so the stored bytes are always the hashed ones.
-#[derive(Debug, Clone)]
-pub struct SealedRecord {
-    seq: u64,
-    ts: String,
-    hash: String,
-    body: String,
-    columns: Columns,
-}
-
-impl SealedRecord {
-    /// `seq`.
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    /// `ts`.
-    pub fn ts(&self) -> &str {
-        &self.ts
-    }
-
-    /// `hash`.
-    pub fn hash(&self) -> &str {
-        &self.hash
-    }
-
-    /// The body, as stored and exported.
-    pub fn body(&self) -> &str {
-        &self.body
-    }
-
-    /// The fields stored as columns.
-    pub fn columns(&self) -> &Columns {
-        &self.columns
-    }
-}
-
 /// What the writer answers once a record is durable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
@@ -252,14 +75,10 @@ pub struct Receipt {
     pub hash: String,
 }
 
-impl SealedRecord {
-    /// The receipt for this record.
-    pub(crate) fn receipt(self) -> Receipt {
-        Receipt {
-            seq: self.seq,
-            ts: self.ts,
-            hash: self.hash,
-        }
+impl From<SealedRecord> for Receipt {
+    fn from(record: SealedRecord) -> Self {
+        let (seq, ts, hash) = record.into_receipt_parts();
+        Receipt { seq, ts, hash }
     }
 }
 
@@ -280,13 +99,7 @@ pub(crate) fn seal(prepared: Prepared, seq: u64, ts: &str, prev_hash: &str) -> S
     body.push_str(HASH_MEMBER);
     body.push_str(&hash);
     body.push_str("\"}");
-    SealedRecord {
-        seq,
-        ts: ts.to_owned(),
-        hash,
-        body,
-        columns: prepared.columns,
-    }
+    SealedRecord::new(seq, ts.to_owned(), hash, body, prepared.columns)
 }
 
 /// Seals `record` as it is, recomputing its hash (for tools and tests that
@@ -334,6 +147,9 @@ fn to_hex(bytes: &[u8]) -> String {
     }
     s
 }
+
+/// The `prev_hash` of the first record: 64 zeros.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 const HASH_MEMBER: &str = ",\"hash\":\"";
 /// `,"hash":"` + 64 hex digits + `"}`.

@@ -1,12 +1,19 @@
-//! What an audit backend provides: [`AuditStore`].
+//! Where the audit trail's records are kept: [`AuditStore`], and the
+//! values it reads and writes (query [`Filter`]s and [`Cursor`]s, rows as
+//! stored, the [`Checkpoint`] and [`ExportMark`] in its `meta` table).
 //!
-//! The embedded backend is [`super::SqliteStore`]; a PostgreSQL backend
-//! implements the same trait over the same schema.
+//! The trait is blocking, on purpose: its one writer is the audit log's
+//! group-commit thread ([`crate::audit::AuditLog`]), which must not wait for
+//! an async runtime between a batch and its `fsync`, and its readers
+//! (queries, verification, export, retention) run on blocking threads of
+//! their own. The embedded backend is [`super::SqliteStore`]; a PostgreSQL
+//! backend implements the same trait over the same schema and passes the
+//! same conformance suite (`store::conformance`).
 
-use super::record::{Kind, Record, SealedRecord};
-use super::{Broken, Timestamp};
-use crate::chain::Outcome;
+use crate::decision::Outcome;
+use crate::record::{Broken, Kind, Record, SealedRecord};
 use crate::{Error, Result};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// Which records a query returns. Every set field must match; `None` matches
@@ -110,7 +117,7 @@ pub struct ExportMark {
     pub hash: String,
     /// The period of the last exported file, e.g. `2026-11-23T14`: for
     /// whoever reads `meta`; file names are chosen by what the destination
-    /// holds ([`super::ExportSink::exists`]), not from this.
+    /// holds ([`crate::audit::ExportSink::exists`]), not from this.
     pub period: String,
 }
 
@@ -175,7 +182,7 @@ pub trait AuditStore: Send {
     /// Checks what the backend derives from the records for queries (for
     /// SQLite, the session/agent postings) against them; the first
     /// record it misrepresents. The records themselves are checked by
-    /// [`super::verify()`].
+    /// [`crate::audit::verify()`].
     fn check_derived(&mut self) -> Result<Option<Broken>> {
         Ok(None)
     }

@@ -1,0 +1,102 @@
+//! The head file, `audit.head`: the writer's last committed record, kept
+//! beside the store so that a chain cut short at its end is found
+//! ([`HeadFile`], and `check_head_file`).
+
+use super::entry::GENESIS_HASH;
+use super::entry::rehash;
+use crate::record::Broken;
+use crate::store::{AuditStore, ChainHead, Checkpoint};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+
+/// The head file, `audit.head`: the writer's last committed record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadFile {
+    /// Its `seq`.
+    pub seq: u64,
+    /// Its `hash`.
+    pub hash: String,
+}
+
+impl HeadFile {
+    /// The file's name in the data directory.
+    pub const FILE: &'static str = "audit.head";
+
+    /// Reads `data_dir/audit.head`; `None` if there is none. An unreadable
+    /// one is an [`Error::AuditBroken`].
+    pub fn read(data_dir: &Path) -> Result<Option<HeadFile>> {
+        let path = data_dir.join(Self::FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(Error::Io { path, source }),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Error::AuditBroken(Broken::Malformed {
+                what: format!("the head file `{}` is unreadable: {e}", path.display()),
+            })
+        })
+    }
+
+    /// Replaces `data_dir/audit.head` atomically (temporary file, sync,
+    /// rename).
+    pub(crate) fn write(&self, data_dir: &Path) -> Result<()> {
+        let path = data_dir.join(Self::FILE);
+        let tmp = data_dir.join("audit.head.tmp");
+        let io = |source| Error::Io {
+            path: tmp.clone(),
+            source,
+        };
+        let json = serde_json::to_vec(self).map_err(|e| Error::Audit {
+            message: format!("cannot encode the head file: {e}"),
+        })?;
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = crate::data_dir::create_private(&tmp).map_err(io)?;
+        f.write_all(&json).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(|source| Error::Io { path, source })
+    }
+}
+
+/// Checks the head file against the store's last record and checkpoint
+/// (without walking the chain): the store must reach the head file's record,
+/// and that record must be the one recorded.
+pub(crate) fn check_head_file(
+    store: &mut dyn AuditStore,
+    file: &HeadFile,
+    head: Option<&ChainHead>,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<()> {
+    let last = head
+        .map(|h| h.seq)
+        .or(checkpoint.map(|c| c.seq))
+        .unwrap_or(0);
+    let broken = |b| Err(Error::AuditBroken(b));
+    if file.seq > last {
+        return broken(Broken::Truncated {
+            last_seq: last,
+            head_seq: file.seq,
+        });
+    }
+    let recorded = match checkpoint {
+        _ if file.seq == 0 => Some(GENESIS_HASH.to_owned()),
+        Some(c) if file.seq == c.seq => Some(c.hash.clone()),
+        // Cut by retention: nothing left to compare with.
+        Some(c) if file.seq < c.seq => None,
+        _ => Some(
+            store
+                .row(file.seq)?
+                .and_then(|r| r.body)
+                .and_then(|b| rehash(&b).map(|(claimed, _)| claimed.to_owned()))
+                .unwrap_or_default(),
+        ),
+    };
+    match recorded {
+        Some(h) if h != file.hash => broken(Broken::HeadMismatch { seq: file.seq }),
+        _ => Ok(()),
+    }
+}

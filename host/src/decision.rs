@@ -1,0 +1,60 @@
+//! A decision as a value: its [`Outcome`], each plugin's [`Step`] and the
+//! [`Decision`] that combines them. [`crate::chain`] makes decisions,
+//! [`crate::api`] answers them and [`crate::audit`] records them; all three
+//! take these types from here, so the trail does not depend on the code
+//! that decides.
+
+use serde::{Deserialize, Serialize};
+
+/// The answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Go ahead.
+    Allow,
+    /// Do not.
+    Deny,
+    /// Ask a human first.
+    ApprovalRequired,
+}
+
+/// One plugin's part in a decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Plugin name.
+    pub plugin: String,
+    /// `allow`, `deny`, `approve`, `abstain` or `error`.
+    pub verdict: &'static str,
+    /// The plugin's reason, or the failure.
+    pub reason: String,
+    /// For a failure, its kind (e.g. `out_of_fuel`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    /// Fuel used.
+    pub fuel: u64,
+    /// Wall-clock time, in microseconds.
+    pub micros: u64,
+}
+
+/// A decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// The answer.
+    pub outcome: Outcome,
+    /// Why, for a human.
+    pub reason: String,
+    /// Each plugin's verdict and cost, in chain order.
+    pub steps: Vec<Step>,
+}
+
+impl Outcome {
+    /// The name as answered and stored: `allow`, `deny` or
+    /// `approval_required`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::ApprovalRequired => "approval_required",
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! [`AuditStore`] for [`SqliteStore`]: appends (one transaction per batch,
+//! with the postings pass when one is due), reads, the `meta` table and
+//! retention cuts.
+
+use super::postings::{check_postings, load_unposted, write_postings};
+use super::query::{last_before, query_page};
+use super::{SqliteStore, sql_err, stored_row, text, to_i64, to_u64};
+use crate::decision::Outcome;
+use crate::record::{Broken, Record, SealedRecord};
+use crate::store::records::{
+    AuditStore, CHECKPOINT_KEY, ChainHead, Checkpoint, Cursor, Filter, MAX_PAGE, StoredRow,
+};
+use crate::{Error, Result};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+const INSERT: &str = "INSERT INTO records \
+    (seq, ts, kind, decision_id, agent, session, project, decision, body, hash) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+const COLUMNS: &str = "seq, ts, kind, decision_id, agent, session, project, decision, body, hash";
+const SET_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+impl AuditStore for SqliteStore {
+    fn append(&mut self, batch: &[SealedRecord]) -> Result<()> {
+        let Some(last) = batch.last().map(SealedRecord::seq) else {
+            return Ok(());
+        };
+        let mut unposted = match self.unposted.take() {
+            Some(u) => u,
+            None => load_unposted(&self.conn).map_err(|e| self.err(e))?,
+        };
+        let before = unposted.len();
+        unposted.extend(batch.iter().map(|s| {
+            let c = s.columns();
+            (s.seq(), c.session.clone(), c.agent.clone())
+        }));
+        let post = unposted.len() as u64 >= self.post_every;
+        let write = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(INSERT)?;
+                for s in batch {
+                    let c = s.columns();
+                    insert.execute(params![
+                        to_i64(s.seq()),
+                        s.ts(),
+                        c.kind.as_str(),
+                        c.decision_id,
+                        c.agent,
+                        c.session,
+                        c.project,
+                        c.decision.map(Outcome::as_str),
+                        s.body(),
+                        s.hash(),
+                    ])?;
+                }
+            }
+            if post {
+                write_postings(&tx, &unposted, last)?;
+            }
+            tx.commit()
+        };
+        let result = write(&mut self.conn);
+        match result {
+            Ok(()) if post => unposted.clear(),
+            Ok(()) => {}
+            Err(_) => unposted.truncate(before),
+        }
+        self.unposted = Some(unposted);
+        result.map_err(|e| self.err(e))
+    }
+
+    fn head(&mut self) -> Result<Option<ChainHead>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT seq, hash, ts FROM records ORDER BY seq DESC LIMIT 1")
+            .map_err(|e| sql_err(&self.path, e))?;
+        st.query_row([], |r| {
+            Ok(ChainHead {
+                seq: to_u64(r.get(0)?),
+                hash: text(r.get_ref(1)?).unwrap_or_default(),
+                ts: text(r.get_ref(2)?).unwrap_or_default(),
+            })
+        })
+        .optional()
+        .map_err(|e| sql_err(&self.path, e))
+    }
+
+    fn query(&mut self, filter: &Filter, cursor: Cursor, limit: usize) -> Result<Vec<Record>> {
+        let limit = limit.min(MAX_PAGE);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let path = self.path.clone();
+        // One read transaction: one snapshot for the bounds and the pages.
+        let tx = self.conn.transaction().map_err(|e| sql_err(&path, e))?;
+        let out = query_page(&tx, &path, filter, cursor, limit)?;
+        tx.commit().map_err(|e| sql_err(&path, e))?;
+        Ok(out)
+    }
+
+    fn row(&mut self, seq: u64) -> Result<Option<StoredRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM records WHERE seq = ?1");
+        let mut st = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        st.query_row([to_i64(seq)], stored_row)
+            .optional()
+            .map_err(|e| sql_err(&self.path, e))
+    }
+
+    fn scan(
+        &mut self,
+        after_seq: u64,
+        through_seq: u64,
+        visit: &mut dyn FnMut(StoredRow) -> Result<bool>,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let e = |e| sql_err(&path, e);
+        let sql =
+            format!("SELECT {COLUMNS} FROM records WHERE seq > ?1 AND seq <= ?2 ORDER BY seq");
+        // One statement reads one snapshot (WAL), however long it runs.
+        let mut st = self.conn.prepare_cached(&sql).map_err(e)?;
+        let mut rows = st
+            .query([to_i64(after_seq), to_i64(through_seq)])
+            .map_err(e)?;
+        while let Some(r) = rows.next().map_err(e)? {
+            if !visit(stored_row(r).map_err(e)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn last_seq_before(&mut self, ts: &str, through_seq: u64) -> Result<Option<u64>> {
+        let last = last_before(&self.conn, ts).map_err(|e| self.err(e))?;
+        let Some(last) = last.map(|l| l.min(through_seq)) else {
+            return Ok(None);
+        };
+        let max: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT max(seq) FROM records WHERE seq <= ?1",
+                [to_i64(last)],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(max.map(to_u64))
+    }
+
+    fn meta(&mut self, key: &str) -> Result<Option<String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+            .map_err(|e| sql_err(&self.path, e))?;
+        st.query_row([key], |r| Ok(text(r.get_ref(0)?)))
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| sql_err(&self.path, e))
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        let mut st = self
+            .conn
+            .prepare_cached(SET_META)
+            .map_err(|e| sql_err(&self.path, e))?;
+        st.execute([key, value])
+            .map(drop)
+            .map_err(|e| sql_err(&self.path, e))
+    }
+
+    fn cut(&mut self, checkpoint: &Checkpoint) -> Result<u64> {
+        let value = serde_json::to_string(checkpoint).map_err(|e| Error::Audit {
+            message: format!("cannot encode the checkpoint: {e}"),
+        })?;
+        let seq = to_i64(checkpoint.seq);
+        let cut = |conn: &mut Connection| -> rusqlite::Result<usize> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(SET_META)?
+                .execute([CHECKPOINT_KEY, value.as_str()])?;
+            let deleted = tx
+                .prepare_cached("DELETE FROM records WHERE seq <= ?1")?
+                .execute([seq])?;
+            tx.prepare_cached("DELETE FROM postings WHERE upto <= ?1")?
+                .execute([seq])?;
+            tx.commit()?;
+            Ok(deleted)
+        };
+        let deleted = cut(&mut self.conn).map_err(|e| self.err(e))?;
+        Ok(deleted as u64)
+    }
+
+    fn maintain(&mut self) -> Result<()> {
+        // PASSIVE: copies what it can without waiting for readers or the
+        // writer; the WAL starts over once it is all copied.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(|e| self.err(e))
+    }
+
+    fn check_derived(&mut self) -> Result<Option<Broken>> {
+        let floor = self.checkpoint()?.map_or(0, |c| c.seq);
+        check_postings(&self.conn, floor).map_err(|e| self.err(e))
+    }
+}
