@@ -43,11 +43,13 @@ rate_limits:
 fn people() -> String {
     format!(
         "admins:\n  ops: [\"{}\"]\nroles:\n  inv-admin:\n    tokens: [\"{}\"]\n    admin: [invoice-processor]\n  \
-         plat-admin:\n    tokens: [\"{}\"]\n    admin: [platform]\n  approver:\n    tokens: [\"{}\"]\n    approver: [platform]\n",
+         plat-admin:\n    tokens: [\"{}\"]\n    admin: [platform]\n  approver:\n    tokens: [\"{}\"]\n    approver: [platform]\n  \
+         both:\n    tokens: [\"{}\"]\n    admin: [invoice-processor, platform]\n",
         token_hash("tok-ops"),
         token_hash("tok-inv-admin"),
         token_hash("tok-plat-admin"),
         token_hash("tok-approver"),
+        token_hash("tok-both"),
     )
 }
 
@@ -308,6 +310,13 @@ async fn a_project_administrator_sees_only_their_project() {
     assert_eq!((status, status2), (404, 404), "{other} {none}");
     assert_eq!(other["error"]["code"], none["error"]["code"]);
     assert!(!other.to_string().contains("claude"), "{other}");
+    // One who administers both reads both, without naming either.
+    let (_, both) = get(&s, "/v1/audit", "tok-both").await;
+    assert_eq!(
+        projects_of(&both),
+        ["invoice-processor", "platform"],
+        "{both}"
+    );
     // The server administrator reads both.
     let (_, all) = get(&s, "/v1/audit", "tok-ops").await;
     let seen = projects_of(&all);

@@ -57,35 +57,25 @@ fn time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> 
         .transpose()
 }
 
-/// The project a person's query reads: any (or the one named) for a
-/// server administrator; for a project administrator the one named if they
-/// administer it (else `404`, as for a project that does not exist), or
-/// their only project when none is named.
-fn scope(person: &Person, named: Option<String>) -> Result<Option<String>, ApiError> {
+/// The projects a person's query may read, as a filter: any (or the one
+/// named) for a server administrator; for a project administrator the one
+/// named if they administer it (else `404`, as for a project that does not
+/// exist), or all of theirs when none is named.
+fn scope(
+    person: &Person,
+    named: Option<String>,
+) -> Result<(Option<String>, Option<Vec<String>>), ApiError> {
     if person.server_admin {
-        return Ok(named);
+        return Ok((named, None));
     }
     match named {
-        Some(p) if person.admin_of.contains(&p) => Ok(Some(p)),
+        Some(p) if person.admin_of.contains(&p) => Ok((Some(p), None)),
         Some(p) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no project `{p}`"),
         )),
-        None if person.admin_of.len() == 1 => Ok(person.admin_of.iter().next().cloned()),
-        None => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            format!(
-                "name the project: `project=` one of {}",
-                person
-                    .admin_of
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
+        None => Ok((None, Some(person.admin_of.iter().cloned().collect()))),
     }
 }
 
@@ -96,9 +86,9 @@ pub(super) async fn query(
 ) -> Result<Json<AuditPage>, ApiError> {
     let snapshot = auth::ready(&state)?;
     let person = auth::administrator(&snapshot, &headers)?;
-    let Query(mut q) = query
+    let Query(q) = query
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
-    q.project = scope(person, q.project)?;
+    let (project, projects) = scope(person, q.project)?;
     let audit = state.audit().cloned().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -117,7 +107,8 @@ pub(super) async fn query(
     let filter = Filter {
         session: q.session,
         agent: q.agent,
-        project: q.project,
+        project,
+        projects,
         decision: q.decision,
         decision_id: q.decision_id,
         kind: None,

@@ -26,6 +26,9 @@ pub struct Filter {
     pub agent: Option<String>,
     /// The project.
     pub project: Option<String>,
+    /// One of these projects (what a project administrator may read); an
+    /// empty list matches nothing.
+    pub projects: Option<Vec<String>>,
     /// The decision's outcome.
     pub decision: Option<Outcome>,
     /// One decision, by id.

@@ -224,6 +224,20 @@ pub(crate) fn query_filters_and_pages(f: &impl Fixture) {
         ),
         (
             Filter {
+                projects: Some(vec!["p0".into(), "p9".into()]),
+                ..Filter::default()
+            },
+            Box::new(|r| r.project.as_deref() == Some("p0")),
+        ),
+        (
+            Filter {
+                projects: Some(Vec::new()),
+                ..Filter::default()
+            },
+            Box::new(|_| false),
+        ),
+        (
+            Filter {
                 decision: Some(Outcome::Deny),
                 agent: some("a1"),
                 session: some("s2"),

@@ -77,6 +77,21 @@ impl Where {
         self.conds.push(format!("{cond} ?{}", self.args.len()));
     }
 
+    /// Adds `<column> IN (?N, …)`; an empty set matches nothing.
+    fn and_in(&mut self, column: &str, values: &[String]) {
+        if values.is_empty() {
+            self.conds.push("0".into());
+            return;
+        }
+        let mut marks = Vec::with_capacity(values.len());
+        for v in values {
+            self.args.push(Value::Text(v.clone()));
+            marks.push(format!("?{}", self.args.len()));
+        }
+        self.conds
+            .push(format!("{column} IN ({})", marks.join(", ")));
+    }
+
     /// `SELECT r.seq, r.body FROM records r WHERE … ORDER BY r.seq … LIMIT …`.
     fn select(mut self, desc: bool, limit: usize) -> (String, Vec<Value>) {
         self.args.push(Value::Integer(to_i64(limit as u64)));
@@ -104,6 +119,9 @@ fn conditions(filter: &Filter) -> Where {
         if let Some(v) = v {
             q.and(c, Value::Text(v.clone()));
         }
+    }
+    if let Some(projects) = &filter.projects {
+        q.and_in("+r.project", projects);
     }
     if let Some(d) = filter.decision {
         q.and("+r.decision =", Value::Text(d.as_str().into()));
