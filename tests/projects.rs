@@ -783,6 +783,64 @@ async fn a_project_that_clashes_with_others_is_refused_alone() {
         .collect();
     assert_eq!(listed, ["invoice", "platform"], "{st}");
 
+    // A rename that a role still names is blamed on the project renamed;
+    // its administrator learns that it clashes, not with what.
+    for file in ["code-reviewer.yaml", "ci-runner.yaml", "identities.yaml"] {
+        let path = root.join("platform").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replace("project: platform\n", "project: platform2\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(root.join("invoice/policy.yaml"), INVOICE).unwrap();
+    let (status, answer) = call(
+        &s,
+        reqwest::Method::POST,
+        "/v1/admin/reload",
+        "tok-ops",
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    let raw = req(
+        "aws",
+        "s3:GetObject",
+        "arn:aws:s3:::invoice-data/raw/a.csv",
+        json!({}),
+    );
+    assert_eq!(
+        decide(&s, "tok-invoice", raw).await.1["decision"],
+        "allow",
+        "invoice's change went in: {answer}"
+    );
+    assert_eq!(
+        decide(&s, "tok-ci", req("git", "read", "repos/a", json!({})))
+            .await
+            .1["project"],
+        "platform"
+    );
+    let (_, st) = get(&s, "/v1/status", "tok-ops").await;
+    let failed = st["last_reload"]["failed"].as_array().unwrap();
+    let platform = failed
+        .iter()
+        .find(|f| f["folder"] == "platform")
+        .unwrap_or_else(|| panic!("{st}"));
+    assert!(
+        platform["error"]
+            .as_str()
+            .unwrap()
+            .contains("names project `platform`"),
+        "{st}"
+    );
+    let (_, st) = get(&s, "/v1/status", "tok-plat-admin").await;
+    let shown = st["refused"][0]["error"].as_str().unwrap();
+    assert!(
+        shown.contains("clashes with another project") && !shown.contains("people.yaml"),
+        "{st}"
+    );
+
     // Every project folder gone: refused, not one empty project.
     for folder in ["aaa-copycat", "borrower", "invoice", "platform"] {
         std::fs::remove_dir_all(root.join(folder)).unwrap();

@@ -50,10 +50,13 @@ pub(super) async fn status(
             .filter(|p| person.administers(&p.policy.project))
             .map(|p| p.policy.folder.as_str())
             .collect();
-        let refused: Vec<&crate::snapshot::Failure> = last_reload
+        // Their own files' errors in full; a clash with other projects
+        // without naming them.
+        let refused: Vec<Value> = last_reload
             .iter()
             .flat_map(|a| &a.failed)
             .filter(|f| folders.contains(&f.folder.as_str()))
+            .map(|f| json!({"folder": f.folder, "error": f.for_project()}))
             .collect();
         return Ok(Json(
             json!({"ready": true, "projects": projects, "refused": refused}),

@@ -229,7 +229,12 @@ impl LoadedConfig {
                             .map_err(|e| err(format!("cannot open the project's folder: {e}")))?,
                         "the project's folder",
                     ),
-                    _ => (
+                    // Never the configuration's directory for a project's
+                    // plugin.
+                    (Some(_), None) => {
+                        return Err(err("a project's plugin needs the policy directory".into()));
+                    }
+                    (None, _) => (
                         base.try_clone().map_err(|e| err(e.to_string()))?,
                         "the configuration's directory",
                     ),

@@ -247,12 +247,35 @@ impl Reloader {
                 .values()
                 .find(|p| p.policy.folder == f.folder)
                 .map(|p| p.policy.project.clone());
-            let mut entry = refused_event(trigger, requested_by, project, serving, &f.error);
-            entry
-                .details
-                .insert("folder".into(), f.folder.clone().into());
-            if let Err(e) = audit.append_blocking(entry) {
-                tracing::error!(error = %e, "cannot record the refused project");
+            // In the project's own trail, what its administrators may read;
+            // a clash with others is recorded in full server-wide too.
+            let mut entries = Vec::new();
+            let in_project = project.is_some();
+            if in_project {
+                entries.push(refused_event(
+                    trigger,
+                    requested_by,
+                    project,
+                    serving,
+                    &f.for_project(),
+                ));
+            }
+            if !in_project || !f.own {
+                entries.push(refused_event(
+                    trigger,
+                    requested_by,
+                    None,
+                    serving,
+                    &f.error,
+                ));
+            }
+            for mut entry in entries {
+                entry
+                    .details
+                    .insert("folder".into(), f.folder.clone().into());
+                if let Err(e) = audit.append_blocking(entry) {
+                    tracing::error!(error = %e, "cannot record the refused project");
+                }
             }
         }
     }

@@ -152,9 +152,9 @@ impl Runtime {
         self.load_for(None, name, bytes, options)
     }
 
-    /// [`Runtime::load`] for `owner`: the project that declares the plugin,
-    /// whose share of the engine is its own (`None`: a plugin every project
-    /// shares, such as a built-in one).
+    /// [`Runtime::load`] for `owner`: the project (by its folder) that
+    /// declares the plugin, whose share of the engine is its own (`None`: a
+    /// plugin every project shares, such as a built-in one).
     pub fn load_for(
         &self,
         owner: Option<&str>,

@@ -5,17 +5,20 @@
 //! Strict (`palisade check`, `eval`, `test`, and a root that is one
 //! project): any error refuses the whole root. Tolerant (a directory of
 //! projects, started or reloaded): a project is blamed for what it brings.
-//! The projects that did not change (and the last good versions of those
-//! whose files are refused) are the base, which must check out with the
-//! server's files; each changed project is checked against that base alone
-//! and refused, keeping its last good version, if it breaks it (its files,
-//! its own plugins, a name, token or person it clashes with); the whole is
-//! then checked once more, and if changed projects clash with one another
-//! the whole change is refused. So one project's change can neither
+//! The projects that did not change, and the last good versions of those
+//! whose files or own plugins are refused, are the fixed part, which must
+//! check out with the server's files. Each changed project is checked
+//! against the fixed part alone and refused, keeping its last good version,
+//! if it clashes with it (a name, a token hash or a person's name taken, a
+//! rename a role still names); a refusal adds that last good version to the
+//! fixed part and the others are checked again, until none is refused (the
+//! outcome does not depend on the order folders are read in). The whole is
+//! then checked once more; changed projects that clash only with one
+//! another refuse the whole change. So one project's change can neither
 //! displace a project that did not change nor hold back another's good
 //! change, and the snapshot installed always passes every check a start
-//! does. At a start there is no base: a project whose files or plugins fail
-//! is left out, and clashes between projects stop the start.
+//! does. At a start there is no last good version: a project whose files or
+//! plugins fail is left out, and clashes between projects stop the start.
 
 use super::{Project, Snapshot};
 use crate::chain::Plugins;
@@ -33,6 +36,44 @@ pub struct Failure {
     pub folder: String,
     /// The error, with `file:line:col`.
     pub error: String,
+    /// Whether the error is about the project's own files and plugins
+    /// (false: it clashes with another project or the server's files, and
+    /// the error names them).
+    #[serde(skip)]
+    pub own: bool,
+}
+
+impl Failure {
+    /// A failure of `folder`'s own files or plugins.
+    fn own(folder: &str, e: &Error) -> Self {
+        Self {
+            folder: folder.to_owned(),
+            error: e.to_string(),
+            own: true,
+        }
+    }
+
+    /// A clash of `folder`'s change with another project or the server.
+    fn across(folder: &str, e: &Error) -> Self {
+        Self {
+            own: false,
+            ..Self::own(folder, e)
+        }
+    }
+
+    /// What the project's own administrators may read: the error when it
+    /// is about their files, else only that their change clashes with what
+    /// other projects or the server's files hold (whose names and files
+    /// they may not see).
+    pub fn for_project(&self) -> String {
+        if self.own {
+            return self.error.clone();
+        }
+        "the change clashes with another project or with the server's files (a project \
+         name, a token hash or a person's name that is taken, or a role naming this \
+         project); a server administrator can see the details"
+            .into()
+    }
 }
 
 /// A loaded snapshot and the project folders that were refused.
@@ -87,7 +128,7 @@ pub fn load(
             Ok(policy) => compiled.push(policy),
             Err(e) if previous.is_some() => {
                 tracing::error!(folder = %p.folder, error = %e, "a project's files were refused");
-                failures.push(refusal(&p.folder, &e));
+                failures.push(Failure::own(&p.folder, &e));
             }
             Err(e) => return Err(e),
         }
@@ -141,7 +182,7 @@ pub fn load(
             }
             Ok(own) => changed.push((policy, own)),
             Err(e) => {
-                failures.push(refusal(&policy.folder, &e));
+                failures.push(Failure::own(&policy.folder, &e));
                 if let Some(old) = old {
                     base.push(old.policy.clone());
                     kept.insert(old.policy.folder.clone(), old);
@@ -149,31 +190,59 @@ pub fn load(
             }
         }
     }
-    // The base must check out with the server's files (its roles may name
-    // the changed projects, which are checked next).
-    let names: BTreeSet<String> = changed.iter().map(|(p, _)| p.project.clone()).collect();
+    // The base must check out with the server's files; its roles may name
+    // the changed projects, by their new names or (for a rename that is
+    // refused) their old ones.
+    let old_names = |policy: &Policy| old_of(&policy.folder).map(|o| o.policy.project.clone());
+    let names: BTreeSet<String> = changed
+        .iter()
+        .flat_map(|(p, _)| std::iter::once(p.project.clone()).chain(old_names(p)))
+        .collect();
     policy::assemble_among(decl.clone(), root.layout, base.clone(), &names)
         .map_err(|e| with_refusals(e, &failures))?;
-    // Each changed project against the base alone, so that which one is
-    // blamed never depends on the order they are read in.
-    let mut accepted = base.clone();
-    for (policy, own) in changed {
-        let mut trial = base.clone();
-        trial.push(policy.clone());
-        match policy::assemble_among(decl.clone(), root.layout, trial, &names) {
-            Ok(_) => {
-                own_plugins.insert(policy.folder.clone(), own);
-                accepted.push(policy);
+    // (The last good versions kept below come from the snapshot serving,
+    // which checked out with the unchanged projects; the final check below
+    // covers them with the server's files as they are now.)
+    // Each changed project against the fixed part alone (the unchanged
+    // projects and the last good versions kept), so that which one is
+    // blamed never depends on the order they are read in; a rename a role
+    // still names is blamed on the project renamed. A refused change puts
+    // its last good version into the fixed part, so the others are tried
+    // again until none is refused.
+    let mut fixed = base;
+    let mut pending = changed;
+    loop {
+        let mut still = Vec::new();
+        let mut refused_any = false;
+        for (policy, own) in pending {
+            let mut trial = fixed.clone();
+            trial.push(policy.clone());
+            let mut others = names.clone();
+            if let Some(old) = old_names(&policy).filter(|o| *o != policy.project) {
+                others.remove(&old);
             }
-            Err(e) => {
-                tracing::error!(folder = %policy.folder, error = %e, "a project's change was refused");
-                failures.push(refusal(&policy.folder, &e));
-                if let Some(old) = old_of(&policy.folder) {
-                    accepted.push(old.policy.clone());
-                    kept.insert(old.policy.folder.clone(), old);
+            match policy::assemble_among(decl.clone(), root.layout, trial, &others) {
+                Ok(_) => still.push((policy, own)),
+                Err(e) => {
+                    tracing::error!(folder = %policy.folder, error = %e, "a project's change was refused");
+                    failures.push(Failure::across(&policy.folder, &e));
+                    refused_any = true;
+                    if let Some(old) = old_of(&policy.folder) {
+                        fixed.push(old.policy.clone());
+                        kept.insert(old.policy.folder.clone(), old);
+                    }
                 }
             }
         }
+        pending = still;
+        if !refused_any {
+            break;
+        }
+    }
+    let mut accepted = fixed;
+    for (policy, own) in pending {
+        own_plugins.insert(policy.folder.clone(), own);
+        accepted.push(policy);
     }
     // Changed projects that clash with one another refuse the whole change.
     let set =
@@ -183,14 +252,6 @@ pub fn load(
         snapshot: snapshot(runtime, set, &shared, own_plugins, &kept),
         failures,
     })
-}
-
-/// The failure of `folder`, for `/v1/status` and the trail.
-fn refusal(folder: &str, e: &Error) -> Failure {
-    Failure {
-        folder: folder.to_owned(),
-        error: e.to_string(),
-    }
 }
 
 /// `e`, naming the folders refused before it, when there are some: the
@@ -368,13 +429,15 @@ fn load_plugin(
         Some(policy) => loaded.project_plugin_bytes(&policy.folder, name, spec)?,
         None => loaded.plugin_bytes(name, spec)?,
     };
-    let owner = owner.map(|p| p.project.as_str());
+    // Shares are keyed by the project's folder: a project renamed in the
+    // same reload as another takes its old name never takes its share.
+    let owner = owner.map(|p| p.folder.as_str());
     let mut options = spec.options();
     options.limits.max_instances.get_or_insert(share);
     let plugin = runtime.load_for(owner, name, &bytes, options)?;
     tracing::info!(
         plugin = name,
-        project = owner.unwrap_or("(shared)"),
+        folder = owner.unwrap_or("(shared)"),
         digest = plugin.digest(),
         exports = ?plugin.exports().names(),
         code = ?plugin.code_source(),
