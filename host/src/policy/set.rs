@@ -97,7 +97,7 @@ pub fn compile(root: &Root) -> Result<PolicySet> {
     let mut decl = compile_server(&root.server)?;
     let mut projects = Vec::new();
     for p in &root.projects {
-        let (policy, extras) = compile_project(&p.folder, &p.sources, root.layout)?;
+        let (policy, extras) = compile_project(&p.folder, p.readable()?, root.layout)?;
         decl.absorb(extras);
         projects.push(policy);
     }

@@ -36,6 +36,35 @@ pub struct ProjectSources {
     pub folder: String,
     /// Its files, in name order.
     pub sources: Vec<Source>,
+    /// Why the folder could not be read (a file that is not UTF-8, policy
+    /// files one folder too deep, …): the project's failure, not the root's.
+    pub unreadable: Option<(String, String)>,
+}
+
+impl ProjectSources {
+    /// The files, or why the folder could not be read.
+    pub fn readable(&self) -> Result<&[Source]> {
+        match &self.unreadable {
+            None => Ok(&self.sources),
+            Some((path, message)) => Err(Error::Config {
+                path: path.clone(),
+                message: message.clone(),
+            }),
+        }
+    }
+
+    /// A folder that could not be read, and why.
+    fn unreadable(folder: String, e: &Error) -> Self {
+        let (path, message) = match e {
+            Error::Config { path, message } => (path.clone(), message.clone()),
+            e => (format!("{folder}/"), e.to_string()),
+        };
+        Self {
+            folder,
+            sources: Vec::new(),
+            unreadable: Some((path, message)),
+        }
+    }
 }
 
 /// Everything under a policy root, read.
@@ -58,6 +87,7 @@ impl Root {
             projects: vec![ProjectSources {
                 folder: String::new(),
                 sources,
+                unreadable: None,
             }],
         }
     }
@@ -108,28 +138,59 @@ pub fn read_root(dir: &Dir, name: &str, display: &str) -> Result<Root> {
             })
             .collect()
     };
-    // A folder is a project when it holds `.yaml` files.
-    let mut projects_found = Vec::new();
+    // A folder is a project when it holds `.yaml` files. What goes wrong
+    // reading one folder is that project's failure, not the root's.
+    let folder_err = |folder: &str, e: std::io::Error| Error::Config {
+        path: format!("{folder}/"),
+        message: format!("cannot read the project's folder: {e}"),
+    };
+    let mut projects = Vec::new();
     for folder in folders {
-        let project_dir = sub.open_dir(&folder).map_err(io)?;
-        let (names, nested) = entries(&project_dir).map_err(io)?;
+        let listed = sub
+            .open_dir(&folder)
+            .and_then(|d| entries(&d).map(|e| (d, e)))
+            .map_err(|e| folder_err(&folder, e));
+        let (project_dir, (names, nested)) = match listed {
+            Ok(listed) => listed,
+            Err(e) => {
+                projects.push(ProjectSources::unreadable(folder, &e));
+                continue;
+            }
+        };
         if names.is_empty() {
             tracing::debug!(folder, "a folder without `.yaml` files is not a project");
             continue;
         }
-        // A folder inside a project that holds policy files would be
-        // passed over: refused instead, so nothing is silently left out.
-        let mut nested_yaml = None;
-        for n in nested {
-            let inner = project_dir.open_dir(&n).map_err(io)?;
-            if !entries(&inner).map_err(io)?.0.is_empty() {
-                nested_yaml = Some(n);
-                break;
+        let read_project = || -> Result<Vec<Source>> {
+            // A folder inside a project that holds policy files would be
+            // passed over: refused instead, so nothing is silently left out.
+            for n in &nested {
+                let inner = project_dir
+                    .open_dir(n)
+                    .and_then(|d| entries(&d))
+                    .map_err(|e| folder_err(&folder, e))?;
+                if !inner.0.is_empty() {
+                    return Err(Error::Config {
+                        path: format!("{folder}/{n}"),
+                        message: "this folder inside a project holds `.yaml` files, which \
+                                  would not be read: a project is one folder directly under \
+                                  the policy directory"
+                            .into(),
+                    });
+                }
             }
-        }
-        projects_found.push((folder, project_dir, names, nested_yaml));
+            read(&project_dir, &format!("{folder}/"), &names)
+        };
+        projects.push(match read_project() {
+            Ok(sources) => ProjectSources {
+                folder,
+                sources,
+                unreadable: None,
+            },
+            Err(e) => ProjectSources::unreadable(folder, &e),
+        });
     }
-    if projects_found.is_empty() {
+    if projects.is_empty() {
         if files.is_empty() {
             return Err(Error::Config {
                 path: display.to_owned(),
@@ -137,21 +198,6 @@ pub fn read_root(dir: &Dir, name: &str, display: &str) -> Result<Root> {
             });
         }
         return Ok(Root::project(read(&sub, "", &files)?));
-    }
-    let mut projects = Vec::new();
-    for (folder, project_dir, names, nested) in projects_found {
-        if let Some(n) = nested {
-            return Err(Error::Config {
-                path: format!("{folder}/{n}"),
-                message: "this folder inside a project holds `.yaml` files, which would not \
-                          be read: a project is one folder directly under the policy directory"
-                    .into(),
-            });
-        }
-        projects.push(ProjectSources {
-            sources: read(&project_dir, &format!("{folder}/"), &names)?,
-            folder,
-        });
     }
     Ok(Root {
         layout: Layout::Projects,

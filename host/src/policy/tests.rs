@@ -346,6 +346,7 @@ fn projects(server: &[(&str, &str)], folders: &[(&str, &[(&str, &str)])]) -> Roo
                     .iter()
                     .map(|(n, t)| src(&format!("{folder}/{n}"), t))
                     .collect(),
+                unreadable: None,
             })
             .collect(),
     }
@@ -498,12 +499,31 @@ fn a_root_read_from_disk_is_one_project_or_a_directory_of_projects() {
     std::fs::create_dir(root.join("plugins")).unwrap();
     std::fs::write(root.join("plugins/x.wasm"), "").unwrap();
     assert_eq!(read_root(&cap, ".", "root").unwrap().projects.len(), 1);
-    // Policy files one folder too deep would be passed over: refused.
+    // Policy files one folder too deep would be passed over: refused, as
+    // that project's failure (not the root's), and so are files that are
+    // not text.
     std::fs::create_dir_all(root.join("team/more")).unwrap();
     std::fs::write(root.join("team/more/b.yaml"), "project: t\n").unwrap();
-    let e = read_root(&cap, ".", "root").unwrap_err().to_string();
+    std::fs::create_dir(root.join("other")).unwrap();
+    std::fs::write(root.join("other/a.yaml"), [0xff, 0xfe, 0x00]).unwrap();
+    let r = read_root(&cap, ".", "root").unwrap();
+    let folders: Vec<&str> = r.projects.iter().map(|p| p.folder.as_str()).collect();
+    assert_eq!(folders, ["other", "team"]);
+    let e = r.projects[1].readable().unwrap_err().to_string();
     assert!(
         e.starts_with("team/more:") && e.contains("would not be read"),
         "{e}"
+    );
+    let e = r.projects[0].readable().unwrap_err().to_string();
+    assert!(
+        e.starts_with("other/a.yaml:") && e.contains("cannot read"),
+        "{e}"
+    );
+    std::fs::remove_file(root.join("one.yaml")).unwrap();
+    let r = read_root(&cap, ".", "root").unwrap();
+    let e = super::compile(&r).map(|_| ()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("other/a.yaml:"),
+        "strict compile refuses: {e}"
     );
 }

@@ -117,13 +117,14 @@ pub fn load(
     let mut compiled = Vec::new();
     let mut failures = Vec::new();
     for p in &root.projects {
-        let result = policy::compile_project(&p.folder, &p.sources, root.layout).and_then(
-            |(policy, extras)| {
+        let result = p
+            .readable()
+            .and_then(|sources| policy::compile_project(&p.folder, sources, root.layout))
+            .and_then(|(policy, extras)| {
                 decl.absorb(extras);
                 check_project_plugins(loaded, &policy)?;
                 Ok(policy)
-            },
-        );
+            });
         match result {
             Ok(policy) => compiled.push(policy),
             Err(e) if previous.is_some() => {
