@@ -735,6 +735,13 @@ async fn a_project_that_clashes_with_others_is_refused_alone() {
         "project: platform\nagents:\n  ci-runner:\n    policies: [\"aws:* on *\"]\n",
     )
     .unwrap();
+    // A project whose own plugins' limits leave no room in the engine.
+    std::fs::create_dir(root.join("greedy")).unwrap();
+    std::fs::write(
+        root.join("greedy/p.yaml"),
+        "project: greedy\nplugins:\n  g:\n    builtin: glob\n    limits: {max_instances: 100000}\n",
+    )
+    .unwrap();
     std::fs::create_dir(root.join("borrower")).unwrap();
     std::fs::write(
         root.join("borrower/p.yaml"),
@@ -766,6 +773,10 @@ async fn a_project_that_clashes_with_others_is_refused_alone() {
     );
     assert!(
         message.contains("`borrower/`") && message.contains("hold the same token hash"),
+        "{message}"
+    );
+    assert!(
+        message.contains("`greedy/`") && message.contains("the project's own plugins"),
         "{message}"
     );
     // The good change installed; platform serves as before, to its own agent.
@@ -842,7 +853,7 @@ async fn a_project_that_clashes_with_others_is_refused_alone() {
     );
 
     // Every project folder gone: refused, not one empty project.
-    for folder in ["aaa-copycat", "borrower", "invoice", "platform"] {
+    for folder in ["aaa-copycat", "borrower", "greedy", "invoice", "platform"] {
         std::fs::remove_dir_all(root.join(folder)).unwrap();
     }
     let (status, answer) = call(

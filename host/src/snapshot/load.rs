@@ -123,6 +123,7 @@ pub fn load(
             .and_then(|(policy, extras)| {
                 decl.absorb(extras);
                 check_project_plugins(loaded, &policy)?;
+                check_project_share(runtime, loaded, &policy)?;
                 Ok(policy)
             });
         match result {
@@ -289,16 +290,13 @@ fn load_shared(
     projects: &[Policy],
     previous: Option<&Snapshot>,
 ) -> Result<Shared> {
-    let mut specs: BTreeMap<String, PluginSpec> = loaded.config.plugins.clone();
-    for name in crate::builtin::names() {
-        specs.entry(name.to_owned()).or_insert_with(|| PluginSpec {
-            builtin: Some(name.to_owned()),
-            ..PluginSpec::default()
-        });
-    }
+    let specs = shared_specs(loaded);
+    // The previous versions that may be kept: those of folders without a
+    // version now (a refused folder).
     let kept = previous
         .into_iter()
         .flat_map(|p| p.projects.values())
+        .filter(|old| !projects.iter().any(|p| p.folder == old.policy.folder))
         .flat_map(|p| p.policy.plugins.values());
     let share = crate::runtime::default_share(
         runtime.max_instances(),
@@ -319,6 +317,40 @@ fn load_shared(
         );
     }
     Ok(Shared { plugins, share })
+}
+
+/// The plugins every project shares: the configuration's and the built-in
+/// ones (a configured plugin of a built-in name replaces it).
+fn shared_specs(loaded: &LoadedConfig) -> BTreeMap<String, PluginSpec> {
+    let mut specs: BTreeMap<String, PluginSpec> = loaded.config.plugins.clone();
+    for name in crate::builtin::names() {
+        specs.entry(name.to_owned()).or_insert_with(|| PluginSpec {
+            builtin: Some(name.to_owned()),
+            ..PluginSpec::default()
+        });
+    }
+    specs
+}
+
+/// Refuses a project whose own plugins' `limits.max_instances` leave no
+/// room, with the shared plugins, in `engine.max_instances`: its own
+/// failure, before anything is loaded.
+fn check_project_share(runtime: &Runtime, loaded: &LoadedConfig, policy: &Policy) -> Result<()> {
+    let shared = shared_specs(loaded);
+    crate::runtime::default_share(
+        runtime.max_instances(),
+        shared.values().chain(policy.plugins.values()),
+    )
+    .map(drop)
+    .map_err(|message| Error::Config {
+        path: policy
+            .files
+            .iter()
+            .find(|(_, f)| !f.plugins.is_empty())
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default(),
+        message: format!("the project's own plugins: {message}"),
+    })
 }
 
 /// Loads the plugins `policy` declares, as that project's own, and checks
