@@ -76,6 +76,9 @@ pub struct Policy {
     pub plugins: BTreeMap<String, PluginSpec>,
     /// The project's custom plugins, in order.
     pub chain: Vec<String>,
+    /// Where each plugin the policy names (as a service's plugin, in the
+    /// chain or for masking) is first named: `file:line:col`.
+    pub plugin_refs: BTreeMap<String, String>,
     /// Masking chains and operators.
     pub masking: MaskingPolicy,
     /// The files, in load order, with their parsed contents.
@@ -148,13 +151,8 @@ impl Policy {
                 && !self.plugins.contains_key(name)
                 && crate::builtin::plugin(name).is_none()
             {
-                let at = self
-                    .files
-                    .first()
-                    .map(|(f, _)| f.clone())
-                    .unwrap_or_default();
                 return Err(Error::Config {
-                    path: at,
+                    path: self.named_at(name),
                     message: format!(
                         "plugin `{name}` is used but not declared; add it under `plugins:` or use a built-in one"
                     ),
@@ -162,6 +160,16 @@ impl Policy {
             }
         }
         Ok(())
+    }
+
+    /// Where `plugin` is first named (`file:line:col`), or the first file.
+    pub fn named_at(&self, plugin: &str) -> String {
+        self.plugin_refs.get(plugin).cloned().unwrap_or_else(|| {
+            self.files
+                .first()
+                .map(|(f, _)| f.clone())
+                .unwrap_or_default()
+        })
     }
 
     /// The plugin serving `service`: its binding in `services:`, else the

@@ -147,6 +147,10 @@ pub fn compile_project(
             }
             if let Some(plugin) = &binding.plugin {
                 policy.services.insert(service.clone(), plugin.clone());
+                refer(&mut policy, plugin, at(&format!("{pointer}/plugin")));
+            }
+            for (i, plugin) in binding.masking.iter().enumerate() {
+                refer(&mut policy, plugin, at(&format!("{pointer}/masking/{i}")));
             }
             if !binding.masking.is_empty() {
                 policy
@@ -170,6 +174,9 @@ pub fn compile_project(
                                   `masking` plugins is returned and audited unmasked"
                             .into(),
                     });
+                }
+                for (i, plugin) in chain.iter().enumerate() {
+                    refer(&mut policy, plugin, at(&format!("/masking/chain/{i}")));
                 }
                 policy.masking.chain = chain.clone();
             }
@@ -206,6 +213,9 @@ pub fn compile_project(
                 tokens.clone(),
             ));
         }
+        for (i, plugin) in file.chain.iter().enumerate() {
+            refer(&mut policy, plugin, at(&format!("/chain/{i}")));
+        }
         policy.chain.extend(file.chain.iter().cloned());
         policy.files.push((source.name.clone(), file));
     }
@@ -224,6 +234,11 @@ pub fn compile_project(
     policy.project_at = at;
     policy.version = hex::encode(hasher.finalize())[..16].to_owned();
     Ok((policy, extras))
+}
+
+/// Notes where `plugin` is first named, for errors about it.
+fn refer(policy: &mut Policy, plugin: &str, at: String) {
+    policy.plugin_refs.entry(plugin.to_owned()).or_insert(at);
 }
 
 fn file_stem(name: &str) -> String {

@@ -200,6 +200,10 @@ fn undeclared_plugins_are_errors() {
     assert!(p.check_plugins(|n| n == "nope").is_ok());
     let e = p.check_plugins(|_| false).unwrap_err().to_string();
     assert!(e.contains("plugin `nope` is used but not declared"), "{e}");
+    assert!(e.starts_with("p.yaml:3:13:"), "at the name: {e}");
+    let p = compile(&[src("q.yaml", "project: x\nchain: [glob, nah]\n")]).unwrap();
+    let e = p.check_plugins(|_| false).unwrap_err().to_string();
+    assert!(e.starts_with("q.yaml:2:15:"), "at the name: {e}");
 }
 
 #[test]

@@ -370,11 +370,7 @@ fn load_own(
         let plugin = own.get(name).or_else(|| shared.plugins.get(name));
         if plugin.is_some_and(|p| !p.exports().masking) {
             return Err(Error::Config {
-                path: policy
-                    .files
-                    .first()
-                    .map(|(f, _)| f.clone())
-                    .unwrap_or_default(),
+                path: policy.named_at(name),
                 message: format!(
                     "plugin `{name}` is named for masking but does not export the `masking` interface"
                 ),
