@@ -440,10 +440,15 @@ async fn a_broken_file_in_one_project_keeps_it_on_its_last_good_version() {
     let (_, st) = get(&s, "/v1/status", "tok-ops").await;
     let platform_version = st["projects"][1]["version"].as_str().unwrap().to_owned();
 
-    // platform's file breaks; invoice-processor's changes (raw reads denied).
+    // platform's file breaks: seed 000's two-agent block pasted into it,
+    // which would merge two agents' rights; invoice-processor's changes
+    // (raw reads denied).
     std::fs::write(
         root.join("platform/ci-runner.yaml"),
-        "project: platform\npolicies: [\n",
+        format!(
+            "project: platform\n{CODE_REVIEWER}\n{}",
+            CI_RUNNER.split("budget:").next().unwrap()
+        ),
     )
     .unwrap();
     let invoice = INVOICE.replace(
@@ -462,7 +467,12 @@ async fn a_broken_file_in_one_project_keeps_it_on_its_last_good_version() {
     .await;
     assert_eq!(status, 422, "{answer}");
     let message = answer["error"]["message"].as_str().unwrap();
-    assert!(message.contains("platform/ci-runner.yaml:"), "{message}");
+    assert!(
+        message.contains("platform/ci-runner.yaml:8:1:"),
+        "{message}"
+    );
+    assert!(message.contains("`policies` is given again"), "{message}");
+    assert!(message.contains("agents:"), "{message}");
     assert!(
         message.contains("other projects' changes were installed"),
         "{message}"
