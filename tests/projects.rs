@@ -221,6 +221,18 @@ async fn each_project_decides_as_its_seed_says() {
         assert_eq!(answer["decision"], want, "{token} {body}: {answer}");
         assert_eq!(answer["project"], project, "{answer}");
     }
+    // With two projects, each may hold at most three quarters of a shared
+    // plugin's instances.
+    let (_, plugins) = get(&s, "/v1/plugins", "tok-ops").await;
+    for p in plugins["plugins"].as_array().unwrap() {
+        let limits = &p["limits"];
+        let (instances, per_project) = (
+            limits["max_instances"].as_u64().unwrap(),
+            limits["max_calls_per_project"].as_u64().unwrap_or(u64::MAX),
+        );
+        assert!(per_project < instances, "{p}");
+        assert_eq!(per_project, (instances * 3).div_ceil(4).max(1), "{p}");
+    }
     // The invoice agent naming its own project is fine.
     let mut own = req(
         "aws",

@@ -48,6 +48,11 @@ pub struct Limits {
     /// Most calls one agent may have in flight to this plugin (beyond it a
     /// call is refused: `too_many_calls`). Unset: half of `max_instances`.
     pub max_calls_per_agent: Option<u32>,
+    /// Most calls one project's agents together may have in flight to this
+    /// plugin, so that one project cannot hold all of a plugin every project
+    /// shares. Unset: none for a plugin of one project; three quarters of
+    /// `max_instances` for a shared plugin of a server with several projects.
+    pub max_calls_per_project: Option<u32>,
 }
 
 impl Default for Limits {
@@ -64,6 +69,7 @@ impl Default for Limits {
             log_bytes_per_sec: 64 * 1024,
             max_instances: None,
             max_calls_per_agent: None,
+            max_calls_per_project: None,
         }
     }
 }
@@ -125,7 +131,23 @@ impl Limits {
                     .into(),
             );
         }
+        if let Some(n) = self.max_calls_per_project
+            && (n == 0 || self.max_instances.is_some_and(|m| n > m))
+        {
+            return Err(
+                "`limits.max_calls_per_project` must be at least 1 and at most `limits.max_instances`"
+                    .into(),
+            );
+        }
         Ok(())
+    }
+
+    /// Most calls one project may have in flight when `max_instances` is
+    /// `instances` and one agent may have `per_agent`: as set (never below
+    /// `per_agent`), else no bound.
+    pub fn calls_per_project(&self, instances: u32, per_agent: u32) -> u32 {
+        self.max_calls_per_project
+            .map_or(u32::MAX, |n| n.clamp(per_agent, instances.max(per_agent)))
     }
 
     /// Most calls one agent may have in flight when `max_instances` is

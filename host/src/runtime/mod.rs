@@ -121,16 +121,21 @@ impl Runtime {
     /// `None` for a shared one) with these bounds: the one its previous
     /// generation used if the bounds are the same, else a new one. Two
     /// projects' own plugins of one name never share instances or permits.
-    fn share(&self, owner: Option<&str>, name: &str, instances: u32, per_agent: u32) -> Arc<Share> {
+    fn share(
+        &self,
+        owner: Option<&str>,
+        name: &str,
+        (instances, per_agent, per_project): (u32, u32, u32),
+    ) -> Arc<Share> {
         let Ok(mut shares) = self.shares.lock() else {
-            return Share::new(instances, per_agent);
+            return Share::new(instances, per_agent, per_project);
         };
         shares.retain(|_, s| Arc::strong_count(s) > 1);
         let key = (owner.map(str::to_owned), name.to_owned());
         match shares.get(&key) {
-            Some(s) if s.has_bounds(instances, per_agent) => s.clone(),
+            Some(s) if s.has_bounds(instances, per_agent, per_project) => s.clone(),
             _ => {
-                let s = Share::new(instances, per_agent);
+                let s = Share::new(instances, per_agent, per_project);
                 shares.insert(key, s.clone());
                 s
             }
@@ -198,9 +203,11 @@ impl Runtime {
             .unwrap_or(DEFAULT_MAX_INSTANCES)
             .min(self.max_instances);
         let per_agent = options.limits.calls_per_agent(instances);
+        let per_project = options.limits.calls_per_project(instances, per_agent);
         options.limits.max_instances = Some(instances);
         options.limits.max_calls_per_agent = Some(per_agent);
-        let share = self.share(owner, name, instances, per_agent);
+        options.limits.max_calls_per_project = (per_project != u32::MAX).then_some(per_project);
+        let share = self.share(owner, name, (instances, per_agent, per_project));
         Plugin::new(name, digest, source, options, pre, share, self.exec.clone())
     }
 

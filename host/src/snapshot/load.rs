@@ -309,14 +309,38 @@ fn load_shared(
         path: loaded.origin.clone(),
         message,
     })?;
+    // With several projects, no one project may hold all of a shared
+    // plugin's instances: three quarters at most, unless configured.
+    let several = projects.len() + kept_count(projects, previous) > 1;
     let mut plugins = Plugins::new();
     for (name, spec) in &specs {
+        let mut spec = spec.clone();
+        if several && spec.limits.max_calls_per_project.is_none() {
+            let instances = spec
+                .limits
+                .max_instances
+                .unwrap_or(share)
+                .min(runtime.max_instances());
+            spec.limits.max_calls_per_project =
+                Some(instances.saturating_mul(3).div_ceil(4).max(1));
+        }
         plugins.insert(
             name.clone(),
-            load_plugin(runtime, loaded, None, name, spec, share)?,
+            load_plugin(runtime, loaded, None, name, &spec, share)?,
         );
     }
     Ok(Shared { plugins, share })
+}
+
+/// How many of `previous`'s projects may be kept: those whose folder has no
+/// version now.
+fn kept_count(projects: &[Policy], previous: Option<&Snapshot>) -> usize {
+    previous.map_or(0, |p| {
+        p.projects
+            .values()
+            .filter(|old| !projects.iter().any(|n| n.folder == old.policy.folder))
+            .count()
+    })
 }
 
 /// The plugins every project shares: the configuration's and the built-in
