@@ -49,8 +49,13 @@ pub(crate) struct Template<'a> {
 }
 
 impl Template<'_> {
-    /// Makes a new store and instance, holding `permit` while it lives.
-    pub(crate) async fn instantiate(&self, permit: OwnedSemaphorePermit) -> crate::Result<Warm> {
+    /// Makes a new store and instance, holding `permit` while it lives; its
+    /// start runs under `deadline`, the deadline of the call it is made for.
+    pub(crate) async fn instantiate(
+        &self,
+        permit: OwnedSemaphorePermit,
+        deadline: Instant,
+    ) -> crate::Result<Warm> {
         let limits = self.limits;
         let budget = Budget::of(limits);
         let state = State::new(
@@ -69,7 +74,7 @@ impl Template<'_> {
                 UpdateDeadline::Yield(1)
             })
         });
-        arm(&mut store, budget)?;
+        arm(&mut store, budget.fuel, deadline)?;
         let fail = |e, store: &Store<State>| {
             classify(self.name, limits, CallError::Wasm(e), store, budget)
         };
@@ -100,21 +105,30 @@ impl Template<'_> {
     }
 }
 
-/// Resets fuel and deadline for the next piece of guest work; the epoch
-/// callback (see [`Template::instantiate`]) checks the deadline at every tick.
-pub(crate) fn arm(store: &mut Store<State>, budget: Budget) -> crate::Result<()> {
+/// Resets fuel for the next piece of guest work and sets its `deadline`;
+/// the epoch callback (see [`Template::instantiate`]) checks the deadline at
+/// every tick.
+pub(crate) fn arm(store: &mut Store<State>, fuel: u64, deadline: Instant) -> crate::Result<()> {
     store
-        .set_fuel(budget.fuel)
+        .set_fuel(fuel)
         .map_err(|e| Error::Engine(e.to_string()))?;
-    store.data_mut().deadline = Instant::now() + Duration::from_millis(budget.deadline_ms);
+    store.data_mut().deadline = deadline;
     store.set_epoch_deadline(1);
     Ok(())
 }
 
+impl Budget {
+    /// The deadline of a call that started at `start`: one for the whole
+    /// call, making an instance included.
+    pub(crate) fn deadline_from(self, start: Instant) -> Instant {
+        start + Duration::from_millis(self.deadline_ms)
+    }
+}
+
 /// A call's deadline and one tick: when the host gives up on a guest that
 /// the epoch callback could not stop.
-pub(crate) fn limit(budget: Budget) -> Duration {
-    Duration::from_millis(budget.deadline_ms) + super::engine::TICK
+pub(crate) fn limit(deadline: Instant) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(deadline + super::engine::TICK)
 }
 
 /// Runs a guest call, but no longer than its deadline and one tick. The
@@ -123,10 +137,10 @@ pub(crate) fn limit(budget: Budget) -> Duration {
 /// tick is seen. The call's future is then dropped, and with it the fiber;
 /// the instance is discarded, never reused.
 pub(crate) async fn within<T>(
-    budget: Budget,
+    deadline: Instant,
     call: impl Future<Output = Result<T, CallError>>,
 ) -> Result<T, CallError> {
-    tokio::time::timeout(limit(budget), call)
+    tokio::time::timeout_at(limit(deadline), call)
         .await
         .unwrap_or(Err(CallError::Deadline))
 }

@@ -369,15 +369,18 @@ impl Inner {
         guest: impl AsyncFnOnce(&mut Warm) -> Result<T, CallError>,
     ) -> Result<CallOutcome<T>> {
         let started = Instant::now();
+        // One deadline for the whole call: the time a new instance takes to
+        // make is not given back to the guest.
+        let deadline = budget.deadline_from(started);
         let pooled = self.options.isolation == Isolation::Pooled;
         let scope = Scope::of(export, caller, self.reach());
         let (mut warm, reused) = match pooled.then(|| self.idle.take(&scope)).flatten() {
             Some(warm) => (warm, true),
-            None => (self.instantiate(budget).await?, false),
+            None => (self.instantiate(budget, deadline).await?, false),
         };
-        arm(&mut warm.store, budget)?;
+        arm(&mut warm.store, budget.fuel, deadline)?;
         warm.store.data_mut().begin_call(&caller.request_id);
-        let result = within(budget, guest(&mut warm)).await;
+        let result = within(deadline, guest(&mut warm)).await;
         warm.store.data_mut().end_call();
         let fuel_used = budget
             .fuel
@@ -406,12 +409,14 @@ impl Inner {
         }
     }
 
-    /// Makes a new instance within the plugin's share, bounded by
-    /// `budget`'s deadline: a start function waiting in a host call is
+    /// Makes a new instance within the plugin's share, bounded by the
+    /// call's `deadline`: a start function waiting in a host call is
     /// bounded too.
-    async fn instantiate(&self, budget: Budget) -> Result<Warm> {
+    async fn instantiate(&self, budget: Budget, deadline: Instant) -> Result<Warm> {
         let permit = self.share.permit(&self.name, &self.idle)?;
-        match tokio::time::timeout(limit(budget), self.template().instantiate(permit)).await {
+        let template = self.template();
+        let making = template.instantiate(permit, deadline);
+        match tokio::time::timeout_at(limit(deadline), making).await {
             Ok(warm) => warm,
             Err(_) => Err(Error::DeadlineExceeded {
                 plugin: self.name.to_string(),
