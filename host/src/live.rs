@@ -31,6 +31,52 @@ pub struct Attempt {
     pub failed: Vec<Failure>,
 }
 
+impl Attempt {
+    /// An attempt by `trigger` (for `requested_by`) ending now, with
+    /// `serving` the version after it: `changed` when it installed
+    /// something, `failed` the project folders it refused, `refused` why it
+    /// was refused in whole. It is `ok` when nothing was refused.
+    pub fn ended(
+        trigger: &str,
+        requested_by: Option<&str>,
+        changed: bool,
+        serving: String,
+        failed: Vec<Failure>,
+        refused: Option<String>,
+    ) -> Self {
+        let error = refused.or_else(|| failure_message(&failed));
+        Self {
+            at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            trigger: trigger.into(),
+            requested_by: requested_by.map(str::to_owned),
+            ok: error.is_none(),
+            changed,
+            serving,
+            error,
+            failed,
+        }
+    }
+}
+
+/// One line naming each refused project folder and why.
+fn failure_message(failed: &[Failure]) -> Option<String> {
+    (!failed.is_empty()).then(|| {
+        failed
+            .iter()
+            .map(|f| {
+                format!(
+                    "project folder `{}/` keeps its last good version: {}",
+                    f.folder, f.error
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
 /// The serving snapshot and the latest reload attempt.
 #[derive(Debug, Default)]
 pub struct Live {

@@ -91,19 +91,13 @@ pub async fn run(
         Ok((runtime, crate::snapshot::Loaded { snapshot, failures }, loaded)) => {
             if let Some(audit) = &audit {
                 let mut entries = crate::reload::reload_events("start", None, &snapshot);
-                entries.extend(failures.iter().map(|f| {
-                    let mut entry = crate::reload::refused_event(
-                        "start",
-                        None,
-                        None,
-                        snapshot.version(),
-                        &f.error,
-                    );
-                    entry
-                        .details
-                        .insert("folder".into(), f.folder.clone().into());
-                    entry
-                }));
+                entries.extend(crate::reload::refusal_events(
+                    "start",
+                    None,
+                    snapshot.version(),
+                    &failures,
+                    |_| None,
+                ));
                 let audit = audit.clone();
                 tokio::task::spawn_blocking(move || {
                     entries
@@ -125,19 +119,14 @@ pub async fn run(
             if failures.is_empty() {
                 live.install(snapshot);
             } else {
-                let attempt = crate::live::Attempt {
-                    at: std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_secs())
-                        .unwrap_or(0),
-                    trigger: "start".into(),
-                    requested_by: None,
-                    ok: false,
-                    changed: true,
-                    serving: snapshot.version().to_owned(),
-                    error: crate::reload::failure_message(&failures),
-                    failed: failures,
-                };
+                let attempt = crate::live::Attempt::ended(
+                    "start",
+                    None,
+                    true,
+                    snapshot.version().to_owned(),
+                    failures,
+                    None,
+                );
                 live.install_reloaded(snapshot, attempt);
             }
             tracing::info!(pooling = runtime.pooling(), "ready");

@@ -3,7 +3,7 @@
 
 use crate::audit::AdminEntry;
 use crate::policy::Policy;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Failure, Snapshot};
 use std::collections::BTreeMap;
 
 /// The audit record of one project's load or reload: old and new versions.
@@ -101,6 +101,50 @@ pub fn refused_event(
         details,
         ..Default::default()
     }
+}
+
+/// The records of refused project folders: in each folder's project's
+/// trail (`project_of`), what its administrators may read; server-wide, a
+/// clash with other projects in full, and every refusal of a folder that
+/// served no project.
+pub fn refusal_events(
+    trigger: &str,
+    requested_by: Option<&str>,
+    serving: &str,
+    failed: &[Failure],
+    project_of: impl Fn(&str) -> Option<String>,
+) -> Vec<AdminEntry> {
+    let mut out = Vec::new();
+    for f in failed {
+        let project = project_of(&f.folder);
+        let in_project = project.is_some();
+        let mut entries = Vec::new();
+        if in_project {
+            entries.push(refused_event(
+                trigger,
+                requested_by,
+                project,
+                serving,
+                &f.for_project(),
+            ));
+        }
+        if !in_project || !f.own {
+            entries.push(refused_event(
+                trigger,
+                requested_by,
+                None,
+                serving,
+                &f.error,
+            ));
+        }
+        for mut entry in entries {
+            entry
+                .details
+                .insert("folder".into(), f.folder.clone().into());
+            out.push(entry);
+        }
+    }
+    out
 }
 
 /// One `token_change` record per agent whose tokens were added, removed or

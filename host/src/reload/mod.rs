@@ -15,7 +15,7 @@
 mod events;
 mod watch;
 
-pub use events::{policy_event, refused_event, reload_events, token_changes};
+pub use events::{policy_event, refusal_events, refused_event, reload_events, token_changes};
 pub use watch::{Watch, watch};
 
 use crate::audit::AuditLog;
@@ -119,23 +119,8 @@ impl Reloader {
             .as_ref()
             .map(|s| s.version().to_owned())
             .unwrap_or_default();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let attempt = |ok: bool,
-                       changed: bool,
-                       serving: String,
-                       error: Option<String>,
-                       failed: Vec<Failure>| Attempt {
-            at: now,
-            trigger: trigger.into(),
-            requested_by: requested_by.map(str::to_owned),
-            ok,
-            changed,
-            serving,
-            error,
-            failed,
+        let attempt = |changed, serving, failed, refused| {
+            Attempt::ended(trigger, requested_by, changed, serving, failed, refused)
         };
         let loaded = self
             .settled_root()
@@ -154,14 +139,7 @@ impl Reloader {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 self.record_failures(&failed, requested_by, trigger, &previous, old);
             }
-            let error = failure_message(&failed);
-            live.record(attempt(
-                failed.is_empty(),
-                false,
-                previous.clone(),
-                error,
-                failed.clone(),
-            ));
+            live.record(attempt(false, previous.clone(), failed.clone(), None));
             return Ok(Reloaded {
                 version: previous,
                 changed: false,
@@ -190,16 +168,9 @@ impl Reloader {
                         self.record_failures(&new.failures, requested_by, trigger, &version, old);
                     }
                 }
-                let error = failure_message(&new.failures);
                 live.install_reloaded(
                     new.snapshot,
-                    attempt(
-                        new.failures.is_empty(),
-                        true,
-                        version.clone(),
-                        error,
-                        new.failures.clone(),
-                    ),
+                    attempt(true, version.clone(), new.failures.clone(), None),
                 );
                 tracing::info!(trigger, previous = %previous, version = %version, "policy reloaded");
                 Ok(Reloaded {
@@ -218,20 +189,14 @@ impl Reloader {
                     }
                 }
                 tracing::error!(trigger, serving = %previous, error = %e, "policy change refused; the last good policy keeps serving");
-                live.record(attempt(
-                    false,
-                    false,
-                    previous,
-                    Some(e.to_string()),
-                    Vec::new(),
-                ));
+                live.record(attempt(false, previous, Vec::new(), Some(e.to_string())));
                 Err(e)
             }
         }
     }
 
-    /// One `policy_reload_refused` record per refused project folder, in the
-    /// project's own trail when the folder served one before.
+    /// The records of the project folders `failed` refused (see
+    /// [`refusal_events`]), each folder's project as `old` served it.
     fn record_failures(
         &self,
         failed: &[Failure],
@@ -241,41 +206,15 @@ impl Reloader {
         old: &Snapshot,
     ) {
         let Some(audit) = &self.audit else { return };
-        for f in failed {
-            let project = old
-                .projects
+        let project_of = |folder: &str| {
+            old.projects
                 .values()
-                .find(|p| p.policy.folder == f.folder)
-                .map(|p| p.policy.project.clone());
-            // In the project's own trail, what its administrators may read;
-            // a clash with others is recorded in full server-wide too.
-            let mut entries = Vec::new();
-            let in_project = project.is_some();
-            if in_project {
-                entries.push(refused_event(
-                    trigger,
-                    requested_by,
-                    project,
-                    serving,
-                    &f.for_project(),
-                ));
-            }
-            if !in_project || !f.own {
-                entries.push(refused_event(
-                    trigger,
-                    requested_by,
-                    None,
-                    serving,
-                    &f.error,
-                ));
-            }
-            for mut entry in entries {
-                entry
-                    .details
-                    .insert("folder".into(), f.folder.clone().into());
-                if let Err(e) = audit.append_blocking(entry) {
-                    tracing::error!(error = %e, "cannot record the refused project");
-                }
+                .find(|p| p.policy.folder == folder)
+                .map(|p| p.policy.project.clone())
+        };
+        for entry in refusal_events(trigger, requested_by, serving, failed, project_of) {
+            if let Err(e) = audit.append_blocking(entry) {
+                tracing::error!(error = %e, "cannot record the refused project");
             }
         }
     }
@@ -317,22 +256,6 @@ impl Reloader {
     pub fn watched_path(&self) -> Option<PathBuf> {
         self.loaded.policy_path()
     }
-}
-
-/// One line naming each refused project folder and why.
-pub fn failure_message(failed: &[Failure]) -> Option<String> {
-    (!failed.is_empty()).then(|| {
-        failed
-            .iter()
-            .map(|f| {
-                format!(
-                    "project folder `{}/` keeps its last good version: {}",
-                    f.folder, f.error
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    })
 }
 
 /// True when two reads of the policy root found the same files with the

@@ -291,13 +291,7 @@ fn load_shared(
     previous: Option<&Snapshot>,
 ) -> Result<Shared> {
     let specs = shared_specs(loaded);
-    // The previous versions that may be kept: those of folders without a
-    // version now (a refused folder).
-    let kept = previous
-        .into_iter()
-        .flat_map(|p| p.projects.values())
-        .filter(|old| !projects.iter().any(|p| p.folder == old.policy.folder))
-        .flat_map(|p| p.policy.plugins.values());
+    let kept = maybe_kept(projects, previous).flat_map(|p| p.policy.plugins.values());
     let share = crate::runtime::default_share(
         runtime.max_instances(),
         specs
@@ -311,7 +305,7 @@ fn load_shared(
     })?;
     // With several projects, no one project may hold all of a shared
     // plugin's instances: three quarters at most, unless configured.
-    let several = projects.len() + kept_count(projects, previous) > 1;
+    let several = projects.len() + maybe_kept(projects, previous).count() > 1;
     let mut plugins = Plugins::new();
     for (name, spec) in &specs {
         let mut spec = spec.clone();
@@ -332,15 +326,16 @@ fn load_shared(
     Ok(Shared { plugins, share })
 }
 
-/// How many of `previous`'s projects may be kept: those whose folder has no
-/// version now.
-fn kept_count(projects: &[Policy], previous: Option<&Snapshot>) -> usize {
-    previous.map_or(0, |p| {
-        p.projects
-            .values()
-            .filter(|old| !projects.iter().any(|n| n.folder == old.policy.folder))
-            .count()
-    })
+/// The projects of `previous` that may be kept: those of folders without a
+/// version now (refused folders).
+fn maybe_kept<'a>(
+    projects: &'a [Policy],
+    previous: Option<&'a Snapshot>,
+) -> impl Iterator<Item = &'a Arc<Project>> {
+    previous
+        .into_iter()
+        .flat_map(|p| p.projects.values())
+        .filter(|old| !projects.iter().any(|p| p.folder == old.policy.folder))
 }
 
 /// The plugins every project shares: the configuration's and the built-in
