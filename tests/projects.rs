@@ -129,6 +129,18 @@ async fn get(s: &Server, path: &str, token: &str) -> (u16, Value) {
     call(s, reqwest::Method::GET, path, token, None).await
 }
 
+/// A reload asked for by the server administrator.
+async fn reload(s: &Server) -> (u16, Value) {
+    call(
+        s,
+        reqwest::Method::POST,
+        "/v1/admin/reload",
+        "tok-ops",
+        None,
+    )
+    .await
+}
+
 fn req(service: &str, action: &str, resource: &str, attributes: Value) -> Value {
     json!({"session": "s-1", "service": service, "action": action, "resource": resource, "attributes": attributes})
 }
@@ -469,14 +481,7 @@ async fn a_broken_file_in_one_project_keeps_it_on_its_last_good_version() {
     );
     assert_ne!(invoice, INVOICE);
     std::fs::write(root.join("invoice/policy.yaml"), &invoice).unwrap();
-    let (status, answer) = call(
-        &s,
-        reqwest::Method::POST,
-        "/v1/admin/reload",
-        "tok-ops",
-        None,
-    )
-    .await;
+    let (status, answer) = reload(&s).await;
     assert_eq!(status, 422, "{answer}");
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(
@@ -533,14 +538,7 @@ async fn a_broken_file_in_one_project_keeps_it_on_its_last_good_version() {
     )
     .unwrap();
     std::fs::write(root.join("invoice/policy.yaml"), INVOICE).unwrap();
-    let (status, answer) = call(
-        &s,
-        reqwest::Method::POST,
-        "/v1/admin/reload",
-        "tok-ops",
-        None,
-    )
-    .await;
+    let (status, answer) = reload(&s).await;
     assert_eq!(status, 422, "{answer}");
     assert!(
         answer["error"]["message"]
@@ -711,14 +709,7 @@ async fn a_project_broken_at_start_does_not_stop_the_others() {
         format!("project: platform\n{CI_RUNNER}"),
     )
     .unwrap();
-    let (status, answer) = call(
-        &s,
-        reqwest::Method::POST,
-        "/v1/admin/reload",
-        "tok-ops",
-        None,
-    )
-    .await;
+    let (status, answer) = reload(&s).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         decide(&s, "tok-ci", req("git", "read", "repos/a", json!({})))
@@ -778,14 +769,7 @@ async fn a_project_that_clashes_with_others_is_refused_alone() {
         "    # Hard limits\n    deny:\n      - service: aws\n        actions: [\"s3:GetObject\"]\n",
     );
     std::fs::write(root.join("invoice/policy.yaml"), &invoice).unwrap();
-    let (status, answer) = call(
-        &s,
-        reqwest::Method::POST,
-        "/v1/admin/reload",
-        "tok-ops",
-        None,
-    )
-    .await;
+    let (status, answer) = reload(&s).await;
     assert_eq!(status, 422, "{answer}");
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(
@@ -828,14 +812,7 @@ async fn a_project_that_clashes_with_others_is_refused_alone() {
         .unwrap();
     }
     std::fs::write(root.join("invoice/policy.yaml"), INVOICE).unwrap();
-    let (status, answer) = call(
-        &s,
-        reqwest::Method::POST,
-        "/v1/admin/reload",
-        "tok-ops",
-        None,
-    )
-    .await;
+    let (status, answer) = reload(&s).await;
     assert_eq!(status, 422, "{answer}");
     let raw = req(
         "aws",
@@ -878,14 +855,7 @@ async fn a_project_that_clashes_with_others_is_refused_alone() {
     for folder in ["aaa-copycat", "borrower", "greedy", "invoice", "platform"] {
         std::fs::remove_dir_all(root.join(folder)).unwrap();
     }
-    let (status, answer) = call(
-        &s,
-        reqwest::Method::POST,
-        "/v1/admin/reload",
-        "tok-ops",
-        None,
-    )
-    .await;
+    let (status, answer) = reload(&s).await;
     assert_eq!(status, 422, "{answer}");
     assert!(
         answer["error"]["message"]
