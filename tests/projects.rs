@@ -928,3 +928,146 @@ async fn a_project_runs_only_components_its_own_folder_holds() {
         .unwrap_or_else(|| panic!("{plugins}"));
     assert_eq!(mine["project"], "platform", "{plugins}");
 }
+
+/// The export files under `dir`, with what `palisade audit verify` says of
+/// them (one JSON report per file).
+fn verified_exports(dir: &Path) -> Vec<Value> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| p.to_str().unwrap().to_owned())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "nothing exported to {}", dir.display());
+    let mut args = vec!["audit", "verify"];
+    args.extend(files.iter().map(String::as_str));
+    let (ok, out) = palisade(&args);
+    assert!(ok, "{out}");
+    out.lines()
+        .map(|l| serde_json::from_str(l.strip_prefix("ok: ").unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_project_exports_and_keeps_its_own_trail_as_its_audit_block_says() {
+    let cfg = ConfigDir::new("policy: policies\n").with_file("hostile.wasm", HOSTILE);
+    let root = cfg.dir.path().join("policies");
+    write_projects(&root, ("", ""));
+    // Seed 000's block for `platform` (to a directory: no bucket in a
+    // test), another for the invoice processor, and the server's own.
+    std::fs::write(
+        root.join("platform/audit.yaml"),
+        "project: platform\naudit:\n  retention: 365d\n  export:\n    destination: platform-export/\n    \
+         format: json\n    frequency: hourly\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("invoice/audit.yaml"),
+        "project: invoice-processor\naudit:\n  retention: 30d\n  export:\n    destination: invoice-export/\n    \
+         frequency: daily\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("audit.yaml"),
+        "audit:\n  export:\n    destination: server-export/\n",
+    )
+    .unwrap();
+    let s = cfg.start().await;
+    let read = req(
+        "aws",
+        "s3:GetObject",
+        "arn:aws:s3:::invoice-data/raw/1.csv",
+        json!({}),
+    );
+    let staging = req(
+        "aws",
+        "ecs:UpdateService",
+        "arn:aws:ecs:us-east-1:1:service/staging-api",
+        json!({}),
+    );
+    for _ in 0..3 {
+        assert_eq!(decide(&s, "tok-invoice", read.clone()).await.0, 200);
+        assert_eq!(decide(&s, "tok-ci", staging.clone()).await.0, 200);
+    }
+    // Stopping exports everything, each trail where its block says.
+    assert!(s.terminate().success());
+    let data = cfg.data();
+    for (dir, project, agent) in [
+        (
+            "invoice-export/invoice-processor",
+            "invoice-processor",
+            "claude-invoice-01",
+        ),
+        ("platform-export/platform", "platform", "ci-runner"),
+    ] {
+        let reports = verified_exports(&data.join(dir));
+        assert!(
+            reports.iter().all(|r| r["project"] == project),
+            "{reports:?}"
+        );
+        let text: String = std::fs::read_dir(data.join(dir))
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        assert_eq!(text.matches(&format!("\"agent\":\"{agent}\"")).count(), 3);
+        let other = if project == "platform" {
+            "invoice-processor"
+        } else {
+            "platform"
+        };
+        assert!(
+            !text.contains(&format!("\"project\":\"{other}\"")),
+            "{text}"
+        );
+    }
+    // The server's own trail (the whole root's load) goes to the server's
+    // destination, and no project's records with it.
+    let server = verified_exports(&data.join("server-export"));
+    assert!(
+        server.iter().all(|r| r.get("project").is_none()),
+        "{server:?}"
+    );
+    assert!(!data.join("server-export/platform").exists());
+
+    // Retention of one project leaves the other's trail whole.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let data_s = data.to_str().unwrap();
+    let (ok, out) = palisade(&[
+        "audit",
+        "retain",
+        "--data-dir",
+        data_s,
+        "--older-than",
+        "1s",
+        "--project",
+        "invoice-processor",
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("project `invoice-processor`: removed"),
+        "{out}"
+    );
+    let (ok, out) = palisade(&["audit", "verify", "--data-dir", data_s]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("project `invoice-processor`:")
+            && out.contains("after the retention checkpoint"),
+        "{out}"
+    );
+    let count = |agent: &str| {
+        let (ok, out) = palisade(&[
+            "audit",
+            "replay",
+            "--data-dir",
+            data_s,
+            "--agent",
+            agent,
+            "--json",
+        ]);
+        assert!(ok || out.contains("no records match"), "{out}");
+        out.lines().filter(|l| l.starts_with('{')).count()
+    };
+    assert_eq!(count("claude-invoice-01"), 0);
+    assert_eq!(count("ci-runner"), 3);
+}

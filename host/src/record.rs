@@ -236,6 +236,16 @@ pub enum Broken {
         /// How many are missing.
         missing: u64,
     },
+    /// A record does not continue the record before it in its trail, and
+    /// `seq`s lie between them: records of the trail between the two were
+    /// deleted, or one of the two was rewritten. (Records of other trails
+    /// may legitimately lie between, so how many are missing is not known.)
+    Unlinked {
+        /// The last good record of the trail.
+        after_seq: u64,
+        /// The record that does not continue it.
+        seq: u64,
+    },
     /// An intact record sits in another record's place.
     Reordered {
         /// The place (the `seq` expected there).
@@ -280,6 +290,11 @@ impl std::fmt::Display for Broken {
             Self::Deleted { after_seq, missing } => {
                 write!(f, "{missing} record(s) deleted after record {after_seq}")
             }
+            Self::Unlinked { after_seq, seq } => write!(
+                f,
+                "record {seq} does not continue record {after_seq} of its trail: records \
+                 between them were deleted, or one of the two was rewritten"
+            ),
             Self::Reordered { seq } => {
                 write!(
                     f,

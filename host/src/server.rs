@@ -107,7 +107,7 @@ pub async fn run(
                 .await
                 .map_err(|e| Error::Engine(format!("audit task failed: {e}")))??;
             }
-            if audit.is_none() && snapshot.server.audit != crate::audit::Plan::default() {
+            if audit.is_none() && snapshot.audit_plans() != crate::audit::Plans::default() {
                 tracing::warn!(
                     "audit is disabled in the configuration: the policy's `audit` block (export, retention) is ignored"
                 );
@@ -179,7 +179,7 @@ fn start_schedule(
     crate::audit::Scheduler::start(audit.clone(), schedule, move || {
         live.upgrade()
             .and_then(|l| l.snapshot())
-            .map(|s| s.server.audit.clone())
+            .map(|s| s.audit_plans())
             .unwrap_or_default()
     })
 }

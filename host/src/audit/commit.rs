@@ -3,18 +3,20 @@
 //!
 //! It blocks until an entry arrives; if the previous batch held more than
 //! one record it lets the batch fill for the commit delay, takes whatever is
-//! queued, numbers, timestamps and chains the batch, appends it in one
+//! queued, numbers, timestamps and chains the batch (each record continues
+//! the last record of its trail: its project's, or the server's), appends it in one
 //! transaction (one sync) through the store's blocking [`AuditStore`]
 //! (deliberately: nothing async sits between a batch and its `fsync`), and
 //! only then answers every caller. If the store fails, every caller of that
 //! batch gets the error and the chain head does not move.
 
-use super::entry::{Prepared, Receipt, seal};
+use super::entry::{GENESIS_HASH, Prepared, Receipt, seal};
 use super::upkeep::{HEAD_RECORDS, Shared};
 use crate::record::{SealedRecord, format_ts};
-use crate::store::{AuditStore, ChainHead};
+use crate::store::{AuditStore, ChainHead, TrailHead};
 use crate::{Error, Result};
 use jiff::Timestamp;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -72,6 +74,9 @@ pub(crate) struct Worker {
     /// `seq` and `hash` of the last committed record.
     pub(super) seq: u64,
     pub(super) hash: String,
+    /// The last committed record's `hash` of each trail (by project, `None`
+    /// for the server's); a trail not here starts from 64 zeros.
+    pub(super) trails: HashMap<Option<String>, String>,
     /// `ts` of the last committed record, in microseconds; timestamps never
     /// go backwards along the chain, even if the clock does.
     pub(super) last_ts: i64,
@@ -148,8 +153,15 @@ impl Worker {
         let mut seq = self.seq;
         for (prepared, reply) in batch {
             seq += 1;
-            let prev = sealed.last().map_or(self.hash.as_str(), |s| s.hash());
-            let s = seal(prepared, seq, &ts, prev);
+            // The trail's heads move as the batch is sealed; a failed batch
+            // takes them from the store again (`resync`).
+            let head = self
+                .trails
+                .entry(prepared.project().map(str::to_owned))
+                .or_insert_with(|| GENESIS_HASH.to_owned());
+            let s = seal(prepared, seq, &ts, head);
+            head.clear();
+            head.push_str(s.hash());
             sealed.push(s);
             replies.push(reply);
         }
@@ -193,10 +205,14 @@ impl Worker {
         }
     }
 
-    /// After a failed batch, takes the head from the store again: a commit
+    /// After a failed batch, takes the heads from the store again: a commit
     /// that reported failure may still have landed, and the next batch must
     /// continue whatever the store holds.
     fn resync(&mut self) {
+        match self.store.trails() {
+            Ok(trails) => self.trails = trail_map(trails),
+            Err(e) => tracing::warn!(error = %e, "cannot re-read the audit trails' heads"),
+        }
         match self.store.head() {
             Ok(Some(ChainHead { seq, hash, .. })) if seq != self.seq || hash != self.hash => {
                 tracing::warn!(
@@ -213,4 +229,9 @@ impl Worker {
             Err(e) => tracing::warn!(error = %e, "cannot re-read the audit head"),
         }
     }
+}
+
+/// Each trail's last hash, by project.
+pub(super) fn trail_map(trails: Vec<TrailHead>) -> HashMap<Option<String>, String> {
+    trails.into_iter().map(|t| (t.project, t.hash)).collect()
 }

@@ -63,6 +63,20 @@ impl Destination {
         }
     }
 
+    /// The destination's folder `name` (a project's files, beside the
+    /// others'): `dir/name` or `s3://bucket/prefix/name/`. `name` is one
+    /// path segment (a project's name, which the policy restricts to
+    /// letters, digits, `.`, `_` and `-`).
+    pub fn within(&self, name: &str) -> Destination {
+        match self {
+            Self::Dir(d) => Self::Dir(d.join(name)),
+            Self::S3(l) => Self::S3(S3Location {
+                bucket: l.bucket.clone(),
+                prefix: format!("{}{name}/", l.prefix),
+            }),
+        }
+    }
+
     /// Parses a destination given on the command line: `s3://bucket/prefix/`
     /// or any directory.
     pub fn parse_cli(text: &str) -> std::result::Result<Self, String> {

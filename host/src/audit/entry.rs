@@ -54,6 +54,13 @@ pub(crate) struct Prepared {
     columns: Columns,
 }
 
+impl Prepared {
+    /// The project the entry concerns: its trail (`None`: the server's).
+    pub(crate) fn project(&self) -> Option<&str> {
+        self.columns.project.as_deref()
+    }
+}
+
 fn encode(content: &Content<'_>) -> Result<String> {
     let mut json = serde_json::to_string(content).map_err(|e| Error::Audit {
         message: format!("cannot encode an audit record: {e}"),

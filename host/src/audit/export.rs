@@ -12,10 +12,13 @@
 //! {"last_hash":"…","count":40}
 //! ```
 //!
-//! `prev_hash` is the hash of record `first_seq - 1` (64 zeros for record 1),
+//! A file holds the records of one trail: one project's (the header then
+//! names it, `"project":"billing"`) or the server's. `prev_hash` is the hash
+//! of the trail's record before `first_seq` (64 zeros for its first record),
 //! so the file verifies alone ([`verify_export_file`](super::verify_export_file))
-//! and consecutive files verify as one chain
-//! ([`verify_export_files`](super::verify_export_files)).
+//! and consecutive files of a trail verify as one chain
+//! ([`verify_export_files`](super::verify_export_files)). `seq`s rise along
+//! the file, with gaps where other trails' records lie.
 //!
 //! Export is incremental and idempotent: the store's `meta` table remembers
 //! the last exported record, and a period is exported once it is over (or,
@@ -29,7 +32,7 @@ use super::entry::GENESIS_HASH;
 use super::sink::ExportSink;
 use super::verify::Chain;
 use crate::record::{Broken, format_ts};
-use crate::store::{AuditStore, EXPORTED_KEY, ExportMark};
+use crate::store::{AuditStore, ExportMark};
 use crate::{Error, Result};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -80,6 +83,9 @@ const GRACE_MICROS: i64 = 60_000_000;
 pub struct ExportedFile {
     /// Its name, e.g. `audit-2026-11-23T14.jsonl`.
     pub name: String,
+    /// The trail's project; `None` for the server's trail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     /// Its period, e.g. `2026-11-23T14`.
     pub period: String,
     /// The first record in it.
@@ -88,7 +94,7 @@ pub struct ExportedFile {
     pub last_seq: u64,
     /// How many records.
     pub count: u64,
-    /// The hash of record `first_seq - 1`.
+    /// The hash of the trail's record before `first_seq`.
     pub prev_hash: String,
     /// The hash of record `last_seq`.
     pub last_hash: String,
@@ -99,6 +105,9 @@ pub struct ExportedFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct Header {
     pub(super) palisade_audit_export: u32,
+    /// The trail's project; absent for the server's trail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) project: Option<String>,
     pub(super) period: String,
     pub(super) first_seq: u64,
     pub(super) last_seq: u64,
@@ -169,9 +178,10 @@ fn complete_cutoff(store: &mut dyn AuditStore, period: Period, up_to: Timestamp)
     Ok(cutoff)
 }
 
-/// Exports every record up to `horizon` (a time: the periods complete then)
-/// that has not been exported yet, one file per period, into `sink`;
-/// returns the files written (none if there is nothing new).
+/// Exports every record of the trail of `project` (`None`: the server's)
+/// up to `horizon` (a time: the periods complete then) that has not been
+/// exported yet, one file per period, into `sink`; returns the files written
+/// (none if there is nothing new).
 ///
 /// The records exported are verified on the way (an
 /// [`Error::AuditBroken`] stops the export before anything is marked as
@@ -185,11 +195,12 @@ fn complete_cutoff(store: &mut dyn AuditStore, period: Period, up_to: Timestamp)
 pub fn export(
     store: &mut dyn AuditStore,
     sink: &mut dyn ExportSink,
+    project: Option<&str>,
     period: Period,
     horizon: impl Into<Horizon>,
 ) -> Result<Vec<ExportedFile>> {
-    let mark = store.export_mark()?;
-    let checkpoint = store.checkpoint()?;
+    let mark = store.export_mark(project)?;
+    let checkpoint = store.checkpoint(project)?;
     let (start_seq, start_hash) = match (mark, checkpoint) {
         (Some(m), Some(c)) if c.seq > m.seq => (c.seq, c.hash),
         (Some(m), _) => (m.seq, m.hash),
@@ -205,7 +216,7 @@ pub fn export(
     let mut groups: Vec<ExportedFile> = Vec::new();
     let mut chain = Chain::new(start_seq, start_hash, "the last export");
     let mut broken = None;
-    store.scan(start_seq, u64::MAX, &mut |row| {
+    store.scan_trail(project, start_seq, u64::MAX, &mut |row| {
         let record = match chain.check_row(&row) {
             Ok(r) => r,
             Err(b) => {
@@ -225,6 +236,7 @@ pub fn export(
             }
             _ => groups.push(ExportedFile {
                 name: String::new(),
+                project: project.map(str::to_owned),
                 period: key.to_owned(),
                 first_seq: record.seq,
                 last_seq: record.seq,
@@ -259,10 +271,7 @@ pub fn export(
             hash: g.last_hash.clone(),
             period: g.period.clone(),
         };
-        let mark = serde_json::to_string(&mark).map_err(|e| Error::Audit {
-            message: format!("cannot encode the export mark: {e}"),
-        })?;
-        store.set_meta(EXPORTED_KEY, &mark)?;
+        store.set_export_mark(project, &mark)?;
     }
     Ok(groups)
 }
@@ -275,6 +284,7 @@ fn write_file(
     let mut file = sink.create(&g.name)?;
     let header = Header {
         palisade_audit_export: 1,
+        project: g.project.clone(),
         period: g.period.clone(),
         first_seq: g.first_seq,
         last_seq: g.last_seq,
@@ -284,7 +294,7 @@ fn write_file(
     let after = g.first_seq - 1;
     let mut chain = Chain::new(after, g.prev_hash.clone(), "the previous export");
     let mut count = 0u64;
-    store.scan(after, g.last_seq, &mut |row| {
+    store.scan_trail(g.project.as_deref(), after, g.last_seq, &mut |row| {
         chain.check_row(&row).map_err(Error::AuditBroken)?;
         let body = row.body.as_deref().unwrap_or_default();
         file.write_all(body.as_bytes())
@@ -312,12 +322,19 @@ fn write_file(
     file.commit()
 }
 
-/// [`export`] into the directory `dest_dir`.
+/// [`export`] of the trail of `project` into the directory `dest_dir`.
 pub fn export_to_dir(
     store: &mut dyn AuditStore,
     dest_dir: &Path,
+    project: Option<&str>,
     period: Period,
     horizon: impl Into<Horizon>,
 ) -> Result<Vec<ExportedFile>> {
-    export(store, &mut DirSink::new(dest_dir)?, period, horizon)
+    export(
+        store,
+        &mut DirSink::new(dest_dir)?,
+        project,
+        period,
+        horizon,
+    )
 }

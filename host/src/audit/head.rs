@@ -62,19 +62,18 @@ impl HeadFile {
     }
 }
 
-/// Checks the head file against the store's last record and checkpoint
-/// (without walking the chain): the store must reach the head file's record,
-/// and that record must be the one recorded.
+/// Checks the head file against the store's last record and the trails'
+/// checkpoints (without walking the chain): the store must reach the head
+/// file's record, and that record must be the one recorded (unless
+/// retention cut it).
 pub(crate) fn check_head_file(
     store: &mut dyn AuditStore,
     file: &HeadFile,
     head: Option<&ChainHead>,
-    checkpoint: Option<&Checkpoint>,
+    checkpoints: &[Checkpoint],
 ) -> Result<()> {
-    let last = head
-        .map(|h| h.seq)
-        .or(checkpoint.map(|c| c.seq))
-        .unwrap_or(0);
+    let cut_through = checkpoints.iter().map(|c| c.seq).max();
+    let last = head.map(|h| h.seq).or(cut_through).unwrap_or(0);
     let broken = |b| Err(Error::AuditBroken(b));
     if file.seq > last {
         return broken(Broken::Truncated {
@@ -82,18 +81,23 @@ pub(crate) fn check_head_file(
             head_seq: file.seq,
         });
     }
-    let recorded = match checkpoint {
+    let row = match file.seq {
+        0 => None,
+        seq => store.row(seq)?,
+    };
+    let recorded = match row {
         _ if file.seq == 0 => Some(GENESIS_HASH.to_owned()),
-        Some(c) if file.seq == c.seq => Some(c.hash.clone()),
-        // Cut by retention: nothing left to compare with.
-        Some(c) if file.seq < c.seq => None,
-        _ => Some(
-            store
-                .row(file.seq)?
-                .and_then(|r| r.body)
+        Some(r) => Some(
+            r.body
                 .and_then(|b| rehash(&b).map(|(claimed, _)| claimed.to_owned()))
                 .unwrap_or_default(),
         ),
+        None => match checkpoints.iter().find(|c| c.seq == file.seq) {
+            Some(c) => Some(c.hash.clone()),
+            // Cut by retention: nothing left to compare with.
+            None if cut_through.is_some_and(|t| file.seq < t) => None,
+            None => Some(String::new()),
+        },
     };
     match recorded {
         Some(h) if h != file.hash => broken(Broken::HeadMismatch { seq: file.seq }),

@@ -125,6 +125,8 @@ pub mod writer;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trail_tests;
 
 pub use destination::Destination;
 pub use dir::DirSink;
@@ -138,9 +140,9 @@ pub use checkpoint::RETENTION_EVENT;
 pub use head::HeadFile;
 pub use retention::{Cut, Removed, apply_retention, cutoff, retain};
 pub use s3::{S3Location, S3Settings, S3Sink};
-pub use schedule::{ExportPlan, Plan, Schedule, Scheduler};
+pub use schedule::{ExportPlan, Plan, Plans, Schedule, Scheduler};
 pub use sink::{ExportFile, ExportSink};
-pub use verify::{Report, verify, verify_dir};
+pub use verify::{Report, TrailReport, verify, verify_dir};
 pub use verify_export::{ExportReport, verify_export_file, verify_export_files};
 pub use writer::{
     AuditLog, COMMIT_BUCKETS_US, DEFAULT_COMMIT_DELAY, MAX_COMMIT_DELAY_US, Stats, lock_data_dir,

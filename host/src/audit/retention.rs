@@ -1,10 +1,11 @@
-//! Retention: removing old records, only once they are exported, without
-//! breaking verification.
+//! Retention: removing a trail's old records, only once they are exported,
+//! without breaking verification. Each trail (a project's, or the
+//! server's) is cut on its own, as its own `audit:` block says.
 //!
-//! Each cut stores a [`Checkpoint`] (the `seq` and `hash` of the last removed
-//! record) in the same transaction as the deletion; verification then starts
-//! from the checkpoint, and the first remaining record's `prev_hash` must be
-//! its hash. Records are removed in chunks of [`CHUNK`], each its own
+//! Each cut stores the trail's [`Checkpoint`] (the `seq` and `hash` of its
+//! last removed record) in the same transaction as the deletion;
+//! verification then starts the trail from the checkpoint, and its first
+//! remaining record's `prev_hash` must be its hash. Records are removed in chunks of [`CHUNK`], each its own
 //! transaction, with a pause of [`PAUSE`] between chunks: the decision
 //! path's writer waits for SQLite's write lock by sleeping in growing steps,
 //! and back-to-back transactions would let it miss every gap, so a large
@@ -55,6 +56,8 @@ pub fn cutoff(now: Timestamp, keep: std::time::Duration) -> Option<Timestamp> {
 /// anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cut {
+    /// The trail cut: its project (`None`: the server's).
+    pub project: Option<String>,
     /// The checkpoint the run will leave: the last record it removes.
     pub checkpoint: Checkpoint,
     /// How many records it removes.
@@ -76,85 +79,109 @@ impl Cut {
         details.insert("older_than".into(), format_ts(self.older_than).into());
         AdminEntry {
             event: RETENTION_EVENT.into(),
+            project: self.project.clone(),
             details,
             ..AdminEntry::default()
         }
     }
 }
 
-/// Removes the records older than `older_than` that have been exported
-/// (never one that has not: without an export nothing is removed), leaving a
-/// checkpoint. Before removing anything it calls `announce` with the
-/// [`Cut`] it is about to make, which must record it in the chain (the
-/// `audit_retention` record of [`Cut::entry`], appended after the records
-/// cut); if `announce` fails, nothing is removed. Refuses
-/// ([`Error::AuditBroken`]) if the record at a cut does not match its hash,
-/// the next record, or the export.
+/// Removes the records of the trail of `project` (`None`: the server's)
+/// older than `older_than` that have been exported (never one that has not:
+/// without an export nothing is removed), leaving the trail's checkpoint.
+/// Before removing anything it calls `announce` with the [`Cut`] it is
+/// about to make, which must record it in the trail (the `audit_retention`
+/// record of [`Cut::entry`], appended after the records cut); if `announce`
+/// fails, nothing is removed. Refuses ([`Error::AuditBroken`]) if the record
+/// at a cut does not match its hash, the trail's next record, or the export.
 pub fn apply_retention(
     store: &mut dyn AuditStore,
+    project: Option<&str>,
     older_than: Timestamp,
     announce: &mut dyn FnMut(&Cut) -> Result<()>,
 ) -> Result<Removed> {
     let mut removed = Removed::default();
-    let Some(mark) = store.export_mark()? else {
+    let Some(mark) = store.export_mark(project)? else {
         return Ok(removed);
     };
-    let mut done = store.checkpoint()?.map(|c| c.seq).unwrap_or(0);
-    let Some(target) = store.last_seq_before(&format_ts(older_than), mark.seq)? else {
+    let mut done = store.checkpoint(project)?.map(|c| c.seq).unwrap_or(0);
+    let Some(target) = store.last_seq_before(project, &format_ts(older_than), mark.seq)? else {
         return Ok(removed);
     };
     if done >= target {
         return Ok(removed);
     }
-    let hash = checked_cut_hash(store, target, &mark)?;
+    // Where each chunk ends: every CHUNK-th record of the trail, and the
+    // target.
+    let (mut count, mut ends) = (0u64, Vec::new());
+    store.scan_trail(project, done, target, &mut |row| {
+        count += 1;
+        if count % CHUNK == 0 && row.seq < target {
+            ends.push(row.seq);
+        }
+        Ok(true)
+    })?;
+    ends.push(target);
+    let hash = checked_cut_hash(store, project, target, &mark)?;
     announce(&Cut {
+        project: project.map(str::to_owned),
         checkpoint: Checkpoint { seq: target, hash },
-        records: target - done,
+        records: count,
         older_than,
     })?;
-    while done < target {
+    for end in ends {
         if removed.records > 0 {
             std::thread::sleep(PAUSE);
         }
-        let end = target.min(done.saturating_add(CHUNK));
-        let hash = checked_cut_hash(store, end, &mark)?;
-        removed.records += store.cut(&Checkpoint { seq: end, hash })?;
+        let hash = checked_cut_hash(store, project, end, &mark)?;
+        removed.records += store.cut(project, done, &Checkpoint { seq: end, hash })?;
         removed.through_seq = Some(end);
         done = end;
     }
     Ok(removed)
 }
 
-/// [`apply_retention`] on the store of `log`, recording the run through
-/// `log` (with `details` added to the record) before anything is removed.
+/// [`apply_retention`] on the trail of `project` in the store of `log`,
+/// recording the run in that trail through `log` (with `details` added to
+/// the record) before anything is removed.
 pub fn retain(
     log: &AuditLog,
+    project: Option<&str>,
     older_than: Timestamp,
     details: &BTreeMap<String, serde_json::Value>,
 ) -> Result<Removed> {
     let mut store = log.open_store()?;
-    apply_retention(&mut store, older_than, &mut |cut| {
+    apply_retention(&mut store, project, older_than, &mut |cut| {
         log.append_blocking(cut.entry(details.clone())).map(drop)
     })
 }
 
-/// The hash of the record at `seq`, where a cut is to end: checked against
-/// its body, the export mark (if it is the last exported record) and the
-/// next record's `prev_hash`.
-fn checked_cut_hash(store: &mut dyn AuditStore, seq: u64, mark: &ExportMark) -> Result<String> {
+/// The hash of the trail's record at `seq`, where a cut is to end: checked
+/// against its body, the export mark (if it is the last exported record)
+/// and the trail's next record's `prev_hash`.
+fn checked_cut_hash(
+    store: &mut dyn AuditStore,
+    project: Option<&str>,
+    seq: u64,
+    mark: &ExportMark,
+) -> Result<String> {
     let hash = sealed_hash(store, seq)?;
     if seq == mark.seq && hash != mark.hash {
         return Err(broken(seq, "differs from the record exported"));
     }
-    let next_seq = seq.saturating_add(1);
-    if let Some(next) = store.row(next_seq)? {
+    let mut next = None;
+    store.scan_trail(project, seq, u64::MAX, &mut |row| {
+        next = Some(row);
+        Ok(false)
+    })?;
+    if let Some(next) = next {
         let prev = next
             .body
             .as_deref()
             .and_then(|b| serde_json::from_str::<Record>(b).ok())
             .map(|r| r.prev_hash);
         if prev.as_deref() != Some(hash.as_str()) {
-            return Err(broken(next_seq, "does not continue the record before it"));
+            return Err(broken(next.seq, "does not continue the record before it"));
         }
     }
     Ok(hash)

@@ -1,12 +1,15 @@
-//! Export and retention on a schedule, as the policy's `audit:` block asks:
+//! Export and retention on a schedule, as the policy's `audit:` blocks ask:
 //! [`Scheduler`].
 //!
 //! A thread of its own wakes every [`Schedule::every`] (60 s by default),
-//! reads the [`Plan`] of the policy serving *now* (so a reload changes where
-//! and how often records go), exports the periods that are complete, then
-//! removes the exported records older than the retention. Each run that did
-//! something is itself recorded (`audit_export`, `audit_retention`). A
-//! failure is logged and the next round retries; it never stops the server.
+//! reads the [`Plans`] of the policy serving *now* (so a reload changes where
+//! and how often records go) and, for every trail in the store (each
+//! project's, and the server's), exports the periods that are complete, then
+//! removes the exported records older than the retention, as that trail's
+//! plan says ([`Plans::for_trail`]). Each run that did something is itself
+//! recorded in the trail it concerns (`audit_export`, `audit_retention`). A
+//! failure is logged and the next round retries; it never stops the server,
+//! and one trail's failure does not hold back another's.
 //!
 //! When the server stops, [`Scheduler::shutdown`] exports everything,
 //! the period still open included ([`Horizon::Everything`]), then the
@@ -33,6 +36,46 @@ pub struct Plan {
     pub export: Option<ExportPlan>,
     /// Remove exported records older than this.
     pub retention: Option<Duration>,
+}
+
+/// What the policy's `audit:` blocks ask, for every trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plans {
+    /// The server's block (a top-level file's, or a one-project policy's):
+    /// for the server's trail, and for every project without a block of its
+    /// own (a project no longer in the policy included).
+    pub server: Plan,
+    /// The projects' own blocks.
+    pub projects: BTreeMap<String, Plan>,
+    /// Whether each project's files go into a folder named after it at the
+    /// destination (a directory of projects), rather than beside the
+    /// server's (one project).
+    pub folders: bool,
+}
+
+impl Plans {
+    /// One plan for every trail (the server's, and one project's).
+    pub fn uniform(plan: Plan) -> Self {
+        Self {
+            server: plan,
+            ..Self::default()
+        }
+    }
+
+    /// The plan of the trail of `project` (`None`: the server's), its
+    /// destination made the project's folder where files go into folders.
+    pub fn for_trail(&self, project: Option<&str>) -> Plan {
+        let Some(p) = project else {
+            return self.server.clone();
+        };
+        let mut plan = self.projects.get(p).unwrap_or(&self.server).clone();
+        if self.folders
+            && let Some(e) = &mut plan.export
+        {
+            e.destination = e.destination.within(p);
+        }
+        plan
+    }
 }
 
 /// Where and how often to export.
@@ -70,12 +113,12 @@ impl std::fmt::Debug for Scheduler {
 }
 
 impl Scheduler {
-    /// Starts the thread. `plan` is asked for the current plan before every
-    /// round.
+    /// Starts the thread. `plans` is asked for the current plans before
+    /// every round.
     pub fn start(
         log: Arc<AuditLog>,
         schedule: Schedule,
-        plan: impl Fn() -> Plan + Send + 'static,
+        plan: impl Fn() -> Plans + Send + 'static,
     ) -> Result<Self> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = stop.clone();
@@ -122,11 +165,11 @@ impl Drop for Scheduler {
 fn run(
     log: &AuditLog,
     schedule: &Schedule,
-    plan: &dyn Fn() -> Plan,
+    plan: &dyn Fn() -> Plans,
     stop: &(Mutex<bool>, Condvar),
 ) {
     let (flag, wake) = stop;
-    let mut last: Option<Plan> = None;
+    let mut last: Option<Plans> = None;
     loop {
         let deadline = Instant::now() + schedule.every;
         // A poisoned lock means a panic elsewhere: stop (exporting first).
@@ -159,65 +202,101 @@ fn run(
     }
 }
 
-fn describe(plan: &Plan) {
-    match &plan.export {
-        Some(e) => tracing::info!(
-            destination = %e.destination,
-            period = ?e.period,
-            retention_s = plan.retention.map(|r| r.as_secs()),
-            "audit export scheduled"
-        ),
-        None => tracing::info!("no audit export in the policy"),
-    }
-}
-
-/// One scheduled round at `now`: export the complete periods, then apply
-/// retention. Failures are logged; the next round retries.
-pub fn round(log: &AuditLog, plan: &Plan, s3: &S3Settings, now: Timestamp) {
-    if let Some(export) = &plan.export {
-        let _ = export_round(log, export, s3, Horizon::Complete(now), "schedule");
-    }
-    if let Some(keep) = plan.retention {
-        match retention_round(log, keep, now) {
-            Ok(removed) if removed.records > 0 => tracing::info!(
-                records = removed.records,
-                through_seq = removed.through_seq,
-                "audit retention removed exported records"
+fn describe(plans: &Plans) {
+    let trails = std::iter::once((None, &plans.server)).chain(
+        plans
+            .projects
+            .iter()
+            .map(|(p, plan)| (Some(p.as_str()), plan)),
+    );
+    for (project, plan) in trails {
+        match &plan.export {
+            Some(e) => tracing::info!(
+                project,
+                destination = %e.destination,
+                period = ?e.period,
+                retention_s = plan.retention.map(|r| r.as_secs()),
+                "audit export scheduled"
             ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "audit retention failed; retrying next round"),
+            None => tracing::info!(project, "no audit export in the policy"),
         }
     }
 }
 
-/// The last round, when the server stops: everything, the open period
-/// included, then the record of that export.
-pub fn final_round(log: &AuditLog, plan: &Plan, s3: &S3Settings) {
-    let Some(export) = &plan.export else { return };
-    if let Ok(files) = export_round(log, export, s3, Horizon::Everything, "shutdown")
-        && !files.is_empty()
-    {
-        // The `audit_export` record just written: exported without a record
-        // of its own, or this would never end.
-        if let Err(e) = export_to(log, export, s3, Horizon::Everything) {
-            tracing::warn!(destination = %export.destination, error = %e, "cannot export the record of the final audit export; the next start exports it");
+/// The trails in the store (each project's and the server's), by project.
+fn trails(log: &AuditLog) -> Vec<Option<String>> {
+    let listed = log
+        .open_store()
+        .and_then(|mut s| crate::store::AuditStore::trails(&mut s));
+    match listed {
+        Ok(t) => t.into_iter().map(|t| t.project).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the audit trails; retrying next round");
+            Vec::new()
         }
     }
 }
 
-/// Exports up to `horizon` and records the run if it wrote files. Logs the
-/// outcome.
+/// One scheduled round at `now`: for every trail, export the complete
+/// periods, then apply retention, as its plan says. Failures are logged;
+/// the next round retries.
+pub fn round(log: &AuditLog, plans: &Plans, s3: &S3Settings, now: Timestamp) {
+    for project in trails(log) {
+        let project = project.as_deref();
+        let plan = plans.for_trail(project);
+        if let Some(export) = &plan.export {
+            let _ = export_round(log, project, export, s3, Horizon::Complete(now), "schedule");
+        }
+        if let Some(keep) = plan.retention {
+            match retention_round(log, project, keep, now) {
+                Ok(removed) if removed.records > 0 => tracing::info!(
+                    project,
+                    records = removed.records,
+                    through_seq = removed.through_seq,
+                    "audit retention removed exported records"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(project, error = %e, "audit retention failed; retrying next round")
+                }
+            }
+        }
+    }
+}
+
+/// The last round, when the server stops: for every trail, everything, the
+/// open period included, then the record of that export.
+pub fn final_round(log: &AuditLog, plans: &Plans, s3: &S3Settings) {
+    for project in trails(log) {
+        let project = project.as_deref();
+        let plan = plans.for_trail(project);
+        let Some(export) = &plan.export else { continue };
+        if let Ok(files) = export_round(log, project, export, s3, Horizon::Everything, "shutdown")
+            && !files.is_empty()
+        {
+            // The `audit_export` record just written: exported without a
+            // record of its own, or this would never end.
+            if let Err(e) = export_to(log, project, export, s3, Horizon::Everything) {
+                tracing::warn!(project, destination = %export.destination, error = %e, "cannot export the record of the final audit export; the next start exports it");
+            }
+        }
+    }
+}
+
+/// Exports the trail of `project` up to `horizon` and records the run in
+/// it if it wrote files. Logs the outcome.
 fn export_round(
     log: &AuditLog,
+    project: Option<&str>,
     plan: &ExportPlan,
     s3: &S3Settings,
     horizon: Horizon,
     trigger: &str,
 ) -> Result<Vec<ExportedFile>> {
-    let files = match export_to(log, plan, s3, horizon) {
+    let files = match export_to(log, project, plan, s3, horizon) {
         Ok(files) => files,
         Err(e) => {
-            tracing::warn!(destination = %plan.destination, error = %e, "audit export failed; retrying next round");
+            tracing::warn!(project, destination = %plan.destination, error = %e, "audit export failed; retrying next round");
             return Err(e);
         }
     };
@@ -226,7 +305,7 @@ fn export_round(
     };
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     let records: u64 = files.iter().map(|f| f.count).sum();
-    tracing::info!(destination = %plan.destination, files = ?names, first_seq = first.first_seq, last_seq = last.last_seq, "audit records exported");
+    tracing::info!(project, destination = %plan.destination, files = ?names, first_seq = first.first_seq, last_seq = last.last_seq, "audit records exported");
     let details = BTreeMap::from([
         ("trigger".to_owned(), trigger.into()),
         (
@@ -238,26 +317,34 @@ fn export_round(
         ("last_seq".to_owned(), last.last_seq.into()),
         ("records".to_owned(), records.into()),
     ]);
-    record(log, "audit_export", details);
+    record(log, project, "audit_export", details);
     Ok(files)
 }
 
-/// Exports up to `horizon` to the plan's destination, on a connection of
-/// its own; spools for S3 go into the data directory.
+/// Exports the trail of `project` up to `horizon` to the plan's
+/// destination, on a connection of its own; spools for S3 go into the data
+/// directory.
 fn export_to(
     log: &AuditLog,
+    project: Option<&str>,
     plan: &ExportPlan,
     s3: &S3Settings,
     horizon: Horizon,
 ) -> Result<Vec<ExportedFile>> {
     let mut store = log.open_store()?;
     let mut sink = plan.destination.open(log.data_dir(), log.data_dir(), s3)?;
-    export(&mut store, sink.as_mut(), plan.period, horizon)
+    export(&mut store, sink.as_mut(), project, plan.period, horizon)
 }
 
-/// Removes the exported records older than `keep` at `now`, recording the
-/// run (before it removes anything) if there is anything to remove.
-fn retention_round(log: &AuditLog, keep: Duration, now: Timestamp) -> Result<Removed> {
+/// Removes the trail's exported records older than `keep` at `now`,
+/// recording the run (before it removes anything) if there is anything to
+/// remove.
+fn retention_round(
+    log: &AuditLog,
+    project: Option<&str>,
+    keep: Duration,
+    now: Timestamp,
+) -> Result<Removed> {
     let Some(older_than) = cutoff(now, keep) else {
         return Ok(Removed::default());
     };
@@ -265,12 +352,18 @@ fn retention_round(log: &AuditLog, keep: Duration, now: Timestamp) -> Result<Rem
         ("trigger".to_owned(), "schedule".into()),
         ("retention_s".to_owned(), keep.as_secs().into()),
     ]);
-    retain(log, older_than, &details)
+    retain(log, project, older_than, &details)
 }
 
-fn record(log: &AuditLog, event: &str, details: BTreeMap<String, serde_json::Value>) {
+fn record(
+    log: &AuditLog,
+    project: Option<&str>,
+    event: &str,
+    details: BTreeMap<String, serde_json::Value>,
+) {
     let entry = AdminEntry {
         event: event.into(),
+        project: project.map(str::to_owned),
         details,
         ..AdminEntry::default()
     };
@@ -336,12 +429,17 @@ mod tests {
         }
         let s3 = S3Settings::default();
         // Now: nothing is complete yet (the day is still open).
-        round(&log, &plan("out", None), &s3, Timestamp::now());
+        round(
+            &log,
+            &Plans::uniform(plan("out", None)),
+            &s3,
+            Timestamp::now(),
+        );
         assert!(events(&log).iter().all(|(e, _)| e == "test"));
         // Two days later: today is complete, and older than one day.
         let later = Timestamp::now() + jiff::SignedDuration::from_hours(48);
         let day = Duration::from_secs(86_400);
-        round(&log, &plan("out", Some(day)), &s3, later);
+        round(&log, &Plans::uniform(plan("out", Some(day))), &s3, later);
         let events = events(&log);
         let (event, details) = &events[events.len() - 2];
         assert_eq!(event, "audit_export");
@@ -355,7 +453,7 @@ mod tests {
         assert_eq!(details["checkpoint_seq"], 5);
 
         let mut store = log.open_store().unwrap();
-        assert_eq!(store.checkpoint().unwrap().map(|c| c.seq), Some(5));
+        assert_eq!(store.checkpoint(None).unwrap().map(|c| c.seq), Some(5));
         drop(store);
         log.close().unwrap();
         assert!(verify_dir(dir.path()).unwrap().is_ok());
@@ -370,11 +468,15 @@ mod tests {
         for i in 0..3 {
             log.append_blocking(admin(i)).unwrap();
         }
-        final_round(&log, &plan("out", None), &S3Settings::default());
+        final_round(
+            &log,
+            &Plans::uniform(plan("out", None)),
+            &S3Settings::default(),
+        );
         let head = log.stats().head_seq;
         assert_eq!(head, 4, "three records and the export's own");
         let mut store = log.open_store().unwrap();
-        assert_eq!(store.export_mark().unwrap().map(|m| m.seq), Some(head));
+        assert_eq!(store.export_mark(None).unwrap().map(|m| m.seq), Some(head));
         drop(store);
         log.close().unwrap();
         let files = files_in(&dir.path().join("out"));
@@ -396,11 +498,27 @@ mod tests {
         // `out` is a file, so the directory cannot be made.
         std::fs::write(dir.path().join("out"), "in the way").unwrap();
         let later = Timestamp::now() + jiff::SignedDuration::from_hours(48);
-        round(&log, &plan("out", None), &S3Settings::default(), later);
+        round(
+            &log,
+            &Plans::uniform(plan("out", None)),
+            &S3Settings::default(),
+            later,
+        );
         assert_eq!(log.stats().head_seq, 1, "nothing recorded");
-        assert!(log.open_store().unwrap().export_mark().unwrap().is_none());
+        assert!(
+            log.open_store()
+                .unwrap()
+                .export_mark(None)
+                .unwrap()
+                .is_none()
+        );
         std::fs::remove_file(dir.path().join("out")).unwrap();
-        round(&log, &plan("out", None), &S3Settings::default(), later);
+        round(
+            &log,
+            &Plans::uniform(plan("out", None)),
+            &S3Settings::default(),
+            later,
+        );
         assert_eq!(events(&log).last().unwrap().0, "audit_export");
         log.close().unwrap();
     }
@@ -409,7 +527,7 @@ mod tests {
     fn the_scheduler_reads_the_current_plan_and_exports_when_stopped() {
         let dir = tempfile::tempdir().unwrap();
         let log = Arc::new(AuditLog::open(dir.path()).unwrap());
-        let current = Arc::new(Mutex::new(Plan::default()));
+        let current = Arc::new(Mutex::new(Plans::default()));
         let schedule = Schedule {
             every: Duration::from_millis(20),
             s3: S3Settings::default(),
@@ -422,7 +540,7 @@ mod tests {
         log.append_blocking(admin(0)).unwrap();
         std::thread::sleep(Duration::from_millis(60));
         // A reload names a destination: the stop exports there.
-        *current.lock().unwrap() = plan("later", None);
+        *current.lock().unwrap() = Plans::uniform(plan("later", None));
         scheduler.shutdown();
         assert_eq!(events(&log).last().unwrap().0, "audit_export");
         log.close().unwrap();

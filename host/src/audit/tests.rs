@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The trail of the records these tests write (project `acme`).
+const ACME: Option<&str> = Some("acme");
+
 fn decision(i: u64) -> DecisionEntry {
     DecisionEntry {
         decision_id: format!("dec_{i:06}"),
@@ -712,7 +715,7 @@ fn append_entry(store: &mut SqliteStore, entry: Entry) {
 /// before the cut, as [`retain`] does through the log.
 fn retain_store(dir: &Path, store: &mut SqliteStore, older_than: Timestamp) -> Removed {
     let mut writer = SqliteStore::open(dir).unwrap();
-    apply_retention(store, older_than, &mut |cut| {
+    apply_retention(store, ACME, older_than, &mut |cut| {
         append_entry(&mut writer, cut.entry(BTreeMap::new()).into());
         Ok(())
     })
@@ -790,7 +793,7 @@ fn export_writes_complete_periods_once() {
         dir.path(),
         &["13:10:00", "13:50:00", "14:05:00", "14:59:00", "15:01:00"],
     );
-    let files = export_to_dir(&mut store, &out, Period::Hourly, at("15:30:00")).unwrap();
+    let files = export_to_dir(&mut store, &out, ACME, Period::Hourly, at("15:30:00")).unwrap();
     assert_eq!(
         names(&files),
         vec![
@@ -800,11 +803,11 @@ fn export_writes_complete_periods_once() {
     );
     // Idempotent.
     assert!(
-        export_to_dir(&mut store, &out, Period::Hourly, at("15:30:00"))
+        export_to_dir(&mut store, &out, ACME, Period::Hourly, at("15:30:00"))
             .unwrap()
             .is_empty()
     );
-    let files = export_to_dir(&mut store, &out, Period::Hourly, at("16:30:00")).unwrap();
+    let files = export_to_dir(&mut store, &out, ACME, Period::Hourly, at("16:30:00")).unwrap();
     assert_eq!(names(&files), vec![("audit-2026-11-23T15.jsonl", 5, 5)]);
 
     let paths: Vec<PathBuf> = ["T13", "T14", "T15"]
@@ -819,7 +822,7 @@ fn export_writes_complete_periods_once() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4);
     assert!(lines[0].starts_with(
-        "{\"palisade_audit_export\":1,\"period\":\"2026-11-23T13\",\"first_seq\":1,\"last_seq\":2,\"prev_hash\":\"0000"
+        "{\"palisade_audit_export\":1,\"project\":\"acme\",\"period\":\"2026-11-23T13\",\"first_seq\":1,\"last_seq\":2,\"prev_hash\":\"0000"
     ), "{}", lines[0]);
     assert_eq!(lines[1], body(dir.path(), 1));
     assert!(lines[3].starts_with("{\"last_hash\":\""), "{}", lines[3]);
@@ -835,13 +838,13 @@ fn export_waits_for_a_period_to_be_over() {
     let mut store = store_with(dir.path(), &["13:10:00", "14:59:59"]);
     // 30 s after 15:00 with no later record: 14:00–15:00 may still be
     // committing.
-    let files = export_to_dir(&mut store, &out, Period::Hourly, at("15:00:30")).unwrap();
+    let files = export_to_dir(&mut store, &out, ACME, Period::Hourly, at("15:00:30")).unwrap();
     assert_eq!(names(&files), vec![("audit-2026-11-23T13.jsonl", 1, 1)]);
-    let files = export_to_dir(&mut store, &out, Period::Hourly, at("15:01:30")).unwrap();
+    let files = export_to_dir(&mut store, &out, ACME, Period::Hourly, at("15:01:30")).unwrap();
     assert_eq!(names(&files), vec![("audit-2026-11-23T14.jsonl", 2, 2)]);
     // A later record proves the period over at once.
     append_at(&mut store, &["15:10:00", "16:00:01"]);
-    let files = export_to_dir(&mut store, &out, Period::Hourly, at("16:00:10")).unwrap();
+    let files = export_to_dir(&mut store, &out, ACME, Period::Hourly, at("16:00:10")).unwrap();
     assert_eq!(names(&files), vec![("audit-2026-11-23T15.jsonl", 3, 3)]);
 }
 
@@ -850,9 +853,9 @@ fn a_late_record_gets_its_own_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let mut store = store_with(dir.path(), &["13:10:00"]);
-    export_to_dir(&mut store, &out, Period::Hourly, at("14:01:30")).unwrap();
+    export_to_dir(&mut store, &out, ACME, Period::Hourly, at("14:01:30")).unwrap();
     append_at(&mut store, &["13:59:59"]);
-    let files = export_to_dir(&mut store, &out, Period::Hourly, at("15:30:00")).unwrap();
+    let files = export_to_dir(&mut store, &out, ACME, Period::Hourly, at("15:30:00")).unwrap();
     assert_eq!(names(&files), vec![("audit-2026-11-23T13.2.jsonl", 2, 2)]);
     let paths = vec![
         out.join("audit-2026-11-23T13.jsonl"),
@@ -878,7 +881,7 @@ fn everything_includes_the_open_period_and_what_follows_gets_its_own_file() {
     let out = dir.path().join("out");
     let mut store = store_with(dir.path(), &["13:10:00", "14:05:00", "14:20:00"]);
     // As a server stops at 14:30: the open hour too.
-    let files = export_to_dir(&mut store, &out, Period::Hourly, Horizon::Everything).unwrap();
+    let files = export_to_dir(&mut store, &out, ACME, Period::Hourly, Horizon::Everything).unwrap();
     assert_eq!(
         names(&files),
         vec![
@@ -889,11 +892,11 @@ fn everything_includes_the_open_period_and_what_follows_gets_its_own_file() {
     // Restarted within the hour: the rest of 14h gets its own file once the
     // hour is over, and nothing is exported twice.
     append_at(&mut store, &["14:40:00", "15:10:00"]);
-    let files = export_to_dir(&mut store, &out, Period::Hourly, at("14:50:00")).unwrap();
+    let files = export_to_dir(&mut store, &out, ACME, Period::Hourly, at("14:50:00")).unwrap();
     assert!(files.is_empty());
-    let files = export_to_dir(&mut store, &out, Period::Hourly, at("15:30:00")).unwrap();
+    let files = export_to_dir(&mut store, &out, ACME, Period::Hourly, at("15:30:00")).unwrap();
     assert_eq!(names(&files), vec![("audit-2026-11-23T14.4.jsonl", 4, 4)]);
-    let files = export_to_dir(&mut store, &out, Period::Hourly, Horizon::Everything).unwrap();
+    let files = export_to_dir(&mut store, &out, ACME, Period::Hourly, Horizon::Everything).unwrap();
     assert_eq!(names(&files), vec![("audit-2026-11-23T15.jsonl", 5, 5)]);
     let paths: Vec<PathBuf> = std::fs::read_dir(&out)
         .unwrap()
@@ -914,7 +917,14 @@ fn daily_export() {
             "2026-11-23T12:00:00.000000Z",
         ],
     );
-    let files = export_to_dir(&mut store, &out, Period::Daily, at("2026-11-24T00:05:00Z")).unwrap();
+    let files = export_to_dir(
+        &mut store,
+        &out,
+        ACME,
+        Period::Daily,
+        at("2026-11-24T00:05:00Z"),
+    )
+    .unwrap();
     assert_eq!(
         names(&files),
         vec![
@@ -932,6 +942,7 @@ fn export_refuses_a_broken_chain() {
     let err = export_to_dir(
         &mut store,
         &dir.path().join("out"),
+        ACME,
         Period::Hourly,
         at("15:00:00"),
     )
@@ -939,14 +950,15 @@ fn export_refuses_a_broken_chain() {
     assert!(
         matches!(
             err,
-            Error::AuditBroken(Broken::Deleted {
+            // Record 3 no longer continues record 1 of its trail.
+            Error::AuditBroken(Broken::Unlinked {
                 after_seq: 1,
-                missing: 1
+                seq: 3
             })
         ),
         "{err:?}"
     );
-    assert_eq!(store.meta(EXPORTED_KEY).unwrap(), None);
+    assert_eq!(store.export_mark(ACME).unwrap(), None);
 }
 
 /// Exports six records of 13:xx and returns the file's lines.
@@ -958,7 +970,7 @@ fn exported_lines(dir: &Path) -> (PathBuf, Vec<String>) {
             "13:01:00", "13:02:00", "13:03:00", "13:04:00", "13:05:00", "13:06:00", "14:05:00",
         ],
     );
-    export_to_dir(&mut store, &out, Period::Hourly, at("14:30:00")).unwrap();
+    export_to_dir(&mut store, &out, ACME, Period::Hourly, at("14:30:00")).unwrap();
     let path = out.join("audit-2026-11-23T13.jsonl");
     let text = std::fs::read_to_string(&path).unwrap();
     (path, text.lines().map(str::to_owned).collect())
@@ -988,9 +1000,9 @@ fn tampered_export_files_are_found() {
     deleted.remove(3);
     assert_eq!(
         file_finding(&path, &deleted),
-        Broken::Deleted {
+        Broken::Unlinked {
             after_seq: 2,
-            missing: 1
+            seq: 4
         }
     );
 
@@ -1040,7 +1052,7 @@ fn retention_removes_only_exported_records_and_keeps_the_chain_verifiable() {
     );
     assert_eq!(verify(&mut store, None).unwrap().unwrap().records, 5);
 
-    export_to_dir(&mut store, &out, Period::Hourly, at("14:30:00")).unwrap(); // 1..=2
+    export_to_dir(&mut store, &out, ACME, Period::Hourly, at("14:30:00")).unwrap(); // 1..=2
     // Older than 23:00, but only 1..=2 are exported (the run's record is 6).
     let removed = retain_store(dir.path(), &mut store, at("23:00:00"));
     assert_eq!(
@@ -1050,7 +1062,7 @@ fn retention_removes_only_exported_records_and_keeps_the_chain_verifiable() {
             through_seq: Some(2)
         }
     );
-    export_to_dir(&mut store, &out, Period::Hourly, at("16:30:00")).unwrap(); // 3..=6
+    export_to_dir(&mut store, &out, ACME, Period::Hourly, at("16:30:00")).unwrap(); // 3..=6
     // Only what is older than 14:30 (the run's record is 7).
     let removed = retain_store(dir.path(), &mut store, at("14:30:00"));
     assert_eq!(
@@ -1091,8 +1103,14 @@ fn retention_through_the_head_then_writing_on() {
     let later = Timestamp::from_second(Timestamp::now().as_second() + 3 * 86_400).unwrap();
     {
         let mut store = SqliteStore::open(dir.path()).unwrap();
-        let files =
-            export_to_dir(&mut store, &dir.path().join("out"), Period::Daily, later).unwrap();
+        let files = export_to_dir(
+            &mut store,
+            &dir.path().join("out"),
+            ACME,
+            Period::Daily,
+            later,
+        )
+        .unwrap();
         assert_eq!(files.iter().map(|f| f.count).sum::<u64>(), 20);
         let removed = retain_store(dir.path(), &mut store, tomorrow);
         assert_eq!(removed.records, 20);
@@ -1112,6 +1130,7 @@ fn a_tampered_checkpoint_is_found() {
     export_to_dir(
         &mut store,
         &dir.path().join("out"),
+        ACME,
         Period::Hourly,
         at("15:30:00"),
     )
@@ -1119,7 +1138,7 @@ fn a_tampered_checkpoint_is_found() {
     retain_store(dir.path(), &mut store, at("14:00:00"));
     sql(
         dir.path(),
-        "UPDATE meta SET value = replace(value, '\"seq\":2', '\"seq\":1') WHERE key = 'checkpoint'",
+        "UPDATE meta SET value = replace(value, '\"seq\":2', '\"seq\":1') WHERE key = 'checkpoint/acme'",
     );
     assert_eq!(
         verify(&mut store, None).unwrap().unwrap_err(),
@@ -1130,7 +1149,7 @@ fn a_tampered_checkpoint_is_found() {
     );
     sql(
         dir.path(),
-        "UPDATE meta SET value = 'junk' WHERE key = 'checkpoint'",
+        "UPDATE meta SET value = 'junk' WHERE key = 'checkpoint/acme'",
     );
     assert!(matches!(
         verify(&mut store, None).unwrap().unwrap_err(),
@@ -1193,6 +1212,7 @@ fn a_checkpoint_beyond_the_export_is_forged() {
     export_to_dir(
         &mut store,
         &dir.path().join("out"),
+        ACME,
         Period::Hourly,
         at("14:30:00"),
     )
@@ -1220,7 +1240,7 @@ fn a_checkpoint_no_retention_record_names_is_forged_even_with_a_forged_mark() {
     let mark = serde_json::json!({"seq": 20, "hash": hash_20, "period": "2026-11-23"});
     sql(
         dir.path(),
-        &format!("INSERT INTO meta (key, value) VALUES ('{EXPORTED_KEY}', '{mark}')"),
+        &format!("INSERT INTO meta (key, value) VALUES ('{EXPORTED_KEY}/acme', '{mark}')"),
     );
     assert_eq!(
         finding(dir.path()),
@@ -1232,6 +1252,7 @@ fn a_checkpoint_no_retention_record_names_is_forged_even_with_a_forged_mark() {
     // A retention record naming another checkpoint does not vouch for it.
     let mut store = SqliteStore::open(dir.path()).unwrap();
     let other = Cut {
+        project: ACME.map(str::to_owned),
         checkpoint: Checkpoint {
             seq: 5,
             hash: "ab".repeat(32),
@@ -1253,6 +1274,7 @@ fn an_export_mark_the_chain_no_longer_matches_is_found() {
     export_to_dir(
         &mut store,
         &dir.path().join("out"),
+        ACME,
         Period::Hourly,
         at("14:30:00"),
     )
@@ -1261,7 +1283,7 @@ fn an_export_mark_the_chain_no_longer_matches_is_found() {
         dir.path(),
         &format!(
             "UPDATE meta SET value = replace(value, '\"hash\":\"', '\"hash\":\"0') \
-             WHERE key = '{EXPORTED_KEY}'"
+             WHERE key = '{EXPORTED_KEY}/acme'"
         ),
     );
     assert!(matches!(
@@ -1283,11 +1305,12 @@ fn export_then_retention_through_the_log_verifies_and_records_the_run() {
     export_to_dir(
         &mut log.open_store().unwrap(),
         &dir.path().join("out"),
+        ACME,
         Period::Daily,
         later,
     )
     .unwrap();
-    let removed = retain(&log, later, &BTreeMap::new()).unwrap();
+    let removed = retain(&log, ACME, later, &BTreeMap::new()).unwrap();
     assert_eq!(removed.records, n);
     let last = log
         .query(&Filter::default(), Cursor::NEWEST, 1)

@@ -1,4 +1,5 @@
-//! Verification: walk the chain and name the first bad record.
+//! Verification: walk the store's records in `seq` order, each trail's
+//! chain apart, and name the first bad record.
 
 use super::checkpoint::Provenance;
 use super::entry::GENESIS_HASH;
@@ -9,6 +10,7 @@ use crate::decision::Outcome;
 use crate::record::{Broken, Record, parse_canonical_ts};
 use crate::store::{AuditStore, Checkpoint, SqliteStore, StoredRow};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The result of a successful verification.
@@ -16,14 +18,16 @@ use std::path::Path;
 pub struct Report {
     /// Records checked.
     pub records: u64,
-    /// The first record present (after the checkpoint), if any.
+    /// The first record present, if any.
     pub first_seq: Option<u64>,
-    /// The last record (or the checkpoint's, or 0).
+    /// The last record of the store (or the latest checkpoint's, or 0).
     pub last_seq: u64,
     /// Its hash.
     pub last_hash: String,
-    /// Where the chain starts after retention, if it was cut.
+    /// The latest retention checkpoint of any trail, if one was cut.
     pub checkpoint: Option<Checkpoint>,
+    /// Each trail: the server's (if it has records) and each project's.
+    pub trails: Vec<TrailReport>,
     /// The head file checked against, if any.
     pub head_file: Option<HeadFile>,
 }
@@ -60,16 +64,11 @@ impl Chain {
         &self.last_hash
     }
 
-    /// Checks a stored row: its place, its body, its columns.
+    /// Checks a stored row of this chain's trail: its place, its body, its
+    /// columns. `seq`s increase along a trail, with gaps where other trails'
+    /// records lie (the store's `seq` runs across all of them).
     pub(crate) fn check_row(&mut self, row: &StoredRow) -> Result<Record, Broken> {
-        let expected = self.last_seq.saturating_add(1);
-        if row.seq > expected {
-            return Err(Broken::Deleted {
-                after_seq: self.last_seq,
-                missing: row.seq - expected,
-            });
-        }
-        if row.seq < expected {
+        if row.seq <= self.last_seq {
             return Err(Broken::Reordered { seq: row.seq });
         }
         let seq = row.seq;
@@ -108,9 +107,12 @@ impl Chain {
         Ok(record)
     }
 
-    /// Checks a body expected at `seq` (a line of an export file) and, if
-    /// good, continues the chain with it.
+    /// Checks a body that claims to be record `seq` (a line of an export
+    /// file) and, if good, continues the chain with it.
     pub(crate) fn check_body(&mut self, seq: u64, body: &str) -> Result<Record, Broken> {
+        if seq <= self.last_seq {
+            return Err(Broken::Reordered { seq });
+        }
         let record = self.check_body_unaccepted(seq, body)?;
         self.accept(&record);
         Ok(record)
@@ -148,6 +150,11 @@ impl Chain {
                     seq,
                     what: format!("`prev_hash` does not continue from {}", self.start),
                 }
+            } else if seq > self.last_seq.saturating_add(1) {
+                Broken::Unlinked {
+                    after_seq: self.last_seq,
+                    seq,
+                }
             } else {
                 Broken::Edited {
                     seq: self.last_seq,
@@ -167,13 +174,53 @@ impl Chain {
     }
 }
 
+/// One trail as the walk found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrailReport {
+    /// The trail's project (`None`: the server's trail).
+    pub project: Option<String>,
+    /// Its records checked.
+    pub records: u64,
+    /// Its last record (or its checkpoint's).
+    pub last_seq: u64,
+    /// That record's hash.
+    pub last_hash: String,
+    /// Where it starts after retention, if it was cut.
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// One trail being walked.
+struct Walk {
+    chain: Chain,
+    provenance: Provenance,
+    records: u64,
+    checkpoint: Option<Checkpoint>,
+}
+
+impl Walk {
+    fn new(checkpoint: Option<Checkpoint>, mark: Option<crate::store::ExportMark>) -> Self {
+        let chain = match &checkpoint {
+            Some(c) => Chain::new(c.seq, c.hash.clone(), "the checkpoint"),
+            None => Chain::new(0, GENESIS_HASH.to_owned(), "the start of the chain"),
+        };
+        Self {
+            chain,
+            provenance: Provenance::new(checkpoint.clone(), mark),
+            records: 0,
+            checkpoint,
+        }
+    }
+}
+
 /// Verifies every record of `store` in order, streaming: each body against
-/// its hash, each `prev_hash` against the previous record (or the
-/// checkpoint), `seq`s without gaps, the indexed columns against the body;
-/// then the end of the chain against `head` (the head file, read **before**
-/// calling this, so that records appended meanwhile do not matter), and
-/// the checkpoint, if any, against the export mark and the
-/// `audit_retention` records ([`Broken::ForgedCheckpoint`]).
+/// its hash, each `prev_hash` against the previous record of its trail (or
+/// the trail's checkpoint), `seq`s rising and without gaps above every
+/// checkpoint, `ts` never decreasing, the indexed columns against the body;
+/// each trail's end against the store's `trails` and the store's end against
+/// `head` (the head file, read **before** calling this, so that records
+/// appended meanwhile do not matter), and each trail's checkpoint, if any,
+/// against its export mark and `audit_retention` records
+/// ([`Broken::ForgedCheckpoint`]).
 ///
 /// Returns the first finding as `Ok(Err(_))`; `Err(_)` is a failure to read.
 pub fn verify(
@@ -183,83 +230,152 @@ pub fn verify(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let checkpoint = match as_finding(store.checkpoint())? {
+        let checkpoints = match as_finding(store.checkpoints())? {
             Ok(c) => c,
             Err(b) => return Ok(Err(b)),
         };
-        let mark = match as_finding(store.export_mark())? {
-            Ok(m) => m,
-            Err(b) => return Ok(Err(b)),
-        };
-        let mut provenance = Provenance::new(checkpoint.clone(), mark);
-        let (start_seq, start_hash, start) = match &checkpoint {
-            Some(c) => (c.seq, c.hash.clone(), "the checkpoint"),
-            None => (0, GENESIS_HASH.to_owned(), "the start of the chain"),
-        };
-        let mut chain = Chain::new(start_seq, start_hash.clone(), start);
+        let heads = store.trails()?;
+        // What the store says each trail's last record is, by `seq`.
+        let head_at: std::collections::HashMap<u64, &str> =
+            heads.iter().map(|t| (t.seq, t.hash.as_str())).collect();
+        // Every trail's start and evidence, read before the walk.
+        let mut walks: BTreeMap<Option<String>, Walk> = BTreeMap::new();
+        for t in &heads {
+            let project = t.project.as_deref();
+            let checkpoint = checkpoints
+                .iter()
+                .find(|(p, _)| p.as_deref() == project)
+                .map(|(_, c)| c.clone());
+            let mark = match as_finding(store.export_mark(project))? {
+                Ok(m) => m,
+                Err(b) => return Ok(Err(b)),
+            };
+            walks.insert(t.project.clone(), Walk::new(checkpoint, mark));
+        }
+        // Below the last checkpoint, records of the trails cut are gone;
+        // above it, every `seq` is there.
+        let floor = checkpoints.iter().map(|(_, c)| c.seq).max().unwrap_or(0);
         let mut finding = None;
-        let mut records = 0u64;
-        let mut first_seq = None;
+        let (mut records, mut first_seq) = (0u64, None);
+        let (mut last_seq, mut last_hash, mut last_ts) = (0u64, None::<String>, String::new());
         let mut at_head = None;
-        store.scan(
-            start_seq,
-            u64::MAX,
-            &mut |row| match chain.check_row(&row) {
-                Ok(record) => {
-                    records += 1;
-                    first_seq.get_or_insert(record.seq);
-                    provenance.observe(&record);
-                    if head.is_some_and(|h| h.seq == record.seq) {
-                        at_head = Some(record.hash);
-                    }
-                    Ok(true)
-                }
+        store.scan(0, u64::MAX, &mut |row| {
+            let lo = last_seq.max(floor);
+            if row.seq > lo.saturating_add(1) {
+                finding = Some(Broken::Deleted {
+                    after_seq: lo,
+                    missing: row.seq - lo - 1,
+                });
+                return Ok(false);
+            }
+            let walk = walks
+                .entry(row.project.clone())
+                .or_insert_with(|| Walk::new(None, None));
+            let record = match walk.chain.check_row(&row) {
+                Ok(r) => r,
                 Err(b) => {
                     finding = Some(b);
-                    Ok(false)
+                    return Ok(false);
                 }
-            },
-        )?;
+            };
+            if record.ts < last_ts {
+                finding = Some(Broken::Edited {
+                    seq: record.seq,
+                    what: "`ts` is earlier than the previous record's".into(),
+                });
+                return Ok(false);
+            }
+            if head_at
+                .get(&record.seq)
+                .is_some_and(|&hash| hash != record.hash)
+            {
+                finding = Some(Broken::HeadMismatch { seq: record.seq });
+                return Ok(false);
+            }
+            walk.records += 1;
+            walk.provenance.observe(&record);
+            records += 1;
+            first_seq.get_or_insert(record.seq);
+            if head.is_some_and(|h| h.seq == record.seq) {
+                at_head = Some(record.hash.clone());
+            }
+            last_seq = record.seq;
+            last_hash = Some(record.hash);
+            last_ts = record.ts;
+            Ok(true)
+        })?;
         if let Some(b) = finding {
-            // Retention may have cut the chain between reading the checkpoint
-            // and scanning; that looks like a deletion at the start.
-            let at_start = matches!(b, Broken::Deleted { after_seq, .. } if after_seq == start_seq);
-            if at_start && attempt < 3 {
-                let now = as_finding(store.checkpoint())?.ok().flatten();
-                if now != checkpoint {
-                    continue;
-                }
+            // Retention may have cut a trail between reading the checkpoints
+            // and scanning; that looks like a deletion at its start.
+            if attempt < 3
+                && as_finding(store.checkpoints())?
+                    .ok()
+                    .is_some_and(|now| now != checkpoints)
+            {
+                continue;
             }
             return Ok(Err(b));
         }
         if let Some(b) = store.check_derived()? {
             return Ok(Err(b));
         }
-        if let Some(h) = head {
-            if h.seq > chain.last_seq() {
+        // A trail whose last records were removed, though other trails'
+        // records come after them.
+        for t in &heads {
+            let walked = walks.get(&t.project).map_or(0, |w| w.chain.last_seq());
+            if t.seq > walked {
                 return Ok(Err(Broken::Truncated {
-                    last_seq: chain.last_seq(),
+                    last_seq: walked,
+                    head_seq: t.seq,
+                }));
+            }
+        }
+        let last_cut = checkpoints.iter().map(|(_, c)| c).max_by_key(|c| c.seq);
+        let end_seq = last_seq.max(floor);
+        if let Some(h) = head {
+            if h.seq > end_seq {
+                return Ok(Err(Broken::Truncated {
+                    last_seq: end_seq,
                     head_seq: h.seq,
                 }));
             }
-            let recorded = if h.seq == start_seq {
-                Some(start_hash)
-            } else {
-                at_head
+            let recorded = match last_cut {
+                _ if h.seq == 0 => Some(GENESIS_HASH.to_owned()),
+                _ if at_head.is_some() => at_head,
+                Some(c) if c.seq == h.seq => Some(c.hash.clone()),
+                Some(c) if h.seq < c.seq => None,
+                _ => Some(String::new()),
             };
             if recorded.is_some_and(|r| r != h.hash) {
                 return Ok(Err(Broken::HeadMismatch { seq: h.seq }));
             }
         }
-        if let Some(b) = provenance.finding(chain.last_seq()) {
-            return Ok(Err(b));
+        let mut trails = Vec::new();
+        for (project, walk) in walks {
+            let last = walk.chain.last_seq();
+            if let Some(b) = walk.provenance.finding(last) {
+                return Ok(Err(b));
+            }
+            trails.push(TrailReport {
+                project,
+                records: walk.records,
+                last_seq: last,
+                last_hash: walk.chain.last_hash().to_owned(),
+                checkpoint: walk.checkpoint,
+            });
         }
+        let last_hash = match (last_hash, last_cut) {
+            (Some(h), _) if last_seq >= floor => h,
+            (_, Some(c)) => c.hash.clone(),
+            (h, None) => h.unwrap_or_else(|| GENESIS_HASH.to_owned()),
+        };
         return Ok(Ok(Report {
             records,
             first_seq,
-            last_seq: chain.last_seq(),
-            last_hash: chain.last_hash().to_owned(),
-            checkpoint,
+            last_seq: end_seq,
+            last_hash,
+            checkpoint: last_cut.cloned(),
+            trails,
             head_file: head.cloned(),
         }));
     }

@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 /// What a verified export file holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExportReport {
+    /// The trail's project, from the header (`None`: the server's trail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     /// The period, from the header.
     pub period: String,
     /// The first record.
@@ -59,8 +62,8 @@ impl Lines {
 
 /// Verifies one export file on its own: the header, every record against
 /// its hash and the previous one (the first against the header's
-/// `prev_hash`), `seq`s without gaps, the trailer. Returns the first finding
-/// as `Ok(Err(_))`.
+/// `prev_hash`), of the header's trail, `seq`s rising, the trailer. Returns
+/// the first finding as `Ok(Err(_))`.
 pub fn verify_export_file(path: &Path) -> Result<Result<ExportReport, Broken>> {
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_owned(),
@@ -81,11 +84,11 @@ pub fn verify_export_file(path: &Path) -> Result<Result<ExportReport, Broken>> {
     }
     let mut chain = Chain::new(header.first_seq - 1, header.prev_hash.clone(), "the header");
     let mut trailer = None;
+    let mut count = 0u64;
     while let Some(line) = lines.next()? {
         if trailer.is_some() {
             return malformed(format!("`{name}`: lines after the trailer"));
         }
-        let expected = chain.last_seq().saturating_add(1);
         if line.starts_with(b"{\"last_hash\"") {
             match serde_json::from_slice::<Trailer>(&line) {
                 Ok(t) => trailer = Some(t),
@@ -93,24 +96,36 @@ pub fn verify_export_file(path: &Path) -> Result<Result<ExportReport, Broken>> {
             }
             continue;
         }
+        let seq = seq_of(&line).unwrap_or(chain.last_seq().saturating_add(1));
         let Ok(body) = std::str::from_utf8(&line) else {
             return Ok(Err(Broken::Edited {
-                seq: expected,
+                seq,
                 what: "the line is not UTF-8".into(),
             }));
         };
-        match chain.check_body(expected, body) {
-            Ok(_) => {}
-            Err(Broken::Reordered { seq }) => {
-                return Ok(Err(out_of_place(&mut lines, seq, body)?));
+        if count == 0 && seq != header.first_seq {
+            return Ok(Err(Broken::Edited {
+                seq,
+                what: format!(
+                    "the file's first record should be record {}, as its header says",
+                    header.first_seq
+                ),
+            }));
+        }
+        match chain.check_body(seq, body) {
+            Ok(record) if record.project != header.project => {
+                return Ok(Err(Broken::Edited {
+                    seq,
+                    what: "it belongs to another trail than the file's header names".into(),
+                }));
+            }
+            Ok(_) => count += 1,
+            Err(Broken::Unlinked { after_seq, seq }) => {
+                return Ok(Err(out_of_place(&mut lines, after_seq, seq)?));
             }
             Err(b) => return Ok(Err(b)),
         }
     }
-    let count = chain
-        .last_seq()
-        .saturating_add(1)
-        .saturating_sub(header.first_seq);
     let Some(trailer) = trailer else {
         return Ok(Err(Broken::Truncated {
             last_seq: chain.last_seq(),
@@ -135,6 +150,7 @@ pub fn verify_export_file(path: &Path) -> Result<Result<ExportReport, Broken>> {
         }));
     }
     Ok(Ok(ExportReport {
+        project: header.project,
         period: header.period,
         first_seq: header.first_seq,
         last_seq: header.last_seq,
@@ -144,31 +160,34 @@ pub fn verify_export_file(path: &Path) -> Result<Result<ExportReport, Broken>> {
     }))
 }
 
-/// A file's line holds an intact record other than the one expected at
-/// `seq`: reordered if the expected one comes later, else deleted.
-fn out_of_place(lines: &mut Lines, seq: u64, body: &str) -> Result<Broken> {
+/// The `seq` a line claims.
+fn seq_of(line: &[u8]) -> Option<u64> {
     #[derive(Deserialize)]
     struct Seq {
         seq: u64,
     }
-    let seq_of = |b: &[u8]| serde_json::from_slice::<Seq>(b).ok().map(|s| s.seq);
-    let found = seq_of(body.as_bytes()).unwrap_or(seq);
-    if found > seq {
-        while let Some(line) = lines.next()? {
-            if seq_of(&line) == Some(seq) {
-                return Ok(Broken::Reordered { seq });
-            }
-        }
-        return Ok(Broken::Deleted {
-            after_seq: seq - 1,
-            missing: found - seq,
-        });
-    }
-    Ok(Broken::Reordered { seq })
+    serde_json::from_slice::<Seq>(line).ok().map(|s| s.seq)
 }
 
-/// Verifies export files as one chain: each on its own, then each (in
-/// `first_seq` order) continuing the previous one.
+/// Record `seq` does not continue record `after_seq`: if a later line holds
+/// a record between them, the lines are out of order (the first record out
+/// of place is the smallest such); otherwise records between them are gone.
+fn out_of_place(lines: &mut Lines, after_seq: u64, seq: u64) -> Result<Broken> {
+    let mut smallest = None::<u64>;
+    while let Some(line) = lines.next()? {
+        if let Some(s) = seq_of(&line).filter(|s| (after_seq + 1..seq).contains(s)) {
+            smallest = Some(smallest.map_or(s, |m| m.min(s)));
+        }
+    }
+    Ok(match smallest {
+        Some(s) => Broken::Reordered { seq: s },
+        None => Broken::Unlinked { after_seq, seq },
+    })
+}
+
+/// Verifies export files as chains: each on its own, then the files of
+/// each trail (in `first_seq` order) each continuing the previous one.
+/// Reports come back by trail (the server's first), then by `first_seq`.
 pub fn verify_export_files(paths: &[PathBuf]) -> Result<Result<Vec<ExportReport>, Broken>> {
     let mut reports = Vec::new();
     for p in paths {
@@ -177,18 +196,21 @@ pub fn verify_export_files(paths: &[PathBuf]) -> Result<Result<Vec<ExportReport>
             Err(b) => return Ok(Err(b)),
         }
     }
-    reports.sort_by_key(|r| r.first_seq);
-    if let Some(first) = reports.first()
-        && first.first_seq == 1
-        && first.prev_hash != GENESIS_HASH
-    {
-        return Ok(Err(Broken::Edited {
-            seq: 1,
-            what: "the first record does not start from 64 zeros".into(),
-        }));
+    reports.sort_by(|a, b| (&a.project, a.first_seq).cmp(&(&b.project, b.first_seq)));
+    for (i, r) in reports.iter().enumerate() {
+        let first_of_trail = i == 0 || reports[i - 1].project != r.project;
+        if first_of_trail && r.first_seq == 1 && r.prev_hash != GENESIS_HASH {
+            return Ok(Err(Broken::Edited {
+                seq: 1,
+                what: "the first record does not start from 64 zeros".into(),
+            }));
+        }
     }
     for w in reports.windows(2) {
         let [a, b] = w else { continue };
+        if a.project != b.project {
+            continue;
+        }
         if b.first_seq <= a.last_seq {
             return Ok(Err(Broken::Malformed {
                 what: format!(
@@ -197,16 +219,10 @@ pub fn verify_export_files(paths: &[PathBuf]) -> Result<Result<Vec<ExportReport>
                 ),
             }));
         }
-        if b.first_seq > a.last_seq.saturating_add(1) {
-            return Ok(Err(Broken::Deleted {
-                after_seq: a.last_seq,
-                missing: b.first_seq - a.last_seq - 1,
-            }));
-        }
         if b.prev_hash != a.last_hash {
-            return Ok(Err(Broken::Edited {
-                seq: a.last_seq,
-                what: "the next file's `prev_hash` does not match this record".into(),
+            return Ok(Err(Broken::Unlinked {
+                after_seq: a.last_seq,
+                seq: b.first_seq,
             }));
         }
     }

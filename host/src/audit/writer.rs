@@ -22,13 +22,13 @@
 //! between a batch and its sync, and the commit behaviour is the same as
 //! before the store layer.
 
-use super::commit::{Counters, Msg, Reply, Worker};
+use super::commit::{Counters, Msg, Reply, Worker, trail_map};
 use super::entry::GENESIS_HASH;
 use super::entry::{Entry, Receipt};
 use super::head::{HeadFile, check_head_file};
 use super::upkeep::{Committed, Shared, maintain, stop};
 use crate::record::{Record, parse_canonical_ts};
-use crate::store::{AuditStore, Cursor, Filter, SqliteStore};
+use crate::store::{AuditStore, Checkpoint, Cursor, Filter, SqliteStore};
 use crate::{Error, Result};
 use jiff::Timestamp;
 use std::fs::File;
@@ -137,16 +137,19 @@ impl AuditLog {
         let lock = lock_data_dir(data_dir)?;
 
         let mut store = SqliteStore::open(data_dir)?;
-        let checkpoint = store.checkpoint()?;
+        let checkpoints: Vec<Checkpoint> =
+            store.checkpoints()?.into_iter().map(|(_, c)| c).collect();
         let head = store.head()?;
         if let Some(file) = HeadFile::read(data_dir)? {
-            check_head_file(&mut store, &file, head.as_ref(), checkpoint.as_ref())?;
+            check_head_file(&mut store, &file, head.as_ref(), &checkpoints)?;
         }
-        let (seq, hash, ts) = match (head, checkpoint) {
+        let last_cut = checkpoints.into_iter().max_by_key(|c| c.seq);
+        let (seq, hash, ts) = match (head, last_cut) {
             (Some(h), _) => (h.seq, h.hash, h.ts),
             (None, Some(c)) => (c.seq, c.hash, String::new()),
             (None, None) => (0, GENESIS_HASH.to_owned(), String::new()),
         };
+        let trails = trail_map(store.trails()?);
         let last_ts = parse_canonical_ts(&ts)
             .map(Timestamp::as_microsecond)
             .unwrap_or(i64::MIN);
@@ -170,6 +173,7 @@ impl AuditLog {
             rx,
             seq,
             hash,
+            trails,
             last_ts,
             counters: counters.clone(),
             shared: shared.clone(),

@@ -32,13 +32,21 @@ pub(super) enum AuditCommand {
         /// To this time (exclusive).
         #[arg(long)]
         to: Option<String>,
+        /// Only this project's records.
+        #[arg(long)]
+        project: Option<String>,
         /// Print each record as its JSON line.
         #[arg(long)]
         json: bool,
     },
     /// Export complete periods as JSON lines files, each verifiable on its own,
-    /// to a directory or an S3-compatible bucket.
+    /// to a directory or an S3-compatible bucket: one trail (`--project`), or
+    /// every trail (each project's in a folder named after it, when the
+    /// store holds more than one trail).
     Export {
+        /// Only this project's trail, into the destination itself.
+        #[arg(long)]
+        project: Option<String>,
         /// A directory, or `s3://BUCKET/PREFIX/` (credentials, region and
         /// endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
         /// AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL).
@@ -62,6 +70,9 @@ pub(super) enum AuditCommand {
         /// Keep records younger than this: `30s`, `60m`, `12h`, `365d`, `1y`.
         #[arg(long)]
         older_than: String,
+        /// Only this project's trail (default: every trail).
+        #[arg(long)]
+        project: Option<String>,
     },
 }
 
@@ -111,12 +122,28 @@ pub(super) fn audit(command: AuditCommand, data_dir: Option<PathBuf>) -> anyhow:
                     "ok: {} records, chain intact through record {} (hash {})",
                     report.records, report.last_seq, report.last_hash
                 )?;
-                if let Some(c) = report.checkpoint {
-                    writeln!(
-                        out,
-                        "starts after the retention checkpoint at record {}",
-                        c.seq
-                    )?;
+                if let [only] = report.trails.as_slice() {
+                    if let Some(c) = &only.checkpoint {
+                        writeln!(
+                            out,
+                            "starts after the retention checkpoint at record {}",
+                            c.seq
+                        )?;
+                    }
+                } else {
+                    for t in &report.trails {
+                        let after = t.checkpoint.as_ref().map_or(String::new(), |c| {
+                            format!(", after the retention checkpoint at record {}", c.seq)
+                        });
+                        writeln!(
+                            out,
+                            "  {}: {} records through record {} (hash {}){after}",
+                            palisade::store::trail_name(t.project.as_deref()),
+                            t.records,
+                            t.last_seq,
+                            t.last_hash
+                        )?;
+                    }
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -130,6 +157,7 @@ pub(super) fn audit(command: AuditCommand, data_dir: Option<PathBuf>) -> anyhow:
             agent,
             from,
             to,
+            project,
             json,
         } => {
             let time = |v: Option<String>| -> anyhow::Result<Option<Timestamp>> {
@@ -143,6 +171,7 @@ pub(super) fn audit(command: AuditCommand, data_dir: Option<PathBuf>) -> anyhow:
             let filter = Filter {
                 session,
                 agent,
+                project,
                 from_ts: time(from)?,
                 to_ts: time(to)?,
                 ..Filter::default()
@@ -171,6 +200,7 @@ pub(super) fn audit(command: AuditCommand, data_dir: Option<PathBuf>) -> anyhow:
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export {
+            project,
             to,
             period,
             include_open_period,
@@ -188,14 +218,30 @@ pub(super) fn audit(command: AuditCommand, data_dir: Option<PathBuf>) -> anyhow:
                 true => audit::Horizon::Everything,
                 false => audit::Horizon::Complete(Timestamp::now()),
             };
-            // The operator's own directory: any path, relative to here.
-            let mut sink: Box<dyn audit::ExportSink> = match &destination {
-                audit::Destination::Dir(dir) => Box::new(audit::DirSink::new(dir)?),
-                s3_bucket => s3_bucket.open(data_dir, data_dir, &s3)?,
+            // One trail into the destination; every trail, each project's
+            // into its own folder when there are several.
+            let trails: Vec<Option<String>> = match project {
+                Some(p) => vec![Some(p)],
+                None => store.trails()?.into_iter().map(|t| t.project).collect(),
             };
-            let files = audit::export(&mut store, sink.as_mut(), period, horizon)?;
-            for f in &files {
-                writeln!(out, "{}", serde_json::to_string(f)?)?;
+            let folders = trails.len() > 1;
+            let mut files = Vec::new();
+            for trail in &trails {
+                let destination = match trail {
+                    Some(p) if folders => destination.within(p),
+                    _ => destination.clone(),
+                };
+                // The operator's own directory: any path, relative to here.
+                let mut sink: Box<dyn audit::ExportSink> = match &destination {
+                    audit::Destination::Dir(dir) => Box::new(audit::DirSink::new(dir)?),
+                    s3_bucket => s3_bucket.open(data_dir, data_dir, &s3)?,
+                };
+                let written =
+                    audit::export(&mut store, sink.as_mut(), trail.as_deref(), period, horizon)?;
+                for f in &written {
+                    writeln!(out, "{}", serde_json::to_string(f)?)?;
+                }
+                files.extend(written);
             }
             if files.is_empty() {
                 if include_open_period {
@@ -206,7 +252,10 @@ pub(super) fn audit(command: AuditCommand, data_dir: Option<PathBuf>) -> anyhow:
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Retain { older_than } => retain(data_dir, &older_than, &mut out),
+        AuditCommand::Retain {
+            older_than,
+            project,
+        } => retain(data_dir, &older_than, project, &mut out),
     }
 }
 
@@ -224,19 +273,24 @@ fn lock_for_writing(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File>
     })
 }
 
-/// `palisade audit retain`: removes what is exported and older; says what
-/// it kept because it was not exported.
+/// `palisade audit retain`: removes what is exported and older, from one
+/// trail or every trail; says what it kept because it was not exported.
 fn retain(
     data_dir: &std::path::Path,
     older_than: &str,
+    project: Option<String>,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     use palisade::audit::{self, Timestamp};
-    use palisade::store::{AuditStore, SqliteStore};
+    use palisade::store::{AuditStore, SqliteStore, trail_name};
     let keep = palisade::policy::units::Duration::parse(older_than).map_err(anyhow::Error::msg)?;
     let keep = audit::cutoff(Timestamp::now(), std::time::Duration::from_secs(keep.0))
         .with_context(|| format!("`{older_than}` reaches before any possible record"))?;
-    drop(SqliteStore::open_existing(data_dir)?);
+    let mut store = SqliteStore::open_existing(data_dir)?;
+    let trails: Vec<Option<String>> = match project {
+        Some(p) => vec![Some(p)],
+        None => store.trails()?.into_iter().map(|t| t.project).collect(),
+    };
     // The run is recorded in the chain, so the log's own writer is opened
     // (it takes the lock; asked first for the clearer message).
     drop(lock_for_writing(data_dir)?);
@@ -245,33 +299,51 @@ fn retain(
         ("trigger".to_owned(), "cli".into()),
         ("retention".to_owned(), older_than.into()),
     ]);
-    let removed = audit::retain(&log, keep, &details)?;
+    let mut removed = Vec::new();
+    for trail in &trails {
+        removed.push(audit::retain(&log, trail.as_deref(), keep, &details)?);
+    }
     log.close()?;
-    let mut store = SqliteStore::open_existing(data_dir)?;
-    match removed.through_seq {
-        Some(seq) => writeln!(
-            out,
-            "removed {} records older than {}; the chain now starts after record {seq} (checkpoint)",
-            removed.records,
-            audit::format_ts(keep)
-        )?,
-        None => writeln!(out, "nothing to remove")?,
+    let mut all_exported = true;
+    for (trail, removed) in trails.iter().zip(removed) {
+        let trail = trail.as_deref();
+        let name = trail_name(trail);
+        match removed.through_seq {
+            Some(seq) => writeln!(
+                out,
+                "{name}: removed {} records older than {}; the chain now starts after record {seq} (checkpoint)",
+                removed.records,
+                audit::format_ts(keep)
+            )?,
+            None => writeln!(out, "{name}: nothing to remove")?,
+        }
+        // Older records of the trail after its export mark.
+        let exported = store.export_mark(trail)?.map_or(0, |m| m.seq);
+        let last = store
+            .last_seq_before(trail, &audit::format_ts(keep), u64::MAX)?
+            .unwrap_or(0);
+        let (mut kept, mut first) = (0u64, None);
+        if last > exported {
+            store.scan_trail(trail, exported, last, &mut |row| {
+                kept += 1;
+                first.get_or_insert(row.seq);
+                Ok(true)
+            })?;
+        }
+        if let Some(first) = first {
+            all_exported = false;
+            writeln!(
+                out,
+                "{name}: kept {kept} older records that are not exported yet (records \
+                 {first}..={last}); export them first (`palisade audit export`)"
+            )?;
+        }
     }
-    let exported = store.export_mark()?.map_or(0, |m| m.seq);
-    let kept = store
-        .last_seq_before(&audit::format_ts(keep), u64::MAX)?
-        .map_or(0, |last| last.saturating_sub(exported));
-    if kept > 0 {
-        writeln!(
-            out,
-            "kept {kept} older records that are not exported yet (records {}..={}); \
-             export them first (`palisade audit export`)",
-            exported + 1,
-            exported + kept
-        )?;
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(if all_exported {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// One line of `audit replay`: when, who, what, and the answer.

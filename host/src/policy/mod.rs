@@ -81,6 +81,10 @@ pub struct Policy {
     pub plugin_refs: BTreeMap<String, String>,
     /// Masking chains and operators.
     pub masking: MaskingPolicy,
+    /// The project's own `audit:` block (a project of a directory of
+    /// projects; in a one-project policy the block is the server's),
+    /// compiled, and the file it is in.
+    pub audit: Option<(crate::audit::Plan, String)>,
     /// The files, in load order, with their parsed contents.
     pub files: Vec<(String, PolicyFile)>,
     /// Warnings.

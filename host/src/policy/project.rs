@@ -67,7 +67,10 @@ pub fn compile_project(
                         ),
                     ));
                 }
-                _ => project = Some((p.clone(), at("/project"))),
+                _ => {
+                    check_project_name(p).map_err(|m| fail("/project", m))?;
+                    project = Some((p.clone(), at("/project")));
+                }
             },
             None if layout == Layout::Projects => {
                 return Err(Error::Config {
@@ -85,7 +88,6 @@ pub fn compile_project(
             let server_only = [
                 (!file.admins.is_empty(), "admins"),
                 (!file.roles.is_empty(), "roles"),
-                (file.audit.is_some(), "audit"),
             ];
             if let Some((_, key)) = server_only.iter().find(|(set, _)| *set) {
                 return Err(Error::Config {
@@ -194,7 +196,12 @@ pub fn compile_project(
                 ));
             }
             let (plan, warnings) = audit_plan::compile(block, &at)?;
-            extras.audit = Some((plan, source.name.clone()));
+            // A project of a directory of projects has its own trail's
+            // block; a one-project policy's block is the server's too.
+            match layout {
+                Layout::Projects => policy.audit = Some((plan, source.name.clone())),
+                Layout::Project => extras.audit = Some((plan, source.name.clone())),
+            }
             policy.warnings.extend(warnings);
         }
         for (name, spec) in &file.plugins {
@@ -283,4 +290,22 @@ fn not_yet_enforced(
         }
     }
     out
+}
+
+/// A project's name: it names the project in URLs, audit records and the
+/// folder its audit files are exported to, so it is one plain segment.
+fn check_project_name(name: &str) -> std::result::Result<(), String> {
+    let ok = (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "project name `{name}`: use 1 to 64 letters, digits, `.`, `_` and `-`, starting \
+             with a letter or digit"
+        ))
+    }
 }

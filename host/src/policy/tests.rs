@@ -482,6 +482,78 @@ fn bad_directories_of_projects_are_refused_at_the_line() {
 }
 
 #[test]
+fn each_project_of_a_directory_has_its_own_audit_block() {
+    let block = |p: &str, to: &str| {
+        format!("project: {p}\naudit:\n  retention: 30d\n  export:\n    destination: {to}\n")
+    };
+    let set = crate::policy::compile(&projects(
+        &[("audit.yaml", "audit:\n  export: {destination: shared/}\n")],
+        &[
+            ("a", &[("p.yaml", &block("a", "a-out/"))]),
+            ("b", &[("p.yaml", "project: b\n")]),
+        ],
+    ))
+    .unwrap();
+    let plan = |p: &str| {
+        set.projects[p]
+            .audit
+            .as_ref()
+            .map(|(plan, file)| (plan.clone(), file.clone()))
+    };
+    let (a, file) = plan("a").unwrap();
+    assert_eq!(file, "a/p.yaml");
+    assert_eq!(
+        a.retention,
+        Some(std::time::Duration::from_secs(30 * 86_400))
+    );
+    assert_eq!(
+        a.export.unwrap().destination,
+        crate::audit::Destination::parse_policy("a-out/").unwrap()
+    );
+    assert_eq!(plan("b"), None, "b takes the server's");
+    assert!(set.server.audit.export.is_some());
+    // Configured once per project; a bad destination names its line.
+    let e = set_err(&projects(
+        &[],
+        &[(
+            "a",
+            &[("p.yaml", &block("a", "x/")), ("q.yaml", &block("a", "y/"))],
+        )],
+    ));
+    assert!(
+        e.starts_with("a/q.yaml:3:") && e.contains("configured in a/p.yaml already"),
+        "{e}"
+    );
+    let e = set_err(&projects(
+        &[],
+        &[("a", &[("p.yaml", &block("a", "../out"))])],
+    ));
+    assert!(
+        e.starts_with("a/p.yaml:5:") && e.contains("leaves the data directory"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_project_name_is_one_plain_segment() {
+    for bad in ["\"a/b\"", "\"..\"", "\".hidden\"", "\"a b\"", "\"\""] {
+        let text = format!("project: {bad}\n");
+        let e = set_err(&projects(&[], &[("a", &[("p.yaml", &text)])]));
+        assert!(
+            e.starts_with("a/p.yaml:1:") && e.contains("project name"),
+            "{bad}: {e}"
+        );
+    }
+    for good in ["invoice-processor", "team_1.prod", "A"] {
+        let text = format!("project: {good}\n");
+        assert!(
+            crate::policy::compile(&projects(&[], &[("a", &[("p.yaml", &text)])])).is_ok(),
+            "{good}"
+        );
+    }
+}
+
+#[test]
 fn a_root_read_from_disk_is_one_project_or_a_directory_of_projects() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

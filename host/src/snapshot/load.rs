@@ -24,7 +24,7 @@ use super::{Project, Snapshot};
 use crate::chain::Plugins;
 use crate::config::LoadedConfig;
 use crate::error::{Error, Result};
-use crate::policy::{self, Layout, Policy, Root, Server};
+use crate::policy::{self, Layout, Policy, Root};
 use crate::runtime::{Plugin, PluginSpec, Runtime};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -146,7 +146,7 @@ pub fn load(
             projects.insert(policy.folder.clone(), own);
         }
         let set = policy::assemble(decl, root.layout, compiled)?;
-        check_export_bucket(&set.server, loaded)?;
+        check_export_bucket(&set.server.audit, set.server.audit_file.as_deref(), loaded)?;
         return Ok(Loaded {
             snapshot: snapshot(runtime, set, &shared, projects, &BTreeMap::new()),
             failures: Vec::new(),
@@ -249,7 +249,7 @@ pub fn load(
     // Changed projects that clash with one another refuse the whole change.
     let set =
         policy::assemble(decl, root.layout, accepted).map_err(|e| with_refusals(e, &failures))?;
-    check_export_bucket(&set.server, loaded)?;
+    check_export_bucket(&set.server.audit, set.server.audit_file.as_deref(), loaded)?;
     Ok(Loaded {
         snapshot: snapshot(runtime, set, &shared, own_plugins, &kept),
         failures,
@@ -380,6 +380,9 @@ fn load_own(
     policy: &Policy,
     shared: &Shared,
 ) -> Result<Plugins> {
+    if let Some((plan, file)) = &policy.audit {
+        check_export_bucket(plan, Some(file), loaded)?;
+    }
     let mut own = Plugins::new();
     for (name, spec) in &policy.plugins {
         let plugin = load_plugin(runtime, loaded, Some(policy), name, spec, shared.share)?;
@@ -494,20 +497,25 @@ fn load_plugin(
     Ok(Arc::new(plugin))
 }
 
-/// Refuses a policy that exports to a bucket the configuration's
-/// `audit.s3.buckets` does not list; warns when no list pins it.
-fn check_export_bucket(server: &Server, loaded: &LoadedConfig) -> Result<()> {
+/// Refuses an `audit:` block (`plan`, in `file`) that exports to a bucket
+/// the configuration's `audit.s3.buckets` does not list; warns when no list
+/// pins it.
+fn check_export_bucket(
+    plan: &crate::audit::Plan,
+    file: Option<&str>,
+    loaded: &LoadedConfig,
+) -> Result<()> {
     let Some(crate::audit::ExportPlan {
         destination: crate::audit::Destination::S3(location),
         ..
-    }) = &server.audit.export
+    }) = &plan.export
     else {
         return Ok(());
     };
     let s3 = &loaded.config.audit.s3;
     if !s3.allows(&location.bucket) {
         return Err(Error::Config {
-            path: server.audit_file.clone().unwrap_or_default(),
+            path: file.unwrap_or_default().to_owned(),
             message: format!(
                 "`audit.export.destination` names bucket `{}`, which `audit.s3.buckets` in {} does not list",
                 location.bucket, loaded.origin

@@ -102,6 +102,23 @@ impl Snapshot {
         }
     }
 
+    /// What the `audit:` blocks ask, for every trail: the server's block,
+    /// and each project's own.
+    pub fn audit_plans(&self) -> crate::audit::Plans {
+        crate::audit::Plans {
+            server: self.server.audit.clone(),
+            projects: self
+                .projects
+                .iter()
+                .filter_map(|(name, p)| {
+                    let (plan, _) = p.policy.audit.as_ref()?;
+                    Some((name.clone(), plan.clone()))
+                })
+                .collect(),
+            folders: self.server.layout == crate::policy::Layout::Projects,
+        }
+    }
+
     /// The version of the whole policy root.
     pub fn version(&self) -> &str {
         &self.server.version

@@ -4,7 +4,9 @@
 //! touching the backend; open a log on one with
 //! [`AuditLog::open_wrapped`](crate::audit::AuditLog::open_wrapped).
 
-use super::records::{AuditStore, ChainHead, Checkpoint, Cursor, ExportMark, Filter, StoredRow};
+use super::records::{
+    AuditStore, ChainHead, Checkpoint, Cursor, ExportMark, Filter, StoredRow, TrailHead,
+};
 use crate::record::{Broken, Record, SealedRecord};
 use crate::{Error, Result};
 use std::sync::Arc;
@@ -60,6 +62,10 @@ impl<S: AuditStore> AuditStore for FaultyStore<S> {
         self.inner.head()
     }
 
+    fn trails(&mut self) -> Result<Vec<TrailHead>> {
+        self.inner.trails()
+    }
+
     fn query(&mut self, filter: &Filter, cursor: Cursor, limit: usize) -> Result<Vec<Record>> {
         self.inner.query(filter, cursor, limit)
     }
@@ -77,8 +83,24 @@ impl<S: AuditStore> AuditStore for FaultyStore<S> {
         self.inner.scan(after_seq, through_seq, visit)
     }
 
-    fn last_seq_before(&mut self, ts: &str, through_seq: u64) -> Result<Option<u64>> {
-        self.inner.last_seq_before(ts, through_seq)
+    fn scan_trail(
+        &mut self,
+        project: Option<&str>,
+        after_seq: u64,
+        through_seq: u64,
+        visit: &mut dyn FnMut(StoredRow) -> Result<bool>,
+    ) -> Result<()> {
+        self.inner
+            .scan_trail(project, after_seq, through_seq, visit)
+    }
+
+    fn last_seq_before(
+        &mut self,
+        project: Option<&str>,
+        ts: &str,
+        through_seq: u64,
+    ) -> Result<Option<u64>> {
+        self.inner.last_seq_before(project, ts, through_seq)
     }
 
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
@@ -89,8 +111,13 @@ impl<S: AuditStore> AuditStore for FaultyStore<S> {
         self.inner.set_meta(key, value)
     }
 
-    fn cut(&mut self, checkpoint: &Checkpoint) -> Result<u64> {
-        self.inner.cut(checkpoint)
+    fn cut(
+        &mut self,
+        project: Option<&str>,
+        after_seq: u64,
+        checkpoint: &Checkpoint,
+    ) -> Result<u64> {
+        self.inner.cut(project, after_seq, checkpoint)
     }
 
     fn maintain(&mut self) -> Result<()> {
@@ -101,11 +128,15 @@ impl<S: AuditStore> AuditStore for FaultyStore<S> {
         self.inner.check_derived()
     }
 
-    fn checkpoint(&mut self) -> Result<Option<Checkpoint>> {
-        self.inner.checkpoint()
+    fn checkpoint(&mut self, project: Option<&str>) -> Result<Option<Checkpoint>> {
+        self.inner.checkpoint(project)
     }
 
-    fn export_mark(&mut self) -> Result<Option<ExportMark>> {
-        self.inner.export_mark()
+    fn export_mark(&mut self, project: Option<&str>) -> Result<Option<ExportMark>> {
+        self.inner.export_mark(project)
+    }
+
+    fn set_export_mark(&mut self, project: Option<&str>, mark: &ExportMark) -> Result<()> {
+        self.inner.set_export_mark(project, mark)
     }
 }

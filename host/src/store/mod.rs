@@ -31,7 +31,7 @@ pub mod state;
 pub use faulty::{Faults, FaultyStore};
 pub use records::{
     AuditStore, CHECKPOINT_KEY, ChainHead, Checkpoint, Cursor, EXPORTED_KEY, ExportMark, Filter,
-    MAX_PAGE, StoredRow,
+    MAX_PAGE, StoredRow, TrailHead, trail_key, trail_name,
 };
 pub use sqlite::{SqliteState, SqliteStore};
 pub use state::{Applied, Conflict, Expect, Key, Op, State, Transacted, Versioned};

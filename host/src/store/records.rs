@@ -1,6 +1,12 @@
 //! Where the audit trail's records are kept: [`AuditStore`], and the
 //! values it reads and writes (query [`Filter`]s and [`Cursor`]s, rows as
-//! stored, the [`Checkpoint`] and [`ExportMark`] in its `meta` table).
+//! stored, each trail's head ([`TrailHead`]), and the [`Checkpoint`] and
+//! [`ExportMark`] of each trail in its `meta` table).
+//!
+//! Records are numbered by one `seq` across the store, in the order they
+//! were written, and chained per **trail**: a project's records form one
+//! chain, and the records that concern no project (the server's) another.
+//! A trail is named by its project (`None`: the server's).
 //!
 //! The trait is blocking, on purpose: its one writer is the audit log's
 //! group-commit thread ([`crate::audit::AuditLog`]), which must not wait for
@@ -124,24 +130,57 @@ pub struct ExportMark {
     pub period: String,
 }
 
-/// `meta` key of the [`Checkpoint`] (JSON).
+/// The last record of one trail, as the store keeps it (unverified).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailHead {
+    /// The trail: its project, `None` for the server's.
+    pub project: Option<String>,
+    /// Its last record's `seq`.
+    pub seq: u64,
+    /// Its last record's `hash`.
+    pub hash: String,
+}
+
+/// Base of the `meta` key of a trail's [`Checkpoint`] (JSON): see
+/// [`trail_key`].
 pub const CHECKPOINT_KEY: &str = "checkpoint";
-/// `meta` key of the [`ExportMark`] (JSON).
+/// Base of the `meta` key of a trail's [`ExportMark`] (JSON): see
+/// [`trail_key`].
 pub const EXPORTED_KEY: &str = "exported_through";
+
+/// The `meta` key of `base` for one trail: `checkpoint/billing`, and
+/// `checkpoint/` for the server's trail.
+pub fn trail_key(base: &str, project: Option<&str>) -> String {
+    format!("{base}/{}", project.unwrap_or(""))
+}
+
+/// How a trail is named to people: `project `billing``, or `the server's
+/// trail`.
+pub fn trail_name(project: Option<&str>) -> String {
+    match project {
+        Some(p) => format!("project `{p}`"),
+        None => "the server's trail".to_owned(),
+    }
+}
 
 /// An audit backend.
 ///
 /// One value is one connection: the writer owns one, readers open their own.
 /// Methods take `&mut self` so that a backend may cache prepared statements.
 pub trait AuditStore: Send {
-    /// Appends `batch` (consecutive records, continuing the chain) in one
-    /// transaction, durable (synced) when this returns `Ok`. On error nothing
-    /// of the batch is stored.
+    /// Appends `batch` (consecutive records, each continuing its trail) in
+    /// one transaction, durable (synced) when this returns `Ok`, and keeps
+    /// each trail's last record ([`AuditStore::trails`]) in the same
+    /// transaction. On error nothing of the batch is stored.
     fn append(&mut self, batch: &[SealedRecord]) -> Result<()>;
 
-    /// The last record, from its columns; `None` if there are no records
-    /// (there may still be a checkpoint).
+    /// The last record of the store, from its columns; `None` if there are
+    /// no records (there may still be checkpoints).
     fn head(&mut self) -> Result<Option<ChainHead>>;
+
+    /// The last record of every trail that has one, as kept by
+    /// [`AuditStore::append`], ordered by project (the server's first).
+    fn trails(&mut self) -> Result<Vec<TrailHead>>;
 
     /// One page of records matching `filter`, from `cursor`, at most `limit`
     /// (capped at [`MAX_PAGE`]). A body that is not a record is an
@@ -162,8 +201,24 @@ pub trait AuditStore: Send {
         visit: &mut dyn FnMut(StoredRow) -> Result<bool>,
     ) -> Result<()>;
 
-    /// The largest `seq <= through_seq` whose `ts` column is before `ts`.
-    fn last_seq_before(&mut self, ts: &str, through_seq: u64) -> Result<Option<u64>>;
+    /// [`AuditStore::scan`] over the rows of one trail only (by their
+    /// `project` column; `None`: the rows without one).
+    fn scan_trail(
+        &mut self,
+        project: Option<&str>,
+        after_seq: u64,
+        through_seq: u64,
+        visit: &mut dyn FnMut(StoredRow) -> Result<bool>,
+    ) -> Result<()>;
+
+    /// The largest `seq <= through_seq` of the trail of `project` whose
+    /// `ts` column is before `ts`.
+    fn last_seq_before(
+        &mut self,
+        project: Option<&str>,
+        ts: &str,
+        through_seq: u64,
+    ) -> Result<Option<u64>>;
 
     /// A value from the `meta` table.
     fn meta(&mut self, key: &str) -> Result<Option<String>>;
@@ -171,9 +226,16 @@ pub trait AuditStore: Send {
     /// Sets a value in the `meta` table (durably).
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
 
-    /// In one transaction: stores `checkpoint` and deletes every record with
-    /// `seq <= checkpoint.seq`. Returns how many were deleted.
-    fn cut(&mut self, checkpoint: &Checkpoint) -> Result<u64>;
+    /// In one transaction: stores `checkpoint` as the trail's of `project`
+    /// and deletes that trail's records with `after_seq < seq <=
+    /// checkpoint.seq` (`after_seq`: its previous checkpoint, or 0). Returns
+    /// how many were deleted. Other trails are untouched.
+    fn cut(
+        &mut self,
+        project: Option<&str>,
+        after_seq: u64,
+        checkpoint: &Checkpoint,
+    ) -> Result<u64>;
 
     /// Background upkeep, run every 10 ms or so from a connection of its
     /// own while the log is open, off the writer's path (SQLite: moves the
@@ -190,15 +252,39 @@ pub trait AuditStore: Send {
         Ok(None)
     }
 
-    /// The checkpoint, if retention has cut the chain. An unreadable one is an
-    /// [`Error::AuditBroken`].
-    fn checkpoint(&mut self) -> Result<Option<Checkpoint>> {
-        meta_json(self.meta(CHECKPOINT_KEY)?, CHECKPOINT_KEY)
+    /// The checkpoint of the trail of `project`, if retention has cut it.
+    /// An unreadable one is an [`Error::AuditBroken`].
+    fn checkpoint(&mut self, project: Option<&str>) -> Result<Option<Checkpoint>> {
+        let key = trail_key(CHECKPOINT_KEY, project);
+        meta_json(self.meta(&key)?, &key)
     }
 
-    /// How far export has got. An unreadable mark is an [`Error::AuditBroken`].
-    fn export_mark(&mut self) -> Result<Option<ExportMark>> {
-        meta_json(self.meta(EXPORTED_KEY)?, EXPORTED_KEY)
+    /// How far export of the trail of `project` has got. An unreadable mark
+    /// is an [`Error::AuditBroken`].
+    fn export_mark(&mut self, project: Option<&str>) -> Result<Option<ExportMark>> {
+        let key = trail_key(EXPORTED_KEY, project);
+        meta_json(self.meta(&key)?, &key)
+    }
+
+    /// The checkpoint of every trail that has one (of the trails in
+    /// [`AuditStore::trails`]: retention always leaves a record in the trail
+    /// it cuts).
+    fn checkpoints(&mut self) -> Result<Vec<(Option<String>, Checkpoint)>> {
+        let mut out = Vec::new();
+        for t in self.trails()? {
+            if let Some(c) = self.checkpoint(t.project.as_deref())? {
+                out.push((t.project, c));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves the export mark of the trail of `project` (durably).
+    fn set_export_mark(&mut self, project: Option<&str>, mark: &ExportMark) -> Result<()> {
+        let value = serde_json::to_string(mark).map_err(|e| Error::Audit {
+            message: format!("cannot encode the export mark: {e}"),
+        })?;
+        self.set_meta(&trail_key(EXPORTED_KEY, project), &value)
     }
 }
 

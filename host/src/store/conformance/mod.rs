@@ -50,6 +50,7 @@ macro_rules! suite {
             time_windows,
             meta_round_trips,
             cut_leaves_a_checkpoint,
+            trails_keep_their_last_record,
             readers_see_committed_batches,
         );
         $crate::store::conformance::suite!(@state $fixture;

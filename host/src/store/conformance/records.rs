@@ -98,9 +98,9 @@ pub(crate) fn empty_store(f: &impl Fixture) {
             .is_empty()
     );
     assert_eq!(s.meta("anything").unwrap(), None);
-    assert_eq!(s.checkpoint().unwrap(), None);
-    assert_eq!(s.export_mark().unwrap(), None);
-    assert_eq!(s.last_seq_before(&ts(100), u64::MAX).unwrap(), None);
+    assert_eq!(s.checkpoint(None).unwrap(), None);
+    assert_eq!(s.export_mark(None).unwrap(), None);
+    assert_eq!(s.last_seq_before(None, &ts(100), u64::MAX).unwrap(), None);
     assert_eq!(s.check_derived().unwrap(), None);
 }
 
@@ -310,10 +310,14 @@ pub(crate) fn time_windows(f: &impl Fixture) {
         ..Filter::default()
     };
     assert!(query(&mut s, &early, Cursor::OLDEST, 100).is_empty());
-    assert_eq!(s.last_seq_before(&ts(10), u64::MAX).unwrap(), Some(9));
-    assert_eq!(s.last_seq_before(&ts(10), 4).unwrap(), Some(4));
-    assert_eq!(s.last_seq_before(&ts(1), u64::MAX).unwrap(), None);
-    assert_eq!(s.last_seq_before(&ts(99), u64::MAX).unwrap(), Some(20));
+    // Per trail: `p1` holds the odd records, `p0` the even ones.
+    let (p0, p1) = (Some("p0"), Some("p1"));
+    assert_eq!(s.last_seq_before(p1, &ts(10), u64::MAX).unwrap(), Some(9));
+    assert_eq!(s.last_seq_before(p0, &ts(10), u64::MAX).unwrap(), Some(8));
+    assert_eq!(s.last_seq_before(p1, &ts(10), 4).unwrap(), Some(3));
+    assert_eq!(s.last_seq_before(p1, &ts(1), u64::MAX).unwrap(), None);
+    assert_eq!(s.last_seq_before(p0, &ts(99), u64::MAX).unwrap(), Some(20));
+    assert_eq!(s.last_seq_before(None, &ts(99), u64::MAX).unwrap(), None);
 }
 
 /// `meta` values are set, replaced and read back, and the checkpoint and
@@ -325,34 +329,57 @@ pub(crate) fn meta_round_trips(f: &impl Fixture) {
     assert_eq!(s.meta("k").unwrap().as_deref(), Some("two"));
     assert_eq!(f.records().meta("k").unwrap().as_deref(), Some("two"));
     s.set_meta(
-        crate::store::EXPORTED_KEY,
+        &crate::store::trail_key(crate::store::EXPORTED_KEY, Some("p1")),
         r#"{"seq":3,"hash":"h","period":"2026-11-23T14"}"#,
     )
     .unwrap();
-    let mark = s.export_mark().unwrap().unwrap();
+    let mark = s.export_mark(Some("p1")).unwrap().unwrap();
     assert_eq!((mark.seq, mark.hash.as_str()), (3, "h"));
-    s.set_meta(crate::store::CHECKPOINT_KEY, "not json")
-        .unwrap();
-    assert!(matches!(s.checkpoint(), Err(Error::AuditBroken(_))));
+    // Each trail has its own.
+    assert_eq!(s.export_mark(Some("p0")).unwrap(), None);
+    assert_eq!(s.export_mark(None).unwrap(), None);
+    let moved = crate::store::ExportMark {
+        seq: 4,
+        hash: "g".into(),
+        period: "2026-11-23".into(),
+    };
+    s.set_export_mark(None, &moved).unwrap();
+    assert_eq!(s.export_mark(None).unwrap(), Some(moved));
+    assert_eq!(s.export_mark(Some("p1")).unwrap().map(|m| m.seq), Some(3));
+    s.set_meta(
+        &crate::store::trail_key(crate::store::CHECKPOINT_KEY, Some("p0")),
+        "not json",
+    )
+    .unwrap();
+    assert!(matches!(
+        s.checkpoint(Some("p0")),
+        Err(Error::AuditBroken(_))
+    ));
+    assert_eq!(s.checkpoint(Some("p1")).unwrap(), None);
 }
 
-/// A cut removes the records up to its checkpoint and stores the
-/// checkpoint, in one step; the rest reads as before.
+/// A cut removes one trail's records up to its checkpoint and stores the
+/// checkpoint, in one step; other trails and the rest read as before.
 pub(crate) fn cut_leaves_a_checkpoint(f: &impl Fixture) {
     let mut s = f.records();
     s.append(&batch(1..=12)).unwrap();
+    let (p0, p1) = (Some("p0"), Some("p1"));
     let checkpoint = Checkpoint {
         seq: 5,
         hash: sealed(5).hash().to_owned(),
     };
-    assert_eq!(s.cut(&checkpoint).unwrap(), 5);
-    assert_eq!(s.checkpoint().unwrap(), Some(checkpoint));
+    // Trail `p1` holds the odd records: 1, 3 and 5 go.
+    assert_eq!(s.cut(p1, 0, &checkpoint).unwrap(), 3);
+    assert_eq!(s.checkpoint(p1).unwrap(), Some(checkpoint));
+    assert_eq!(s.checkpoint(p0).unwrap(), None);
     assert_eq!(s.row(5).unwrap(), None);
+    assert!(s.row(4).unwrap().is_some());
     assert!(s.row(6).unwrap().is_some());
     assert_eq!(s.head().unwrap().map(|h| h.seq), Some(12));
+    let gone = |r: &Record| r.seq <= 5 && r.seq % 2 == 1;
     assert_eq!(
         query(&mut s, &Filter::default(), Cursor::OLDEST, 100),
-        (6..=12).collect::<Vec<_>>()
+        expected(12, |r| !gone(r))
     );
     let s1 = Filter {
         session: Some("s1".into()),
@@ -360,7 +387,7 @@ pub(crate) fn cut_leaves_a_checkpoint(f: &impl Fixture) {
     };
     assert_eq!(
         query(&mut s, &s1, Cursor::OLDEST, 100),
-        expected(12, |r| r.seq > 5 && r.session.as_deref() == Some("s1"))
+        expected(12, |r| !gone(r) && r.session.as_deref() == Some("s1"))
     );
     let mut rest = Vec::new();
     s.scan(0, u64::MAX, &mut |row| {
@@ -368,11 +395,57 @@ pub(crate) fn cut_leaves_a_checkpoint(f: &impl Fixture) {
         Ok(true)
     })
     .unwrap();
-    assert_eq!(rest, (6..=12).collect::<Vec<_>>());
+    assert_eq!(rest, expected(12, |r| !gone(r)));
     assert_eq!(s.check_derived().unwrap(), None);
+    // The next cut of the trail starts after its checkpoint.
+    let next = Checkpoint {
+        seq: 9,
+        hash: sealed(9).hash().to_owned(),
+    };
+    assert_eq!(s.cut(p1, 5, &next).unwrap(), 2);
+    assert_eq!(s.row(8).unwrap().map(|r| r.seq), Some(8));
     // Appending goes on after the cut.
     s.append(&batch(13..=13)).unwrap();
     assert_eq!(s.head().unwrap().map(|h| h.seq), Some(13));
+    assert_eq!(s.check_derived().unwrap(), None);
+}
+
+/// Each trail's last record is kept as batches are appended, and a scan of
+/// one trail reads its rows only.
+pub(crate) fn trails_keep_their_last_record(f: &impl Fixture) {
+    let mut s = f.records();
+    assert!(s.trails().unwrap().is_empty());
+    s.append(&batch(1..=7)).unwrap();
+    s.append(&batch(8..=8)).unwrap();
+    let heads: Vec<(Option<String>, u64, String)> = s
+        .trails()
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.project, t.seq, t.hash))
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            (Some("p0".to_owned()), 8, sealed(8).hash().to_owned()),
+            (Some("p1".to_owned()), 7, sealed(7).hash().to_owned()),
+        ]
+    );
+    // Another handle sees the same.
+    assert_eq!(f.records().trails().unwrap().len(), 2);
+    let mut odd = Vec::new();
+    s.scan_trail(Some("p1"), 1, 7, &mut |row| {
+        odd.push(row.seq);
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(odd, [3, 5, 7]);
+    let mut none = 0;
+    s.scan_trail(None, 0, u64::MAX, &mut |_| {
+        none += 1;
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(none, 0);
 }
 
 /// A reader on another handle sees every committed batch, whole.

@@ -42,8 +42,20 @@
 //!     PRIMARY KEY (field, value, upto)
 //! ) WITHOUT ROWID;
 //! CREATE INDEX postings_upto ON postings (upto);
+//! -- Each trail's last record ('' names the server's trail), kept by the
+//! -- append of each batch; the writer continues each chain from here.
+//! CREATE TABLE trails (
+//!     project TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL
+//! ) WITHOUT ROWID;
+//! -- The checkpoint and export mark of each trail
+//! -- (`checkpoint/<project>`, `exported_through/<project>`).
 //! CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 //! ```
+//!
+//! A store written before records were chained per trail (one chain, one
+//! project) has no `trails` and unkeyed `checkpoint` / `exported_through`
+//! entries: the first open fills `trails` from the records and, when they
+//! are one trail, moves those entries to it.
 //!
 //! The columns besides `body` are copies, for queries; verification checks
 //! them against the body, and `postings` against them.
@@ -97,6 +109,11 @@ CREATE TABLE IF NOT EXISTS postings (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS postings_upto ON postings (upto);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trails (
+    project TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+) WITHOUT ROWID;
 INSERT INTO meta (key, value) VALUES ('schema', '1') ON CONFLICT (key) DO NOTHING;
 ";
 
@@ -155,6 +172,7 @@ impl SqliteStore {
             conn.pragma_update(None, "wal_autocheckpoint", 2048)?;
             conn.pragma_update_and_check(None, "journal_size_limit", 16 << 20, |_| Ok(()))?;
             conn.execute_batch(SCHEMA)?;
+            upgrade(&conn)?;
             // One statement per filter combination is cached (see `query`).
             conn.set_prepared_statement_cache_capacity(128);
             Ok(mode)
@@ -190,6 +208,45 @@ impl SqliteStore {
     fn err(&self, e: rusqlite::Error) -> Error {
         sql_err(&self.path, e)
     }
+}
+
+/// Brings a store written before records were chained per trail up to
+/// date: fills `trails` from the records (one statement, once) and, if they
+/// are one trail, moves the unkeyed checkpoint and export mark to it.
+fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
+    let has_trails: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM trails)", [], |r| r.get(0))?;
+    let has_records: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM records)", [], |r| r.get(0))?;
+    let legacy: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM meta WHERE key IN ('checkpoint', 'exported_through'))",
+        [],
+        |r| r.get(0),
+    )?;
+    if (has_trails || !has_records) && !legacy {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    if !has_trails {
+        tx.execute(
+            "INSERT INTO trails (project, seq, hash) \
+             SELECT coalesce(project, ''), seq, hash FROM records \
+             WHERE seq IN (SELECT max(seq) FROM records GROUP BY project)",
+            [],
+        )?;
+    }
+    let trails: Vec<String> = tx
+        .prepare("SELECT project FROM trails")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if let [only] = trails.as_slice() {
+        tx.execute(
+            "UPDATE meta SET key = key || '/' || ?1 \
+             WHERE key IN ('checkpoint', 'exported_through')",
+            [only],
+        )?;
+    }
+    tx.commit()
 }
 
 /// Flags to open a database, creating it if needed.

@@ -9,14 +9,18 @@ use crate::decision::Outcome;
 use crate::record::{Broken, Record, SealedRecord};
 use crate::store::records::{
     AuditStore, CHECKPOINT_KEY, ChainHead, Checkpoint, Cursor, Filter, MAX_PAGE, StoredRow,
+    TrailHead, trail_key,
 };
 use crate::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::collections::BTreeMap;
 
 const INSERT: &str = "INSERT INTO records \
     (seq, ts, kind, decision_id, agent, session, project, decision, body, hash) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 const COLUMNS: &str = "seq, ts, kind, decision_id, agent, session, project, decision, body, hash";
+const SET_TRAIL: &str = "INSERT INTO trails (project, seq, hash) VALUES (?1, ?2, ?3) \
+    ON CONFLICT (project) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
 const SET_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2) \
     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
@@ -55,6 +59,16 @@ impl AuditStore for SqliteStore {
                     ])?;
                 }
             }
+            // Each trail's last record in the batch.
+            let mut heads: BTreeMap<&str, &SealedRecord> = BTreeMap::new();
+            for s in batch {
+                heads.insert(s.columns().project.as_deref().unwrap_or(""), s);
+            }
+            let mut set_trail = tx.prepare_cached(SET_TRAIL)?;
+            for (project, s) in heads {
+                set_trail.execute(params![project, to_i64(s.seq()), s.hash()])?;
+            }
+            drop(set_trail);
             if post {
                 write_postings(&tx, &unposted, last)?;
             }
@@ -84,6 +98,25 @@ impl AuditStore for SqliteStore {
         })
         .optional()
         .map_err(|e| sql_err(&self.path, e))
+    }
+
+    fn trails(&mut self) -> Result<Vec<TrailHead>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT project, seq, hash FROM trails ORDER BY project")
+            .map_err(|e| sql_err(&self.path, e))?;
+        let rows = st
+            .query_map([], |r| {
+                let project = text(r.get_ref(0)?).unwrap_or_default();
+                Ok(TrailHead {
+                    project: (!project.is_empty()).then_some(project),
+                    seq: to_u64(r.get(1)?),
+                    hash: text(r.get_ref(2)?).unwrap_or_default(),
+                })
+            })
+            .map_err(|e| sql_err(&self.path, e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| sql_err(&self.path, e))
     }
 
     fn query(&mut self, filter: &Filter, cursor: Cursor, limit: usize) -> Result<Vec<Record>> {
@@ -130,20 +163,53 @@ impl AuditStore for SqliteStore {
         Ok(())
     }
 
-    fn last_seq_before(&mut self, ts: &str, through_seq: u64) -> Result<Option<u64>> {
+    fn scan_trail(
+        &mut self,
+        project: Option<&str>,
+        after_seq: u64,
+        through_seq: u64,
+        visit: &mut dyn FnMut(StoredRow) -> Result<bool>,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let e = |e| sql_err(&path, e);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM records \
+             WHERE seq > ?1 AND seq <= ?2 AND project IS ?3 ORDER BY seq"
+        );
+        let mut st = self.conn.prepare_cached(&sql).map_err(e)?;
+        let mut rows = st
+            .query(params![to_i64(after_seq), to_i64(through_seq), project])
+            .map_err(e)?;
+        while let Some(r) = rows.next().map_err(e)? {
+            if !visit(stored_row(r).map_err(e)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn last_seq_before(
+        &mut self,
+        project: Option<&str>,
+        ts: &str,
+        through_seq: u64,
+    ) -> Result<Option<u64>> {
         let last = last_before(&self.conn, ts).map_err(|e| self.err(e))?;
         let Some(last) = last.map(|l| l.min(through_seq)) else {
             return Ok(None);
         };
-        let max: Option<i64> = self
+        // Backwards from `last` to the trail's first record there.
+        let seq: Option<i64> = self
             .conn
             .query_row(
-                "SELECT max(seq) FROM records WHERE seq <= ?1",
-                [to_i64(last)],
+                "SELECT seq FROM records WHERE seq <= ?1 AND project IS ?2 \
+                 ORDER BY seq DESC LIMIT 1",
+                params![to_i64(last), project],
                 |r| r.get(0),
             )
+            .optional()
             .map_err(|e| self.err(e))?;
-        Ok(max.map(to_u64))
+        Ok(seq.map(to_u64))
     }
 
     fn meta(&mut self, key: &str) -> Result<Option<String>> {
@@ -167,20 +233,32 @@ impl AuditStore for SqliteStore {
             .map_err(|e| sql_err(&self.path, e))
     }
 
-    fn cut(&mut self, checkpoint: &Checkpoint) -> Result<u64> {
+    fn cut(
+        &mut self,
+        project: Option<&str>,
+        after_seq: u64,
+        checkpoint: &Checkpoint,
+    ) -> Result<u64> {
         let value = serde_json::to_string(checkpoint).map_err(|e| Error::Audit {
             message: format!("cannot encode the checkpoint: {e}"),
         })?;
-        let seq = to_i64(checkpoint.seq);
+        let key = trail_key(CHECKPOINT_KEY, project);
+        let (after, seq) = (to_i64(after_seq), to_i64(checkpoint.seq));
         let cut = |conn: &mut Connection| -> rusqlite::Result<usize> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.prepare_cached(SET_META)?
-                .execute([CHECKPOINT_KEY, value.as_str()])?;
+                .execute([key.as_str(), value.as_str()])?;
             let deleted = tx
-                .prepare_cached("DELETE FROM records WHERE seq <= ?1")?
-                .execute([seq])?;
-            tx.prepare_cached("DELETE FROM postings WHERE upto <= ?1")?
-                .execute([seq])?;
+                .prepare_cached(
+                    "DELETE FROM records WHERE seq > ?1 AND seq <= ?2 AND project IS ?3",
+                )?
+                .execute(params![after, seq, project])?;
+            // Posting passes that no remaining record is in.
+            tx.prepare_cached(
+                "DELETE FROM postings WHERE upto < \
+                 (SELECT coalesce(min(seq), ?1 + 1) FROM records)",
+            )?
+            .execute([seq])?;
             tx.commit()?;
             Ok(deleted)
         };
@@ -197,7 +275,8 @@ impl AuditStore for SqliteStore {
     }
 
     fn check_derived(&mut self) -> Result<Option<Broken>> {
-        let floor = self.checkpoint()?.map_or(0, |c| c.seq);
-        check_postings(&self.conn, floor).map_err(|e| self.err(e))
+        // Records cut by retention are missing from passes that other
+        // trails' records keep: the check skips entries without a record.
+        check_postings(&self.conn, 0).map_err(|e| self.err(e))
     }
 }
