@@ -11,6 +11,7 @@
 //! batch gets the error and the chain head does not move.
 
 use super::entry::{GENESIS_HASH, Prepared, Receipt, seal};
+use super::head::TrailMark;
 use super::upkeep::{HEAD_RECORDS, Shared};
 use crate::record::{SealedRecord, format_ts};
 use crate::store::{AuditStore, ChainHead, TrailHead};
@@ -128,12 +129,24 @@ impl Worker {
         }
     }
 
-    /// Tells the maintenance thread about the new head.
-    fn publish(&self, records: u64) {
+    /// Tells the maintenance thread about the new head, and the new heads
+    /// of the trails in `committed`.
+    fn publish(&self, records: u64, committed: &[SealedRecord]) {
         let (state, wake) = &*self.shared;
         if let Ok(mut c) = state.lock() {
             c.seq = self.seq;
             c.hash.clone_from(&self.hash);
+            for s in committed {
+                let project = s.columns().project.as_deref().unwrap_or("");
+                let mark = TrailMark {
+                    seq: s.seq(),
+                    hash: s.hash().to_owned(),
+                };
+                match c.trails.get_mut(project) {
+                    Some(m) => *m = mark,
+                    None => drop(c.trails.insert(project.to_owned(), mark)),
+                }
+            }
             c.dirty = true;
             c.unwritten += records;
             if c.unwritten >= HEAD_RECORDS {
@@ -181,7 +194,7 @@ impl Worker {
                     self.hash = last.hash().to_owned();
                 }
                 self.last_ts = ts_micros;
-                self.publish(n);
+                self.publish(n, &sealed);
                 let c = &self.counters;
                 c.batches.fetch_add(1, Ordering::Relaxed);
                 c.records.fetch_add(n, Ordering::Relaxed);
@@ -222,7 +235,7 @@ impl Worker {
                 );
                 self.seq = seq;
                 self.hash = hash;
-                self.publish(0);
+                self.publish(0, &[]);
                 self.counters.head_seq.store(seq, Ordering::Relaxed);
             }
             Ok(_) => {}

@@ -1,5 +1,6 @@
-//! The head file, `audit.head`: the writer's last committed record, kept
-//! beside the store so that a chain cut short at its end is found
+//! The head file, `audit.head`: the writer's last committed record, and
+//! each trail's, kept beside the store so that a chain cut short at its end
+//! (or one trail cut short, though other trails' records follow) is found
 //! ([`HeadFile`], and `check_head_file`).
 
 use super::entry::GENESIS_HASH;
@@ -8,13 +9,28 @@ use crate::record::Broken;
 use crate::store::{AuditStore, ChainHead, Checkpoint};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-/// The head file, `audit.head`: the writer's last committed record.
+/// The head file, `audit.head`: the writer's last committed record, and
+/// each trail's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeadFile {
+    /// Its `seq`.
+    pub seq: u64,
+    /// Its `hash`.
+    pub hash: String,
+    /// Each trail's last record, by project (`""`: the server's trail).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trails: BTreeMap<String, TrailMark>,
+}
+
+/// A trail's last record, in the head file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrailMark {
     /// Its `seq`.
     pub seq: u64,
     /// Its `hash`.
@@ -62,16 +78,29 @@ impl HeadFile {
     }
 }
 
-/// Checks the head file against the store's last record and the trails'
-/// checkpoints (without walking the chain): the store must reach the head
-/// file's record, and that record must be the one recorded (unless
-/// retention cut it).
+/// Checks the head file against the store's last record, its trails' last
+/// records and their checkpoints (without walking the chain): the store,
+/// and each trail, must reach the head file's record, and that record must
+/// be the one recorded (unless retention cut it).
 pub(crate) fn check_head_file(
     store: &mut dyn AuditStore,
     file: &HeadFile,
     head: Option<&ChainHead>,
     checkpoints: &[Checkpoint],
 ) -> Result<()> {
+    let trails = store.trails()?;
+    for (project, mark) in &file.trails {
+        let reached = trails
+            .iter()
+            .find(|t| t.project.as_deref().unwrap_or("") == project)
+            .map_or(0, |t| t.seq);
+        if mark.seq > reached {
+            return Err(Error::AuditBroken(Broken::Truncated {
+                last_seq: reached,
+                head_seq: mark.seq,
+            }));
+        }
+    }
     let cut_through = checkpoints.iter().map(|c| c.seq).max();
     let last = head.map(|h| h.seq).or(cut_through).unwrap_or(0);
     let broken = |b| Err(Error::AuditBroken(b));

@@ -1176,7 +1176,7 @@ fn forge_checkpoint(dir: &Path, through: u64) {
         dir,
         &format!(
             "DELETE FROM records WHERE seq <= {through}; \
-             INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', '{checkpoint}');"
+             INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint/acme', '{checkpoint}');"
         ),
     );
 }

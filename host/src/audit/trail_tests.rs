@@ -174,7 +174,8 @@ fn a_record_removed_from_a_trail_another_trail_cut_past_is_found() {
     )
     .unwrap();
     retain(&log, Some("a"), tomorrow(), &BTreeMap::new()).unwrap();
-    log.close().unwrap();
+    drop(store);
+    drop(log);
     assert!(verify_dir(dir.path()).unwrap().is_ok());
     let b: Vec<u64> = {
         let mut store = SqliteStore::open(dir.path()).unwrap();
@@ -215,6 +216,12 @@ fn a_record_removed_from_a_trail_another_trail_cut_past_is_found() {
             last_seq: b[4],
             head_seq: b[5]
         }
+    );
+    // And the writer refuses to go on from there, which would bury it.
+    let e = AuditLog::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(e, crate::Error::AuditBroken(Broken::Truncated { .. })),
+        "{e:?}"
     );
 }
 
@@ -289,6 +296,7 @@ fn a_store_of_one_chain_opens_as_one_trail() {
     let c = rusqlite::Connection::open(dir.path().join(SqliteStore::FILE)).unwrap();
     c.execute_batch(
         "DELETE FROM trails;
+         DELETE FROM meta WHERE key = 'trails_through';
          INSERT INTO meta (key, value) VALUES ('checkpoint', '{\"seq\":0,\"hash\":\"00\"}');
          INSERT INTO meta (key, value)
              VALUES ('exported_through', '{\"seq\":2,\"hash\":\"h\",\"period\":\"2026-11-23\"}');",

@@ -3,7 +3,7 @@
 //! and runs the store's upkeep ([`AuditStore::maintain`], every 10 ms); both
 //! involve an `fsync` that has no business inside a decision's commit.
 
-use super::head::HeadFile;
+use super::head::{HeadFile, TrailMark};
 use crate::store::{AuditStore, SqliteStore};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
@@ -27,6 +27,8 @@ const HEAD_EVERY: Duration = Duration::from_millis(100);
 pub(crate) struct Committed {
     pub(super) seq: u64,
     pub(super) hash: String,
+    /// Each trail's last record, by project (`""`: the server's).
+    pub(super) trails: std::collections::BTreeMap<String, TrailMark>,
     /// Committed since the head file was last written.
     pub(super) unwritten: u64,
     /// The head file is behind.
@@ -71,6 +73,7 @@ pub(super) fn maintain(mut store: SqliteStore, dir: &Path, shared: &Shared) {
             let head = (due && c.dirty).then(|| HeadFile {
                 seq: c.seq,
                 hash: c.hash.clone(),
+                trails: c.trails.clone(),
             });
             if due {
                 (c.dirty, c.unwritten) = (false, 0);

@@ -235,9 +235,15 @@ pub fn verify(
             Err(b) => return Ok(Err(b)),
         };
         let heads = store.trails()?;
-        // What the store says each trail's last record is, by `seq`.
+        // What the store and the head file say each trail's last record
+        // is, by `seq`.
         let head_at: std::collections::HashMap<u64, &str> =
             heads.iter().map(|t| (t.seq, t.hash.as_str())).collect();
+        let marked_at: std::collections::HashMap<u64, &str> = head
+            .iter()
+            .flat_map(|h| h.trails.values())
+            .map(|m| (m.seq, m.hash.as_str()))
+            .collect();
         // Every trail's start and evidence, read before the walk.
         let mut walks: BTreeMap<Option<String>, Walk> = BTreeMap::new();
         for t in &heads {
@@ -268,9 +274,13 @@ pub fn verify(
                 });
                 return Ok(false);
             }
-            let walk = walks
-                .entry(row.project.clone())
-                .or_insert_with(|| Walk::new(None, None));
+            // A trail that appeared since the heads were read.
+            if !walks.contains_key(&row.project) {
+                walks.insert(row.project.clone(), Walk::new(None, None));
+            }
+            let Some(walk) = walks.get_mut(&row.project) else {
+                return Ok(false);
+            };
             let record = match walk.chain.check_row(&row) {
                 Ok(r) => r,
                 Err(b) => {
@@ -285,10 +295,10 @@ pub fn verify(
                 });
                 return Ok(false);
             }
-            if head_at
-                .get(&record.seq)
-                .is_some_and(|&hash| hash != record.hash)
-            {
+            let differs = |at: &std::collections::HashMap<u64, &str>| {
+                at.get(&record.seq).is_some_and(|&hash| hash != record.hash)
+            };
+            if differs(&head_at) || differs(&marked_at) {
                 finding = Some(Broken::HeadMismatch { seq: record.seq });
                 return Ok(false);
             }
@@ -320,13 +330,22 @@ pub fn verify(
             return Ok(Err(b));
         }
         // A trail whose last records were removed, though other trails'
-        // records come after them.
-        for t in &heads {
-            let walked = walks.get(&t.project).map_or(0, |w| w.chain.last_seq());
-            if t.seq > walked {
+        // records come after them: the store's and the head file's record
+        // of its end.
+        let marks = head.iter().flat_map(|h| h.trails.iter()).map(|(p, m)| {
+            let project = (!p.is_empty()).then(|| p.clone());
+            (project, m.seq)
+        });
+        let ends = heads
+            .iter()
+            .map(|t| (t.project.clone(), t.seq))
+            .chain(marks);
+        for (project, seq) in ends {
+            let walked = walks.get(&project).map_or(0, |w| w.chain.last_seq());
+            if seq > walked {
                 return Ok(Err(Broken::Truncated {
                     last_seq: walked,
-                    head_seq: t.seq,
+                    head_seq: seq,
                 }));
             }
         }

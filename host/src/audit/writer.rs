@@ -25,7 +25,7 @@
 use super::commit::{Counters, Msg, Reply, Worker, trail_map};
 use super::entry::GENESIS_HASH;
 use super::entry::{Entry, Receipt};
-use super::head::{HeadFile, check_head_file};
+use super::head::{HeadFile, TrailMark, check_head_file};
 use super::upkeep::{Committed, Shared, maintain, stop};
 use crate::record::{Record, parse_canonical_ts};
 use crate::store::{AuditStore, Checkpoint, Cursor, Filter, SqliteStore};
@@ -149,7 +149,18 @@ impl AuditLog {
             (None, Some(c)) => (c.seq, c.hash, String::new()),
             (None, None) => (0, GENESIS_HASH.to_owned(), String::new()),
         };
-        let trails = trail_map(store.trails()?);
+        let heads = store.trails()?;
+        let marks = heads
+            .iter()
+            .map(|t| {
+                let mark = TrailMark {
+                    seq: t.seq,
+                    hash: t.hash.clone(),
+                };
+                (t.project.clone().unwrap_or_default(), mark)
+            })
+            .collect();
+        let trails = trail_map(heads);
         let last_ts = parse_canonical_ts(&ts)
             .map(Timestamp::as_microsecond)
             .unwrap_or(i64::MIN);
@@ -162,6 +173,7 @@ impl AuditLog {
             Mutex::new(Committed {
                 seq,
                 hash: hash.clone(),
+                trails: marks,
                 unwritten: 0,
                 dirty: seq > 0,
                 stop: false,

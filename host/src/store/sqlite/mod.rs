@@ -42,8 +42,10 @@
 //!     PRIMARY KEY (field, value, upto)
 //! ) WITHOUT ROWID;
 //! CREATE INDEX postings_upto ON postings (upto);
-//! -- Each trail's last record ('' names the server's trail), kept by the
-//! -- append of each batch; the writer continues each chain from here.
+//! -- Each trail's last record ('' names the server's trail) as of the
+//! -- last posting pass (`meta` `trails_through`), written with that pass;
+//! -- the records after it complete it. The writer continues each chain
+//! -- from here.
 //! CREATE TABLE trails (
 //!     project TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL
 //! ) WITHOUT ROWID;
@@ -131,6 +133,10 @@ pub struct SqliteStore {
     /// The records appended since the last posting pass, once loaded
     /// (appending connection only).
     unposted: Option<Vec<Unposted>>,
+    /// Each trail's last record appended since the last posting pass, by
+    /// project (`""`: the server's); written to `trails` with that pass
+    /// (appending connection only).
+    unwritten_heads: std::collections::BTreeMap<String, (u64, String)>,
     post_every: u64,
 }
 
@@ -190,6 +196,7 @@ impl SqliteStore {
             conn,
             path,
             unposted: None,
+            unwritten_heads: std::collections::BTreeMap::new(),
             post_every: POST_EVERY,
         })
     }
@@ -214,29 +221,37 @@ impl SqliteStore {
 /// date: fills `trails` from the records (one statement, once) and, if they
 /// are one trail, moves the unkeyed checkpoint and export mark to it.
 fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
-    let has_trails: bool =
-        conn.query_row("SELECT EXISTS (SELECT 1 FROM trails)", [], |r| r.get(0))?;
-    let has_records: bool =
-        conn.query_row("SELECT EXISTS (SELECT 1 FROM records)", [], |r| r.get(0))?;
+    let has_through: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'trails_through')",
+        [],
+        |r| r.get(0),
+    )?;
     let legacy: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM meta WHERE key IN ('checkpoint', 'exported_through'))",
         [],
         |r| r.get(0),
     )?;
-    if (has_trails || !has_records) && !legacy {
+    if has_through && !legacy {
         return Ok(());
     }
     let tx = conn.unchecked_transaction()?;
-    if !has_trails {
+    if !has_through {
+        // A new store (nothing to fill), or one that predates `trails`.
         tx.execute(
             "INSERT INTO trails (project, seq, hash) \
              SELECT coalesce(project, ''), seq, hash FROM records \
              WHERE seq IN (SELECT max(seq) FROM records GROUP BY project)",
             [],
         )?;
+        tx.execute(
+            "INSERT INTO meta (key, value) \
+             SELECT 'trails_through', coalesce(max(seq), 0) FROM records WHERE true \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [],
+        )?;
     }
     let trails: Vec<String> = tx
-        .prepare("SELECT project FROM trails")?
+        .prepare("SELECT DISTINCT coalesce(project, '') FROM records")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     if let [only] = trails.as_slice() {

@@ -21,6 +21,8 @@ const INSERT: &str = "INSERT INTO records \
 const COLUMNS: &str = "seq, ts, kind, decision_id, agent, session, project, decision, body, hash";
 const SET_TRAIL: &str = "INSERT INTO trails (project, seq, hash) VALUES (?1, ?2, ?3) \
     ON CONFLICT (project) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
+/// `meta` key: the last `seq` that `trails` covers.
+const TRAILS_THROUGH: &str = "trails_through";
 const SET_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2) \
     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
@@ -39,6 +41,11 @@ impl AuditStore for SqliteStore {
             (s.seq(), c.session.clone(), c.agent.clone())
         }));
         let post = unposted.len() as u64 >= self.post_every;
+        // Each trail's last record in the batch.
+        let mut batch_heads: BTreeMap<&str, &SealedRecord> = BTreeMap::new();
+        for s in batch {
+            batch_heads.insert(s.columns().project.as_deref().unwrap_or(""), s);
+        }
         let write = |conn: &mut Connection| -> rusqlite::Result<()> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
@@ -59,16 +66,20 @@ impl AuditStore for SqliteStore {
                     ])?;
                 }
             }
-            // Each trail's last record in the batch.
-            let mut heads: BTreeMap<&str, &SealedRecord> = BTreeMap::new();
-            for s in batch {
-                heads.insert(s.columns().project.as_deref().unwrap_or(""), s);
+            if post {
+                // Each trail's last record, with the posting pass.
+                let mut set_trail = tx.prepare_cached(SET_TRAIL)?;
+                for (project, (seq, hash)) in &self.unwritten_heads {
+                    if !batch_heads.contains_key(project.as_str()) {
+                        set_trail.execute(params![project, to_i64(*seq), hash])?;
+                    }
+                }
+                for (project, s) in &batch_heads {
+                    set_trail.execute(params![project, to_i64(s.seq()), s.hash()])?;
+                }
+                tx.prepare_cached(SET_META)?
+                    .execute(params![TRAILS_THROUGH, last.to_string()])?;
             }
-            let mut set_trail = tx.prepare_cached(SET_TRAIL)?;
-            for (project, s) in heads {
-                set_trail.execute(params![project, to_i64(s.seq()), s.hash()])?;
-            }
-            drop(set_trail);
             if post {
                 write_postings(&tx, &unposted, last)?;
             }
@@ -76,8 +87,16 @@ impl AuditStore for SqliteStore {
         };
         let result = write(&mut self.conn);
         match result {
-            Ok(()) if post => unposted.clear(),
-            Ok(()) => {}
+            Ok(()) if post => {
+                unposted.clear();
+                self.unwritten_heads.clear();
+            }
+            Ok(()) => {
+                for (project, s) in batch_heads {
+                    let head = (s.seq(), s.hash().to_owned());
+                    self.unwritten_heads.insert(project.to_owned(), head);
+                }
+            }
             Err(_) => unposted.truncate(before),
         }
         self.unposted = Some(unposted);
@@ -101,22 +120,44 @@ impl AuditStore for SqliteStore {
     }
 
     fn trails(&mut self) -> Result<Vec<TrailHead>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT project, seq, hash FROM trails ORDER BY project")
-            .map_err(|e| sql_err(&self.path, e))?;
-        let rows = st
-            .query_map([], |r| {
-                let project = text(r.get_ref(0)?).unwrap_or_default();
-                Ok(TrailHead {
-                    project: (!project.is_empty()).then_some(project),
-                    seq: to_u64(r.get(1)?),
-                    hash: text(r.get_ref(2)?).unwrap_or_default(),
-                })
+        // The table as of its last pass, then the records after it, in one
+        // read transaction.
+        let read = |conn: &mut Connection| -> rusqlite::Result<BTreeMap<String, (u64, String)>> {
+            let tx = conn.transaction()?;
+            let mut heads = BTreeMap::new();
+            {
+                let mut st = tx.prepare_cached("SELECT project, seq, hash FROM trails")?;
+                let mut rows = st.query([])?;
+                while let Some(r) = rows.next()? {
+                    let head = (to_u64(r.get(1)?), text(r.get_ref(2)?).unwrap_or_default());
+                    heads.insert(text(r.get_ref(0)?).unwrap_or_default(), head);
+                }
+                let through: Option<String> = tx
+                    .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                    .query_row([TRAILS_THROUGH], |r| r.get(0))
+                    .optional()?;
+                let through = through.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
+                let mut st = tx.prepare_cached(
+                    "SELECT seq, project, hash FROM records WHERE seq > ?1 ORDER BY seq",
+                )?;
+                let mut rows = st.query([through])?;
+                while let Some(r) = rows.next()? {
+                    let head = (to_u64(r.get(0)?), text(r.get_ref(2)?).unwrap_or_default());
+                    heads.insert(text(r.get_ref(1)?).unwrap_or_default(), head);
+                }
+            }
+            tx.commit()?;
+            Ok(heads)
+        };
+        let heads = read(&mut self.conn).map_err(|e| self.err(e))?;
+        Ok(heads
+            .into_iter()
+            .map(|(project, (seq, hash))| TrailHead {
+                project: (!project.is_empty()).then_some(project),
+                seq,
+                hash,
             })
-            .map_err(|e| sql_err(&self.path, e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| sql_err(&self.path, e))
+            .collect())
     }
 
     fn query(&mut self, filter: &Filter, cursor: Cursor, limit: usize) -> Result<Vec<Record>> {
