@@ -26,14 +26,15 @@
 //!   [`verify_export`]), through an [`ExportSink`] ([`sink`]) that a
 //!   [`Destination`] ([`destination`]) opens: a directory ([`DirSink`],
 //!   [`dir`]) or an S3-compatible bucket ([`S3Sink`], [`s3`]).
-//! * [`apply_retention`] ([`retention`]): removes old records once exported,
+//! * [`apply_retention`] ([`retention`]): removes a trail's old records once exported,
 //!   leaving a [`Checkpoint`](crate::store::Checkpoint) so the rest still
 //!   verifies, and an `audit_retention` record in the chain that vouches
 //!   for it (a checkpoint without one, or beyond the export mark, is a
 //!   [`Broken::ForgedCheckpoint`]).
-//! * [`Scheduler`] ([`schedule`]): export and retention as the policy's
-//!   `audit:` block says ([`Plan`]), every minute or so, and everything
-//!   when the server stops.
+//! * [`Scheduler`] ([`schedule`]): export and retention of every trail as
+//!   the policy's `audit:` blocks say ([`Plans`]: the server's, and each
+//!   project's own), every minute or so, and everything when the server
+//!   stops.
 //!
 //! # Record format and canonical encoding
 //!
@@ -75,10 +76,24 @@
 //! with `,"hash":"<hash>"` inserted before the final `}`. So an outside
 //! verifier needs no JSON encoder: take a body, check that it ends with
 //! `,"hash":"` + 64 hex digits + `"}` (75 bytes), replace those 75 bytes by
-//! `}`, hash, and compare. The hash covers `prev_hash`, which is the previous
-//! record's `hash`; the first record's `prev_hash` is 64 zeros, or, after a
-//! retention cut, the hash of the last removed record (the checkpoint, kept
-//! in the store's `meta` table and in every export file's header).
+//! `}`, hash, and compare. The hash covers `prev_hash`, which is the `hash`
+//! of the previous record **of the same trail**; a trail's first record's
+//! `prev_hash` is 64 zeros, or, after a retention cut, the hash of the
+//! trail's last removed record (the checkpoint, kept in the store's `meta`
+//! table and in every export file's header).
+//!
+//! # Trails
+//!
+//! Records are numbered by one `seq` across the store, in the order they
+//! were written, and chained per **trail**: the records of one project
+//! (`project` member) form one chain, and the records without a project
+//! (the server's: a whole policy root's reload, say) another. So each
+//! project's trail is exported (one file holds one trail; the header names
+//! its project), kept (retention cuts one trail) and verified on its own,
+//! and a project's exported files prove on their own that none of its
+//! records is missing. Along a trail `seq`s rise with gaps (other trails'
+//! records); in the store, no `seq` is missing above the last retention
+//! checkpoint of any trail, and [`verify()`] checks that too.
 //!
 //! Example (one line in reality):
 //!
@@ -96,10 +111,12 @@
 //! # Truncation
 //!
 //! A chain cannot show that its own tail is missing, so the writer also keeps
-//! a **head file**, `audit.head` in the data directory (`{"seq":…,"hash":…}`,
-//! replaced atomically at most every 100 ms or 10,000 records, and at close).
-//! [`verify_dir`] reports [`Broken::Truncated`] when the store ends before
-//! the head file's record, and [`AuditLog::open`] refuses to write over such
+//! a **head file**, `audit.head` in the data directory (`{"seq":…,"hash":…,
+//! "trails":{"<project>":{"seq":…,"hash":…},…}}`: the last record, and each
+//! trail's, with `""` for the server's trail; replaced atomically at most
+//! every 100 ms or 10,000 records, and at close). [`verify_dir`] reports
+//! [`Broken::Truncated`] when the store, or one trail, ends before the head
+//! file's record, and [`AuditLog::open`] refuses to write over such
 //! evidence. The last records written since the head file's last update (at
 //! most 100 ms or 10,000 records) can be cut without this check noticing.
 //!
