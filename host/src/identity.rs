@@ -1,5 +1,5 @@
-//! Agent identity: bearer tokens, of which only sha256 hashes are stored,
-//! compared in constant time.
+//! Identity: agents' bearer tokens, of which only sha256 hashes are stored,
+//! compared in constant time; and what a project's name may be.
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -67,5 +67,25 @@ mod tests {
         assert_eq!(find(ids(), &token), Some("b"));
         assert_eq!(find(ids(), "pal_wrong"), None);
         assert_eq!(find(ids(), ""), None);
+    }
+}
+
+/// Checks a project's name: it names the project in URLs, audit records and
+/// the folder its audit files are exported to, so it is one plain path
+/// segment: 1 to 64 letters, digits, `.`, `_` and `-`, starting with a
+/// letter or digit. The message says what to write.
+pub fn check_project_name(name: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "project name `{name}`: use 1 to 64 letters, digits, `.`, `_` and `-`, starting \
+             with a letter or digit"
+        ))
     }
 }

@@ -246,6 +246,17 @@ pub enum Broken {
         /// The record that does not continue it.
         seq: u64,
     },
+    /// Records are missing that no retention removed (or retention claims
+    /// more than was written): every `seq` up to `written` is either in the
+    /// store or counted by a trail's checkpoint.
+    Uncounted {
+        /// The last `seq` written.
+        written: u64,
+        /// Records in the store.
+        present: u64,
+        /// Records the trails' checkpoints say retention removed.
+        removed: u64,
+    },
     /// An intact record sits in another record's place.
     Reordered {
         /// The place (the `seq` expected there).
@@ -295,6 +306,22 @@ impl std::fmt::Display for Broken {
                 "record {seq} does not continue record {after_seq} of its trail: records \
                  between them were deleted, or one of the two was rewritten"
             ),
+            Self::Uncounted {
+                written,
+                present,
+                removed,
+            } => match written.checked_sub(present.saturating_add(*removed)) {
+                Some(missing) => write!(
+                    f,
+                    "{missing} record(s) missing: records 1 to {written} were written, {present} \
+                     are in the store and retention removed {removed}"
+                ),
+                None => write!(
+                    f,
+                    "the trails' checkpoints count more removed records ({removed}) than the \
+                     {written} written less the {present} in the store"
+                ),
+            },
             Self::Reordered { seq } => {
                 write!(
                     f,

@@ -65,12 +65,20 @@ impl Provenance {
         let hash = details
             .get("checkpoint_hash")
             .and_then(serde_json::Value::as_str);
+        // How many records the run leaves removed in all (records written
+        // before this was counted name none).
+        let total = details
+            .get("removed_total")
+            .and_then(serde_json::Value::as_u64);
         self.vouched = match named {
             // A run cuts in chunks: its checkpoint passes through earlier
-            // ones, whose hashes only the chain itself can vouch for.
-            Some(seq) if seq > c.seq => true,
+            // ones, whose hashes only the chain itself can vouch for, and
+            // which count fewer removed records than the run will.
+            Some(seq) if seq > c.seq => total.is_none_or(|t| c.removed <= t),
             // Records written before the hash was added name none.
-            Some(seq) if seq == c.seq => hash.is_none_or(|h| h == c.hash),
+            Some(seq) if seq == c.seq => {
+                hash.is_none_or(|h| h == c.hash) && total.is_none_or(|t| t == c.removed)
+            }
             _ => false,
         };
     }

@@ -164,13 +164,19 @@ impl Worker {
         let mut sealed: Vec<SealedRecord> = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
         let mut seq = self.seq;
+        // The trails' heads move as the batch is sealed; what they were
+        // before it, to put back if it fails.
+        let mut before: Vec<(Option<String>, Option<String>)> = Vec::new();
         for (prepared, reply) in batch {
             seq += 1;
-            // The trail's heads move as the batch is sealed; a failed batch
-            // takes them from the store again (`resync`).
+            let trail = prepared.project();
+            if !before.iter().any(|(t, _)| t.as_deref() == trail) {
+                let was = self.trails.get(&trail.map(str::to_owned)).cloned();
+                before.push((trail.map(str::to_owned), was));
+            }
             let head = self
                 .trails
-                .entry(prepared.project().map(str::to_owned))
+                .entry(trail.map(str::to_owned))
                 .or_insert_with(|| GENESIS_HASH.to_owned());
             let s = seal(prepared, seq, &ts, head);
             head.clear();
@@ -208,6 +214,12 @@ impl Worker {
                 let message = e.to_string();
                 self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %message, records = replies.len(), "audit batch failed; its decisions fail closed");
+                for (trail, was) in before {
+                    match was {
+                        Some(hash) => drop(self.trails.insert(trail, hash)),
+                        None => drop(self.trails.remove(&trail)),
+                    }
+                }
                 self.resync();
                 for reply in replies {
                     reply.send(Err(Error::Audit {

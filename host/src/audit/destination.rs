@@ -57,24 +57,33 @@ impl Destination {
                          `s3://BUCKET/PREFIX/`"
                     ));
                 }
+                // The data directory itself holds the store and its head
+                // file: export files go into a folder of it.
+                if !dir.components().any(|c| matches!(c, Component::Normal(_))) {
+                    return Err(format!(
+                        "export destination `{text}` is the data directory itself; write a \
+                         folder inside it (e.g. `audit-export/`), or `s3://BUCKET/PREFIX/`"
+                    ));
+                }
                 Ok(Self::Dir(dir))
             }
             s3 => Ok(s3),
         }
     }
 
-    /// The destination's folder `name` (a project's files, beside the
-    /// others'): `dir/name` or `s3://bucket/prefix/name/`. `name` is one
-    /// path segment (a project's name, which the policy restricts to
-    /// letters, digits, `.`, `_` and `-`).
-    pub fn within(&self, name: &str) -> Destination {
-        match self {
+    /// The destination's folder for project `name` (its files, beside
+    /// other projects'): `dir/name` or `s3://bucket/prefix/name/`. Refused
+    /// unless `name` is a project's name (one plain path segment), whatever
+    /// wrote it into the store.
+    pub fn within(&self, name: &str) -> std::result::Result<Destination, String> {
+        crate::identity::check_project_name(name)?;
+        Ok(match self {
             Self::Dir(d) => Self::Dir(d.join(name)),
             Self::S3(l) => Self::S3(S3Location {
                 bucket: l.bucket.clone(),
                 prefix: format!("{}{name}/", l.prefix),
             }),
-        }
+        })
     }
 
     /// Parses a destination given on the command line: `s3://bucket/prefix/`

@@ -62,6 +62,9 @@ pub struct Cut {
     pub checkpoint: Checkpoint,
     /// How many records it removes.
     pub records: u64,
+    /// How many of the trail's records retention will have removed in all,
+    /// this run's included (the checkpoint's `removed`).
+    pub removed_total: u64,
     /// The records removed are those before this time.
     pub older_than: Timestamp,
 }
@@ -76,6 +79,7 @@ impl Cut {
             self.checkpoint.hash.clone().into(),
         );
         details.insert("removed".into(), self.records.into());
+        details.insert("removed_total".into(), self.removed_total.into());
         details.insert("older_than".into(), format_ts(self.older_than).into());
         AdminEntry {
             event: RETENTION_EVENT.into(),
@@ -104,7 +108,9 @@ pub fn apply_retention(
     let Some(mark) = store.export_mark(project)? else {
         return Ok(removed);
     };
-    let mut done = store.checkpoint(project)?.map(|c| c.seq).unwrap_or(0);
+    let previous = store.checkpoint(project)?;
+    let mut done = previous.as_ref().map_or(0, |c| c.seq);
+    let removed_before = previous.map_or(0, |c| c.removed);
     let Some(target) = store.last_seq_before(project, &format_ts(older_than), mark.seq)? else {
         return Ok(removed);
     };
@@ -125,16 +131,32 @@ pub fn apply_retention(
     let hash = checked_cut_hash(store, project, target, &mark)?;
     announce(&Cut {
         project: project.map(str::to_owned),
-        checkpoint: Checkpoint { seq: target, hash },
+        checkpoint: Checkpoint {
+            seq: target,
+            hash,
+            removed: removed_before + count,
+        },
         records: count,
+        removed_total: removed_before + count,
         older_than,
     })?;
-    for end in ends {
+    for (i, end) in ends.into_iter().enumerate() {
         if removed.records > 0 {
             std::thread::sleep(PAUSE);
         }
         let hash = checked_cut_hash(store, project, end, &mark)?;
-        removed.records += store.cut(project, done, &Checkpoint { seq: end, hash })?;
+        // Each chunk but the last ends at a CHUNK-th record.
+        let chunk = match end == target {
+            true => count - removed.records,
+            false => CHUNK * (i as u64 + 1) - removed.records,
+        };
+        let checkpoint = Checkpoint {
+            seq: end,
+            hash,
+            removed: removed_before + removed.records + chunk,
+        };
+        let deleted = store.cut(project, done, chunk, &checkpoint)?;
+        removed.records += deleted;
         removed.through_seq = Some(end);
         done = end;
     }

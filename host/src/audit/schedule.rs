@@ -72,7 +72,15 @@ impl Plans {
         if self.folders
             && let Some(e) = &mut plan.export
         {
-            e.destination = e.destination.within(p);
+            match e.destination.within(p) {
+                Ok(d) => e.destination = d,
+                Err(why) => {
+                    // A name no policy could give (a record written by
+                    // other means): its trail is not exported anywhere.
+                    tracing::warn!(project = p, %why, "audit trail not exported");
+                    plan.export = None;
+                }
+            }
         }
         plan
     }

@@ -1256,8 +1256,10 @@ fn a_checkpoint_no_retention_record_names_is_forged_even_with_a_forged_mark() {
         checkpoint: Checkpoint {
             seq: 5,
             hash: "ab".repeat(32),
+            removed: 5,
         },
         records: 5,
+        removed_total: 5,
         older_than: Timestamp::now(),
     };
     append_entry(&mut store, other.entry(BTreeMap::new()).into());

@@ -204,6 +204,25 @@ fn a_record_removed_from_a_trail_another_trail_cut_past_is_found() {
             seq: b[3]
         }
     );
+    // All of `b`, and every trace of it besides (its `trails` row, its end
+    // in the head file): the records written no longer add up.
+    let gone = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), gone.path());
+    sql(
+        gone.path(),
+        "DELETE FROM records WHERE project = 'b'; DELETE FROM trails WHERE project = 'b';",
+    );
+    let mut head = HeadFile::read(gone.path()).unwrap().unwrap();
+    head.trails.remove("b");
+    head.write(gone.path()).unwrap();
+    assert_eq!(
+        verify_dir(gone.path()).unwrap().unwrap_err(),
+        Broken::Uncounted {
+            written: 18,
+            present: 18 - 6 - 9,
+            removed: 9
+        }
+    );
     // `b`'s last record, below `a`'s checkpoint: `b`'s head says it was
     // written.
     sql(
@@ -297,7 +316,7 @@ fn a_store_of_one_chain_opens_as_one_trail() {
     c.execute_batch(
         "DELETE FROM trails;
          DELETE FROM meta WHERE key = 'trails_through';
-         INSERT INTO meta (key, value) VALUES ('checkpoint', '{\"seq\":0,\"hash\":\"00\"}');
+         INSERT INTO meta (key, value) VALUES ('checkpoint', '{\"seq\":1,\"hash\":\"aa\"}');
          INSERT INTO meta (key, value)
              VALUES ('exported_through', '{\"seq\":2,\"hash\":\"h\",\"period\":\"2026-11-23\"}');",
     )
@@ -314,9 +333,11 @@ fn a_store_of_one_chain_opens_as_one_trail() {
     let acme = Some("acme");
     assert_eq!(
         store.checkpoint(acme).unwrap(),
+        // One chain from record 1: the checkpoint at 1 removed 1.
         Some(Checkpoint {
-            seq: 0,
-            hash: "00".into()
+            seq: 1,
+            hash: "aa".into(),
+            removed: 1,
         })
     );
     assert_eq!(
@@ -328,4 +349,80 @@ fn a_store_of_one_chain_opens_as_one_trail() {
         })
     );
     assert_eq!(store.meta("checkpoint").unwrap(), None);
+}
+
+/// A store written as one chain across several projects cannot be read as
+/// per-trail chains: it is refused, saying what to do.
+#[test]
+fn a_store_of_one_chain_across_projects_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(dir.path()).unwrap();
+    interleave(&log, 1);
+    drop(log);
+    sql(
+        dir.path(),
+        "DELETE FROM trails; DELETE FROM meta WHERE key = 'trails_through';",
+    );
+    let e = SqliteStore::open(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("one hash chain across several projects"), "{e}");
+    assert!(AuditLog::open(dir.path()).is_err());
+}
+
+/// Appends one record of `project`'s trail at `seq`, continuing `prev`;
+/// returns its hash.
+fn append_one(store: &mut SqliteStore, seq: u64, project: &str, prev: &str) -> String {
+    let prepared = Entry::from(decision(project, seq)).prepare().unwrap();
+    let sealed = super::entry::seal(prepared, seq, &format_ts(Timestamp::now()), prev);
+    let hash = sealed.hash().to_owned();
+    store.append(&[sealed]).unwrap();
+    hash
+}
+
+/// The store's record of each trail's end is brought up to date from the
+/// records themselves, whichever process wrote them.
+#[test]
+fn each_trails_end_survives_a_restart_between_posting_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(dir.path()).unwrap();
+    store.set_post_every(4);
+    let x1 = append_one(&mut store, 1, "x", GENESIS_HASH);
+    let mut b = GENESIS_HASH.to_owned();
+    for seq in 2..=4 {
+        b = append_one(&mut store, seq, "b", &b);
+    }
+    // After the pass at 4: `x` ends at 1. Then `x` goes on, and the process
+    // stops before the next pass.
+    let x2 = append_one(&mut store, 5, "x", &x1);
+    drop(store);
+    // The next process writes only `b` until the next pass.
+    let mut store = SqliteStore::open(dir.path()).unwrap();
+    store.set_post_every(4);
+    for seq in 6..=8 {
+        b = append_one(&mut store, seq, "b", &b);
+    }
+    let heads: Vec<(Option<String>, u64, String)> = SqliteStore::open(dir.path())
+        .unwrap()
+        .trails()
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.project, t.seq, t.hash))
+        .collect();
+    assert_eq!(heads, [(Some("b".into()), 8, b), (Some("x".into()), 5, x2)]);
+}
+
+#[test]
+fn a_projects_folder_at_a_destination_is_one_plain_segment() {
+    let dir = Destination::parse_cli("/srv/audit").unwrap();
+    assert_eq!(
+        dir.within("platform").unwrap(),
+        Destination::Dir("/srv/audit/platform".into())
+    );
+    for bad in ["../x", "/etc", "a/b", "..", ""] {
+        assert!(dir.within(bad).is_err(), "{bad}");
+    }
+    let s3 = Destination::parse_policy("s3://audit-bucket/prod/").unwrap();
+    assert_eq!(
+        s3.within("platform").unwrap().to_string(),
+        "s3://audit-bucket/prod/platform/"
+    );
 }

@@ -370,11 +370,13 @@ pub fn verify(
             }
         }
         let mut trails = Vec::new();
+        let mut removed = 0u64;
         for (project, walk) in walks {
             let last = walk.chain.last_seq();
             if let Some(b) = walk.provenance.finding(last) {
                 return Ok(Err(b));
             }
+            removed = removed.saturating_add(walk.checkpoint.as_ref().map_or(0, |c| c.removed));
             trails.push(TrailReport {
                 project,
                 records: walk.records,
@@ -382,6 +384,16 @@ pub fn verify(
                 last_hash: walk.chain.last_hash().to_owned(),
                 checkpoint: walk.checkpoint,
             });
+        }
+        // Every `seq` written is in the store or counted by a checkpoint: a
+        // trail removed whole, or its end removed below another trail's
+        // checkpoint, is missing from this sum.
+        if records.saturating_add(removed) != end_seq {
+            return Ok(Err(Broken::Uncounted {
+                written: end_seq,
+                present: records,
+                removed,
+            }));
         }
         let last_hash = match (last_hash, last_cut) {
             (Some(h), _) if last_seq >= floor => h,

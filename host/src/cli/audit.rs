@@ -228,7 +228,7 @@ pub(super) fn audit(command: AuditCommand, data_dir: Option<PathBuf>) -> anyhow:
             let mut files = Vec::new();
             for trail in &trails {
                 let destination = match trail {
-                    Some(p) if folders => destination.within(p),
+                    Some(p) if folders => destination.within(p).map_err(anyhow::Error::msg)?,
                     _ => destination.clone(),
                 };
                 // The operator's own directory: any path, relative to here.

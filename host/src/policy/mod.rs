@@ -83,7 +83,7 @@ pub struct Policy {
     pub masking: MaskingPolicy,
     /// The project's own `audit:` block (a project of a directory of
     /// projects; in a one-project policy the block is the server's),
-    /// compiled, and the file it is in.
+    /// compiled, and where it is (`file:line:col`).
     pub audit: Option<(crate::audit::Plan, String)>,
     /// The files, in load order, with their parsed contents.
     pub files: Vec<(String, PolicyFile)>,

@@ -68,7 +68,7 @@ pub fn compile_project(
                     ));
                 }
                 _ => {
-                    check_project_name(p).map_err(|m| fail("/project", m))?;
+                    crate::identity::check_project_name(p).map_err(|m| fail("/project", m))?;
                     project = Some((p.clone(), at("/project")));
                 }
             },
@@ -199,7 +199,7 @@ pub fn compile_project(
             // A project of a directory of projects has its own trail's
             // block; a one-project policy's block is the server's too.
             match layout {
-                Layout::Projects => policy.audit = Some((plan, source.name.clone())),
+                Layout::Projects => policy.audit = Some((plan, at("/audit"))),
                 Layout::Project => extras.audit = Some((plan, source.name.clone())),
             }
             policy.warnings.extend(warnings);
@@ -290,22 +290,4 @@ fn not_yet_enforced(
         }
     }
     out
-}
-
-/// A project's name: it names the project in URLs, audit records and the
-/// folder its audit files are exported to, so it is one plain segment.
-fn check_project_name(name: &str) -> std::result::Result<(), String> {
-    let ok = (1..=64).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "project name `{name}`: use 1 to 64 letters, digits, `.`, `_` and `-`, starting \
-             with a letter or digit"
-        ))
-    }
 }

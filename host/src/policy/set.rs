@@ -181,6 +181,7 @@ pub fn assemble_among(
         people.insert(name, d.person);
     }
     check_tokens(&by_name, &people, &people_at)?;
+    check_retention(decl.audit.as_ref(), &by_name)?;
     let mut hasher = Sha256::new();
     hasher.update(decl.digest);
     let mut warnings = decl.warnings;
@@ -252,6 +253,38 @@ fn check_tokens(
             _ => {
                 owner.insert(hash, (who, at));
             }
+        }
+    }
+    Ok(())
+}
+
+/// The server's `audit.retention` is the least any project keeps its
+/// records: whoever edits one project's files may keep its trail longer,
+/// never cut it sooner than the server's block says.
+fn check_retention(
+    server: Option<&(crate::audit::Plan, String)>,
+    projects: &BTreeMap<String, Policy>,
+) -> Result<()> {
+    let Some((server, server_file)) = server else {
+        return Ok(());
+    };
+    let Some(least) = server.retention else {
+        return Ok(());
+    };
+    for policy in projects.values() {
+        let Some((plan, at)) = &policy.audit else {
+            continue;
+        };
+        if plan.retention.is_some_and(|r| r < least) {
+            return Err(Error::Config {
+                path: at.clone(),
+                message: format!(
+                    "`audit.retention` is shorter than the server's ({}s, in {server_file}): a \
+                     project may keep its records longer than the server's block says, not \
+                     shorter",
+                    least.as_secs()
+                ),
+            });
         }
     }
     Ok(())

@@ -501,7 +501,7 @@ fn each_project_of_a_directory_has_its_own_audit_block() {
             .map(|(plan, file)| (plan.clone(), file.clone()))
     };
     let (a, file) = plan("a").unwrap();
-    assert_eq!(file, "a/p.yaml");
+    assert!(file.starts_with("a/p.yaml:"), "{file}");
     assert_eq!(
         a.retention,
         Some(std::time::Duration::from_secs(30 * 86_400))
@@ -524,6 +524,22 @@ fn each_project_of_a_directory_has_its_own_audit_block() {
         e.starts_with("a/q.yaml:3:") && e.contains("configured in a/p.yaml already"),
         "{e}"
     );
+    // The server's retention is the least a project keeps.
+    let server = "audit:\n  retention: 365d\n  export: {destination: shared/}\n";
+    let e = set_err(&projects(
+        &[("audit.yaml", server)],
+        &[("a", &[("p.yaml", &block("a", "a-out/"))])],
+    ));
+    assert!(
+        e.starts_with("a/p.yaml:") && e.contains("shorter than the server's"),
+        "{e}"
+    );
+    let longer = block("a", "a-out/").replace("30d", "400d");
+    let longer = projects(&[("audit.yaml", server)], &[("a", &[("p.yaml", &longer)])]);
+    assert!(crate::policy::compile(&longer).is_ok());
+    // The data directory itself is no destination.
+    let e = set_err(&projects(&[], &[("a", &[("p.yaml", &block("a", "."))])]));
+    assert!(e.contains("the data directory itself"), "{e}");
     let e = set_err(&projects(
         &[],
         &[("a", &[("p.yaml", &block("a", "../out"))])],

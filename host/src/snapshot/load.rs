@@ -380,8 +380,25 @@ fn load_own(
     policy: &Policy,
     shared: &Shared,
 ) -> Result<Plugins> {
-    if let Some((plan, file)) = &policy.audit {
-        check_export_bucket(plan, Some(file), loaded)?;
+    if let Some((plan, at)) = &policy.audit {
+        check_export_bucket(plan, Some(at), loaded)?;
+        // Whoever edits one project's files is not trusted to choose a
+        // bucket for its trail: only a listed one.
+        if let Some(crate::audit::ExportPlan {
+            destination: crate::audit::Destination::S3(location),
+            ..
+        }) = &plan.export
+            && loaded.config.audit.s3.buckets.is_none()
+        {
+            return Err(Error::Config {
+                path: at.clone(),
+                message: format!(
+                    "a project's `audit.export.destination` may name only a bucket that \
+                     `audit.s3.buckets` in {} lists, and it lists none (bucket `{}`)",
+                    loaded.origin, location.bucket
+                ),
+            });
+        }
     }
     let mut own = Plugins::new();
     for (name, spec) in &policy.plugins {

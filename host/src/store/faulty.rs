@@ -115,9 +115,10 @@ impl<S: AuditStore> AuditStore for FaultyStore<S> {
         &mut self,
         project: Option<&str>,
         after_seq: u64,
+        expected: u64,
         checkpoint: &Checkpoint,
     ) -> Result<u64> {
-        self.inner.cut(project, after_seq, checkpoint)
+        self.inner.cut(project, after_seq, expected, checkpoint)
     }
 
     fn maintain(&mut self) -> Result<()> {

@@ -114,6 +114,11 @@ pub struct Checkpoint {
     pub seq: u64,
     /// `hash` of the last removed record: the next record's `prev_hash`.
     pub hash: String,
+    /// How many of the trail's records retention has removed in all, up to
+    /// here: every `seq` written is either in the store or counted by one
+    /// trail's checkpoint.
+    #[serde(default)]
+    pub removed: u64,
 }
 
 /// How far export has got, kept in `meta` under [`EXPORTED_KEY`].
@@ -228,12 +233,15 @@ pub trait AuditStore: Send {
 
     /// In one transaction: stores `checkpoint` as the trail's of `project`
     /// and deletes that trail's records with `after_seq < seq <=
-    /// checkpoint.seq` (`after_seq`: its previous checkpoint, or 0). Returns
-    /// how many were deleted. Other trails are untouched.
+    /// checkpoint.seq` (`after_seq`: its previous checkpoint, or 0), which
+    /// must be exactly `expected` records: otherwise nothing changes and the
+    /// answer is an [`Error::AuditBroken`] (the checkpoint counts what it
+    /// removed). Returns how many were deleted. Other trails are untouched.
     fn cut(
         &mut self,
         project: Option<&str>,
         after_seq: u64,
+        expected: u64,
         checkpoint: &Checkpoint,
     ) -> Result<u64>;
 

@@ -367,9 +367,18 @@ pub(crate) fn cut_leaves_a_checkpoint(f: &impl Fixture) {
     let checkpoint = Checkpoint {
         seq: 5,
         hash: sealed(5).hash().to_owned(),
+        removed: 3,
     };
+    // A cut that would remove another number of records than counted
+    // changes nothing.
+    assert!(matches!(
+        s.cut(p1, 0, 2, &checkpoint),
+        Err(Error::AuditBroken(_))
+    ));
+    assert!(s.row(1).unwrap().is_some());
+    assert_eq!(s.checkpoint(p1).unwrap(), None);
     // Trail `p1` holds the odd records: 1, 3 and 5 go.
-    assert_eq!(s.cut(p1, 0, &checkpoint).unwrap(), 3);
+    assert_eq!(s.cut(p1, 0, 3, &checkpoint).unwrap(), 3);
     assert_eq!(s.checkpoint(p1).unwrap(), Some(checkpoint));
     assert_eq!(s.checkpoint(p0).unwrap(), None);
     assert_eq!(s.row(5).unwrap(), None);
@@ -401,8 +410,9 @@ pub(crate) fn cut_leaves_a_checkpoint(f: &impl Fixture) {
     let next = Checkpoint {
         seq: 9,
         hash: sealed(9).hash().to_owned(),
+        removed: 5,
     };
-    assert_eq!(s.cut(p1, 5, &next).unwrap(), 2);
+    assert_eq!(s.cut(p1, 5, 2, &next).unwrap(), 2);
     assert_eq!(s.row(8).unwrap().map(|r| r.seq), Some(8));
     // Appending goes on after the cut.
     s.append(&batch(13..=13)).unwrap();

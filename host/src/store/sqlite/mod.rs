@@ -54,10 +54,11 @@
 //! CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 //! ```
 //!
-//! A store written before records were chained per trail (one chain, one
-//! project) has no `trails` and unkeyed `checkpoint` / `exported_through`
-//! entries: the first open fills `trails` from the records and, when they
-//! are one trail, moves those entries to it.
+//! A store written before records were chained per trail has no
+//! `trails_through` and unkeyed `checkpoint` / `exported_through` entries:
+//! when its records all concern one project (its one chain is that trail),
+//! the first open fills `trails` and moves those entries to it; a chain that
+//! ran across several projects is refused, with what to do.
 //!
 //! The columns besides `body` are copies, for queries; verification checks
 //! them against the body, and `postings` against them.
@@ -133,10 +134,6 @@ pub struct SqliteStore {
     /// The records appended since the last posting pass, once loaded
     /// (appending connection only).
     unposted: Option<Vec<Unposted>>,
-    /// Each trail's last record appended since the last posting pass, by
-    /// project (`""`: the server's); written to `trails` with that pass
-    /// (appending connection only).
-    unwritten_heads: std::collections::BTreeMap<String, (u64, String)>,
     post_every: u64,
 }
 
@@ -167,7 +164,7 @@ impl SqliteStore {
 
     fn open_with(path: PathBuf, flags: OpenFlags) -> Result<Self> {
         let conn = Connection::open_with_flags(&path, flags).map_err(|e| sql_err(&path, e))?;
-        let setup = || -> rusqlite::Result<String> {
+        let setup = || -> rusqlite::Result<(String, Option<String>)> {
             let mode = durable_wal(&conn)?;
             // The log's maintenance thread ([`AuditStore::maintain`]) copies
             // the WAL into the database off the writer's path. The writer's
@@ -178,12 +175,17 @@ impl SqliteStore {
             conn.pragma_update(None, "wal_autocheckpoint", 2048)?;
             conn.pragma_update_and_check(None, "journal_size_limit", 16 << 20, |_| Ok(()))?;
             conn.execute_batch(SCHEMA)?;
-            upgrade(&conn)?;
+            let refused = upgrade(&conn)?;
             // One statement per filter combination is cached (see `query`).
             conn.set_prepared_statement_cache_capacity(128);
-            Ok(mode)
+            Ok((mode, refused))
         };
-        let mode = setup().map_err(|e| sql_err(&path, e))?;
+        let (mode, refused) = setup().map_err(|e| sql_err(&path, e))?;
+        if let Some(why) = refused {
+            return Err(Error::Audit {
+                message: format!("audit store `{}`: {why}", path.display()),
+            });
+        }
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::Audit {
                 message: format!(
@@ -196,7 +198,6 @@ impl SqliteStore {
             conn,
             path,
             unposted: None,
-            unwritten_heads: std::collections::BTreeMap::new(),
             post_every: POST_EVERY,
         })
     }
@@ -218,50 +219,60 @@ impl SqliteStore {
 }
 
 /// Brings a store written before records were chained per trail up to
-/// date: fills `trails` from the records (one statement, once) and, if they
-/// are one trail, moves the unkeyed checkpoint and export mark to it.
-fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
+/// date, once: a new store (no records) just gets `trails_through`; a store
+/// of one chain whose records all concern one project (or none) is that
+/// trail: `trails` is filled from the records and the unkeyed checkpoint and
+/// export mark move to it. Returns why it cannot be upgraded: a chain that
+/// ran across several trails cannot be read as per-trail chains.
+fn upgrade(conn: &Connection) -> rusqlite::Result<Option<String>> {
     let has_through: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'trails_through')",
         [],
         |r| r.get(0),
     )?;
-    let legacy: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM meta WHERE key IN ('checkpoint', 'exported_through'))",
-        [],
-        |r| r.get(0),
-    )?;
-    if has_through && !legacy {
-        return Ok(());
+    if has_through {
+        return Ok(None);
     }
-    let tx = conn.unchecked_transaction()?;
-    if !has_through {
-        // A new store (nothing to fill), or one that predates `trails`.
-        tx.execute(
-            "INSERT INTO trails (project, seq, hash) \
-             SELECT coalesce(project, ''), seq, hash FROM records \
-             WHERE seq IN (SELECT max(seq) FROM records GROUP BY project)",
-            [],
-        )?;
-        tx.execute(
-            "INSERT INTO meta (key, value) \
-             SELECT 'trails_through', coalesce(max(seq), 0) FROM records WHERE true \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [],
-        )?;
-    }
-    let trails: Vec<String> = tx
-        .prepare("SELECT DISTINCT coalesce(project, '') FROM records")?
+    let trails: Vec<String> = conn
+        .prepare("SELECT DISTINCT coalesce(project, '') FROM records LIMIT 2")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    if trails.len() > 1 {
+        return Ok(Some(
+            "this audit store was written as one hash chain across several projects \
+             (before each project had a trail of its own): verify and export it with the \
+             palisade that wrote it, then start from a new data directory"
+                .into(),
+        ));
+    }
+    let tx = conn.unchecked_transaction()?;
+    tx.execute(
+        "INSERT INTO trails (project, seq, hash) \
+         SELECT coalesce(project, ''), seq, hash FROM records \
+         WHERE seq = (SELECT max(seq) FROM records)",
+        [],
+    )?;
+    tx.execute(
+        "INSERT INTO meta (key, value) \
+         SELECT 'trails_through', coalesce(max(seq), 0) FROM records WHERE true \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [],
+    )?;
     if let [only] = trails.as_slice() {
         tx.execute(
             "UPDATE meta SET key = key || '/' || ?1 \
              WHERE key IN ('checkpoint', 'exported_through')",
             [only],
         )?;
+        // One chain from record 1: its checkpoint removed that many.
+        tx.execute(
+            "UPDATE meta SET value = json_set(value, '$.removed', json_extract(value, '$.seq')) \
+             WHERE key = 'checkpoint/' || ?1 AND json_valid(value)",
+            [only],
+        )?;
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(None)
 }
 
 /// Flags to open a database, creating it if needed.

@@ -19,8 +19,19 @@ const INSERT: &str = "INSERT INTO records \
     (seq, ts, kind, decision_id, agent, session, project, decision, body, hash) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 const COLUMNS: &str = "seq, ts, kind, decision_id, agent, session, project, decision, body, hash";
-const SET_TRAIL: &str = "INSERT INTO trails (project, seq, hash) VALUES (?1, ?2, ?3) \
+/// Brings `trails` up to the last record: each trail's last record after
+/// `trails_through`, then `trails_through` itself.
+const UPDATE_TRAILS: &str = "\
+    INSERT INTO trails (project, seq, hash) \
+    SELECT coalesce(project, ''), seq, hash FROM records WHERE seq IN ( \
+        SELECT max(seq) FROM records \
+        WHERE seq > (SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM meta \
+                     WHERE key = 'trails_through') \
+        GROUP BY project) \
     ON CONFLICT (project) DO UPDATE SET seq = excluded.seq, hash = excluded.hash";
+const SET_TRAILS_THROUGH: &str = "\
+    INSERT INTO meta (key, value) SELECT 'trails_through', coalesce(max(seq), 0) FROM records \
+    WHERE true ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 /// `meta` key: the last `seq` that `trails` covers.
 const TRAILS_THROUGH: &str = "trails_through";
 const SET_META: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2) \
@@ -41,11 +52,6 @@ impl AuditStore for SqliteStore {
             (s.seq(), c.session.clone(), c.agent.clone())
         }));
         let post = unposted.len() as u64 >= self.post_every;
-        // Each trail's last record in the batch.
-        let mut batch_heads: BTreeMap<&str, &SealedRecord> = BTreeMap::new();
-        for s in batch {
-            batch_heads.insert(s.columns().project.as_deref().unwrap_or(""), s);
-        }
         let write = |conn: &mut Connection| -> rusqlite::Result<()> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
@@ -67,18 +73,10 @@ impl AuditStore for SqliteStore {
                 }
             }
             if post {
-                // Each trail's last record, with the posting pass.
-                let mut set_trail = tx.prepare_cached(SET_TRAIL)?;
-                for (project, (seq, hash)) in &self.unwritten_heads {
-                    if !batch_heads.contains_key(project.as_str()) {
-                        set_trail.execute(params![project, to_i64(*seq), hash])?;
-                    }
-                }
-                for (project, s) in &batch_heads {
-                    set_trail.execute(params![project, to_i64(s.seq()), s.hash()])?;
-                }
-                tx.prepare_cached(SET_META)?
-                    .execute(params![TRAILS_THROUGH, last.to_string()])?;
+                // Each trail's last record, with the posting pass, from the
+                // records themselves (whoever wrote them since the last one).
+                tx.prepare_cached(UPDATE_TRAILS)?.execute([])?;
+                tx.prepare_cached(SET_TRAILS_THROUGH)?.execute([])?;
             }
             if post {
                 write_postings(&tx, &unposted, last)?;
@@ -87,16 +85,8 @@ impl AuditStore for SqliteStore {
         };
         let result = write(&mut self.conn);
         match result {
-            Ok(()) if post => {
-                unposted.clear();
-                self.unwritten_heads.clear();
-            }
-            Ok(()) => {
-                for (project, s) in batch_heads {
-                    let head = (s.seq(), s.hash().to_owned());
-                    self.unwritten_heads.insert(project.to_owned(), head);
-                }
-            }
+            Ok(()) if post => unposted.clear(),
+            Ok(()) => {}
             Err(_) => unposted.truncate(before),
         }
         self.unposted = Some(unposted);
@@ -278,6 +268,7 @@ impl AuditStore for SqliteStore {
         &mut self,
         project: Option<&str>,
         after_seq: u64,
+        expected: u64,
         checkpoint: &Checkpoint,
     ) -> Result<u64> {
         let value = serde_json::to_string(checkpoint).map_err(|e| Error::Audit {
@@ -294,6 +285,10 @@ impl AuditStore for SqliteStore {
                     "DELETE FROM records WHERE seq > ?1 AND seq <= ?2 AND project IS ?3",
                 )?
                 .execute(params![after, seq, project])?;
+            if deleted as u64 != expected {
+                // Dropping the transaction rolls it back.
+                return Ok(deleted);
+            }
             // Posting passes that no remaining record is in.
             tx.prepare_cached(
                 "DELETE FROM postings WHERE upto < \
@@ -303,8 +298,18 @@ impl AuditStore for SqliteStore {
             tx.commit()?;
             Ok(deleted)
         };
-        let deleted = cut(&mut self.conn).map_err(|e| self.err(e))?;
-        Ok(deleted as u64)
+        let deleted = cut(&mut self.conn).map_err(|e| self.err(e))? as u64;
+        if deleted != expected {
+            return Err(Error::AuditBroken(Broken::Malformed {
+                what: format!(
+                    "a retention cut of {} through record {} would remove {deleted} records, \
+                     not the {expected} counted: nothing was removed",
+                    crate::store::trail_name(project),
+                    checkpoint.seq
+                ),
+            }));
+        }
+        Ok(deleted)
     }
 
     fn maintain(&mut self) -> Result<()> {
