@@ -52,24 +52,6 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", hex::encode(bytes))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_authenticate_by_hash_only() {
-        let (token, line) = new_token().unwrap();
-        assert!(token.starts_with("pal_") && token.len() == 68);
-        let mut digest = [0u8; 32];
-        hex::decode_to_slice(line.trim_start_matches("sha256:"), &mut digest).unwrap();
-        let (a, b) = ([[7u8; 32]], [digest]);
-        let ids = || [("a", &a[..]), ("b", &b[..])].into_iter();
-        assert_eq!(find(ids(), &token), Some("b"));
-        assert_eq!(find(ids(), "pal_wrong"), None);
-        assert_eq!(find(ids(), ""), None);
-    }
-}
-
 /// Checks a project's name: it names the project in URLs, audit records and
 /// the folder its audit files are exported to, so it is one plain path
 /// segment: 1 to 64 letters, digits, `.`, `_` and `-`, starting with a
@@ -87,5 +69,23 @@ pub fn check_project_name(name: &str) -> Result<(), String> {
             "project name `{name}`: use 1 to 64 letters, digits, `.`, `_` and `-`, starting \
              with a letter or digit"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_authenticate_by_hash_only() {
+        let (token, line) = new_token().unwrap();
+        assert!(token.starts_with("pal_") && token.len() == 68);
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(line.trim_start_matches("sha256:"), &mut digest).unwrap();
+        let (a, b) = ([[7u8; 32]], [digest]);
+        let ids = || [("a", &a[..]), ("b", &b[..])].into_iter();
+        assert_eq!(find(ids(), &token), Some("b"));
+        assert_eq!(find(ids(), "pal_wrong"), None);
+        assert_eq!(find(ids(), ""), None);
     }
 }
