@@ -351,16 +351,21 @@ async fn a_checkpoint_written_over_a_cut_start_is_found() {
     let data = cfg.data();
     last_seq(&data);
     let db = rusqlite::Connection::open(data.join("audit.db")).unwrap();
-    let hash: String = db
-        .query_row("SELECT hash FROM records WHERE seq = 5", [], |r| r.get(0))
+    let (hash, project): (String, String) = db
+        .query_row(
+            "SELECT hash, coalesce(project, '') FROM records WHERE seq = 5",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     drop(db);
-    let checkpoint = json!({"seq": 5, "hash": hash}).to_string();
+    // The checkpoint of record 5's trail, counting what was removed.
+    let checkpoint = json!({"seq": 5, "hash": hash, "removed": 5}).to_string();
     sql(
         &data,
         &format!(
             "DELETE FROM records WHERE seq <= 5; \
-             INSERT INTO meta (key, value) VALUES ('checkpoint', '{checkpoint}');"
+             INSERT INTO meta (key, value) VALUES ('checkpoint/{project}', '{checkpoint}');"
         ),
     );
     let (ok, out) = cli(&data, &["verify"]);
