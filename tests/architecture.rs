@@ -46,12 +46,14 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["chain"],
     &["runtime", "policy", "masking", "oversight", "budget"],
-    &["store", "audit"],
+    // Where state and records are kept, and how people are reached.
+    &["store", "audit", "notify"],
     // Leaf value types (`decision`, `record`: the value types of a decision
     // and of an audit record, where they stand apart), identity, the data
     // directory, the crate's error, text for people, YAML.
     &[
         "decision", "record", "identity", "data_dir", "builtin", "error", "display", "yaml",
+        "units",
     ],
 ];
 

@@ -157,3 +157,89 @@ fn token_new_prints_a_token_and_only_its_hash_for_the_policy() {
     assert!(line.contains(&support::token_hash(&token)), "{out}");
     assert_eq!(out.matches(&token).count(), 1, "the token is printed once");
 }
+
+/// `palisade notify test CHANNEL`: a test message to a real receiver on
+/// loopback, signed with the secret from the environment; a channel with
+/// no address or a malformed one says why and exits 1 (2 for bad input).
+#[tokio::test]
+async fn notify_test_reaches_a_webhook_and_says_when_it_does_not() {
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    use hmac::{Hmac, Mac};
+    use std::sync::{Arc, Mutex};
+    let got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+    let log = got.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+        let log = log.clone();
+        async move {
+            log.lock().unwrap().push((headers, body));
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("palisade.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "notify:\n  webhooks:\n    pager:\n      url: http://{addr}/hook\n      secret_env: PAL_TEST_HOOK_SECRET\n"
+        ),
+    )
+    .unwrap();
+    let run = move |channel: &str| {
+        let out = Command::new(BIN)
+            .args(["notify", "test", channel, "--config"])
+            .arg(&config)
+            .env("PAL_TEST_HOOK_SECRET", "whsec_test")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, text) = tokio::task::spawn_blocking(move || {
+        (
+            run("webhook:pager"),
+            run("slack:#nowhere"),
+            run("slack:nowhere"),
+        )
+    })
+    .await
+    .map(|(ok, unknown, bad)| {
+        assert_eq!(unknown.0, 1, "{}", unknown.1);
+        assert!(
+            unknown.1.contains("NOT delivered to slack:#nowhere"),
+            "{}",
+            unknown.1
+        );
+        assert!(unknown.1.contains("no webhook"), "{}", unknown.1);
+        assert_ne!(bad.0, 0, "{}", bad.1);
+        assert!(bad.1.contains("write `slack:#CHANNEL`"), "{}", bad.1);
+        ok
+    })
+    .unwrap();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("delivered to webhook:pager (HTTP 200)"),
+        "{text}"
+    );
+    let got = got.lock().unwrap();
+    assert_eq!(got.len(), 1);
+    let (headers, body) = &got[0];
+    let sig = headers["palisade-signature"].to_str().unwrap();
+    let t = sig.strip_prefix("t=").unwrap().split(',').next().unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"whsec_test").unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    let expected = hex::encode(mac.finalize().into_bytes());
+    assert_eq!(sig, format!("t={t},v1={expected}"));
+    let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(json["type"], "test");
+}

@@ -1,11 +1,13 @@
-//! The command line: `serve`, `check`, `eval`, `test`, `token`, `plugin`
-//! and `audit` (verify, replay, export, retain).
+//! The command line: `serve`, `check`, `eval`, `test`, `token`, `plugin`,
+//! `audit` (verify, replay, export, retain) and `notify test`.
 
 mod audit;
+mod notify;
 
 use anyhow::Context;
 use audit::{AuditCommand, audit};
 use clap::{Parser, Subcommand, ValueEnum};
+use notify::{NotifyCommand, notify};
 use palisade::config::LoadedConfig;
 use palisade::display::escape;
 use palisade::runtime::{EngineSettings, Runtime};
@@ -81,6 +83,11 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Notification channels: send a test message.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// Work with the audit trail (in the data directory).
     Audit {
         #[command(subcommand)]
@@ -142,6 +149,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
         } => eval(&path, project, &request),
         Command::Test { files } => test(&files),
         Command::Audit { command, data_dir } => audit(command, data_dir),
+        Command::Notify { command } => notify(command),
     }
 }
 

@@ -24,6 +24,7 @@ pub mod http;
 pub mod identity;
 pub mod live;
 pub mod masking;
+pub mod notify;
 pub mod offline;
 pub mod policy;
 pub mod record;
@@ -32,6 +33,7 @@ pub mod runtime;
 pub mod server;
 pub mod snapshot;
 pub mod store;
+pub mod units;
 pub mod yaml;
 
 pub use error::{Error, Result};

@@ -61,6 +61,9 @@ pub struct Config {
     /// Hot reload of the policy.
     #[serde(default)]
     pub reload: ReloadSettings,
+    /// Notification channels: where each is, secrets from the environment.
+    #[serde(default)]
+    pub notify: crate::notify::NotifySettings,
 }
 
 fn default_listen() -> String {
@@ -291,6 +294,10 @@ pub fn parse(text: &str, origin: &str) -> Result<Config> {
             ),
         });
     }
+    config.notify.validate().map_err(|message| Error::Config {
+        path: format!("{origin}:{}", doc.pos("/notify")),
+        message,
+    })?;
     config
         .http
         .validate()
@@ -367,6 +374,37 @@ mod tests {
         let msg = e.map(|_| ()).unwrap_err().to_string();
         assert!(msg.starts_with("p.yaml:5:"), "{msg}");
         assert!(msg.contains("unknown field `fule`"), "{msg}");
+    }
+
+    #[test]
+    fn notify_settings_are_checked_where_they_are_written() {
+        let c = parse(
+            "notify:\n  slack:\n    channels:\n      \"#deploy-approvals\": {webhook_url_env: SLACK_URL}\n",
+            "p.yaml",
+        )
+        .unwrap();
+        assert!(
+            c.notify
+                .knows(&crate::notify::Channel::parse("slack:#deploy-approvals").unwrap())
+        );
+        for (text, says) in [
+            ("notify:\n  retry: {attempts: 0}\n", "attempts"),
+            (
+                "notify:\n  slack:\n    channels:\n      deploy: {webhook_url_env: X}\n",
+                "not a Slack channel",
+            ),
+            (
+                "notify:\n  webhooks:\n    pager: {url: ftp://x, secret_env: S}\n",
+                "http:// or https://",
+            ),
+            (
+                "notify:\n  slack:\n    channels:\n      \"#a\": {webhook_url: https://hooks.slack.com/x}\n",
+                "unknown field",
+            ),
+        ] {
+            let e = parse(text, "p.yaml").unwrap_err().to_string();
+            assert!(e.starts_with("p.yaml:") && e.contains(says), "{text}: {e}");
+        }
     }
 
     #[test]

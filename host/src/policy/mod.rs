@@ -16,7 +16,7 @@ mod project;
 mod rules;
 mod set;
 mod sources;
-pub mod units;
+pub use crate::units;
 
 use crate::error::{Error, Result};
 use crate::runtime::PluginSpec;

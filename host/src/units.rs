@@ -1,4 +1,5 @@
-//! Units the policy files use: durations (`60m`), money (`$500`), percentages (`80%`).
+//! Units the policy files and the server configuration use: durations
+//! (`60m`), money (`$500`), percentages (`80%`).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 

@@ -1,0 +1,189 @@
+//! What a notification says ([`Message`]) and how each kind of channel
+//! carries it: a Slack incoming-webhook payload with Block Kit blocks (and
+//! Approve / Deny buttons for an approval), a Telegram `sendMessage`, a
+//! JSON webhook body.
+//!
+//! Every value a message shows may have been written by an agent (a
+//! resource, an attribute), so it is escaped for the channel: Slack's
+//! `&`, `<` and `>` (which would otherwise make a mention such as
+//! `<!channel>` or a link), and nothing is interpreted by Telegram (plain
+//! text, no parse mode).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The `action_id` of the Approve button in a Slack message.
+pub const SLACK_APPROVE: &str = "palisade_approve";
+/// The `action_id` of the Deny button in a Slack message.
+pub const SLACK_DENY: &str = "palisade_deny";
+
+/// One notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    /// What it is about: `approval`, `alert`, `test`.
+    pub kind: String,
+    /// The id of what it is about (an approval's, an alert's).
+    pub id: String,
+    /// The project.
+    pub project: String,
+    /// One line for people.
+    pub title: String,
+    /// Named values, in order (agent, session, the request, the rule, the
+    /// expiry…).
+    pub fields: Vec<(String, String)>,
+    /// Whether the message carries Approve / Deny buttons (Slack) for the
+    /// approval `id`.
+    #[serde(default)]
+    pub actions: bool,
+}
+
+/// Escapes text for Slack's `mrkdwn` and `plain_text`.
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Slack keeps a section's text under 3,000 characters; fields are cut
+/// well below that.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
+}
+
+impl Message {
+    /// The message as plain lines: the title, then `name: value` per field.
+    pub fn plain_text(&self) -> String {
+        let mut text = format!("[{}] {}", self.project, self.title);
+        for (name, value) in &self.fields {
+            text.push_str(&format!("\n{name}: {value}"));
+        }
+        text
+    }
+
+    /// A Slack incoming-webhook payload: `text` (the fallback) and
+    /// `blocks`.
+    pub fn slack_payload(&self) -> Value {
+        let mut blocks = vec![json!({
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": format!(
+                "*{}*\nproject `{}`",
+                slack_escape(&cut(&self.title, 300)),
+                slack_escape(&self.project)
+            )}
+        })];
+        let fields: Vec<Value> = self
+            .fields
+            .iter()
+            .take(10) // Slack takes at most 10 fields in a section.
+            .map(|(name, value)| {
+                json!({"type": "mrkdwn", "text": format!(
+                    "*{}*\n{}",
+                    slack_escape(name),
+                    slack_escape(&cut(value, 1_000))
+                )})
+            })
+            .collect();
+        if !fields.is_empty() {
+            blocks.push(json!({"type": "section", "fields": fields}));
+        }
+        if self.actions {
+            blocks.push(json!({
+                "type": "actions",
+                "block_id": format!("palisade_{}", self.id),
+                "elements": [
+                    {"type": "button", "style": "primary", "action_id": SLACK_APPROVE,
+                     "text": {"type": "plain_text", "text": "Approve"}, "value": self.id},
+                    {"type": "button", "style": "danger", "action_id": SLACK_DENY,
+                     "text": {"type": "plain_text", "text": "Deny"}, "value": self.id},
+                ]
+            }));
+        }
+        json!({"text": slack_escape(&cut(&self.plain_text(), 2_000)), "blocks": blocks})
+    }
+
+    /// A Telegram `sendMessage` body for `chat`: plain text, no parse mode,
+    /// no link previews.
+    pub fn telegram_payload(&self, chat: &str) -> Value {
+        let mut text = cut(&self.plain_text(), 3_500);
+        if self.actions {
+            text.push_str(&format!(
+                "\n\nApprove or deny: POST /v1/approvals/{}/approve or /deny",
+                self.id
+            ));
+        }
+        json!({"chat_id": chat, "text": text, "disable_web_page_preview": true})
+    }
+
+    /// A JSON webhook body, sent at `sent_at` (RFC 3339).
+    pub fn webhook_payload(&self, sent_at: &str) -> Value {
+        let fields: serde_json::Map<String, Value> = self
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        json!({
+            "type": self.kind, "id": self.id, "project": self.project,
+            "title": self.title, "fields": fields, "sent_at": sent_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn approval() -> Message {
+        Message {
+            kind: "approval".into(),
+            id: "apr_1".into(),
+            project: "platform".into(),
+            title: "ci-runner asks to deploy to production".into(),
+            fields: vec![
+                ("agent".into(), "ci-runner".into()),
+                (
+                    "request".into(),
+                    "aws:ecs:UpdateService on <!channel> & prod".into(),
+                ),
+            ],
+            actions: true,
+        }
+    }
+
+    #[test]
+    fn a_slack_message_names_everything_escapes_what_agents_wrote_and_has_buttons() {
+        let p = approval().slack_payload();
+        let text = p.to_string();
+        assert!(text.contains("ci-runner asks to deploy"), "{text}");
+        assert!(!text.contains("<!channel>"), "{text}");
+        assert!(text.contains("&lt;!channel&gt; &amp; prod"), "{text}");
+        let buttons = &p["blocks"][2]["elements"];
+        assert_eq!(buttons[0]["action_id"], SLACK_APPROVE);
+        assert_eq!(buttons[1]["action_id"], SLACK_DENY);
+        assert_eq!(buttons[0]["value"], "apr_1");
+        let mut alert = approval();
+        alert.actions = false;
+        assert_eq!(alert.slack_payload()["blocks"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn telegram_and_webhook_bodies_carry_the_same_facts() {
+        let t = approval().telegram_payload("-100123");
+        assert_eq!(t["chat_id"], "-100123");
+        assert!(t.get("parse_mode").is_none());
+        assert!(
+            t["text"]
+                .as_str()
+                .unwrap()
+                .contains("request: aws:ecs:UpdateService")
+        );
+        let w = approval().webhook_payload("2026-12-06T12:00:00Z");
+        assert_eq!(w["fields"]["agent"], "ci-runner");
+        assert_eq!(w["type"], "approval");
+    }
+}
