@@ -26,6 +26,7 @@ pub mod live;
 pub mod masking;
 pub mod notify;
 pub mod offline;
+pub mod oversight;
 pub mod policy;
 pub mod record;
 pub mod reload;

@@ -1,0 +1,555 @@
+//! Approvals: a decision that needs a person opens one ([`Approvals::open`]),
+//! an approver decides it ([`Approvals::decide`]), and the agent uses an
+//! approved one exactly once, for exactly the request it was raised for
+//! ([`Approvals::use_once`]). Each approval is a value in its project's
+//! state (`store::State`, kind `approval`), so every step is a conditional
+//! write: two approvers, or two retries of the agent, can never both win.
+//!
+//! An approval is *open* from the moment it is raised until it is used,
+//! denied, expired or cancelled. While it is open, the identical request
+//! (same agent, session, service, action, resource and attributes: its
+//! [`fingerprint`]) gets the same approval back instead of a new one: an
+//! index value (kind `approval_open`, keyed by the fingerprint) is created
+//! in the same transaction as the approval, and removed in the transaction
+//! that closes it.
+//!
+//! Deadlines: a pending approval expires at `expires_at` (the rule's
+//! `approval_timeout`); an approved one must be used within the same
+//! timeout from its approval. Expiry is checked on every read, so it holds
+//! across restarts without a timer; [`Approvals::expire_due`] writes the
+//! expired ones down (for their audit records and notifications).
+
+use crate::store::{Expect, Key, Op, State};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// The state kind of approvals.
+pub const KIND: &str = "approval";
+/// The state kind of the index of open approvals by fingerprint.
+pub const OPEN_KIND: &str = "approval_open";
+
+/// Where an approval is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Waiting for an approver.
+    Pending,
+    /// Approved, not used yet.
+    Approved,
+    /// Denied by an approver.
+    Denied,
+    /// Nobody decided in time, or it was approved and not used in time.
+    Expired,
+    /// Approved and used: it allowed its request once.
+    Used,
+    /// Closed by an operator (its session was killed, say).
+    Cancelled,
+}
+
+impl Stage {
+    /// The name as stored and answered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Expired => "expired",
+            Self::Used => "used",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The exact request an approval is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requested {
+    /// The service.
+    pub service: String,
+    /// The action.
+    pub action: String,
+    /// The resource.
+    pub resource: String,
+    /// The attributes, as sent.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// An approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// Its id (`apr_…`).
+    pub id: String,
+    /// The project.
+    pub project: String,
+    /// The agent that asked.
+    pub agent: String,
+    /// Its session.
+    pub session: String,
+    /// The exact request.
+    pub request: Requested,
+    /// The request's [`fingerprint`].
+    pub fingerprint: String,
+    /// Why it needs approval (the rule, as the decision said).
+    pub reason: String,
+    /// Where people hear of it (`slack:#…`), if anywhere.
+    pub channel: Option<String>,
+    /// How long it may wait for a decision, and then for its use (seconds).
+    pub timeout_s: u64,
+    /// When it was raised (Unix microseconds).
+    pub created_at: i64,
+    /// When it expires unless decided (or, once approved, unless used).
+    pub expires_at: i64,
+    /// Where it is.
+    pub stage: Stage,
+    /// Who approved, denied or cancelled it.
+    pub decided_by: Option<String>,
+    /// Their reason.
+    pub decided_reason: Option<String>,
+    /// When.
+    pub decided_at: Option<i64>,
+    /// When it allowed its request.
+    pub used_at: Option<i64>,
+    /// The outbox notification that told people of it, if any.
+    pub notification: Option<String>,
+}
+
+impl Approval {
+    /// Whether it is still open at `now` (pending or approved, in time).
+    pub fn open_at(&self, now: i64) -> bool {
+        matches!(self.stage, Stage::Pending | Stage::Approved) && now < self.expires_at
+    }
+
+    /// Its stage as seen at `now`: an open one past its deadline is expired.
+    pub fn stage_at(&self, now: i64) -> Stage {
+        match self.stage {
+            Stage::Pending | Stage::Approved if now >= self.expires_at => Stage::Expired,
+            s => s,
+        }
+    }
+}
+
+/// The fingerprint of a request: sha256 over agent, session, service,
+/// action, resource and the attributes, each length-prefixed so that no two
+/// requests share one.
+pub fn fingerprint(agent: &str, session: &str, request: &Requested) -> String {
+    let mut h = Sha256::new();
+    let mut field = |s: &str| {
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    for s in [
+        agent,
+        session,
+        &request.service,
+        &request.action,
+        &request.resource,
+    ] {
+        field(s);
+    }
+    field(&request.attributes.len().to_string());
+    for (k, v) in &request.attributes {
+        field(k);
+        field(v);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Why an approval step was refused; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// No such approval (in this project).
+    NotFound,
+    /// The approver raised it (a request is never approved under the
+    /// identity that asked).
+    OwnRequest,
+    /// It is no longer pending: decided, used, expired or cancelled.
+    Closed(Stage),
+    /// It is not approved (pending, denied, expired, used, cancelled).
+    NotApproved(Stage),
+    /// It was raised for another request.
+    OtherRequest,
+    /// Someone else changed it at the same moment; nothing of this step was
+    /// done.
+    Raced,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotFound => f.write_str("no such approval"),
+            Self::OwnRequest => {
+                f.write_str("nobody approves a request raised under their own identity")
+            }
+            Self::Closed(s) => write!(f, "the approval is {} already", s.as_str()),
+            Self::NotApproved(s) => write!(f, "the approval is {}, not approved", s.as_str()),
+            Self::OtherRequest => f.write_str("the approval was raised for another request"),
+            Self::Raced => f.write_str("the approval changed at the same moment; ask again"),
+        }
+    }
+}
+
+/// What a decision that needs a person raises: [`Approvals::open`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raise {
+    /// The project.
+    pub project: String,
+    /// The agent that asked.
+    pub agent: String,
+    /// Its session.
+    pub session: String,
+    /// The exact request.
+    pub request: Requested,
+    /// Why it needs approval (the decision's reason).
+    pub reason: String,
+    /// Where people hear of it, if anywhere.
+    pub channel: Option<String>,
+    /// How long it may wait for a decision, then for its use (seconds; at
+    /// least 1).
+    pub timeout_s: u64,
+}
+
+/// What [`Approvals::open`] gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    /// The approval.
+    pub approval: Approval,
+    /// Whether it is new (`false`: the identical request's open one).
+    pub created: bool,
+}
+
+/// Approvals over a project state store `S`.
+#[derive(Debug)]
+pub struct Approvals<S> {
+    state: std::sync::Arc<S>,
+}
+
+fn decode(value: &str) -> Result<Approval> {
+    serde_json::from_str(value)
+        .map_err(|e| Error::Engine(format!("an approval in the state store is unreadable: {e}")))
+}
+
+fn encode(a: &Approval) -> Result<String> {
+    serde_json::to_string(a).map_err(|e| Error::Engine(format!("cannot encode an approval: {e}")))
+}
+
+/// `secs` seconds after `now` (microseconds), saturating.
+fn after(now: i64, secs: u64) -> i64 {
+    now.saturating_add(i64::try_from(secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX))
+}
+
+fn new_id() -> Result<String> {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).map_err(|e| Error::Engine(format!("no randomness for an id: {e}")))?;
+    Ok(format!("apr_{}", hex::encode(b)))
+}
+
+impl<S: State> Approvals<S> {
+    /// Approvals kept in `state`.
+    pub fn new(state: std::sync::Arc<S>) -> Self {
+        Self { state }
+    }
+
+    fn key(project: &str, id: &str) -> Key {
+        Key::new(project, KIND, id)
+    }
+
+    fn open_key(project: &str, fingerprint: &str) -> Key {
+        Key::new(project, OPEN_KIND, fingerprint)
+    }
+
+    /// The approval `id` of `project`, with its version.
+    pub async fn get(&self, project: &str, id: &str) -> Result<Option<(Approval, u64)>> {
+        match self.state.get(&Self::key(project, id)).await? {
+            Some(v) => Ok(Some((decode(&v.value)?, v.version))),
+            None => Ok(None),
+        }
+    }
+
+    /// Raises an approval for what `raise` describes, or gives back the
+    /// open one of the identical request.
+    pub async fn open(&self, raise: Raise, now: i64) -> Result<Opened> {
+        let Raise {
+            project,
+            agent,
+            session,
+            request,
+            reason,
+            channel,
+            timeout_s,
+        } = raise;
+        let (project, agent, session) = (project.as_str(), agent.as_str(), session.as_str());
+        let print = fingerprint(agent, session, &request);
+        let timeout_s = timeout_s.max(1);
+        for _ in 0..4 {
+            // The open one of this request, if any.
+            if let Some(index) = self.state.get(&Self::open_key(project, &print)).await? {
+                match self.get(project, &index.value).await? {
+                    Some((a, _)) if a.open_at(now) => {
+                        return Ok(Opened {
+                            approval: a,
+                            created: false,
+                        });
+                    }
+                    Some((a, version)) => {
+                        // Past its deadline: close it, then raise a new one.
+                        self.close(a, version, Stage::Expired, None, None, now)
+                            .await?;
+                        continue;
+                    }
+                    None => {
+                        // An index entry without its approval: drop it.
+                        self.state
+                            .transact(vec![Op::Delete {
+                                key: Self::open_key(project, &print),
+                                expect: Expect::Version(index.version),
+                            }])
+                            .await?
+                            .ok();
+                        continue;
+                    }
+                }
+            }
+            let approval = Approval {
+                id: new_id()?,
+                project: project.to_owned(),
+                agent: agent.to_owned(),
+                session: session.to_owned(),
+                request: request.clone(),
+                fingerprint: print.clone(),
+                reason: reason.clone(),
+                channel: channel.clone(),
+                timeout_s,
+                created_at: now,
+                expires_at: after(now, timeout_s),
+                stage: Stage::Pending,
+                decided_by: None,
+                decided_reason: None,
+                decided_at: None,
+                used_at: None,
+                notification: None,
+            };
+            let ops = vec![
+                Op::Put {
+                    key: Self::open_key(project, &print),
+                    value: approval.id.clone(),
+                    expect: Expect::Absent,
+                },
+                Op::Put {
+                    key: Self::key(project, &approval.id),
+                    value: encode(&approval)?,
+                    expect: Expect::Absent,
+                },
+            ];
+            if self.state.transact(ops).await?.is_ok() {
+                return Ok(Opened {
+                    approval,
+                    created: true,
+                });
+            }
+            // Another decision raised it at the same moment: take theirs.
+        }
+        Err(Error::Engine(
+            "could not raise an approval: the store kept changing under it".into(),
+        ))
+    }
+
+    /// Closes `a` (read at `version`) as `stage`, removing it from the
+    /// open index in the same transaction. `Ok(false)`: it changed meanwhile.
+    async fn close(
+        &self,
+        mut a: Approval,
+        version: u64,
+        stage: Stage,
+        by: Option<&str>,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        a.stage = stage;
+        if stage == Stage::Used {
+            a.used_at = Some(now);
+        } else if by.is_some() || stage == Stage::Expired {
+            a.decided_by = by.map(str::to_owned);
+            a.decided_reason = reason.map(str::to_owned);
+            a.decided_at = Some(now);
+        }
+        let ops = vec![
+            Op::Put {
+                key: Self::key(&a.project, &a.id),
+                value: encode(&a)?,
+                expect: Expect::Version(version),
+            },
+            Op::Delete {
+                key: Self::open_key(&a.project, &a.fingerprint),
+                expect: Expect::Any,
+            },
+        ];
+        Ok(self.state.transact(ops).await?.is_ok())
+    }
+
+    /// `approver` approves (`approve`) or denies approval `id` of
+    /// `project`, with `reason`. Scope (whether `approver` may decide this
+    /// project's approvals at all) is the caller's to check first.
+    pub async fn decide(
+        &self,
+        project: &str,
+        id: &str,
+        approver: &str,
+        approve: bool,
+        reason: &str,
+        now: i64,
+    ) -> Result<std::result::Result<Approval, Refused>> {
+        let Some((a, version)) = self.get(project, id).await? else {
+            return Ok(Err(Refused::NotFound));
+        };
+        if a.agent == approver {
+            return Ok(Err(Refused::OwnRequest));
+        }
+        match a.stage_at(now) {
+            Stage::Pending => {}
+            Stage::Expired if a.stage == Stage::Pending => {
+                self.close(a, version, Stage::Expired, None, None, now)
+                    .await?;
+                return Ok(Err(Refused::Closed(Stage::Expired)));
+            }
+            other => return Ok(Err(Refused::Closed(other))),
+        }
+        let mut decided = a.clone();
+        let ops = if approve {
+            decided.stage = Stage::Approved;
+            decided.decided_by = Some(approver.to_owned());
+            decided.decided_reason = Some(reason.to_owned());
+            decided.decided_at = Some(now);
+            // It must now be used within the timeout.
+            decided.expires_at = after(now, a.timeout_s);
+            vec![Op::Put {
+                key: Self::key(project, id),
+                value: encode(&decided)?,
+                expect: Expect::Version(version),
+            }]
+        } else {
+            decided.stage = Stage::Denied;
+            decided.decided_by = Some(approver.to_owned());
+            decided.decided_reason = Some(reason.to_owned());
+            decided.decided_at = Some(now);
+            vec![
+                Op::Put {
+                    key: Self::key(project, id),
+                    value: encode(&decided)?,
+                    expect: Expect::Version(version),
+                },
+                Op::Delete {
+                    key: Self::open_key(project, &a.fingerprint),
+                    expect: Expect::Any,
+                },
+            ]
+        };
+        match self.state.transact(ops).await? {
+            Ok(_) => Ok(Ok(decided)),
+            Err(_) => Ok(Err(Refused::Raced)),
+        }
+    }
+
+    /// Uses approval `id` of `project` for the request `agent` makes in
+    /// `session`: allowed once, only if it is approved, in time, and was
+    /// raised for exactly this request. The approval is then `used`.
+    pub async fn use_once(
+        &self,
+        project: &str,
+        id: &str,
+        agent: &str,
+        session: &str,
+        request: &Requested,
+        now: i64,
+    ) -> Result<std::result::Result<Approval, Refused>> {
+        let Some((a, version)) = self.get(project, id).await? else {
+            return Ok(Err(Refused::NotFound));
+        };
+        if a.fingerprint != fingerprint(agent, session, request) {
+            return Ok(Err(Refused::OtherRequest));
+        }
+        match a.stage_at(now) {
+            Stage::Approved => {}
+            Stage::Expired if matches!(a.stage, Stage::Pending | Stage::Approved) => {
+                self.close(a, version, Stage::Expired, None, None, now)
+                    .await?;
+                return Ok(Err(Refused::NotApproved(Stage::Expired)));
+            }
+            other => return Ok(Err(Refused::NotApproved(other))),
+        }
+        let mut used = a.clone();
+        used.stage = Stage::Used;
+        used.used_at = Some(now);
+        if self.close(a, version, Stage::Used, None, None, now).await? {
+            Ok(Ok(used))
+        } else {
+            Ok(Err(Refused::Raced))
+        }
+    }
+
+    /// Cancels approval `id` (its session was killed, say): closed, never
+    /// to be used. `Ok(false)` if it was not open.
+    pub async fn cancel(
+        &self,
+        project: &str,
+        id: &str,
+        by: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let Some((a, version)) = self.get(project, id).await? else {
+            return Ok(false);
+        };
+        if !a.open_at(now) {
+            return Ok(false);
+        }
+        self.close(a, version, Stage::Cancelled, Some(by), Some(reason), now)
+            .await
+    }
+
+    /// The approvals of `project`, oldest id first, from after `after`.
+    pub async fn list(
+        &self,
+        project: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Approval>> {
+        let page = self.state.list(project, KIND, after, limit).await?;
+        page.iter().map(|(_, v)| decode(&v.value)).collect()
+    }
+
+    /// Writes down as expired the open approvals of `project` past their
+    /// deadline at `now`; returns them.
+    pub async fn expire_due(&self, project: &str, now: i64) -> Result<Vec<Approval>> {
+        let mut expired = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .state
+                .list(project, KIND, after.as_deref(), 500)
+                .await?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            for (_, v) in page {
+                let a = decode(&v.value)?;
+                if matches!(a.stage, Stage::Pending | Stage::Approved) && now >= a.expires_at {
+                    let mut done = a.clone();
+                    if self
+                        .close(a, v.version, Stage::Expired, None, None, now)
+                        .await?
+                    {
+                        done.stage = Stage::Expired;
+                        done.decided_at = Some(now);
+                        expired.push(done);
+                    }
+                }
+            }
+        }
+        Ok(expired)
+    }
+}
+
+#[cfg(test)]
+mod tests;
