@@ -57,7 +57,11 @@ pub(super) fn compile_agent(
     ];
     for (key, effect, rules) in lists {
         for (i, r) in rules.iter().enumerate() {
-            let rule = structured(r, effect, loc.rule_id(&format!("{pointer}/{key}/{i}")));
+            let p = format!("{pointer}/{key}/{i}");
+            let rule = structured(r, effect, loc.rule_id(&p)).map_err(|message| Error::Config {
+                path: loc.at(&p),
+                message,
+            })?;
             agent.rules.entry(r.service.clone()).or_default().push(rule);
         }
     }
@@ -80,17 +84,23 @@ pub(super) fn compile_agent(
 fn approval(
     channel: &Option<String>,
     timeout: Option<units::Duration>,
-) -> Option<ApprovalSettings> {
+) -> std::result::Result<Option<ApprovalSettings>, String> {
     if channel.is_none() && timeout.is_none() {
-        return None;
+        return Ok(None);
     }
-    Some(ApprovalSettings {
+    if let Some(c) = channel {
+        crate::notify::Channel::parse(c).map_err(|e| format!("`approval_channel`: {e}"))?;
+    }
+    if timeout.is_some_and(|t| t.0 == 0) {
+        return Err("`approval_timeout` must be at least 1s (e.g. `60m`)".into());
+    }
+    Ok(Some(ApprovalSettings {
         channel: channel.clone(),
         timeout_seconds: timeout.map(|d| u32::try_from(d.0).unwrap_or(u32::MAX)),
-    })
+    }))
 }
 
-fn structured(r: &StructuredRule, effect: Effect, id: String) -> Rule {
+fn structured(r: &StructuredRule, effect: Effect, id: String) -> std::result::Result<Rule, String> {
     let mut qualifiers = Vec::new();
     if let Some(b) = &r.branches {
         qualifiers.push(Qualifier {
@@ -98,14 +108,14 @@ fn structured(r: &StructuredRule, effect: Effect, id: String) -> Rule {
             values: b.clone(),
         });
     }
-    Rule {
+    Ok(Rule {
         id,
         effect,
         actions: r.actions.clone().unwrap_or_else(|| vec!["*".into()]),
         resources: r.resources.clone().unwrap_or_else(|| vec!["*".into()]),
         qualifiers,
-        approval: approval(&r.approval_channel, r.approval_timeout),
-    }
+        approval: approval(&r.approval_channel, r.approval_timeout)?,
+    })
 }
 
 /// Splits `service:action on resource`.
@@ -142,7 +152,7 @@ fn compact(r: &CompactRule, id: String) -> Result<(String, Rule), String> {
             (
                 d.rule.as_str(),
                 effect,
-                approval(&d.approval_channel, d.approval_timeout),
+                approval(&d.approval_channel, d.approval_timeout)?,
             )
         }
     };

@@ -619,3 +619,44 @@ fn a_root_read_from_disk_is_one_project_or_a_directory_of_projects() {
         "strict compile refuses: {e}"
     );
 }
+
+#[test]
+fn a_malformed_approval_channel_or_timeout_is_refused_at_its_rule() {
+    let cases = [
+        (
+            "policies:\n  - git:read on repos/*\n  - rule: \"git:push on repos/*\"\n    requires_approval: true\n    approval_channel: deploy-approvals\n",
+            "p.yaml:3:",
+            "write `slack:#CHANNEL`",
+        ),
+        (
+            "policies:\n  - rule: \"git:push on repos/*\"\n    requires_approval: true\n    approval_timeout: 0s\n",
+            "p.yaml:2:",
+            "at least 1s",
+        ),
+        (
+            "agents:\n  bot:\n    require_approval:\n      - service: git\n        actions: [push]\n        approval_channel: \"email:ops@example.com\"\n",
+            "p.yaml:",
+            "is not a kind of channel",
+        ),
+    ];
+    for (text, at, says) in cases {
+        let e = compile(&[Source {
+            name: "p.yaml".into(),
+            text: text.into(),
+        }])
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with(at) && e.contains(says), "{text}\n{e}");
+    }
+    // The seeds' channel, as written, loads with its settings.
+    let ok = "policies:\n  - rule: \"aws:ecs:UpdateService on arn:aws:ecs:*:*:service/prod-*\"\n    requires_approval: true\n    approval_channel: slack:#deploy-approvals\n    approval_timeout: 60m\n";
+    let p = compile(&[Source {
+        name: "ci-runner.yaml".into(),
+        text: ok.into(),
+    }])
+    .unwrap();
+    let rule = &p.agents["ci-runner"].rules["aws"][0];
+    let settings = rule.approval.as_ref().unwrap();
+    assert_eq!(settings.channel.as_deref(), Some("slack:#deploy-approvals"));
+    assert_eq!(settings.timeout_seconds, Some(3600));
+}
