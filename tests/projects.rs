@@ -1071,3 +1071,199 @@ async fn each_project_exports_and_keeps_its_own_trail_as_its_audit_block_says() 
     assert_eq!(count("claude-invoice-01"), 0);
     assert_eq!(count("ci-runner"), 3);
 }
+
+/// Issue 16, approval gates: seed 000's production deploy raises an
+/// approval; the agent cannot approve it, nor can anyone outside the
+/// project's approvers; an approver's approval allows exactly that request,
+/// once; a long-poll returns when it is decided; every step is recorded.
+#[tokio::test]
+async fn an_approval_allows_its_own_request_once_and_only_an_approver_gives_it() {
+    // A Slack-compatible receiver for seed 000's `slack:#deploy-approvals`.
+    let slack: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let log = slack.clone();
+    let app = axum::Router::new().fallback(move |body: String| {
+        let log = log.clone();
+        async move {
+            log.lock().unwrap().push(body);
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/services/T0/B0/x", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let cfg = ConfigDir::new(
+        "policy: policies\nnotify:\n  slack:\n    channels:\n      \"#deploy-approvals\": {webhook_url_env: PAL_TEST_SLACK_URL}\n",
+    )
+    .with_file("hostile.wasm", HOSTILE);
+    write_projects(&cfg.dir.path().join("policies"), ("", ""));
+    let s = cfg.start_with_env(&[("PAL_TEST_SLACK_URL", hook)]).await;
+    let prod = |service: &str| {
+        req(
+            "aws",
+            "ecs:UpdateService",
+            &format!("arn:aws:ecs:us-east-1:1:service/{service}"),
+            json!({}),
+        )
+    };
+    let (status, first) = decide(&s, "tok-ci", prod("prod-api")).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["decision"], "approval_required", "{first}");
+    let id = first["approval"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(first["approval"]["state"], "pending");
+    // The identical request gets the same approval back.
+    let (_, again) = decide(&s, "tok-ci", prod("prod-api")).await;
+    assert_eq!(again["approval"]["id"], id.as_str());
+    // The approval request appears in Slack, once, with its buttons.
+    for _ in 0..100 {
+        if !slack.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    {
+        let got = slack.lock().unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+        let message: Value = serde_json::from_str(&got[0]).unwrap();
+        let text = message.to_string();
+        assert!(
+            text.contains("service/prod-api") && text.contains("ci-runner"),
+            "{text}"
+        );
+        assert!(
+            text.contains("palisade_approve") && text.contains(&id),
+            "{text}"
+        );
+    }
+
+    let post = |path: String, token: &'static str| {
+        let s = &s;
+        async move {
+            call(
+                s,
+                reqwest::Method::POST,
+                &path,
+                token,
+                Some(json!({"reason": "deploy window"})),
+            )
+            .await
+        }
+    };
+    let approve = format!("/v1/approvals/{id}/approve");
+    // An agent never approves, not even another project's.
+    assert_eq!(post(approve.clone(), "tok-ci").await.0, 403);
+    assert_eq!(post(approve.clone(), "tok-invoice").await.0, 403);
+    // Administrators who are not its project's approvers: as if it did not exist.
+    assert_eq!(post(approve.clone(), "tok-inv-admin").await.0, 404);
+    assert_eq!(post(approve.clone(), "tok-plat-admin").await.0, 404);
+    // Bad input changes nothing.
+    let (status, _) = call(
+        &s,
+        reqwest::Method::POST,
+        &approve,
+        "tok-approver",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        post("/v1/approvals/apr_nope/approve".into(), "tok-approver")
+            .await
+            .0,
+        404
+    );
+    // Still pending: the agent's retry with it is not allowed.
+    let mut with = prod("prod-api");
+    with["approval_id"] = json!(id);
+    let (_, early) = decide(&s, "tok-ci", with.clone()).await;
+    assert_eq!(early["decision"], "deny", "{early}");
+    assert!(
+        early["reason"].as_str().unwrap().contains("pending"),
+        "{early}"
+    );
+
+    // The agent waits for the decision; the approver approves.
+    let waiter = {
+        let url = s.url(&format!("/v1/approvals/{id}?wait=20s"));
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth("tok-ci")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, approved) = post(approve.clone(), "tok-approver").await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["state"], "approved");
+    assert_eq!(approved["decided_by"], "approver");
+    let waited = waiter.await.unwrap();
+    assert_eq!(waited["state"], "approved", "{waited}");
+    // Decided once.
+    assert_eq!(post(approve.clone(), "tok-approver").await.0, 409);
+    assert_eq!(
+        post(format!("/v1/approvals/{id}/deny"), "tok-approver")
+            .await
+            .0,
+        409
+    );
+
+    // Not for another request.
+    let mut other = prod("prod-web");
+    other["approval_id"] = json!(id);
+    let (_, refused) = decide(&s, "tok-ci", other).await;
+    assert_eq!(refused["decision"], "deny");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("another request"),
+        "{refused}"
+    );
+    // Its own request: allowed, once.
+    let (_, allowed) = decide(&s, "tok-ci", with.clone()).await;
+    assert_eq!(allowed["decision"], "allow", "{allowed}");
+    assert!(
+        allowed["reason"].as_str().unwrap().contains(&id),
+        "{allowed}"
+    );
+    let (_, twice) = decide(&s, "tok-ci", with).await;
+    assert_eq!(twice["decision"], "deny", "{twice}");
+    assert!(
+        twice["reason"].as_str().unwrap().contains("used"),
+        "{twice}"
+    );
+
+    // Listed for the project's people; another project's agent cannot see it.
+    let (status, list) = get(&s, "/v1/approvals?state=used", "tok-approver").await;
+    assert_eq!(status, 200);
+    assert!(
+        list["approvals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == id.as_str())
+    );
+    let (status, _) = get(&s, &format!("/v1/approvals/{id}"), "tok-invoice").await;
+    assert_eq!(status, 404);
+    let (_, none) = get(&s, "/v1/approvals", "tok-inv-admin").await;
+    assert!(none["approvals"].as_array().unwrap().is_empty(), "{none}");
+
+    // Every step is in the project's trail.
+    let (_, trail) = get(&s, "/v1/audit?project=platform&limit=1000", "tok-ops").await;
+    let events: Vec<&str> = trail["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["event"].as_str())
+        .filter(|e| e.starts_with("approval_"))
+        .collect();
+    assert_eq!(
+        events,
+        ["approval_raised", "approval_approved", "approval_used"]
+    );
+}

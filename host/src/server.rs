@@ -61,6 +61,8 @@ pub async fn run(
     };
     let live = Live::new();
     let state = AppState::serving(live.clone(), loaded.config.masking, mask_key, audit.clone());
+    let gate = open_gate(&loaded)?;
+    state.set_gate(gate.clone());
     let app = api::app(state.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -129,6 +131,16 @@ pub async fn run(
                 );
                 live.install_reloaded(snapshot, attempt);
             }
+            // Notifications a stopped server left undelivered go out now.
+            if let Some(snapshot) = live.snapshot() {
+                let projects = snapshot.projects.keys().cloned();
+                match gate.outbox.resume(projects).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(notifications = n, "undelivered notifications resumed"),
+                    Err(e) => tracing::warn!(error = %e, "cannot resume undelivered notifications"),
+                }
+            }
+            tokio::spawn(gate.outbox.clone().run());
             tracing::info!(pooling = runtime.pooling(), "ready");
             let reloader = Reloader::new(runtime.clone(), loaded, &live, audit.clone());
             state.set_reloader(reloader.clone());
@@ -153,6 +165,7 @@ pub async fn run(
     drop(watch);
     drop(runtime);
     drop(stop_tx);
+    gate.outbox.stop();
     if let Some(scheduler) = scheduler {
         // Export what is left, the open period included, while the log is
         // still open for the record of that export.
@@ -166,6 +179,17 @@ pub async fn run(
             .map_err(|e| Error::Engine(format!("audit task failed: {e}")))??;
     }
     Ok(())
+}
+
+/// The approval gate on the data directory's state store (`state.db`) and
+/// the configuration's notification channels.
+fn open_gate(loaded: &LoadedConfig) -> Result<Arc<crate::oversight::ServerGate>> {
+    let state = Arc::new(crate::store::SqliteState::open(&loaded.config.data_dir)?);
+    let outbox = crate::notify::Outbox::new(state.clone(), loaded.config.notify.clone());
+    Ok(Arc::new(crate::oversight::Gate {
+        approvals: crate::oversight::Approvals::new(state),
+        outbox,
+    }))
 }
 
 /// Starts export and retention on the schedule of the policy serving at

@@ -6,6 +6,7 @@ use crate::chain;
 use crate::decision::{Decision, Outcome, Step};
 use crate::identity;
 use crate::masking::{MaskKey, Masker};
+use crate::oversight::Gated;
 use crate::runtime::types::DecisionRequest;
 use crate::snapshot::Project;
 use axum::Json;
@@ -30,6 +31,9 @@ struct DecideBody {
     resource: String,
     #[serde(default, deserialize_with = "unique_attributes")]
     attributes: BTreeMap<String, String>,
+    /// An approval of this exact request, to use (once).
+    #[serde(default)]
+    approval_id: Option<String>,
 }
 
 /// Attributes as a map that refuses a repeated name: `{"branch": "main",
@@ -77,8 +81,21 @@ pub(super) struct DecideAnswer {
     policy_version: String,
     project: String,
     agent: String,
+    /// The approval raised for this request (or the open one), when the
+    /// answer is `approval_required`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<ApprovalRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<Vec<Step>>,
+}
+
+/// Where the agent finds its approval.
+#[derive(Debug, Serialize)]
+pub(super) struct ApprovalRef {
+    id: String,
+    state: crate::oversight::Stage,
+    /// RFC 3339.
+    expires: String,
 }
 
 /// Largest field value accepted, in bytes.
@@ -113,6 +130,7 @@ pub(super) async fn decide(
     )
     .await?;
 
+    let approval_id = body.approval_id.clone();
     let decision_id = identity::new_id("dec");
     let started = std::time::Instant::now();
     let request = DecisionRequest {
@@ -129,8 +147,14 @@ pub(super) async fn decide(
     // that it is decided and recorded even if the client goes away before
     // the answer (the connection's future is then dropped; this task is
     // not): every decision asked for is in the trail, answered or not.
-    let decision = if state.audit().is_some() {
-        tokio::spawn(decide_and_record(state, project.clone(), request, started))
+    let (decision, gated) = if state.audit().is_some() {
+        tokio::spawn(decide_and_record(
+            state,
+            project.clone(),
+            request,
+            approval_id,
+            started,
+        ))
             .await
             .map_err(|e| {
                 tracing::error!(decision_id = %decision_id, error = %e, "deciding failed; no answer given");
@@ -141,7 +165,17 @@ pub(super) async fn decide(
                 )
             })??
     } else {
-        decide_and_record(state, project.clone(), request, started).await?
+        decide_and_record(state, project.clone(), request, approval_id, started).await?
+    };
+    let approval = match gated {
+        Gated::Raised { approval, .. } => Some(ApprovalRef {
+            id: approval.id,
+            state: approval.stage,
+            expires: jiff::Timestamp::from_microsecond(approval.expires_at)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        }),
+        _ => None,
     };
     tracing::debug!(
         decision_id = %decision_id,
@@ -156,6 +190,7 @@ pub(super) async fn decide(
         policy_version: project.policy.version.clone(),
         project: project.policy.project.clone(),
         agent: agent.name.clone(),
+        approval,
         explain: query.explain.then_some(decision.steps),
     }))
 }
@@ -168,8 +203,9 @@ async fn decide_and_record(
     state: Arc<AppState>,
     project: Arc<Project>,
     request: DecisionRequest,
+    approval_id: Option<String>,
     started: std::time::Instant,
-) -> Result<Decision, ApiError> {
+) -> Result<(Decision, Gated), ApiError> {
     // The agent was authenticated against this project, so it is there.
     let agent = project.policy.agents.get(&request.agent).ok_or_else(|| {
         ApiError::new(
@@ -179,7 +215,23 @@ async fn decide_and_record(
         )
     })?;
     // Plugins run here, on an async worker: they yield at every epoch tick.
-    let decision = chain::decide(&project.policy, &project.plugins, agent, &request).await;
+    let mut decision = chain::decide(&project.policy, &project.plugins, agent, &request).await;
+    // A decision that needs a person: raise its approval, or use the one
+    // the agent brings back (see `oversight::gate`). Without a state store,
+    // an approval brought back cannot be checked: deny.
+    let gated = match state.gate() {
+        Some(gate) => {
+            let now = jiff::Timestamp::now().as_microsecond();
+            gate.apply(agent, &request, &mut decision, approval_id.as_deref(), now)
+                .await
+        }
+        None if approval_id.is_some() && decision.outcome == Outcome::ApprovalRequired => {
+            decision.outcome = Outcome::Deny;
+            decision.reason = "denied: approvals are not available on this server".into();
+            Gated::Untouched
+        }
+        None => Gated::Untouched,
+    };
     if let Some(audit) = state.audit() {
         let limits = state.mask_settings().limits();
         let entry = audit_entry(
@@ -199,7 +251,16 @@ async fn decide_and_record(
             )
         })?;
     }
-    Ok(decision)
+    match &gated {
+        Gated::Raised {
+            approval,
+            created: true,
+            ..
+        }
+        | Gated::Used(approval) => super::approvals::record(&state, approval).await,
+        _ => {}
+    }
+    Ok((decision, gated))
 }
 
 /// The audit record of a decision. Its free text (the resource, the reason,
@@ -357,6 +418,15 @@ fn check_fields(body: &DecideBody) -> Result<(), ApiError> {
         if value.len() > MAX_FIELD {
             return Err(bad(format!("`{name}` is longer than {MAX_FIELD} bytes")));
         }
+    }
+    if body
+        .approval_id
+        .as_ref()
+        .is_some_and(|a| a.is_empty() || a.len() > 64)
+    {
+        return Err(bad(
+            "`approval_id`, when given, must be 1 to 64 bytes".into()
+        ));
     }
     if body.attributes.len() > 64 {
         return Err(bad("at most 64 attributes".into()));

@@ -4,6 +4,7 @@
 //! server can serve it on a real socket.
 
 mod admin;
+mod approvals;
 mod audit;
 mod auth;
 mod decide;
@@ -33,6 +34,7 @@ pub struct AppState {
     mask_key: Option<MaskKey>,
     audit: Option<Arc<AuditLog>>,
     reloader: OnceLock<Arc<Reloader>>,
+    gate: OnceLock<Arc<crate::oversight::ServerGate>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -92,6 +94,16 @@ impl AppState {
         self.mask_key.as_ref()
     }
 
+    /// The approval gate, once the server's state store is open.
+    pub fn gate(&self) -> Option<&Arc<crate::oversight::ServerGate>> {
+        self.gate.get()
+    }
+
+    /// Gives the decision path and the approval routes their gate.
+    pub fn set_gate(&self, gate: Arc<crate::oversight::ServerGate>) {
+        let _ = self.gate.set(gate);
+    }
+
     /// Lets `POST /v1/admin/reload` reload through `reloader`.
     pub fn set_reloader(&self, reloader: Arc<Reloader>) {
         let _ = self.reloader.set(reloader);
@@ -108,6 +120,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/status"),
     ("GET", "/v1/audit"),
     ("POST", "/v1/admin/reload"),
+    ("GET", "/v1/approvals"),
+    ("GET", "/v1/approvals/{id}"),
+    ("POST", "/v1/approvals/{id}/approve"),
+    ("POST", "/v1/approvals/{id}/deny"),
 ];
 
 /// Largest request body accepted, in bytes.
@@ -130,6 +146,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/status", get(admin::status))
         .route("/v1/audit", get(audit::query))
         .route("/v1/admin/reload", post(admin::reload))
+        .route("/v1/approvals", get(approvals::list))
+        .route("/v1/approvals/{id}", get(approvals::get))
+        .route("/v1/approvals/{id}/approve", post(approvals::approve))
+        .route("/v1/approvals/{id}/deny", post(approvals::deny))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

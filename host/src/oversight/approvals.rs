@@ -489,6 +489,29 @@ impl<S: State> Approvals<S> {
         }
     }
 
+    /// Notes on approval `id` the outbox notification that told people of
+    /// it (best effort: a change at the same moment wins).
+    pub async fn note_notification(
+        &self,
+        project: &str,
+        id: &str,
+        notification: &str,
+    ) -> Result<()> {
+        let Some((mut a, version)) = self.get(project, id).await? else {
+            return Ok(());
+        };
+        a.notification = Some(notification.to_owned());
+        self.state
+            .put(
+                Self::key(project, id),
+                encode(&a)?,
+                Expect::Version(version),
+            )
+            .await?
+            .ok();
+        Ok(())
+    }
+
     /// Cancels approval `id` (its session was killed, say): closed, never
     /// to be used. `Ok(false)` if it was not open.
     pub async fn cancel(

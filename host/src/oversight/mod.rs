@@ -3,7 +3,14 @@
 //! alerts), each kept in its project's state behind `store::State`.
 //!
 //! * [`Approvals`] ([`approvals`]): raise, decide, use once, expire.
+//! * [`Gate`] ([`gate`]): what the decision path does with a decision that
+//!   needs a person, and with the approval an agent brings back.
 
 pub mod approvals;
+pub mod gate;
 
 pub use approvals::{Approval, Approvals, Opened, Raise, Refused, Requested, Stage};
+pub use gate::{Gate, Gated};
+
+/// The gate of a server on its embedded state store.
+pub type ServerGate = Gate<crate::store::SqliteState>;

@@ -1,0 +1,342 @@
+//! The approval routes: `GET /v1/approvals` (approvers and administrators
+//! of a project), `GET /v1/approvals/{id}` (also the agent that raised it,
+//! with `?wait=30s` to wait for a decision), and `POST
+//! /v1/approvals/{id}/approve` or `/deny` (approvers of its project only).
+//!
+//! An approval of a project the caller may not see answers `404`, the same
+//! as one that does not exist. An agent's token never decides (`403`).
+
+use super::{ApiError, AppState, auth};
+use crate::oversight::{Approval, Refused, Stage};
+use crate::policy::Person;
+use crate::snapshot::{Identity, Snapshot};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest `?wait=`.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such approval")
+}
+
+fn unavailable(e: crate::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "state_unavailable",
+        format!("approvals cannot be read or written: {e}"),
+    )
+}
+
+/// An approval as answered.
+#[derive(Debug, Serialize)]
+pub(super) struct ApprovalView {
+    #[serde(flatten)]
+    approval: Approval,
+    /// The stage as of now (an open approval past its deadline is expired).
+    state: Stage,
+    /// RFC 3339 of `expires_at`.
+    expires: String,
+}
+
+fn view(a: Approval) -> ApprovalView {
+    let state = a.stage_at(now());
+    let expires = jiff::Timestamp::from_microsecond(a.expires_at)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    ApprovalView {
+        approval: a,
+        state,
+        expires,
+    }
+}
+
+fn gate(state: &AppState) -> Result<&crate::oversight::ServerGate, ApiError> {
+    state.gate().map(AsRef::as_ref).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "state_unavailable",
+            "approvals are not available on this server",
+        )
+    })
+}
+
+/// The projects whose approvals `person` may see.
+fn visible(snapshot: &Snapshot, person: &Person) -> Vec<String> {
+    snapshot
+        .projects
+        .keys()
+        .filter(|p| person.administers(p) || person.approver_of.contains(*p))
+        .cloned()
+        .collect()
+}
+
+/// The approval `id` among `projects`.
+async fn find(
+    state: &AppState,
+    projects: &[String],
+    id: &str,
+) -> Result<Option<Approval>, ApiError> {
+    let gate = gate(state)?;
+    for p in projects {
+        if let Some((a, _)) = gate.approvals.get(p, id).await.map_err(unavailable)? {
+            return Ok(Some(a));
+        }
+    }
+    Ok(None)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GetQuery {
+    /// Wait up to this long (e.g. `30s`, at most `60s`) while it is pending.
+    wait: Option<String>,
+}
+
+/// `GET /v1/approvals/{id}`.
+pub(super) async fn get(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    query: Result<Query<GetQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Json<ApprovalView>, ApiError> {
+    let Query(query) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let wait = match query.wait.as_deref() {
+        None => Duration::ZERO,
+        Some(w) => crate::units::Duration::parse(w)
+            .map(|d| Duration::from_secs(d.0).min(MAX_WAIT))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e))?,
+    };
+    let snapshot = auth::ready(&state)?;
+    let token = auth::bearer(&headers)?;
+    // Who may see it: the agent that raised it, or people of its project.
+    let (projects, agent) = match snapshot.authenticate(token) {
+        Some(Identity::Agent(project, agent)) => (
+            vec![project.policy.project.clone()],
+            Some(agent.name.clone()),
+        ),
+        Some(Identity::Person(person)) => (visible(&snapshot, person), None),
+        None => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "unknown token",
+            ));
+        }
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let a = find(&state, &projects, &id).await?.ok_or_else(not_found)?;
+        if agent.as_ref().is_some_and(|name| *name != a.agent) {
+            return Err(not_found());
+        }
+        let pending = a.stage_at(now()) == Stage::Pending;
+        if !pending || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(view(a)));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    project: Option<String>,
+    state: Option<Stage>,
+    agent: Option<String>,
+}
+
+/// A page of approvals.
+#[derive(Debug, Serialize)]
+pub(super) struct ApprovalList {
+    approvals: Vec<ApprovalView>,
+}
+
+/// `GET /v1/approvals`: the caller's projects' approvals (at most 1,000 per
+/// project, oldest id first), filtered.
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Json<ApprovalList>, ApiError> {
+    let Query(query) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let snapshot = auth::ready(&state)?;
+    let person = auth::person(&snapshot, &headers)?;
+    let mut projects = visible(&snapshot, person);
+    if let Some(p) = &query.project {
+        if !projects.contains(p) {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no project `{p}`"),
+            ));
+        }
+        projects = vec![p.clone()];
+    }
+    let gate = gate(&state)?;
+    let mut out = Vec::new();
+    for p in &projects {
+        for a in gate
+            .approvals
+            .list(p, None, 1000)
+            .await
+            .map_err(unavailable)?
+        {
+            let v = view(a);
+            if query.state.is_some_and(|s| s != v.state)
+                || query
+                    .agent
+                    .as_ref()
+                    .is_some_and(|ag| *ag != v.approval.agent)
+            {
+                continue;
+            }
+            out.push(v);
+        }
+    }
+    Ok(Json(ApprovalList { approvals: out }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecideBody {
+    /// Why, for the audit trail.
+    reason: String,
+}
+
+/// `POST /v1/approvals/{id}/approve`.
+pub(super) async fn approve(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ApprovalView>, ApiError> {
+    decide(state, id, headers, body, true).await
+}
+
+/// `POST /v1/approvals/{id}/deny`.
+pub(super) async fn deny(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ApprovalView>, ApiError> {
+    decide(state, id, headers, body, false).await
+}
+
+/// Approves or denies.
+async fn decide(
+    state: Arc<AppState>,
+    id: String,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    approve: bool,
+) -> Result<Json<ApprovalView>, ApiError> {
+    let snapshot = auth::ready(&state)?;
+    let token = auth::bearer(&headers)?;
+    let person = match snapshot.authenticate(token) {
+        Some(Identity::Person(p)) => p,
+        Some(Identity::Agent(..)) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "an agent never approves or denies",
+            ));
+        }
+        None => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "unknown token",
+            ));
+        }
+    };
+    let body = body.map_err(|e| super::body_error(e, super::MAX_BODY, None))?;
+    let body: DecideBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("write {{\"reason\": \"…\"}}: {e}"),
+        )
+    })?;
+    if body.reason.trim().is_empty() || body.reason.len() > 1024 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "`reason` must be 1 to 1024 bytes",
+        ));
+    }
+    // Only approvers of its project decide; anyone else is told it does not
+    // exist (an administrator who is not an approver may see it, not decide).
+    let projects: Vec<String> = person.approver_of.iter().cloned().collect();
+    let a = find(&state, &projects, &id).await?.ok_or_else(not_found)?;
+    let gate = gate(&state)?;
+    let decided = gate
+        .approvals
+        .decide(&a.project, &id, &person.name, approve, &body.reason, now())
+        .await
+        .map_err(unavailable)?;
+    match decided {
+        Ok(a) => {
+            record(&state, &a).await;
+            Ok(Json(view(a)))
+        }
+        Err(Refused::NotFound) => Err(not_found()),
+        Err(r @ Refused::OwnRequest) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "own_request",
+            r.to_string(),
+        )),
+        Err(r) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "approval_closed",
+            r.to_string(),
+        )),
+    }
+}
+
+/// Records an approval step (`approval_raised`, `approval_approved`,
+/// `approval_denied`, `approval_used`) in its project's trail: the
+/// approval's id, where it is, who and why. The request itself is in the
+/// decision's own record, masked.
+pub(super) async fn record(state: &AppState, a: &Approval) {
+    let Some(audit) = state.audit() else { return };
+    let event = match a.stage {
+        Stage::Pending => "approval_raised".to_owned(),
+        s => format!("approval_{}", s.as_str()),
+    };
+    let mut details = std::collections::BTreeMap::from([
+        ("approval".to_owned(), a.id.clone().into()),
+        ("session".to_owned(), a.session.clone().into()),
+        ("expires_at".to_owned(), a.expires_at.into()),
+    ]);
+    if let Some(by) = &a.decided_by {
+        details.insert("by".into(), by.clone().into());
+    }
+    if let Some(c) = &a.channel {
+        details.insert("channel".into(), c.clone().into());
+    }
+    let entry = crate::audit::AdminEntry {
+        event: event.clone(),
+        agent: Some(a.agent.clone()),
+        project: Some(a.project.clone()),
+        reason: a.decided_reason.clone(),
+        details,
+        ..crate::audit::AdminEntry::default()
+    };
+    if let Err(e) = audit.append(entry).await {
+        tracing::error!(approval = %a.id, event, error = %e, "cannot record an approval step");
+    }
+}

@@ -1,0 +1,228 @@
+//! The approval gate on the decision path: what becomes of a decision that
+//! needs a person ([`Gate::apply`]).
+//!
+//! * Asked without an approval: an approval is raised (or the identical
+//!   request's open one is given back), its notification is queued, and the
+//!   answer stays `approval_required`, now carrying the approval.
+//! * Asked again with an approval id: if that approval is approved, in
+//!   time, and was raised for exactly this request, the answer is `allow`,
+//!   once; otherwise `deny`, saying why.
+//!
+//! An approval only ever turns `approval_required` into `allow`: a request
+//! the policy denies (or allows) is answered as the policy says, whatever
+//! approval comes with it. If the state store cannot be reached, the answer
+//! is `deny` with the cause: never an allow.
+
+use super::approvals::{Approval, Approvals, Raise, Requested};
+use crate::decision::{Decision, Outcome};
+use crate::notify::{Channel, Message, Outbox};
+use crate::policy::Agent;
+use crate::runtime::types::{DecisionRequest, Effect};
+use crate::store::State;
+use std::sync::Arc;
+
+/// How long an approval waits when neither its rule nor the project says.
+pub const DEFAULT_TIMEOUT_S: u64 = 3600;
+
+/// The approval machinery of one server.
+pub struct Gate<S> {
+    /// The approvals.
+    pub approvals: Approvals<S>,
+    /// Where their notifications go out.
+    pub outbox: Arc<Outbox<S>>,
+}
+
+impl<S> std::fmt::Debug for Gate<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate").finish_non_exhaustive()
+    }
+}
+
+/// What the gate did, for the answer and the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gated {
+    /// The decision did not need a person, and no approval came with it.
+    Untouched,
+    /// An approval was raised (`created`) or the open one given back.
+    Raised {
+        /// The approval.
+        approval: Approval,
+        /// Whether it is new.
+        created: bool,
+        /// Its notification, if one was queued.
+        notification: Option<String>,
+    },
+    /// The approval allowed this request, once.
+    Used(Approval),
+    /// The approval given could not be used; the decision is `deny`.
+    Refused {
+        /// The approval id given.
+        id: String,
+    },
+}
+
+/// The channel and timeout of the rule that asked for approval: the rule of
+/// `agent` for `service` whose id ends the decision's reason (the SDK's
+/// reasons end with the rule's id), else none and the default.
+pub fn settings_for(agent: &Agent, service: &str, reason: &str) -> (Option<String>, u64) {
+    let rule = agent.rules.get(service).and_then(|rules| {
+        rules.iter().find(|r| {
+            r.effect == Effect::RequireApproval
+                && !r.id.is_empty()
+                && reason.ends_with(&r.id)
+                && reason[..reason.len() - r.id.len()].ends_with(' ')
+        })
+    });
+    let settings = rule.and_then(|r| r.approval.as_ref());
+    let channel = settings.and_then(|s| s.channel.clone());
+    let timeout = settings
+        .and_then(|s| s.timeout_seconds)
+        .map_or(DEFAULT_TIMEOUT_S, u64::from);
+    (channel, timeout)
+}
+
+fn requested(request: &DecisionRequest) -> Requested {
+    Requested {
+        service: request.service.clone(),
+        action: request.action.clone(),
+        resource: request.resource.clone(),
+        attributes: request.attributes.iter().cloned().collect(),
+    }
+}
+
+fn deny(decision: &mut Decision, reason: String) {
+    decision.outcome = Outcome::Deny;
+    decision.reason = reason;
+}
+
+impl<S: State + 'static> Gate<S> {
+    /// Applies the gate to `decision` (made for `request` by `agent`),
+    /// with the approval id the agent sent, if any, at `now` (Unix
+    /// microseconds). Changes the decision's outcome and reason as the
+    /// module says.
+    pub async fn apply(
+        &self,
+        agent: &Agent,
+        request: &DecisionRequest,
+        decision: &mut Decision,
+        approval_id: Option<&str>,
+        now: i64,
+    ) -> Gated {
+        if decision.outcome != Outcome::ApprovalRequired {
+            return Gated::Untouched;
+        }
+        let wanted = requested(request);
+        if let Some(id) = approval_id {
+            let used = self
+                .approvals
+                .use_once(
+                    &request.project,
+                    id,
+                    &agent.name,
+                    &request.session,
+                    &wanted,
+                    now,
+                )
+                .await;
+            return match used {
+                Ok(Ok(approval)) => {
+                    decision.outcome = Outcome::Allow;
+                    decision.reason = format!(
+                        "allowed once by approval {id} (approved by {}): {}",
+                        approval.decided_by.as_deref().unwrap_or("an approver"),
+                        decision.reason
+                    );
+                    Gated::Used(approval)
+                }
+                Ok(Err(refused)) => {
+                    deny(decision, format!("denied: approval {id}: {refused}"));
+                    Gated::Refused { id: id.to_owned() }
+                }
+                Err(e) => {
+                    deny(decision, format!("denied: approvals cannot be read: {e}"));
+                    Gated::Refused { id: id.to_owned() }
+                }
+            };
+        }
+        let (channel, timeout_s) = settings_for(agent, &request.service, &decision.reason);
+        let raise = Raise {
+            project: request.project.clone(),
+            agent: agent.name.clone(),
+            session: request.session.clone(),
+            request: wanted,
+            reason: decision.reason.clone(),
+            channel: channel.clone(),
+            timeout_s,
+        };
+        let opened = match self.approvals.open(raise, now).await {
+            Ok(o) => o,
+            Err(e) => {
+                deny(
+                    decision,
+                    format!("denied: an approval cannot be raised: {e}"),
+                );
+                return Gated::Untouched;
+            }
+        };
+        let mut notification = None;
+        if opened.created
+            && let Some(channel) = channel.as_deref().and_then(|c| Channel::parse(c).ok())
+        {
+            let message = message(&opened.approval);
+            match self
+                .outbox
+                .enqueue(&request.project, &channel, message)
+                .await
+            {
+                Ok(id) => {
+                    let noted = self
+                        .approvals
+                        .note_notification(&request.project, &opened.approval.id, &id)
+                        .await;
+                    if let Err(e) = noted {
+                        tracing::warn!(approval = %opened.approval.id, error = %e, "cannot note the approval's notification");
+                    }
+                    notification = Some(id);
+                }
+                // The approval stands; people can still find it in the API.
+                Err(e) => {
+                    tracing::warn!(approval = %opened.approval.id, error = %e, "approval raised but its notification could not be queued")
+                }
+            }
+        }
+        Gated::Raised {
+            approval: opened.approval,
+            created: opened.created,
+            notification,
+        }
+    }
+}
+
+/// What people are told of an approval.
+pub fn message(a: &Approval) -> Message {
+    let expires = jiff::Timestamp::from_microsecond(a.expires_at)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let mut request = format!(
+        "{}:{} on {}",
+        a.request.service, a.request.action, a.request.resource
+    );
+    for (k, v) in &a.request.attributes {
+        request.push_str(&format!(" {k}={v}"));
+    }
+    Message {
+        kind: "approval".into(),
+        id: a.id.clone(),
+        project: a.project.clone(),
+        title: format!("{} asks for approval", a.agent),
+        fields: vec![
+            ("agent".into(), a.agent.clone()),
+            ("session".into(), a.session.clone()),
+            ("request".into(), request),
+            ("rule".into(), a.reason.clone()),
+            ("expires".into(), expires),
+            ("approval".into(), a.id.clone()),
+        ],
+        actions: true,
+    }
+}
