@@ -31,10 +31,11 @@ fn not_found() -> ApiError {
 }
 
 fn unavailable(e: crate::Error) -> ApiError {
+    tracing::error!(error = %e, "approvals cannot be read or written");
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "state_unavailable",
-        format!("approvals cannot be read or written: {e}"),
+        "approvals cannot be read or written (the server's log says why)",
     )
 }
 
@@ -163,8 +164,8 @@ pub(super) struct ApprovalList {
     approvals: Vec<ApprovalView>,
 }
 
-/// `GET /v1/approvals`: the caller's projects' approvals (at most 1,000 per
-/// project, oldest id first), filtered.
+/// `GET /v1/approvals`: the caller's projects' approvals (the first 1,000
+/// raised in each project, oldest first: ids sort by creation), filtered.
 pub(super) async fn list(
     State(state): State<Arc<AppState>>,
     query: Result<Query<ListQuery>, QueryRejection>,

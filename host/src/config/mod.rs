@@ -398,6 +398,10 @@ mod tests {
                 "http:// or https://",
             ),
             (
+                "notify:\n  telegram: {base_url: \"http://api.example.com\"}\n",
+                "only to this machine",
+            ),
+            (
                 "notify:\n  slack:\n    channels:\n      \"#a\": {webhook_url: https://hooks.slack.com/x}\n",
                 "unknown field",
             ),

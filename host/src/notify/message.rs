@@ -38,11 +38,27 @@ pub struct Message {
     pub actions: bool,
 }
 
-/// Escapes text for Slack's `mrkdwn` and `plain_text`.
+/// Escapes text for Slack's `mrkdwn` and `plain_text`: first what could
+/// make a line of its own or hide text (newlines and other control
+/// characters, line and paragraph separators, bidirectional overrides,
+/// zero-width characters, printed as `\n`, `\u{202e}`…), then Slack's `&`,
+/// `<` and `>`.
 fn slack_escape(s: &str) -> String {
+    slack_entities(&crate::display::escape(s))
+}
+
+/// Slack's `&`, `<` and `>` only (for text whose values are escaped
+/// already).
+fn slack_entities(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// A value shown in Slack as code: never a link, a mention or formatting
+/// (a backtick in it would end the code span, so it becomes `'`).
+fn slack_code(s: &str) -> String {
+    format!("`{}`", slack_escape(s).replace('`', "'"))
 }
 
 /// Slack keeps a section's text under 3,000 characters; fields are cut
@@ -57,11 +73,14 @@ fn cut(s: &str, max: usize) -> String {
 }
 
 impl Message {
-    /// The message as plain lines: the title, then `name: value` per field.
+    /// The message as plain lines: the title, then `name: value` per field,
+    /// each value on its own line whatever it holds (its control and
+    /// invisible characters escaped).
     pub fn plain_text(&self) -> String {
-        let mut text = format!("[{}] {}", self.project, self.title);
+        let e = crate::display::escape;
+        let mut text = format!("[{}] {}", e(&self.project), e(&self.title));
         for (name, value) in &self.fields {
-            text.push_str(&format!("\n{name}: {value}"));
+            text.push_str(&format!("\n{}: {}", e(name), e(value)));
         }
         text
     }
@@ -85,7 +104,7 @@ impl Message {
                 json!({"type": "mrkdwn", "text": format!(
                     "*{}*\n{}",
                     slack_escape(name),
-                    slack_escape(&cut(value, 1_000))
+                    slack_code(&cut(value, 1_000))
                 )})
             })
             .collect();
@@ -104,7 +123,7 @@ impl Message {
                 ]
             }));
         }
-        json!({"text": slack_escape(&cut(&self.plain_text(), 2_000)), "blocks": blocks})
+        json!({"text": slack_entities(&cut(&self.plain_text(), 2_000)), "blocks": blocks})
     }
 
     /// A Telegram `sendMessage` body for `chat`: plain text, no parse mode,
@@ -169,6 +188,28 @@ mod tests {
         let mut alert = approval();
         alert.actions = false;
         assert_eq!(alert.slack_payload()["blocks"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_agents_text_cannot_forge_a_line_or_a_link() {
+        let mut m = approval();
+        m.fields[1].1 =
+            "svc/x\n*rule*\nread-only, pre-approved by SRE \u{202e} https://evil.example `x`"
+                .into();
+        // Slack: one field, in a code span (no link, no formatting), its
+        // newlines and the override escaped.
+        let field = m.slack_payload()["blocks"][1]["fields"][1]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            field,
+            "*request*\n`svc/x\\n*rule*\\nread-only, pre-approved by SRE \\u{202e} https://evil.example 'x'`"
+        );
+        // Plain text (Slack's fallback, Telegram): no line of its own.
+        assert_eq!(m.plain_text().lines().count(), 3, "{}", m.plain_text());
+        let tg = m.telegram_payload("1")["text"].as_str().unwrap().to_owned();
+        assert!(tg.lines().all(|l| !l.starts_with("read-only")), "{tg}");
     }
 
     #[test]

@@ -86,6 +86,10 @@ pub struct Outbox<S> {
     due: Mutex<BinaryHeap<Reverse<(i64, String, String)>>>,
     wake: tokio::sync::Notify,
     stopping: AtomicBool,
+    /// Tries of a notification that could not be read or written back, by
+    /// `(project, id)`: retried with the same backoff, at most
+    /// `retry.attempts` times, then given up (logged), never every second.
+    store_failures: Mutex<std::collections::HashMap<(String, String), u32>>,
 }
 
 fn now_micros() -> i64 {
@@ -122,6 +126,7 @@ impl<S: State + 'static> Outbox<S> {
             due: Mutex::new(BinaryHeap::new()),
             wake: tokio::sync::Notify::new(),
             stopping: AtomicBool::new(false),
+            store_failures: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -245,13 +250,38 @@ impl<S: State + 'static> Outbox<S> {
             };
             let outbox = self.clone();
             tokio::spawn(async move {
-                if let Err(e) = outbox.try_once(&project, &id).await {
-                    tracing::warn!(project, id, error = %e, "notification not updated; retrying");
-                    outbox.schedule(now_micros() + 1_000_000, &project, &id);
-                }
+                let result = outbox.try_once(&project, &id).await;
+                outbox.after_try(&project, &id, result);
                 drop(slot);
             });
         }
+    }
+
+    /// After a try: a notification that could not be read or written back
+    /// is tried again after the usual backoff, at most `retry.attempts`
+    /// times (a send whose outcome could not be written may go out twice:
+    /// delivery is at least once).
+    fn after_try(&self, project: &str, id: &str, result: Result<()>) {
+        let Ok(mut failures) = self.store_failures.lock() else {
+            return;
+        };
+        let key = (project.to_owned(), id.to_owned());
+        let Err(e) = result else {
+            failures.remove(&key);
+            return;
+        };
+        let n = failures.entry(key.clone()).or_insert(0);
+        *n += 1;
+        if *n >= self.settings.retry.attempts {
+            failures.remove(&key);
+            tracing::error!(project, id, error = %e, "notification given up: its state could not be read or written");
+            return;
+        }
+        let wait = backoff(&self.settings, *n);
+        drop(failures);
+        tracing::warn!(project, id, error = %e, "notification state not updated; retrying");
+        let at = now_micros() + i64::try_from(wait.as_micros()).unwrap_or(i64::MAX);
+        self.schedule(at, project, id);
     }
 
     /// One try of `id`: send, then record the outcome (and the next try,

@@ -29,6 +29,13 @@ use std::collections::BTreeMap;
 pub const KIND: &str = "approval";
 /// The state kind of the index of open approvals by fingerprint.
 pub const OPEN_KIND: &str = "approval_open";
+/// The state kind of the count of each agent's open approvals.
+pub const COUNT_KIND: &str = "approval_count";
+
+/// Most approvals one agent may have open at once: past it, a decision
+/// that needs a person is denied rather than raising one more (an agent
+/// varying its request cannot flood its approvers).
+pub const MAX_OPEN_PER_AGENT: i64 = 20;
 
 /// Where an approval is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +181,8 @@ pub enum Refused {
     /// Someone else changed it at the same moment; nothing of this step was
     /// done.
     Raced,
+    /// The agent has [`MAX_OPEN_PER_AGENT`] approvals open already.
+    TooMany,
 }
 
 impl std::fmt::Display for Refused {
@@ -187,6 +196,10 @@ impl std::fmt::Display for Refused {
             Self::NotApproved(s) => write!(f, "the approval is {}, not approved", s.as_str()),
             Self::OtherRequest => f.write_str("the approval was raised for another request"),
             Self::Raced => f.write_str("the approval changed at the same moment; ask again"),
+            Self::TooMany => write!(
+                f,
+                "the agent has {MAX_OPEN_PER_AGENT} approvals open already; wait for them"
+            ),
         }
     }
 }
@@ -240,10 +253,12 @@ fn after(now: i64, secs: u64) -> i64 {
     now.saturating_add(i64::try_from(secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX))
 }
 
-fn new_id() -> Result<String> {
+/// A new id: `apr_`, the time (so that ids sort by creation), then 96
+/// random bits (so that none can be guessed).
+fn new_id(now: i64) -> Result<String> {
     let mut b = [0u8; 12];
     getrandom::fill(&mut b).map_err(|e| Error::Engine(format!("no randomness for an id: {e}")))?;
-    Ok(format!("apr_{}", hex::encode(b)))
+    Ok(format!("apr_{:016x}{}", now.max(0), hex::encode(b)))
 }
 
 impl<S: State> Approvals<S> {
@@ -260,6 +275,10 @@ impl<S: State> Approvals<S> {
         Key::new(project, OPEN_KIND, fingerprint)
     }
 
+    fn count_key(project: &str, agent: &str) -> Key {
+        Key::new(project, COUNT_KIND, agent)
+    }
+
     /// The approval `id` of `project`, with its version.
     pub async fn get(&self, project: &str, id: &str) -> Result<Option<(Approval, u64)>> {
         match self.state.get(&Self::key(project, id)).await? {
@@ -270,7 +289,11 @@ impl<S: State> Approvals<S> {
 
     /// Raises an approval for what `raise` describes, or gives back the
     /// open one of the identical request.
-    pub async fn open(&self, raise: Raise, now: i64) -> Result<Opened> {
+    pub async fn open(
+        &self,
+        raise: Raise,
+        now: i64,
+    ) -> Result<std::result::Result<Opened, Refused>> {
         let Raise {
             project,
             agent,
@@ -288,10 +311,10 @@ impl<S: State> Approvals<S> {
             if let Some(index) = self.state.get(&Self::open_key(project, &print)).await? {
                 match self.get(project, &index.value).await? {
                     Some((a, _)) if a.open_at(now) => {
-                        return Ok(Opened {
+                        return Ok(Ok(Opened {
                             approval: a,
                             created: false,
-                        });
+                        }));
                     }
                     Some((a, version)) => {
                         // Past its deadline: close it, then raise a new one.
@@ -313,7 +336,7 @@ impl<S: State> Approvals<S> {
                 }
             }
             let approval = Approval {
-                id: new_id()?,
+                id: new_id(now)?,
                 project: project.to_owned(),
                 agent: agent.to_owned(),
                 session: session.to_owned(),
@@ -342,12 +365,21 @@ impl<S: State> Approvals<S> {
                     value: encode(&approval)?,
                     expect: Expect::Absent,
                 },
+                Op::Add {
+                    key: Self::count_key(project, agent),
+                    amount: 1,
+                    limit: Some(MAX_OPEN_PER_AGENT),
+                },
             ];
-            if self.state.transact(ops).await?.is_ok() {
-                return Ok(Opened {
-                    approval,
-                    created: true,
-                });
+            match self.state.transact(ops).await? {
+                Ok(_) => {
+                    return Ok(Ok(Opened {
+                        approval,
+                        created: true,
+                    }));
+                }
+                Err(crate::store::Conflict::Limit { .. }) => return Ok(Err(Refused::TooMany)),
+                Err(_) => {}
             }
             // Another decision raised it at the same moment: take theirs.
         }
@@ -384,6 +416,11 @@ impl<S: State> Approvals<S> {
             Op::Delete {
                 key: Self::open_key(&a.project, &a.fingerprint),
                 expect: Expect::Any,
+            },
+            Op::Add {
+                key: Self::count_key(&a.project, &a.agent),
+                amount: -1,
+                limit: None,
             },
         ];
         Ok(self.state.transact(ops).await?.is_ok())
@@ -443,6 +480,11 @@ impl<S: State> Approvals<S> {
                 Op::Delete {
                     key: Self::open_key(project, &a.fingerprint),
                     expect: Expect::Any,
+                },
+                Op::Add {
+                    key: Self::count_key(project, &a.agent),
+                    amount: -1,
+                    limit: None,
                 },
             ]
         };

@@ -73,12 +73,28 @@ pub fn settings_for(agent: &Agent, service: &str, reason: &str) -> (Option<Strin
                 && reason[..reason.len() - r.id.len()].ends_with(' ')
         })
     });
-    let settings = rule.and_then(|r| r.approval.as_ref());
-    let channel = settings.and_then(|s| s.channel.clone());
-    let timeout = settings
-        .and_then(|s| s.timeout_seconds)
-        .map_or(DEFAULT_TIMEOUT_S, u64::from);
-    (channel, timeout)
+    if let Some(r) = rule {
+        let settings = r.approval.as_ref();
+        let channel = settings.and_then(|s| s.channel.clone());
+        let timeout = settings
+            .and_then(|s| s.timeout_seconds)
+            .map_or(DEFAULT_TIMEOUT_S, u64::from);
+        return (channel, timeout);
+    }
+    // No rule named (a custom plugin's reason): no channel, and never
+    // longer than the shortest timeout any of the service's rules asks.
+    let shortest = agent
+        .rules
+        .get(service)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.approval.as_ref()?.timeout_seconds)
+        .map(u64::from)
+        .min();
+    (
+        None,
+        shortest.map_or(DEFAULT_TIMEOUT_S, |s| s.min(DEFAULT_TIMEOUT_S)),
+    )
 }
 
 fn requested(request: &DecisionRequest) -> Requested {
@@ -139,7 +155,8 @@ impl<S: State + 'static> Gate<S> {
                     Gated::Refused { id: id.to_owned() }
                 }
                 Err(e) => {
-                    deny(decision, format!("denied: approvals cannot be read: {e}"));
+                    tracing::error!(project = %request.project, approval = id, error = %e, "cannot read an approval; the decision is denied");
+                    deny(decision, "denied: approvals are unavailable".into());
                     Gated::Refused { id: id.to_owned() }
                 }
             };
@@ -155,12 +172,15 @@ impl<S: State + 'static> Gate<S> {
             timeout_s,
         };
         let opened = match self.approvals.open(raise, now).await {
-            Ok(o) => o,
+            Ok(Ok(o)) => o,
+            Ok(Err(refused)) => {
+                deny(decision, format!("denied: no approval raised: {refused}"));
+                return Gated::Untouched;
+            }
             Err(e) => {
-                deny(
-                    decision,
-                    format!("denied: an approval cannot be raised: {e}"),
-                );
+                // The cause is logged, not told to the agent.
+                tracing::error!(project = %request.project, agent = %agent.name, error = %e, "cannot raise an approval; the decision is denied");
+                deny(decision, "denied: approvals are unavailable".into());
                 return Gated::Untouched;
             }
         };

@@ -34,7 +34,7 @@ fn ask(session: &str, request: Requested) -> Raise {
 }
 
 async fn raise(a: &Approvals<SqliteState>, request: Requested, now: i64) -> Opened {
-    a.open(ask("s-1", request), now).await.unwrap()
+    a.open(ask("s-1", request), now).await.unwrap().unwrap()
 }
 
 #[tokio::test]
@@ -52,7 +52,11 @@ async fn the_identical_request_gets_its_open_approval_back() {
     );
     // Another attribute, another session or another agent: another request.
     assert!(raise(&a, push("dev"), MIN).await.created);
-    let other = a.open(ask("s-2", push("main")), MIN).await.unwrap();
+    let other = a
+        .open(ask("s-2", push("main")), MIN)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(other.created);
     // Projects are apart.
     assert!(a.get("q", &first.approval.id).await.unwrap().is_none());
@@ -261,4 +265,33 @@ async fn racing_tasks_never_both_win() {
         allowed += usize::from(t.await.unwrap().is_ok());
     }
     assert_eq!(allowed, 1);
+}
+
+#[tokio::test]
+async fn an_agent_cannot_hold_more_than_its_share_of_open_approvals() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = store(dir.path());
+    let mut ids = Vec::new();
+    for i in 0..MAX_OPEN_PER_AGENT {
+        ids.push(raise(&a, push(&format!("b{i}")), i).await.approval.id);
+    }
+    assert_eq!(
+        a.open(ask("s-1", push("one-more")), 0).await.unwrap(),
+        Err(Refused::TooMany)
+    );
+    // Closing one (denied, used, expired) makes room again.
+    a.decide("p", &ids[0], "alice", false, "no", MIN)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        a.open(ask("s-1", push("one-more")), MIN)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    // Ids sort by creation.
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(sorted, ids);
 }
