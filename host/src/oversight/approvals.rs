@@ -237,7 +237,18 @@ pub struct Opened {
 #[derive(Debug)]
 pub struct Approvals<S> {
     state: std::sync::Arc<S>,
+    /// The open approval of each request (by project and fingerprint) as
+    /// last read or raised here, for at most [`OPEN_CACHE_TTL`]: the
+    /// identical request asked again is answered without reading the store.
+    /// It only ever answers `approval_required` (using an approval always
+    /// reads the store), and every step this process takes on an approval
+    /// drops its entry.
+    open_cache: moka::sync::Cache<(String, String), Approval>,
 }
+
+/// How long [`Approvals`] trusts what it last read of an open approval (a
+/// step another process took is seen after at most this).
+pub const OPEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn decode(value: &str) -> Result<Approval> {
     serde_json::from_str(value)
@@ -264,7 +275,18 @@ fn new_id(now: i64) -> Result<String> {
 impl<S: State> Approvals<S> {
     /// Approvals kept in `state`.
     pub fn new(state: std::sync::Arc<S>) -> Self {
-        Self { state }
+        Self {
+            state,
+            open_cache: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(OPEN_CACHE_TTL)
+                .build(),
+        }
+    }
+
+    fn forget(&self, project: &str, fingerprint: &str) {
+        self.open_cache
+            .invalidate(&(project.to_owned(), fingerprint.to_owned()));
     }
 
     fn key(project: &str, id: &str) -> Key {
@@ -306,11 +328,21 @@ impl<S: State> Approvals<S> {
         let (project, agent, session) = (project.as_str(), agent.as_str(), session.as_str());
         let print = fingerprint(agent, session, &request);
         let timeout_s = timeout_s.max(1);
+        let cache_key = (project.to_owned(), print.clone());
+        if let Some(a) = self.open_cache.get(&cache_key)
+            && a.open_at(now)
+        {
+            return Ok(Ok(Opened {
+                approval: a,
+                created: false,
+            }));
+        }
         for _ in 0..4 {
             // The open one of this request, if any.
             if let Some(index) = self.state.get(&Self::open_key(project, &print)).await? {
                 match self.get(project, &index.value).await? {
                     Some((a, _)) if a.open_at(now) => {
+                        self.open_cache.insert(cache_key, a.clone());
                         return Ok(Ok(Opened {
                             approval: a,
                             created: false,
@@ -373,6 +405,7 @@ impl<S: State> Approvals<S> {
             ];
             match self.state.transact(ops).await? {
                 Ok(_) => {
+                    self.open_cache.insert(cache_key, approval.clone());
                     return Ok(Ok(Opened {
                         approval,
                         created: true,
@@ -399,6 +432,7 @@ impl<S: State> Approvals<S> {
         reason: Option<&str>,
         now: i64,
     ) -> Result<bool> {
+        self.forget(&a.project, &a.fingerprint);
         a.stage = stage;
         if stage == Stage::Used {
             a.used_at = Some(now);
@@ -453,6 +487,7 @@ impl<S: State> Approvals<S> {
             }
             other => return Ok(Err(Refused::Closed(other))),
         }
+        self.forget(project, &a.fingerprint);
         let mut decided = a.clone();
         let ops = if approve {
             decided.stage = Stage::Approved;
@@ -542,6 +577,7 @@ impl<S: State> Approvals<S> {
         let Some((mut a, version)) = self.get(project, id).await? else {
             return Ok(());
         };
+        self.forget(project, &a.fingerprint);
         a.notification = Some(notification.to_owned());
         self.state
             .put(

@@ -78,6 +78,13 @@ async fn an_approval_is_decided_once_and_never_by_the_identity_that_asked() {
         .unwrap();
     assert_eq!(done.stage, Stage::Approved);
     assert_eq!(done.decided_by.as_deref(), Some("alice"));
+    // The identical request asked again sees it approved at once (what
+    // this process last read of it is dropped when it is decided).
+    let again = raise(&a, push("main"), MIN).await;
+    assert_eq!(
+        (again.approval.stage, again.created),
+        (Stage::Approved, false)
+    );
     for approve in [true, false] {
         assert_eq!(
             a.decide("p", &id, "bob", approve, "late", 2 * MIN)
