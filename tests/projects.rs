@@ -1267,3 +1267,57 @@ async fn an_approval_allows_its_own_request_once_and_only_an_approver_gives_it()
         ["approval_raised", "approval_approved", "approval_used"]
     );
 }
+
+/// An approval nobody decides expires on time: the agent's long-poll
+/// returns `expired`, using it is denied, and the expiry is recorded.
+#[tokio::test]
+async fn an_undecided_approval_expires_on_time_and_is_recorded() {
+    let quick = format!(
+        "  quick: [\"{}\"]\nagents:\n  quick:\n    policies:\n      - rule: \"git:push on repos/*\"\n        requires_approval: true\n        approval_timeout: 1s\n",
+        token_hash("tok-quick")
+    );
+    let (s, _cfg) = setup("", ("", &quick)).await;
+    let push = req("git", "push", "repos/api", json!({}));
+    let (_, asked) = decide(&s, "tok-quick", push.clone()).await;
+    assert_eq!(asked["decision"], "approval_required", "{asked}");
+    let id = asked["approval"]["id"].as_str().unwrap().to_owned();
+    // Waiting longer than its timeout: the wait ends with it expired.
+    let (status, waited) = get(&s, &format!("/v1/approvals/{id}?wait=10s"), "tok-quick").await;
+    assert_eq!(status, 200);
+    assert_eq!(waited["state"], "expired", "{waited}");
+    // Too late to approve, too late to use.
+    let (status, _) = call(
+        &s,
+        reqwest::Method::POST,
+        &format!("/v1/approvals/{id}/approve"),
+        "tok-approver",
+        Some(json!({"reason": "late"})),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let mut with = push;
+    with["approval_id"] = json!(id);
+    let (_, late) = decide(&s, "tok-quick", with).await;
+    assert_eq!(late["decision"], "deny", "{late}");
+    // The sweep records the expiry in the project's trail.
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        let (_, trail) = get(&s, "/v1/audit?project=platform&limit=1000", "tok-ops").await;
+        events = trail["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["event"].as_str().map(str::to_owned))
+            .filter(|e| e.starts_with("approval_"))
+            .collect();
+        if events.iter().any(|e| e == "approval_expired") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        events,
+        ["approval_raised", "approval_expired"],
+        "{events:?}"
+    );
+}

@@ -89,7 +89,7 @@ pub async fn run(
     })
     .await
     .map_err(|e| Error::Engine(format!("plugin loading task failed: {e}")));
-    let (runtime, watch, scheduler) = match loading.and_then(|r| r) {
+    let (runtime, watch, scheduler, sweeper) = match loading.and_then(|r| r) {
         Ok((runtime, crate::snapshot::Loaded { snapshot, failures }, loaded)) => {
             if let Some(audit) = &audit {
                 let mut entries = crate::reload::reload_events("start", None, &snapshot);
@@ -141,6 +141,7 @@ pub async fn run(
                 }
             }
             tokio::spawn(gate.outbox.clone().run());
+            let sweeper = tokio::spawn(sweep_approvals(gate.clone(), live.clone(), state.clone()));
             tracing::info!(pooling = runtime.pooling(), "ready");
             let reloader = Reloader::new(runtime.clone(), loaded, &live, audit.clone());
             state.set_reloader(reloader.clone());
@@ -151,7 +152,7 @@ pub async fn run(
                     .inspect_err(|e| tracing::error!(error = %e, "audit export and retention are not scheduled"))
                     .ok()
             });
-            (runtime, watch, scheduler)
+            (runtime, watch, scheduler, sweeper)
         }
         Err(e) => {
             let _ = stop_tx.send(());
@@ -166,6 +167,7 @@ pub async fn run(
     drop(runtime);
     drop(stop_tx);
     gate.outbox.stop();
+    sweeper.abort();
     if let Some(scheduler) = scheduler {
         // Export what is left, the open period included, while the log is
         // still open for the record of that export.
@@ -179,6 +181,39 @@ pub async fn run(
             .map_err(|e| Error::Engine(format!("audit task failed: {e}")))??;
     }
     Ok(())
+}
+
+/// How often open approvals past their deadline are written down as
+/// expired (and recorded). An approval is refused at its deadline whatever
+/// this says: expiry is read from its timestamps.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Writes down the approvals that expired, each with its audit record
+/// (`approval_expired`), every [`SWEEP_EVERY`], for the projects serving.
+async fn sweep_approvals(
+    gate: Arc<crate::oversight::ServerGate>,
+    live: Arc<Live>,
+    state: Arc<AppState>,
+) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(snapshot) = live.snapshot() else {
+            continue;
+        };
+        let now = jiff::Timestamp::now().as_microsecond();
+        for project in snapshot.projects.keys() {
+            match gate.approvals.expire_due(project, now).await {
+                Ok(expired) => {
+                    for a in &expired {
+                        crate::api::record_approval(&state, a).await;
+                    }
+                }
+                Err(e) => tracing::warn!(project, error = %e, "cannot sweep expired approvals"),
+            }
+        }
+    }
 }
 
 /// The approval gate on the data directory's state store (`state.db`) and

@@ -312,7 +312,7 @@ async fn decide(
 /// `approval_denied`, `approval_used`) in its project's trail: the
 /// approval's id, where it is, who and why. The request itself is in the
 /// decision's own record, masked.
-pub(super) async fn record(state: &AppState, a: &Approval) {
+pub async fn record(state: &AppState, a: &Approval) {
     let Some(audit) = state.audit() else { return };
     let event = match a.stage {
         Stage::Pending => "approval_raised".to_owned(),

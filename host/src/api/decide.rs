@@ -254,10 +254,18 @@ async fn decide_and_record(
     match &gated {
         Gated::Raised {
             approval,
-            created: true,
+            created,
+            expired,
             ..
+        } => {
+            if let Some(old) = expired {
+                super::approvals::record(&state, old).await;
+            }
+            if *created {
+                super::approvals::record(&state, approval).await;
+            }
         }
-        | Gated::Used(approval) => super::approvals::record(&state, approval).await,
+        Gated::Used(approval) => super::approvals::record(&state, approval).await,
         _ => {}
     }
     Ok((decision, gated))

@@ -5,6 +5,7 @@
 
 mod admin;
 mod approvals;
+pub use approvals::record as record_approval;
 mod audit;
 mod auth;
 mod decide;

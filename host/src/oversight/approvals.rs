@@ -16,8 +16,10 @@
 //! Deadlines: a pending approval expires at `expires_at` (the rule's
 //! `approval_timeout`); an approved one must be used within the same
 //! timeout from its approval. Expiry is checked on every read, so it holds
-//! across restarts without a timer; [`Approvals::expire_due`] writes the
-//! expired ones down (for their audit records and notifications).
+//! across restarts without a timer; the expired ones are written down by
+//! [`Approvals::expire_due`] (the server's sweep, which records each) or by
+//! the identical request raising a new one ([`Opened::expired`]), never
+//! silently.
 
 use crate::store::{Expect, Key, Op, State};
 use crate::{Error, Result};
@@ -231,6 +233,9 @@ pub struct Opened {
     pub approval: Approval,
     /// Whether it is new (`false`: the identical request's open one).
     pub created: bool,
+    /// The identical request's approval that had expired and was written
+    /// down as such to make way for this one (to be recorded).
+    pub expired: Option<Approval>,
 }
 
 /// Approvals over a project state store `S`.
@@ -329,12 +334,14 @@ impl<S: State> Approvals<S> {
         let print = fingerprint(agent, session, &request);
         let timeout_s = timeout_s.max(1);
         let cache_key = (project.to_owned(), print.clone());
+        let mut expired = None;
         if let Some(a) = self.open_cache.get(&cache_key)
             && a.open_at(now)
         {
             return Ok(Ok(Opened {
                 approval: a,
                 created: false,
+                expired: None,
             }));
         }
         for _ in 0..4 {
@@ -346,12 +353,20 @@ impl<S: State> Approvals<S> {
                         return Ok(Ok(Opened {
                             approval: a,
                             created: false,
+                            expired,
                         }));
                     }
                     Some((a, version)) => {
                         // Past its deadline: close it, then raise a new one.
-                        self.close(a, version, Stage::Expired, None, None, now)
-                            .await?;
+                        let mut done = a.clone();
+                        if self
+                            .close(a, version, Stage::Expired, None, None, now)
+                            .await?
+                        {
+                            done.stage = Stage::Expired;
+                            done.decided_at = Some(now);
+                            expired = Some(done);
+                        }
                         continue;
                     }
                     None => {
@@ -409,6 +424,7 @@ impl<S: State> Approvals<S> {
                     return Ok(Ok(Opened {
                         approval,
                         created: true,
+                        expired,
                     }));
                 }
                 Err(crate::store::Conflict::Limit { .. }) => return Ok(Err(Refused::TooMany)),
@@ -480,11 +496,8 @@ impl<S: State> Approvals<S> {
         }
         match a.stage_at(now) {
             Stage::Pending => {}
-            Stage::Expired if a.stage == Stage::Pending => {
-                self.close(a, version, Stage::Expired, None, None, now)
-                    .await?;
-                return Ok(Err(Refused::Closed(Stage::Expired)));
-            }
+            // Past its deadline: refused; the sweep writes it down (and
+            // records it).
             other => return Ok(Err(Refused::Closed(other))),
         }
         self.forget(project, &a.fingerprint);
@@ -549,11 +562,6 @@ impl<S: State> Approvals<S> {
         }
         match a.stage_at(now) {
             Stage::Approved => {}
-            Stage::Expired if matches!(a.stage, Stage::Pending | Stage::Approved) => {
-                self.close(a, version, Stage::Expired, None, None, now)
-                    .await?;
-                return Ok(Err(Refused::NotApproved(Stage::Expired)));
-            }
             other => return Ok(Err(Refused::NotApproved(other))),
         }
         let mut used = a.clone();
@@ -622,23 +630,27 @@ impl<S: State> Approvals<S> {
     }
 
     /// Writes down as expired the open approvals of `project` past their
-    /// deadline at `now`; returns them.
+    /// deadline at `now` (read through the index of open approvals, so the
+    /// cost is that of the open ones, never of every approval ever raised);
+    /// returns them.
     pub async fn expire_due(&self, project: &str, now: i64) -> Result<Vec<Approval>> {
         let mut expired = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let page = self
                 .state
-                .list(project, KIND, after.as_deref(), 500)
+                .list(project, OPEN_KIND, after.as_deref(), 500)
                 .await?;
             let Some((last, _)) = page.last() else { break };
             after = Some(last.clone());
-            for (_, v) in page {
-                let a = decode(&v.value)?;
+            for (_, index) in page {
+                let Some((a, version)) = self.get(project, &index.value).await? else {
+                    continue;
+                };
                 if matches!(a.stage, Stage::Pending | Stage::Approved) && now >= a.expires_at {
                     let mut done = a.clone();
                     if self
-                        .close(a, v.version, Stage::Expired, None, None, now)
+                        .close(a, version, Stage::Expired, None, None, now)
                         .await?
                     {
                         done.stage = Stage::Expired;

@@ -51,6 +51,8 @@ pub enum Gated {
         created: bool,
         /// Its notification, if one was queued.
         notification: Option<String>,
+        /// The identical request's approval that expired to make way for it.
+        expired: Option<Box<Approval>>,
     },
     /// The approval allowed this request, once.
     Used(Approval),
@@ -214,6 +216,7 @@ impl<S: State + 'static> Gate<S> {
             approval: opened.approval,
             created: opened.created,
             notification,
+            expired: opened.expired.map(Box::new),
         }
     }
 }

@@ -174,7 +174,12 @@ async fn a_denied_or_late_approval_allows_nothing() {
             .unwrap(),
         Err(Refused::Closed(Stage::Expired))
     );
-    assert!(raise(&a, push("main"), 72 * MIN).await.created);
+    let replaced = raise(&a, push("main"), 72 * MIN).await;
+    assert!(replaced.created);
+    assert_eq!(
+        replaced.expired.map(|e| (e.id, e.stage)),
+        Some((late, Stage::Expired))
+    );
 }
 
 #[tokio::test]
@@ -204,6 +209,8 @@ async fn an_approved_approval_unused_in_time_expires() {
             .unwrap(),
         Err(Refused::NotApproved(Stage::Expired))
     );
+    // Refused on time; written down (and so recorded) by the sweep.
+    assert_eq!(a.expire_due("p", 91 * MIN).await.unwrap().len(), 1);
     assert_eq!(
         a.get("p", &id).await.unwrap().unwrap().0.stage,
         Stage::Expired
