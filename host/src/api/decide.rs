@@ -222,8 +222,16 @@ async fn decide_and_record(
     let gated = match state.gate() {
         Some(gate) => {
             let now = jiff::Timestamp::now().as_microsecond();
-            gate.apply(agent, &request, &mut decision, approval_id.as_deref(), now)
-                .await
+            let defaults = &project.policy.approvals;
+            gate.apply(
+                agent,
+                defaults,
+                &request,
+                &mut decision,
+                approval_id.as_deref(),
+                now,
+            )
+            .await
         }
         None if approval_id.is_some() && decision.outcome == Outcome::ApprovalRequired => {
             decision.outcome = Outcome::Deny;

@@ -17,6 +17,7 @@ use super::approvals::{Approval, Approvals, Raise, Requested};
 use crate::decision::{Decision, Outcome};
 use crate::notify::{Channel, Message, Outbox};
 use crate::policy::Agent;
+use crate::policy::model::ApprovalDefaults;
 use crate::runtime::types::{DecisionRequest, Effect};
 use crate::store::State;
 use std::sync::Arc;
@@ -65,8 +66,16 @@ pub enum Gated {
 
 /// The channel and timeout of the rule that asked for approval: the rule of
 /// `agent` for `service` whose id ends the decision's reason (the SDK's
-/// reasons end with the rule's id), else none and the default.
-pub fn settings_for(agent: &Agent, service: &str, reason: &str) -> (Option<String>, u64) {
+/// reasons end with the rule's id); what the rule does not say, the
+/// project's `approvals:` defaults say, else no channel and
+/// [`DEFAULT_TIMEOUT_S`].
+pub fn settings_for(
+    agent: &Agent,
+    service: &str,
+    reason: &str,
+    defaults: &ApprovalDefaults,
+) -> (Option<String>, u64) {
+    let default_timeout = defaults.timeout.map_or(DEFAULT_TIMEOUT_S, |t| t.0.max(1));
     let rule = agent.rules.get(service).and_then(|rules| {
         rules.iter().find(|r| {
             r.effect == Effect::RequireApproval
@@ -77,14 +86,17 @@ pub fn settings_for(agent: &Agent, service: &str, reason: &str) -> (Option<Strin
     });
     if let Some(r) = rule {
         let settings = r.approval.as_ref();
-        let channel = settings.and_then(|s| s.channel.clone());
+        let channel = settings
+            .and_then(|s| s.channel.clone())
+            .or_else(|| defaults.channel.clone());
         let timeout = settings
             .and_then(|s| s.timeout_seconds)
-            .map_or(DEFAULT_TIMEOUT_S, u64::from);
+            .map_or(default_timeout, u64::from);
         return (channel, timeout);
     }
-    // No rule named (a custom plugin's reason): no channel, and never
-    // longer than the shortest timeout any of the service's rules asks.
+    // No rule named (a custom plugin's reason): the project's channel, and
+    // never longer than the shortest timeout any of the service's rules
+    // asks.
     let shortest = agent
         .rules
         .get(service)
@@ -94,8 +106,8 @@ pub fn settings_for(agent: &Agent, service: &str, reason: &str) -> (Option<Strin
         .map(u64::from)
         .min();
     (
-        None,
-        shortest.map_or(DEFAULT_TIMEOUT_S, |s| s.min(DEFAULT_TIMEOUT_S)),
+        defaults.channel.clone(),
+        shortest.map_or(default_timeout, |s| s.min(default_timeout)),
     )
 }
 
@@ -114,13 +126,14 @@ fn deny(decision: &mut Decision, reason: String) {
 }
 
 impl<S: State + 'static> Gate<S> {
-    /// Applies the gate to `decision` (made for `request` by `agent`),
-    /// with the approval id the agent sent, if any, at `now` (Unix
+    /// Applies the gate to `decision` (made for `request` by `agent`, in a
+    /// project with `defaults`), with the approval id the agent sent, if any, at `now` (Unix
     /// microseconds). Changes the decision's outcome and reason as the
     /// module says.
     pub async fn apply(
         &self,
         agent: &Agent,
+        defaults: &ApprovalDefaults,
         request: &DecisionRequest,
         decision: &mut Decision,
         approval_id: Option<&str>,
@@ -163,7 +176,8 @@ impl<S: State + 'static> Gate<S> {
                 }
             };
         }
-        let (channel, timeout_s) = settings_for(agent, &request.service, &decision.reason);
+        let (channel, timeout_s) =
+            settings_for(agent, &request.service, &decision.reason, defaults);
         let raise = Raise {
             project: request.project.clone(),
             agent: agent.name.clone(),
@@ -247,5 +261,71 @@ pub fn message(a: &Approval) -> Message {
             ("approval".into(), a.id.clone()),
         ],
         actions: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::types::{ApprovalSettings, Rule};
+    use crate::units::Duration;
+
+    fn agent() -> Agent {
+        let rule = |id: &str, approval: Option<ApprovalSettings>| Rule {
+            id: id.into(),
+            effect: Effect::RequireApproval,
+            actions: vec!["push".into()],
+            resources: vec!["*".into()],
+            qualifiers: vec![],
+            approval,
+        };
+        let mut a = Agent::default();
+        a.rules.insert(
+            "git".into(),
+            vec![
+                rule(
+                    "ci.yaml:6",
+                    Some(ApprovalSettings {
+                        channel: Some("slack:#deploy".into()),
+                        timeout_seconds: Some(300),
+                    }),
+                ),
+                rule("ci.yaml:16", None),
+            ],
+        );
+        a
+    }
+
+    #[test]
+    fn the_rules_settings_then_the_projects_then_the_default() {
+        let none = ApprovalDefaults::default();
+        let project = ApprovalDefaults {
+            channel: Some("slack:#approvals".into()),
+            timeout: Some(Duration(600)),
+        };
+        let a = agent();
+        let why = |id: &str| format!("git push on `x` requires approval by {id}");
+        assert_eq!(
+            settings_for(&a, "git", &why("ci.yaml:6"), &project),
+            (Some("slack:#deploy".into()), 300)
+        );
+        assert_eq!(
+            settings_for(&a, "git", &why("ci.yaml:16"), &project),
+            (Some("slack:#approvals".into()), 600)
+        );
+        assert_eq!(
+            settings_for(&a, "git", &why("ci.yaml:16"), &none),
+            (None, 3600)
+        );
+        // `ci.yaml:6` is not `ci.yaml:16`'s suffix match: the whole id, after a space.
+        assert_eq!(
+            settings_for(&a, "git", "… by xci.yaml:6", &project).1,
+            300,
+            "no rule named: never longer than the shortest"
+        );
+        assert_eq!(
+            settings_for(&a, "git", "custom plugin says so", &none),
+            (None, 300)
+        );
     }
 }

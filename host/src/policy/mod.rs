@@ -85,6 +85,8 @@ pub struct Policy {
     /// projects; in a one-project policy the block is the server's),
     /// compiled, and where it is (`file:line:col`).
     pub audit: Option<(crate::audit::Plan, String)>,
+    /// The project's defaults for approval requests (`approvals:`), checked.
+    pub approvals: model::ApprovalDefaults,
     /// The files, in load order, with their parsed contents.
     pub files: Vec<(String, PolicyFile)>,
     /// Warnings.

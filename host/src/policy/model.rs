@@ -60,6 +60,23 @@ pub struct PolicyFile {
     /// Masking: the project's masking chain and the operator per kind.
     #[serde(default)]
     pub masking: Option<Masking>,
+    /// The project's defaults for approval requests: where they go and how
+    /// long they wait, for rules that do not say.
+    #[serde(default)]
+    pub approvals: Option<ApprovalDefaults>,
+}
+
+/// The `approvals:` block: the project's defaults for approval requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalDefaults {
+    /// Where an approval request goes when its rule names no channel, e.g.
+    /// `slack:#approvals`.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// How long it waits when its rule gives no `approval_timeout`.
+    #[serde(default)]
+    pub timeout: Option<Duration>,
 }
 
 /// The `masking:` block.

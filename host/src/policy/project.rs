@@ -40,6 +40,7 @@ pub fn compile_project(
     let mut bound_services = std::collections::BTreeSet::new();
     let mut masking_at: Option<String> = None;
     let mut audit_at: Option<String> = None;
+    let mut approvals_at: Option<String> = None;
     for source in sources {
         hasher.update(source.name.as_bytes());
         hasher.update([0]);
@@ -187,6 +188,24 @@ pub fn compile_project(
                 policy.masking.default = default;
             }
             policy.masking.operators = operators;
+        }
+        if let Some(defaults) = &file.approvals {
+            if let Some(other) = approvals_at.replace(source.name.clone()) {
+                return Err(fail(
+                    "/approvals",
+                    format!("`approvals` is configured in {other} already; configure it once"),
+                ));
+            }
+            if let Some(c) = &defaults.channel {
+                crate::notify::Channel::parse(c).map_err(|m| fail("/approvals/channel", m))?;
+            }
+            if defaults.timeout.is_some_and(|t| t.0 == 0) {
+                return Err(fail(
+                    "/approvals/timeout",
+                    "`approvals.timeout` must be at least 1s (e.g. `60m`)".into(),
+                ));
+            }
+            policy.approvals = defaults.clone();
         }
         if let Some(block) = &file.audit {
             if let Some(other) = audit_at.replace(source.name.clone()) {

@@ -660,3 +660,29 @@ fn a_malformed_approval_channel_or_timeout_is_refused_at_its_rule() {
     assert_eq!(settings.channel.as_deref(), Some("slack:#deploy-approvals"));
     assert_eq!(settings.timeout_seconds, Some(3600));
 }
+
+#[test]
+fn a_projects_approval_defaults_are_checked_once_at_their_line() {
+    let ok = "approvals:\n  channel: slack:#approvals\n  timeout: 30m\npolicies:\n  - git:read on repos/*\n";
+    let p = compile(&[src("p.yaml", ok)]).unwrap();
+    assert_eq!(p.approvals.channel.as_deref(), Some("slack:#approvals"));
+    assert_eq!(p.approvals.timeout.map(|t| t.0), Some(1800));
+    for (text, says) in [
+        ("approvals:\n  channel: approvals\n", "p.yaml:2:"),
+        ("approvals:\n  timeout: 0s\n", "p.yaml:2:"),
+        (
+            "approvals:\n  channel: slack:#a\n  escalate: true\n",
+            "p.yaml:",
+        ),
+    ] {
+        let e = compile(&[src("p.yaml", text)]).unwrap_err().to_string();
+        assert!(e.starts_with(says), "{text}\n{e}");
+    }
+    let e = compile(&[
+        src("a.yaml", "approvals: {channel: \"slack:#a\"}\n"),
+        src("b.yaml", "approvals: {channel: \"slack:#b\"}\n"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("configured in a.yaml already"), "{e}");
+}
