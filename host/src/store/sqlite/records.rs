@@ -177,21 +177,7 @@ impl AuditStore for SqliteStore {
         through_seq: u64,
         visit: &mut dyn FnMut(StoredRow) -> Result<bool>,
     ) -> Result<()> {
-        let path = self.path.clone();
-        let e = |e| sql_err(&path, e);
-        let sql =
-            format!("SELECT {COLUMNS} FROM records WHERE seq > ?1 AND seq <= ?2 ORDER BY seq");
-        // One statement reads one snapshot (WAL), however long it runs.
-        let mut st = self.conn.prepare_cached(&sql).map_err(e)?;
-        let mut rows = st
-            .query([to_i64(after_seq), to_i64(through_seq)])
-            .map_err(e)?;
-        while let Some(r) = rows.next().map_err(e)? {
-            if !visit(stored_row(r).map_err(e)?)? {
-                break;
-            }
-        }
-        Ok(())
+        self.scan_rows(after_seq, through_seq, None, visit)
     }
 
     fn scan_trail(
@@ -201,22 +187,7 @@ impl AuditStore for SqliteStore {
         through_seq: u64,
         visit: &mut dyn FnMut(StoredRow) -> Result<bool>,
     ) -> Result<()> {
-        let path = self.path.clone();
-        let e = |e| sql_err(&path, e);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM records \
-             WHERE seq > ?1 AND seq <= ?2 AND project IS ?3 ORDER BY seq"
-        );
-        let mut st = self.conn.prepare_cached(&sql).map_err(e)?;
-        let mut rows = st
-            .query(params![to_i64(after_seq), to_i64(through_seq), project])
-            .map_err(e)?;
-        while let Some(r) = rows.next().map_err(e)? {
-            if !visit(stored_row(r).map_err(e)?)? {
-                break;
-            }
-        }
-        Ok(())
+        self.scan_rows(after_seq, through_seq, Some(project), visit)
     }
 
     fn last_seq_before(
@@ -324,5 +295,42 @@ impl AuditStore for SqliteStore {
         // Records cut by retention are missing from passes that other
         // trails' records keep: the check skips entries without a record.
         check_postings(&self.conn, 0).map_err(|e| self.err(e))
+    }
+}
+
+impl SqliteStore {
+    /// The rows with `after_seq < seq <= through_seq` (of one trail when
+    /// `trail` is given), in `seq` order, from one statement (one WAL
+    /// snapshot, however long it runs), until `visit` says stop.
+    fn scan_rows(
+        &mut self,
+        after_seq: u64,
+        through_seq: u64,
+        trail: Option<Option<&str>>,
+        visit: &mut dyn FnMut(StoredRow) -> Result<bool>,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let e = |e| sql_err(&path, e);
+        let trail_cond = if trail.is_some() {
+            " AND project IS ?3"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM records WHERE seq > ?1 AND seq <= ?2{trail_cond} ORDER BY seq"
+        );
+        let mut st = self.conn.prepare_cached(&sql).map_err(e)?;
+        let (after, through) = (to_i64(after_seq), to_i64(through_seq));
+        let mut rows = match trail {
+            Some(project) => st.query(params![after, through, project]),
+            None => st.query(params![after, through]),
+        }
+        .map_err(e)?;
+        while let Some(r) = rows.next().map_err(e)? {
+            if !visit(stored_row(r).map_err(e)?)? {
+                break;
+            }
+        }
+        Ok(())
     }
 }
