@@ -1248,6 +1248,13 @@ async fn an_approval_allows_its_own_request_once_and_only_an_approver_gives_it()
             .iter()
             .any(|a| a["id"] == id.as_str())
     );
+    // A page is bounded: each approval carries its request.
+    let (_, one) = get(&s, "/v1/approvals?limit=1", "tok-approver").await;
+    assert_eq!(one["approvals"].as_array().unwrap().len(), 1, "{one}");
+    for bad in ["limit=0", "limit=201", "state=bogus"] {
+        let (status, _) = get(&s, &format!("/v1/approvals?{bad}"), "tok-approver").await;
+        assert_eq!(status, 400, "{bad}");
+    }
     let (status, _) = get(&s, &format!("/v1/approvals/{id}"), "tok-invoice").await;
     assert_eq!(status, 404);
     let (_, none) = get(&s, "/v1/approvals", "tok-inv-admin").await;

@@ -156,7 +156,13 @@ pub(super) struct ListQuery {
     project: Option<String>,
     state: Option<Stage>,
     agent: Option<String>,
+    /// At most this many (1 to 200, default 100): each approval carries its
+    /// request, up to a request body's size.
+    limit: Option<usize>,
 }
+
+/// Largest page of `GET /v1/approvals`.
+const MAX_LIST: usize = 200;
 
 /// A page of approvals.
 #[derive(Debug, Serialize)]
@@ -164,8 +170,8 @@ pub(super) struct ApprovalList {
     approvals: Vec<ApprovalView>,
 }
 
-/// `GET /v1/approvals`: the caller's projects' approvals (the first 1,000
-/// raised in each project, oldest first: ids sort by creation), filtered.
+/// `GET /v1/approvals`: the caller's projects' approvals, filtered, at most
+/// `limit` (oldest first within a project: ids sort by creation).
 pub(super) async fn list(
     State(state): State<Arc<AppState>>,
     query: Result<Query<ListQuery>, QueryRejection>,
@@ -186,25 +192,39 @@ pub(super) async fn list(
         }
         projects = vec![p.clone()];
     }
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=MAX_LIST).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("`limit` must be 1 to {MAX_LIST}"),
+        ));
+    }
     let gate = gate(&state)?;
     let mut out = Vec::new();
+    // Pages of `limit`, so that no more than a page's approvals are held
+    // beside what is answered.
     for p in &projects {
-        for a in gate
-            .approvals
-            .list(p, None, 1000)
-            .await
-            .map_err(unavailable)?
-        {
-            let v = view(a);
-            if query.state.is_some_and(|s| s != v.state)
-                || query
-                    .agent
-                    .as_ref()
-                    .is_some_and(|ag| *ag != v.approval.agent)
-            {
-                continue;
+        let mut after: Option<String> = None;
+        while out.len() < limit {
+            let page = gate
+                .approvals
+                .list(p, after.as_deref(), limit)
+                .await
+                .map_err(unavailable)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            for a in page {
+                let v = view(a);
+                let wanted = query.state.is_none_or(|s| s == v.state)
+                    && query
+                        .agent
+                        .as_ref()
+                        .is_none_or(|ag| *ag == v.approval.agent);
+                if wanted && out.len() < limit {
+                    out.push(v);
+                }
             }
-            out.push(v);
         }
     }
     Ok(Json(ApprovalList { approvals: out }))
