@@ -62,7 +62,7 @@ fn view(a: Approval) -> ApprovalView {
     }
 }
 
-fn gate(state: &AppState) -> Result<&crate::oversight::ServerGate, ApiError> {
+pub(super) fn gate(state: &AppState) -> Result<&crate::oversight::ServerGate, ApiError> {
     state.gate().map(AsRef::as_ref).ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -299,20 +299,34 @@ async fn decide(
             "`reason` must be 1 to 1024 bytes",
         ));
     }
-    // Only approvers of its project decide; anyone else is told it does not
-    // exist (an administrator who is not an approver may see it, not decide).
+    decide_as(&state, person, &id, approve, &body.reason)
+        .await
+        .map(Json)
+}
+
+/// `person` approves (or denies) approval `id` for `reason`: only approvers
+/// of its project decide; anyone else is told it does not exist (an
+/// administrator who is not an approver may see it, not decide). The step
+/// is recorded in the project's trail.
+pub(super) async fn decide_as(
+    state: &AppState,
+    person: &Person,
+    id: &str,
+    approve: bool,
+    reason: &str,
+) -> Result<ApprovalView, ApiError> {
     let projects: Vec<String> = person.approver_of.iter().cloned().collect();
-    let a = find(&state, &projects, &id).await?.ok_or_else(not_found)?;
-    let gate = gate(&state)?;
+    let a = find(state, &projects, id).await?.ok_or_else(not_found)?;
+    let gate = gate(state)?;
     let decided = gate
         .approvals
-        .decide(&a.project, &id, &person.name, approve, &body.reason, now())
+        .decide(&a.project, id, &person.name, approve, reason, now())
         .await
         .map_err(unavailable)?;
     match decided {
         Ok(a) => {
-            record(&state, &a).await;
-            Ok(Json(view(a)))
+            record(state, &a).await;
+            Ok(view(a))
         }
         Err(Refused::NotFound) => Err(not_found()),
         Err(r @ Refused::OwnRequest) => Err(ApiError::new(

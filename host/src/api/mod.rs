@@ -12,6 +12,7 @@ mod decide;
 mod health;
 mod mask;
 mod plugins;
+mod slack;
 
 use crate::audit::AuditLog;
 use crate::config::MaskSettings;
@@ -125,6 +126,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/approvals/{id}"),
     ("POST", "/v1/approvals/{id}/approve"),
     ("POST", "/v1/approvals/{id}/deny"),
+    ("POST", "/v1/slack/interactions"),
 ];
 
 /// Largest request body accepted, in bytes.
@@ -151,6 +153,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/approvals/{id}", get(approvals::get))
         .route("/v1/approvals/{id}/approve", post(approvals::approve))
         .route("/v1/approvals/{id}/deny", post(approvals::deny))
+        .route(
+            "/v1/slack/interactions",
+            post(slack::interactions)
+                .layer(axum::extract::DefaultBodyLimit::max(slack::MAX_INTERACTION)),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

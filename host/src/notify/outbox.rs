@@ -130,6 +130,11 @@ impl<S: State + 'static> Outbox<S> {
         })
     }
 
+    /// How it delivers: the server configuration's `notify:` section.
+    pub fn settings(&self) -> &NotifySettings {
+        &self.settings
+    }
+
     fn key(project: &str, id: &str) -> Key {
         Key::new(project, KIND, id)
     }

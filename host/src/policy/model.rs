@@ -140,6 +140,10 @@ pub struct RoleSpec {
     /// Projects whose approval requests the person may decide.
     #[serde(default)]
     pub approver: Vec<String>,
+    /// The person's Slack user id (`U…` or `W…`): their Approve / Deny
+    /// clicks in Slack act as them.
+    #[serde(default)]
+    pub slack_user: Option<String>,
 }
 
 /// One agent.

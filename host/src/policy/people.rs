@@ -19,6 +19,9 @@ pub struct Person {
     pub admin_of: BTreeSet<String>,
     /// Projects whose approval requests this person may decide.
     pub approver_of: BTreeSet<String>,
+    /// The person's Slack user id, whose clicks on a Slack message's
+    /// Approve / Deny buttons act as this person.
+    pub slack_user: Option<String>,
 }
 
 impl Person {
@@ -105,6 +108,12 @@ fn role(name: &str, spec: &RoleSpec, at: &dyn Fn(&str) -> String) -> Result<Decl
         .enumerate()
         .map(|(i, t)| token_hash(t, name, &at(&format!("{base}/tokens/{i}"))))
         .collect::<Result<Vec<_>>>()?;
+    if let Some(id) = &spec.slack_user {
+        check_slack_user(id).map_err(|message| Error::Config {
+            path: at(&format!("{base}/slack_user")),
+            message,
+        })?;
+    }
     let mut names = Vec::new();
     for (key, list) in [("admin", &spec.admin), ("approver", &spec.approver)] {
         for (i, project) in list.iter().enumerate() {
@@ -118,8 +127,28 @@ fn role(name: &str, spec: &RoleSpec, at: &dyn Fn(&str) -> String) -> Result<Decl
             server_admin: false,
             admin_of: spec.admin.iter().cloned().collect(),
             approver_of: spec.approver.iter().cloned().collect(),
+            slack_user: spec.slack_user.clone(),
         },
         at: here,
         names,
     })
+}
+
+/// Checks a Slack user id: `U` or `W` and 2 to 20 more capital letters or
+/// digits, as Slack writes them (`U024BE7LH`), never a display name (names
+/// can be changed by their owner; ids cannot).
+fn check_slack_user(id: &str) -> std::result::Result<(), String> {
+    let ok = id.starts_with(['U', 'W'])
+        && (3..=21).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{id}` is not a Slack user id; write the member id Slack shows in the \
+             person's profile (`U024BE7LH`), not their name"
+        ))
+    }
 }

@@ -181,6 +181,7 @@ pub fn assemble_among(
         people.insert(name, d.person);
     }
     check_tokens(&by_name, &people, &people_at)?;
+    check_slack_users(&people, &people_at)?;
     check_retention(decl.audit.as_ref(), &by_name)?;
     let mut hasher = Sha256::new();
     hasher.update(decl.digest);
@@ -211,6 +212,31 @@ pub fn assemble_among(
         },
         projects: by_name,
     })
+}
+
+/// Every Slack user id names one person: a click in Slack must say who
+/// decided.
+fn check_slack_users(
+    people: &BTreeMap<String, Person>,
+    people_at: &BTreeMap<String, String>,
+) -> Result<()> {
+    let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+    for p in people.values() {
+        let Some(id) = p.slack_user.as_deref() else {
+            continue;
+        };
+        if let Some(first) = owner.insert(id, &p.name) {
+            return Err(Error::Config {
+                path: people_at.get(&p.name).cloned().unwrap_or_default(),
+                message: format!(
+                    "`{first}` and `{}` have the same `slack_user` `{id}`; a Slack user acts \
+                     as one person",
+                    p.name
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Every token hash names one identity, across every project: shared

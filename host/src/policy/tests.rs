@@ -363,7 +363,7 @@ fn set_err(root: &Root) -> String {
 #[test]
 fn a_directory_of_projects_compiles_each_with_its_own_agents_and_roles() {
     let people = format!(
-        "admins:\n  ops: [\"{}\"]\nroles:\n  alice:\n    tokens: [\"{}\"]\n    admin: [invoice-processor]\n    approver: [invoice-processor, platform]\n",
+        "admins:\n  ops: [\"{}\"]\nroles:\n  alice:\n    tokens: [\"{}\"]\n    admin: [invoice-processor]\n    approver: [invoice-processor, platform]\n    slack_user: U024BE7LH\n",
         hash(1),
         hash(2)
     );
@@ -401,6 +401,7 @@ fn a_directory_of_projects_compiles_each_with_its_own_agents_and_roles() {
     assert!(!alice.server_admin);
     assert!(alice.administers("invoice-processor") && !alice.administers("platform"));
     assert!(alice.approver_of.contains("platform"));
+    assert_eq!(alice.slack_user.as_deref(), Some("U024BE7LH"));
     assert_eq!(set.server.layout, Layout::Projects);
     assert_eq!(set.server.version.len(), 16);
 }
@@ -456,6 +457,30 @@ fn bad_directories_of_projects_are_refused_at_the_line() {
     assert!(e.starts_with("roles.yaml:4:13:"), "{e}");
     assert!(
         e.contains("names project `smae`, which no policy file defines; projects are: same"),
+        "{e}"
+    );
+    // A Slack user id that is a name, and one id for two people.
+    let e = set_err(&projects(
+        &[(
+            "roles.yaml",
+            "roles:\n  bob:\n    approver: [same]\n    slack_user: \"@bob\"\n",
+        )],
+        &[("a", &[("p.yaml", a)])],
+    ));
+    assert!(
+        e.starts_with("roles.yaml:4:17:") && e.contains("is not a Slack user id"),
+        "{e}"
+    );
+    let e = set_err(&projects(
+        &[(
+            "roles.yaml",
+            "roles:\n  bob: {approver: [same], slack_user: U024BE7LH}\n  \
+             eve: {approver: [same], slack_user: U024BE7LH}\n",
+        )],
+        &[("a", &[("p.yaml", a)])],
+    ));
+    assert!(
+        e.starts_with("roles.yaml:3:") && e.contains("have the same `slack_user` `U024BE7LH`"),
         "{e}"
     );
     // A role that grants nothing.

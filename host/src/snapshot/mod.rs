@@ -146,6 +146,14 @@ impl Snapshot {
         identity::find(agents.chain(people), token)
     }
 
+    /// The person whose `slack_user` is `id`.
+    pub fn slack_person(&self, id: &str) -> Option<&Person> {
+        self.server
+            .people
+            .values()
+            .find(|p| p.slack_user.as_deref() == Some(id))
+    }
+
     /// The person whose token this is (never an agent).
     pub fn person(&self, token: &str) -> Option<&Person> {
         match self.authenticate(token)? {

@@ -1,0 +1,491 @@
+//! End to end, issue 16: human oversight through the real server. Approval
+//! gates (raised, notified in Slack, decided by an approver or a Slack
+//! button, used once, expired), with their abuse cases.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+#[path = "support/two_projects.rs"]
+mod two_projects;
+
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use support::{ConfigDir, HOSTILE, token_hash};
+use two_projects::*;
+
+/// What a receiver was sent: each request's body.
+type Inbox = Arc<Mutex<Vec<String>>>;
+
+/// A Slack-compatible incoming-webhook receiver on loopback: its URL and
+/// what it was sent.
+async fn receiver() -> (String, Inbox) {
+    let inbox: Inbox = Default::default();
+    let log = inbox.clone();
+    let app = axum::Router::new().fallback(move |body: String| {
+        let log = log.clone();
+        async move {
+            log.lock().unwrap().push(body);
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/services/T0/B0/x", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, inbox)
+}
+
+/// Waits (up to 5 s) until `inbox` holds `n` messages.
+async fn arrived(inbox: &Inbox, n: usize) {
+    for _ in 0..100 {
+        if inbox.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// `application/x-www-form-urlencoded` of one value.
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Posts a Slack `block_actions` interaction, as Slack does when `user`
+/// clicks button `action` (value `id`), signed with `secret` at `ts`.
+async fn click(
+    s: &support::Server,
+    secret: &str,
+    ts: i64,
+    user: &str,
+    action: &str,
+    id: &str,
+) -> (u16, Value) {
+    let payload = json!({
+        "type": "block_actions",
+        "user": {"id": user, "username": "someone", "team_id": "T0"},
+        "team": {"id": "T0", "domain": "acme"},
+        "api_app_id": "A0",
+        "trigger_id": "1.2.3",
+        "response_url": "https://hooks.slack.com/actions/T0/1/x",
+        "actions": [{"type": "button", "action_id": action, "block_id": format!("palisade_{id}"),
+                     "value": id, "action_ts": ts.to_string()}],
+    });
+    let body = format!("payload={}", form_encode(&payload.to_string()));
+    let signature = palisade::notify::sign::slack_signature(secret.as_bytes(), ts, body.as_bytes());
+    let resp = reqwest::Client::new()
+        .post(s.url("/v1/slack/interactions"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// The `approval_*` events of `project`'s trail, in order.
+async fn approval_events(s: &support::Server, project: &str) -> Vec<String> {
+    let (_, trail) = get(
+        s,
+        &format!("/v1/audit?project={project}&limit=1000"),
+        "tok-ops",
+    )
+    .await;
+    trail["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["event"].as_str().map(str::to_owned))
+        .filter(|e| e.starts_with("approval_"))
+        .collect()
+}
+
+/// Issue 16, approval gates: seed 000's production deploy raises an
+/// approval; the agent cannot approve it, nor can anyone outside the
+/// project's approvers; an approver's approval allows exactly that request,
+/// once; a long-poll returns when it is decided; every step is recorded.
+#[tokio::test]
+async fn an_approval_allows_its_own_request_once_and_only_an_approver_gives_it() {
+    // A Slack-compatible receiver for seed 000's `slack:#deploy-approvals`.
+    let (hook, slack) = receiver().await;
+    let cfg = ConfigDir::new(
+        "policy: policies\nnotify:\n  slack:\n    channels:\n      \"#deploy-approvals\": {webhook_url_env: PAL_TEST_SLACK_URL}\n",
+    )
+    .with_file("hostile.wasm", HOSTILE);
+    write_projects(&cfg.dir.path().join("policies"), ("", ""));
+    let s = cfg.start_with_env(&[("PAL_TEST_SLACK_URL", hook)]).await;
+    let prod = |service: &str| {
+        req(
+            "aws",
+            "ecs:UpdateService",
+            &format!("arn:aws:ecs:us-east-1:1:service/{service}"),
+            json!({}),
+        )
+    };
+    let (status, first) = decide(&s, "tok-ci", prod("prod-api")).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["decision"], "approval_required", "{first}");
+    let id = first["approval"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(first["approval"]["state"], "pending");
+    // The identical request gets the same approval back.
+    let (_, again) = decide(&s, "tok-ci", prod("prod-api")).await;
+    assert_eq!(again["approval"]["id"], id.as_str());
+    // The approval request appears in Slack, once, with its buttons.
+    arrived(&slack, 1).await;
+    {
+        let got = slack.lock().unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+        let message: Value = serde_json::from_str(&got[0]).unwrap();
+        let text = message.to_string();
+        assert!(
+            text.contains("service/prod-api") && text.contains("ci-runner"),
+            "{text}"
+        );
+        assert!(
+            text.contains("palisade_approve") && text.contains(&id),
+            "{text}"
+        );
+    }
+
+    let post = |path: String, token: &'static str| {
+        let s = &s;
+        async move {
+            call(
+                s,
+                reqwest::Method::POST,
+                &path,
+                token,
+                Some(json!({"reason": "deploy window"})),
+            )
+            .await
+        }
+    };
+    let approve = format!("/v1/approvals/{id}/approve");
+    // An agent never approves, not even another project's.
+    assert_eq!(post(approve.clone(), "tok-ci").await.0, 403);
+    assert_eq!(post(approve.clone(), "tok-invoice").await.0, 403);
+    // Administrators who are not its project's approvers: as if it did not exist.
+    assert_eq!(post(approve.clone(), "tok-inv-admin").await.0, 404);
+    assert_eq!(post(approve.clone(), "tok-plat-admin").await.0, 404);
+    // Bad input changes nothing.
+    let (status, _) = call(
+        &s,
+        reqwest::Method::POST,
+        &approve,
+        "tok-approver",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        post("/v1/approvals/apr_nope/approve".into(), "tok-approver")
+            .await
+            .0,
+        404
+    );
+    // Without a signing secret, Slack's clicks are not taken at all.
+    let (status, body) = click(&s, "any", now(), "U0APPROVER", "palisade_approve", &id).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "slack_not_configured");
+    // Still pending: the agent's retry with it is not allowed.
+    let mut with = prod("prod-api");
+    with["approval_id"] = json!(id);
+    let (_, early) = decide(&s, "tok-ci", with.clone()).await;
+    assert_eq!(early["decision"], "deny", "{early}");
+    assert!(
+        early["reason"].as_str().unwrap().contains("pending"),
+        "{early}"
+    );
+
+    // The agent waits for the decision; the approver approves.
+    let waiter = {
+        let url = s.url(&format!("/v1/approvals/{id}?wait=20s"));
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth("tok-ci")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, approved) = post(approve.clone(), "tok-approver").await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["state"], "approved");
+    assert_eq!(approved["decided_by"], "approver");
+    let waited = waiter.await.unwrap();
+    assert_eq!(waited["state"], "approved", "{waited}");
+    // Decided once.
+    assert_eq!(post(approve.clone(), "tok-approver").await.0, 409);
+    assert_eq!(
+        post(format!("/v1/approvals/{id}/deny"), "tok-approver")
+            .await
+            .0,
+        409
+    );
+
+    // Not for another request.
+    let mut other = prod("prod-web");
+    other["approval_id"] = json!(id);
+    let (_, refused) = decide(&s, "tok-ci", other).await;
+    assert_eq!(refused["decision"], "deny");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("another request"),
+        "{refused}"
+    );
+    // Its own request: allowed, once.
+    let (_, allowed) = decide(&s, "tok-ci", with.clone()).await;
+    assert_eq!(allowed["decision"], "allow", "{allowed}");
+    assert!(
+        allowed["reason"].as_str().unwrap().contains(&id),
+        "{allowed}"
+    );
+    let (_, twice) = decide(&s, "tok-ci", with).await;
+    assert_eq!(twice["decision"], "deny", "{twice}");
+    assert!(
+        twice["reason"].as_str().unwrap().contains("used"),
+        "{twice}"
+    );
+
+    // Listed for the project's people; another project's agent cannot see it.
+    let (status, list) = get(&s, "/v1/approvals?state=used", "tok-approver").await;
+    assert_eq!(status, 200);
+    assert!(
+        list["approvals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == id.as_str())
+    );
+    // A page is bounded: each approval carries its request.
+    let (_, one) = get(&s, "/v1/approvals?limit=1", "tok-approver").await;
+    assert_eq!(one["approvals"].as_array().unwrap().len(), 1, "{one}");
+    for bad in ["limit=0", "limit=201", "state=bogus"] {
+        let (status, _) = get(&s, &format!("/v1/approvals?{bad}"), "tok-approver").await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    let (status, _) = get(&s, &format!("/v1/approvals/{id}"), "tok-invoice").await;
+    assert_eq!(status, 404);
+    let (_, none) = get(&s, "/v1/approvals", "tok-inv-admin").await;
+    assert!(none["approvals"].as_array().unwrap().is_empty(), "{none}");
+
+    // Every step is in the project's trail.
+    let (_, trail) = get(&s, "/v1/audit?project=platform&limit=1000", "tok-ops").await;
+    let events: Vec<&str> = trail["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["event"].as_str())
+        .filter(|e| e.starts_with("approval_"))
+        .collect();
+    assert_eq!(
+        events,
+        ["approval_raised", "approval_approved", "approval_used"]
+    );
+}
+
+/// An approval nobody decides expires on time: the agent's long-poll
+/// returns `expired`, using it is denied, and the expiry is recorded.
+#[tokio::test]
+async fn an_undecided_approval_expires_on_time_and_is_recorded() {
+    let quick = format!(
+        "  quick: [\"{}\"]\nagents:\n  quick:\n    policies:\n      - rule: \"git:push on repos/*\"\n        requires_approval: true\n        approval_timeout: 1s\n",
+        token_hash("tok-quick")
+    );
+    let (s, _cfg) = setup("", ("", &quick)).await;
+    let push = req("git", "push", "repos/api", json!({}));
+    let (_, asked) = decide(&s, "tok-quick", push.clone()).await;
+    assert_eq!(asked["decision"], "approval_required", "{asked}");
+    let id = asked["approval"]["id"].as_str().unwrap().to_owned();
+    // Waiting longer than its timeout: the wait ends with it expired.
+    let (status, waited) = get(&s, &format!("/v1/approvals/{id}?wait=10s"), "tok-quick").await;
+    assert_eq!(status, 200);
+    assert_eq!(waited["state"], "expired", "{waited}");
+    // Too late to approve, too late to use.
+    let (status, _) = call(
+        &s,
+        reqwest::Method::POST,
+        &format!("/v1/approvals/{id}/approve"),
+        "tok-approver",
+        Some(json!({"reason": "late"})),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let mut with = push;
+    with["approval_id"] = json!(id);
+    let (_, late) = decide(&s, "tok-quick", with).await;
+    assert_eq!(late["decision"], "deny", "{late}");
+    // The sweep records the expiry in the project's trail.
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        let (_, trail) = get(&s, "/v1/audit?project=platform&limit=1000", "tok-ops").await;
+        events = trail["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["event"].as_str().map(str::to_owned))
+            .filter(|e| e.starts_with("approval_"))
+            .collect();
+        if events.iter().any(|e| e == "approval_expired") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        events,
+        ["approval_raised", "approval_expired"],
+        "{events:?}"
+    );
+}
+
+/// Seed 000 chapter 6, its second test as written: "ask for an action
+/// requiring approval → approval request should appear in Slack". The
+/// Slack-compatible receiver gets the message; a person approves with its
+/// button (the signed interaction Slack would post); the agent's long-poll
+/// returns and its retry is allowed, once. Forged, stale, unmapped and
+/// out-of-scope clicks change nothing.
+#[tokio::test]
+async fn seed_000_chapter_6_an_approval_appears_in_slack_and_its_button_approves_it() {
+    const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+    let (hook, slack) = receiver().await;
+    let cfg = ConfigDir::new(
+        "policy: policies\nnotify:\n  slack:\n    signing_secret_env: PAL_TEST_SLACK_SECRET\n    \
+         channels:\n      \"#deploy-approvals\": {webhook_url_env: PAL_TEST_SLACK_URL}\n",
+    )
+    .with_file("hostile.wasm", HOSTILE);
+    write_projects(&cfg.dir.path().join("policies"), ("", ""));
+    let s = cfg
+        .start_with_env(&[
+            ("PAL_TEST_SLACK_URL", hook),
+            ("PAL_TEST_SLACK_SECRET", SECRET.to_owned()),
+        ])
+        .await;
+    let deploy = req(
+        "aws",
+        "ecs:UpdateService",
+        "arn:aws:ecs:us-east-1:1:service/prod-api",
+        json!({}),
+    );
+    let (_, asked) = decide(&s, "tok-ci", deploy.clone()).await;
+    assert_eq!(asked["decision"], "approval_required", "{asked}");
+    let id = asked["approval"]["id"].as_str().unwrap().to_owned();
+
+    // The request appears in Slack, with an Approve button for it.
+    arrived(&slack, 1).await;
+    let message: Value = serde_json::from_str(&slack.lock().unwrap()[0]).unwrap();
+    let button = message["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["elements"].as_array())
+        .flatten()
+        .find(|e| e["text"]["text"] == "Approve")
+        .cloned()
+        .unwrap_or_else(|| panic!("no Approve button: {message}"));
+    assert_eq!(button["value"], id.as_str());
+    let action = button["action_id"].as_str().unwrap().to_owned();
+
+    // The agent waits.
+    let waiter = {
+        let url = s.url(&format!("/v1/approvals/{id}?wait=30s"));
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth("tok-ci")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+
+    // Clicks that are not Slack's, or not an approver's of this project.
+    let t = now();
+    let forged = [
+        (
+            click(&s, "not-the-secret", t, "U0APPROVER", &action, &id).await,
+            401,
+        ),
+        (
+            click(&s, SECRET, t - 600, "U0APPROVER", &action, &id).await,
+            401,
+        ),
+        (click(&s, SECRET, t, "U0NOBODY", &action, &id).await, 403),
+        (click(&s, SECRET, t, "U0BOTH", &action, &id).await, 404),
+        (
+            click(&s, SECRET, t, "U0APPROVER", "other_button", &id).await,
+            400,
+        ),
+        (
+            click(&s, SECRET, t, "U0APPROVER", &action, "apr_nope").await,
+            404,
+        ),
+    ];
+    for (i, ((status, body), want)) in forged.iter().enumerate() {
+        assert_eq!(status, want, "case {i}: {body}");
+    }
+    let unsigned = reqwest::Client::new()
+        .post(s.url("/v1/slack/interactions"))
+        .body("payload=%7B%7D")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401);
+    let (_, still) = get(&s, &format!("/v1/approvals/{id}"), "tok-approver").await;
+    assert_eq!(still["state"], "pending", "{still}");
+
+    // The approver clicks Approve.
+    let (status, body) = click(&s, SECRET, now(), "U0APPROVER", &action, &id).await;
+    assert_eq!(status, 200, "{body}");
+    let waited = waiter.await.unwrap();
+    assert_eq!(waited["state"], "approved", "{waited}");
+    assert_eq!(waited["decided_by"], "approver");
+    assert!(
+        waited["decided_reason"]
+            .as_str()
+            .unwrap()
+            .contains("in Slack by user U0APPROVER"),
+        "{waited}"
+    );
+    // A replayed click changes nothing.
+    let (status, _) = click(&s, SECRET, now(), "U0APPROVER", &action, &id).await;
+    assert_eq!(status, 409);
+
+    // The agent's retry is allowed, once.
+    let mut with = deploy;
+    with["approval_id"] = json!(id);
+    let (_, allowed) = decide(&s, "tok-ci", with.clone()).await;
+    assert_eq!(allowed["decision"], "allow", "{allowed}");
+    let (_, again) = decide(&s, "tok-ci", with).await;
+    assert_eq!(again["decision"], "deny", "{again}");
+    assert_eq!(
+        approval_events(&s, "platform").await,
+        ["approval_raised", "approval_approved", "approval_used"]
+    );
+}
