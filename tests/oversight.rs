@@ -12,23 +12,41 @@ use std::sync::{Arc, Mutex};
 use support::{ConfigDir, HOSTILE, token_hash};
 use two_projects::*;
 
-/// What a receiver was sent: each request's body.
-type Inbox = Arc<Mutex<Vec<String>>>;
+/// One request a receiver was sent.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    signature: Option<String>,
+    body: String,
+}
 
-/// A Slack-compatible incoming-webhook receiver on loopback: its URL and
-/// what it was sent.
+/// What a receiver was sent, in order.
+type Inbox = Arc<Mutex<Vec<Received>>>;
+
+/// A receiver on loopback, answering `{"ok": true}` (as Slack's webhooks,
+/// Telegram's Bot API and a webhook endpoint would take a message): its
+/// base URL and what it was sent.
 async fn receiver() -> (String, Inbox) {
     let inbox: Inbox = Default::default();
     let log = inbox.clone();
-    let app = axum::Router::new().fallback(move |body: String| {
-        let log = log.clone();
-        async move {
-            log.lock().unwrap().push(body);
-            "ok"
-        }
-    });
+    let app = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(Received {
+                    path: uri.path().to_owned(),
+                    signature: headers
+                        .get("palisade-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned),
+                    body,
+                });
+                axum::Json(json!({"ok": true}))
+            }
+        },
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/services/T0/B0/x", listener.local_addr().unwrap());
+    let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, inbox)
 }
@@ -100,8 +118,9 @@ async fn click(
     )
 }
 
-/// The `approval_*` events of `project`'s trail, in order.
-async fn approval_events(s: &support::Server, project: &str) -> Vec<String> {
+/// The events of `project`'s trail that start with one of `prefixes`, in
+/// order.
+async fn trail_events(s: &support::Server, project: &str, prefixes: &[&str]) -> Vec<String> {
     let (_, trail) = get(
         s,
         &format!("/v1/audit?project={project}&limit=1000"),
@@ -113,8 +132,13 @@ async fn approval_events(s: &support::Server, project: &str) -> Vec<String> {
         .unwrap()
         .iter()
         .filter_map(|r| r["event"].as_str().map(str::to_owned))
-        .filter(|e| e.starts_with("approval_"))
+        .filter(|e| prefixes.iter().any(|p| e.starts_with(p)))
         .collect()
+}
+
+/// The `approval_*` events of `project`'s trail, in order.
+async fn approval_events(s: &support::Server, project: &str) -> Vec<String> {
+    trail_events(s, project, &["approval_"]).await
 }
 
 /// Issue 16, approval gates: seed 000's production deploy raises an
@@ -124,7 +148,8 @@ async fn approval_events(s: &support::Server, project: &str) -> Vec<String> {
 #[tokio::test]
 async fn an_approval_allows_its_own_request_once_and_only_an_approver_gives_it() {
     // A Slack-compatible receiver for seed 000's `slack:#deploy-approvals`.
-    let (hook, slack) = receiver().await;
+    let (base, slack) = receiver().await;
+    let hook = format!("{base}/services/T0/B0/x");
     let cfg = ConfigDir::new(
         "policy: policies\nnotify:\n  slack:\n    channels:\n      \"#deploy-approvals\": {webhook_url_env: PAL_TEST_SLACK_URL}\n",
     )
@@ -152,7 +177,7 @@ async fn an_approval_allows_its_own_request_once_and_only_an_approver_gives_it()
     {
         let got = slack.lock().unwrap();
         assert_eq!(got.len(), 1, "{got:?}");
-        let message: Value = serde_json::from_str(&got[0]).unwrap();
+        let message: Value = serde_json::from_str(&got[0].body).unwrap();
         let text = message.to_string();
         assert!(
             text.contains("service/prod-api") && text.contains("ci-runner"),
@@ -294,37 +319,41 @@ async fn an_approval_allows_its_own_request_once_and_only_an_approver_gives_it()
     assert!(none["approvals"].as_array().unwrap().is_empty(), "{none}");
 
     // Every step is in the project's trail.
-    let (_, trail) = get(&s, "/v1/audit?project=platform&limit=1000", "tok-ops").await;
-    let events: Vec<&str> = trail["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["event"].as_str())
-        .filter(|e| e.starts_with("approval_"))
-        .collect();
     assert_eq!(
-        events,
+        approval_events(&s, "platform").await,
         ["approval_raised", "approval_approved", "approval_used"]
     );
 }
 
 /// An approval nobody decides expires on time: the agent's long-poll
-/// returns `expired`, using it is denied, and the expiry is recorded.
+/// returns `expired`, using it is denied, and the expiry is recorded. Its
+/// `webhook:` channel hears of it when it is raised and when it expires,
+/// signed; the approval shows the delivery, and the trail records it.
 #[tokio::test]
 async fn an_undecided_approval_expires_on_time_and_is_recorded() {
+    let (base, pager) = receiver().await;
     let quick = format!(
-        "  quick: [\"{}\"]\nagents:\n  quick:\n    policies:\n      - rule: \"git:push on repos/*\"\n        requires_approval: true\n        approval_timeout: 1s\n",
+        "  quick: [\"{}\"]\nagents:\n  quick:\n    policies:\n      - rule: \"git:push on repos/*\"\n        \
+         requires_approval: true\n        approval_timeout: 1s\n        approval_channel: webhook:pager\n",
         token_hash("tok-quick")
     );
-    let (s, _cfg) = setup("", ("", &quick)).await;
+    let config = format!(
+        "notify:\n  webhooks:\n    pager: {{url: \"{base}/hook\", secret_env: PAL_TEST_PAGER_SECRET}}\n"
+    );
+    let env = [("PAL_TEST_PAGER_SECRET", "pager-secret".to_owned())];
+    let (s, _cfg) = setup_with_env(&config, ("", &quick), &env).await;
     let push = req("git", "push", "repos/api", json!({}));
     let (_, asked) = decide(&s, "tok-quick", push.clone()).await;
     assert_eq!(asked["decision"], "approval_required", "{asked}");
     let id = asked["approval"]["id"].as_str().unwrap().to_owned();
-    // Waiting longer than its timeout: the wait ends with it expired.
+    // Waiting longer than its timeout: the wait ends with it expired, and
+    // shows how its notification fared.
     let (status, waited) = get(&s, &format!("/v1/approvals/{id}?wait=10s"), "tok-quick").await;
     assert_eq!(status, 200);
     assert_eq!(waited["state"], "expired", "{waited}");
+    assert_eq!(waited["delivery"]["channel"], "webhook:pager", "{waited}");
+    assert_eq!(waited["delivery"]["stage"], "delivered", "{waited}");
+    assert_eq!(waited["delivery"]["attempts"][0]["status"], 200, "{waited}");
     // Too late to approve, too late to use.
     let (status, _) = call(
         &s,
@@ -339,27 +368,133 @@ async fn an_undecided_approval_expires_on_time_and_is_recorded() {
     with["approval_id"] = json!(id);
     let (_, late) = decide(&s, "tok-quick", with).await;
     assert_eq!(late["decision"], "deny", "{late}");
-    // The sweep records the expiry in the project's trail.
+
+    // The channel heard of it twice, each signed over its body.
+    arrived(&pager, 2).await;
+    let got = pager.lock().unwrap().clone();
+    let kinds: Vec<String> = got
+        .iter()
+        .map(|r| {
+            assert_eq!(r.path, "/hook");
+            let sig = r.signature.as_deref().expect("signed");
+            let t: i64 = sig[2..sig.find(',').unwrap()].parse().unwrap();
+            let want = palisade::notify::sign::sign_webhook(b"pager-secret", t, r.body.as_bytes());
+            assert_eq!(sig, want);
+            let body: Value = serde_json::from_str(&r.body).unwrap();
+            assert_eq!(body["id"], id.as_str(), "{body}");
+            body["type"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, ["approval", "approval_expired"]);
+
+    // The sweep records the expiry, and each delivery, in the trail.
     let mut events = Vec::new();
     for _ in 0..50 {
-        let (_, trail) = get(&s, "/v1/audit?project=platform&limit=1000", "tok-ops").await;
-        events = trail["records"]
-            .as_array()
-            .unwrap()
+        events = trail_events(&s, "platform", &["approval_", "notification_"]).await;
+        if events
             .iter()
-            .filter_map(|r| r["event"].as_str().map(str::to_owned))
-            .filter(|e| e.starts_with("approval_"))
-            .collect();
-        if events.iter().any(|e| e == "approval_expired") {
+            .filter(|e| *e == "notification_delivered")
+            .count()
+            == 2
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    events.sort();
     assert_eq!(
         events,
-        ["approval_raised", "approval_expired"],
+        [
+            "approval_expired",
+            "approval_raised",
+            "notification_delivered",
+            "notification_delivered"
+        ],
         "{events:?}"
     );
+}
+
+/// A Telegram channel gets the request through the Bot API, at the
+/// configured base URL with the bot token; a webhook whose receiver is down
+/// costs nothing but its tries: the decision is answered at once, the
+/// approval shows each failed try, the trail records the failure, and the
+/// server keeps serving.
+#[tokio::test]
+async fn telegram_hears_of_an_approval_and_a_dead_receiver_changes_no_decision() {
+    let (base, telegram) = receiver().await;
+    // A port nothing listens on.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let agent = format!(
+        "  relay: [\"{}\"]\nagents:\n  relay:\n    policies:\n      \
+         - rule: \"git:push on repos/*\"\n        requires_approval: true\n        \
+         approval_channel: \"telegram:-1001234567890\"\n      \
+         - rule: \"git:merge on repos/*\"\n        requires_approval: true\n        \
+         approval_channel: webhook:down\n",
+        token_hash("tok-relay")
+    );
+    let config = format!(
+        "notify:\n  telegram: {{bot_token_env: PAL_TEST_BOT, base_url: \"{base}\"}}\n  \
+         webhooks:\n    down: {{url: \"http://{dead}/hook\", secret_env: PAL_TEST_DOWN}}\n  \
+         retry: {{attempts: 2, first: 1s, max: 1s}}\n  timeout: 2s\n"
+    );
+    let env = [
+        ("PAL_TEST_BOT", "123:bot-token".to_owned()),
+        ("PAL_TEST_DOWN", "down-secret".to_owned()),
+    ];
+    let (s, _cfg) = setup_with_env(&config, ("", &agent), &env).await;
+    let (_, pushed) = decide(&s, "tok-relay", req("git", "push", "repos/api", json!({}))).await;
+    assert_eq!(pushed["decision"], "approval_required", "{pushed}");
+    let (_, merged) = decide(&s, "tok-relay", req("git", "merge", "repos/api", json!({}))).await;
+    assert_eq!(merged["decision"], "approval_required", "{merged}");
+
+    arrived(&telegram, 1).await;
+    let got = telegram.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].path, "/bot123:bot-token/sendMessage");
+    let sent: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(sent["chat_id"], "-1001234567890", "{sent}");
+    let text = sent["text"].as_str().unwrap();
+    assert!(
+        text.contains("relay") && text.contains("git:push on repos/api"),
+        "{text}"
+    );
+
+    // The dead receiver: two tries, both failed, on the approval.
+    let id = merged["approval"]["id"].as_str().unwrap();
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        let (_, a) = get(&s, &format!("/v1/approvals/{id}"), "tok-approver").await;
+        seen = a;
+        if seen["delivery"]["stage"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen["delivery"]["stage"], "failed", "{seen}");
+    let attempts = seen["delivery"]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{seen}");
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a["ok"] == false && a["error"].is_string())
+    );
+    // Still pending for a person to find in the API; the server serves.
+    assert_eq!(seen["state"], "pending");
+    let (status, _) = s.get("/healthz").await;
+    assert_eq!(status, 200);
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        events = trail_events(&s, "platform", &["notification_"]).await;
+        if events.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    events.sort();
+    assert_eq!(events, ["notification_delivered", "notification_failed"]);
 }
 
 /// Seed 000 chapter 6, its second test as written: "ask for an action
@@ -371,7 +506,8 @@ async fn an_undecided_approval_expires_on_time_and_is_recorded() {
 #[tokio::test]
 async fn seed_000_chapter_6_an_approval_appears_in_slack_and_its_button_approves_it() {
     const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
-    let (hook, slack) = receiver().await;
+    let (base, slack) = receiver().await;
+    let hook = format!("{base}/services/T0/B0/x");
     let cfg = ConfigDir::new(
         "policy: policies\nnotify:\n  slack:\n    signing_secret_env: PAL_TEST_SLACK_SECRET\n    \
          channels:\n      \"#deploy-approvals\": {webhook_url_env: PAL_TEST_SLACK_URL}\n",
@@ -396,7 +532,7 @@ async fn seed_000_chapter_6_an_approval_appears_in_slack_and_its_button_approves
 
     // The request appears in Slack, with an Approve button for it.
     arrived(&slack, 1).await;
-    let message: Value = serde_json::from_str(&slack.lock().unwrap()[0]).unwrap();
+    let message: Value = serde_json::from_str(&slack.lock().unwrap()[0].body).unwrap();
     let button = message["blocks"]
         .as_array()
         .unwrap()
@@ -487,5 +623,78 @@ async fn seed_000_chapter_6_an_approval_appears_in_slack_and_its_button_approves
     assert_eq!(
         approval_events(&s, "platform").await,
         ["approval_raised", "approval_approved", "approval_used"]
+    );
+}
+
+/// Approvals are state, not memory: after a restart a pending approval can
+/// still be approved and used once, and one whose deadline passes while the
+/// server is down (or starting) is expired, and recorded as such.
+#[tokio::test]
+async fn pending_approvals_survive_a_restart_and_still_expire_on_time() {
+    let quick = format!(
+        "  quick: [\"{}\"]\nagents:\n  quick:\n    policies:\n      - rule: \"git:push on repos/*\"\n        \
+         requires_approval: true\n        approval_timeout: 2s\n",
+        token_hash("tok-quick")
+    );
+    let (s, cfg) = setup("", ("", &quick)).await;
+    let deploy = req(
+        "aws",
+        "ecs:UpdateService",
+        "arn:aws:ecs:us-east-1:1:service/prod-api",
+        json!({}),
+    );
+    let push = req("git", "push", "repos/api", json!({}));
+    let (_, slow) = decide(&s, "tok-ci", deploy.clone()).await;
+    let (_, fast) = decide(&s, "tok-quick", push).await;
+    let slow_id = slow["approval"]["id"].as_str().unwrap().to_owned();
+    let fast_id = fast["approval"]["id"].as_str().unwrap().to_owned();
+    assert!(s.terminate().success());
+
+    let s = cfg.start().await;
+    // The 2-second one is over, whether or not the sweep has run yet.
+    let (_, fast) = get(
+        &s,
+        &format!("/v1/approvals/{fast_id}?wait=10s"),
+        "tok-quick",
+    )
+    .await;
+    assert_eq!(fast["state"], "expired", "{fast}");
+    // The hour-long one is still pending, and works as before.
+    let (_, slow) = get(&s, &format!("/v1/approvals/{slow_id}"), "tok-ci").await;
+    assert_eq!(slow["state"], "pending", "{slow}");
+    let (status, _) = call(
+        &s,
+        reqwest::Method::POST,
+        &format!("/v1/approvals/{slow_id}/approve"),
+        "tok-approver",
+        Some(json!({"reason": "after the restart"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut with = deploy;
+    with["approval_id"] = json!(slow_id);
+    let (_, allowed) = decide(&s, "tok-ci", with.clone()).await;
+    assert_eq!(allowed["decision"], "allow", "{allowed}");
+    let (_, again) = decide(&s, "tok-ci", with).await;
+    assert_eq!(again["decision"], "deny", "{again}");
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        events = approval_events(&s, "platform").await;
+        if events.iter().any(|e| e == "approval_expired") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            "approval_approved",
+            "approval_expired",
+            "approval_raised",
+            "approval_raised",
+            "approval_used"
+        ],
+        "{events:?}"
     );
 }

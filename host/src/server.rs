@@ -61,7 +61,7 @@ pub async fn run(
     };
     let live = Live::new();
     let state = AppState::serving(live.clone(), loaded.config.masking, mask_key, audit.clone());
-    let gate = open_gate(&loaded)?;
+    let gate = open_gate(&loaded, audit.as_ref())?;
     state.set_gate(gate.clone());
     let app = api::app(state.clone());
 
@@ -208,6 +208,7 @@ async fn sweep_approvals(
                 Ok(expired) => {
                     for a in &expired {
                         crate::api::record_approval(&state, a).await;
+                        gate.tell_closed(a).await;
                     }
                 }
                 Err(e) => tracing::warn!(project, error = %e, "cannot sweep expired approvals"),
@@ -217,14 +218,59 @@ async fn sweep_approvals(
 }
 
 /// The approval gate on the data directory's state store (`state.db`) and
-/// the configuration's notification channels.
-fn open_gate(loaded: &LoadedConfig) -> Result<Arc<crate::oversight::ServerGate>> {
+/// the configuration's notification channels; each notification's outcome
+/// is recorded in `audit` (when audit is enabled).
+fn open_gate(
+    loaded: &LoadedConfig,
+    audit: Option<&Arc<crate::audit::AuditLog>>,
+) -> Result<Arc<crate::oversight::ServerGate>> {
     let state = Arc::new(crate::store::SqliteState::open(&loaded.config.data_dir)?);
     let outbox = crate::notify::Outbox::new(state.clone(), loaded.config.notify.clone());
+    if let Some(audit) = audit.cloned() {
+        outbox.on_settled(Box::new(move |project, n| {
+            let entry = settled_entry(project, n);
+            let audit = audit.clone();
+            tokio::spawn(async move {
+                if let Err(e) = audit.append(entry).await {
+                    tracing::error!(error = %e, "cannot record a notification's outcome");
+                }
+            });
+        }));
+    }
     Ok(Arc::new(crate::oversight::Gate {
         approvals: crate::oversight::Approvals::new(state),
         outbox,
     }))
+}
+
+/// The audit record of a notification that ended: `notification_delivered`
+/// or `notification_failed`, in its project's trail, naming what it was
+/// about (an approval's id), the channel, the tries and the last outcome.
+fn settled_entry(project: &str, n: &crate::notify::Notification) -> crate::audit::AdminEntry {
+    let delivered = n.stage == crate::notify::Stage::Delivered;
+    let last = n.attempts.last();
+    let mut details = std::collections::BTreeMap::from([
+        ("notification".to_owned(), n.id.clone().into()),
+        ("channel".to_owned(), n.channel.clone().into()),
+        ("about".to_owned(), n.message.kind.clone().into()),
+        ("id".to_owned(), n.message.id.clone().into()),
+        ("attempts".to_owned(), n.attempts.len().into()),
+    ]);
+    if let Some(status) = last.and_then(|a| a.delivery.status) {
+        details.insert("status".into(), status.into());
+    }
+    crate::audit::AdminEntry {
+        event: if delivered {
+            "notification_delivered"
+        } else {
+            "notification_failed"
+        }
+        .into(),
+        project: Some(project.to_owned()),
+        reason: last.and_then(|a| a.delivery.error.clone()),
+        details,
+        ..crate::audit::AdminEntry::default()
+    }
 }
 
 /// Starts export and retention on the schedule of the policy serving at

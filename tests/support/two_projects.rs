@@ -91,10 +91,19 @@ pub fn write_projects(root: &Path, extra: (&str, &str)) {
 }
 
 pub async fn setup(config: &str, extra: (&str, &str)) -> (Server, ConfigDir) {
+    setup_with_env(config, extra, &[]).await
+}
+
+/// [`setup`] with environment variables for the server.
+pub async fn setup_with_env(
+    config: &str,
+    extra: (&str, &str),
+    env: &[(&str, String)],
+) -> (Server, ConfigDir) {
     let cfg =
         ConfigDir::new(&format!("policy: policies\n{config}")).with_file("hostile.wasm", HOSTILE);
     write_projects(&cfg.dir.path().join("policies"), extra);
-    let server = cfg.start().await;
+    let server = cfg.start_with_env(env).await;
     (server, cfg)
 }
 

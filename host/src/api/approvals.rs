@@ -22,6 +22,10 @@ use std::time::Duration;
 /// Longest `?wait=`.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
+/// How often a long-poll reads its approval again when nothing here woke
+/// it (another process may have decided it).
+const RECHECK: Duration = Duration::from_secs(1);
+
 fn now() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
@@ -48,6 +52,18 @@ pub(super) struct ApprovalView {
     state: Stage,
     /// RFC 3339 of `expires_at`.
     expires: String,
+    /// How its notification fared (`GET /v1/approvals/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery: Option<DeliveryView>,
+}
+
+/// An approval's notification: where it went, where it is, every try.
+#[derive(Debug, Serialize)]
+pub(super) struct DeliveryView {
+    notification: String,
+    channel: String,
+    stage: crate::notify::Stage,
+    attempts: Vec<crate::notify::Attempt>,
 }
 
 fn view(a: Approval) -> ApprovalView {
@@ -59,7 +75,31 @@ fn view(a: Approval) -> ApprovalView {
         approval: a,
         state,
         expires,
+        delivery: None,
     }
+}
+
+/// [`view`] with how its notification fared, read from the outbox (left
+/// out, and logged, if it cannot be read).
+async fn view_with_delivery(state: &AppState, a: Approval) -> ApprovalView {
+    let found = match (&a.notification, state.gate()) {
+        (Some(id), Some(gate)) => gate
+            .outbox
+            .get(&a.project, id)
+            .await
+            .inspect_err(|e| tracing::warn!(approval = %a.id, error = %e, "cannot read an approval's notification"))
+            .ok()
+            .flatten(),
+        _ => None,
+    };
+    let mut v = view(a);
+    v.delivery = found.map(|n| DeliveryView {
+        notification: n.id,
+        channel: n.channel,
+        stage: n.stage,
+        attempts: n.attempts,
+    });
+    v
 }
 
 pub(super) fn gate(state: &AppState) -> Result<&crate::oversight::ServerGate, ApiError> {
@@ -137,16 +177,29 @@ pub(super) async fn get(
         }
     };
     let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = gate(&state)?.approvals.changes();
     loop {
+        // Seen before reading, so that a step taken after the read wakes
+        // the wait below.
+        changes.borrow_and_update();
         let a = find(&state, &projects, &id).await?.ok_or_else(not_found)?;
         if agent.as_ref().is_some_and(|name| *name != a.agent) {
             return Err(not_found());
         }
-        let pending = a.stage_at(now()) == Stage::Pending;
-        if !pending || tokio::time::Instant::now() >= deadline {
-            return Ok(Json(view(a)));
+        let at = now();
+        if a.stage_at(at) != Stage::Pending || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(view_with_delivery(&state, a).await));
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Woken by a step here, at its deadline, or after a second (a step
+        // another replica took is only seen by reading).
+        let to_expiry = Duration::from_micros(u64::try_from(a.expires_at - at).unwrap_or(0));
+        let until = deadline
+            .min(tokio::time::Instant::now() + to_expiry)
+            .min(tokio::time::Instant::now() + RECHECK);
+        tokio::select! {
+            Ok(()) = changes.changed() => {}
+            () = tokio::time::sleep_until(until) => {}
+        }
     }
 }
 

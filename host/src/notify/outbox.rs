@@ -90,7 +90,14 @@ pub struct Outbox<S> {
     /// `(project, id)`: retried with the same backoff, at most
     /// `retry.attempts` times, then given up (logged), never every second.
     store_failures: Mutex<std::collections::HashMap<(String, String), u32>>,
+    /// Told of each notification that ended (delivered, or failed for
+    /// good), with its project: the server records it in the audit trail.
+    settled: std::sync::OnceLock<Settled>,
 }
+
+/// What [`Outbox::on_settled`] calls: the project and the notification,
+/// now `delivered` or `failed`.
+pub type Settled = Box<dyn Fn(&str, &Notification) + Send + Sync>;
 
 fn now_micros() -> i64 {
     jiff::Timestamp::now().as_microsecond()
@@ -127,7 +134,15 @@ impl<S: State + 'static> Outbox<S> {
             wake: tokio::sync::Notify::new(),
             stopping: AtomicBool::new(false),
             store_failures: Mutex::new(std::collections::HashMap::new()),
+            settled: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Has `f` told of every notification that ends from now on (once per
+    /// notification, after its outcome is written). Set once; later calls
+    /// are ignored.
+    pub fn on_settled(&self, f: Settled) {
+        let _ = self.settled.set(f);
     }
 
     /// How it delivers: the server configuration's `notify:` section.
@@ -342,8 +357,12 @@ impl<S: State + 'static> Outbox<S> {
             .state
             .put(key, value, Expect::Version(stored.version))
             .await?;
-        if written.is_ok() && n.stage == Stage::Pending {
-            self.schedule(n.next_at, project, id);
+        if written.is_ok() {
+            match (n.stage, self.settled.get()) {
+                (Stage::Pending, _) => self.schedule(n.next_at, project, id),
+                (_, Some(settled)) => settled(project, &n),
+                (_, None) => {}
+            }
         }
         Ok(())
     }

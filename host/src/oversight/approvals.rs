@@ -249,6 +249,9 @@ pub struct Approvals<S> {
     /// reads the store), and every step this process takes on an approval
     /// drops its entry.
     open_cache: moka::sync::Cache<(String, String), Approval>,
+    /// Bumped after every step this process takes on any approval (decided,
+    /// used, cancelled, expired), so that a long-poll wakes at once.
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 /// How long [`Approvals`] trusts what it last read of an open approval (a
@@ -286,7 +289,18 @@ impl<S: State> Approvals<S> {
                 .max_capacity(100_000)
                 .time_to_live(OPEN_CACHE_TTL)
                 .build(),
+            changed: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// A receiver that sees a change after every step this process takes
+    /// on an approval (a step another process takes is not seen: poll too).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    fn touched(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     fn forget(&self, project: &str, fingerprint: &str) {
@@ -473,7 +487,11 @@ impl<S: State> Approvals<S> {
                 limit: None,
             },
         ];
-        Ok(self.state.transact(ops).await?.is_ok())
+        let closed = self.state.transact(ops).await?.is_ok();
+        if closed {
+            self.touched();
+        }
+        Ok(closed)
     }
 
     /// `approver` approves (`approve`) or denies approval `id` of
@@ -537,7 +555,10 @@ impl<S: State> Approvals<S> {
             ]
         };
         match self.state.transact(ops).await? {
-            Ok(_) => Ok(Ok(decided)),
+            Ok(_) => {
+                self.touched();
+                Ok(Ok(decided))
+            }
             Err(_) => Ok(Err(Refused::Raced)),
         }
     }

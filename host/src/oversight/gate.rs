@@ -13,7 +13,7 @@
 //! approval comes with it. If the state store cannot be reached, the answer
 //! is `deny` with the cause: never an allow.
 
-use super::approvals::{Approval, Approvals, Raise, Requested};
+use super::approvals::{Approval, Approvals, Raise, Requested, Stage};
 use crate::decision::{Decision, Outcome};
 use crate::notify::{Channel, Message, Outbox};
 use crate::policy::Agent;
@@ -231,6 +231,38 @@ impl<S: State + 'static> Gate<S> {
             created: opened.created,
             notification,
             expired: opened.expired.map(Box::new),
+        }
+    }
+
+    /// Tells an approval's channel (if it has one) that it closed without
+    /// being used: expired, or cancelled. Its buttons no longer do
+    /// anything. Returns the notification's id, if one was queued.
+    pub async fn tell_closed(&self, a: &Approval) -> Option<String> {
+        let channel = Channel::parse(a.channel.as_deref()?).ok()?;
+        let mut m = message(a);
+        let (what, why) = match (a.stage, &a.decided_by) {
+            (Stage::Cancelled, by) => (
+                "cancelled",
+                format!(
+                    "cancelled by {}: {}",
+                    by.as_deref().unwrap_or("the server"),
+                    a.decided_reason.as_deref().unwrap_or("no reason given")
+                ),
+            ),
+            (_, Some(by)) => ("expired", format!("approved by {by}, not used in time")),
+            (_, None) => ("expired", "nobody decided in time".to_owned()),
+        };
+        m.kind = format!("approval_{what}");
+        m.title = format!("{}'s approval request {what}", a.agent);
+        m.fields.retain(|(name, _)| name != "expires");
+        m.fields.insert(0, ("outcome".into(), why));
+        m.actions = false;
+        match self.outbox.enqueue(&a.project, &channel, m).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::warn!(approval = %a.id, error = %e, "cannot queue the notice of a closed approval");
+                None
+            }
         }
     }
 }
