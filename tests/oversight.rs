@@ -698,3 +698,301 @@ async fn pending_approvals_survive_a_restart_and_still_expire_on_time() {
         "{events:?}"
     );
 }
+
+/// An administrator's POST as `token` with `body`.
+async fn post_as(s: &support::Server, path: &str, token: &str, body: Value) -> (u16, Value) {
+    call(s, reqwest::Method::POST, path, token, Some(body)).await
+}
+
+/// Seed 002's bar is "under 30 seconds from a single action"; ours is the
+/// next request. Eight clients hammer one session with requests the policy
+/// allows; an administrator kills the session; no allow is answered after
+/// the kill's answer, every later decision names the kill and who took it,
+/// the session's pending approval is cancelled and its long-poll returns,
+/// and the agent's other sessions go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_session_gets_no_allow_after_the_kill_while_8_clients_hammer_it() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let (s, _cfg) = setup("", ("", "")).await;
+    let s = Arc::new(s);
+    let read = req("git", "read", "repos/api", json!({}));
+    let (_, first) = decide(&s, "tok-ci", read.clone()).await;
+    assert_eq!(first["decision"], "allow", "{first}");
+    // A pending approval in the session, and the agent waiting on it.
+    let deploy = req(
+        "aws",
+        "ecs:UpdateService",
+        "arn:aws:ecs:us-east-1:1:service/prod-api",
+        json!({}),
+    );
+    let (_, asked) = decide(&s, "tok-ci", deploy).await;
+    let approval = asked["approval"]["id"].as_str().unwrap().to_owned();
+    let waiter = {
+        let url = s.url(&format!("/v1/approvals/{approval}?wait=60s"));
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let v: Value = reqwest::Client::new()
+                .get(url)
+                .bearer_auth("tok-ci")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (v, started.elapsed())
+        })
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (s, stop, read) = (s.clone(), stop.clone(), read.clone());
+        clients.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let answer: Value = client
+                    .post(s.url("/v1/decide"))
+                    .bearer_auth("tok-ci")
+                    .json(&read)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                seen.push((Instant::now(), answer));
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (status, killed) = post_as(
+        &s,
+        "/v1/sessions/s-1/kill",
+        "tok-plat-admin",
+        json!({"reason": "runaway loop"}),
+    )
+    .await;
+    let killed_at = Instant::now();
+    assert_eq!(status, 200, "{killed}");
+    assert_eq!(killed["projects"], json!(["platform"]));
+    assert_eq!(killed["approvals_cancelled"], json!([approval]));
+    assert_eq!(killed["saved"], true);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut before = 0;
+    let mut after = Vec::new();
+    for c in clients {
+        for (at, answer) in c.await.unwrap() {
+            if at <= killed_at {
+                before += usize::from(answer["decision"] == "allow");
+            } else {
+                after.push(answer);
+            }
+        }
+    }
+    assert!(before > 0, "the clients were allowed before the kill");
+    assert!(!after.is_empty(), "the clients asked after the kill");
+    let allowed_after = after.iter().filter(|a| a["decision"] == "allow").count();
+    assert_eq!(allowed_after, 0, "allows answered after the kill's answer");
+    let denial = &after[after.len() - 1];
+    assert_eq!(denial["code"], "session_killed", "{denial}");
+    let reason = denial["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("session `s-1` was killed by plat-admin")
+            && reason.ends_with("runaway loop"),
+        "{reason}"
+    );
+
+    // The long-poll returned at once with the approval cancelled; it can no
+    // longer be approved.
+    let (waited, took) = waiter.await.unwrap();
+    assert_eq!(waited["state"], "cancelled", "{waited}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    let (status, body) = post_as(
+        &s,
+        &format!("/v1/approvals/{approval}/approve"),
+        "tok-approver",
+        json!({"reason": "too late"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled"),
+        "{body}"
+    );
+
+    // The agent's other sessions, and the other agents, go on.
+    let mut other = read.clone();
+    other["session"] = json!("s-2");
+    let (_, fine) = decide(&s, "tok-ci", other).await;
+    assert_eq!(fine["decision"], "allow", "{fine}");
+    let (_, holds) = get(&s, "/v1/holds", "tok-plat-admin").await;
+    assert_eq!(holds["holds"][0]["scope"], "session", "{holds}");
+    assert_eq!(holds["holds"][0]["target"], "s-1", "{holds}");
+    let mut events = trail_events(&s, "platform", &["session_", "approval_"]).await;
+    events.sort();
+    assert_eq!(
+        events,
+        ["approval_cancelled", "approval_raised", "session_killed"],
+        "{events:?}"
+    );
+}
+
+/// An agent is suspended and resumed, a project paused and resumed, by
+/// their administrators only; the holds outlive a restart; another
+/// project is never touched; bad requests change nothing.
+#[tokio::test]
+async fn agents_are_suspended_and_projects_paused_until_resumed_by_their_administrators() {
+    let (s, cfg) = setup("", ("", "")).await;
+    let read = req("git", "read", "repos/api", json!({}));
+    let invoice = req("stripe", "invoices:read", "in_123", json!({}));
+    let (_, ok) = decide(&s, "tok-invoice", invoice.clone()).await;
+    let invoice_before = ok["decision"].clone();
+
+    // Who may not, and bad requests: nothing changes.
+    let bad = [
+        (
+            "/v1/agents/ci-runner/suspend",
+            "tok-inv-admin",
+            json!({}),
+            404,
+        ),
+        (
+            "/v1/agents/ci-runner/suspend",
+            "tok-approver",
+            json!({}),
+            403,
+        ),
+        ("/v1/agents/ci-runner/suspend", "tok-ci", json!({}), 401),
+        (
+            "/v1/agents/nobody/suspend",
+            "tok-plat-admin",
+            json!({}),
+            404,
+        ),
+        (
+            "/v1/agents/ci-runner/suspend",
+            "tok-plat-admin",
+            json!({"resaon": "x"}),
+            400,
+        ),
+        (
+            "/v1/agents/ci-runner/suspend",
+            "tok-plat-admin",
+            json!({"reason": "x".repeat(2000)}),
+            400,
+        ),
+        (
+            "/v1/projects/platform/pause",
+            "tok-inv-admin",
+            json!({}),
+            404,
+        ),
+        (
+            "/v1/projects/platform/pause",
+            "tok-plat-admin",
+            json!({"project": "platform"}),
+            400,
+        ),
+        ("/v1/projects/nowhere/pause", "tok-ops", json!({}), 404),
+        (
+            "/v1/agents/ci-runner/resume",
+            "tok-plat-admin",
+            json!({}),
+            409,
+        ),
+        (
+            "/v1/projects/platform/resume",
+            "tok-plat-admin",
+            json!({}),
+            409,
+        ),
+    ];
+    for (path, token, body, want) in bad {
+        let (status, answer) = post_as(&s, path, token, body).await;
+        assert_eq!(status, want, "{path} as {token}: {answer}");
+    }
+    let (_, holds) = get(&s, "/v1/holds", "tok-ops").await;
+    assert_eq!(holds["holds"], json!([]), "{holds}");
+    let (_, still) = decide(&s, "tok-ci", read.clone()).await;
+    assert_eq!(still["decision"], "allow", "{still}");
+
+    // Suspended: every session of the agent; the other agents go on.
+    let (status, _) = post_as(
+        &s,
+        "/v1/agents/ci-runner/suspend",
+        "tok-plat-admin",
+        json!({"reason": "leaked token"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut elsewhere = read.clone();
+    elsewhere["session"] = json!("s-9");
+    let (_, denied) = decide(&s, "tok-ci", elsewhere).await;
+    assert_eq!(denied["code"], "agent_suspended", "{denied}");
+    assert!(
+        denied["reason"]
+            .as_str()
+            .unwrap()
+            .contains("agent `ci-runner` is suspended by plat-admin"),
+        "{denied}"
+    );
+    let (_, reviewer) = decide(&s, "tok-reviewer", read.clone()).await;
+    assert_eq!(reviewer["decision"], "allow", "{reviewer}");
+
+    // Paused: every agent of the project, none of another.
+    let (status, _) = post_as(&s, "/v1/projects/platform/pause", "tok-ops", json!({})).await;
+    assert_eq!(status, 200);
+    let (_, paused) = decide(&s, "tok-reviewer", read.clone()).await;
+    assert_eq!(paused["code"], "project_paused", "{paused}");
+    let (_, other) = decide(&s, "tok-invoice", invoice.clone()).await;
+    assert_eq!(other["decision"], invoice_before, "{other}");
+
+    // Both outlive a restart.
+    assert!(s.terminate().success());
+    let s = cfg.start().await;
+    let (_, paused) = decide(&s, "tok-reviewer", read.clone()).await;
+    assert_eq!(paused["code"], "project_paused", "{paused}");
+
+    // Resumed: the project, then the agent.
+    let (status, _) = post_as(
+        &s,
+        "/v1/projects/platform/resume",
+        "tok-plat-admin",
+        json!({"reason": "contained"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, back) = decide(&s, "tok-reviewer", read.clone()).await;
+    assert_eq!(back["decision"], "allow", "{back}");
+    let (_, still) = decide(&s, "tok-ci", read.clone()).await;
+    assert_eq!(still["code"], "agent_suspended", "{still}");
+    let (status, _) = post_as(
+        &s,
+        "/v1/agents/ci-runner/resume",
+        "tok-plat-admin",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, back) = decide(&s, "tok-ci", read).await;
+    assert_eq!(back["decision"], "allow", "{back}");
+    let events = trail_events(&s, "platform", &["agent_", "project_"]).await;
+    assert_eq!(
+        events,
+        [
+            "agent_suspended",
+            "project_paused",
+            "project_resumed",
+            "agent_resumed"
+        ],
+        "{events:?}"
+    );
+}

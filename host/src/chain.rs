@@ -125,27 +125,30 @@ async fn run(
 /// allow → allow; else deny (nothing allowed it).
 pub fn combine(steps: Vec<Step>, service: &str) -> Decision {
     let first = |v: &str| steps.iter().find(|s| s.verdict == v);
-    let (outcome, reason) = if let Some(s) = first("error") {
+    let (outcome, reason, code) = if let Some(s) = first("error") {
         (
             Outcome::Deny,
             format!("denied: plugin `{}` failed: {}", s.plugin, s.reason),
+            Some("plugin_failed"),
         )
     } else if let Some(s) = first("deny") {
-        (Outcome::Deny, s.reason.clone())
+        (Outcome::Deny, s.reason.clone(), None)
     } else if let Some(s) = first("approve") {
-        (Outcome::ApprovalRequired, s.reason.clone())
+        (Outcome::ApprovalRequired, s.reason.clone(), None)
     } else if let Some(s) = first("allow") {
-        (Outcome::Allow, s.reason.clone())
+        (Outcome::Allow, s.reason.clone(), None)
     } else {
         (
             Outcome::Deny,
             format!("denied by default: no rule of this agent allows this on `{service}`"),
+            Some("no_matching_rule"),
         )
     };
     Decision {
         outcome,
         reason,
         steps,
+        code,
     }
 }
 

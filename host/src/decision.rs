@@ -45,6 +45,30 @@ pub struct Decision {
     pub reason: String,
     /// Each plugin's verdict and cost, in chain order.
     pub steps: Vec<Step>,
+    /// For a denial the host gave, not a rule: its machine-readable cause
+    /// (`session_killed`, `agent_suspended`, `project_paused`,
+    /// `approval_expired`, `plugin_failed`, `no_matching_rule`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+}
+
+impl Decision {
+    /// A denial the host gives before or after the plugins, with its cause.
+    pub fn host_denial(reason: String, code: &'static str) -> Self {
+        Self {
+            outcome: Outcome::Deny,
+            reason,
+            steps: Vec::new(),
+            code: Some(code),
+        }
+    }
+
+    /// Turns this decision into a denial the host gives, keeping its steps.
+    pub fn deny_with(&mut self, reason: String, code: &'static str) {
+        self.outcome = Outcome::Deny;
+        self.reason = reason;
+        self.code = Some(code);
+    }
 }
 
 impl Outcome {

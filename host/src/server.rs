@@ -238,7 +238,8 @@ fn open_gate(
         }));
     }
     Ok(Arc::new(crate::oversight::Gate {
-        approvals: crate::oversight::Approvals::new(state),
+        approvals: crate::oversight::Approvals::new(state.clone()),
+        containment: crate::oversight::Containment::new(state),
         outbox,
     }))
 }

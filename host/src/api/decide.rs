@@ -77,6 +77,10 @@ pub(super) struct DecideQuery {
 pub(super) struct DecideAnswer {
     decision: Outcome,
     reason: String,
+    /// For a denial the host gave (a hold, an approval that cannot be
+    /// used, a plugin that failed…), its machine-readable cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
     decision_id: String,
     policy_version: String,
     project: String,
@@ -186,6 +190,7 @@ pub(super) async fn decide(
     Ok(Json(DecideAnswer {
         decision: decision.outcome,
         reason: decision.reason,
+        code: decision.code,
         decision_id,
         policy_version: project.policy.version.clone(),
         project: project.policy.project.clone(),
@@ -214,12 +219,28 @@ async fn decide_and_record(
             "the authenticated agent is not in the policy",
         )
     })?;
-    // Plugins run here, on an async worker: they yield at every epoch tick.
-    let mut decision = chain::decide(&project.policy, &project.plugins, agent, &request).await;
+    // Containment first: a killed session, a suspended agent or a paused
+    // project is denied before any plugin runs. The guard is held until
+    // the answer is recorded, so that a hold taken meanwhile waits for it
+    // (see `oversight::containment`).
+    let _inflight = match state.gate() {
+        Some(gate) => Some(gate.containment.enter().await),
+        None => None,
+    };
+    let (mut decision, stopped) = match held(&state, &request).await {
+        Some(denial) => (denial, true),
+        None => {
+            // Plugins run here, on an async worker: they yield at every
+            // epoch tick.
+            let d = chain::decide(&project.policy, &project.plugins, agent, &request).await;
+            (d, false)
+        }
+    };
     // A decision that needs a person: raise its approval, or use the one
     // the agent brings back (see `oversight::gate`). Without a state store,
     // an approval brought back cannot be checked: deny.
     let gated = match state.gate() {
+        Some(_) if stopped => Gated::Untouched,
         Some(gate) => {
             let now = jiff::Timestamp::now().as_microsecond();
             let defaults = &project.policy.approvals;
@@ -234,8 +255,10 @@ async fn decide_and_record(
             .await
         }
         None if approval_id.is_some() && decision.outcome == Outcome::ApprovalRequired => {
-            decision.outcome = Outcome::Deny;
-            decision.reason = "denied: approvals are not available on this server".into();
+            decision.deny_with(
+                "denied: approvals are not available on this server".into(),
+                "approvals_unavailable",
+            );
             Gated::Untouched
         }
         None => Gated::Untouched,
@@ -277,6 +300,27 @@ async fn decide_and_record(
         _ => {}
     }
     Ok((decision, gated))
+}
+
+/// The denial a hold on `request`'s project, agent or session gives, if
+/// any; a hold that cannot be read denies too (the cause is logged).
+async fn held(state: &AppState, request: &DecisionRequest) -> Option<Decision> {
+    let gate = state.gate()?;
+    match gate
+        .containment
+        .check(&request.project, &request.agent, &request.session)
+        .await
+    {
+        Ok(None) => None,
+        Ok(Some(hold)) => Some(Decision::host_denial(hold.denial(), hold.scope.code())),
+        Err(e) => {
+            tracing::error!(project = %request.project, error = %e, "cannot read the project's holds; the decision is denied");
+            Some(Decision::host_denial(
+                "denied: the kill switch's state cannot be read".into(),
+                "state_unavailable",
+            ))
+        }
+    }
 }
 
 /// The audit record of a decision. Its free text (the resource, the reason,

@@ -8,6 +8,7 @@ mod approvals;
 pub use approvals::record as record_approval;
 mod audit;
 mod auth;
+mod containment;
 mod decide;
 mod health;
 mod mask;
@@ -127,6 +128,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/approvals/{id}/approve"),
     ("POST", "/v1/approvals/{id}/deny"),
     ("POST", "/v1/slack/interactions"),
+    ("POST", "/v1/sessions/{id}/kill"),
+    ("POST", "/v1/agents/{name}/suspend"),
+    ("POST", "/v1/agents/{name}/resume"),
+    ("POST", "/v1/projects/{name}/pause"),
+    ("POST", "/v1/projects/{name}/resume"),
+    ("GET", "/v1/holds"),
 ];
 
 /// Largest request body accepted, in bytes.
@@ -153,6 +160,21 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/approvals/{id}", get(approvals::get))
         .route("/v1/approvals/{id}/approve", post(approvals::approve))
         .route("/v1/approvals/{id}/deny", post(approvals::deny))
+        .route("/v1/sessions/{id}/kill", post(containment::kill_session))
+        .route(
+            "/v1/agents/{name}/suspend",
+            post(containment::suspend_agent),
+        )
+        .route("/v1/agents/{name}/resume", post(containment::resume_agent))
+        .route(
+            "/v1/projects/{name}/pause",
+            post(containment::pause_project),
+        )
+        .route(
+            "/v1/projects/{name}/resume",
+            post(containment::resume_project),
+        )
+        .route("/v1/holds", get(containment::list))
         .route(
             "/v1/slack/interactions",
             post(slack::interactions)

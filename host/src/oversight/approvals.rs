@@ -187,6 +187,30 @@ pub enum Refused {
     TooMany,
 }
 
+impl Refused {
+    /// The machine-readable cause of a decision it denies:
+    /// `approval_not_found`, `approval_pending`, `approval_denied`,
+    /// `approval_expired`, `approval_used`, `approval_cancelled`,
+    /// `approval_other_request`, `approval_raced`, `too_many_approvals`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "approval_not_found",
+            Self::OwnRequest => "own_request",
+            Self::Closed(s) | Self::NotApproved(s) => match s {
+                Stage::Pending => "approval_pending",
+                Stage::Approved => "approval_approved",
+                Stage::Denied => "approval_denied",
+                Stage::Expired => "approval_expired",
+                Stage::Used => "approval_used",
+                Stage::Cancelled => "approval_cancelled",
+            },
+            Self::OtherRequest => "approval_other_request",
+            Self::Raced => "approval_raced",
+            Self::TooMany => "too_many_approvals",
+        }
+    }
+}
+
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -372,13 +396,10 @@ impl<S: State> Approvals<S> {
                     }
                     Some((a, version)) => {
                         // Past its deadline: close it, then raise a new one.
-                        let mut done = a.clone();
-                        if self
+                        if let Some(done) = self
                             .close(a, version, Stage::Expired, None, None, now)
                             .await?
                         {
-                            done.stage = Stage::Expired;
-                            done.decided_at = Some(now);
                             expired = Some(done);
                         }
                         continue;
@@ -461,14 +482,17 @@ impl<S: State> Approvals<S> {
         by: Option<&str>,
         reason: Option<&str>,
         now: i64,
-    ) -> Result<bool> {
+    ) -> Result<Option<Approval>> {
         self.forget(&a.project, &a.fingerprint);
         a.stage = stage;
         if stage == Stage::Used {
             a.used_at = Some(now);
-        } else if by.is_some() || stage == Stage::Expired {
+        } else if by.is_some() {
             a.decided_by = by.map(str::to_owned);
             a.decided_reason = reason.map(str::to_owned);
+            a.decided_at = Some(now);
+        } else if a.decided_at.is_none() {
+            // Expired undecided; an approved one keeps who approved it.
             a.decided_at = Some(now);
         }
         let ops = vec![
@@ -487,11 +511,11 @@ impl<S: State> Approvals<S> {
                 limit: None,
             },
         ];
-        let closed = self.state.transact(ops).await?.is_ok();
-        if closed {
-            self.touched();
+        if self.state.transact(ops).await?.is_err() {
+            return Ok(None);
         }
-        Ok(closed)
+        self.touched();
+        Ok(Some(a))
     }
 
     /// `approver` approves (`approve`) or denies approval `id` of
@@ -585,13 +609,9 @@ impl<S: State> Approvals<S> {
             Stage::Approved => {}
             other => return Ok(Err(Refused::NotApproved(other))),
         }
-        let mut used = a.clone();
-        used.stage = Stage::Used;
-        used.used_at = Some(now);
-        if self.close(a, version, Stage::Used, None, None, now).await? {
-            Ok(Ok(used))
-        } else {
-            Ok(Err(Refused::Raced))
+        match self.close(a, version, Stage::Used, None, None, now).await? {
+            Some(used) => Ok(Ok(used)),
+            None => Ok(Err(Refused::Raced)),
         }
     }
 
@@ -620,7 +640,7 @@ impl<S: State> Approvals<S> {
     }
 
     /// Cancels approval `id` (its session was killed, say): closed, never
-    /// to be used. `Ok(false)` if it was not open.
+    /// to be used. Returns it cancelled, or `None` if it was not open.
     pub async fn cancel(
         &self,
         project: &str,
@@ -628,15 +648,40 @@ impl<S: State> Approvals<S> {
         by: &str,
         reason: &str,
         now: i64,
-    ) -> Result<bool> {
+    ) -> Result<Option<Approval>> {
         let Some((a, version)) = self.get(project, id).await? else {
-            return Ok(false);
+            return Ok(None);
         };
         if !a.open_at(now) {
-            return Ok(false);
+            return Ok(None);
         }
         self.close(a, version, Stage::Cancelled, Some(by), Some(reason), now)
             .await
+    }
+
+    /// The open approvals of `project` (pending, or approved and not used;
+    /// some may be past their deadline), with their versions, read through
+    /// the index of open approvals: the cost is that of the open ones,
+    /// never of every approval ever raised.
+    pub async fn open_ones(&self, project: &str) -> Result<Vec<(Approval, u64)>> {
+        let mut open = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .state
+                .list(project, OPEN_KIND, after.as_deref(), 500)
+                .await?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            for (_, index) in page {
+                if let Some((a, version)) = self.get(project, &index.value).await?
+                    && matches!(a.stage, Stage::Pending | Stage::Approved)
+                {
+                    open.push((a, version));
+                }
+            }
+        }
+        Ok(open)
     }
 
     /// The approvals of `project`, oldest id first, from after `after`.
@@ -651,34 +696,16 @@ impl<S: State> Approvals<S> {
     }
 
     /// Writes down as expired the open approvals of `project` past their
-    /// deadline at `now` (read through the index of open approvals, so the
-    /// cost is that of the open ones, never of every approval ever raised);
-    /// returns them.
+    /// deadline at `now`; returns them.
     pub async fn expire_due(&self, project: &str, now: i64) -> Result<Vec<Approval>> {
         let mut expired = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .state
-                .list(project, OPEN_KIND, after.as_deref(), 500)
-                .await?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(last.clone());
-            for (_, index) in page {
-                let Some((a, version)) = self.get(project, &index.value).await? else {
-                    continue;
-                };
-                if matches!(a.stage, Stage::Pending | Stage::Approved) && now >= a.expires_at {
-                    let mut done = a.clone();
-                    if self
-                        .close(a, version, Stage::Expired, None, None, now)
-                        .await?
-                    {
-                        done.stage = Stage::Expired;
-                        done.decided_at = Some(now);
-                        expired.push(done);
-                    }
-                }
+        for (a, version) in self.open_ones(project).await? {
+            if now >= a.expires_at
+                && let Some(done) = self
+                    .close(a, version, Stage::Expired, None, None, now)
+                    .await?
+            {
+                expired.push(done);
             }
         }
         Ok(expired)

@@ -25,10 +25,13 @@ use std::sync::Arc;
 /// How long an approval waits when neither its rule nor the project says.
 pub const DEFAULT_TIMEOUT_S: u64 = 3600;
 
-/// The approval machinery of one server.
+/// The oversight machinery of one server: its approvals, its holds (the
+/// kill switch) and the outbox that tells people.
 pub struct Gate<S> {
     /// The approvals.
     pub approvals: Approvals<S>,
+    /// Sessions killed, agents suspended, projects paused.
+    pub containment: super::Containment<S>,
     /// Where their notifications go out.
     pub outbox: Arc<Outbox<S>>,
 }
@@ -120,9 +123,8 @@ fn requested(request: &DecisionRequest) -> Requested {
     }
 }
 
-fn deny(decision: &mut Decision, reason: String) {
-    decision.outcome = Outcome::Deny;
-    decision.reason = reason;
+fn deny(decision: &mut Decision, reason: String, code: &'static str) {
+    decision.deny_with(reason, code);
 }
 
 impl<S: State + 'static> Gate<S> {
@@ -166,12 +168,20 @@ impl<S: State + 'static> Gate<S> {
                     Gated::Used(approval)
                 }
                 Ok(Err(refused)) => {
-                    deny(decision, format!("denied: approval {id}: {refused}"));
+                    deny(
+                        decision,
+                        format!("denied: approval {id}: {refused}"),
+                        refused.code(),
+                    );
                     Gated::Refused { id: id.to_owned() }
                 }
                 Err(e) => {
                     tracing::error!(project = %request.project, approval = id, error = %e, "cannot read an approval; the decision is denied");
-                    deny(decision, "denied: approvals are unavailable".into());
+                    deny(
+                        decision,
+                        "denied: approvals are unavailable".into(),
+                        "approvals_unavailable",
+                    );
                     Gated::Refused { id: id.to_owned() }
                 }
             };
@@ -190,13 +200,21 @@ impl<S: State + 'static> Gate<S> {
         let opened = match self.approvals.open(raise, now).await {
             Ok(Ok(o)) => o,
             Ok(Err(refused)) => {
-                deny(decision, format!("denied: no approval raised: {refused}"));
+                deny(
+                    decision,
+                    format!("denied: no approval raised: {refused}"),
+                    refused.code(),
+                );
                 return Gated::Untouched;
             }
             Err(e) => {
                 // The cause is logged, not told to the agent.
                 tracing::error!(project = %request.project, agent = %agent.name, error = %e, "cannot raise an approval; the decision is denied");
-                deny(decision, "denied: approvals are unavailable".into());
+                deny(
+                    decision,
+                    "denied: approvals are unavailable".into(),
+                    "approvals_unavailable",
+                );
                 return Gated::Untouched;
             }
         };
@@ -232,6 +250,38 @@ impl<S: State + 'static> Gate<S> {
             notification,
             expired: opened.expired.map(Box::new),
         }
+    }
+
+    /// Cancels the open approvals of `project` that `hold` stops (its
+    /// session's, its agent's, or all of the project's), each closed as
+    /// `cancelled` by whoever took the hold, with their reason; returns
+    /// them (to record, and to tell their channels).
+    pub async fn cancel_held(
+        &self,
+        project: &str,
+        hold: &super::Hold,
+        now: i64,
+    ) -> crate::Result<Vec<Approval>> {
+        let mut cancelled = Vec::new();
+        for (a, _) in self.approvals.open_ones(project).await? {
+            let stopped = match hold.scope {
+                super::Scope::Session => a.session == hold.target,
+                super::Scope::Agent => a.agent == hold.target,
+                super::Scope::Project => true,
+            };
+            if !stopped {
+                continue;
+            }
+            let reason = format!("{} ({})", hold.reason, hold.scope.code());
+            if let Some(c) = self
+                .approvals
+                .cancel(project, &a.id, &hold.by, &reason, now)
+                .await?
+            {
+                cancelled.push(c);
+            }
+        }
+        Ok(cancelled)
     }
 
     /// Tells an approval's channel (if it has one) that it closed without

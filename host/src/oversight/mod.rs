@@ -1,15 +1,19 @@
-//! Human oversight: approvals that reach a person and are used once (and,
-//! with the rest of issue 16, grants, the kill switch, session limits and
-//! alerts), each kept in its project's state behind `store::State`.
+//! Human oversight: approvals that reach a person and are used once, and
+//! the kill switch (and, with the rest of issue 16, grants, session limits
+//! and alerts), each kept in its project's state behind `store::State`.
 //!
 //! * [`Approvals`] ([`approvals`]): raise, decide, use once, expire.
+//! * [`Containment`] ([`containment`]): sessions killed, agents suspended,
+//!   projects paused; checked first on the decision path.
 //! * [`Gate`] ([`gate`]): what the decision path does with a decision that
 //!   needs a person, and with the approval an agent brings back.
 
 pub mod approvals;
+pub mod containment;
 pub mod gate;
 
 pub use approvals::{Approval, Approvals, Opened, Raise, Refused, Requested, Stage};
+pub use containment::{Containment, Held, Hold, Scope};
 pub use gate::{Gate, Gated};
 
 /// The gate of a server on its embedded state store.

@@ -236,7 +236,12 @@ async fn deadlines_hold_across_a_restart_and_expire_due_writes_them_down() {
         a.get("p", &id).await.unwrap().unwrap().0.stage,
         Stage::Expired
     );
-    assert!(!a.cancel("p", &id, "ops", "late", 62 * MIN).await.unwrap());
+    assert!(
+        a.cancel("p", &id, "ops", "late", 62 * MIN)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
