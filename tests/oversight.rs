@@ -996,3 +996,63 @@ async fn agents_are_suspended_and_projects_paused_until_resumed_by_their_adminis
         "{events:?}"
     );
 }
+
+/// `palisade kill` and `palisade resume` against the running server, with
+/// the token from the environment; a refusal exits 1 and says why.
+#[tokio::test]
+async fn the_kill_switch_works_from_the_command_line() {
+    let (s, _cfg) = setup("", ("", "")).await;
+    let run = |args: &[&str], token: Option<&str>| {
+        let mut cmd = std::process::Command::new(support::BIN);
+        cmd.args(args).arg("--server").arg(&s.base);
+        cmd.env_remove("PALISADE_TOKEN");
+        if let Some(t) = token {
+            cmd.env("PALISADE_TOKEN", t);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = run(
+        &[
+            "kill",
+            "--session",
+            "s-7",
+            "--project",
+            "platform",
+            "-r",
+            "from the cli",
+        ],
+        Some("tok-plat-admin"),
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("session `s-7` killed in platform by plat-admin"),
+        "{out}"
+    );
+    let mut read = req("git", "read", "repos/api", json!({}));
+    read["session"] = json!("s-7");
+    let (_, denied) = decide(&s, "tok-ci", read).await;
+    assert_eq!(denied["code"], "session_killed", "{denied}");
+    assert!(
+        denied["reason"].as_str().unwrap().ends_with("from the cli"),
+        "{denied}"
+    );
+
+    let (ok, out) = run(&["kill", "--agent", "ci-runner"], Some("tok-plat-admin"));
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["resume", "--agent", "ci-runner"], Some("tok-plat-admin"));
+    assert!(ok && out.contains("resumed"), "{out}");
+    // Refused: not suspended any more; not their project; no token.
+    let (ok, out) = run(&["resume", "--agent", "ci-runner"], Some("tok-plat-admin"));
+    assert!(!ok && out.contains("refused (HTTP 409)"), "{out}");
+    let (ok, out) = run(&["kill", "--project", "platform"], Some("tok-inv-admin"));
+    assert!(!ok && out.contains("refused (HTTP 404)"), "{out}");
+    let (ok, out) = run(&["kill", "--project", "platform"], None);
+    assert!(!ok && out.contains("PALISADE_TOKEN"), "{out}");
+    let (_, holds) = get(&s, "/v1/holds?project=platform", "tok-ops").await;
+    assert_eq!(holds["holds"].as_array().unwrap().len(), 1, "{holds}");
+}

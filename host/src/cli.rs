@@ -2,11 +2,13 @@
 //! `audit` (verify, replay, export, retain) and `notify test`.
 
 mod audit;
+mod kill;
 mod notify;
 
 use anyhow::Context;
 use audit::{AuditCommand, audit};
 use clap::{Parser, Subcommand, ValueEnum};
+use kill::{KillArgs, ResumeArgs, kill, resume};
 use notify::{NotifyCommand, notify};
 use palisade::config::LoadedConfig;
 use palisade::display::escape;
@@ -88,6 +90,11 @@ enum Command {
         #[command(subcommand)]
         command: NotifyCommand,
     },
+    /// The kill switch, against a running server: kill a session, suspend
+    /// an agent or pause a project (`PALISADE_TOKEN`: an administrator's).
+    Kill(KillArgs),
+    /// Resume an agent or a project the kill switch stopped.
+    Resume(ResumeArgs),
     /// Work with the audit trail (in the data directory).
     Audit {
         #[command(subcommand)]
@@ -150,6 +157,8 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
         Command::Test { files } => test(&files),
         Command::Audit { command, data_dir } => audit(command, data_dir),
         Command::Notify { command } => notify(command),
+        Command::Kill(args) => kill(args),
+        Command::Resume(args) => resume(args),
     }
 }
 
