@@ -1056,3 +1056,94 @@ async fn the_kill_switch_works_from_the_command_line() {
     let (_, holds) = get(&s, "/v1/holds?project=platform", "tok-ops").await;
     assert_eq!(holds["holds"].as_array().unwrap().len(), 1, "{holds}");
 }
+
+/// Session limits: a session idle past its agent's timeout, and one past
+/// the project's maximum duration, are denied from then on with their
+/// codes, while a new session goes on; `GET /v1/sessions` lists each with
+/// its agent, times, counts and state, to the project's administrators
+/// only.
+#[tokio::test]
+async fn sessions_end_when_idle_or_too_old_and_are_listed_with_their_state() {
+    use std::time::Duration;
+    let extra = format!(
+        "  brief: [\"{}\"]\nsessions:\n  max_duration: 3s\nagents:\n  brief:\n    \
+         policies: [\"git:read on repos/*\"]\n    budget:\n      session_idle_timeout: 2s\n",
+        token_hash("tok-brief")
+    );
+    let (s, _cfg) = setup("", ("", &extra)).await;
+    let read = |session: &str| {
+        let mut r = req("git", "read", "repos/api", json!({}));
+        r["session"] = json!(session);
+        r
+    };
+    // Idle: allowed, then nothing for longer than 2 s.
+    let (_, first) = decide(&s, "tok-brief", read("idle-1")).await;
+    assert_eq!(first["decision"], "allow", "{first}");
+    // Old: the reviewer (no idle timeout) keeps busy past the project's 3 s.
+    let (_, busy) = decide(&s, "tok-reviewer", read("old-1")).await;
+    assert_eq!(busy["decision"], "allow", "{busy}");
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        decide(&s, "tok-reviewer", read("old-1")).await;
+    }
+    let (_, idle) = decide(&s, "tok-brief", read("idle-1")).await;
+    assert_eq!(idle["decision"], "deny", "{idle}");
+    assert_eq!(idle["code"], "session_idle_timeout", "{idle}");
+    assert!(
+        idle["reason"]
+            .as_str()
+            .unwrap()
+            .contains("idle timeout (2s)"),
+        "{idle}"
+    );
+    let (_, still) = decide(&s, "tok-brief", read("idle-1")).await;
+    assert_eq!(still["code"], "session_idle_timeout", "{still}");
+    let (_, old) = decide(&s, "tok-reviewer", read("old-1")).await;
+    assert_eq!(old["code"], "session_max_duration", "{old}");
+    // A new session goes on.
+    let (_, fresh) = decide(&s, "tok-brief", read("idle-2")).await;
+    assert_eq!(fresh["decision"], "allow", "{fresh}");
+    let (status, _) = post_as(&s, "/v1/sessions/doomed/kill", "tok-plat-admin", json!({})).await;
+    assert_eq!(status, 200);
+    decide(&s, "tok-brief", read("doomed")).await;
+
+    let (status, listed) = get(&s, "/v1/sessions?project=platform", "tok-plat-admin").await;
+    assert_eq!(status, 200, "{listed}");
+    let by_id = |id: &str| {
+        listed["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no session {id}: {listed}"))
+    };
+    let idle = by_id("idle-1");
+    assert_eq!(idle["agent"], "brief");
+    assert_eq!(idle["state"], "expired", "{idle}");
+    assert_eq!(idle["ended"], "session_idle_timeout");
+    assert_eq!(
+        idle["decisions"],
+        json!({"allow": 1, "deny": 2, "approval_required": 0})
+    );
+    assert!(idle["first_seen"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(by_id("old-1")["ended"], "session_max_duration");
+    assert_eq!(by_id("idle-2")["state"], "active");
+    assert_eq!(by_id("doomed")["state"], "killed");
+    let (_, only) = get(&s, "/v1/sessions?state=killed", "tok-plat-admin").await;
+    assert_eq!(only["sessions"].as_array().unwrap().len(), 1, "{only}");
+    let (_, brief) = get(&s, "/v1/sessions?agent=brief&limit=2", "tok-ops").await;
+    assert_eq!(brief["sessions"].as_array().unwrap().len(), 2, "{brief}");
+
+    // Another project's administrator sees none of them; bad queries: 400.
+    let (status, _) = get(&s, "/v1/sessions?project=platform", "tok-inv-admin").await;
+    assert_eq!(status, 404);
+    let (_, theirs) = get(&s, "/v1/sessions", "tok-inv-admin").await;
+    assert_eq!(theirs["sessions"], json!([]), "{theirs}");
+    for bad in ["limit=0", "limit=201", "state=bogus", "colour=red"] {
+        let (status, _) = get(&s, &format!("/v1/sessions?{bad}"), "tok-ops").await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    let (status, _) = get(&s, "/v1/sessions", "tok-approver").await;
+    assert_eq!(status, 403);
+}

@@ -141,7 +141,7 @@ pub async fn run(
                 }
             }
             tokio::spawn(gate.outbox.clone().run());
-            let sweeper = tokio::spawn(sweep_approvals(gate.clone(), live.clone(), state.clone()));
+            let sweeper = tokio::spawn(sweep(gate.clone(), live.clone(), state.clone()));
             tracing::info!(pooling = runtime.pooling(), "ready");
             let reloader = Reloader::new(runtime.clone(), loaded, &live, audit.clone());
             state.set_reloader(reloader.clone());
@@ -168,6 +168,9 @@ pub async fn run(
     drop(stop_tx);
     gate.outbox.stop();
     sweeper.abort();
+    if let Err(e) = gate.sessions.flush().await {
+        tracing::warn!(error = %e, "cannot write sessions back at shutdown");
+    }
     if let Some(scheduler) = scheduler {
         // Export what is left, the open period included, while the log is
         // still open for the record of that export.
@@ -188,13 +191,10 @@ pub async fn run(
 /// this says: expiry is read from its timestamps.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Writes down the approvals that expired, each with its audit record
-/// (`approval_expired`), every [`SWEEP_EVERY`], for the projects serving.
-async fn sweep_approvals(
-    gate: Arc<crate::oversight::ServerGate>,
-    live: Arc<Live>,
-    state: Arc<AppState>,
-) {
+/// Every [`SWEEP_EVERY`]: writes sessions back, and writes down the
+/// approvals that expired, each with its audit record (`approval_expired`)
+/// and a notice to its channel, for the projects serving.
+async fn sweep(gate: Arc<crate::oversight::ServerGate>, live: Arc<Live>, state: Arc<AppState>) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -202,6 +202,9 @@ async fn sweep_approvals(
         let Some(snapshot) = live.snapshot() else {
             continue;
         };
+        if let Err(e) = gate.sessions.flush().await {
+            tracing::warn!(error = %e, "cannot write sessions back; retried next round");
+        }
         let now = jiff::Timestamp::now().as_microsecond();
         for project in snapshot.projects.keys() {
             match gate.approvals.expire_due(project, now).await {
@@ -239,7 +242,8 @@ fn open_gate(
     }
     Ok(Arc::new(crate::oversight::Gate {
         approvals: crate::oversight::Approvals::new(state.clone()),
-        containment: crate::oversight::Containment::new(state),
+        containment: crate::oversight::Containment::new(state.clone()),
+        sessions: crate::oversight::Sessions::new(state),
         outbox,
     }))
 }

@@ -227,7 +227,8 @@ async fn decide_and_record(
         Some(gate) => Some(gate.containment.enter().await),
         None => None,
     };
-    let (mut decision, stopped) = match held(&state, &request).await {
+    let (denial, ticket) = admit(&state, &project, agent, &request).await;
+    let (mut decision, stopped) = match denial {
         Some(denial) => (denial, true),
         None => {
             // Plugins run here, on an async worker: they yield at every
@@ -263,6 +264,9 @@ async fn decide_and_record(
         }
         None => Gated::Untouched,
     };
+    if let (Some(gate), Some(ticket)) = (state.gate(), &ticket) {
+        gate.sessions.count(ticket, decision.outcome);
+    }
     if let Some(audit) = state.audit() {
         let limits = state.mask_settings().limits();
         let entry = audit_entry(
@@ -302,11 +306,27 @@ async fn decide_and_record(
     Ok((decision, gated))
 }
 
-/// The denial a hold on `request`'s project, agent or session gives, if
-/// any; a hold that cannot be read denies too (the cause is logged).
-async fn held(state: &AppState, request: &DecisionRequest) -> Option<Decision> {
-    let gate = state.gate()?;
-    match gate
+/// Whether `request` may be decided at all: a hold on its project, agent
+/// or session, or its session being over (idle too long, past its maximum
+/// duration), gives the denial; a hold or a session that cannot be read
+/// denies too (the cause is logged). Also gives the session's ticket, to
+/// count the outcome.
+async fn admit(
+    state: &AppState,
+    project: &Project,
+    agent: &crate::policy::Agent,
+    request: &DecisionRequest,
+) -> (Option<Decision>, Option<crate::oversight::Ticket>) {
+    let Some(gate) = state.gate() else {
+        return (None, None);
+    };
+    let unreadable = |what: &str| {
+        Decision::host_denial(
+            format!("denied: the {what} cannot be read"),
+            "state_unavailable",
+        )
+    };
+    let held = match gate
         .containment
         .check(&request.project, &request.agent, &request.session)
         .await
@@ -315,11 +335,58 @@ async fn held(state: &AppState, request: &DecisionRequest) -> Option<Decision> {
         Ok(Some(hold)) => Some(Decision::host_denial(hold.denial(), hold.scope.code())),
         Err(e) => {
             tracing::error!(project = %request.project, error = %e, "cannot read the project's holds; the decision is denied");
-            Some(Decision::host_denial(
-                "denied: the kill switch's state cannot be read".into(),
-                "state_unavailable",
-            ))
+            Some(unreadable("kill switch's state"))
         }
+    };
+    let limits = project.policy.session_limits(agent);
+    let now = jiff::Timestamp::now().as_microsecond();
+    let observed = gate
+        .sessions
+        .observe(
+            &request.project,
+            &request.agent,
+            &request.session,
+            limits,
+            now,
+        )
+        .await;
+    match observed {
+        Ok((ticket, ended)) => {
+            let over = ended.map(|e| {
+                let what = match e {
+                    crate::oversight::Ended::IdleTimeout => format!(
+                        "had no decision for longer than its idle timeout ({})",
+                        seconds(limits.idle_timeout_s)
+                    ),
+                    crate::oversight::Ended::MaxDuration => format!(
+                        "is older than its maximum duration ({})",
+                        seconds(limits.max_duration_s)
+                    ),
+                };
+                Decision::host_denial(
+                    format!(
+                        "denied: session `{}` is over: it {what}; start a new session",
+                        request.session
+                    ),
+                    e.code(),
+                )
+            });
+            (held.or(over), Some(ticket))
+        }
+        Err(e) => {
+            tracing::error!(project = %request.project, error = %e, "cannot read the session; the decision is denied");
+            (held.or_else(|| Some(unreadable("session"))), None)
+        }
+    }
+}
+
+/// `90m`, `2h`, `45s`; `no limit any more` for none.
+fn seconds(s: Option<u64>) -> String {
+    match s {
+        None => "no limit any more".into(),
+        Some(s) if s % 3600 == 0 => format!("{}h", s / 3600),
+        Some(s) if s % 60 == 0 => format!("{}m", s / 60),
+        Some(s) => format!("{s}s"),
     }
 }
 

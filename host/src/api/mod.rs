@@ -13,6 +13,7 @@ mod decide;
 mod health;
 mod mask;
 mod plugins;
+mod sessions;
 mod slack;
 
 use crate::audit::AuditLog;
@@ -134,6 +135,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/projects/{name}/pause"),
     ("POST", "/v1/projects/{name}/resume"),
     ("GET", "/v1/holds"),
+    ("GET", "/v1/sessions"),
 ];
 
 /// Largest request body accepted, in bytes.
@@ -175,6 +177,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(containment::resume_project),
         )
         .route("/v1/holds", get(containment::list))
+        .route("/v1/sessions", get(sessions::list))
         .route(
             "/v1/slack/interactions",
             post(slack::interactions)

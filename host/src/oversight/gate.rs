@@ -32,6 +32,8 @@ pub struct Gate<S> {
     pub approvals: Approvals<S>,
     /// Sessions killed, agents suspended, projects paused.
     pub containment: super::Containment<S>,
+    /// Sessions: seen, counted, ended by their limits.
+    pub sessions: super::Sessions<S>,
     /// Where their notifications go out.
     pub outbox: Arc<Outbox<S>>,
 }

@@ -5,16 +5,20 @@
 //! * [`Approvals`] ([`approvals`]): raise, decide, use once, expire.
 //! * [`Containment`] ([`containment`]): sessions killed, agents suspended,
 //!   projects paused; checked first on the decision path.
+//! * [`Sessions`] ([`sessions`]): first and last seen, counts, and the
+//!   idle and maximum-duration limits.
 //! * [`Gate`] ([`gate`]): what the decision path does with a decision that
 //!   needs a person, and with the approval an agent brings back.
 
 pub mod approvals;
 pub mod containment;
 pub mod gate;
+pub mod sessions;
 
 pub use approvals::{Approval, Approvals, Opened, Raise, Refused, Requested, Stage};
 pub use containment::{Containment, Held, Hold, Scope};
 pub use gate::{Gate, Gated};
+pub use sessions::{Ended, Session, Sessions, Ticket};
 
 /// The gate of a server on its embedded state store.
 pub type ServerGate = Gate<crate::store::SqliteState>;

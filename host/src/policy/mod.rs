@@ -87,10 +87,39 @@ pub struct Policy {
     pub audit: Option<(crate::audit::Plan, String)>,
     /// The project's defaults for approval requests (`approvals:`), checked.
     pub approvals: model::ApprovalDefaults,
+    /// The project's session limits (`sessions:`), checked.
+    pub sessions: model::SessionDefaults,
     /// The files, in load order, with their parsed contents.
     pub files: Vec<(String, PolicyFile)>,
     /// Warnings.
     pub warnings: Vec<Warning>,
+}
+
+/// An agent's session limits, in seconds: its `budget`'s keys, else the
+/// project's `sessions:` block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// A session with no decision for this long is over.
+    pub idle_timeout_s: Option<u64>,
+    /// A session this long after its first decision is over.
+    pub max_duration_s: Option<u64>,
+}
+
+impl Policy {
+    /// `agent`'s session limits.
+    pub fn session_limits(&self, agent: &Agent) -> SessionLimits {
+        let b = agent.budget.unwrap_or_default();
+        SessionLimits {
+            idle_timeout_s: b
+                .session_idle_timeout
+                .or(self.sessions.idle_timeout)
+                .map(|d| d.0),
+            max_duration_s: b
+                .max_session_duration
+                .or(self.sessions.max_duration)
+                .map(|d| d.0),
+        }
+    }
 }
 
 /// What the policy says about masking.

@@ -64,6 +64,24 @@ pub struct PolicyFile {
     /// long they wait, for rules that do not say.
     #[serde(default)]
     pub approvals: Option<ApprovalDefaults>,
+    /// The project's session limits, for agents whose `budget` does not
+    /// give them.
+    #[serde(default)]
+    pub sessions: Option<SessionDefaults>,
+}
+
+/// The `sessions:` block: the project's session limits (seed 002: "an
+/// agent that's been idle for 2 hours probably shouldn't still be
+/// running").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionDefaults {
+    /// A session with no decision for this long is over.
+    #[serde(default)]
+    pub idle_timeout: Option<Duration>,
+    /// A session this long after its first decision is over.
+    #[serde(default)]
+    pub max_duration: Option<Duration>,
 }
 
 /// The `approvals:` block: the project's defaults for approval requests.
@@ -273,6 +291,29 @@ pub struct Budget {
     /// Longest a session may be idle.
     #[serde(default)]
     pub session_idle_timeout: Option<Duration>,
+}
+
+impl Budget {
+    /// This budget with each key it leaves out taken from `fallback` (an
+    /// agent's `budget` over its file's).
+    pub fn or_keys(self, fallback: Option<Budget>) -> Budget {
+        let f = fallback.unwrap_or_default();
+        Budget {
+            max_tokens_per_session: self.max_tokens_per_session.or(f.max_tokens_per_session),
+            max_sessions_per_day: self.max_sessions_per_day.or(f.max_sessions_per_day),
+            alert_at: self.alert_at.or(f.alert_at),
+            max_session_duration: self.max_session_duration.or(f.max_session_duration),
+            session_idle_timeout: self.session_idle_timeout.or(f.session_idle_timeout),
+        }
+    }
+
+    /// Whether it sets any key this version does not enforce yet (the
+    /// token and session-count limits and their alerts).
+    pub fn has_unenforced(&self) -> bool {
+        self.max_tokens_per_session.is_some()
+            || self.max_sessions_per_day.is_some()
+            || self.alert_at.is_some()
+    }
 }
 
 /// What happens when the project budget is exceeded.

@@ -41,6 +41,7 @@ pub fn compile_project(
     let mut masking_at: Option<String> = None;
     let mut audit_at: Option<String> = None;
     let mut approvals_at: Option<String> = None;
+    let mut sessions_at: Option<String> = None;
     for source in sources {
         hasher.update(source.name.as_bytes());
         hasher.update([0]);
@@ -122,6 +123,25 @@ pub fn compile_project(
         policy
             .warnings
             .extend(not_yet_enforced(&file, &agents, &at));
+        let budgets = std::iter::once(("/budget".to_owned(), file.budget)).chain(
+            agents
+                .iter()
+                .map(|(_, a, p)| (format!("{p}/budget"), a.budget)),
+        );
+        for (pointer, budget) in budgets {
+            let Some(b) = budget else { continue };
+            for (key, d) in [
+                ("max_session_duration", b.max_session_duration),
+                ("session_idle_timeout", b.session_idle_timeout),
+            ] {
+                if d.is_some_and(|d| d.0 == 0) {
+                    return Err(fail(
+                        &format!("{pointer}/{key}"),
+                        format!("`{key}` must be at least 1s (e.g. `30m`)"),
+                    ));
+                }
+            }
+        }
         for (name, spec, pointer) in agents {
             if policy.agents.contains_key(&name) {
                 return Err(fail(
@@ -207,6 +227,26 @@ pub fn compile_project(
             }
             policy.approvals = defaults.clone();
         }
+        if let Some(limits) = &file.sessions {
+            if let Some(other) = sessions_at.replace(source.name.clone()) {
+                return Err(fail(
+                    "/sessions",
+                    format!("`sessions` is configured in {other} already; configure it once"),
+                ));
+            }
+            for (key, d) in [
+                ("idle_timeout", limits.idle_timeout),
+                ("max_duration", limits.max_duration),
+            ] {
+                if d.is_some_and(|d| d.0 == 0) {
+                    return Err(fail(
+                        &format!("/sessions/{key}"),
+                        format!("`sessions.{key}` must be at least 1s (e.g. `2h`)"),
+                    ));
+                }
+            }
+            policy.sessions = *limits;
+        }
         if let Some(block) = &file.audit {
             if let Some(other) = audit_at.replace(source.name.clone()) {
                 return Err(fail(
@@ -286,12 +326,18 @@ fn not_yet_enforced(
         at: at(&pointer),
         message: format!(
             "`{key}` is not enforced yet: this version of Palisade checks the block but \
-             neither counts usage nor denies or throttles over it; enforce it elsewhere \
-             (e.g. at the gateway) until a release that enforces it"
+             neither counts usage nor denies or throttles over it{}; enforce it elsewhere \
+             (e.g. at the gateway) until a release that enforces it",
+            if key == "budget" {
+                " (its session limits, `max_session_duration` and `session_idle_timeout`, \
+                 are enforced)"
+            } else {
+                ""
+            }
         ),
     };
     let mut out = Vec::new();
-    if file.budget.is_some() {
+    if file.budget.is_some_and(|b| b.has_unenforced()) {
         out.push(warning("/budget".into(), "budget"));
     }
     if file.project_budget.is_some() {
@@ -301,7 +347,7 @@ fn not_yet_enforced(
         out.push(warning("/rate_limits".into(), "rate_limits"));
     }
     for (_, spec, pointer) in agents {
-        if spec.budget.is_some() {
+        if spec.budget.is_some_and(|b| b.has_unenforced()) {
             out.push(warning(format!("{pointer}/budget"), "budget"));
         }
         if spec.rate_limits.is_some() {

@@ -37,7 +37,10 @@ pub(super) fn compile_agent(
 ) -> Result<Agent> {
     let mut agent = Agent {
         name: name.to_owned(),
-        budget: spec.budget.or(file_budget),
+        budget: match spec.budget {
+            Some(b) => Some(b.or_keys(file_budget)),
+            None => file_budget,
+        },
         rate_limits: spec.rate_limits.or(file_rates),
         ..Agent::default()
     };

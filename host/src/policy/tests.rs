@@ -711,3 +711,66 @@ fn a_projects_approval_defaults_are_checked_once_at_their_line() {
     .to_string();
     assert!(e.contains("configured in a.yaml already"), "{e}");
 }
+
+#[test]
+fn session_limits_come_from_the_agents_budget_key_by_key_else_the_projects_block() {
+    let text = "\
+sessions:
+  idle_timeout: 2h
+  max_duration: 8h
+budget:
+  max_session_duration: 4h
+agents:
+  plain:
+    policies: [\"git:read on repos/*\"]
+  quick:
+    policies: [\"git:read on repos/*\"]
+    budget:
+      session_idle_timeout: 10m
+";
+    let p = compile(&[src("p.yaml", text)]).unwrap();
+    let limits = |a: &str| p.session_limits(&p.agents[a]);
+    // The file's budget over the project's block.
+    assert_eq!(limits("plain").idle_timeout_s, Some(7200));
+    assert_eq!(limits("plain").max_duration_s, Some(4 * 3600));
+    // The agent's key over both; the keys it leaves out from the file.
+    assert_eq!(limits("quick").idle_timeout_s, Some(600));
+    assert_eq!(limits("quick").max_duration_s, Some(4 * 3600));
+    // Zero, twice, or unknown keys: refused at the line.
+    for (text, says) in [
+        ("sessions:\n  idle_timeout: 0s\n", "p.yaml:2:"),
+        ("sessions:\n  max_duration: 0m\n", "p.yaml:2:"),
+        ("sessions:\n  idle: 2h\n", "p.yaml:"),
+        ("budget:\n  session_idle_timeout: 0s\n", "p.yaml:2:"),
+        (
+            "agents:\n  a:\n    budget:\n      max_session_duration: 0s\n",
+            "p.yaml:4:",
+        ),
+    ] {
+        let e = compile(&[src("p.yaml", text)]).unwrap_err().to_string();
+        assert!(e.starts_with(says), "{text}\n{e}");
+    }
+    let e = compile(&[
+        src("a.yaml", "sessions: {idle_timeout: 1h}\n"),
+        src("b.yaml", "sessions: {idle_timeout: 2h}\n"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("`sessions` is configured in a.yaml already"),
+        "{e}"
+    );
+    // A budget of session limits only is enforced: no warning.
+    let p = compile(&[src(
+        "p.yaml",
+        "budget:\n  session_idle_timeout: 30m\npolicies: [\"git:read on r/*\"]\n",
+    )])
+    .unwrap();
+    assert!(
+        !p.warnings
+            .iter()
+            .any(|w| w.message.contains("not enforced")),
+        "{:?}",
+        p.warnings
+    );
+}

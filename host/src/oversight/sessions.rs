@@ -1,0 +1,299 @@
+//! Sessions as decisions see them ([`Sessions`]): when each was first and
+//! last seen, its decision counts, and whether it is over (idle too long,
+//! or past its maximum duration), which denies it from then on.
+//!
+//! The decision path reads and updates a session in memory (one lookup
+//! and one short lock); a session not in memory is read from the project's
+//! state (kind `session`) once. What changed is written back by
+//! [`Sessions::flush`] (every second, on the server's sweep, and before a
+//! listing), so a crash loses at most that second of `last_seen` and counts.
+//! A session is keyed by its project and id, whichever agent uses it (its
+//! `agent` is the first that did).
+
+use crate::decision::Outcome;
+use crate::policy::SessionLimits;
+use crate::store::{Expect, Key, Op, State};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The state kind sessions are kept under.
+pub const KIND: &str = "session";
+
+/// Why a session is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ended {
+    /// No decision for longer than its idle timeout.
+    IdleTimeout,
+    /// Longer than its maximum duration since its first decision.
+    MaxDuration,
+}
+
+impl Ended {
+    /// The machine-readable cause of the denials it gives:
+    /// `session_idle_timeout`, `session_max_duration`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::IdleTimeout => "session_idle_timeout",
+            Self::MaxDuration => "session_max_duration",
+        }
+    }
+}
+
+/// Decisions by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Counts {
+    /// `allow`.
+    pub allow: u64,
+    /// `deny`.
+    pub deny: u64,
+    /// `approval_required`.
+    pub approval_required: u64,
+}
+
+/// One session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    /// Its id, as the agent names it.
+    pub id: String,
+    /// The project.
+    pub project: String,
+    /// The first agent that used it.
+    pub agent: String,
+    /// Its first decision (Unix microseconds).
+    pub first_seen: i64,
+    /// Its last decision (Unix microseconds).
+    pub last_seen: i64,
+    /// Its decisions by outcome.
+    pub decisions: Counts,
+    /// Why it is over, once it is (for good).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Ended>,
+}
+
+/// A session's entry, shared by the table, the decisions using it and the
+/// list of what to write back.
+pub type Entry = Arc<Mutex<Session>>;
+
+/// A session's key: its project and id.
+type SessionKey = (String, String);
+
+/// A decision's hold on its session: [`Sessions::observe`] gives it, and
+/// [`Ticket::count`] counts the outcome.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    entry: Entry,
+    key: SessionKey,
+}
+
+/// Sessions over a state store `S`.
+pub struct Sessions<S> {
+    state: Arc<S>,
+    /// Sessions in memory, by (project, id); evicted after an hour unused
+    /// (they are read back from the store when used again).
+    live: moka::sync::Cache<SessionKey, Entry>,
+    /// Sessions changed since the last flush.
+    dirty: Mutex<HashMap<SessionKey, Entry>>,
+}
+
+impl<S> std::fmt::Debug for Sessions<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").finish_non_exhaustive()
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Engine("the session table's lock is poisoned".into())
+}
+
+fn micros(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX)
+}
+
+impl<S: State> Sessions<S> {
+    /// Sessions kept in `state`.
+    pub fn new(state: Arc<S>) -> Self {
+        Self {
+            state,
+            live: moka::sync::Cache::builder()
+                .max_capacity(200_000)
+                .time_to_idle(std::time::Duration::from_secs(3600))
+                .build(),
+            dirty: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The session `id` of `project` as stored, if it is.
+    async fn read(&self, project: &str, id: &str) -> Result<Option<Session>> {
+        match self.state.get(&Key::new(project, KIND, id)).await? {
+            Some(v) => serde_json::from_str(&v.value).map(Some).map_err(|e| {
+                Error::Engine(format!("session `{id}` of `{project}` is unreadable: {e}"))
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// A decision of `agent` in session `id` of `project` at `now`: the
+    /// session is seen (made if new), and judged against `limits` first.
+    /// `Err(ended)` if it is over (it stays over); an `Err` of the store
+    /// (the session could not be read) must deny.
+    pub async fn observe(
+        &self,
+        project: &str,
+        agent: &str,
+        id: &str,
+        limits: SessionLimits,
+        now: i64,
+    ) -> Result<(Ticket, Option<Ended>)> {
+        let key = (project.to_owned(), id.to_owned());
+        let entry = match self.live.get(&key) {
+            Some(e) => e,
+            None => {
+                let stored = self.read(project, id).await?;
+                let fresh = || {
+                    Arc::new(Mutex::new(stored.unwrap_or_else(|| Session {
+                        id: id.to_owned(),
+                        project: project.to_owned(),
+                        agent: agent.to_owned(),
+                        first_seen: now,
+                        last_seen: now,
+                        decisions: Counts::default(),
+                        ended: None,
+                    })))
+                };
+                // Whoever inserted first wins; a racing read is dropped.
+                self.live
+                    .entry(key.clone())
+                    .or_insert_with(fresh)
+                    .into_value()
+            }
+        };
+        let ended = {
+            let mut s = entry.lock().map_err(|_| poisoned())?;
+            if s.ended.is_none() {
+                let idle = limits
+                    .idle_timeout_s
+                    .is_some_and(|t| now.saturating_sub(s.last_seen) > micros(t));
+                let long = limits
+                    .max_duration_s
+                    .is_some_and(|t| now.saturating_sub(s.first_seen) > micros(t));
+                s.ended = if idle {
+                    Some(Ended::IdleTimeout)
+                } else if long {
+                    Some(Ended::MaxDuration)
+                } else {
+                    None
+                };
+            }
+            if s.ended.is_none() {
+                s.last_seen = s.last_seen.max(now);
+            }
+            s.ended
+        };
+        self.dirty
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(key.clone(), entry.clone());
+        Ok((Ticket { entry, key }, ended))
+    }
+
+    /// Writes what changed since the last flush, one transaction per
+    /// project; what could not be written is kept for the next. Returns how
+    /// many sessions were written.
+    pub async fn flush(&self) -> Result<usize> {
+        let taken = std::mem::take(&mut *self.dirty.lock().map_err(|_| poisoned())?);
+        let mut by_project: HashMap<String, Vec<(SessionKey, Entry)>> = HashMap::new();
+        for (key, entry) in taken {
+            by_project
+                .entry(key.0.clone())
+                .or_default()
+                .push((key, entry));
+        }
+        let mut written = 0;
+        let mut first_error = None;
+        for (_, entries) in by_project {
+            let mut ops = Vec::with_capacity(entries.len());
+            for (key, entry) in &entries {
+                let session = entry.lock().map_err(|_| poisoned())?.clone();
+                let value = serde_json::to_string(&session)
+                    .map_err(|e| Error::Engine(format!("cannot encode a session: {e}")))?;
+                ops.push(Op::Put {
+                    key: Key::new(&key.0, KIND, &key.1),
+                    value,
+                    expect: Expect::Any,
+                });
+            }
+            let n = entries.len();
+            match self.state.transact(ops).await {
+                Ok(Ok(_)) => written += n,
+                outcome => {
+                    let mut dirty = self.dirty.lock().map_err(|_| poisoned())?;
+                    for (key, entry) in entries {
+                        dirty.entry(key).or_insert(entry);
+                    }
+                    if first_error.is_none() {
+                        first_error = Some(match outcome {
+                            Err(e) => e,
+                            Ok(Err(c)) => Error::Engine(format!("sessions not written: {c:?}")),
+                            Ok(Ok(_)) => Error::Engine("unreachable".into()),
+                        });
+                    }
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(written),
+        }
+    }
+
+    /// The sessions of `project` as last written, from after id `after`,
+    /// at most `limit` (flush first to see the latest).
+    pub async fn list(
+        &self,
+        project: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Session>> {
+        let page = self.state.list(project, KIND, after, limit).await?;
+        page.iter()
+            .map(|(id, v)| {
+                serde_json::from_str(&v.value).map_err(|e| {
+                    Error::Engine(format!("session `{id}` of `{project}` is unreadable: {e}"))
+                })
+            })
+            .collect()
+    }
+}
+
+impl Ticket {
+    /// The session's project and id.
+    pub fn key(&self) -> (&str, &str) {
+        (&self.key.0, &self.key.1)
+    }
+}
+
+impl<S: State> Sessions<S> {
+    /// Counts a decision's outcome on its session (written at the next
+    /// flush).
+    pub fn count(&self, ticket: &Ticket, outcome: Outcome) {
+        if let Ok(mut s) = ticket.entry.lock() {
+            let c = &mut s.decisions;
+            match outcome {
+                Outcome::Allow => c.allow += 1,
+                Outcome::Deny => c.deny += 1,
+                Outcome::ApprovalRequired => c.approval_required += 1,
+            }
+        }
+        if let Ok(mut dirty) = self.dirty.lock() {
+            dirty.insert(ticket.key.clone(), ticket.entry.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,120 @@
+//! Sessions on a real state store: counted, ended by idleness or age for
+//! good, written back and read again after a restart.
+
+use super::*;
+use crate::store::SqliteState;
+
+const S: i64 = 1_000_000;
+const T0: i64 = 1_765_000_000 * S;
+
+fn limits(idle: Option<u64>, max: Option<u64>) -> SessionLimits {
+    SessionLimits {
+        idle_timeout_s: idle,
+        max_duration_s: max,
+    }
+}
+
+fn open(dir: &std::path::Path) -> Sessions<SqliteState> {
+    Sessions::new(Arc::new(SqliteState::open(dir).unwrap()))
+}
+
+#[tokio::test]
+async fn a_session_idle_too_long_is_over_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let l = limits(Some(60), None);
+    for (at, want) in [(0, None), (30, None), (89, None)] {
+        let (t, ended) = s.observe("p", "bot", "s-1", l, T0 + at * S).await.unwrap();
+        assert_eq!(ended, want, "at {at}s");
+        s.count(&t, Outcome::Allow);
+    }
+    // 61 s after the last decision.
+    let (_, ended) = s.observe("p", "bot", "s-1", l, T0 + 150 * S).await.unwrap();
+    assert_eq!(ended, Some(Ended::IdleTimeout));
+    assert_eq!(ended.map(Ended::code), Some("session_idle_timeout"));
+    // Still over the moment after, even with no limit any more.
+    let (_, ended) = s
+        .observe("p", "bot", "s-1", limits(None, None), T0 + 151 * S)
+        .await
+        .unwrap();
+    assert_eq!(ended, Some(Ended::IdleTimeout));
+    // Other sessions are not touched.
+    let (_, ended) = s.observe("p", "bot", "s-2", l, T0 + 151 * S).await.unwrap();
+    assert_eq!(ended, None);
+}
+
+#[tokio::test]
+async fn a_session_past_its_maximum_duration_is_over_however_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let l = limits(Some(60), Some(100));
+    for at in (0..=100).step_by(20) {
+        let (_, ended) = s.observe("p", "bot", "s-1", l, T0 + at * S).await.unwrap();
+        assert_eq!(ended, None, "at {at}s");
+    }
+    let (_, ended) = s.observe("p", "bot", "s-1", l, T0 + 101 * S).await.unwrap();
+    assert_eq!(ended, Some(Ended::MaxDuration));
+}
+
+#[tokio::test]
+async fn sessions_are_written_back_and_read_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path());
+        for (outcome, at) in [
+            (Outcome::Allow, 0),
+            (Outcome::Deny, 5),
+            (Outcome::ApprovalRequired, 9),
+        ] {
+            let (t, _) = s
+                .observe("p", "bot", "s-1", limits(None, None), T0 + at * S)
+                .await
+                .unwrap();
+            s.count(&t, outcome);
+        }
+        assert_eq!(s.flush().await.unwrap(), 1);
+        assert_eq!(s.flush().await.unwrap(), 0);
+    }
+    let s = open(dir.path());
+    let listed = s.list("p", None, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let one = &listed[0];
+    assert_eq!((one.first_seen, one.last_seen), (T0, T0 + 9 * S));
+    assert_eq!(
+        one.decisions,
+        Counts {
+            allow: 1,
+            deny: 1,
+            approval_required: 1
+        }
+    );
+    // Idle since its last decision before the restart.
+    let (_, ended) = s
+        .observe("p", "bot", "s-1", limits(Some(60), None), T0 + 100 * S)
+        .await
+        .unwrap();
+    assert_eq!(ended, Some(Ended::IdleTimeout));
+    assert!(s.list("q", None, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_first_decisions_share_one_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(open(dir.path()));
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let (t, _) = s
+                .observe("p", "bot", "s-1", limits(None, None), T0)
+                .await
+                .unwrap();
+            s.count(&t, Outcome::Allow);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    s.flush().await.unwrap();
+    assert_eq!(s.list("p", None, 10).await.unwrap()[0].decisions.allow, 16);
+}
