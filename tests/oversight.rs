@@ -1147,3 +1147,263 @@ async fn sessions_end_when_idle_or_too_old_and_are_listed_with_their_state() {
     let (status, _) = get(&s, "/v1/sessions", "tok-approver").await;
     assert_eq!(status, 403);
 }
+
+/// Just-in-time elevation: a grant allows what no rule did, and what a
+/// rule sends to a person, for its agent and its TTL only, matched by the
+/// service's plugin; it shows in `?explain=true`, is revoked or expires at
+/// once, never overrides a `deny` rule, and every step is recorded. An
+/// approval can be given "for" a while, as a grant of exactly its request.
+#[tokio::test]
+async fn a_grant_elevates_its_agent_for_its_ttl_and_never_over_a_deny_rule() {
+    use std::time::Duration;
+    let (s, _cfg) = setup("grants:\n  max_ttl: 1h\n", ("", "")).await;
+    let push_main = req("git", "push", "repos/api/branches/main", json!({}));
+    let (_, before) = decide(&s, "tok-ci", push_main.clone()).await;
+    assert_eq!(before["decision"], "deny", "{before}");
+    assert_eq!(before["code"], "no_matching_rule", "{before}");
+    let grant =
+        |agent: &str, project: &str, service: &str, action: &str, resource: &str, ttl: &str| {
+            json!({"project": project, "agent": agent, "service": service, "actions": [action],
+               "resources": [resource], "ttl": ttl, "reason": "hotfix OPS-7"})
+        };
+
+    // Bad requests give nothing.
+    let bad = [
+        (
+            grant(
+                "ci-runner",
+                "platform",
+                "git",
+                "push",
+                "repos/api/branches/main",
+                "2h",
+            ),
+            "tok-approver",
+            400,
+        ),
+        (
+            grant(
+                "ci-runner",
+                "platform",
+                "git",
+                "push",
+                "repos/api/branches/main",
+                "soon",
+            ),
+            "tok-approver",
+            400,
+        ),
+        (
+            json!({"project": "platform", "agent": "ci-runner", "service": "git", "actions": [],
+                "resources": ["r"], "ttl": "1m", "reason": "x"}),
+            "tok-approver",
+            400,
+        ),
+        (
+            grant("nobody", "platform", "git", "push", "r", "1m"),
+            "tok-approver",
+            404,
+        ),
+        (
+            grant("ci-runner", "platform", "git", "push", "r", "1m"),
+            "tok-inv-admin",
+            404,
+        ),
+        (
+            grant("ci-runner", "platform", "git", "push", "r", "1m"),
+            "tok-ci",
+            401,
+        ),
+    ];
+    for (body, token, want) in bad {
+        let (status, answer) = post_as(&s, "/v1/grants", token, body.clone()).await;
+        assert_eq!(status, want, "{body} as {token}: {answer}");
+    }
+    let (_, none) = get(&s, "/v1/grants", "tok-ops").await;
+    assert_eq!(none["grants"], json!([]), "{none}");
+
+    // Given by an approver of the project: allowed, naming the grant.
+    let (status, given) = post_as(
+        &s,
+        "/v1/grants",
+        "tok-approver",
+        grant(
+            "ci-runner",
+            "platform",
+            "git",
+            "push",
+            "repos/api/branches/main",
+            "30m",
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{given}");
+    let id = given["id"].as_str().unwrap().to_owned();
+    assert_eq!(given["state"], "active");
+    let (_, allowed) = call(
+        &s,
+        reqwest::Method::POST,
+        "/v1/decide?explain=true",
+        "tok-ci",
+        Some(push_main.clone()),
+    )
+    .await;
+    assert_eq!(allowed["decision"], "allow", "{allowed}");
+    assert!(
+        allowed["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("allowed by grant {id} (given by approver")),
+        "{allowed}"
+    );
+    assert!(
+        allowed["explain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|step| step["plugin"] == "git (grant)" && step["verdict"] == "allow"),
+        "{allowed}"
+    );
+    // Only what it names, only for its agent.
+    let other = req("git", "push", "repos/web/branches/main", json!({}));
+    let (_, still) = decide(&s, "tok-ci", other).await;
+    assert_eq!(still["decision"], "deny", "{still}");
+    let (_, reviewer) = decide(&s, "tok-reviewer", push_main.clone()).await;
+    assert_eq!(reviewer["decision"], "deny", "{reviewer}");
+
+    // Revoked: out of force at once; twice is a conflict.
+    let (status, revoked) = call(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/v1/grants/{id}"),
+        "tok-plat-admin",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(revoked["state"], "revoked");
+    assert_eq!(revoked["revoked_by"], "plat-admin");
+    let (_, after) = decide(&s, "tok-ci", push_main.clone()).await;
+    assert_eq!(after["decision"], "deny", "{after}");
+    let (status, _) = call(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/v1/grants/{id}"),
+        "tok-plat-admin",
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
+    let (status, _) = call(
+        &s,
+        reqwest::Method::DELETE,
+        "/v1/grants/grt_nope",
+        "tok-plat-admin",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // A deny rule stands whatever is granted.
+    let iam = req("aws", "iam:CreateUser", "arn:aws:iam::1:user/x", json!({}));
+    let (status, _) = post_as(
+        &s,
+        "/v1/grants",
+        "tok-inv-admin",
+        grant(
+            "claude-invoice-01",
+            "invoice-processor",
+            "aws",
+            "iam:CreateUser",
+            "*",
+            "30m",
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, denied) = decide(&s, "tok-invoice", iam).await;
+    assert_eq!(denied["decision"], "deny", "{denied}");
+    assert!(
+        !denied["reason"].as_str().unwrap().contains("grant"),
+        "{denied}"
+    );
+
+    // An approval "for" a while: a grant of exactly its request.
+    let deploy = |svc: &str| {
+        req(
+            "aws",
+            "ecs:UpdateService",
+            &format!("arn:aws:ecs:us-east-1:1:service/{svc}"),
+            json!({}),
+        )
+    };
+    let (_, asked) = decide(&s, "tok-ci", deploy("prod-api")).await;
+    let approval = asked["approval"]["id"].as_str().unwrap().to_owned();
+    let approve = format!("/v1/approvals/{approval}/approve");
+    for (body, want) in [
+        (json!({"reason": "window", "for": "3h"}), 400),
+        (json!({"reason": "window", "for": "later"}), 400),
+    ] {
+        let (status, answer) = post_as(&s, &approve, "tok-approver", body).await;
+        assert_eq!(status, want, "{answer}");
+    }
+    let (status, _) = post_as(
+        &s,
+        &format!("/v1/approvals/{approval}/deny"),
+        "tok-approver",
+        json!({"reason": "no", "for": "1m"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (_, pending) = get(&s, &format!("/v1/approvals/{approval}"), "tok-approver").await;
+    assert_eq!(pending["state"], "pending", "{pending}");
+    let (status, approved) = post_as(
+        &s,
+        &approve,
+        "tok-approver",
+        json!({"reason": "window", "for": "2s"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{approved}");
+    let for_grant = approved["grant"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let (_, again) = decide(&s, "tok-ci", deploy("prod-api")).await;
+        assert_eq!(again["decision"], "allow", "{again}");
+        assert!(
+            again["reason"].as_str().unwrap().contains(&for_grant),
+            "{again}"
+        );
+    }
+    let (_, web) = decide(&s, "tok-ci", deploy("prod-web")).await;
+    assert_eq!(web["decision"], "approval_required", "{web}");
+    // It expires on its own, and is written down.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, late) = decide(&s, "tok-ci", deploy("prod-api")).await;
+    assert_eq!(late["decision"], "approval_required", "{late}");
+    let mut events = Vec::new();
+    for _ in 0..30 {
+        events = trail_events(&s, "platform", &["grant_"]).await;
+        if events.iter().any(|e| e == "grant_expired") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        events,
+        [
+            "grant_given",
+            "grant_revoked",
+            "grant_given",
+            "grant_expired"
+        ],
+        "{events:?}"
+    );
+    let (_, listed) = get(
+        &s,
+        "/v1/grants?project=platform&state=expired",
+        "tok-approver",
+    )
+    .await;
+    assert_eq!(listed["grants"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["grants"][0]["approval"], approval.as_str());
+}

@@ -193,7 +193,8 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Every [`SWEEP_EVERY`]: writes sessions back, and writes down the
 /// approvals that expired, each with its audit record (`approval_expired`)
-/// and a notice to its channel, for the projects serving.
+/// and a notice to its channel, and the grants that expired
+/// (`grant_expired`), for the projects serving.
 async fn sweep(gate: Arc<crate::oversight::ServerGate>, live: Arc<Live>, state: Arc<AppState>) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -215,6 +216,14 @@ async fn sweep(gate: Arc<crate::oversight::ServerGate>, live: Arc<Live>, state: 
                     }
                 }
                 Err(e) => tracing::warn!(project, error = %e, "cannot sweep expired approvals"),
+            }
+            match gate.grants.expire_due(project, now).await {
+                Ok(expired) => {
+                    for g in &expired {
+                        crate::api::record_grant(&state, g, "grant_expired").await;
+                    }
+                }
+                Err(e) => tracing::warn!(project, error = %e, "cannot sweep expired grants"),
             }
         }
     }
@@ -243,7 +252,8 @@ fn open_gate(
     Ok(Arc::new(crate::oversight::Gate {
         approvals: crate::oversight::Approvals::new(state.clone()),
         containment: crate::oversight::Containment::new(state.clone()),
-        sessions: crate::oversight::Sessions::new(state),
+        sessions: crate::oversight::Sessions::new(state.clone()),
+        grants: crate::oversight::Grants::new(state, loaded.config.grants.max_ttl.0),
         outbox,
     }))
 }

@@ -55,6 +55,9 @@ pub(super) struct ApprovalView {
     /// How its notification fared (`GET /v1/approvals/{id}` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     delivery: Option<DeliveryView>,
+    /// The grant an approval "for" a duration gave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant: Option<String>,
 }
 
 /// An approval's notification: where it went, where it is, every try.
@@ -76,6 +79,7 @@ fn view(a: Approval) -> ApprovalView {
         state,
         expires,
         delivery: None,
+        grant: None,
     }
 }
 
@@ -288,6 +292,10 @@ pub(super) async fn list(
 struct DecideBody {
     /// Why, for the audit trail.
     reason: String,
+    /// Approve "for 30 minutes": also grant the agent exactly this request
+    /// for that long (see `api::grants::grant_for_approval`).
+    #[serde(default, rename = "for")]
+    for_: Option<String>,
 }
 
 /// `POST /v1/approvals/{id}/approve`.
@@ -352,9 +360,23 @@ async fn decide(
             "`reason` must be 1 to 1024 bytes",
         ));
     }
-    decide_as(&state, person, &id, approve, &body.reason)
-        .await
-        .map(Json)
+    if body.for_.is_some() && !approve {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "`for` goes with an approval, not a denial",
+        ));
+    }
+    // A bad `for` is refused before anything is decided.
+    if let Some(f) = &body.for_ {
+        super::grants::check_ttl(&state, f)?;
+    }
+    let mut decided = decide_as(&state, person, &id, approve, &body.reason).await?;
+    if let Some(f) = &body.for_ {
+        let grant = super::grants::grant_for_approval(&state, &decided.approval, person, f).await?;
+        decided.grant = Some(grant.id);
+    }
+    Ok(Json(decided))
 }
 
 /// `person` approves (or denies) approval `id` for `reason`: only approvers

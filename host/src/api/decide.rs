@@ -237,6 +237,11 @@ async fn decide_and_record(
             (d, false)
         }
     };
+    // Not allowed by the policy, and not denied by a rule: a live grant of
+    // the agent may allow it (see `api::grants::elevate`).
+    if !stopped {
+        super::grants::elevate(&state, &project, agent, &request, &mut decision).await;
+    }
     // A decision that needs a person: raise its approval, or use the one
     // the agent brings back (see `oversight::gate`). Without a state store,
     // an approval brought back cannot be checked: deny.

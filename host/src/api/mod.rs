@@ -10,6 +10,8 @@ mod audit;
 mod auth;
 mod containment;
 mod decide;
+mod grants;
+pub use grants::record as record_grant;
 mod health;
 mod mask;
 mod plugins;
@@ -136,6 +138,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/projects/{name}/resume"),
     ("GET", "/v1/holds"),
     ("GET", "/v1/sessions"),
+    ("POST", "/v1/grants"),
+    ("GET", "/v1/grants"),
+    ("DELETE", "/v1/grants/{id}"),
 ];
 
 /// Largest request body accepted, in bytes.
@@ -178,6 +183,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/v1/holds", get(containment::list))
         .route("/v1/sessions", get(sessions::list))
+        .route("/v1/grants", post(grants::give).get(grants::list))
+        .route("/v1/grants/{id}", axum::routing::delete(grants::revoke))
         .route(
             "/v1/slack/interactions",
             post(slack::interactions)

@@ -7,7 +7,7 @@
 
 mod settings;
 
-pub use settings::{AuditSettings, HttpSettings, MaskSettings, ReloadSettings};
+pub use settings::{AuditSettings, GrantSettings, HttpSettings, MaskSettings, ReloadSettings};
 
 use crate::error::{Error, Result};
 use crate::runtime::{EngineSettings, PluginSpec};
@@ -64,6 +64,9 @@ pub struct Config {
     /// Notification channels: where each is, secrets from the environment.
     #[serde(default)]
     pub notify: crate::notify::NotifySettings,
+    /// Just-in-time elevation: how long a grant may last.
+    #[serde(default)]
+    pub grants: GrantSettings,
 }
 
 fn default_listen() -> String {
@@ -305,6 +308,12 @@ pub fn parse(text: &str, origin: &str) -> Result<Config> {
             path: format!("{origin}:{}", doc.pos(&format!("/http/{key}"))),
             message,
         })?;
+    if !(1..=30 * 86_400).contains(&config.grants.max_ttl.0) {
+        return Err(Error::Config {
+            path: format!("{origin}:{}", doc.pos("/grants/max_ttl")),
+            message: "`grants.max_ttl` must be between 1s and 30d".into(),
+        });
+    }
     if !(10..=10_000).contains(&config.reload.settle_ms) {
         return Err(Error::Config {
             path: format!("{origin}:{}", doc.pos("/reload/settle_ms")),

@@ -1,5 +1,5 @@
-//! The server configuration's settings blocks: `http`, `reload`, `audit`
-//! and `masking`, each with safe defaults and its own validation.
+//! The server configuration's settings blocks: `http`, `reload`, `audit`,
+//! `masking` and `grants`, each with safe defaults and its own validation.
 
 use crate::audit::S3Settings;
 use crate::policy::units::Duration;
@@ -65,6 +65,23 @@ impl HttpSettings {
             ));
         }
         Ok(())
+    }
+}
+
+/// Just-in-time elevation (`grants:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrantSettings {
+    /// The longest a grant may last (default `8h`, at most `30d`); a grant
+    /// asked for longer is refused.
+    pub max_ttl: Duration,
+}
+
+impl Default for GrantSettings {
+    fn default() -> Self {
+        Self {
+            max_ttl: Duration(8 * 3600),
+        }
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Gate<S> {
     pub containment: super::Containment<S>,
     /// Sessions: seen, counted, ended by their limits.
     pub sessions: super::Sessions<S>,
+    /// Grants: temporary allow rules.
+    pub grants: super::Grants<S>,
     /// Where their notifications go out.
     pub outbox: Arc<Outbox<S>>,
 }
