@@ -1407,3 +1407,96 @@ async fn a_grant_elevates_its_agent_for_its_ttl_and_never_over_a_deny_rule() {
     assert_eq!(listed["grants"].as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed["grants"][0]["approval"], approval.as_str());
 }
+
+/// Alerts through the real server: repeated denials and off-hours activity
+/// each reach their channel once per episode, not once per request; an
+/// agent's first access (after it was learnt) fires once; every alert is
+/// listed at `GET /v1/alerts` (filters, to the project's administrators
+/// only) and recorded.
+#[tokio::test]
+async fn alerts_fire_once_per_episode_reach_their_channel_and_are_listed() {
+    let (base, pager) = receiver().await;
+    // No working day at all: everything is off hours.
+    let extra = format!(
+        "  watched: [\"{}\"]\nagents:\n  watched:\n    policies: [\"git:read on repos/*\"]\n\
+         alerts:\n  - kind: denied\n    threshold: 3\n    window: 1m\n    channel: webhook:pager\n  \
+         - kind: off_hours\n    days: []\n    channel: webhook:pager\n  \
+         - kind: first_access\n    learn_for: 1s\n",
+        token_hash("tok-watched")
+    );
+    let config = format!(
+        "notify:\n  webhooks:\n    pager: {{url: \"{base}/alerts\", secret_env: PAL_TEST_PAGER_SECRET}}\n"
+    );
+    let env = [("PAL_TEST_PAGER_SECRET", "pager-secret".to_owned())];
+    let (s, _cfg) = setup_with_env(&config, ("", &extra), &env).await;
+    let read = |r: &str| req("git", "read", &format!("repos/{r}"), json!({}));
+    let push = req("git", "push", "repos/api", json!({}));
+    decide(&s, "tok-watched", read("api")).await;
+    // Six denials: one episode of `denied`.
+    for _ in 0..6 {
+        let (_, d) = decide(&s, "tok-watched", push.clone()).await;
+        assert_eq!(d["decision"], "deny", "{d}");
+    }
+    // Past the learning second: a first access fires, a repeated one not.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    decide(&s, "tok-watched", read("billing")).await;
+    decide(&s, "tok-watched", read("billing")).await;
+    decide(&s, "tok-watched", read("api")).await;
+
+    let mut kinds: Vec<String> = Vec::new();
+    for _ in 0..50 {
+        let (_, listed) = get(&s, "/v1/alerts?project=platform", "tok-plat-admin").await;
+        kinds = listed["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap().to_owned())
+            .collect();
+        if kinds.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["denied", "first_access", "off_hours"], "{kinds:?}");
+    let (_, denied) = get(&s, "/v1/alerts?kind=denied&agent=watched", "tok-ops").await;
+    let alert = &denied["alerts"][0];
+    assert_eq!(alert["details"]["denials"], "3", "{alert}");
+    assert!(alert["time"].as_str().unwrap().ends_with('Z'));
+    let (_, first) = get(&s, "/v1/alerts?kind=first_access", "tok-ops").await;
+    assert_eq!(
+        first["alerts"][0]["details"]["resource"], "repos/billing",
+        "{first}"
+    );
+    let (_, none) = get(&s, "/v1/alerts?until=2000-01-01T00:00:00Z", "tok-ops").await;
+    assert_eq!(none["alerts"], json!([]), "{none}");
+
+    // The channel got the two with a channel, once each.
+    arrived(&pager, 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let got: Vec<Value> = pager
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|m| m["type"] == "alert"), "{got:?}");
+
+    // Others see nothing; bad queries change nothing.
+    let (status, _) = get(&s, "/v1/alerts?project=platform", "tok-inv-admin").await;
+    assert_eq!(status, 404);
+    for bad in ["kind=loud", "since=yesterday", "limit=0", "colour=red"] {
+        let (status, _) = get(&s, &format!("/v1/alerts?{bad}"), "tok-ops").await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    let mut events = Vec::new();
+    for _ in 0..30 {
+        events = trail_events(&s, "platform", &["alert_"]).await;
+        if events.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(events.len(), 3, "{events:?}");
+}

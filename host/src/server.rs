@@ -89,7 +89,7 @@ pub async fn run(
     })
     .await
     .map_err(|e| Error::Engine(format!("plugin loading task failed: {e}")));
-    let (runtime, watch, scheduler, sweeper) = match loading.and_then(|r| r) {
+    let (runtime, watch, scheduler, (sweeper, alerting)) = match loading.and_then(|r| r) {
         Ok((runtime, crate::snapshot::Loaded { snapshot, failures }, loaded)) => {
             if let Some(audit) = &audit {
                 let mut entries = crate::reload::reload_events("start", None, &snapshot);
@@ -141,6 +141,7 @@ pub async fn run(
                 }
             }
             tokio::spawn(gate.outbox.clone().run());
+            let alerting = tokio::spawn(run_alerts(gate.clone(), live.clone(), state.clone()));
             let sweeper = tokio::spawn(sweep(gate.clone(), live.clone(), state.clone()));
             tracing::info!(pooling = runtime.pooling(), "ready");
             let reloader = Reloader::new(runtime.clone(), loaded, &live, audit.clone());
@@ -152,7 +153,7 @@ pub async fn run(
                     .inspect_err(|e| tracing::error!(error = %e, "audit export and retention are not scheduled"))
                     .ok()
             });
-            (runtime, watch, scheduler, sweeper)
+            (runtime, watch, scheduler, (sweeper, alerting))
         }
         Err(e) => {
             let _ = stop_tx.send(());
@@ -168,6 +169,7 @@ pub async fn run(
     drop(stop_tx);
     gate.outbox.stop();
     sweeper.abort();
+    alerting.abort();
     if let Err(e) = gate.sessions.flush().await {
         tracing::warn!(error = %e, "cannot write sessions back at shutdown");
     }
@@ -184,6 +186,28 @@ pub async fn run(
             .map_err(|e| Error::Engine(format!("audit task failed: {e}")))??;
     }
     Ok(())
+}
+
+/// Evaluates alerts for as long as the server runs: each project's rules
+/// as serving; each alert raised is recorded (`alert_raised`) in its
+/// project's trail.
+async fn run_alerts(
+    gate: Arc<crate::oversight::ServerGate>,
+    live: Arc<Live>,
+    state: Arc<AppState>,
+) {
+    let rules = move |project: &str| {
+        live.snapshot()
+            .and_then(|s| s.project(project).map(|p| p.policy.alerts.clone()))
+    };
+    let raised = move |alert: crate::oversight::Alert| {
+        let state = state.clone();
+        tokio::spawn(async move { crate::api::record_alert(&state, &alert).await });
+    };
+    gate.alerts
+        .clone()
+        .run(gate.outbox.clone(), rules, raised)
+        .await;
 }
 
 /// How often open approvals past their deadline are written down as
@@ -253,7 +277,8 @@ fn open_gate(
         approvals: crate::oversight::Approvals::new(state.clone()),
         containment: crate::oversight::Containment::new(state.clone()),
         sessions: crate::oversight::Sessions::new(state.clone()),
-        grants: crate::oversight::Grants::new(state, loaded.config.grants.max_ttl.0),
+        grants: crate::oversight::Grants::new(state.clone(), loaded.config.grants.max_ttl.0),
+        alerts: Arc::new(crate::oversight::Alerts::new(state)),
         outbox,
     }))
 }

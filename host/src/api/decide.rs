@@ -272,6 +272,21 @@ async fn decide_and_record(
     if let (Some(gate), Some(ticket)) = (state.gate(), &ticket) {
         gate.sessions.count(ticket, decision.outcome);
     }
+    // Alerts are evaluated off the path: the decision is only queued.
+    if let Some(gate) = state.gate()
+        && !project.policy.alerts.is_empty()
+    {
+        gate.alerts.observe(crate::oversight::Event {
+            project: request.project.clone(),
+            agent: request.agent.clone(),
+            session: request.session.clone(),
+            service: request.service.clone(),
+            action: request.action.clone(),
+            resource: request.resource.clone(),
+            outcome: decision.outcome,
+            at: jiff::Timestamp::now().as_microsecond(),
+        });
+    }
     if let Some(audit) = state.audit() {
         let limits = state.mask_settings().limits();
         let entry = audit_entry(

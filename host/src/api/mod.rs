@@ -4,6 +4,8 @@
 //! server can serve it on a real socket.
 
 mod admin;
+mod alerts;
+pub use alerts::record as record_alert;
 mod approvals;
 pub use approvals::record as record_approval;
 mod audit;
@@ -141,6 +143,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/grants"),
     ("GET", "/v1/grants"),
     ("DELETE", "/v1/grants/{id}"),
+    ("GET", "/v1/alerts"),
 ];
 
 /// Largest request body accepted, in bytes.
@@ -185,6 +188,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/sessions", get(sessions::list))
         .route("/v1/grants", post(grants::give).get(grants::list))
         .route("/v1/grants/{id}", axum::routing::delete(grants::revoke))
+        .route("/v1/alerts", get(alerts::list))
         .route(
             "/v1/slack/interactions",
             post(slack::interactions)

@@ -36,6 +36,8 @@ pub struct Gate<S> {
     pub sessions: super::Sessions<S>,
     /// Grants: temporary allow rules.
     pub grants: super::Grants<S>,
+    /// Alerts: evaluated off the decision path.
+    pub alerts: Arc<super::Alerts<S>>,
     /// Where their notifications go out.
     pub outbox: Arc<Outbox<S>>,
 }

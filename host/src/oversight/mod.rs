@@ -1,6 +1,5 @@
 //! Human oversight: approvals that reach a person and are used once, and
-//! the kill switch, session limits and grants (and, with the rest of issue
-//! 16, alerts), each kept in its project's state behind `store::State`.
+//! the kill switch, session limits, grants and alerts, each kept in its project's state behind `store::State`.
 //!
 //! * [`Approvals`] ([`approvals`]): raise, decide, use once, expire.
 //! * [`Containment`] ([`containment`]): sessions killed, agents suspended,
@@ -9,15 +8,19 @@
 //!   idle and maximum-duration limits.
 //! * [`Grants`] ([`grants`]): just-in-time elevation, temporary allow
 //!   rules matched by the service's plugin.
+//! * [`Alerts`] ([`alerts`]): denied events, volume, off hours, first
+//!   access; evaluated off the decision path.
 //! * [`Gate`] ([`gate`]): what the decision path does with a decision that
 //!   needs a person, and with the approval an agent brings back.
 
+pub mod alerts;
 pub mod approvals;
 pub mod containment;
 pub mod gate;
 pub mod grants;
 pub mod sessions;
 
+pub use alerts::{Alert, Alerts, Event};
 pub use approvals::{Approval, Approvals, Opened, Raise, Refused, Requested, Stage};
 pub use containment::{Containment, Held, Hold, Scope};
 pub use gate::{Gate, Gated};

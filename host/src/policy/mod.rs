@@ -7,6 +7,7 @@
 //! instead. Repeated list keys (the seed's repeated `allow:`) are merged in
 //! order and reported as warnings; no rule is ever dropped silently.
 
+pub mod alert_rules;
 mod audit_plan;
 pub mod lint;
 pub mod model;
@@ -89,6 +90,8 @@ pub struct Policy {
     pub approvals: model::ApprovalDefaults,
     /// The project's session limits (`sessions:`), checked.
     pub sessions: model::SessionDefaults,
+    /// The project's alert rules (`alerts:`), compiled.
+    pub alerts: std::sync::Arc<Vec<alert_rules::AlertRule>>,
     /// The files, in load order, with their parsed contents.
     pub files: Vec<(String, PolicyFile)>,
     /// Warnings.

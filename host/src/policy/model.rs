@@ -68,6 +68,79 @@ pub struct PolicyFile {
     /// give them.
     #[serde(default)]
     pub sessions: Option<SessionDefaults>,
+    /// The project's alert rules.
+    #[serde(default)]
+    pub alerts: Option<Vec<AlertSpec>>,
+}
+
+/// What an alert rule watches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// Permission-denied events of an agent, over a threshold in a window.
+    #[default]
+    Denied,
+    /// An agent's request volume over a multiple of its baseline.
+    Volume,
+    /// Decisions outside working hours.
+    OffHours,
+    /// An agent's first access to a resource.
+    FirstAccess,
+}
+
+impl AlertKind {
+    /// The name as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Denied => "denied",
+            Self::Volume => "volume",
+            Self::OffHours => "off_hours",
+            Self::FirstAccess => "first_access",
+        }
+    }
+}
+
+/// One entry of the `alerts:` block.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSpec {
+    /// What it watches.
+    pub kind: AlertKind,
+    /// Where alerts go, e.g. `slack:#security` (always recorded and listed).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// No second alert of this rule for the same agent within this long
+    /// (default `15m`).
+    #[serde(default)]
+    pub cooldown: Option<Duration>,
+    /// `denied`: denials that fire it (default 5).
+    #[serde(default)]
+    pub threshold: Option<u32>,
+    /// `denied`: within this long (default `10m`).
+    #[serde(default)]
+    pub window: Option<Duration>,
+    /// `volume`: the multiple of the baseline (default 10).
+    #[serde(default)]
+    pub factor: Option<u32>,
+    /// `volume`: history needed first (default `1h`).
+    #[serde(default)]
+    pub min_history: Option<Duration>,
+    /// `volume`: requests in the minute needed (default 20).
+    #[serde(default)]
+    pub min_requests: Option<u32>,
+    /// `off_hours`: working hours, `HH:MM-HH:MM` (default `08:00-18:00`).
+    #[serde(default)]
+    pub hours: Option<String>,
+    /// `off_hours`: working days (default mon to fri).
+    #[serde(default)]
+    pub days: Option<Vec<String>>,
+    /// `off_hours`: the time zone (default `UTC`).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// `first_access`: how long after an agent's first decision its
+    /// accesses are learnt, not alerted (default `1h`).
+    #[serde(default)]
+    pub learn_for: Option<Duration>,
 }
 
 /// The `sessions:` block: the project's session limits (seed 002: "an

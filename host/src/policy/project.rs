@@ -42,6 +42,7 @@ pub fn compile_project(
     let mut audit_at: Option<String> = None;
     let mut approvals_at: Option<String> = None;
     let mut sessions_at: Option<String> = None;
+    let mut alerts_at: Option<String> = None;
     for source in sources {
         hasher.update(source.name.as_bytes());
         hasher.update([0]);
@@ -246,6 +247,15 @@ pub fn compile_project(
                 }
             }
             policy.sessions = *limits;
+        }
+        if let Some(specs) = &file.alerts {
+            if let Some(other) = alerts_at.replace(source.name.clone()) {
+                return Err(fail(
+                    "/alerts",
+                    format!("`alerts` is configured in {other} already; configure it once"),
+                ));
+            }
+            policy.alerts = std::sync::Arc::new(super::alert_rules::compile(specs, &fail)?);
         }
         if let Some(block) = &file.audit {
             if let Some(other) = audit_at.replace(source.name.clone()) {

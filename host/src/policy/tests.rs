@@ -774,3 +774,96 @@ agents:
         p.warnings
     );
 }
+
+#[test]
+fn an_alerts_block_compiles_each_kind_and_refuses_mistakes_at_their_line() {
+    use super::alert_rules::Condition;
+    let text = "\
+alerts:
+  - kind: denied
+    threshold: 3
+    window: 5m
+    channel: slack:#security
+  - kind: volume
+  - kind: off_hours
+    hours: \"09:00-17:30\"
+    days: [mon, tue]
+    time_zone: Europe/Berlin
+    cooldown: 1h
+  - kind: first_access
+    learn_for: 1d
+policies: [\"git:read on r/*\"]
+";
+    let p = compile(&[src("p.yaml", text)]).unwrap();
+    let a = &p.alerts;
+    assert_eq!(a.len(), 4);
+    assert_eq!(
+        a[0].condition,
+        Condition::Denied {
+            threshold: 3,
+            window_s: 300
+        }
+    );
+    assert_eq!(a[0].channel.as_deref(), Some("slack:#security"));
+    assert_eq!(a[0].cooldown_s, 900);
+    assert_eq!(
+        a[1].condition,
+        Condition::Volume {
+            factor: 10,
+            min_history_s: 3600,
+            min_requests: 20
+        }
+    );
+    match &a[2].condition {
+        Condition::OffHours {
+            start, end, days, ..
+        } => {
+            assert_eq!((*start, *end), (540, 1050));
+            assert_eq!(days, &[true, true, false, false, false, false, false]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(a[2].cooldown_s, 3600);
+    assert_eq!(
+        a[3].condition,
+        Condition::FirstAccess {
+            learn_for_s: 86_400
+        }
+    );
+    for (text, says) in [
+        ("alerts:\n  - kind: loud\n", "p.yaml:"),
+        ("alerts:\n  - kind: denied\n    factor: 3\n", "p.yaml:3:"),
+        ("alerts:\n  - kind: denied\n    threshold: 0\n", "p.yaml:3:"),
+        ("alerts:\n  - kind: volume\n    factor: 1\n", "p.yaml:3:"),
+        (
+            "alerts:\n  - kind: off_hours\n    hours: 9-5\n",
+            "p.yaml:3:",
+        ),
+        (
+            "alerts:\n  - kind: off_hours\n    days: [funday]\n",
+            "p.yaml:3:",
+        ),
+        (
+            "alerts:\n  - kind: off_hours\n    time_zone: Mars/Olympus\n",
+            "p.yaml:3:",
+        ),
+        (
+            "alerts:\n  - kind: denied\n    channel: pager\n",
+            "p.yaml:3:",
+        ),
+        ("alerts:\n  - kind: denied\n    cooldown: 0s\n", "p.yaml:3:"),
+    ] {
+        let e = compile(&[src("p.yaml", text)]).unwrap_err().to_string();
+        assert!(e.starts_with(says), "{text}\n{e}");
+    }
+    let e = compile(&[
+        src("a.yaml", "alerts: [{kind: denied}]\n"),
+        src("b.yaml", "alerts: [{kind: volume}]\n"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("`alerts` is configured in a.yaml already"),
+        "{e}"
+    );
+}
