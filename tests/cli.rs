@@ -121,6 +121,27 @@ fn check_reports_merges_and_lint_with_lines_and_refuses_invalid_files() {
         out.contains("- rule: \"aws:ecs:UpdateService on arn:aws:ecs:*:*:service/prod-*\""),
         "{out}"
     );
+    // Oversight settings: a malformed channel, a zero duration, a bad alert.
+    for (text, at) in [
+        (
+            "policies:\n  - rule: \"git:push on r/*\"\n    requires_approval: true\n    approval_channel: slack-deploys\n",
+            "ci.yaml:4:",
+        ),
+        (
+            "policies:\n  - rule: \"git:push on r/*\"\n    requires_approval: true\n    approval_timeout: 0s\n",
+            "ci.yaml:4:",
+        ),
+        ("sessions:\n  idle_timeout: 0s\n", "ci.yaml:2:"),
+        (
+            "alerts:\n  - kind: off_hours\n    time_zone: Mars/Olympus\n",
+            "ci.yaml:3:",
+        ),
+    ] {
+        std::fs::write(&bad, text).unwrap();
+        let (code, out, _) = palisade(&["check", bad.to_str().unwrap()]);
+        assert_eq!(code, 1, "{text}\n{out}");
+        assert!(out.contains(at), "{text}\n{out}");
+    }
 }
 
 #[test]

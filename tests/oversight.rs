@@ -203,6 +203,9 @@ async fn an_approval_allows_its_own_request_once_and_only_an_approver_gives_it()
         }
     };
     let approve = format!("/v1/approvals/{id}/approve");
+    // A person's token never raises a request (so never their own).
+    let (status, _) = decide(&s, "tok-approver", prod("prod-api")).await;
+    assert_eq!(status, 401);
     // An agent never approves, not even another project's.
     assert_eq!(post(approve.clone(), "tok-ci").await.0, 403);
     assert_eq!(post(approve.clone(), "tok-invoice").await.0, 403);

@@ -61,10 +61,11 @@ pub(super) fn compile_agent(
     for (key, effect, rules) in lists {
         for (i, r) in rules.iter().enumerate() {
             let p = format!("{pointer}/{key}/{i}");
-            let rule = structured(r, effect, loc.rule_id(&p)).map_err(|message| Error::Config {
-                path: loc.at(&p),
-                message,
-            })?;
+            let rule =
+                structured(r, effect, loc.rule_id(&p)).map_err(|(key, message)| Error::Config {
+                    path: loc.at(&key.map_or_else(|| p.clone(), |k| format!("{p}/{k}"))),
+                    message,
+                })?;
             agent.rules.entry(r.service.clone()).or_default().push(rule);
         }
     }
@@ -75,27 +76,40 @@ pub(super) fn compile_agent(
     };
     for (i, r) in spec.policies.iter().enumerate() {
         let p = format!("{base}/policies/{i}");
-        let (service, rule) = compact(r, loc.rule_id(&p)).map_err(|message| Error::Config {
-            path: loc.at(&p),
-            message,
-        })?;
+        let (service, rule) =
+            compact(r, loc.rule_id(&p)).map_err(|(key, message)| Error::Config {
+                path: loc.at(&key.map_or_else(|| p.clone(), |k| format!("{p}/{k}"))),
+                message,
+            })?;
         agent.rules.entry(service).or_default().push(rule);
     }
     Ok(agent)
 }
 
+/// A rule's error: the key it is at (under the rule), if one, and the
+/// message.
+type RuleError = (Option<&'static str>, String);
+
+fn whole(message: String) -> RuleError {
+    (None, message)
+}
+
 fn approval(
     channel: &Option<String>,
     timeout: Option<units::Duration>,
-) -> std::result::Result<Option<ApprovalSettings>, String> {
+) -> std::result::Result<Option<ApprovalSettings>, RuleError> {
     if channel.is_none() && timeout.is_none() {
         return Ok(None);
     }
     if let Some(c) = channel {
-        crate::notify::Channel::parse(c).map_err(|e| format!("`approval_channel`: {e}"))?;
+        crate::notify::Channel::parse(c)
+            .map_err(|e| (Some("approval_channel"), format!("`approval_channel`: {e}")))?;
     }
     if timeout.is_some_and(|t| t.0 == 0) {
-        return Err("`approval_timeout` must be at least 1s (e.g. `60m`)".into());
+        return Err((
+            Some("approval_timeout"),
+            "`approval_timeout` must be at least 1s (e.g. `60m`)".into(),
+        ));
     }
     Ok(Some(ApprovalSettings {
         channel: channel.clone(),
@@ -103,7 +117,11 @@ fn approval(
     }))
 }
 
-fn structured(r: &StructuredRule, effect: Effect, id: String) -> std::result::Result<Rule, String> {
+fn structured(
+    r: &StructuredRule,
+    effect: Effect,
+    id: String,
+) -> std::result::Result<Rule, RuleError> {
     let mut qualifiers = Vec::new();
     if let Some(b) = &r.branches {
         qualifiers.push(Qualifier {
@@ -138,15 +156,15 @@ pub fn split_compact(line: &str) -> Result<(String, String, String), String> {
     Ok((service.to_owned(), action.to_owned(), resource.to_owned()))
 }
 
-fn compact(r: &CompactRule, id: String) -> Result<(String, Rule), String> {
+fn compact(r: &CompactRule, id: String) -> std::result::Result<(String, Rule), RuleError> {
     let (line, effect, appr) = match r {
         CompactRule::Line(l) => (l.as_str(), Effect::Allow, None),
         CompactRule::Detailed(d) => {
             let effect = match (d.deny, d.requires_approval) {
                 (true, true) => {
-                    return Err(
+                    return Err(whole(
                         "a rule cannot both `deny` and have `requires_approval`; pick one".into(),
-                    );
+                    ));
                 }
                 (true, false) => Effect::Deny,
                 (false, true) => Effect::RequireApproval,
@@ -159,7 +177,7 @@ fn compact(r: &CompactRule, id: String) -> Result<(String, Rule), String> {
             )
         }
     };
-    let (service, action, resource) = split_compact(line)?;
+    let (service, action, resource) = split_compact(line).map_err(whole)?;
     let rule = Rule {
         id,
         effect,

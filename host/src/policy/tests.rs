@@ -646,21 +646,21 @@ fn a_root_read_from_disk_is_one_project_or_a_directory_of_projects() {
 }
 
 #[test]
-fn a_malformed_approval_channel_or_timeout_is_refused_at_its_rule() {
+fn a_malformed_approval_channel_or_timeout_is_refused_at_its_line() {
     let cases = [
         (
             "policies:\n  - git:read on repos/*\n  - rule: \"git:push on repos/*\"\n    requires_approval: true\n    approval_channel: deploy-approvals\n",
-            "p.yaml:3:",
+            "p.yaml:5:",
             "write `slack:#CHANNEL`",
         ),
         (
             "policies:\n  - rule: \"git:push on repos/*\"\n    requires_approval: true\n    approval_timeout: 0s\n",
-            "p.yaml:2:",
+            "p.yaml:4:",
             "at least 1s",
         ),
         (
             "agents:\n  bot:\n    require_approval:\n      - service: git\n        actions: [push]\n        approval_channel: \"email:ops@example.com\"\n",
-            "p.yaml:",
+            "p.yaml:6:",
             "is not a kind of channel",
         ),
     ];
