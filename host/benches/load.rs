@@ -3,7 +3,9 @@
 //!
 //! `cargo bench -p palisade --bench load` (optional: `LOAD_SECONDS`,
 //! `LOAD_RATE`, `LOAD_CONNECTIONS`, `LOAD_IN_FLIGHT`; `BENCH_AUDIT=off`
-//! runs the server without the audit trail).
+//! runs the server without the audit trail; `BENCH_ALERTS=on` gives the
+//! project one alert rule of each kind, so that every decision is also
+//! queued for alerts).
 //!
 //! First it measures the disk it will sync to (see `disk_profile`), so that
 //! every figure comes with the state of the machine it was taken on. Then it
@@ -38,11 +40,17 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 fn start_server(dir: &std::path::Path) -> (std::process::Child, String) {
-    let extra = format!(
+    let mut extra = format!(
         "identities:\n  claude-invoice-01: [\"{}\"]\nadmins:\n  bench: [\"{}\"]\nplugins:\n  project-glob:\n    builtin: glob\nchain: [project-glob]\n",
         support::token_line(TOKEN),
         support::token_line(ADMIN)
     );
+    if std::env::var("BENCH_ALERTS").is_ok_and(|v| v == "on") {
+        extra.push_str(
+            "alerts:\n  - kind: denied\n  - kind: volume\n  - kind: off_hours\n  \
+             - kind: first_access\n",
+        );
+    }
     support::start_server(
         dir,
         &[("invoice.yaml", POLICY.to_owned()), ("zz-load.yaml", extra)],

@@ -192,7 +192,12 @@ pub(super) async fn get(
         }
         let at = now();
         if a.stage_at(at) != Stage::Pending || tokio::time::Instant::now() >= deadline {
-            return Ok(Json(view_with_delivery(&state, a).await));
+            // How delivery fared is for people: a receiver's answer is not
+            // the agent's to read.
+            return Ok(Json(match agent {
+                Some(_) => view(a),
+                None => view_with_delivery(&state, a).await,
+            }));
         }
         // Woken by a step here, at its deadline, or after a second (a step
         // another replica took is only seen by reading).
@@ -367,9 +372,11 @@ async fn decide(
             "`for` goes with an approval, not a denial",
         ));
     }
-    // A bad `for` is refused before anything is decided.
+    // A `for` that cannot be given is refused before anything is decided.
     if let Some(f) = &body.for_ {
-        super::grants::check_ttl(&state, f)?;
+        let projects: Vec<String> = person.approver_of.iter().cloned().collect();
+        let a = find(&state, &projects, &id).await?.ok_or_else(not_found)?;
+        super::grants::check_for(&state, &a, f).await?;
     }
     let mut decided = decide_as(&state, person, &id, approve, &body.reason).await?;
     if let Some(f) = &body.for_ {

@@ -224,7 +224,7 @@ async fn decide_and_record(
     // the answer is recorded, so that a hold taken meanwhile waits for it
     // (see `oversight::containment`).
     let _inflight = match state.gate() {
-        Some(gate) => Some(gate.containment.enter().await),
+        Some(gate) => Some(gate.containment.enter(&request.project).await),
         None => None,
     };
     let (denial, ticket) = admit(&state, &project, agent, &request).await;

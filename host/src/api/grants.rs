@@ -49,12 +49,15 @@ pub(super) async fn elevate(
         return None;
     }
     let gate = state.gate()?;
-    let live = gate
+    let mut live = gate
         .grants
         .live(&request.project, &agent.name, &request.service, now())
         .await
         .inspect_err(|e| tracing::warn!(project = %request.project, error = %e, "cannot read grants; none applies"))
         .ok()?;
+    // The host's own narrowing first (exact grants, qualifiers as
+    // attributes), whatever the plugin would make of them.
+    live.retain(|g| g.admits(&request.action, &request.resource, &request.attributes));
     if live.is_empty() {
         return None;
     }
@@ -70,9 +73,14 @@ pub(super) async fn elevate(
     // The service's plugin must allow by a grant's own rule: a custom
     // plugin's allow alone never turns a grant into more than it says.
     let first = run.steps.first()?;
-    let grant = live
-        .iter()
-        .find(|g| first.verdict == "allow" && first.reason.contains(&g.rule_id()))?;
+    // Its reason ends with the rule that allowed (the SDK's form); the
+    // resource quoted earlier in it is the agent's and proves nothing.
+    let grant = live.iter().find(|g| {
+        first.verdict == "allow"
+            && first
+                .reason
+                .ends_with(&format!("allowed by {}", g.rule_id()))
+    })?;
     if run.outcome != Outcome::Allow {
         return None;
     }
@@ -164,11 +172,6 @@ fn view(g: Grant) -> GrantView {
     }
 }
 
-/// Checks a TTL (`30m`) against the configured bound.
-pub(super) fn check_ttl(state: &AppState, text: &str) -> Result<(), ApiError> {
-    ttl(state, text).map(drop)
-}
-
 /// The TTL asked for, within the configured bound.
 fn ttl(state: &AppState, text: &str) -> Result<u64, ApiError> {
     let gate = approvals::gate(state)?;
@@ -245,6 +248,7 @@ pub(super) async fn give(
         by: person.name.clone(),
         reason: reason.to_owned(),
         approval: None,
+        exact: false,
         created_at: at,
         expires_at: at.saturating_add(i64::try_from(ttl_s * 1_000_000).unwrap_or(i64::MAX)),
         stage: GrantStage::Active,
@@ -260,7 +264,21 @@ async fn store_grant(state: &AppState, grant: Grant, at: i64) -> Result<Grant, A
     let gate = approvals::gate(state)?;
     match gate.grants.give(grant, at).await.map_err(unavailable)? {
         Ok(g) => {
-            record(state, &g, "grant_given").await;
+            if !record(state, &g, "grant_given").await {
+                // A widening nobody can trace is not given.
+                let undone = gate
+                    .grants
+                    .revoke(&g.project, &g.id, "palisade", now())
+                    .await;
+                if !matches!(undone, Ok(Ok(_))) {
+                    tracing::error!(grant = %g.id, "a grant that could not be recorded could not be revoked either");
+                }
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit_unavailable",
+                    "the grant could not be recorded, so it is not given",
+                ));
+            }
             Ok(g)
         }
         Err(r) => Err(ApiError::new(
@@ -271,11 +289,46 @@ async fn store_grant(state: &AppState, grant: Grant, at: i64) -> Result<Grant, A
     }
 }
 
-/// For `POST /v1/approvals/{id}/approve` with `"for": "30m"`: a grant of
-/// exactly the approved request (its service, action and resource, its
-/// attributes as qualifiers) to its agent, for `ttl`. Refused if the
-/// request holds a pattern character (`*`, `?`, `[`), which would make the
-/// grant cover more than was approved.
+/// Checks, before anything is decided, that approval `a` can be approved
+/// "for" `ttl_text`: the TTL within the bound, a request without a
+/// pattern character (`*`, `?`, `[`: the grant is compared exactly, but a
+/// plugin given it as a rule would read them as patterns), and room for
+/// one more grant for its agent.
+pub(super) async fn check_for(
+    state: &AppState,
+    a: &Approval,
+    ttl_text: &str,
+) -> Result<(), ApiError> {
+    ttl(state, ttl_text)?;
+    let r = &a.request;
+    let literal = |s: &str| !s.contains(['*', '?', '[']);
+    if !(literal(&r.action) && literal(&r.resource) && r.attributes.values().all(|v| literal(v))) {
+        return Err(bad(
+            "`for` cannot be used on this approval: its request holds `*`, `?` or `[`, so a \
+             grant of it could cover more than was approved; approve it once instead",
+        ));
+    }
+    let gate = approvals::gate(state)?;
+    if !gate
+        .grants
+        .has_room(&a.project, &a.agent, now())
+        .await
+        .map_err(unavailable)?
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "too_many_grants",
+            GrantRefused::TooMany.to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// For `POST /v1/approvals/{id}/approve` with `"for": "30m"` (after
+/// [`check_for`]): a grant of exactly the approved request to its agent,
+/// for that long. It is exact: the host compares the request's action,
+/// resource and attributes as written before the service's plugin is
+/// asked, so plugin keywords and unread attributes widen nothing.
 pub(super) async fn grant_for_approval(
     state: &AppState,
     a: &Approval,
@@ -284,13 +337,6 @@ pub(super) async fn grant_for_approval(
 ) -> Result<Grant, ApiError> {
     let ttl_s = ttl(state, ttl_text)?;
     let r = &a.request;
-    let literal = |s: &str| !s.contains(['*', '?', '[']);
-    if !(literal(&r.action) && literal(&r.resource) && r.attributes.values().all(|v| literal(v))) {
-        return Err(bad(
-            "`for` cannot be used on this approval: its request holds `*`, `?` or `[`, so a \
-             grant of it would cover more than was approved; approve it once instead",
-        ));
-    }
     let at = now();
     let grant = Grant {
         id: crate::oversight::grants::new_id(at).map_err(unavailable)?,
@@ -311,6 +357,7 @@ pub(super) async fn grant_for_approval(
             a.decided_reason.as_deref().unwrap_or("")
         ),
         approval: Some(a.id.clone()),
+        exact: true,
         created_at: at,
         expires_at: at.saturating_add(i64::try_from(ttl_s * 1_000_000).unwrap_or(i64::MAX)),
         stage: GrantStage::Active,
@@ -321,9 +368,12 @@ pub(super) async fn grant_for_approval(
 }
 
 /// Records a grant step (`grant_given`, `grant_revoked`, `grant_expired`)
-/// in its project's trail.
-pub async fn record(state: &AppState, g: &Grant, event: &str) {
-    let Some(audit) = state.audit() else { return };
+/// in its project's trail; `false` if it could not be (with audit off,
+/// there is nothing to record: `true`).
+pub async fn record(state: &AppState, g: &Grant, event: &str) -> bool {
+    let Some(audit) = state.audit() else {
+        return true;
+    };
     let mut details = BTreeMap::from([
         ("grant".to_owned(), g.id.clone().into()),
         ("service".to_owned(), g.service.clone().into()),
@@ -349,8 +399,12 @@ pub async fn record(state: &AppState, g: &Grant, event: &str) {
         details,
         ..crate::audit::AdminEntry::default()
     };
-    if let Err(e) = audit.append(entry).await {
-        tracing::error!(grant = %g.id, event, error = %e, "cannot record a grant step");
+    match audit.append(entry).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(grant = %g.id, event, error = %e, "cannot record a grant step");
+            false
+        }
     }
 }
 
@@ -440,6 +494,8 @@ pub(super) async fn revoke(
             .map_err(unavailable)?
         {
             Ok(g) => {
+                // No decision that read it is still to answer after this.
+                gate.containment.drain(&p).await;
                 record(&state, &g, "grant_revoked").await;
                 return Ok(Json(view(g)));
             }

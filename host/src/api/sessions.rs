@@ -141,7 +141,7 @@ pub(super) async fn list(
                 .await
                 .map_err(unavailable)?;
             let Some(last) = page.last() else { break };
-            after = Some(last.id.clone());
+            after = Some(crate::oversight::sessions::store_key(&last.agent, &last.id));
             for s in page {
                 if query.agent.as_ref().is_some_and(|a| *a != s.agent) {
                     continue;

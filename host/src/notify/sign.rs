@@ -74,7 +74,7 @@ pub fn verify_slack(
         return Err(SlackRefusal::Missing);
     };
     let when: i64 = ts.trim().parse().map_err(|_| SlackRefusal::Missing)?;
-    if (now - when).abs() > SLACK_REPLAY_WINDOW_S {
+    if now.abs_diff(when) > SLACK_REPLAY_WINDOW_S.unsigned_abs() {
         return Err(SlackRefusal::Stale);
     }
     let given = sig
@@ -122,6 +122,11 @@ mod tests {
             Err(SlackRefusal::Stale)
         );
         assert_eq!(v(None, Some(sig), body, ts), Err(SlackRefusal::Missing));
+        // A timestamp at the edge of i64 is stale, not an overflow.
+        assert_eq!(
+            v(Some(&i64::MIN.to_string()), Some(sig), body, ts),
+            Err(SlackRefusal::Stale)
+        );
         assert_eq!(
             v(Some("1531420618"), Some("v0=zz"), body, ts),
             Err(SlackRefusal::BadSignature)

@@ -210,7 +210,13 @@ impl<S: State + 'static> Alerts<S> {
     /// Hands a decision to the worker: never waits; a full queue drops it.
     pub fn observe(&self, event: Event) {
         if self.tx.try_send(event).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(
+                    dropped = n,
+                    "the alert queue is full: decisions were not evaluated for alerts"
+                );
+            }
         }
     }
 
@@ -276,6 +282,10 @@ impl<S: State + 'static> Alerts<S> {
                     let st = watch.rules.entry(rule.index).or_default();
                     if e.outcome == Outcome::Deny {
                         st.denials.push_back(e.at);
+                        // Only the last `threshold` matter.
+                        while st.denials.len() > *threshold as usize {
+                            st.denials.pop_front();
+                        }
                     }
                     while st
                         .denials

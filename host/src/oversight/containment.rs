@@ -6,11 +6,12 @@
 //! with hash lookups, never a store read (except a project's first check
 //! after a start, which reads its holds once).
 //!
-//! "The next decision is denied" is meant strictly: a decision holds
-//! [`Containment::enter`]'s guard from its first check to its answer, and a
-//! hold is put in force only once every decision under way has answered
-//! (new ones wait meanwhile). So every decision answered after a hold's
-//! call returns was checked against it: none is an allow it stops.
+//! "The next decision is denied" is meant strictly: a decision holds its
+//! project's [`Containment::enter`] guard from its first check until its
+//! answer is recorded, and a hold is put in force only once every decision
+//! of the project under way has been recorded (new ones wait meanwhile).
+//! So every decision recorded after a hold's call returns was checked
+//! against it: none is an allow it stops. Other projects never wait.
 //! Holds are taken and released one at a time; a project's first read only
 //! ever fills in a project nobody wrote yet, so it never overwrites a hold.
 //!
@@ -170,8 +171,11 @@ pub struct Containment<S> {
     projects: RwLock<HashMap<String, Arc<Holds>>>,
     /// Taken by every change: one at a time.
     writer: tokio::sync::Mutex<()>,
-    /// Read by each decision under way, written to put a hold in force.
-    inflight: tokio::sync::RwLock<()>,
+    /// Per project: read by each decision under way, written to put a
+    /// hold in force (or to wait for the decisions under way: [`drain`]).
+    ///
+    /// [`drain`]: Containment::drain
+    inflight: RwLock<HashMap<String, Arc<tokio::sync::RwLock<()>>>>,
 }
 
 fn poisoned() -> Error {
@@ -185,14 +189,40 @@ impl<S: State> Containment<S> {
             state,
             projects: RwLock::new(HashMap::new()),
             writer: tokio::sync::Mutex::new(()),
-            inflight: tokio::sync::RwLock::new(()),
+            inflight: RwLock::new(HashMap::new()),
         }
     }
 
-    /// Held by a decision from its first check to its answer: a hold waits
-    /// for every decision holding it (and new ones wait for the hold).
-    pub async fn enter(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
-        self.inflight.read().await
+    /// The drain lock of `project`.
+    fn lock_of(&self, project: &str) -> Arc<tokio::sync::RwLock<()>> {
+        if let Some(l) = self
+            .inflight
+            .read()
+            .ok()
+            .and_then(|m| m.get(project).cloned())
+        {
+            return l;
+        }
+        match self.inflight.write() {
+            Ok(mut m) => m.entry(project.to_owned()).or_default().clone(),
+            // A poisoned map: a lock of its own still orders this caller.
+            Err(_) => Arc::default(),
+        }
+    }
+
+    /// Held by a decision of `project` from its first check to its
+    /// recorded answer: a hold in the project waits for every decision
+    /// holding it (and new ones wait for the hold). Other projects are not
+    /// held up.
+    pub async fn enter(&self, project: &str) -> tokio::sync::OwnedRwLockReadGuard<()> {
+        self.lock_of(project).read_owned().await
+    }
+
+    /// Waits until every decision of `project` under way has answered (new
+    /// ones wait meanwhile): after a grant is revoked, say, no decision
+    /// that read it is still to answer.
+    pub async fn drain(&self, project: &str) {
+        drop(self.lock_of(project).write().await);
     }
 
     fn cached(&self, project: &str) -> Result<Option<Arc<Holds>>> {
@@ -255,7 +285,8 @@ impl<S: State> Containment<S> {
         let replaced = next.remove(hold.scope, &hold.target);
         next.insert(hold.clone());
         {
-            let _drained = self.inflight.write().await;
+            let lock = self.lock_of(project);
+            let _drained = lock.write().await;
             self.projects
                 .write()
                 .map_err(|_| poisoned())?

@@ -279,12 +279,30 @@ impl<S: State + 'static> Gate<S> {
                 continue;
             }
             let reason = format!("{} ({})", hold.reason, hold.scope.code());
-            if let Some(c) = self
-                .approvals
-                .cancel(project, &a.id, &hold.by, &reason, now)
-                .await?
-            {
-                cancelled.push(c);
+            // A step taken at the same moment (an approver approving) makes
+            // the write lose: try again while it is open.
+            for _ in 0..3 {
+                match self
+                    .approvals
+                    .cancel(project, &a.id, &hold.by, &reason, now)
+                    .await
+                {
+                    Ok(Some(c)) => {
+                        cancelled.push(c);
+                        break;
+                    }
+                    Ok(None) => {
+                        let open = self.approvals.get(project, &a.id).await;
+                        if !matches!(open, Ok(Some((x, _))) if x.open_at(now)) {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        // What was cancelled so far is still given back.
+                        tracing::warn!(approval = %a.id, error = %e, "cannot cancel an approval a hold stops");
+                        break;
+                    }
+                }
             }
         }
         Ok(cancelled)

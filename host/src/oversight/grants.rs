@@ -62,6 +62,11 @@ pub struct Grant {
     /// The approval it came from, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+    /// Whether it allows exactly one request (an approval given "for" a
+    /// while): its one action, one resource and its qualifiers as the
+    /// request's whole attributes, compared as written, not as patterns.
+    #[serde(default)]
+    pub exact: bool,
     /// When (Unix microseconds).
     pub created_at: i64,
     /// Until when (Unix microseconds).
@@ -88,6 +93,35 @@ impl Grant {
             GrantStage::Active if now >= self.expires_at => GrantStage::Expired,
             s => s,
         }
+    }
+
+    /// What the host checks before the service's plugin is asked, so that
+    /// a grant never covers more than it says whatever the plugin makes of
+    /// it: an exact grant admits only its one request; any other grant
+    /// admits a request only if each of its qualifiers names an attribute
+    /// of the request whose value matches one of the qualifier's values
+    /// (`*` matching any run of characters), so that a qualifier a plugin
+    /// does not read still narrows.
+    pub fn admits(&self, action: &str, resource: &str, attributes: &[(String, String)]) -> bool {
+        if self.exact {
+            let same_attributes = attributes.len() == self.qualifiers.len()
+                && attributes.iter().all(|(k, v)| {
+                    self.qualifiers
+                        .get(k)
+                        .is_some_and(|vs| vs.len() == 1 && vs[0] == *v)
+                });
+            return self.actions.len() == 1
+                && self.actions[0] == action
+                && self.resources.len() == 1
+                && self.resources[0] == resource
+                && same_attributes;
+        }
+        self.qualifiers.iter().all(|(name, values)| {
+            attributes
+                .iter()
+                .find(|(k, _)| k == name)
+                .is_some_and(|(_, v)| values.iter().any(|p| wildcard(p, v)))
+        })
     }
 
     /// The id of its rule: `grant:<id>`.
@@ -141,6 +175,27 @@ impl std::fmt::Display for GrantRefused {
             Self::Raced => f.write_str("the grant changed at the same moment; ask again"),
         }
     }
+}
+
+/// Whether `text` matches `pattern`, where `*` matches any run of
+/// characters (nothing else is special).
+pub fn wildcard(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// One project's live grants, by agent.
@@ -269,6 +324,14 @@ impl<S: State> Grants<S> {
             .unwrap_or_default())
     }
 
+    /// Whether `agent` of `project` could be given one more grant at `now`.
+    pub async fn has_room(&self, project: &str, agent: &str, now: i64) -> Result<bool> {
+        let live = self.loaded(project).await?;
+        Ok(live
+            .get(agent)
+            .is_none_or(|gs| gs.iter().filter(|g| g.live_at(now)).count() < MAX_LIVE_PER_AGENT))
+    }
+
     /// Gives `grant` (its stage `active`, its expiry within the bound, the
     /// caller's to check): written to the store, then in force.
     pub async fn give(
@@ -280,8 +343,8 @@ impl<S: State> Grants<S> {
         let current = self.loaded(&grant.project).await?;
         let mut next = (*current).clone();
         let mine = next.entry(grant.agent.clone()).or_default();
-        mine.retain(|g| g.live_at(now));
-        if mine.len() >= MAX_LIVE_PER_AGENT {
+        // Expired ones stay until the sweep writes them down.
+        if mine.iter().filter(|g| g.live_at(now)).count() >= MAX_LIVE_PER_AGENT {
             return Ok(Err(GrantRefused::TooMany));
         }
         let key = Key::new(&grant.project, KIND, &grant.id);

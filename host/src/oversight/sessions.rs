@@ -7,8 +7,9 @@
 //! state (kind `session`) once. What changed is written back by
 //! [`Sessions::flush`] (every second, on the server's sweep, and before a
 //! listing), so a crash loses at most that second of `last_seen` and counts.
-//! A session is keyed by its project and id, whichever agent uses it (its
-//! `agent` is the first that did).
+//! A session is keyed by its project, its agent and its id: two agents
+//! that use one id have a session each, and neither can end or keep alive
+//! the other's.
 
 use crate::decision::Outcome;
 use crate::policy::SessionLimits;
@@ -62,7 +63,7 @@ pub struct Session {
     pub id: String,
     /// The project.
     pub project: String,
-    /// The first agent that used it.
+    /// The agent.
     pub agent: String,
     /// Its first decision (Unix microseconds).
     pub first_seen: i64,
@@ -73,14 +74,23 @@ pub struct Session {
     /// Why it is over, once it is (for good).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended: Option<Ended>,
+    /// Bumped at every change here, so that a flush knows whether what it
+    /// wrote is still the latest.
+    #[serde(skip)]
+    rev: u64,
 }
 
 /// A session's entry, shared by the table, the decisions using it and the
 /// list of what to write back.
 pub type Entry = Arc<Mutex<Session>>;
 
-/// A session's key: its project and id.
-type SessionKey = (String, String);
+/// A session's key: its project, agent and id.
+type SessionKey = (String, String, String);
+
+/// The state key of `agent`'s session `id` (sorting by agent, then id).
+pub fn store_key(agent: &str, id: &str) -> String {
+    format!("{agent}\u{1f}{id}")
+}
 
 /// A decision's hold on its session: [`Sessions::observe`] gives it, and
 /// [`Ticket::count`] counts the outcome.
@@ -93,11 +103,14 @@ pub struct Ticket {
 /// Sessions over a state store `S`.
 pub struct Sessions<S> {
     state: Arc<S>,
-    /// Sessions in memory, by (project, id); evicted after an hour unused
-    /// (they are read back from the store when used again).
+    /// Sessions in memory, by (project, agent, id); at most 256 MiB of
+    /// keys, evicted after an hour unused (they are read back from the
+    /// store when used again).
     live: moka::sync::Cache<SessionKey, Entry>,
-    /// Sessions changed since the last flush.
+    /// Sessions changed since they were last written.
     dirty: Mutex<HashMap<SessionKey, Entry>>,
+    /// One flush at a time.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl<S> std::fmt::Debug for Sessions<S> {
@@ -120,16 +133,24 @@ impl<S: State> Sessions<S> {
         Self {
             state,
             live: moka::sync::Cache::builder()
-                .max_capacity(200_000)
+                .weigher(|k: &SessionKey, _: &Entry| {
+                    u32::try_from(k.0.len() + k.1.len() + k.2.len() + 256).unwrap_or(u32::MAX)
+                })
+                .max_capacity(256 * 1024 * 1024)
                 .time_to_idle(std::time::Duration::from_secs(3600))
                 .build(),
             dirty: Mutex::new(HashMap::new()),
+            flushing: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// The session `id` of `project` as stored, if it is.
-    async fn read(&self, project: &str, id: &str) -> Result<Option<Session>> {
-        match self.state.get(&Key::new(project, KIND, id)).await? {
+    /// `agent`'s session `id` of `project` as stored, if it is.
+    async fn read(&self, project: &str, agent: &str, id: &str) -> Result<Option<Session>> {
+        match self
+            .state
+            .get(&Key::new(project, KIND, store_key(agent, id)))
+            .await?
+        {
             Some(v) => serde_json::from_str(&v.value).map(Some).map_err(|e| {
                 Error::Engine(format!("session `{id}` of `{project}` is unreadable: {e}"))
             }),
@@ -149,11 +170,11 @@ impl<S: State> Sessions<S> {
         limits: SessionLimits,
         now: i64,
     ) -> Result<(Ticket, Option<Ended>)> {
-        let key = (project.to_owned(), id.to_owned());
+        let key = (project.to_owned(), agent.to_owned(), id.to_owned());
         let entry = match self.live.get(&key) {
             Some(e) => e,
             None => {
-                let stored = self.read(project, id).await?;
+                let stored = self.read(project, agent, id).await?;
                 let fresh = || {
                     Arc::new(Mutex::new(stored.unwrap_or_else(|| Session {
                         id: id.to_owned(),
@@ -163,6 +184,7 @@ impl<S: State> Sessions<S> {
                         last_seen: now,
                         decisions: Counts::default(),
                         ended: None,
+                        rev: 0,
                     })))
                 };
                 // Whoever inserted first wins; a racing read is dropped.
@@ -192,6 +214,7 @@ impl<S: State> Sessions<S> {
             if s.ended.is_none() {
                 s.last_seen = s.last_seen.max(now);
             }
+            s.rev += 1;
             s.ended
         };
         self.dirty
@@ -201,47 +224,64 @@ impl<S: State> Sessions<S> {
         Ok((Ticket { entry, key }, ended))
     }
 
-    /// Writes what changed since the last flush, one transaction per
-    /// project; what could not be written is kept for the next. Returns how
+    /// Writes what changed since it was last written, one transaction per
+    /// project, one flush at a time. A session stays to be written until
+    /// what was written is its latest (a change made meanwhile is written
+    /// by the next flush); a flush cut short loses nothing. Returns how
     /// many sessions were written.
     pub async fn flush(&self) -> Result<usize> {
-        let taken = std::mem::take(&mut *self.dirty.lock().map_err(|_| poisoned())?);
-        let mut by_project: HashMap<String, Vec<(SessionKey, Entry)>> = HashMap::new();
-        for (key, entry) in taken {
-            by_project
-                .entry(key.0.clone())
-                .or_default()
-                .push((key, entry));
+        let _one = self.flushing.lock().await;
+        let pending: Vec<(SessionKey, Entry)> = self
+            .dirty
+            .lock()
+            .map_err(|_| poisoned())?
+            .iter()
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect();
+        let mut by_project: HashMap<String, Vec<(SessionKey, u64, String)>> = HashMap::new();
+        for (key, entry) in pending {
+            let (rev, value) = {
+                let s = entry.lock().map_err(|_| poisoned())?;
+                (s.rev, serde_json::to_string(&*s))
+            };
+            match value {
+                Ok(v) => by_project
+                    .entry(key.0.clone())
+                    .or_default()
+                    .push((key, rev, v)),
+                Err(e) => tracing::error!(error = %e, "a session cannot be encoded"),
+            }
         }
         let mut written = 0;
         let mut first_error = None;
         for (_, entries) in by_project {
-            let mut ops = Vec::with_capacity(entries.len());
-            for (key, entry) in &entries {
-                let session = entry.lock().map_err(|_| poisoned())?.clone();
-                let value = serde_json::to_string(&session)
-                    .map_err(|e| Error::Engine(format!("cannot encode a session: {e}")))?;
-                ops.push(Op::Put {
-                    key: Key::new(&key.0, KIND, &key.1),
-                    value,
+            let ops = entries
+                .iter()
+                .map(|(key, _, value)| Op::Put {
+                    key: Key::new(&key.0, KIND, store_key(&key.1, &key.2)),
+                    value: value.clone(),
                     expect: Expect::Any,
-                });
-            }
-            let n = entries.len();
+                })
+                .collect();
             match self.state.transact(ops).await {
-                Ok(Ok(_)) => written += n,
-                outcome => {
+                Ok(Ok(_)) => {
                     let mut dirty = self.dirty.lock().map_err(|_| poisoned())?;
-                    for (key, entry) in entries {
-                        dirty.entry(key).or_insert(entry);
+                    for (key, rev, _) in &entries {
+                        let unchanged = dirty
+                            .get(key)
+                            .is_some_and(|e| e.lock().is_ok_and(|s| s.rev == *rev));
+                        if unchanged {
+                            dirty.remove(key);
+                        }
                     }
-                    if first_error.is_none() {
-                        first_error = Some(match outcome {
-                            Err(e) => e,
-                            Ok(Err(c)) => Error::Engine(format!("sessions not written: {c:?}")),
-                            Ok(Ok(_)) => Error::Engine("unreachable".into()),
-                        });
-                    }
+                    written += entries.len();
+                }
+                Ok(Err(c)) => {
+                    first_error
+                        .get_or_insert(Error::Engine(format!("sessions not written: {c:?}")));
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
                 }
             }
         }
@@ -251,8 +291,9 @@ impl<S: State> Sessions<S> {
         }
     }
 
-    /// The sessions of `project` as last written, from after id `after`,
-    /// at most `limit` (flush first to see the latest).
+    /// The sessions of `project` as last written, by agent then id, from
+    /// after the [`store_key`] `after`, at most `limit` (flush first to see
+    /// the latest).
     pub async fn list(
         &self,
         project: &str,
@@ -271,9 +312,9 @@ impl<S: State> Sessions<S> {
 }
 
 impl Ticket {
-    /// The session's project and id.
-    pub fn key(&self) -> (&str, &str) {
-        (&self.key.0, &self.key.1)
+    /// The session's project, agent and id.
+    pub fn key(&self) -> (&str, &str, &str) {
+        (&self.key.0, &self.key.1, &self.key.2)
     }
 }
 
@@ -282,6 +323,7 @@ impl<S: State> Sessions<S> {
     /// flush).
     pub fn count(&self, ticket: &Ticket, outcome: Outcome) {
         if let Ok(mut s) = ticket.entry.lock() {
+            s.rev += 1;
             let c = &mut s.decisions;
             match outcome {
                 Outcome::Allow => c.allow += 1,

@@ -20,6 +20,7 @@ fn grant(id: &str, agent: &str, minutes: i64) -> Grant {
         by: "alice".into(),
         reason: "hotfix".into(),
         approval: None,
+        exact: false,
         created_at: T0,
         expires_at: T0 + minutes * MIN,
         stage: GrantStage::Active,
@@ -135,4 +136,46 @@ async fn an_agent_holds_a_bounded_number_of_live_grants() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[test]
+fn the_host_narrows_a_grant_to_what_it_says() {
+    let attrs = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    // A qualifier is an attribute the request must carry, matching.
+    let g = grant("grt_1", "bot", 30);
+    assert!(g.admits("push", "acme/billing", &attrs(&[("branch", "main")])));
+    assert!(!g.admits("push", "acme/billing", &attrs(&[("branch", "dev")])));
+    assert!(!g.admits(
+        "push",
+        "acme/billing",
+        &attrs(&[("ref", "refs/heads/main")])
+    ));
+    assert!(!g.admits("push", "acme/billing", &[]));
+    // An exact grant: its one request, as written.
+    let mut e = grant("grt_2", "bot", 30);
+    e.exact = true;
+    assert!(e.admits("push", "acme/billing", &attrs(&[("branch", "main")])));
+    assert!(!e.admits("pull", "acme/billing", &attrs(&[("branch", "main")])));
+    assert!(!e.admits(
+        "push",
+        "acme/billing",
+        &attrs(&[("branch", "main"), ("force", "1")])
+    ));
+    assert!(!e.admits("push", "acme/billing", &[]));
+    for (p, t, ok) in [
+        ("main", "main", true),
+        ("feature/*", "feature/x/y", true),
+        ("*", "", true),
+        ("a*b*c", "aXbYc", true),
+        ("a*b*c", "ac", false),
+        ("feature/*", "main", false),
+        ("*-prod", "api-prod", true),
+    ] {
+        assert_eq!(wildcard(p, t), ok, "{p} {t}");
+    }
 }

@@ -118,3 +118,58 @@ async fn concurrent_first_decisions_share_one_session() {
     s.flush().await.unwrap();
     assert_eq!(s.list("p", None, 10).await.unwrap()[0].decisions.allow, 16);
 }
+
+#[tokio::test]
+async fn two_agents_using_one_id_have_a_session_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let idle = limits(Some(60), None);
+    s.observe("p", "a", "s-1", limits(None, None), T0)
+        .await
+        .unwrap();
+    // B's short timeout ends B's session, never A's.
+    s.observe("p", "b", "s-1", idle, T0).await.unwrap();
+    let (_, b) = s
+        .observe("p", "b", "s-1", idle, T0 + 100 * S)
+        .await
+        .unwrap();
+    assert_eq!(b, Some(Ended::IdleTimeout));
+    let (_, a) = s
+        .observe("p", "a", "s-1", limits(None, None), T0 + 100 * S)
+        .await
+        .unwrap();
+    assert_eq!(a, None);
+    s.flush().await.unwrap();
+    let listed = s.list("p", None, 10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|x| x.agent.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+}
+
+#[tokio::test]
+async fn a_change_made_while_a_flush_writes_is_written_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(open(dir.path()));
+    let (t, _) = s
+        .observe("p", "a", "s-1", limits(None, None), T0)
+        .await
+        .unwrap();
+    // Counts land between flushes, and flushes race: the last one written
+    // is the latest.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (s, t) = (s.clone(), t.clone());
+        tasks.push(tokio::spawn(async move {
+            s.count(&t, Outcome::Allow);
+            if i % 3 == 0 {
+                s.flush().await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    s.flush().await.unwrap();
+    assert_eq!(s.list("p", None, 10).await.unwrap()[0].decisions.allow, 20);
+}
