@@ -1,7 +1,7 @@
 //! `GET /v1/alerts` (administrators of the project) and the audit record
 //! of each alert raised ([`record`]).
 
-use super::{ApiError, AppState, approvals, auth};
+use super::{ApiError, AppState, auth};
 use crate::oversight::Alert;
 use crate::policy::model::AlertKind;
 use axum::Json;
@@ -87,7 +87,7 @@ pub(super) async fn list(
         }
         projects = vec![p.clone()];
     }
-    let gate = approvals::gate(&state)?;
+    let gate = super::gate(&state)?;
     let mut out = Vec::new();
     for p in &projects {
         // Ids sort by time: start at `since`.

@@ -106,16 +106,6 @@ async fn view_with_delivery(state: &AppState, a: Approval) -> ApprovalView {
     v
 }
 
-pub(super) fn gate(state: &AppState) -> Result<&crate::oversight::ServerGate, ApiError> {
-    state.gate().map(AsRef::as_ref).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "state_unavailable",
-            "approvals are not available on this server",
-        )
-    })
-}
-
 /// The projects whose approvals `person` may see.
 fn visible(snapshot: &Snapshot, person: &Person) -> Vec<String> {
     snapshot
@@ -132,7 +122,7 @@ async fn find(
     projects: &[String],
     id: &str,
 ) -> Result<Option<Approval>, ApiError> {
-    let gate = gate(state)?;
+    let gate = super::gate(state)?;
     for p in projects {
         if let Some((a, _)) = gate.approvals.get(p, id).await.map_err(unavailable)? {
             return Ok(Some(a));
@@ -181,7 +171,7 @@ pub(super) async fn get(
         }
     };
     let deadline = tokio::time::Instant::now() + wait;
-    let mut changes = gate(&state)?.approvals.changes();
+    let mut changes = super::gate(&state)?.approvals.changes();
     loop {
         // Seen before reading, so that a step taken after the read wakes
         // the wait below.
@@ -262,7 +252,7 @@ pub(super) async fn list(
             format!("`limit` must be 1 to {MAX_LIST}"),
         ));
     }
-    let gate = gate(&state)?;
+    let gate = super::gate(&state)?;
     let mut out = Vec::new();
     // Pages of `limit`, so that no more than a page's approvals are held
     // beside what is answered.
@@ -399,7 +389,7 @@ pub(super) async fn decide_as(
 ) -> Result<ApprovalView, ApiError> {
     let projects: Vec<String> = person.approver_of.iter().cloned().collect();
     let a = find(state, &projects, id).await?.ok_or_else(not_found)?;
-    let gate = gate(state)?;
+    let gate = super::gate(state)?;
     let decided = gate
         .approvals
         .decide(&a.project, id, &person.name, approve, reason, now())

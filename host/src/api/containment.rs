@@ -148,7 +148,7 @@ async fn take(
     reason: String,
     projects: Vec<String>,
 ) -> Result<Json<HoldAnswer>, ApiError> {
-    let gate = approvals::gate(state)?;
+    let gate = super::gate(state)?;
     let now = jiff::Timestamp::now().as_microsecond();
     let hold = Hold {
         scope,
@@ -203,7 +203,7 @@ async fn lift(
     reason: String,
     projects: Vec<String>,
 ) -> Result<Json<HoldAnswer>, ApiError> {
-    let gate = approvals::gate(state)?;
+    let gate = super::gate(state)?;
     let mut lifted = Vec::new();
     for project in projects {
         let released = gate
@@ -413,7 +413,7 @@ pub(super) async fn list(
     let snapshot = auth::ready(&state)?;
     let person = auth::administrator(&snapshot, &headers)?;
     let projects = scope_projects(&snapshot, person, query.project.as_deref(), None)?;
-    let gate = approvals::gate(&state)?;
+    let gate = super::gate(&state)?;
     let mut holds = Vec::new();
     for project in projects {
         for hold in gate.containment.list(&project).await.map_err(unavailable)? {

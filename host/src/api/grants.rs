@@ -3,7 +3,7 @@
 //! the project), and [`elevate`], what the decision path does with the
 //! grants of an agent whose request the policy did not allow.
 
-use super::{ApiError, AppState, approvals, auth};
+use super::{ApiError, AppState, auth};
 use crate::chain;
 use crate::decision::{Decision, Outcome};
 use crate::oversight::{Approval, Grant, GrantRefused, GrantStage};
@@ -174,7 +174,7 @@ fn view(g: Grant) -> GrantView {
 
 /// The TTL asked for, within the configured bound.
 fn ttl(state: &AppState, text: &str) -> Result<u64, ApiError> {
-    let gate = approvals::gate(state)?;
+    let gate = super::gate(state)?;
     let d = crate::units::Duration::parse(text).map_err(|e| bad(format!("`ttl`: {e}")))?;
     let max = gate.grants.max_ttl_s();
     if d.0 == 0 || d.0 > max {
@@ -261,7 +261,7 @@ pub(super) async fn give(
 
 /// Gives `grant` and records it (`grant_given`).
 async fn store_grant(state: &AppState, grant: Grant, at: i64) -> Result<Grant, ApiError> {
-    let gate = approvals::gate(state)?;
+    let gate = super::gate(state)?;
     match gate.grants.give(grant, at).await.map_err(unavailable)? {
         Ok(g) => {
             if !record(state, &g, "grant_given").await {
@@ -308,7 +308,7 @@ pub(super) async fn check_for(
              grant of it could cover more than was approved; approve it once instead",
         ));
     }
-    let gate = approvals::gate(state)?;
+    let gate = super::gate(state)?;
     if !gate
         .grants
         .has_room(&a.project, &a.agent, now())
@@ -452,7 +452,7 @@ pub(super) async fn list(
         }
         projects = vec![p.clone()];
     }
-    let gate = approvals::gate(&state)?;
+    let gate = super::gate(&state)?;
     let mut out = Vec::new();
     for p in &projects {
         let mut after: Option<String> = None;
@@ -485,7 +485,7 @@ pub(super) async fn revoke(
 ) -> Result<Json<GrantView>, ApiError> {
     let snapshot = auth::ready(&state)?;
     let person = auth::person(&snapshot, &headers)?;
-    let gate = approvals::gate(&state)?;
+    let gate = super::gate(&state)?;
     for p in grantable(&snapshot, person) {
         match gate
             .grants

@@ -118,6 +118,18 @@ impl AppState {
     }
 }
 
+/// The server's oversight machinery (approvals, holds, sessions, grants,
+/// alerts), or `503 state_unavailable` where there is none.
+fn gate(state: &AppState) -> Result<&crate::oversight::ServerGate, ApiError> {
+    state.gate().map(AsRef::as_ref).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "state_unavailable",
+            "oversight (approvals, holds, grants) is not available on this server",
+        )
+    })
+}
+
 /// Every route, as (method, path); `docs/openapi.yaml` must describe exactly these.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),

@@ -2,7 +2,7 @@
 //! its agent, first and last decision, decision counts and state
 //! (`active`, `idle`, `expired`, `killed`).
 
-use super::{ApiError, AppState, approvals, auth};
+use super::{ApiError, AppState, auth};
 use crate::oversight::{Scope, Session, sessions::Counts};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -115,7 +115,7 @@ pub(super) async fn list(
         }
         projects = vec![p.clone()];
     }
-    let gate = approvals::gate(&state)?;
+    let gate = super::gate(&state)?;
     // What the decisions changed in the last second, first.
     gate.sessions.flush().await.map_err(unavailable)?;
     let now = jiff::Timestamp::now().as_microsecond();

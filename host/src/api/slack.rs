@@ -59,7 +59,7 @@ pub(super) async fn interactions(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let gate = approvals::gate(&state)?;
+    let gate = super::gate(&state)?;
     let settings = gate.outbox.settings();
     let not_configured = || {
         ApiError::new(
