@@ -11,9 +11,6 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// Largest page.
-const MAX_LIST: usize = 200;
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
@@ -63,30 +60,17 @@ pub(super) async fn list(
     headers: HeaderMap,
 ) -> Result<Json<AlertList>, ApiError> {
     let Query(query) = query.map_err(|e| bad(e.body_text()))?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=MAX_LIST).contains(&limit) {
-        return Err(bad(format!("`limit` must be 1 to {MAX_LIST}")));
-    }
+    let limit = auth::page_limit(query.limit)?;
     let since = instant("since", query.since.as_deref())?;
     let until = instant("until", query.until.as_deref())?;
     let snapshot = auth::ready(&state)?;
     let person = auth::administrator(&snapshot, &headers)?;
-    let mut projects: Vec<String> = snapshot
-        .projects
-        .keys()
-        .filter(|p| person.administers(p))
-        .cloned()
-        .collect();
-    if let Some(p) = &query.project {
-        if !projects.contains(p) {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no project `{p}`"),
-            ));
-        }
-        projects = vec![p.clone()];
-    }
+    let projects = auth::projects_in_scope(
+        &snapshot,
+        person,
+        query.project.as_deref(),
+        auth::administers,
+    )?;
     let gate = super::gate(&state)?;
     let mut out = Vec::new();
     for p in &projects {

@@ -108,12 +108,8 @@ async fn view_with_delivery(state: &AppState, a: Approval) -> ApprovalView {
 
 /// The projects whose approvals `person` may see.
 fn visible(snapshot: &Snapshot, person: &Person) -> Vec<String> {
-    snapshot
-        .projects
-        .keys()
-        .filter(|p| person.administers(p) || person.approver_of.contains(*p))
-        .cloned()
-        .collect()
+    auth::projects_in_scope(snapshot, person, None, auth::administers_or_approves)
+        .unwrap_or_default()
 }
 
 /// The approval `id` among `projects`.
@@ -213,9 +209,6 @@ pub(super) struct ListQuery {
     limit: Option<usize>,
 }
 
-/// Largest page of `GET /v1/approvals`.
-const MAX_LIST: usize = 200;
-
 /// A page of approvals.
 #[derive(Debug, Serialize)]
 pub(super) struct ApprovalList {
@@ -231,27 +224,15 @@ pub(super) async fn list(
 ) -> Result<Json<ApprovalList>, ApiError> {
     let Query(query) = query
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let limit = auth::page_limit(query.limit)?;
     let snapshot = auth::ready(&state)?;
     let person = auth::person(&snapshot, &headers)?;
-    let mut projects = visible(&snapshot, person);
-    if let Some(p) = &query.project {
-        if !projects.contains(p) {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no project `{p}`"),
-            ));
-        }
-        projects = vec![p.clone()];
-    }
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=MAX_LIST).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            format!("`limit` must be 1 to {MAX_LIST}"),
-        ));
-    }
+    let projects = auth::projects_in_scope(
+        &snapshot,
+        person,
+        query.project.as_deref(),
+        auth::administers_or_approves,
+    )?;
     let gate = super::gate(&state)?;
     let mut out = Vec::new();
     // Pages of `limit`, so that no more than a page's approvals are held

@@ -144,3 +144,56 @@ pub(super) async fn same_project(
         "this token's agent belongs to another project than the one the request names",
     ))
 }
+
+/// The projects serving that `person` may reach by `reach` (administers,
+/// approves…), narrowed to the one `named` if any: one they may not reach
+/// answers `404 not_found`, exactly as one that does not exist.
+pub(super) fn projects_in_scope(
+    snapshot: &Snapshot,
+    person: &Person,
+    named: Option<&str>,
+    reach: impl Fn(&Person, &str) -> bool,
+) -> Result<Vec<String>, ApiError> {
+    let projects: Vec<String> = snapshot
+        .projects
+        .keys()
+        .filter(|p| reach(person, p))
+        .cloned()
+        .collect();
+    match named {
+        None => Ok(projects),
+        Some(p) if projects.iter().any(|q| q == p) => Ok(vec![p.to_owned()]),
+        Some(p) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no project `{p}`"),
+        )),
+    }
+}
+
+/// Whether `person` administers `project`.
+pub(super) fn administers(person: &Person, project: &str) -> bool {
+    person.administers(project)
+}
+
+/// Whether `person` administers or approves for `project`.
+pub(super) fn administers_or_approves(person: &Person, project: &str) -> bool {
+    person.administers(project) || person.approver_of.contains(project)
+}
+
+/// Largest page of a listing.
+pub(super) const MAX_PAGE: usize = 200;
+
+/// A listing's `limit`: 1 to [`MAX_PAGE`], 100 when not given.
+pub(super) fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("`limit` must be 1 to {MAX_PAGE}"),
+        ))
+    }
+}

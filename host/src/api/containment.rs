@@ -98,16 +98,6 @@ fn body_of(body: Result<Bytes, BytesRejection>) -> Result<(String, Option<String
     Ok((reason, parsed.project))
 }
 
-/// The projects `person` administers among those serving.
-fn administered(snapshot: &Snapshot, person: &Person) -> Vec<String> {
-    snapshot
-        .projects
-        .keys()
-        .filter(|p| person.administers(p))
-        .cloned()
-        .collect()
-}
-
 /// The projects a hold on a session or an agent applies to: the one named
 /// (which the caller must administer, else `404`), or every one they
 /// administer; for an agent, only those that have it (none: `404`).
@@ -117,13 +107,7 @@ fn scope_projects(
     named: Option<&str>,
     agent: Option<&str>,
 ) -> Result<Vec<String>, ApiError> {
-    let mut projects = administered(snapshot, person);
-    if let Some(p) = named {
-        if !projects.iter().any(|q| q == p) {
-            return Err(not_found(format!("no project `{p}`")));
-        }
-        projects = vec![p.to_owned()];
-    }
+    let mut projects = auth::projects_in_scope(snapshot, person, named, auth::administers)?;
     if let Some(name) = agent {
         projects.retain(|p| {
             snapshot

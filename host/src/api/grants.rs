@@ -119,12 +119,8 @@ fn not_found() -> ApiError {
 
 /// The projects whose grants `person` may give, see and revoke.
 fn grantable(snapshot: &Snapshot, person: &Person) -> Vec<String> {
-    snapshot
-        .projects
-        .keys()
-        .filter(|p| person.administers(p) || person.approver_of.contains(*p))
-        .cloned()
-        .collect()
+    auth::projects_in_scope(snapshot, person, None, auth::administers_or_approves)
+        .unwrap_or_default()
 }
 
 /// A pattern list: 1 to 32 entries of 1 to 1024 bytes.
@@ -431,27 +427,15 @@ pub(super) async fn list(
 ) -> Result<Json<GrantList>, ApiError> {
     let Query(query) = query
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "`limit` must be 1 to 200",
-        ));
-    }
+    let limit = auth::page_limit(query.limit)?;
     let snapshot = auth::ready(&state)?;
     let person = auth::person(&snapshot, &headers)?;
-    let mut projects = grantable(&snapshot, person);
-    if let Some(p) = &query.project {
-        if !projects.contains(p) {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no project `{p}`"),
-            ));
-        }
-        projects = vec![p.clone()];
-    }
+    let projects = auth::projects_in_scope(
+        &snapshot,
+        person,
+        query.project.as_deref(),
+        auth::administers_or_approves,
+    )?;
     let gate = super::gate(&state)?;
     let mut out = Vec::new();
     for p in &projects {

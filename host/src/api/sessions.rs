@@ -15,9 +15,6 @@ use std::sync::Arc;
 /// A session with no decision for this long (and not over) is `idle`.
 pub const IDLE_AFTER_S: i64 = 300;
 
-/// Largest page.
-const MAX_LIST: usize = 200;
-
 /// A session's state as listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -89,32 +86,15 @@ pub(super) async fn list(
 ) -> Result<Json<SessionList>, ApiError> {
     let Query(query) = query
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=MAX_LIST).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            format!("`limit` must be 1 to {MAX_LIST}"),
-        ));
-    }
+    let limit = auth::page_limit(query.limit)?;
     let snapshot = auth::ready(&state)?;
     let person = auth::administrator(&snapshot, &headers)?;
-    let mut projects: Vec<String> = snapshot
-        .projects
-        .keys()
-        .filter(|p| person.administers(p))
-        .cloned()
-        .collect();
-    if let Some(p) = &query.project {
-        if !projects.contains(p) {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no project `{p}`"),
-            ));
-        }
-        projects = vec![p.clone()];
-    }
+    let projects = auth::projects_in_scope(
+        &snapshot,
+        person,
+        query.project.as_deref(),
+        auth::administers,
+    )?;
     let gate = super::gate(&state)?;
     // What the decisions changed in the last second, first.
     gate.sessions.flush().await.map_err(unavailable)?;
