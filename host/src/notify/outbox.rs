@@ -206,23 +206,17 @@ impl<S: State + 'static> Outbox<S> {
     pub async fn resume(&self, projects: impl IntoIterator<Item = String>) -> Result<usize> {
         let mut queued = 0;
         for project in projects {
-            let mut after: Option<String> = None;
-            loop {
-                let page = self
-                    .state
-                    .list(&project, KIND, after.as_deref(), 500)
-                    .await?;
-                let Some((last, _)) = page.last() else { break };
-                after = Some(last.clone());
-                for (id, v) in &page {
+            self.state
+                .for_each(&project, KIND, |id, v| {
                     if let Ok(n) = serde_json::from_str::<Notification>(&v.value)
                         && n.stage == Stage::Pending
                     {
-                        self.schedule(n.next_at, &project, id);
+                        self.schedule(n.next_at, &project, &id);
                         queued += 1;
                     }
-                }
-            }
+                    Ok(())
+                })
+                .await?;
         }
         Ok(queued)
     }

@@ -664,21 +664,21 @@ impl<S: State> Approvals<S> {
     /// the index of open approvals: the cost is that of the open ones,
     /// never of every approval ever raised.
     pub async fn open_ones(&self, project: &str) -> Result<Vec<(Approval, u64)>> {
+        // The index is small (at most 20 open per agent); the approvals
+        // are read after it, one by one.
+        let mut ids = Vec::new();
+        self.state
+            .for_each(project, OPEN_KIND, |_, index| {
+                ids.push(index.value);
+                Ok(())
+            })
+            .await?;
         let mut open = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .state
-                .list(project, OPEN_KIND, after.as_deref(), 500)
-                .await?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(last.clone());
-            for (_, index) in page {
-                if let Some((a, version)) = self.get(project, &index.value).await?
-                    && matches!(a.stage, Stage::Pending | Stage::Approved)
-                {
-                    open.push((a, version));
-                }
+        for id in ids {
+            if let Some((a, version)) = self.get(project, &id).await?
+                && matches!(a.stage, Stage::Pending | Stage::Approved)
+            {
+                open.push((a, version));
             }
         }
         Ok(open)

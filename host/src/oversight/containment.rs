@@ -238,23 +238,17 @@ impl<S: State> Containment<S> {
             return Ok(h);
         }
         let mut holds = Holds::default();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .state
-                .list(project, KIND, after.as_deref(), 500)
-                .await?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(last.clone());
-            for (id, v) in page {
+        self.state
+            .for_each(project, KIND, |id, v| {
                 let h: Hold = serde_json::from_str(&v.value).map_err(|e| {
                     Error::Engine(format!(
                         "hold `{id}` of project `{project}` is unreadable: {e}"
                     ))
                 })?;
                 holds.insert(h);
-            }
-        }
+                Ok(())
+            })
+            .await?;
         let mut map = self.projects.write().map_err(|_| poisoned())?;
         Ok(map
             .entry(project.to_owned())

@@ -273,21 +273,15 @@ impl<S: State> Grants<S> {
             return Ok(l);
         }
         let mut live: Live = HashMap::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .state
-                .list(project, KIND, after.as_deref(), 500)
-                .await?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(last.clone());
-            for (id, v) in page {
+        self.state
+            .for_each(project, KIND, |id, v| {
                 let g = decode(&id, &v.value)?;
                 if g.stage == GrantStage::Active {
                     live.entry(g.agent.clone()).or_default().push(g);
                 }
-            }
-        }
+                Ok(())
+            })
+            .await?;
         let mut map = self.projects.write().map_err(|_| poisoned())?;
         Ok(map
             .entry(project.to_owned())

@@ -199,6 +199,31 @@ pub trait State: Send + Sync {
         }
     }
 
+    /// Visits every value of `kind` in `project`, by key, reading
+    /// [`State::list`] a page at a time (so at most a page is held here);
+    /// stops at the first error `visit` or the store gives.
+    fn for_each(
+        &self,
+        project: &str,
+        kind: &str,
+        mut visit: impl FnMut(String, Versioned) -> Result<()> + Send,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let (project, kind) = (project.to_owned(), kind.to_owned());
+        async move {
+            let mut after: Option<String> = None;
+            loop {
+                let page = self.list(&project, &kind, after.as_deref(), 500).await?;
+                let Some((last, _)) = page.last() else {
+                    return Ok(());
+                };
+                after = Some(last.clone());
+                for (key, value) in page {
+                    visit(key, value)?;
+                }
+            }
+        }
+    }
+
     /// Reserves `amount` of the counter under `key` if the total stays
     /// within `limit`: the new total, or the conflict.
     fn reserve(
