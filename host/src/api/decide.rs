@@ -227,7 +227,10 @@ async fn decide_and_record(
         Some(gate) => Some(gate.containment.enter(&request.project).await),
         None => None,
     };
-    let (denial, ticket) = admit(&state, &project, agent, &request).await;
+    // One clock reading for the whole decision: holds, session, grants,
+    // approvals and alerts judge the same instant.
+    let now = jiff::Timestamp::now().as_microsecond();
+    let (denial, ticket) = admit(&state, &project, agent, &request, now).await;
     let (mut decision, stopped) = match denial {
         Some(denial) => (denial, true),
         None => {
@@ -240,7 +243,7 @@ async fn decide_and_record(
     // Not allowed by the policy, and not denied by a rule: a live grant of
     // the agent may allow it (see `api::grants::elevate`).
     if !stopped {
-        super::grants::elevate(&state, &project, agent, &request, &mut decision).await;
+        super::grants::elevate(&state, &project, agent, &request, &mut decision, now).await;
     }
     // A decision that needs a person: raise its approval, or use the one
     // the agent brings back (see `oversight::gate`). Without a state store,
@@ -248,7 +251,6 @@ async fn decide_and_record(
     let gated = match state.gate() {
         Some(_) if stopped => Gated::Untouched,
         Some(gate) => {
-            let now = jiff::Timestamp::now().as_microsecond();
             let defaults = &project.policy.approvals;
             gate.apply(
                 agent,
@@ -284,7 +286,7 @@ async fn decide_and_record(
             action: request.action.clone(),
             resource: request.resource.clone(),
             outcome: decision.outcome,
-            at: jiff::Timestamp::now().as_microsecond(),
+            at: now,
         });
     }
     if let Some(audit) = state.audit() {
@@ -336,6 +338,7 @@ async fn admit(
     project: &Project,
     agent: &crate::policy::Agent,
     request: &DecisionRequest,
+    now: i64,
 ) -> (Option<Decision>, Option<crate::oversight::Ticket>) {
     let Some(gate) = state.gate() else {
         return (None, None);
@@ -359,7 +362,6 @@ async fn admit(
         }
     };
     let limits = project.policy.session_limits(agent);
-    let now = jiff::Timestamp::now().as_microsecond();
     let observed = gate
         .sessions
         .observe(

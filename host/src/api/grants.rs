@@ -42,6 +42,7 @@ pub(super) async fn elevate(
     agent: &Agent,
     request: &DecisionRequest,
     decision: &mut Decision,
+    now: i64,
 ) -> Option<Grant> {
     let elevatable =
         decision.outcome == Outcome::ApprovalRequired || decision.code == Some("no_matching_rule");
@@ -51,7 +52,7 @@ pub(super) async fn elevate(
     let gate = state.gate()?;
     let mut live = gate
         .grants
-        .live(&request.project, &agent.name, &request.service, now())
+        .live(&request.project, &agent.name, &request.service, now)
         .await
         .inspect_err(|e| tracing::warn!(project = %request.project, error = %e, "cannot read grants; none applies"))
         .ok()?;

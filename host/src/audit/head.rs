@@ -88,6 +88,7 @@ pub(crate) fn check_head_file(
     head: Option<&ChainHead>,
     checkpoints: &[Checkpoint],
 ) -> Result<()> {
+    let broken = |b| Err(Error::AuditBroken(b));
     let trails = store.trails()?;
     for (project, mark) in &file.trails {
         let reached = trails
@@ -95,41 +96,56 @@ pub(crate) fn check_head_file(
             .find(|t| t.project.as_deref().unwrap_or("") == project)
             .map_or(0, |t| t.seq);
         if mark.seq > reached {
-            return Err(Error::AuditBroken(Broken::Truncated {
+            return broken(Broken::Truncated {
                 last_seq: reached,
                 head_seq: mark.seq,
-            }));
+            });
+        }
+        // Each trail's last record as the head file saw it must still be
+        // that record: a rewritten tail of a trail that is not the store's
+        // last would otherwise pass, and the writer would chain onto it.
+        match recorded_hash(store, mark.seq, checkpoints)? {
+            Some(h) if h != mark.hash => return broken(Broken::HeadMismatch { seq: mark.seq }),
+            _ => {}
         }
     }
     let cut_through = checkpoints.iter().map(|c| c.seq).max();
     let last = head.map(|h| h.seq).or(cut_through).unwrap_or(0);
-    let broken = |b| Err(Error::AuditBroken(b));
     if file.seq > last {
         return broken(Broken::Truncated {
             last_seq: last,
             head_seq: file.seq,
         });
     }
-    let row = match file.seq {
-        0 => None,
-        seq => store.row(seq)?,
-    };
-    let recorded = match row {
-        _ if file.seq == 0 => Some(GENESIS_HASH.to_owned()),
-        Some(r) => Some(
-            r.body
-                .and_then(|b| rehash(&b).map(|(claimed, _)| claimed.to_owned()))
-                .unwrap_or_default(),
-        ),
-        None => match checkpoints.iter().find(|c| c.seq == file.seq) {
-            Some(c) => Some(c.hash.clone()),
-            // Cut by retention: nothing left to compare with.
-            None if cut_through.is_some_and(|t| file.seq < t) => None,
-            None => Some(String::new()),
-        },
-    };
-    match recorded {
+    match recorded_hash(store, file.seq, checkpoints)? {
         Some(h) if h != file.hash => broken(Broken::HeadMismatch { seq: file.seq }),
         _ => Ok(()),
     }
+}
+
+/// The hash recorded for `seq`: the genesis hash for 0, the hash its
+/// record claims, or its checkpoint's; `None` if retention cut it (nothing
+/// is left to compare with); an empty string (which matches no hash) if it
+/// is missing and nothing accounts for it.
+pub(crate) fn recorded_hash(
+    store: &mut dyn AuditStore,
+    seq: u64,
+    checkpoints: &[Checkpoint],
+) -> Result<Option<String>> {
+    if seq == 0 {
+        return Ok(Some(GENESIS_HASH.to_owned()));
+    }
+    if let Some(r) = store.row(seq)? {
+        return Ok(Some(
+            r.body
+                .and_then(|b| rehash(&b).map(|(claimed, _)| claimed.to_owned()))
+                .unwrap_or_default(),
+        ));
+    }
+    let cut_through = checkpoints.iter().map(|c| c.seq).max();
+    Ok(match checkpoints.iter().find(|c| c.seq == seq) {
+        Some(c) => Some(c.hash.clone()),
+        None if cut_through.is_some_and(|t| seq < t) => None,
+        None => Some(String::new()),
+    })
 }

@@ -426,3 +426,39 @@ fn a_projects_folder_at_a_destination_is_one_plain_segment() {
         "s3://audit-bucket/prod/platform/"
     );
 }
+
+#[test]
+fn a_rewritten_last_record_of_a_trail_that_is_not_the_stores_last_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = AuditLog::open(dir.path()).unwrap();
+        log.append_blocking(decision("a", 1)).unwrap();
+        log.append_blocking(decision("b", 1)).unwrap();
+        log.append_blocking(decision("a", 2)).unwrap();
+        log.close().unwrap();
+    }
+    // Trail b ends at seq 2, the store at seq 3: rewrite b's last record
+    // consistently (its own hash, its columns, the trails table).
+    let c = rusqlite::Connection::open(dir.path().join(SqliteStore::FILE)).unwrap();
+    let body: String = c
+        .query_row("SELECT body FROM records WHERE seq = 2", [], |r| r.get(0))
+        .unwrap();
+    let mut r: Record = serde_json::from_str(&body).unwrap();
+    r.decision = Some(Outcome::Deny);
+    let s = seal_record(&r).unwrap();
+    c.execute(
+        "UPDATE records SET body = ?1, hash = ?2, decision = 'deny' WHERE seq = 2",
+        [s.body(), s.hash()],
+    )
+    .unwrap();
+    c.execute(
+        "UPDATE trails SET hash = ?1 WHERE project = 'b'",
+        [s.hash()],
+    )
+    .unwrap();
+    drop(c);
+    match AuditLog::open(dir.path()) {
+        Err(crate::Error::AuditBroken(Broken::HeadMismatch { seq: 2 })) => {}
+        other => panic!("{other:?}"),
+    }
+}

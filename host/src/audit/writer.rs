@@ -27,7 +27,7 @@ use super::entry::GENESIS_HASH;
 use super::entry::{Entry, Receipt};
 use super::head::{HeadFile, TrailMark, check_head_file};
 use super::upkeep::{Committed, Shared, maintain, stop};
-use crate::record::{Record, parse_canonical_ts};
+use crate::record::{Broken, Record, parse_canonical_ts};
 use crate::store::{AuditStore, Checkpoint, Cursor, Filter, SqliteStore};
 use crate::{Error, Result};
 use jiff::Timestamp;
@@ -142,6 +142,16 @@ impl AuditLog {
         let head = store.head()?;
         if let Some(file) = HeadFile::read(data_dir)? {
             check_head_file(&mut store, &file, head.as_ref(), &checkpoints)?;
+        }
+        // Each trail's head as the `trails` table gives it must be the hash
+        // its record claims: new records chain onto it.
+        for t in store.trails()? {
+            match super::head::recorded_hash(&mut store, t.seq, &checkpoints)? {
+                Some(h) if h != t.hash => {
+                    return Err(Error::AuditBroken(Broken::HeadMismatch { seq: t.seq }));
+                }
+                _ => {}
+            }
         }
         let last_cut = checkpoints.into_iter().max_by_key(|c| c.seq);
         let (seq, hash, ts) = match (head, last_cut) {
