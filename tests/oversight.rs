@@ -1519,3 +1519,29 @@ async fn alerts_fire_once_per_episode_reach_their_channel_and_are_listed() {
     }
     assert_eq!(events.len(), 3, "{events:?}");
 }
+
+/// Holds and grants are in the server's memory, so a second server on the
+/// same data directory would never hear of a kill or a revocation: it is
+/// refused, with the audit trail off too (the audit log takes the same
+/// lock when it is on).
+#[tokio::test]
+async fn a_second_server_on_the_same_data_directory_is_refused_even_without_audit() {
+    let cfg = ConfigDir::new("policy: policies\naudit:\n  enabled: false\n")
+        .with_file("hostile.wasm", HOSTILE);
+    write_projects(&cfg.dir.path().join("policies"), ("", ""));
+    let first = cfg.start().await;
+    let (config, data) = (cfg.config(), cfg.data());
+    let (status, stderr) = support::start_failing(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is another palisade using this data directory"),
+        "{stderr}"
+    );
+    let (status, _) = first.get("/healthz").await;
+    assert_eq!(status, 200);
+}

@@ -59,6 +59,14 @@ pub async fn run(
         tracing::warn!("audit is disabled in the configuration: decisions are not recorded");
         None
     };
+    // One server per data directory: the kill switch's holds and the
+    // grants are kept in memory, so a second server on the same state.db
+    // would never hear of a kill or a revocation. The audit log takes the
+    // lock when it opens; without it, the server takes it here.
+    let _sole = match audit {
+        Some(_) => None,
+        None => Some(crate::audit::lock_data_dir(&loaded.config.data_dir)?),
+    };
     let live = Live::new();
     let state = AppState::serving(live.clone(), loaded.config.masking, mask_key, audit.clone());
     let gate = open_gate(&loaded, audit.as_ref())?;
