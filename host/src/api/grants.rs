@@ -259,25 +259,19 @@ pub(super) async fn give(
 /// Gives `grant` and records it (`grant_given`).
 async fn store_grant(state: &AppState, grant: Grant, at: i64) -> Result<Grant, ApiError> {
     let gate = super::gate(state)?;
-    match gate.grants.give(grant, at).await.map_err(unavailable)? {
-        Ok(g) => {
-            if !record(state, &g, "grant_given").await {
-                // A widening nobody can trace is not given.
-                let undone = gate
-                    .grants
-                    .revoke(&g.project, &g.id, "palisade", now())
-                    .await;
-                if !matches!(undone, Ok(Ok(_))) {
-                    tracing::error!(grant = %g.id, "a grant that could not be recorded could not be revoked either");
-                }
-                return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "audit_unavailable",
-                    "the grant could not be recorded, so it is not given",
-                ));
-            }
-            Ok(g)
-        }
+    let recorded = |g: Grant| async move { record(state, &g, "grant_given").await };
+    match gate
+        .grants
+        .give(grant, at, recorded)
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(g) => Ok(g),
+        Err(GrantRefused::NotRecorded) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit_unavailable",
+            GrantRefused::NotRecorded.to_string(),
+        )),
         Err(r) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "too_many_grants",

@@ -160,6 +160,8 @@ pub enum GrantRefused {
     TooMany,
     /// Someone else changed it at the same moment; nothing was done.
     Raced,
+    /// Its record could not be written, so it was not given.
+    NotRecorded,
 }
 
 impl std::fmt::Display for GrantRefused {
@@ -173,6 +175,7 @@ impl std::fmt::Display for GrantRefused {
                 "the agent has {MAX_LIVE_PER_AGENT} live grants already; revoke some first"
             ),
             Self::Raced => f.write_str("the grant changed at the same moment; ask again"),
+            Self::NotRecorded => f.write_str("the grant could not be recorded, so it is not given"),
         }
     }
 }
@@ -327,12 +330,17 @@ impl<S: State> Grants<S> {
     }
 
     /// Gives `grant` (its stage `active`, its expiry within the bound, the
-    /// caller's to check): written to the store, then in force.
-    pub async fn give(
+    /// caller's to check): written to the store, recorded by `record`, and
+    /// only then in force.
+    pub async fn give<F>(
         &self,
         grant: Grant,
         now: i64,
-    ) -> Result<std::result::Result<Grant, GrantRefused>> {
+        record: impl FnOnce(Grant) -> F,
+    ) -> Result<std::result::Result<Grant, GrantRefused>>
+    where
+        F: std::future::Future<Output = bool>,
+    {
         let _w = self.writer.lock().await;
         let current = self.loaded(&grant.project).await?;
         let mut next = (*current).clone();
@@ -343,20 +351,24 @@ impl<S: State> Grants<S> {
         }
         let key = Key::new(&grant.project, KIND, &grant.id);
         self.state
-            .put(key, encode(&grant)?, Expect::Absent)
+            .put(key.clone(), encode(&grant)?, Expect::Absent)
             .await?
             .map_err(|c| Error::Engine(format!("grant id {} is taken ({c:?})", grant.id)))?;
+        // In force only once recorded: a widening nobody can trace is not
+        // given (it is written down as revoked instead).
+        if !record(grant.clone()).await {
+            let mut undone = grant.clone();
+            undone.stage = GrantStage::Revoked;
+            undone.revoked_by = Some("palisade (not recorded)".into());
+            undone.ended_at = Some(now);
+            if let Err(e) = self.state.put(key, encode(&undone)?, Expect::Any).await {
+                tracing::error!(grant = %grant.id, error = %e, "a grant that could not be recorded is still active in the state store: it comes into force at the next start");
+            }
+            return Ok(Err(GrantRefused::NotRecorded));
+        }
         mine.push(grant.clone());
         self.replace(&grant.project, next)?;
         Ok(Ok(grant))
-    }
-
-    /// The grant `id` of `project`, as stored.
-    pub async fn get(&self, project: &str, id: &str) -> Result<Option<Grant>> {
-        match self.state.get(&Key::new(project, KIND, id)).await? {
-            Some(v) => decode(id, &v.value).map(Some),
-            None => Ok(None),
-        }
     }
 
     /// Ends grant `id` of `project` as `stage` (revoked by `by`, or

@@ -29,6 +29,11 @@ fn grant(id: &str, agent: &str, minutes: i64) -> Grant {
     }
 }
 
+/// A record that is always written.
+async fn ok(_: Grant) -> bool {
+    true
+}
+
 fn open(dir: &std::path::Path) -> Grants<SqliteState> {
     Grants::new(Arc::new(SqliteState::open(dir).unwrap()), 8 * 3600)
 }
@@ -37,7 +42,7 @@ fn open(dir: &std::path::Path) -> Grants<SqliteState> {
 async fn a_grant_is_live_for_its_agent_and_service_until_it_expires() {
     let dir = tempfile::tempdir().unwrap();
     let g = open(dir.path());
-    g.give(grant("grt_1", "bot", 30), T0)
+    g.give(grant("grt_1", "bot", 30), T0, ok)
         .await
         .unwrap()
         .unwrap();
@@ -75,11 +80,11 @@ async fn a_revoked_grant_is_out_of_force_at_once_and_stays_so_after_a_restart() 
     let dir = tempfile::tempdir().unwrap();
     {
         let g = open(dir.path());
-        g.give(grant("grt_1", "bot", 30), T0)
+        g.give(grant("grt_1", "bot", 30), T0, ok)
             .await
             .unwrap()
             .unwrap();
-        g.give(grant("grt_2", "bot", 30), T0)
+        g.give(grant("grt_2", "bot", 30), T0, ok)
             .await
             .unwrap()
             .unwrap();
@@ -118,21 +123,21 @@ async fn an_agent_holds_a_bounded_number_of_live_grants() {
     let dir = tempfile::tempdir().unwrap();
     let g = open(dir.path());
     for i in 0..MAX_LIVE_PER_AGENT {
-        g.give(grant(&format!("grt_{i:03}"), "bot", 30), T0)
+        g.give(grant(&format!("grt_{i:03}"), "bot", 30), T0, ok)
             .await
             .unwrap()
             .unwrap();
     }
     assert_eq!(
-        g.give(grant("grt_x", "bot", 30), T0).await.unwrap(),
+        g.give(grant("grt_x", "bot", 30), T0, ok).await.unwrap(),
         Err(GrantRefused::TooMany)
     );
     // Another agent is not held back; expired grants make room.
-    g.give(grant("grt_y", "other", 30), T0)
+    g.give(grant("grt_y", "other", 30), T0, ok)
         .await
         .unwrap()
         .unwrap();
-    g.give(grant("grt_z", "bot", 60), T0 + 31 * MIN)
+    g.give(grant("grt_z", "bot", 60), T0 + 31 * MIN, ok)
         .await
         .unwrap()
         .unwrap();
@@ -178,4 +183,25 @@ fn the_host_narrows_a_grant_to_what_it_says() {
     ] {
         assert_eq!(wildcard(p, t), ok, "{p} {t}");
     }
+}
+
+#[tokio::test]
+async fn a_grant_that_cannot_be_recorded_is_never_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let g = open(dir.path());
+        let refused = g
+            .give(grant("grt_1", "bot", 30), T0, |_| async { false })
+            .await
+            .unwrap();
+        assert_eq!(refused, Err(GrantRefused::NotRecorded));
+        assert!(g.live("p", "bot", "git", T0).await.unwrap().is_empty());
+    }
+    // Nor after a restart: it is written down as revoked.
+    let g = open(dir.path());
+    assert!(g.live("p", "bot", "git", T0).await.unwrap().is_empty());
+    assert_eq!(
+        g.list("p", None, 10).await.unwrap()[0].stage,
+        GrantStage::Revoked
+    );
 }
