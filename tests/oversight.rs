@@ -1545,3 +1545,37 @@ async fn a_second_server_on_the_same_data_directory_is_refused_even_without_audi
     let (status, _) = first.get("/healthz").await;
     assert_eq!(status, 200);
 }
+
+/// An agent name held in two of the caller's projects: a suspension
+/// without a project takes both, but a resume must say which one it lifts.
+#[tokio::test]
+async fn a_resume_held_in_two_projects_must_name_the_project() {
+    let twin = format!(
+        "  claude-invoice-01: [\"{}\"]\nagents:\n  claude-invoice-01:\n    policies: [\"git:read on repos/*\"]\n",
+        token_hash("tok-twin")
+    );
+    let (s, _cfg) = setup("", ("", &twin)).await;
+    let path = "/v1/agents/claude-invoice-01";
+    let (status, held) = post_as(&s, &format!("{path}/suspend"), "tok-both", json!({})).await;
+    assert_eq!(status, 200, "{held}");
+    assert_eq!(held["projects"], json!(["invoice-processor", "platform"]));
+    let (status, body) = post_as(&s, &format!("{path}/resume"), "tok-both", json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "ambiguous");
+    let (_, still) = decide(&s, "tok-twin", req("git", "read", "repos/a", json!({}))).await;
+    assert_eq!(still["code"], "agent_suspended", "{still}");
+    let (status, one) = post_as(
+        &s,
+        &format!("{path}/resume"),
+        "tok-both",
+        json!({"project": "platform"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["projects"], json!(["platform"]));
+    let (_, back) = decide(&s, "tok-twin", req("git", "read", "repos/a", json!({}))).await;
+    assert_eq!(back["decision"], "allow", "{back}");
+    // Held in one project only now: no project needed.
+    let (status, _) = post_as(&s, &format!("{path}/resume"), "tok-both", json!({})).await;
+    assert_eq!(status, 200);
+}

@@ -188,6 +188,29 @@ async fn lift(
     projects: Vec<String>,
 ) -> Result<Json<HoldAnswer>, ApiError> {
     let gate = super::gate(state)?;
+    // A resume lifts one hold: held in several of the caller's projects,
+    // it must name the project (a suspension taken in another project for
+    // another reason is not lifted by the way).
+    if projects.len() > 1 {
+        let mut holding = Vec::new();
+        for p in &projects {
+            let held = gate.containment.list(p).await.map_err(unavailable)?;
+            if held.iter().any(|h| h.scope == scope && h.target == target) {
+                holding.push(p.clone());
+            }
+        }
+        if holding.len() > 1 {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "ambiguous",
+                format!(
+                    "{} `{target}` is held in {}; name the project to resume (`project`)",
+                    scope.as_str(),
+                    holding.join(", ")
+                ),
+            ));
+        }
+    }
     let mut lifted = Vec::new();
     for project in projects {
         let released = gate
