@@ -904,6 +904,25 @@ async fn each_project_exports_and_keeps_its_own_trail_as_its_audit_block_says() 
     // Retention of one project leaves the other's trail whole.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let data_s = data.to_str().unwrap();
+    // A project the store has no trail of, or no project name at all, is
+    // an error that changes nothing (not "nothing to remove").
+    for bad in ["invoice-procesor", ""] {
+        let (ok, out) = palisade(&[
+            "audit",
+            "retain",
+            "--data-dir",
+            data_s,
+            "--older-than",
+            "1s",
+            "--project",
+            bad,
+        ]);
+        assert!(!ok, "{bad}: {out}");
+        assert!(
+            out.contains("no trail of project") || out.contains("project name"),
+            "{out}"
+        );
+    }
     let (ok, out) = palisade(&[
         "audit",
         "retain",

@@ -70,14 +70,19 @@ impl Provenance {
         let total = details
             .get("removed_total")
             .and_then(serde_json::Value::as_u64);
+        // Records written before the count was added name none: they come
+        // from stores of one chain from record 1, whose checkpoint removed
+        // exactly as many records as its seq (what the upgrade writes), so
+        // a larger count is not vouched for.
+        let legacy = c.removed == c.seq;
         self.vouched = match named {
             // A run cuts in chunks: its checkpoint passes through earlier
             // ones, whose hashes only the chain itself can vouch for, and
             // which count fewer removed records than the run will.
-            Some(seq) if seq > c.seq => total.is_none_or(|t| c.removed <= t),
+            Some(seq) if seq > c.seq => total.map_or(legacy, |t| c.removed <= t),
             // Records written before the hash was added name none.
             Some(seq) if seq == c.seq => {
-                hash.is_none_or(|h| h == c.hash) && total.is_none_or(|t| t == c.removed)
+                hash.is_none_or(|h| h == c.hash) && total.map_or(legacy, |t| t == c.removed)
             }
             _ => false,
         };
@@ -134,5 +139,43 @@ impl Provenance {
                 head_seq: m.seq,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retention_record(details: serde_json::Value) -> Record {
+        serde_json::from_value(serde_json::json!({
+            "seq": 11, "ts": "2026-12-06T00:00:00.000000Z", "kind": "admin",
+            "event": RETENTION_EVENT, "details": details,
+            "prev_hash": "p", "hash": "h",
+        }))
+        .unwrap()
+    }
+
+    fn vouched(removed: u64, details: serde_json::Value) -> bool {
+        let c = Checkpoint {
+            seq: 10,
+            hash: "c".into(),
+            removed,
+        };
+        let mut p = Provenance::new(Some(c), None);
+        p.observe(&retention_record(details));
+        p.vouched
+    }
+
+    #[test]
+    fn a_retention_record_without_a_count_vouches_only_for_one_chain_from_record_1() {
+        let old = serde_json::json!({"checkpoint_seq": 10, "checkpoint_hash": "c"});
+        assert!(vouched(10, old.clone()));
+        // A larger count would hide records removed below another trail's
+        // checkpoint: not vouched for by a record that names none.
+        assert!(!vouched(40, old));
+        let counted =
+            serde_json::json!({"checkpoint_seq": 10, "checkpoint_hash": "c", "removed_total": 40});
+        assert!(vouched(40, counted.clone()));
+        assert!(!vouched(41, counted));
     }
 }

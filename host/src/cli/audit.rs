@@ -220,10 +220,7 @@ pub(super) fn audit(command: AuditCommand, data_dir: Option<PathBuf>) -> anyhow:
             };
             // One trail into the destination; every trail, each project's
             // into its own folder when there are several.
-            let trails: Vec<Option<String>> = match project {
-                Some(p) => vec![Some(p)],
-                None => store.trails()?.into_iter().map(|t| t.project).collect(),
-            };
+            let trails = chosen_trails(&mut store, project)?;
             let folders = trails.len() > 1;
             let mut files = Vec::new();
             for trail in &trails {
@@ -287,10 +284,7 @@ fn retain(
     let keep = audit::cutoff(Timestamp::now(), std::time::Duration::from_secs(keep.0))
         .with_context(|| format!("`{older_than}` reaches before any possible record"))?;
     let mut store = SqliteStore::open_existing(data_dir)?;
-    let trails: Vec<Option<String>> = match project {
-        Some(p) => vec![Some(p)],
-        None => store.trails()?.into_iter().map(|t| t.project).collect(),
-    };
+    let trails = chosen_trails(&mut store, project)?;
     // The run is recorded in the chain, so the log's own writer is opened
     // (it takes the lock; asked first for the clearer message).
     drop(lock_for_writing(data_dir)?);
@@ -385,4 +379,31 @@ fn replay_line(r: &palisade::audit::Record) -> String {
             or(&r.reason),
         ),
     }
+}
+
+/// The trails `--project` names: that project's (a plain project name whose
+/// trail the store holds, else an error naming the trails there are), or
+/// every trail.
+fn chosen_trails(
+    store: &mut palisade::store::SqliteStore,
+    project: Option<String>,
+) -> anyhow::Result<Vec<Option<String>>> {
+    use palisade::store::AuditStore;
+    let all: Vec<Option<String>> = store.trails()?.into_iter().map(|t| t.project).collect();
+    let Some(p) = project else {
+        return Ok(all);
+    };
+    palisade::identity::check_project_name(&p).map_err(anyhow::Error::msg)?;
+    if !all.iter().any(|t| t.as_deref() == Some(p.as_str())) {
+        let known: Vec<&str> = all.iter().flatten().map(String::as_str).collect();
+        anyhow::bail!(
+            "the store holds no trail of project `{p}`; its projects' trails are: {}",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    Ok(vec![Some(p)])
 }
