@@ -220,10 +220,13 @@ pub fn compile_project(
             if let Some(c) = &defaults.channel {
                 crate::notify::Channel::parse(c).map_err(|m| fail("/approvals/channel", m))?;
             }
-            if defaults.timeout.is_some_and(|t| t.0 == 0) {
+            if defaults
+                .timeout
+                .is_some_and(|t| t.0 == 0 || t.0 > super::rules::MAX_APPROVAL_TIMEOUT_S)
+            {
                 return Err(fail(
                     "/approvals/timeout",
-                    "`approvals.timeout` must be at least 1s (e.g. `60m`)".into(),
+                    "`approvals.timeout` must be 1s to 30d (e.g. `60m`)".into(),
                 ));
             }
             policy.approvals = defaults.clone();

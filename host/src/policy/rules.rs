@@ -86,6 +86,10 @@ pub(super) fn compile_agent(
     Ok(agent)
 }
 
+/// The longest an approval may wait (30 days): its deadline must be a time
+/// that can be written down.
+pub const MAX_APPROVAL_TIMEOUT_S: u64 = 30 * 86_400;
+
 /// A rule's error: the key it is at (under the rule), if one, and the
 /// message.
 type RuleError = (Option<&'static str>, String);
@@ -105,10 +109,10 @@ fn approval(
         crate::notify::Channel::parse(c)
             .map_err(|e| (Some("approval_channel"), format!("`approval_channel`: {e}")))?;
     }
-    if timeout.is_some_and(|t| t.0 == 0) {
+    if timeout.is_some_and(|t| t.0 == 0 || t.0 > MAX_APPROVAL_TIMEOUT_S) {
         return Err((
             Some("approval_timeout"),
-            "`approval_timeout` must be at least 1s (e.g. `60m`)".into(),
+            "`approval_timeout` must be 1s to 30d (e.g. `60m`)".into(),
         ));
     }
     Ok(Some(ApprovalSettings {

@@ -656,7 +656,12 @@ fn a_malformed_approval_channel_or_timeout_is_refused_at_its_line() {
         (
             "policies:\n  - rule: \"git:push on repos/*\"\n    requires_approval: true\n    approval_timeout: 0s\n",
             "p.yaml:4:",
-            "at least 1s",
+            "1s to 30d",
+        ),
+        (
+            "policies:\n  - rule: \"git:push on repos/*\"\n    requires_approval: true\n    approval_timeout: 31d\n",
+            "p.yaml:4:",
+            "1s to 30d",
         ),
         (
             "agents:\n  bot:\n    require_approval:\n      - service: git\n        actions: [push]\n        approval_channel: \"email:ops@example.com\"\n",
@@ -695,6 +700,7 @@ fn a_projects_approval_defaults_are_checked_once_at_their_line() {
     for (text, says) in [
         ("approvals:\n  channel: approvals\n", "p.yaml:2:"),
         ("approvals:\n  timeout: 0s\n", "p.yaml:2:"),
+        ("approvals:\n  timeout: 1000000y\n", "p.yaml:2:"),
         (
             "approvals:\n  channel: slack:#a\n  escalate: true\n",
             "p.yaml:",
