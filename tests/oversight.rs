@@ -463,7 +463,10 @@ async fn telegram_hears_of_an_approval_and_a_dead_receiver_changes_no_decision()
     assert_eq!(sent["chat_id"], "-1001234567890", "{sent}");
     let text = sent["text"].as_str().unwrap();
     assert!(
-        text.contains("relay") && text.contains("git:push on repos/api"),
+        text.contains("agent: relay")
+            && text.contains("service: git")
+            && text.contains("action: push")
+            && text.contains("resource: repos/api"),
         "{text}"
     );
 

@@ -61,6 +61,10 @@ fn slack_code(s: &str) -> String {
     format!("`{}`", slack_escape(s).replace('`', "'"))
 }
 
+/// The longest value a Slack field shows (its text holds at most 2,000
+/// characters, with the name).
+const MAX_FIELD_CHARS: usize = 1_800;
+
 /// Slack keeps a section's text under 3,000 characters; fields are cut
 /// well below that.
 fn cut(s: &str, max: usize) -> String {
@@ -96,22 +100,35 @@ impl Message {
                 slack_escape(&self.project)
             )}
         })];
-        let fields: Vec<Value> = self
-            .fields
-            .iter()
-            .take(10) // Slack takes at most 10 fields in a section.
-            .map(|(name, value)| {
-                json!({"type": "mrkdwn", "text": format!(
-                    "*{}*\n{}",
-                    slack_escape(name),
-                    slack_code(&cut(value, 1_000))
-                )})
-            })
-            .collect();
-        if !fields.is_empty() {
+        // Every field is shown (Slack takes 10 per section: one section per
+        // ten). A value too long for a field is cut, and then the message
+        // carries no buttons: nobody approves what they could not read.
+        let mut complete = self.title.chars().count() <= 300;
+        for chunk in self.fields.chunks(10) {
+            let fields: Vec<Value> = chunk
+                .iter()
+                .map(|(name, value)| {
+                    complete &= value.chars().count() <= MAX_FIELD_CHARS;
+                    json!({"type": "mrkdwn", "text": format!(
+                        "*{}*\n{}",
+                        slack_escape(name),
+                        slack_code(&cut(value, MAX_FIELD_CHARS))
+                    )})
+                })
+                .collect();
             blocks.push(json!({"type": "section", "fields": fields}));
         }
-        if self.actions {
+        if self.actions && !complete {
+            blocks.push(json!({
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": format!(
+                    "This request is too long to show here in full: read it and decide it \
+                     through Palisade's API (`GET /v1/approvals/{}`).",
+                    slack_escape(&self.id)
+                )}
+            }));
+        }
+        if self.actions && complete {
             blocks.push(json!({
                 "type": "actions",
                 "block_id": format!("palisade_{}", self.id),
@@ -172,6 +189,31 @@ mod tests {
             ],
             actions: true,
         }
+    }
+
+    #[test]
+    fn every_field_is_shown_and_a_value_too_long_to_show_takes_the_buttons_away() {
+        let buttons = |m: &Message| m.slack_payload().to_string().contains(SLACK_APPROVE);
+        let mut many = approval();
+        for i in 0..15 {
+            many.fields
+                .push((format!("attribute a{i}"), format!("v{i}")));
+        }
+        let text = many.slack_payload().to_string();
+        assert!(
+            text.contains("attribute a14") && text.contains("`v14`"),
+            "{text}"
+        );
+        assert!(buttons(&many));
+        let mut long = approval();
+        long.fields
+            .push(("resource".into(), "r".repeat(MAX_FIELD_CHARS + 1)));
+        assert!(!buttons(&long));
+        assert!(
+            long.slack_payload()
+                .to_string()
+                .contains("too long to show here")
+        );
     }
 
     #[test]

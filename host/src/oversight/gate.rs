@@ -346,26 +346,32 @@ pub fn message(a: &Approval) -> Message {
     let expires = jiff::Timestamp::from_microsecond(a.expires_at)
         .map(|t| t.to_string())
         .unwrap_or_default();
-    let mut request = format!(
-        "{}:{} on {}",
-        a.request.service, a.request.action, a.request.resource
+    // Each part of the request in a field of its own (each attribute too),
+    // so that no value can pass for another part.
+    let mut fields = vec![
+        ("agent".to_owned(), a.agent.clone()),
+        ("session".to_owned(), a.session.clone()),
+        ("service".to_owned(), a.request.service.clone()),
+        ("action".to_owned(), a.request.action.clone()),
+        ("resource".to_owned(), a.request.resource.clone()),
+    ];
+    fields.extend(
+        a.request
+            .attributes
+            .iter()
+            .map(|(k, v)| (format!("attribute {k}"), v.clone())),
     );
-    for (k, v) in &a.request.attributes {
-        request.push_str(&format!(" {k}={v}"));
-    }
+    fields.extend([
+        ("rule".to_owned(), a.reason.clone()),
+        ("expires".to_owned(), expires),
+        ("approval".to_owned(), a.id.clone()),
+    ]);
     Message {
         kind: "approval".into(),
         id: a.id.clone(),
         project: a.project.clone(),
         title: format!("{} asks for approval", a.agent),
-        fields: vec![
-            ("agent".into(), a.agent.clone()),
-            ("session".into(), a.session.clone()),
-            ("request".into(), request),
-            ("rule".into(), a.reason.clone()),
-            ("expires".into(), expires),
-            ("approval".into(), a.id.clone()),
-        ],
+        fields,
         actions: true,
     }
 }
