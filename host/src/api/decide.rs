@@ -274,21 +274,21 @@ async fn decide_and_record(
     if let (Some(gate), Some(ticket)) = (state.gate(), &ticket) {
         gate.sessions.count(ticket, decision.outcome);
     }
-    // Alerts are evaluated off the path: the decision is only queued.
-    if let Some(gate) = state.gate()
-        && !project.policy.alerts.is_empty()
-    {
-        gate.alerts.observe(crate::oversight::Event {
-            project: request.project.clone(),
-            agent: request.agent.clone(),
-            session: request.session.clone(),
-            service: request.service.clone(),
-            action: request.action.clone(),
-            resource: request.resource.clone(),
-            outcome: decision.outcome,
-            at: now,
-        });
-    }
+    // Alerts are evaluated off the path: the decision is only queued, with
+    // its resource as the audit record keeps it (masked, or withheld when
+    // there is no record to mask it for): what alerts store, record and
+    // send is never more than the trail holds.
+    let alerting = state.gate().filter(|_| !project.policy.alerts.is_empty());
+    let alert = |e: &DecisionEntry, resource: String| crate::oversight::Event {
+        project: e.project.clone(),
+        agent: e.agent.clone(),
+        session: e.session.clone(),
+        service: e.service.clone(),
+        action: e.action.clone(),
+        resource,
+        outcome: decision.outcome,
+        at: now,
+    };
     if let Some(audit) = state.audit() {
         let limits = state.mask_settings().limits();
         let entry = audit_entry(
@@ -300,6 +300,9 @@ async fn decide_and_record(
             started,
         )
         .await;
+        if let Some(gate) = alerting {
+            gate.alerts.observe(alert(&entry, entry.resource.clone()));
+        }
         audit.append(entry).await.map_err(|e| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -307,6 +310,17 @@ async fn decide_and_record(
                 format!("the decision could not be recorded, so it is not given: {e}"),
             )
         })?;
+    } else if let Some(gate) = alerting {
+        gate.alerts.observe(crate::oversight::Event {
+            project: request.project,
+            agent: request.agent,
+            session: request.session,
+            service: request.service,
+            action: request.action,
+            resource: WITHHELD.to_owned(),
+            outcome: decision.outcome,
+            at: now,
+        });
     }
     match &gated {
         Gated::Raised {
