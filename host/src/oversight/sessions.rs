@@ -238,17 +238,20 @@ impl<S: State> Sessions<S> {
             .iter()
             .map(|(k, e)| (k.clone(), e.clone()))
             .collect();
-        let mut by_project: HashMap<String, Vec<(SessionKey, u64, String)>> = HashMap::new();
+        type Written = (SessionKey, Entry, u64, String);
+        let mut by_project: HashMap<String, Vec<Written>> = HashMap::new();
         for (key, entry) in pending {
             let (rev, value) = {
                 let s = entry.lock().map_err(|_| poisoned())?;
                 (s.rev, serde_json::to_string(&*s))
             };
             match value {
-                Ok(v) => by_project
-                    .entry(key.0.clone())
-                    .or_default()
-                    .push((key, rev, v)),
+                Ok(v) => {
+                    by_project
+                        .entry(key.0.clone())
+                        .or_default()
+                        .push((key, entry.clone(), rev, v))
+                }
                 Err(e) => tracing::error!(error = %e, "a session cannot be encoded"),
             }
         }
@@ -257,7 +260,7 @@ impl<S: State> Sessions<S> {
         for (_, entries) in by_project {
             let ops = entries
                 .iter()
-                .map(|(key, _, value)| Op::Put {
+                .map(|(key, _, _, value)| Op::Put {
                     key: Key::new(&key.0, KIND, store_key(&key.1, &key.2)),
                     value: value.clone(),
                     expect: Expect::Any,
@@ -266,10 +269,12 @@ impl<S: State> Sessions<S> {
             match self.state.transact(ops).await {
                 Ok(Ok(_)) => {
                     let mut dirty = self.dirty.lock().map_err(|_| poisoned())?;
-                    for (key, rev, _) in &entries {
-                        let unchanged = dirty
-                            .get(key)
-                            .is_some_and(|e| e.lock().is_ok_and(|s| s.rev == *rev));
+                    for (key, wrote, rev, _) in &entries {
+                        // The same entry (not one read back after an
+                        // eviction), at the same revision.
+                        let unchanged = dirty.get(key).is_some_and(|e| {
+                            Arc::ptr_eq(e, wrote) && e.lock().is_ok_and(|s| s.rev == *rev)
+                        });
                         if unchanged {
                             dirty.remove(key);
                         }
@@ -308,13 +313,6 @@ impl<S: State> Sessions<S> {
                 })
             })
             .collect()
-    }
-}
-
-impl Ticket {
-    /// The session's project, agent and id.
-    pub fn key(&self) -> (&str, &str, &str) {
-        (&self.key.0, &self.key.1, &self.key.2)
     }
 }
 
