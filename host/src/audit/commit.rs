@@ -75,9 +75,13 @@ pub(crate) struct Worker {
     /// `seq` and `hash` of the last committed record.
     pub(super) seq: u64,
     pub(super) hash: String,
-    /// The last committed record's `hash` of each trail (by project, `None`
+    /// The last committed record's `hash` of each trail (by project, `""`
     /// for the server's); a trail not here starts from 64 zeros.
-    pub(super) trails: HashMap<Option<String>, String>,
+    pub(super) trails: HashMap<String, String>,
+    /// The heads could not be read back after a failed batch: no batch is
+    /// sealed (its decisions fail closed) until they are, so that no record
+    /// chains onto a stale head.
+    pub(super) stale: bool,
     /// `ts` of the last committed record, in microseconds; timestamps never
     /// go backwards along the chain, even if the clock does.
     pub(super) last_ts: i64,
@@ -161,26 +165,44 @@ impl Worker {
         let ts = Timestamp::from_microsecond(ts_micros)
             .map(format_ts)
             .unwrap_or_else(|_| format_ts(Timestamp::now()));
+        if self.stale {
+            self.resync();
+            if self.stale {
+                for (_, reply) in batch {
+                    reply.send(Err(Error::Audit {
+                        message: "the audit trails' heads cannot be read; nothing is recorded \
+                                  until they are"
+                            .into(),
+                    }));
+                }
+                return;
+            }
+        }
         let mut sealed: Vec<SealedRecord> = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
         let mut seq = self.seq;
-        // The trails' heads move as the batch is sealed; what they were
-        // before it, to put back if it fails.
-        let mut before: Vec<(Option<String>, Option<String>)> = Vec::new();
+        // The heads this batch moves (one entry per trail it touches, few),
+        // over the committed ones: merged only once the batch is stored, so
+        // a failed batch leaves nothing to put back.
+        let mut moved: Vec<(String, String)> = Vec::new();
         for (prepared, reply) in batch {
             seq += 1;
-            let trail = prepared.project();
-            if !before.iter().any(|(t, _)| t.as_deref() == trail) {
-                let was = self.trails.get(&trail.map(str::to_owned)).cloned();
-                before.push((trail.map(str::to_owned), was));
-            }
-            let head = self
-                .trails
-                .entry(trail.map(str::to_owned))
-                .or_insert_with(|| GENESIS_HASH.to_owned());
-            let s = seal(prepared, seq, &ts, head);
-            head.clear();
-            head.push_str(s.hash());
+            let trail = prepared.project().unwrap_or("");
+            let i = match moved.iter().position(|(t, _)| t == trail) {
+                Some(i) => i,
+                None => {
+                    let head = self
+                        .trails
+                        .get(trail)
+                        .map_or(GENESIS_HASH, String::as_str)
+                        .to_owned();
+                    moved.push((trail.to_owned(), head));
+                    moved.len() - 1
+                }
+            };
+            let s = seal(prepared, seq, &ts, &moved[i].1);
+            moved[i].1.clear();
+            moved[i].1.push_str(s.hash());
             sealed.push(s);
             replies.push(reply);
         }
@@ -196,6 +218,7 @@ impl Worker {
             Ok(()) => {
                 let n = sealed.len() as u64;
                 self.seq = seq;
+                self.trails.extend(moved);
                 if let Some(last) = sealed.last() {
                     self.hash = last.hash().to_owned();
                 }
@@ -214,12 +237,6 @@ impl Worker {
                 let message = e.to_string();
                 self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %message, records = replies.len(), "audit batch failed; its decisions fail closed");
-                for (trail, was) in before {
-                    match was {
-                        Some(hash) => drop(self.trails.insert(trail, hash)),
-                        None => drop(self.trails.remove(&trail)),
-                    }
-                }
                 self.resync();
                 for reply in replies {
                     reply.send(Err(Error::Audit {
@@ -235,8 +252,14 @@ impl Worker {
     /// continue whatever the store holds.
     fn resync(&mut self) {
         match self.store.trails() {
-            Ok(trails) => self.trails = trail_map(trails),
-            Err(e) => tracing::warn!(error = %e, "cannot re-read the audit trails' heads"),
+            Ok(trails) => {
+                self.trails = trail_map(trails);
+                self.stale = false;
+            }
+            Err(e) => {
+                self.stale = true;
+                tracing::warn!(error = %e, "cannot re-read the audit trails' heads");
+            }
         }
         match self.store.head() {
             Ok(Some(ChainHead { seq, hash, .. })) if seq != self.seq || hash != self.hash => {
@@ -251,12 +274,18 @@ impl Worker {
                 self.counters.head_seq.store(seq, Ordering::Relaxed);
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot re-read the audit head"),
+            Err(e) => {
+                self.stale = true;
+                tracing::warn!(error = %e, "cannot re-read the audit head");
+            }
         }
     }
 }
 
 /// Each trail's last hash, by project.
-pub(super) fn trail_map(trails: Vec<TrailHead>) -> HashMap<Option<String>, String> {
-    trails.into_iter().map(|t| (t.project, t.hash)).collect()
+pub(super) fn trail_map(trails: Vec<TrailHead>) -> HashMap<String, String> {
+    trails
+        .into_iter()
+        .map(|t| (t.project.unwrap_or_default(), t.hash))
+        .collect()
 }

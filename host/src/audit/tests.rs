@@ -1415,3 +1415,29 @@ fn cpu_seconds() -> Option<f64> {
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) / 100.0)
 }
+
+#[test]
+fn after_a_failed_batch_nothing_is_sealed_until_the_heads_are_read_back() {
+    use crate::store::{Faults, FaultyStore};
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Faults::default();
+    let f = faults.clone();
+    let log = AuditLog::open_wrapped(dir.path(), std::time::Duration::ZERO, move |store| {
+        Box::new(FaultyStore::new(store, f))
+    })
+    .unwrap();
+    log.append_blocking(decision(1)).unwrap();
+    faults.fail_appends(true);
+    faults.fail_heads(true);
+    assert!(log.append_blocking(decision(2)).is_err());
+    // The store takes appends again, but the heads are unknown: refused,
+    // rather than chained onto what may be stale.
+    faults.fail_appends(false);
+    assert!(log.append_blocking(decision(3)).is_err());
+    faults.fail_heads(false);
+    let r = log.append_blocking(decision(4)).unwrap();
+    assert_eq!(r.seq, 2);
+    log.close().unwrap();
+    let mut store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(verify(&mut store, None).unwrap().unwrap().records, 2);
+}

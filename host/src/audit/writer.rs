@@ -196,6 +196,7 @@ impl AuditLog {
             seq,
             hash,
             trails,
+            stale: false,
             last_ts,
             counters: counters.clone(),
             shared: shared.clone(),

@@ -18,12 +18,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub struct Faults {
     fail_appends: Arc<AtomicBool>,
     failed_appends: Arc<AtomicU64>,
+    fail_heads: Arc<AtomicBool>,
 }
 
 impl Faults {
     /// From now on, every append fails (`true`) or goes through (`false`).
     pub fn fail_appends(&self, fail: bool) {
         self.fail_appends.store(fail, Ordering::SeqCst);
+    }
+
+    /// From now on, reading the heads (`head`, `trails`) fails (`true`) or
+    /// goes through (`false`).
+    pub fn fail_heads(&self, fail: bool) {
+        self.fail_heads.store(fail, Ordering::SeqCst);
     }
 
     /// How many appends were refused so far.
@@ -45,6 +52,15 @@ impl<S: AuditStore> FaultyStore<S> {
     pub fn new(inner: S, faults: Faults) -> Self {
         Self { inner, faults }
     }
+
+    fn heads_readable(&self) -> Result<()> {
+        if self.faults.fail_heads.load(Ordering::SeqCst) {
+            return Err(Error::Audit {
+                message: "injected fault: the heads cannot be read".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl<S: AuditStore> AuditStore for FaultyStore<S> {
@@ -59,10 +75,12 @@ impl<S: AuditStore> AuditStore for FaultyStore<S> {
     }
 
     fn head(&mut self) -> Result<Option<ChainHead>> {
+        self.heads_readable()?;
         self.inner.head()
     }
 
     fn trails(&mut self) -> Result<Vec<TrailHead>> {
+        self.heads_readable()?;
         self.inner.trails()
     }
 
