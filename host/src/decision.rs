@@ -16,6 +16,8 @@ pub enum Outcome {
     Deny,
     /// Ask a human first.
     ApprovalRequired,
+    /// Too many requests: retry later (a rate limit).
+    Throttled,
 }
 
 /// One plugin's part in a decision.
@@ -79,6 +81,7 @@ impl Outcome {
             Self::Allow => "allow",
             Self::Deny => "deny",
             Self::ApprovalRequired => "approval_required",
+            Self::Throttled => "throttled",
         }
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod budget;
 pub mod builtin;
 pub mod chain;
 pub mod config;

@@ -235,11 +235,7 @@ pub fn run_tests(path: &Path) -> Result<Vec<TestResult>> {
     Ok(results)
 }
 
-/// `allow`, `deny` or `approval_required`.
+/// `allow`, `deny`, `approval_required` or `throttled`.
 pub fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Allow => "allow",
-        Outcome::Deny => "deny",
-        Outcome::ApprovalRequired => "approval_required",
-    }
+    o.as_str()
 }

@@ -286,8 +286,13 @@ fn open_gate(
         containment: crate::oversight::Containment::new(state.clone()),
         sessions: crate::oversight::Sessions::new(state.clone()),
         grants: crate::oversight::Grants::new(state.clone(), loaded.config.grants.max_ttl.0),
-        alerts: Arc::new(crate::oversight::Alerts::new(state)),
+        alerts: Arc::new(crate::oversight::Alerts::new(state.clone())),
         outbox,
+        budgets: crate::budget::Budgets::new(
+            state,
+            loaded.config.pricing.clone(),
+            loaded.config.budgets,
+        ),
     }))
 }
 

@@ -67,6 +67,12 @@ pub struct Config {
     /// Just-in-time elevation: how long a grant may last.
     #[serde(default)]
     pub grants: GrantSettings,
+    /// The price of usage, per model (dollars per million tokens).
+    #[serde(default)]
+    pub pricing: crate::budget::Pricing,
+    /// Budget reservations: how long they wait, how many may be in flight.
+    #[serde(default)]
+    pub budgets: crate::budget::BudgetSettings,
 }
 
 fn default_listen() -> String {
@@ -314,6 +320,10 @@ pub fn parse(text: &str, origin: &str) -> Result<Config> {
             message: "`grants.max_ttl` must be between 1s and 30d".into(),
         });
     }
+    config.budgets.validate().map_err(|message| Error::Config {
+        path: format!("{origin}:{}", doc.pos("/budgets")),
+        message,
+    })?;
     if !(10..=10_000).contains(&config.reload.settle_ms) {
         return Err(Error::Config {
             path: format!("{origin}:{}", doc.pos("/reload/settle_ms")),

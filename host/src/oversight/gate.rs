@@ -40,6 +40,8 @@ pub struct Gate<S> {
     pub alerts: Arc<super::Alerts<S>>,
     /// Where their notifications go out.
     pub outbox: Arc<Outbox<S>>,
+    /// Budgets and rate limits: spend, reservations, limiters, pricing.
+    pub budgets: crate::budget::Budgets<S>,
 }
 
 impl<S> std::fmt::Debug for Gate<S> {

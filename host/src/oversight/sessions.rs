@@ -53,6 +53,9 @@ pub struct Counts {
     pub deny: u64,
     /// `approval_required`.
     pub approval_required: u64,
+    /// `throttled`.
+    #[serde(default)]
+    pub throttled: u64,
 }
 
 /// One session.
@@ -327,6 +330,7 @@ impl<S: State> Sessions<S> {
                 Outcome::Allow => c.allow += 1,
                 Outcome::Deny => c.deny += 1,
                 Outcome::ApprovalRequired => c.approval_required += 1,
+                Outcome::Throttled => c.throttled += 1,
             }
         }
         if let Ok(mut dirty) = self.dirty.lock() {

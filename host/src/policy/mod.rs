@@ -9,6 +9,7 @@
 
 pub mod alert_rules;
 mod audit_plan;
+pub mod budget_plan;
 pub mod lint;
 pub mod model;
 mod parse;
@@ -92,6 +93,8 @@ pub struct Policy {
     pub sessions: model::SessionDefaults,
     /// The project's alert rules (`alerts:`), compiled.
     pub alerts: std::sync::Arc<Vec<alert_rules::AlertRule>>,
+    /// The project's budget, its rate limit and its time zone, checked.
+    pub budgets: budget_plan::BudgetPlan,
     /// The files, in load order, with their parsed contents.
     pub files: Vec<(String, PolicyFile)>,
     /// Warnings.
@@ -111,14 +114,14 @@ pub struct SessionLimits {
 impl Policy {
     /// `agent`'s session limits.
     pub fn session_limits(&self, agent: &Agent) -> SessionLimits {
-        let b = agent.budget.unwrap_or_default();
+        let b = agent.budget.as_ref();
         SessionLimits {
             idle_timeout_s: b
-                .session_idle_timeout
+                .and_then(|b| b.session_idle_timeout)
                 .or(self.sessions.idle_timeout)
                 .map(|d| d.0),
             max_duration_s: b
-                .max_session_duration
+                .and_then(|b| b.max_session_duration)
                 .or(self.sessions.max_duration)
                 .map(|d| d.0),
         }

@@ -45,15 +45,18 @@ pub struct PolicyFile {
     /// The project's custom plugins, run after the service's plugin, in order.
     #[serde(default)]
     pub chain: Vec<String>,
-    /// Per-session budget defaults.
+    /// Budget defaults for the file's agents.
     #[serde(default)]
     pub budget: Option<Budget>,
     /// The project's money budget.
     #[serde(default)]
     pub project_budget: Option<ProjectBudget>,
-    /// Rate-limit defaults.
+    /// Rate-limit defaults (per agent).
     #[serde(default)]
     pub rate_limits: Option<RateLimits>,
+    /// The rate limit of the project's agents together.
+    #[serde(default)]
+    pub project_rate_limits: Option<RateLimits>,
     /// Audit settings.
     #[serde(default)]
     pub audit: Option<Audit>,
@@ -345,19 +348,28 @@ pub struct ServiceBinding {
     pub masking: Vec<String>,
 }
 
-/// Per-session budget.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+/// An agent's budget (`budget:`, in a file for every agent of it, or per
+/// agent): tokens per session and per day, sessions per day, the share at
+/// which it alerts, and the session limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
     /// Tokens one session may use.
     #[serde(default)]
     pub max_tokens_per_session: Option<u64>,
+    /// Tokens one agent may use per day (all its sessions).
+    #[serde(default)]
+    pub max_tokens_per_day: Option<u64>,
     /// Sessions one agent may start per day.
     #[serde(default)]
     pub max_sessions_per_day: Option<u32>,
-    /// Alert when this share of a limit is used.
+    /// Alert when this share of a token limit is used (100% always alerts).
     #[serde(default)]
     pub alert_at: Option<Percent>,
+    /// Where its alerts go, e.g. `slack:#budgets` (they are always
+    /// recorded and listed).
+    #[serde(default)]
+    pub alert_channel: Option<String>,
     /// Longest a session may last.
     #[serde(default)]
     pub max_session_duration: Option<Duration>,
@@ -373,19 +385,13 @@ impl Budget {
         let f = fallback.unwrap_or_default();
         Budget {
             max_tokens_per_session: self.max_tokens_per_session.or(f.max_tokens_per_session),
+            max_tokens_per_day: self.max_tokens_per_day.or(f.max_tokens_per_day),
             max_sessions_per_day: self.max_sessions_per_day.or(f.max_sessions_per_day),
             alert_at: self.alert_at.or(f.alert_at),
+            alert_channel: self.alert_channel.or(f.alert_channel),
             max_session_duration: self.max_session_duration.or(f.max_session_duration),
             session_idle_timeout: self.session_idle_timeout.or(f.session_idle_timeout),
         }
-    }
-
-    /// Whether it sets any key this version does not enforce yet (the
-    /// token and session-count limits and their alerts).
-    pub fn has_unenforced(&self) -> bool {
-        self.max_tokens_per_session.is_some()
-            || self.max_sessions_per_day.is_some()
-            || self.alert_at.is_some()
     }
 }
 
@@ -393,49 +399,77 @@ impl Budget {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnBudgetExceeded {
-    /// Pause the project and alert.
+    /// Pause the project (the kill switch's pause) and alert.
     #[default]
     PauseAndAlert,
-    /// Alert only.
+    /// Alert only: usage is counted and alerted, never denied.
     Alert,
-    /// Deny further requests.
+    /// Deny the calls over budget, and alert.
     Deny,
 }
 
-/// The project's money budget.
+/// The project's budget (`project_budget:`): money and tokens per day and
+/// per month, for all its agents together.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectBudget {
-    /// Monthly spending limit.
-    pub monthly_limit: Money,
-    /// Alert at these shares of the limit.
+    /// Spending limit per calendar month.
+    #[serde(default)]
+    pub monthly_limit: Option<Money>,
+    /// Spending limit per calendar day.
+    #[serde(default)]
+    pub daily_limit: Option<Money>,
+    /// Tokens per calendar month.
+    #[serde(default)]
+    pub max_tokens_per_month: Option<u64>,
+    /// Tokens per calendar day.
+    #[serde(default)]
+    pub max_tokens_per_day: Option<u64>,
+    /// Alert at these shares of each limit, in increasing order (100%
+    /// always alerts).
     #[serde(default)]
     pub alert_thresholds: Vec<Percent>,
-    /// What to do when the limit is reached.
+    /// What to do when a limit is reached.
     #[serde(default)]
     pub on_exceed: OnBudgetExceeded,
+    /// Where its alerts go, e.g. `slack:#budgets` (they are always
+    /// recorded and listed).
+    #[serde(default)]
+    pub alert_channel: Option<String>,
+    /// The time zone its days and months are counted in (default `UTC`),
+    /// e.g. `Europe/Paris`; the agents' daily limits use it too.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// What happens when a rate limit is exceeded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnRateExceeded {
-    /// Answer `throttled` and alert.
+    /// Answer `throttled` and alert (once per episode).
     #[default]
     ThrottleAndAlert,
     /// Answer `throttled`.
     Throttle,
 }
 
-/// Rate limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+/// Rate limits (`rate_limits:` per agent, `project_rate_limits:` for the
+/// project's agents together).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimits {
-    /// Requests one agent may make per minute.
+    /// Requests per minute.
     pub max_requests_per_minute: u32,
+    /// Requests that may come at once above the steady rate (default: a
+    /// tenth of a minute's, at least 1).
+    #[serde(default)]
+    pub burst: Option<u32>,
     /// What to do beyond it.
     #[serde(default)]
     pub on_exceed: OnRateExceeded,
+    /// Where its alerts go (they are always recorded and listed).
+    #[serde(default)]
+    pub alert_channel: Option<String>,
 }
 
 /// Audit settings.

@@ -4,11 +4,11 @@
 //! the server's people (`admins`, `roles`) and the audit trail's `audit`
 //! block; in a directory of projects those belong to the top-level files.
 
-use super::model::{AgentSpec, PolicyFile};
+use super::model::AgentSpec;
 use super::parse::{parse_file, top_key_at};
 use super::people::{self, Declared, token_hash};
 use super::rules::{Locator, compile_agent};
-use super::{Layout, Policy, Source, Warning, audit_plan};
+use super::{Layout, Policy, Source, Warning, audit_plan, budget_plan};
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 
@@ -43,6 +43,8 @@ pub fn compile_project(
     let mut approvals_at: Option<String> = None;
     let mut sessions_at: Option<String> = None;
     let mut alerts_at: Option<String> = None;
+    let mut project_budget_at: Option<String> = None;
+    let mut project_rate_at: Option<String> = None;
     for source in sources {
         hasher.update(source.name.as_bytes());
         hasher.update([0]);
@@ -121,27 +123,49 @@ pub fn compile_project(
                 String::new(),
             ));
         }
-        policy
-            .warnings
-            .extend(not_yet_enforced(&file, &agents, &at));
-        let budgets = std::iter::once(("/budget".to_owned(), file.budget)).chain(
+        let budgets = std::iter::once(("/budget".to_owned(), file.budget.as_ref())).chain(
             agents
                 .iter()
-                .map(|(_, a, p)| (format!("{p}/budget"), a.budget)),
+                .map(|(_, a, p)| (format!("{p}/budget"), a.budget.as_ref())),
         );
         for (pointer, budget) in budgets {
-            let Some(b) = budget else { continue };
-            for (key, d) in [
-                ("max_session_duration", b.max_session_duration),
-                ("session_idle_timeout", b.session_idle_timeout),
-            ] {
-                if d.is_some_and(|d| d.0 == 0) {
-                    return Err(fail(
-                        &format!("{pointer}/{key}"),
-                        format!("`{key}` must be at least 1s (e.g. `30m`)"),
-                    ));
-                }
+            if let Some(b) = budget {
+                budget_plan::check_budget(&pointer, b, &fail)?;
             }
+        }
+        let rates = std::iter::once(("/rate_limits".to_owned(), file.rate_limits.as_ref())).chain(
+            agents
+                .iter()
+                .map(|(_, a, p)| (format!("{p}/rate_limits"), a.rate_limits.as_ref())),
+        );
+        for (pointer, rate) in rates {
+            if let Some(r) = rate {
+                budget_plan::check_rate(&pointer, r, &fail)?;
+            }
+        }
+        if let Some(b) = &file.project_budget {
+            if let Some(other) = project_budget_at.replace(source.name.clone()) {
+                return Err(fail(
+                    "/project_budget",
+                    format!("`project_budget` is configured in {other} already; configure it once"),
+                ));
+            }
+            let (tz, name) = budget_plan::check_project_budget(b, &fail)?;
+            policy.budgets.time_zone = tz;
+            policy.budgets.time_zone_name = name;
+            policy.budgets.project = Some(b.clone());
+        }
+        if let Some(r) = &file.project_rate_limits {
+            if let Some(other) = project_rate_at.replace(source.name.clone()) {
+                return Err(fail(
+                    "/project_rate_limits",
+                    format!(
+                        "`project_rate_limits` is configured in {other} already; configure it once"
+                    ),
+                ));
+            }
+            budget_plan::check_rate("/project_rate_limits", r, &fail)?;
+            policy.budgets.project_rate = Some(r.clone());
         }
         for (name, spec, pointer) in agents {
             if policy.agents.contains_key(&name) {
@@ -150,7 +174,14 @@ pub fn compile_project(
                     format!("agent `{name}` is defined twice; define each agent once"),
                 ));
             }
-            let agent = compile_agent(&name, &spec, &pointer, &loc, file.budget, file.rate_limits)?;
+            let agent = compile_agent(
+                &name,
+                &spec,
+                &pointer,
+                &loc,
+                file.budget.clone(),
+                file.rate_limits.clone(),
+            )?;
             policy.agents.insert(name, agent);
         }
         for (service, binding) in &file.services {
@@ -325,47 +356,4 @@ fn file_stem(name: &str) -> String {
     base.trim_end_matches(".yaml")
         .trim_end_matches(".yml")
         .to_owned()
-}
-
-/// One warning for each `budget`, `project_budget` and `rate_limits` block
-/// of `file` and its `agents`: they are read and checked, but this version
-/// enforces none of them, and a policy author must not believe otherwise.
-fn not_yet_enforced(
-    file: &PolicyFile,
-    agents: &[(String, AgentSpec, String)],
-    at: &dyn Fn(&str) -> String,
-) -> Vec<Warning> {
-    let warning = |pointer: String, key: &str| Warning {
-        at: at(&pointer),
-        message: format!(
-            "`{key}` is not enforced yet: this version of Palisade checks the block but \
-             neither counts usage nor denies or throttles over it{}; enforce it elsewhere \
-             (e.g. at the gateway) until a release that enforces it",
-            if key == "budget" {
-                " (its session limits, `max_session_duration` and `session_idle_timeout`, \
-                 are enforced)"
-            } else {
-                ""
-            }
-        ),
-    };
-    let mut out = Vec::new();
-    if file.budget.is_some_and(|b| b.has_unenforced()) {
-        out.push(warning("/budget".into(), "budget"));
-    }
-    if file.project_budget.is_some() {
-        out.push(warning("/project_budget".into(), "project_budget"));
-    }
-    if file.rate_limits.is_some() {
-        out.push(warning("/rate_limits".into(), "rate_limits"));
-    }
-    for (_, spec, pointer) in agents {
-        if spec.budget.is_some_and(|b| b.has_unenforced()) {
-            out.push(warning(format!("{pointer}/budget"), "budget"));
-        }
-        if spec.rate_limits.is_some() {
-            out.push(warning(format!("{pointer}/rate_limits"), "rate_limits"));
-        }
-    }
-    out
 }

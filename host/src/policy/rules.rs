@@ -37,11 +37,11 @@ pub(super) fn compile_agent(
 ) -> Result<Agent> {
     let mut agent = Agent {
         name: name.to_owned(),
-        budget: match spec.budget {
+        budget: match spec.budget.clone() {
             Some(b) => Some(b.or_keys(file_budget)),
             None => file_budget,
         },
-        rate_limits: spec.rate_limits.or(file_rates),
+        rate_limits: spec.rate_limits.clone().or(file_rates),
         ..Agent::default()
     };
     for (i, t) in spec.tokens.iter().enumerate() {

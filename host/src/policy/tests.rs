@@ -84,13 +84,14 @@ fn seed_000_compact_rules_and_blocks_load() {
     let approval = prod.approval.as_ref().unwrap();
     assert_eq!(approval.channel.as_deref(), Some("slack:#deploy-approvals"));
     assert_eq!(approval.timeout_seconds, Some(3600));
-    assert_eq!(ci.budget.unwrap().max_tokens_per_session, Some(100_000));
-    assert_eq!(ci.budget.unwrap().alert_at, Some(units::Percent(80)));
-    assert_eq!(ci.rate_limits.unwrap().max_requests_per_minute, 30);
+    let budget = ci.budget.as_ref().unwrap();
+    assert_eq!(budget.max_tokens_per_session, Some(100_000));
+    assert_eq!(budget.alert_at, Some(units::Percent(80)));
+    assert_eq!(ci.rate_limits.as_ref().unwrap().max_requests_per_minute, 30);
     let file = &p.files[0].1;
     assert_eq!(
         file.project_budget.as_ref().unwrap().monthly_limit,
-        units::Money(50_000)
+        Some(units::Money(50_000))
     );
     assert_eq!(
         file.audit
@@ -104,27 +105,16 @@ fn seed_000_compact_rules_and_blocks_load() {
     );
     assert_eq!(p.agents["code-reviewer"].rules["git"].len(), 2);
     assert_eq!(p.version.len(), 16);
-    // Nothing enforces budgets and rate limits yet, and the author is told so.
-    let unenforced: Vec<_> = p
-        .warnings
-        .iter()
-        .filter(|w| w.message.contains("is not enforced yet"))
-        .map(|w| {
-            (
-                w.at.as_str(),
-                w.message.split('`').nth(1).unwrap_or_default(),
-            )
-        })
-        .collect();
-    for (line, key) in [(11, "budget"), (15, "project_budget"), (19, "rate_limits")] {
-        let at = format!("pol/ci-runner.yaml:{line}:");
-        assert!(
-            unenforced
-                .iter()
-                .any(|(a, k)| a.starts_with(&at) && *k == key),
-            "no warning for `{key}` at line {line}: {unenforced:?}"
-        );
-    }
+    // Budgets and rate limits are enforced: nothing warns otherwise.
+    assert!(
+        !p.warnings
+            .iter()
+            .any(|w| w.message.contains("not enforced")),
+        "{:?}",
+        p.warnings
+    );
+    let plan = p.budgets.project.as_ref().unwrap();
+    assert_eq!(plan.alert_thresholds.len(), 3);
 }
 
 #[test]
@@ -160,6 +150,42 @@ fn bad_units_are_explained() {
     );
     let e = err("p.yaml", "project_budget:\n  monthly_limit: 500\n");
     assert!(e.contains("write e.g. `$500`"), "{e}");
+    let e = err("p.yaml", "project_budget:\n  monthly_limit: $5OO\n");
+    assert!(e.starts_with("p.yaml:2:"), "{e}");
+    assert!(e.contains("`$5OO` is not an amount of money"), "{e}");
+    let e = err(
+        "p.yaml",
+        "project_budget:\n  monthly_limit: $500\n  alert_thresholds: [50%, 120%]\n",
+    );
+    assert!(e.starts_with("p.yaml:3:"), "{e}");
+    assert!(e.contains("`120%` is more than 100%"), "{e}");
+    let e = err(
+        "p.yaml",
+        "project_budget:\n  monthly_limit: $500\n  alert_thresholds:\n    - 75%\n    - 50%\n",
+    );
+    assert!(e.starts_with("p.yaml:5:"), "{e}");
+    assert!(e.contains("must increase"), "{e}");
+    let e = err("p.yaml", "project_budget:\n  on_exceed: deny\n");
+    assert!(e.contains("sets no limit"), "{e}");
+    let e = err(
+        "p.yaml",
+        "project_budget:\n  daily_limit: $5\n  time_zone: Mars/Olympus\n",
+    );
+    assert!(e.starts_with("p.yaml:3:"), "{e}");
+    assert!(e.contains("not a time zone"), "{e}");
+    let e = err("p.yaml", "budget:\n  max_tokens_per_session: 0\n");
+    assert!(e.starts_with("p.yaml:2:"), "{e}");
+    assert!(e.contains("must be 1 to"), "{e}");
+    let e = err("p.yaml", "budget:\n  alert_at: 0%\n");
+    assert!(e.contains("must be 1% to 100%"), "{e}");
+    let e = err(
+        "p.yaml",
+        "agents:\n  a:\n    rate_limits:\n      max_requests_per_minute: 0\n",
+    );
+    assert!(e.starts_with("p.yaml:4:"), "{e}");
+    assert!(e.contains("must be 1 to"), "{e}");
+    let e = err("p.yaml", "budget:\n  alert_channel: pager:#x\n");
+    assert!(e.starts_with("p.yaml:2:"), "{e}");
     let e = err(
         "p.yaml",
         "policies:\n  - rule: \"git:push on repos/*\"\n    approval_timeout: 5 weeks\n",

@@ -85,7 +85,8 @@ async fn sessions_are_written_back_and_read_after_a_restart() {
         Counts {
             allow: 1,
             deny: 1,
-            approval_required: 1
+            approval_required: 1,
+            throttled: 0,
         }
     );
     // Idle since its last decision before the restart.

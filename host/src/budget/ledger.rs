@@ -1,0 +1,486 @@
+//! The budget ledger ([`Ledger`]): for each meter (the tokens or the money
+//! of a session, an agent or the project, in a period), what is spent and
+//! what decisions in flight have reserved, and the reservations.
+//!
+//! Spend is durable: each usage report is one transaction of the project's
+//! state that stores the report (by its id, so a retry counts once) and
+//! adds to every meter it charges (kind `budget`). Reservations live in
+//! memory: this process is the only writer of its data directory, so one
+//! lock makes "does it fit? then reserve" exact however many decisions ask
+//! at once, without a store write on the decision path. A reservation is
+//! settled by the usage that names its decision, released when its
+//! decision is not allowed, or released at its deadline; a restart drops
+//! them (their decisions' usage is still counted when it comes).
+//!
+//! Each meter is read from the state once (its first use after a start),
+//! before anything is added to it here, so memory and the store agree.
+
+use crate::store::{Applied, Conflict, Expect, Key, Op, State};
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The state kind of the meters' spend (counters).
+pub const KIND: &str = "budget";
+/// The state kind of usage reports, by agent and `usage_id`.
+pub const USAGE_KIND: &str = "usage";
+/// The state kind of thresholds that have alerted, by meter.
+pub const ALERTED_KIND: &str = "budget_alert";
+
+/// What a meter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Tokens.
+    Tokens,
+    /// Money, in micro-dollars.
+    Micros,
+}
+
+/// Whose a meter is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// One session of one agent.
+    Session,
+    /// One agent, all its sessions.
+    Agent,
+    /// The project, all its agents.
+    Project,
+}
+
+/// How long a meter counts before it starts again at 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Span {
+    /// The session's life.
+    Session,
+    /// A calendar day.
+    Day,
+    /// A calendar month.
+    Month,
+}
+
+/// What reaching a limit does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnExceed {
+    /// Calls that do not fit are denied.
+    Deny,
+    /// Calls that do not fit are denied, and the project is paused.
+    PauseAndAlert,
+    /// Nothing is denied: the limit only alerts.
+    Alert,
+}
+
+/// One meter a decision or a usage report touches, with its limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meter {
+    /// Its counter's key in the project's state.
+    pub key: String,
+    /// Whose.
+    pub scope: Scope,
+    /// The session id, the agent's or the project's name.
+    pub subject: String,
+    /// What it counts.
+    pub unit: Unit,
+    /// How long.
+    pub span: Span,
+    /// The period (`2026-12-06`, `2026-12`; none for a session).
+    pub period: Option<String>,
+    /// When the period ends (Unix microseconds).
+    pub resets_at: Option<i64>,
+    /// The policy key that sets the limit (`max_tokens_per_session`,
+    /// `monthly_limit`…); empty when it only counts.
+    pub name: &'static str,
+    /// The limit (`None`: counted, not limited).
+    pub limit: Option<i64>,
+    /// The shares (percent) that alert, ending with 100.
+    pub thresholds: Vec<u8>,
+    /// What reaching it does.
+    pub on_exceed: OnExceed,
+    /// Where its alerts go.
+    pub channel: Option<String>,
+}
+
+impl Meter {
+    /// Whether a call that does not fit is denied.
+    pub fn denies(&self) -> bool {
+        self.limit.is_some() && self.on_exceed != OnExceed::Alert
+    }
+}
+
+/// A meter's figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Figures {
+    /// Spent (reported usage).
+    pub spent: i64,
+    /// Reserved by decisions in flight.
+    pub reserved: i64,
+}
+
+/// A decision that does not fit a meter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exceeded {
+    /// The meter.
+    pub meter: Meter,
+    /// Its figures when the decision was refused.
+    pub figures: Figures,
+    /// What the decision needed (its estimate, at least 1).
+    pub needed: i64,
+    /// Whether the limit is used up by spend alone (not only by what is
+    /// reserved): the budget is exhausted, not just busy.
+    pub exhausted: bool,
+}
+
+/// A threshold a usage report took a meter across.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crossing {
+    /// The meter.
+    pub meter: Meter,
+    /// The share crossed (percent).
+    pub percent: u8,
+    /// Its figures after the report.
+    pub figures: Figures,
+}
+
+/// What [`Ledger::charge`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Charged {
+    /// Counted: the thresholds it crossed, and whether it settled the
+    /// reservation of the decision it named.
+    Counted {
+        /// Thresholds crossed.
+        crossings: Vec<Crossing>,
+        /// Whether a reservation was settled.
+        settled: bool,
+    },
+    /// A report with this id was counted before: its stored value.
+    Duplicate(String),
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    spent: i64,
+    reserved: i64,
+    used_at: i64,
+}
+
+#[derive(Debug)]
+struct Reservation {
+    project: String,
+    agent: String,
+    parts: Vec<(String, i64)>,
+    expires: i64,
+}
+
+#[derive(Debug, Default)]
+struct Books {
+    /// By (project, meter key); present once read from the state.
+    tallies: HashMap<(String, String), Tally>,
+    /// By decision id.
+    reservations: HashMap<String, Reservation>,
+}
+
+/// The ledger over a state store `S`.
+pub struct Ledger<S> {
+    state: Arc<S>,
+    books: Mutex<Books>,
+    max_reservations: usize,
+}
+
+impl<S> std::fmt::Debug for Ledger<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").finish_non_exhaustive()
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Engine("the budget ledger's lock is poisoned".into())
+}
+
+/// The amount of a meter's unit among `tokens` and `cost`.
+fn amount(unit: Unit, tokens: i64, cost: i64) -> i64 {
+    match unit {
+        Unit::Tokens => tokens,
+        Unit::Micros => cost,
+    }
+}
+
+impl<S: State> Ledger<S> {
+    /// A ledger kept in `state`, with at most `max_reservations` in flight.
+    pub fn new(state: Arc<S>, max_reservations: usize) -> Self {
+        Self {
+            state,
+            books: Mutex::new(Books::default()),
+            max_reservations,
+        }
+    }
+
+    /// Reads each of `meters` not yet in memory from the state.
+    async fn load(&self, project: &str, meters: &[Meter], now: i64) -> Result<()> {
+        let missing: Vec<&Meter> = {
+            let books = self.books.lock().map_err(|_| poisoned())?;
+            meters
+                .iter()
+                .filter(|m| {
+                    !books
+                        .tallies
+                        .contains_key(&(project.to_owned(), m.key.clone()))
+                })
+                .collect()
+        };
+        for m in missing {
+            let spent = self.state.total(&Key::new(project, KIND, &m.key)).await?;
+            let mut books = self.books.lock().map_err(|_| poisoned())?;
+            books
+                .tallies
+                .entry((project.to_owned(), m.key.clone()))
+                .or_insert(Tally {
+                    spent,
+                    reserved: 0,
+                    used_at: now,
+                });
+        }
+        Ok(())
+    }
+
+    /// For decision `decision` of `agent`: if the call fits every meter
+    /// that denies (what is spent, what is reserved, and `tokens` or
+    /// `cost`, at least 1, within the limit), reserves `tokens` / `cost` on
+    /// every limited meter until `expires`; otherwise reserves nothing and
+    /// names the first meter it does not fit.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn reserve(
+        &self,
+        project: &str,
+        agent: &str,
+        decision: &str,
+        meters: &[Meter],
+        tokens: i64,
+        cost: i64,
+        expires: i64,
+        now: i64,
+    ) -> Result<std::result::Result<(), Exceeded>> {
+        self.load(project, meters, now).await?;
+        let mut books = self.books.lock().map_err(|_| poisoned())?;
+        let mut parts = Vec::new();
+        for m in meters.iter().filter(|m| m.limit.is_some()) {
+            let key = (project.to_owned(), m.key.clone());
+            let t = books.tallies.get(&key).copied().unwrap_or_default();
+            let want = amount(m.unit, tokens, cost);
+            if let Some(limit) = m.limit.filter(|_| m.denies()) {
+                let needed = want.max(1);
+                if t.spent + t.reserved + needed > limit {
+                    return Ok(Err(Exceeded {
+                        meter: m.clone(),
+                        figures: Figures {
+                            spent: t.spent,
+                            reserved: t.reserved,
+                        },
+                        needed,
+                        exhausted: t.spent + needed > limit,
+                    }));
+                }
+            }
+            if want > 0 {
+                parts.push((m.key.clone(), want));
+            }
+        }
+        if parts.is_empty() {
+            return Ok(Ok(()));
+        }
+        if books.reservations.len() >= self.max_reservations {
+            return Err(Error::Engine(format!(
+                "{} budget reservations are in flight, the most this server holds",
+                self.max_reservations
+            )));
+        }
+        for (key, want) in &parts {
+            if let Some(t) = books.tallies.get_mut(&(project.to_owned(), key.clone())) {
+                t.reserved += want;
+                t.used_at = now;
+            }
+        }
+        books.reservations.insert(
+            decision.to_owned(),
+            Reservation {
+                project: project.to_owned(),
+                agent: agent.to_owned(),
+                parts,
+                expires,
+            },
+        );
+        Ok(Ok(()))
+    }
+
+    /// Gives back the reservation of `decision`, if it has one.
+    pub fn release(&self, decision: &str) {
+        if let Ok(mut books) = self.books.lock() {
+            release_in(&mut books, decision);
+        }
+    }
+
+    /// Counts a usage report of `agent`: stores `record` under `usage_key`
+    /// (refused if one is there: [`Charged::Duplicate`]) and adds `tokens`
+    /// / `cost` to every one of `meters`, in one transaction; then settles
+    /// the reservation of `decision` (if it is `agent`'s) and gives the
+    /// thresholds crossed.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn charge(
+        &self,
+        project: &str,
+        agent: &str,
+        usage_key: &str,
+        record: String,
+        meters: &[Meter],
+        tokens: i64,
+        cost: i64,
+        decision: Option<&str>,
+        now: i64,
+    ) -> Result<Charged> {
+        self.load(project, meters, now).await?;
+        let mut ops = vec![Op::Put {
+            key: Key::new(project, USAGE_KIND, usage_key),
+            value: record,
+            expect: Expect::Absent,
+        }];
+        for m in meters {
+            ops.push(Op::Add {
+                key: Key::new(project, KIND, &m.key),
+                amount: amount(m.unit, tokens, cost),
+                limit: None,
+            });
+        }
+        match self.state.transact(ops).await? {
+            Ok(applied) => {
+                let totals: Vec<i64> = applied
+                    .iter()
+                    .filter_map(|a| match a {
+                        Applied::Added { total } => Some(*total),
+                        _ => None,
+                    })
+                    .collect();
+                let mut books = self.books.lock().map_err(|_| poisoned())?;
+                let settled = match decision {
+                    Some(d)
+                        if books
+                            .reservations
+                            .get(d)
+                            .is_some_and(|r| r.project == project && r.agent == agent) =>
+                    {
+                        release_in(&mut books, d);
+                        true
+                    }
+                    _ => false,
+                };
+                let mut crossings = Vec::new();
+                for (m, total) in meters.iter().zip(totals) {
+                    let add = amount(m.unit, tokens, cost);
+                    let t = books
+                        .tallies
+                        .entry((project.to_owned(), m.key.clone()))
+                        .or_default();
+                    // The store's total is the truth; memory follows it.
+                    let before = total - add;
+                    t.spent = total.max(t.spent);
+                    t.used_at = now;
+                    if let Some(limit) = m.limit.filter(|l| *l > 0) {
+                        for p in &m.thresholds {
+                            let line = i128::from(limit) * i128::from(*p);
+                            if i128::from(before) * 100 < line && i128::from(total) * 100 >= line {
+                                crossings.push(Crossing {
+                                    meter: m.clone(),
+                                    percent: *p,
+                                    figures: Figures {
+                                        spent: t.spent,
+                                        reserved: t.reserved,
+                                    },
+                                });
+                            }
+                        }
+                    }
+                }
+                Ok(Charged::Counted { crossings, settled })
+            }
+            Err(Conflict::Version { op: 0, .. }) => {
+                let stored = self
+                    .state
+                    .get(&Key::new(project, USAGE_KIND, usage_key))
+                    .await?
+                    .map(|v| v.value)
+                    .unwrap_or_default();
+                Ok(Charged::Duplicate(stored))
+            }
+            Err(c) => Err(Error::Engine(format!(
+                "a usage report could not be counted ({c:?})"
+            ))),
+        }
+    }
+
+    /// Whether threshold `percent` of `meter` alerts now: true the first
+    /// time it is asked in the meter's period (kept in the state, so once
+    /// for good, whoever asks and however often).
+    pub async fn first_alert(&self, project: &str, meter: &str, percent: u8) -> Result<bool> {
+        let key = Key::new(project, ALERTED_KIND, format!("{meter}/{percent}"));
+        Ok(self.state.put(key, "", Expect::Absent).await?.is_ok())
+    }
+
+    /// The figures of each of `meters`.
+    pub async fn figures(&self, project: &str, meters: &[Meter], now: i64) -> Result<Vec<Figures>> {
+        self.load(project, meters, now).await?;
+        let books = self.books.lock().map_err(|_| poisoned())?;
+        Ok(meters
+            .iter()
+            .map(|m| {
+                let t = books
+                    .tallies
+                    .get(&(project.to_owned(), m.key.clone()))
+                    .copied()
+                    .unwrap_or_default();
+                Figures {
+                    spent: t.spent,
+                    reserved: t.reserved,
+                }
+            })
+            .collect())
+    }
+
+    /// Releases the reservations past their deadline, and forgets meters
+    /// unused for `idle_us` with nothing reserved (they are read again
+    /// when used). Returns how many reservations were released.
+    pub fn sweep(&self, now: i64, idle_us: i64) -> usize {
+        let Ok(mut books) = self.books.lock() else {
+            return 0;
+        };
+        let due: Vec<String> = books
+            .reservations
+            .iter()
+            .filter(|(_, r)| r.expires <= now)
+            .map(|(d, _)| d.clone())
+            .collect();
+        for d in &due {
+            release_in(&mut books, d);
+        }
+        books
+            .tallies
+            .retain(|_, t| t.reserved > 0 || now.saturating_sub(t.used_at) < idle_us);
+        due.len()
+    }
+
+    /// Reservations in flight.
+    pub fn in_flight(&self) -> usize {
+        self.books.lock().map_or(0, |b| b.reservations.len())
+    }
+}
+
+fn release_in(books: &mut Books, decision: &str) {
+    let Some(r) = books.reservations.remove(decision) else {
+        return;
+    };
+    for (key, want) in r.parts {
+        if let Some(t) = books.tallies.get_mut(&(r.project.clone(), key)) {
+            t.reserved = (t.reserved - want).max(0);
+        }
+    }
+}

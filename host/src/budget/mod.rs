@@ -1,0 +1,229 @@
+//! Budgets and rate limits (seed 000 chapter 5, seed 002's cost controls):
+//! what a decision reserves and what usage spends against each limit
+//! ([`ledger`]), the calendar periods limits count in ([`period`]), the
+//! price of usage ([`pricing`]), and requests per minute ([`rate`]).
+//!
+//! [`meters`] turns a project's budget plan and an agent's `budget` into
+//! the meters a decision or a usage report touches; [`Budgets`] holds the
+//! server's ledger, limiters and pricing.
+
+pub mod ledger;
+pub mod period;
+pub mod pricing;
+pub mod rate;
+
+pub use ledger::{
+    Charged, Crossing, Exceeded, Figures, Ledger, Meter, OnExceed, Scope, Span, Unit,
+};
+pub use period::Calendar;
+pub use pricing::{Price, Pricing, Tokens};
+pub use rate::{Rates, Throttled};
+
+use crate::policy::budget_plan::BudgetPlan;
+use crate::policy::model::{Budget, OnBudgetExceeded};
+use crate::units::Duration;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The `budgets:` block of the server configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetSettings {
+    /// How long a decision's reservation waits for its usage before it is
+    /// released (default `10m`, from 1s to 1d).
+    pub reservation_timeout: Duration,
+    /// Reservations in flight on the server, at most (default 1,000,000);
+    /// a decision that would need one more is denied.
+    pub max_reservations: usize,
+}
+
+impl Default for BudgetSettings {
+    fn default() -> Self {
+        Self {
+            reservation_timeout: Duration(600),
+            max_reservations: 1_000_000,
+        }
+    }
+}
+
+impl BudgetSettings {
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.reservation_timeout.0 == 0 || self.reservation_timeout.0 > 86_400 {
+            return Err("`budgets.reservation_timeout` must be 1s to 1d".into());
+        }
+        if self.max_reservations == 0 {
+            return Err("`budgets.max_reservations` must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// The server's budgets: the ledger, the rate limiters, the pricing table.
+pub struct Budgets<S> {
+    /// Spend and reservations.
+    pub ledger: Ledger<S>,
+    /// Requests per minute.
+    pub rates: Rates,
+    /// The price of usage.
+    pub pricing: Pricing,
+    /// Reservation settings.
+    pub settings: BudgetSettings,
+}
+
+impl<S> std::fmt::Debug for Budgets<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budgets").finish_non_exhaustive()
+    }
+}
+
+impl<S: crate::store::State> Budgets<S> {
+    /// Budgets kept in `state`.
+    pub fn new(state: Arc<S>, pricing: Pricing, settings: BudgetSettings) -> Self {
+        Self {
+            ledger: Ledger::new(state, settings.max_reservations),
+            rates: Rates::new(),
+            pricing,
+            settings,
+        }
+    }
+}
+
+/// Which meters to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Only those with a limit (a decision's).
+    Limited,
+    /// Every meter usage is counted on, limited or not (a usage report's,
+    /// and the budget listing's).
+    All,
+}
+
+/// Percent thresholds: `at` (sorted, from the policy) and 100.
+fn thresholds(at: impl IntoIterator<Item = u8>) -> Vec<u8> {
+    let mut t: Vec<u8> = at.into_iter().filter(|p| *p > 0 && *p < 100).collect();
+    t.push(100);
+    t
+}
+
+/// The meters of a decision or a usage report of `agent` (whose `budget`
+/// is `budget`) in session `session` of `project`, at `calendar`.
+pub fn meters(
+    plan: &BudgetPlan,
+    budget: Option<&Budget>,
+    project: &str,
+    agent: &str,
+    session: &str,
+    calendar: &Calendar,
+    which: Which,
+) -> Vec<Meter> {
+    let mut out = Vec::new();
+    let b = budget;
+    let agent_alerts = thresholds(b.and_then(|b| b.alert_at).map(|p| p.0));
+    let agent_channel = b.and_then(|b| b.alert_channel.clone());
+    let mut push = |m: Meter| {
+        if which == Which::All || m.limit.is_some() {
+            out.push(m);
+        }
+    };
+    let tokens = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+    push(Meter {
+        key: format!("tokens/session/{agent}\u{1f}{session}"),
+        scope: Scope::Session,
+        subject: session.to_owned(),
+        unit: Unit::Tokens,
+        span: Span::Session,
+        period: None,
+        resets_at: None,
+        name: "max_tokens_per_session",
+        limit: tokens(b.and_then(|b| b.max_tokens_per_session)),
+        thresholds: agent_alerts.clone(),
+        on_exceed: OnExceed::Deny,
+        channel: agent_channel.clone(),
+    });
+    push(Meter {
+        key: format!("tokens/agent/{agent}/day/{}", calendar.day),
+        scope: Scope::Agent,
+        subject: agent.to_owned(),
+        unit: Unit::Tokens,
+        span: Span::Day,
+        period: Some(calendar.day.clone()),
+        resets_at: Some(calendar.day_ends),
+        name: "max_tokens_per_day",
+        limit: tokens(b.and_then(|b| b.max_tokens_per_day)),
+        thresholds: agent_alerts,
+        on_exceed: OnExceed::Deny,
+        channel: agent_channel,
+    });
+    let pb = plan.project.as_ref();
+    let on_exceed = match pb.map(|p| p.on_exceed) {
+        Some(OnBudgetExceeded::Alert) => OnExceed::Alert,
+        Some(OnBudgetExceeded::Deny) => OnExceed::Deny,
+        _ => OnExceed::PauseAndAlert,
+    };
+    let project_alerts = thresholds(
+        pb.map(|p| p.alert_thresholds.iter().map(|t| t.0).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
+    let project_channel = pb.and_then(|p| p.alert_channel.clone());
+    let money = |m: Option<crate::units::Money>| {
+        m.map(|m| i64::try_from(m.0).unwrap_or(i64::MAX / 10_000) * 10_000)
+    };
+    for (unit, span, name, limit) in [
+        (
+            Unit::Tokens,
+            Span::Day,
+            "max_tokens_per_day",
+            tokens(pb.and_then(|p| p.max_tokens_per_day)),
+        ),
+        (
+            Unit::Tokens,
+            Span::Month,
+            "max_tokens_per_month",
+            tokens(pb.and_then(|p| p.max_tokens_per_month)),
+        ),
+        (
+            Unit::Micros,
+            Span::Day,
+            "daily_limit",
+            money(pb.and_then(|p| p.daily_limit)),
+        ),
+        (
+            Unit::Micros,
+            Span::Month,
+            "monthly_limit",
+            money(pb.and_then(|p| p.monthly_limit)),
+        ),
+    ] {
+        let (period, resets_at) = match span {
+            Span::Month => (calendar.month.clone(), calendar.month_ends),
+            _ => (calendar.day.clone(), calendar.day_ends),
+        };
+        let what = match unit {
+            Unit::Tokens => "tokens",
+            Unit::Micros => "cost",
+        };
+        let span_name = match span {
+            Span::Month => "month",
+            _ => "day",
+        };
+        push(Meter {
+            key: format!("{what}/project/{span_name}/{period}"),
+            scope: Scope::Project,
+            subject: project.to_owned(),
+            unit,
+            span,
+            period: Some(period),
+            resets_at: Some(resets_at),
+            name,
+            limit,
+            thresholds: project_alerts.clone(),
+            on_exceed,
+            channel: project_channel.clone(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
