@@ -1132,7 +1132,7 @@ async fn sessions_end_when_idle_or_too_old_and_are_listed_with_their_state() {
     assert_eq!(idle["ended"], "session_idle_timeout");
     assert_eq!(
         idle["decisions"],
-        json!({"allow": 1, "deny": 2, "approval_required": 0})
+        json!({"allow": 1, "deny": 2, "approval_required": 0, "throttled": 0})
     );
     assert!(idle["first_seen"].as_str().unwrap().ends_with('Z'));
     assert_eq!(by_id("old-1")["ended"], "session_max_duration");

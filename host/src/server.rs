@@ -223,7 +223,11 @@ async fn run_alerts(
 /// this says: expiry is read from its timestamps.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Every [`SWEEP_EVERY`]: writes sessions back, and writes down the
+/// How long a budget meter or a rate limiter stays in memory unused.
+const IDLE_US: i64 = 3_600_000_000;
+
+/// Every [`SWEEP_EVERY`]: writes sessions back, releases budget
+/// reservations past their deadline, and writes down the
 /// approvals that expired, each with its audit record (`approval_expired`)
 /// and a notice to its channel, and the grants that expired
 /// (`grant_expired`), for the projects serving.
@@ -239,6 +243,10 @@ async fn sweep(gate: Arc<crate::oversight::ServerGate>, live: Arc<Live>, state: 
             tracing::warn!(error = %e, "cannot write sessions back; retried next round");
         }
         let now = jiff::Timestamp::now().as_microsecond();
+        // Reservations past their deadline are given back; meters and
+        // limiters unused for an hour are forgotten (read again if used).
+        gate.budgets.ledger.sweep(now, IDLE_US);
+        gate.budgets.rates.sweep(now, IDLE_US);
         for project in snapshot.projects.keys() {
             match gate.approvals.expire_due(project, now).await {
                 Ok(expired) => {

@@ -11,8 +11,10 @@ use std::path::Path;
 pub const INVOICE: &str = include_str!("../policies/invoice-processor.yaml");
 pub const CODE_REVIEWER: &str = include_str!("../policies/code-reviewer.yaml");
 
-/// Seed 000's ci-runner with its budget and rate limits; its `audit` block
-/// is the server's, in the top-level file.
+/// Seed 000's ci-runner with its budget and rate limits (its rate raised
+/// from the seed's 30 a minute, so that the oversight tests that hammer it
+/// are not throttled: `tests/budgets.rs` tests rate limits); its `audit`
+/// block is the server's, in the top-level file.
 pub const CI_RUNNER: &str = "\
 # ci-runner — staging free, production gated
 policies:
@@ -28,7 +30,7 @@ budget:
   max_sessions_per_day: 50
   alert_at: 80%
 rate_limits:
-  max_requests_per_minute: 30
+  max_requests_per_minute: 60000
   on_exceed: throttle_and_alert
 ";
 

@@ -124,9 +124,9 @@ fn scope_projects(
 
 /// Takes a hold on `target` in each of `projects`, cancels the approvals it
 /// stops, records both, and answers.
-async fn take(
+pub(super) async fn take(
     state: &AppState,
-    person: &Person,
+    by: &str,
     scope: Scope,
     target: String,
     reason: String,
@@ -137,7 +137,7 @@ async fn take(
     let hold = Hold {
         scope,
         target: target.clone(),
-        by: person.name.clone(),
+        by: by.to_owned(),
         reason: reason.clone(),
         at: now,
     };
@@ -169,7 +169,7 @@ async fn take(
         scope,
         target,
         action: action_of(scope, true),
-        by: person.name.clone(),
+        by: by.to_owned(),
         reason,
         projects,
         approvals_cancelled: cancelled_ids,
@@ -310,7 +310,7 @@ pub(super) async fn kill_session(
         ));
     }
     let projects = scope_projects(&snapshot, person, project.as_deref(), None)?;
-    take(&state, person, Scope::Session, id, reason, projects).await
+    take(&state, &person.name, Scope::Session, id, reason, projects).await
 }
 
 /// `POST /v1/agents/{name}/suspend`.
@@ -324,7 +324,7 @@ pub(super) async fn suspend_agent(
     let person = auth::administrator(&snapshot, &headers)?;
     let (reason, project) = body_of(body)?;
     let projects = scope_projects(&snapshot, person, project.as_deref(), Some(&name))?;
-    take(&state, person, Scope::Agent, name, reason, projects).await
+    take(&state, &person.name, Scope::Agent, name, reason, projects).await
 }
 
 /// `POST /v1/agents/{name}/resume`.
@@ -370,7 +370,7 @@ pub(super) async fn pause_project(
     let person = auth::administrator(&snapshot, &headers)?;
     let (reason, named) = body_of(body)?;
     let projects = one_project(&snapshot, person, &name, named)?;
-    take(&state, person, Scope::Project, name, reason, projects).await
+    take(&state, &person.name, Scope::Project, name, reason, projects).await
 }
 
 /// `POST /v1/projects/{name}/resume`.

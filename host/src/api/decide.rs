@@ -34,6 +34,14 @@ struct DecideBody {
     /// An approval of this exact request, to use (once).
     #[serde(default)]
     approval_id: Option<String>,
+    /// Tokens the call is expected to use: reserved against the budgets
+    /// until its usage is reported (or the reservation times out).
+    #[serde(default)]
+    estimated_tokens: Option<i64>,
+    /// The model the estimate is priced at (its highest price; without it,
+    /// the pricing table's highest).
+    #[serde(default)]
+    model: Option<String>,
 }
 
 /// Attributes as a map that refuses a repeated name: `{"branch": "main",
@@ -89,6 +97,19 @@ pub(super) struct DecideAnswer {
     /// answer is `approval_required`.
     #[serde(skip_serializing_if = "Option::is_none")]
     approval: Option<ApprovalRef>,
+    /// For `throttled`: seconds until a request would be admitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+    /// For `throttled`: the rate limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit: Option<super::budgets::ThrottleView>,
+    /// For `budget_exceeded`: the budget the call does not fit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    budget: Option<super::budgets::MeterView>,
+    /// Whether `estimated_tokens` is reserved (until usage naming this
+    /// decision settles it, or it times out).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    reserved: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<Vec<Step>>,
 }
@@ -104,6 +125,9 @@ pub(super) struct ApprovalRef {
 
 /// Largest field value accepted, in bytes.
 const MAX_FIELD: usize = 4096;
+
+/// Largest token count accepted (a policy's largest limit).
+const MAX_TOKENS: i64 = crate::policy::budget_plan::MAX_TOKENS as i64;
 
 pub(super) async fn decide(
     State(state): State<Arc<AppState>>,
@@ -135,6 +159,10 @@ pub(super) async fn decide(
     .await?;
 
     let approval_id = body.approval_id.clone();
+    let estimate = super::budgets::Estimate {
+        tokens: body.estimated_tokens.unwrap_or(0),
+        model: body.model.clone(),
+    };
     let decision_id = identity::new_id("dec");
     let started = std::time::Instant::now();
     let request = DecisionRequest {
@@ -151,12 +179,12 @@ pub(super) async fn decide(
     // that it is decided and recorded even if the client goes away before
     // the answer (the connection's future is then dropped; this task is
     // not): every decision asked for is in the trail, answered or not.
-    let (decision, gated) = if state.audit().is_some() {
+    let (decision, gated, metered) = if state.audit().is_some() {
         tokio::spawn(decide_and_record(
             state,
             project.clone(),
             request,
-            approval_id,
+            (approval_id, estimate),
             started,
         ))
             .await
@@ -169,7 +197,14 @@ pub(super) async fn decide(
                 )
             })??
     } else {
-        decide_and_record(state, project.clone(), request, approval_id, started).await?
+        decide_and_record(
+            state,
+            project.clone(),
+            request,
+            (approval_id, estimate),
+            started,
+        )
+        .await?
     };
     let approval = match gated {
         Gated::Raised { approval, .. } => Some(ApprovalRef {
@@ -196,6 +231,10 @@ pub(super) async fn decide(
         project: project.policy.project.clone(),
         agent: agent.name.clone(),
         approval,
+        retry_after: metered.throttle.as_ref().map(|t| t.retry_after),
+        rate_limit: metered.throttle,
+        budget: metered.over,
+        reserved: metered.reserved && decision.outcome == Outcome::Allow,
         explain: query.explain.then_some(decision.steps),
     }))
 }
@@ -208,9 +247,9 @@ async fn decide_and_record(
     state: Arc<AppState>,
     project: Arc<Project>,
     request: DecisionRequest,
-    approval_id: Option<String>,
+    (approval_id, estimate): (Option<String>, super::budgets::Estimate),
     started: std::time::Instant,
-) -> Result<(Decision, Gated), ApiError> {
+) -> Result<(Decision, Gated, super::budgets::Metered), ApiError> {
     // The agent was authenticated against this project, so it is there.
     let agent = project.policy.agents.get(&request.agent).ok_or_else(|| {
         ApiError::new(
@@ -231,6 +270,18 @@ async fn decide_and_record(
     // approvals and alerts judge the same instant.
     let now = jiff::Timestamp::now().as_microsecond();
     let (denial, ticket) = admit(&state, &project, agent, &request, now).await;
+    // Rate limits and budgets next (see `api::budgets::meter`): a request
+    // over its rate is throttled, one over a budget denied, before any
+    // plugin runs; an estimate that fits is reserved.
+    let mut metered = super::budgets::Metered::default();
+    let denial = match denial {
+        Some(d) => Some(d),
+        None => {
+            metered =
+                super::budgets::meter(&state, &project, agent, &request, &estimate, now).await;
+            metered.stopped.take()
+        }
+    };
     let (mut decision, stopped) = match denial {
         Some(denial) => (denial, true),
         None => {
@@ -273,6 +324,10 @@ async fn decide_and_record(
     };
     if let (Some(gate), Some(ticket)) = (state.gate(), &ticket) {
         gate.sessions.count(ticket, decision.outcome);
+        // Only an allowed call keeps its reservation.
+        if metered.reserved && decision.outcome != Outcome::Allow {
+            gate.budgets.ledger.release(&request.request_id);
+        }
     }
     // Alerts are evaluated off the path: the decision is only queued, with
     // its resource as the audit record keeps it (masked, or withheld when
@@ -339,7 +394,7 @@ async fn decide_and_record(
         Gated::Used(approval) => super::approvals::record(&state, approval).await,
         _ => {}
     }
-    Ok((decision, gated))
+    Ok((decision, gated, metered))
 }
 
 /// Whether `request` may be decided at all: a hold on its project, agent
@@ -376,6 +431,20 @@ async fn admit(
         }
     };
     let limits = project.policy.session_limits(agent);
+    let per_day = agent.budget.as_ref().and_then(|b| b.max_sessions_per_day);
+    let day_key = match per_day {
+        Some(_) => match crate::budget::Calendar::at(now, &project.policy.budgets.time_zone) {
+            Ok(c) => Some(crate::budget::sessions_key(&request.agent, &c.day)),
+            Err(e) => {
+                tracing::error!(project = %request.project, error = %e, "no calendar day; the decision is denied");
+                return (Some(unreadable("session count")), None);
+            }
+        },
+        None => None,
+    };
+    let daily = per_day
+        .zip(day_key.as_deref())
+        .map(|(limit, key)| crate::oversight::Daily { key, limit });
     let observed = gate
         .sessions
         .observe(
@@ -383,6 +452,7 @@ async fn admit(
             &request.agent,
             &request.session,
             limits,
+            daily,
             now,
         )
         .await;
@@ -397,6 +467,12 @@ async fn admit(
                     crate::oversight::Ended::MaxDuration => format!(
                         "is older than its maximum duration ({})",
                         seconds(limits.max_duration_s)
+                    ),
+                    crate::oversight::Ended::DailySessions => format!(
+                        "was started when agent `{}` had used up its sessions for the day \
+                         (`max_sessions_per_day`: {})",
+                        request.agent,
+                        per_day.unwrap_or_default()
                     ),
                 };
                 Decision::host_denial(
@@ -590,6 +666,19 @@ fn check_fields(body: &DecideBody) -> Result<(), ApiError> {
         return Err(bad(
             "`approval_id`, when given, must be 1 to 64 bytes".into()
         ));
+    }
+    if body
+        .estimated_tokens
+        .is_some_and(|t| !(0..=MAX_TOKENS).contains(&t))
+    {
+        return Err(bad(format!("`estimated_tokens` must be 0 to {MAX_TOKENS}")));
+    }
+    if body
+        .model
+        .as_ref()
+        .is_some_and(|m| m.is_empty() || m.len() > 256)
+    {
+        return Err(bad("`model`, when given, must be 1 to 256 bytes".into()));
     }
     if body.attributes.len() > 64 {
         return Err(bad("at most 64 attributes".into()));

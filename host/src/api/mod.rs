@@ -10,6 +10,7 @@ mod approvals;
 pub use approvals::record as record_approval;
 mod audit;
 mod auth;
+mod budgets;
 mod containment;
 mod decide;
 mod grants;
@@ -19,6 +20,7 @@ mod mask;
 mod plugins;
 mod sessions;
 mod slack;
+mod usage;
 
 use crate::audit::AuditLog;
 use crate::config::MaskSettings;
@@ -201,6 +203,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/grants", post(grants::give).get(grants::list))
         .route("/v1/grants/{id}", axum::routing::delete(grants::revoke))
         .route("/v1/alerts", get(alerts::list))
+        .route("/v1/budgets", get(budgets::list))
+        .route("/v1/usage", post(usage::report))
         .route(
             "/v1/slack/interactions",
             post(slack::interactions)

@@ -128,8 +128,9 @@ pub struct Exceeded {
     pub figures: Figures,
     /// What the decision needed (its estimate, at least 1).
     pub needed: i64,
-    /// Whether the limit is used up by spend alone (not only by what is
-    /// reserved): the budget is exhausted, not just busy.
+    /// Whether spend alone has reached the limit: the budget is
+    /// exhausted, not just too small for this call or busy with
+    /// reservations.
     pub exhausted: bool,
 }
 
@@ -279,7 +280,7 @@ impl<S: State> Ledger<S> {
                             reserved: t.reserved,
                         },
                         needed,
-                        exhausted: t.spent + needed > limit,
+                        exhausted: t.spent >= limit,
                     }));
                 }
             }
@@ -466,6 +467,21 @@ impl<S: State> Ledger<S> {
             .tallies
             .retain(|_, t| t.reserved > 0 || now.saturating_sub(t.used_at) < idle_us);
         due.len()
+    }
+
+    /// The stored counter `key` of `project` (kind [`KIND`]).
+    pub async fn counter(&self, project: &str, key: &str) -> Result<i64> {
+        self.state.total(&Key::new(project, KIND, key)).await
+    }
+
+    /// The project and agent of the reservation of `decision`, if it has
+    /// one.
+    pub fn owner(&self, decision: &str) -> Option<(String, String)> {
+        let books = self.books.lock().ok()?;
+        books
+            .reservations
+            .get(decision)
+            .map(|r| (r.project.clone(), r.agent.clone()))
     }
 
     /// Reservations in flight.

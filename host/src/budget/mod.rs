@@ -89,6 +89,11 @@ impl<S: crate::store::State> Budgets<S> {
     }
 }
 
+/// The counter of `agent`'s sessions started on `day` (kind `budget`).
+pub fn sessions_key(agent: &str, day: &str) -> String {
+    format!("sessions/agent/{agent}/day/{day}")
+}
+
 /// Which meters to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {

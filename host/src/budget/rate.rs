@@ -3,7 +3,10 @@
 //! rate with bursts of up to `burst` at once. A request over its limit is
 //! answered `throttled` with when to retry; an episode of throttling (from
 //! the first throttled request until a minute passes without one) alerts
-//! once.
+//! once. Sustained, an agent gets `max_requests_per_minute`; after a quiet
+//! minute, up to `burst` (default: the whole minute's) may come at once,
+//! so a minute can see up to `burst` more than the rate (set `burst`
+//! lower to hold bursts tighter).
 //!
 //! The limiters are in this process's memory: one server per data
 //! directory, so they are exact for it. A limiter is rebuilt when its
@@ -54,11 +57,12 @@ impl std::fmt::Debug for Rates {
     }
 }
 
-/// The burst a limit allows: its own, else a tenth of a minute's (at
-/// least 1).
+/// The burst a limit allows: its own, else a whole minute's
+/// (`governor`'s `Quota::per_minute`: up to `n` at once, refilled at `n`
+/// a minute).
 pub fn burst_of(r: &RateLimits) -> u32 {
     r.burst
-        .unwrap_or_else(|| r.max_requests_per_minute.div_ceil(10))
+        .unwrap_or(r.max_requests_per_minute)
         .clamp(1, r.max_requests_per_minute.max(1))
 }
 
@@ -185,9 +189,9 @@ mod tests {
     }
 
     #[test]
-    fn the_default_burst_is_a_tenth_of_a_minute() {
-        assert_eq!(burst_of(&limit(30, None)), 3);
-        assert_eq!(burst_of(&limit(5, None)), 1);
+    fn the_default_burst_is_a_whole_minute() {
+        assert_eq!(burst_of(&limit(30, None)), 30);
+        assert_eq!(burst_of(&limit(30, Some(3))), 3);
         assert_eq!(burst_of(&limit(30, Some(50))), 30);
     }
 }

@@ -72,8 +72,10 @@ pub struct Alert {
     pub agent: String,
     /// What fired.
     pub kind: AlertKind,
-    /// The rule's place in the project's `alerts:` block.
-    pub rule: usize,
+    /// The rule's place in the project's `alerts:` block (none for a
+    /// budget's or a rate limit's alert).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<usize>,
     /// What happened, for people.
     pub title: String,
     /// The figures (counts, the resource, the local time…).
@@ -86,6 +88,27 @@ pub struct Alert {
     /// Its outbox notification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<String>,
+}
+
+/// An alert to raise now ([`Alerts::raise_now`]).
+#[derive(Debug, Clone)]
+pub struct Raised<'a> {
+    /// The project.
+    pub project: &'a str,
+    /// The agent (the project's name for a project's alert).
+    pub agent: &'a str,
+    /// What fired.
+    pub kind: AlertKind,
+    /// The rule, if a rule fired.
+    pub rule: Option<usize>,
+    /// Where it goes, e.g. `slack:#budgets`.
+    pub channel: Option<&'a str>,
+    /// What happened, for people.
+    pub title: String,
+    /// The figures.
+    pub details: BTreeMap<String, String>,
+    /// When (Unix microseconds).
+    pub at: i64,
 }
 
 /// One rule's memory for one agent.
@@ -448,7 +471,7 @@ impl<S: State + 'static> Alerts<S> {
         Ok(e.at)
     }
 
-    /// Stores and sends one alert.
+    /// Stores and sends one alert of a rule.
     async fn raise(
         &self,
         outbox: &Outbox<S>,
@@ -457,22 +480,39 @@ impl<S: State + 'static> Alerts<S> {
         title: String,
         details: BTreeMap<String, String>,
     ) -> Result<Alert> {
+        let raised = Raised {
+            project: &e.project,
+            agent: &e.agent,
+            kind: rule.kind,
+            rule: Some(rule.index),
+            channel: rule.channel.as_deref(),
+            title,
+            details,
+            at: e.at,
+        };
+        self.raise_now(outbox, raised).await
+    }
+
+    /// Stores an alert raised outside the rules (a budget's, a rate
+    /// limit's), sends it to its channel (if any) through `outbox`, and
+    /// gives it back to be recorded.
+    pub async fn raise_now(&self, outbox: &Outbox<S>, r: Raised<'_>) -> Result<Alert> {
         let mut b = [0u8; 12];
         getrandom::fill(&mut b)
             .map_err(|err| Error::Engine(format!("no randomness for an id: {err}")))?;
         let mut alert = Alert {
-            id: format!("alr_{:016x}{}", e.at.max(0), hex::encode(b)),
-            project: e.project.clone(),
-            agent: e.agent.clone(),
-            kind: rule.kind,
-            rule: rule.index,
-            title,
-            details,
-            at: e.at,
-            channel: rule.channel.clone(),
+            id: format!("alr_{:016x}{}", r.at.max(0), hex::encode(b)),
+            project: r.project.to_owned(),
+            agent: r.agent.to_owned(),
+            kind: r.kind,
+            rule: r.rule,
+            title: r.title,
+            details: r.details,
+            at: r.at,
+            channel: r.channel.map(str::to_owned),
             notification: None,
         };
-        if let Some(channel) = rule.channel.as_deref().and_then(|c| Channel::parse(c).ok()) {
+        if let Some(channel) = r.channel.and_then(|c| Channel::parse(c).ok()) {
             let mut fields = vec![
                 ("agent".to_owned(), alert.agent.clone()),
                 ("alert".to_owned(), alert.kind.as_str().to_owned()),

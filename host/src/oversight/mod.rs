@@ -20,12 +20,12 @@ pub mod gate;
 pub mod grants;
 pub mod sessions;
 
-pub use alerts::{Alert, Alerts, Event};
+pub use alerts::{Alert, Alerts, Event, Raised};
 pub use approvals::{Approval, Approvals, Opened, Raise, Refused, Requested, Stage};
 pub use containment::{Containment, Held, Hold, Scope};
 pub use gate::{Gate, Gated};
 pub use grants::{Grant, GrantRefused, GrantStage, Grants};
-pub use sessions::{Ended, Session, Sessions, Ticket};
+pub use sessions::{Daily, Ended, Session, Sessions, Ticket};
 
 /// The gate of a server on its embedded state store.
 pub type ServerGate = Gate<crate::store::SqliteState>;

@@ -30,6 +30,9 @@ pub enum Ended {
     IdleTimeout,
     /// Longer than its maximum duration since its first decision.
     MaxDuration,
+    /// Started when its agent had used up its sessions for the day
+    /// (`max_sessions_per_day`).
+    DailySessions,
 }
 
 impl Ended {
@@ -39,6 +42,7 @@ impl Ended {
         match self {
             Self::IdleTimeout => "session_idle_timeout",
             Self::MaxDuration => "session_max_duration",
+            Self::DailySessions => "budget_exceeded",
         }
     }
 }
@@ -93,6 +97,15 @@ type SessionKey = (String, String, String);
 /// The state key of `agent`'s session `id` (sorting by agent, then id).
 pub fn store_key(agent: &str, id: &str) -> String {
     format!("{agent}\u{1f}{id}")
+}
+
+/// A new session's count against its agent's sessions of the day.
+#[derive(Debug, Clone, Copy)]
+pub struct Daily<'a> {
+    /// The counter's key (kind `budget`): `sessions/agent/NAME/day/DAY`.
+    pub key: &'a str,
+    /// Sessions per day, at most.
+    pub limit: u32,
 }
 
 /// A decision's hold on its session: [`Sessions::observe`] gives it, and
@@ -161,16 +174,30 @@ impl<S: State> Sessions<S> {
         }
     }
 
+    /// Whether `agent` has a session `id` in `project` (one a decision has
+    /// seen), in memory or in the store.
+    pub async fn known(&self, project: &str, agent: &str, id: &str) -> Result<bool> {
+        let key = (project.to_owned(), agent.to_owned(), id.to_owned());
+        if self.live.contains_key(&key) {
+            return Ok(true);
+        }
+        Ok(self.read(project, agent, id).await?.is_some())
+    }
+
     /// A decision of `agent` in session `id` of `project` at `now`: the
     /// session is seen (made if new), and judged against `limits` first.
-    /// `Err(ended)` if it is over (it stays over); an `Err` of the store
-    /// (the session could not be read) must deny.
+    /// A new session is counted against `daily` (its agent's sessions of
+    /// the day, in the project's state) before it exists: one over the
+    /// limit is over from its start. `Some(ended)` if it is over (it stays
+    /// over); an `Err` of the store (the session could not be read or
+    /// counted) must deny.
     pub async fn observe(
         &self,
         project: &str,
         agent: &str,
         id: &str,
         limits: SessionLimits,
+        daily: Option<Daily<'_>>,
         now: i64,
     ) -> Result<(Ticket, Option<Ended>)> {
         let key = (project.to_owned(), agent.to_owned(), id.to_owned());
@@ -178,6 +205,19 @@ impl<S: State> Sessions<S> {
             Some(e) => e,
             None => {
                 let stored = self.read(project, agent, id).await?;
+                let mut counted = None;
+                let mut refused = None;
+                if let (None, Some(d)) = (&stored, daily) {
+                    let counter = Key::new(project, crate::budget::ledger::KIND, d.key);
+                    match self
+                        .state
+                        .reserve(counter.clone(), 1, i64::from(d.limit))
+                        .await?
+                    {
+                        Ok(_) => counted = Some(counter),
+                        Err(_) => refused = Some(Ended::DailySessions),
+                    }
+                }
                 let fresh = || {
                     Arc::new(Mutex::new(stored.unwrap_or_else(|| Session {
                         id: id.to_owned(),
@@ -186,15 +226,24 @@ impl<S: State> Sessions<S> {
                         first_seen: now,
                         last_seen: now,
                         decisions: Counts::default(),
-                        ended: None,
+                        ended: refused,
                         rev: 0,
                     })))
                 };
-                // Whoever inserted first wins; a racing read is dropped.
-                self.live
-                    .entry(key.clone())
-                    .or_insert_with(fresh)
-                    .into_value()
+                // Whoever inserted first wins; a racing read is dropped,
+                // and its count given back.
+                let inserted = self.live.entry(key.clone()).or_insert_with(fresh);
+                if let (false, Some(counter)) = (inserted.is_fresh(), counted) {
+                    let back = Op::Add {
+                        key: counter,
+                        amount: -1,
+                        limit: None,
+                    };
+                    if let Err(e) = self.state.transact(vec![back]).await {
+                        tracing::warn!(error = %e, "a session counted twice could not be given back");
+                    }
+                }
+                inserted.into_value()
             }
         };
         let ended = {

@@ -195,6 +195,17 @@ fn compile_one(
         AlertKind::FirstAccess => Condition::FirstAccess {
             learn_for_s: spec.learn_for.map_or(3600, |d| d.0),
         },
+        AlertKind::Budget | AlertKind::RateLimit => {
+            return Err(fail(
+                "/kind",
+                format!(
+                    "`{}` alerts are not rules: set `budget.alert_at`, \
+                     `project_budget.alert_thresholds` or `rate_limits.on_exceed: \
+                     throttle_and_alert`, and their `alert_channel`",
+                    kind.as_str()
+                ),
+            ));
+        }
     };
     Ok(AlertRule {
         index,

@@ -89,6 +89,13 @@ pub enum AlertKind {
     OffHours,
     /// An agent's first access to a resource.
     FirstAccess,
+    /// A budget's threshold crossed, or its limit reached (set by
+    /// `budget.alert_at` and `project_budget.alert_thresholds`, not by a
+    /// rule).
+    Budget,
+    /// An episode of rate limiting began (set by `rate_limits.on_exceed`,
+    /// not by a rule).
+    RateLimit,
 }
 
 impl AlertKind {
@@ -99,6 +106,8 @@ impl AlertKind {
             Self::Volume => "volume",
             Self::OffHours => "off_hours",
             Self::FirstAccess => "first_access",
+            Self::Budget => "budget",
+            Self::RateLimit => "rate_limit",
         }
     }
 }
@@ -460,8 +469,8 @@ pub enum OnRateExceeded {
 pub struct RateLimits {
     /// Requests per minute.
     pub max_requests_per_minute: u32,
-    /// Requests that may come at once above the steady rate (default: a
-    /// tenth of a minute's, at least 1).
+    /// Requests that may come at once after a quiet spell (default: the
+    /// whole minute's, 1 to `max_requests_per_minute`).
     #[serde(default)]
     pub burst: Option<u32>,
     /// What to do beyond it.

@@ -24,22 +24,31 @@ async fn a_session_idle_too_long_is_over_for_good() {
     let s = open(dir.path());
     let l = limits(Some(60), None);
     for (at, want) in [(0, None), (30, None), (89, None)] {
-        let (t, ended) = s.observe("p", "bot", "s-1", l, T0 + at * S).await.unwrap();
+        let (t, ended) = s
+            .observe("p", "bot", "s-1", l, None, T0 + at * S)
+            .await
+            .unwrap();
         assert_eq!(ended, want, "at {at}s");
         s.count(&t, Outcome::Allow);
     }
     // 61 s after the last decision.
-    let (_, ended) = s.observe("p", "bot", "s-1", l, T0 + 150 * S).await.unwrap();
+    let (_, ended) = s
+        .observe("p", "bot", "s-1", l, None, T0 + 150 * S)
+        .await
+        .unwrap();
     assert_eq!(ended, Some(Ended::IdleTimeout));
     assert_eq!(ended.map(Ended::code), Some("session_idle_timeout"));
     // Still over the moment after, even with no limit any more.
     let (_, ended) = s
-        .observe("p", "bot", "s-1", limits(None, None), T0 + 151 * S)
+        .observe("p", "bot", "s-1", limits(None, None), None, T0 + 151 * S)
         .await
         .unwrap();
     assert_eq!(ended, Some(Ended::IdleTimeout));
     // Other sessions are not touched.
-    let (_, ended) = s.observe("p", "bot", "s-2", l, T0 + 151 * S).await.unwrap();
+    let (_, ended) = s
+        .observe("p", "bot", "s-2", l, None, T0 + 151 * S)
+        .await
+        .unwrap();
     assert_eq!(ended, None);
 }
 
@@ -49,10 +58,16 @@ async fn a_session_past_its_maximum_duration_is_over_however_busy() {
     let s = open(dir.path());
     let l = limits(Some(60), Some(100));
     for at in (0..=100).step_by(20) {
-        let (_, ended) = s.observe("p", "bot", "s-1", l, T0 + at * S).await.unwrap();
+        let (_, ended) = s
+            .observe("p", "bot", "s-1", l, None, T0 + at * S)
+            .await
+            .unwrap();
         assert_eq!(ended, None, "at {at}s");
     }
-    let (_, ended) = s.observe("p", "bot", "s-1", l, T0 + 101 * S).await.unwrap();
+    let (_, ended) = s
+        .observe("p", "bot", "s-1", l, None, T0 + 101 * S)
+        .await
+        .unwrap();
     assert_eq!(ended, Some(Ended::MaxDuration));
 }
 
@@ -67,7 +82,7 @@ async fn sessions_are_written_back_and_read_after_a_restart() {
             (Outcome::ApprovalRequired, 9),
         ] {
             let (t, _) = s
-                .observe("p", "bot", "s-1", limits(None, None), T0 + at * S)
+                .observe("p", "bot", "s-1", limits(None, None), None, T0 + at * S)
                 .await
                 .unwrap();
             s.count(&t, outcome);
@@ -91,7 +106,14 @@ async fn sessions_are_written_back_and_read_after_a_restart() {
     );
     // Idle since its last decision before the restart.
     let (_, ended) = s
-        .observe("p", "bot", "s-1", limits(Some(60), None), T0 + 100 * S)
+        .observe(
+            "p",
+            "bot",
+            "s-1",
+            limits(Some(60), None),
+            None,
+            T0 + 100 * S,
+        )
         .await
         .unwrap();
     assert_eq!(ended, Some(Ended::IdleTimeout));
@@ -107,7 +129,7 @@ async fn concurrent_first_decisions_share_one_session() {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             let (t, _) = s
-                .observe("p", "bot", "s-1", limits(None, None), T0)
+                .observe("p", "bot", "s-1", limits(None, None), None, T0)
                 .await
                 .unwrap();
             s.count(&t, Outcome::Allow);
@@ -125,18 +147,18 @@ async fn two_agents_using_one_id_have_a_session_each() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
     let idle = limits(Some(60), None);
-    s.observe("p", "a", "s-1", limits(None, None), T0)
+    s.observe("p", "a", "s-1", limits(None, None), None, T0)
         .await
         .unwrap();
     // B's short timeout ends B's session, never A's.
-    s.observe("p", "b", "s-1", idle, T0).await.unwrap();
+    s.observe("p", "b", "s-1", idle, None, T0).await.unwrap();
     let (_, b) = s
-        .observe("p", "b", "s-1", idle, T0 + 100 * S)
+        .observe("p", "b", "s-1", idle, None, T0 + 100 * S)
         .await
         .unwrap();
     assert_eq!(b, Some(Ended::IdleTimeout));
     let (_, a) = s
-        .observe("p", "a", "s-1", limits(None, None), T0 + 100 * S)
+        .observe("p", "a", "s-1", limits(None, None), None, T0 + 100 * S)
         .await
         .unwrap();
     assert_eq!(a, None);
@@ -153,7 +175,7 @@ async fn a_change_made_while_a_flush_writes_is_written_by_the_next() {
     let dir = tempfile::tempdir().unwrap();
     let s = Arc::new(open(dir.path()));
     let (t, _) = s
-        .observe("p", "a", "s-1", limits(None, None), T0)
+        .observe("p", "a", "s-1", limits(None, None), None, T0)
         .await
         .unwrap();
     // Counts land between flushes, and flushes race: the last one written
@@ -173,4 +195,42 @@ async fn a_change_made_while_a_flush_writes_is_written_by_the_next() {
     }
     s.flush().await.unwrap();
     assert_eq!(s.list("p", None, 10).await.unwrap()[0].decisions.allow, 20);
+}
+
+#[tokio::test]
+async fn a_new_session_over_the_days_count_is_over_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let daily = Some(Daily {
+        key: "sessions/agent/bot/day/2025-12-06",
+        limit: 2,
+    });
+    let l = limits(None, None);
+    for id in ["s-1", "s-2"] {
+        let (_, ended) = s.observe("p", "bot", id, l, daily, T0).await.unwrap();
+        assert_eq!(ended, None);
+    }
+    // A session already counted is not counted again.
+    let (_, ended) = s
+        .observe("p", "bot", "s-1", l, daily, T0 + S)
+        .await
+        .unwrap();
+    assert_eq!(ended, None);
+    let (_, ended) = s.observe("p", "bot", "s-3", l, daily, T0).await.unwrap();
+    assert_eq!(ended, Some(Ended::DailySessions));
+    assert_eq!(Ended::DailySessions.code(), "budget_exceeded");
+    // It stays over, after a restart too.
+    s.flush().await.unwrap();
+    drop(s);
+    let s = open(dir.path());
+    let (_, ended) = s
+        .observe("p", "bot", "s-3", l, daily, T0 + S)
+        .await
+        .unwrap();
+    assert_eq!(ended, Some(Ended::DailySessions));
+    let (_, ended) = s
+        .observe("p", "bot", "s-4", l, daily, T0 + S)
+        .await
+        .unwrap();
+    assert_eq!(ended, Some(Ended::DailySessions));
 }
