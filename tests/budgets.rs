@@ -522,3 +522,67 @@ async fn bad_usage_and_estimates_are_refused_by_field_and_count_nothing() {
     let (got, _) = get(&s, "/v1/budgets?agent=other", "tok-bot").await;
     assert_eq!(got, 403);
 }
+
+/// Seed 002's audit trail "with its result": an allowed call's result is
+/// recorded beside its decision (its summary masked), once, by the
+/// decision's own agent only; replay by decision id shows both.
+#[tokio::test]
+async fn a_calls_result_is_recorded_masked_beside_its_decision_once() {
+    let cfg = config("");
+    let s = cfg.start().await;
+    let d = decide(&s, "tok-bot", "s-1", 0).await;
+    let id = d["decision_id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/decisions/{id}/result");
+    let result = json!({"session": "s-1", "outcome": "ok", "status": 200, "duration_ms": 35,
+                        "size_bytes": 812, "summary": "paid with card 4111 1111 1111 1111"});
+    // Bad input, another agent, another session: refused, nothing recorded.
+    let mut wrong_outcome = result.clone();
+    wrong_outcome["outcome"] = json!("maybe");
+    let mut long = result.clone();
+    long["summary"] = json!("x".repeat(2000));
+    let mut other_session = result.clone();
+    other_session["session"] = json!("s-2");
+    for (token, body, status, needle) in [
+        ("tok-bot", wrong_outcome, 400, "outcome"),
+        ("tok-bot", long, 400, "summary"),
+        ("tok-other", result.clone(), 404, "no decision"),
+        ("tok-bot", other_session, 404, "no decision"),
+    ] {
+        let (got, e) = post(&s, &path, token, body).await;
+        assert_eq!(got, status, "{e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(needle),
+            "{e}"
+        );
+    }
+    let (status, r) = post(&s, &path, "tok-bot", result.clone()).await;
+    assert_eq!(status, 200, "{r}");
+    let summary = r["summary"].as_str().unwrap();
+    assert!(
+        !summary.contains("4111 1111 1111 1111") && summary.contains("paid with card"),
+        "{r}"
+    );
+    let (status, again) = post(&s, &path, "tok-bot", result).await;
+    assert_eq!(
+        (status, again["error"]["code"].clone()),
+        (409, json!("result_exists")),
+        "{again}"
+    );
+    // Replay: what it asked, what it was told, what came of it.
+    let (_, trail) = get(
+        &s,
+        &format!("/v1/audit?decision_id={id}&session=s-1"),
+        "tok-ops",
+    )
+    .await;
+    let records = trail["records"].as_array().unwrap();
+    assert_eq!(records.len(), 2, "{trail}");
+    assert_eq!(records[0]["decision"], "allow");
+    assert_eq!(records[1]["event"], "tool_result");
+    assert_eq!(records[1]["details"]["outcome"], "ok");
+    assert_eq!(records[1]["details"]["status"], 200);
+    assert!(
+        !trail.to_string().contains("4111 1111 1111 1111"),
+        "{trail}"
+    );
+}

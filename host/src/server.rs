@@ -297,10 +297,11 @@ fn open_gate(
         alerts: Arc::new(crate::oversight::Alerts::new(state.clone())),
         outbox,
         budgets: crate::budget::Budgets::new(
-            state,
+            state.clone(),
             loaded.config.pricing.clone(),
             loaded.config.budgets,
         ),
+        state,
     }))
 }
 

@@ -539,7 +539,7 @@ async fn audit_entry(
 pub(crate) const MAX_RECORDED: usize = 1024;
 
 /// What an audit record stores in place of a value that could not be masked.
-const WITHHELD: &str = "[WITHHELD: masking failed]";
+pub(super) const WITHHELD: &str = "[WITHHELD: masking failed]";
 
 /// `text` cut to at most [`MAX_RECORDED`] bytes (on a character boundary),
 /// with a note of how many bytes were cut.

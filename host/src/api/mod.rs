@@ -18,6 +18,7 @@ pub use grants::record as record_grant;
 mod health;
 mod mask;
 mod plugins;
+mod results;
 mod sessions;
 mod slack;
 mod usage;
@@ -205,6 +206,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/budgets", get(budgets::list))
         .route("/v1/usage", post(usage::report))
+        .route("/v1/decisions/{id}/result", post(results::report))
         .route(
             "/v1/slack/interactions",
             post(slack::interactions)

@@ -193,7 +193,29 @@ pub enum Entry {
     Decision(DecisionEntry),
     /// An administrative action.
     Admin(AdminEntry),
+    /// What came of an allowed tool call, tied to its decision.
+    Result(ResultEntry),
 }
+
+/// A tool call's result, as its agent reported it: an administrative
+/// record (`tool_result`) that carries its decision's id and session, so
+/// that a query for the decision finds both.
+#[derive(Debug, Clone)]
+pub struct ResultEntry {
+    /// The decision it is the result of.
+    pub decision_id: String,
+    /// The agent.
+    pub agent: String,
+    /// The session.
+    pub session: String,
+    /// The project.
+    pub project: String,
+    /// The outcome and its figures (the summary **already masked**).
+    pub details: BTreeMap<String, serde_json::Value>,
+}
+
+/// The event of a tool call's result.
+pub const RESULT_EVENT: &str = "tool_result";
 
 /// A decision to record.
 #[derive(Debug, Clone)]
@@ -253,6 +275,12 @@ pub struct AdminEntry {
 impl From<DecisionEntry> for Entry {
     fn from(e: DecisionEntry) -> Self {
         Self::Decision(e)
+    }
+}
+
+impl From<ResultEntry> for Entry {
+    fn from(e: ResultEntry) -> Self {
+        Self::Result(e)
     }
 }
 
@@ -324,6 +352,37 @@ impl Entry {
                         agent: a.agent,
                         session: None,
                         project: a.project,
+                        decision: None,
+                    },
+                })
+            }
+            Self::Result(r) => {
+                let middle = encode(&Content {
+                    kind: Kind::Admin,
+                    decision_id: Some(&r.decision_id),
+                    agent: Some(&r.agent),
+                    session: Some(&r.session),
+                    project: Some(&r.project),
+                    service: None,
+                    action: None,
+                    resource: None,
+                    attributes: None,
+                    decision: None,
+                    reason: None,
+                    plugins: None,
+                    policy_version: None,
+                    latency_us: None,
+                    event: Some(RESULT_EVENT),
+                    details: Some(&r.details),
+                })?;
+                Ok(Prepared {
+                    middle,
+                    columns: Columns {
+                        kind: Kind::Admin,
+                        decision_id: Some(r.decision_id),
+                        agent: Some(r.agent),
+                        session: Some(r.session),
+                        project: Some(r.project),
                         decision: None,
                     },
                 })

@@ -147,7 +147,9 @@ mod trail_tests;
 
 pub use destination::Destination;
 pub use dir::DirSink;
-pub use entry::{AdminEntry, DecisionEntry, Entry, GENESIS_HASH, Receipt, seal_record};
+pub use entry::{
+    AdminEntry, DecisionEntry, Entry, GENESIS_HASH, RESULT_EVENT, Receipt, ResultEntry, seal_record,
+};
 pub use export::{ExportedFile, Horizon, Period, export, export_to_dir};
 pub use jiff::Timestamp;
 // The record's value types live in `crate::record`, where the store and the

@@ -42,6 +42,8 @@ pub struct Gate<S> {
     pub outbox: Arc<Outbox<S>>,
     /// Budgets and rate limits: spend, reservations, limiters, pricing.
     pub budgets: crate::budget::Budgets<S>,
+    /// The state store they all keep their state in.
+    pub state: Arc<S>,
 }
 
 impl<S> std::fmt::Debug for Gate<S> {
