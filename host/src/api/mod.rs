@@ -159,6 +159,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/grants"),
     ("DELETE", "/v1/grants/{id}"),
     ("GET", "/v1/alerts"),
+    ("GET", "/v1/budgets"),
+    ("POST", "/v1/usage"),
+    ("POST", "/v1/decisions/{id}/result"),
 ];
 
 /// Largest request body accepted, in bytes.
