@@ -5,7 +5,10 @@
 //! `LOAD_RATE`, `LOAD_CONNECTIONS`, `LOAD_IN_FLIGHT`; `BENCH_AUDIT=off`
 //! runs the server without the audit trail; `BENCH_ALERTS=on` gives the
 //! project one alert rule of each kind, so that every decision is also
-//! queued for alerts).
+//! queued for alerts; `BENCH_BUDGETS=on` gives the agent a budget and a
+//! rate limit and the project a budget and a rate limit, none of them
+//! reached, and every request an `estimated_tokens`, so that every decision
+//! goes through two rate limiters and reserves against three budgets).
 //!
 //! First it measures the disk it will sync to (see `disk_profile`), so that
 //! every figure comes with the state of the machine it was taken on. Then it
@@ -51,10 +54,26 @@ fn start_server(dir: &std::path::Path) -> (std::process::Child, String) {
              - kind: first_access\n",
         );
     }
-    support::start_server(
-        dir,
-        &[("invoice.yaml", POLICY.to_owned()), ("zz-load.yaml", extra)],
-    )
+    let mut policy = POLICY.to_owned();
+    if budgets_on() {
+        policy = policy.replacen(
+            "  claude-invoice-01:\n",
+            "  claude-invoice-01:\n    budget:\n      max_tokens_per_session: 1000000000000000\n      \
+             alert_at: 80%\n    rate_limits:\n      max_requests_per_minute: 6000000\n",
+            1,
+        );
+        extra.push_str(
+            "project_budget:\n  monthly_limit: $1000000000\n  max_tokens_per_month: 1000000000000000\n  \
+             alert_thresholds: [50%, 75%, 90%]\n  on_exceed: pause_and_alert\n\
+             project_rate_limits:\n  max_requests_per_minute: 6000000\n",
+        );
+    }
+    support::start_server(dir, &[("invoice.yaml", policy), ("zz-load.yaml", extra)])
+}
+
+/// Whether `BENCH_BUDGETS=on`.
+fn budgets_on() -> bool {
+    std::env::var("BENCH_BUDGETS").is_ok_and(|v| v == "on")
 }
 
 fn body(i: u64) -> &'static str {
@@ -79,7 +98,11 @@ struct Requests([Vec<u8>; 4]);
 impl Requests {
     fn new(addr: &str) -> Self {
         Self(std::array::from_fn(|i| {
-            let body = body(i as u64);
+            let body = if budgets_on() {
+                body(i as u64).replacen('{', r#"{"estimated_tokens":100,"#, 1)
+            } else {
+                body(i as u64).to_owned()
+            };
             format!(
                 "POST /v1/decide HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {TOKEN}\r\n\
                  content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",

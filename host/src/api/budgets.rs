@@ -221,7 +221,7 @@ pub(super) async fn meter(
             ..Metered::default()
         }
     };
-    let calendar = match Calendar::at(now, &plan.time_zone) {
+    let calendar = match budgets.calendar(plan, now) {
         Ok(c) => c,
         Err(e) => return unreadable(e),
     };

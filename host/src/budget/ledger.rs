@@ -177,10 +177,33 @@ struct Reservation {
 
 #[derive(Debug, Default)]
 struct Books {
-    /// By (project, meter key); present once read from the state.
-    tallies: HashMap<(String, String), Tally>,
+    /// By project, then meter key; present once read from the state.
+    tallies: HashMap<String, HashMap<String, Tally>>,
     /// By decision id.
     reservations: HashMap<String, Reservation>,
+}
+
+impl Books {
+    fn tally(&self, project: &str, meter: &str) -> Option<&Tally> {
+        self.tallies.get(project)?.get(meter)
+    }
+
+    fn tally_mut(&mut self, project: &str, meter: &str) -> Option<&mut Tally> {
+        self.tallies.get_mut(project)?.get_mut(meter)
+    }
+
+    /// The tally of `meter`, made (at `fresh`) if there is none (`None`
+    /// never happens: the entry was just made).
+    fn tally_or(&mut self, project: &str, meter: &str, fresh: Tally) -> Option<&mut Tally> {
+        if !self.tallies.contains_key(project) {
+            self.tallies.insert(project.to_owned(), HashMap::new());
+        }
+        let metered = self.tallies.get_mut(project)?;
+        if !metered.contains_key(meter) {
+            metered.insert(meter.to_owned(), fresh);
+        }
+        metered.get_mut(meter)
+    }
 }
 
 /// The ledger over a state store `S`.
@@ -224,24 +247,21 @@ impl<S: State> Ledger<S> {
             let books = self.books.lock().map_err(|_| poisoned())?;
             meters
                 .iter()
-                .filter(|m| {
-                    !books
-                        .tallies
-                        .contains_key(&(project.to_owned(), m.key.clone()))
-                })
+                .filter(|m| books.tally(project, &m.key).is_none())
                 .collect()
         };
         for m in missing {
             let spent = self.state.total(&Key::new(project, KIND, &m.key)).await?;
             let mut books = self.books.lock().map_err(|_| poisoned())?;
-            books
-                .tallies
-                .entry((project.to_owned(), m.key.clone()))
-                .or_insert(Tally {
+            books.tally_or(
+                project,
+                &m.key,
+                Tally {
                     spent,
                     reserved: 0,
                     used_at: now,
-                });
+                },
+            );
         }
         Ok(())
     }
@@ -267,8 +287,7 @@ impl<S: State> Ledger<S> {
         let mut books = self.books.lock().map_err(|_| poisoned())?;
         let mut parts = Vec::new();
         for m in meters.iter().filter(|m| m.limit.is_some()) {
-            let key = (project.to_owned(), m.key.clone());
-            let t = books.tallies.get(&key).copied().unwrap_or_default();
+            let t = books.tally(project, &m.key).copied().unwrap_or_default();
             let want = amount(m.unit, tokens, cost);
             if let Some(limit) = m.limit.filter(|_| m.denies()) {
                 let needed = want.max(1);
@@ -298,7 +317,7 @@ impl<S: State> Ledger<S> {
             )));
         }
         for (key, want) in &parts {
-            if let Some(t) = books.tallies.get_mut(&(project.to_owned(), key.clone())) {
+            if let Some(t) = books.tally_mut(project, key) {
                 t.reserved += want;
                 t.used_at = now;
             }
@@ -378,10 +397,9 @@ impl<S: State> Ledger<S> {
                 let mut crossings = Vec::new();
                 for (m, total) in meters.iter().zip(totals) {
                     let add = amount(m.unit, tokens, cost);
-                    let t = books
-                        .tallies
-                        .entry((project.to_owned(), m.key.clone()))
-                        .or_default();
+                    let Some(t) = books.tally_or(project, &m.key, Tally::default()) else {
+                        continue;
+                    };
                     // The store's total is the truth; memory follows it.
                     let before = total - add;
                     t.spent = total.max(t.spent);
@@ -434,11 +452,7 @@ impl<S: State> Ledger<S> {
         Ok(meters
             .iter()
             .map(|m| {
-                let t = books
-                    .tallies
-                    .get(&(project.to_owned(), m.key.clone()))
-                    .copied()
-                    .unwrap_or_default();
+                let t = books.tally(project, &m.key).copied().unwrap_or_default();
                 Figures {
                     spent: t.spent,
                     reserved: t.reserved,
@@ -463,9 +477,10 @@ impl<S: State> Ledger<S> {
         for d in &due {
             release_in(&mut books, d);
         }
-        books
-            .tallies
-            .retain(|_, t| t.reserved > 0 || now.saturating_sub(t.used_at) < idle_us);
+        for metered in books.tallies.values_mut() {
+            metered.retain(|_, t| t.reserved > 0 || now.saturating_sub(t.used_at) < idle_us);
+        }
+        books.tallies.retain(|_, m| !m.is_empty());
         due.len()
     }
 
@@ -495,7 +510,7 @@ fn release_in(books: &mut Books, decision: &str) {
         return;
     };
     for (key, want) in r.parts {
-        if let Some(t) = books.tallies.get_mut(&(r.project.clone(), key)) {
+        if let Some(t) = books.tally_mut(&r.project, &key) {
             t.reserved = (t.reserved - want).max(0);
         }
     }

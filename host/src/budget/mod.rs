@@ -69,6 +69,9 @@ pub struct Budgets<S> {
     pub pricing: Pricing,
     /// Reservation settings.
     pub settings: BudgetSettings,
+    /// Today's calendar, by time zone name (a decision reads it, rather
+    /// than working out its day and month in its zone each time).
+    calendars: std::sync::Mutex<std::collections::HashMap<String, Arc<Calendar>>>,
 }
 
 impl<S> std::fmt::Debug for Budgets<S> {
@@ -85,7 +88,23 @@ impl<S: crate::store::State> Budgets<S> {
             rates: Rates::new(),
             pricing,
             settings,
+            calendars: Default::default(),
         }
+    }
+
+    /// The day and month of `now` in `plan`'s time zone.
+    pub fn calendar(&self, plan: &BudgetPlan, now: i64) -> crate::Result<Arc<Calendar>> {
+        if let Ok(cached) = self.calendars.lock()
+            && let Some(c) = cached.get(&plan.time_zone_name)
+            && c.holds(now)
+        {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(Calendar::at(now, &plan.time_zone)?);
+        if let Ok(mut cached) = self.calendars.lock() {
+            cached.insert(plan.time_zone_name.clone(), c.clone());
+        }
+        Ok(c)
     }
 }
 
@@ -126,40 +145,42 @@ pub fn meters(
     let b = budget;
     let agent_alerts = thresholds(b.and_then(|b| b.alert_at).map(|p| p.0));
     let agent_channel = b.and_then(|b| b.alert_channel.clone());
-    let mut push = |m: Meter| {
-        if which == Which::All || m.limit.is_some() {
-            out.push(m);
-        }
-    };
+    let wanted = |limit: Option<i64>| which == Which::All || limit.is_some();
     let tokens = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
-    push(Meter {
-        key: format!("tokens/session/{agent}\u{1f}{session}"),
-        scope: Scope::Session,
-        subject: session.to_owned(),
-        unit: Unit::Tokens,
-        span: Span::Session,
-        period: None,
-        resets_at: None,
-        name: "max_tokens_per_session",
-        limit: tokens(b.and_then(|b| b.max_tokens_per_session)),
-        thresholds: agent_alerts.clone(),
-        on_exceed: OnExceed::Deny,
-        channel: agent_channel.clone(),
-    });
-    push(Meter {
-        key: format!("tokens/agent/{agent}/day/{}", calendar.day),
-        scope: Scope::Agent,
-        subject: agent.to_owned(),
-        unit: Unit::Tokens,
-        span: Span::Day,
-        period: Some(calendar.day.clone()),
-        resets_at: Some(calendar.day_ends),
-        name: "max_tokens_per_day",
-        limit: tokens(b.and_then(|b| b.max_tokens_per_day)),
-        thresholds: agent_alerts,
-        on_exceed: OnExceed::Deny,
-        channel: agent_channel,
-    });
+    let session_limit = tokens(b.and_then(|b| b.max_tokens_per_session));
+    if wanted(session_limit) {
+        out.push(Meter {
+            key: format!("tokens/session/{agent}\u{1f}{session}"),
+            scope: Scope::Session,
+            subject: session.to_owned(),
+            unit: Unit::Tokens,
+            span: Span::Session,
+            period: None,
+            resets_at: None,
+            name: "max_tokens_per_session",
+            limit: session_limit,
+            thresholds: agent_alerts.clone(),
+            on_exceed: OnExceed::Deny,
+            channel: agent_channel.clone(),
+        });
+    }
+    let day_limit = tokens(b.and_then(|b| b.max_tokens_per_day));
+    if wanted(day_limit) {
+        out.push(Meter {
+            key: format!("tokens/agent/{agent}/day/{}", calendar.day),
+            scope: Scope::Agent,
+            subject: agent.to_owned(),
+            unit: Unit::Tokens,
+            span: Span::Day,
+            period: Some(calendar.day.clone()),
+            resets_at: Some(calendar.day_ends),
+            name: "max_tokens_per_day",
+            limit: day_limit,
+            thresholds: agent_alerts,
+            on_exceed: OnExceed::Deny,
+            channel: agent_channel,
+        });
+    }
     let pb = plan.project.as_ref();
     let on_exceed = match pb.map(|p| p.on_exceed) {
         Some(OnBudgetExceeded::Alert) => OnExceed::Alert,
@@ -200,6 +221,9 @@ pub fn meters(
             money(pb.and_then(|p| p.monthly_limit)),
         ),
     ] {
+        if !wanted(limit) {
+            continue;
+        }
         let (period, resets_at) = match span {
             Span::Month => (calendar.month.clone(), calendar.month_ends),
             _ => (calendar.day.clone(), calendar.day_ends),
@@ -212,7 +236,7 @@ pub fn meters(
             Span::Month => "month",
             _ => "day",
         };
-        push(Meter {
+        out.push(Meter {
             key: format!("{what}/project/{span_name}/{period}"),
             scope: Scope::Project,
             subject: project.to_owned(),

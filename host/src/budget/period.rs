@@ -10,6 +10,8 @@ use crate::{Error, Result};
 pub struct Calendar {
     /// `2026-12-06`.
     pub day: String,
+    /// When the day starts (Unix microseconds).
+    pub day_starts: i64,
     /// When the day ends (Unix microseconds).
     pub day_ends: i64,
     /// `2026-12`.
@@ -19,6 +21,11 @@ pub struct Calendar {
 }
 
 impl Calendar {
+    /// Whether `now` falls in this calendar's day.
+    pub fn holds(&self, now: i64) -> bool {
+        (self.day_starts..self.day_ends).contains(&now)
+    }
+
     /// The day and month of `now` (Unix microseconds) in `tz`.
     pub fn at(now: i64, tz: &jiff::tz::TimeZone) -> Result<Self> {
         let bad = |e: jiff::Error| Error::Engine(format!("a budget period: {e}"));
@@ -39,6 +46,7 @@ impl Calendar {
             .map_err(bad)?;
         Ok(Self {
             day: zoned.strftime("%Y-%m-%d").to_string(),
+            day_starts: day_start.timestamp().as_microsecond(),
             day_ends: next_day.timestamp().as_microsecond(),
             month: zoned.strftime("%Y-%m").to_string(),
             month_ends: next_month.timestamp().as_microsecond(),
