@@ -456,7 +456,6 @@ async fn bad_usage_and_estimates_are_refused_by_field_and_count_nothing() {
         (with("usage_id", json!("")), 400, "usage_id"),
         (with("cost", json!("$5OO")), 400, "cost"),
         (with("session", json!("never-seen")), 404, "session"),
-        (with("model", json!("m-unknown")), 422, "model"),
         (with("colour", json!("red")), 400, "colour"),
     ];
     for (body, status, field) in bad {
@@ -521,6 +520,75 @@ async fn bad_usage_and_estimates_are_refused_by_field_and_count_nothing() {
     // An agent asks for another's budgets: refused.
     let (got, _) = get(&s, "/v1/budgets?agent=other", "tok-bot").await;
     assert_eq!(got, 403);
+    // A bad estimate's type is refused naming its field.
+    let (got, e) = post(
+        &s,
+        "/v1/decide",
+        "tok-bot",
+        json!({"session": "s-1", "service": "git", "action": "pull", "resource": "acme/api",
+               "estimated_tokens": 1.5}),
+    )
+    .await;
+    assert_eq!(got, 400, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`estimated_tokens`"),
+        "{e}"
+    );
+    // A model the table does not know is not refused (its tokens would go
+    // uncounted): it is priced at the table's highest price.
+    let (got, u) = post(
+        &s,
+        "/v1/usage",
+        "tok-bot",
+        with("model", json!("m-unknown")),
+    )
+    .await;
+    assert_eq!(got, 200, "{u}");
+    assert_eq!(
+        (u["priced"].clone(), u["cost"].clone()),
+        (json!("highest"), json!("$0.001")),
+        "{u}"
+    );
+    let (_, b) = get(&s, "/v1/budgets", "tok-ops").await;
+    assert_eq!(meter(&b, "project", "max_tokens_per_month")["spent"], "10");
+}
+
+/// A money budget on a server with no pricing table cannot be enforced by
+/// counting calls as free: its decisions are denied (`budget_unpriced`),
+/// and usage still counts its tokens.
+#[tokio::test]
+async fn a_money_budget_without_a_pricing_table_denies_rather_than_count_calls_free() {
+    let cfg = ConfigDir::new("policy: policy.yaml\n");
+    std::fs::write(
+        cfg.dir.path().join("policy.yaml"),
+        policy_text(
+            "budget:\n  max_tokens_per_session: 1000\nproject_budget:\n  daily_limit: $5\n  on_exceed: deny\n",
+        ),
+    )
+    .unwrap();
+    let s = cfg.start().await;
+    let d = decide(&s, "tok-bot", "s-1", 10).await;
+    assert_eq!(
+        (d["decision"].clone(), d["code"].clone()),
+        (json!("deny"), json!("budget_unpriced")),
+        "{d}"
+    );
+    assert!(d["reason"].as_str().unwrap().contains("daily_limit"), "{d}");
+    let (status, u) = usage(&s, "tok-bot", "u-1", "s-1", 40, None).await;
+    assert_eq!(status, 200, "{u}");
+    assert_eq!(
+        (u["priced"].clone(), u["cost"].clone()),
+        (json!("unpriced"), json!("$0.00")),
+        "{u}"
+    );
+    let (_, b) = get(&s, "/v1/budgets?session=s-1", "tok-bot").await;
+    assert_eq!(
+        meter(&b, "session", "max_tokens_per_session")["spent"],
+        "40"
+    );
 }
 
 /// Seed 002's audit trail "with its result": an allowed call's result is

@@ -138,13 +138,15 @@ async fn seed_001_test_prompts_come_out_as_the_article_says() {
 
 #[tokio::test]
 async fn seed_000_agents_decide_as_the_playbook_table_says() {
+    // Seed 000's `project_budget` is money: the server needs a pricing
+    // table to enforce it (without one, its decisions are denied).
     let (s, _cfg) = server_with(
         &[
             ("ci-runner.yaml", CI_RUNNER),
             ("code-reviewer.yaml", CODE_REVIEWER),
         ],
         &[("ci-runner", "tok-ci"), ("code-reviewer", "tok-cr")],
-        "",
+        "pricing:\n  models:\n    claude-sonnet-4: {input: $3, output: $15, cached: $0.30}\n",
     )
     .await;
     let cases = [

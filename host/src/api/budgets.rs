@@ -103,9 +103,10 @@ fn view(m: &Meter, f: budget::Figures) -> MeterView {
         limit: m.limit.map(|l| shown(m.unit, l)),
         spent: shown(m.unit, f.spent),
         reserved: shown(m.unit, f.reserved),
-        remaining: m
-            .limit
-            .map(|l| shown(m.unit, (l - f.spent - f.reserved).max(0))),
+        remaining: m.limit.map(|l| {
+            let left = l.saturating_sub(f.spent).saturating_sub(f.reserved);
+            shown(m.unit, left.max(0))
+        }),
         thresholds_crossed: m
             .limit
             .filter(|l| *l > 0)
@@ -136,21 +137,17 @@ pub(super) struct Metered {
     pub(super) reserved: bool,
 }
 
-/// Rate limits, then budgets, for `request` of `agent` at `now`: a
-/// request over a rate is `throttled`; one that does not fit a budget is
-/// denied with `budget_exceeded`; otherwise its estimate is reserved. A
-/// ledger that cannot be read denies.
-pub(super) async fn meter(
+/// The rate limits of `request` of `agent` at `now`: the agent's, then
+/// the project's. Over one, the `throttled` decision (and its alert, once
+/// per episode); `None` when it is admitted.
+pub(super) fn throttle(
     state: &Arc<AppState>,
     project: &Project,
     agent: &Agent,
     request: &DecisionRequest,
-    estimate: &Estimate,
     now: i64,
-) -> Metered {
-    let Some(gate) = state.gate() else {
-        return Metered::default();
-    };
+) -> Option<Metered> {
+    let gate = state.gate()?;
     let budgets = &gate.budgets;
     let plan = &project.policy.budgets;
     for (scope, who, limit) in [
@@ -166,7 +163,7 @@ pub(super) async fn meter(
             "agent" => format!("agent `{}`", agent.name),
             _ => format!("project `{}`", request.project),
         };
-        if t.new_episode && limit.on_exceed == OnRateExceeded::ThrottleAndAlert {
+        if t.new_episode && limit.on_exceed() == OnRateExceeded::ThrottleAndAlert {
             let details = BTreeMap::from([
                 ("scope".to_owned(), scope.to_owned()),
                 (
@@ -189,7 +186,7 @@ pub(super) async fn meter(
                 now,
             );
         }
-        return Metered {
+        return Some(Metered {
             stopped: Some(Decision {
                 outcome: Outcome::Throttled,
                 reason: format!(
@@ -206,8 +203,27 @@ pub(super) async fn meter(
                 max_requests_per_minute: limit.max_requests_per_minute,
             }),
             ..Metered::default()
-        };
+        });
     }
+    None
+}
+
+/// The budgets of `request` of `agent` at `now`: one that does not fit is
+/// denied with `budget_exceeded`; otherwise the estimate is reserved. A
+/// ledger that cannot be read denies.
+pub(super) async fn meter(
+    state: &Arc<AppState>,
+    project: &Project,
+    agent: &Agent,
+    request: &DecisionRequest,
+    estimate: &Estimate,
+    now: i64,
+) -> Metered {
+    let Some(gate) = state.gate() else {
+        return Metered::default();
+    };
+    let budgets = &gate.budgets;
+    let plan = &project.policy.budgets;
     if !plan.meters(agent.budget.as_ref()) {
         return Metered::default();
     }
@@ -234,6 +250,26 @@ pub(super) async fn meter(
         &calendar,
         Which::Limited,
     );
+    // Money budgets need prices: without a pricing table they cannot be
+    // enforced, so they deny rather than count every call as free.
+    if budgets.pricing.is_empty()
+        && let Some(m) = meters.iter().find(|m| m.unit == Unit::Micros && m.denies())
+    {
+        tracing::warn!(project = %request.project, "a money budget is set but the server has no pricing table; the decision is denied");
+        return Metered {
+            stopped: Some(Decision::host_denial(
+                format!(
+                    "denied: {}'s `{}` is in money, and this server has no pricing table to \
+                     price usage with; an administrator adds `pricing:` to the server's \
+                     configuration",
+                    whose(m),
+                    m.name
+                ),
+                "budget_unpriced",
+            )),
+            ..Metered::default()
+        };
+    }
     let cost = budgets.pricing.estimate(
         estimate.model.as_deref(),
         estimate.tokens.max(0).unsigned_abs(),
@@ -257,10 +293,25 @@ pub(super) async fn meter(
         )
         .await;
     match reserved {
-        Ok(Ok(())) => Metered {
-            reserved: estimate.tokens > 0 || cost > 0,
+        Ok(Ok(reserved)) => Metered {
+            reserved,
             ..Metered::default()
         },
+        Ok(Err(ex)) if ex.meter.key == budget::ledger::FULL => {
+            tracing::warn!(project = %request.project, "the project holds all the budget reservations it may; the decision is denied");
+            Metered {
+                stopped: Some(Decision::host_denial(
+                    format!(
+                        "denied: project `{}` has {} budget reservations in flight, the most \
+                         it may hold; report usage for finished calls, or retry later",
+                        request.project,
+                        ex.meter.limit.unwrap_or_default()
+                    ),
+                    "reservations_full",
+                )),
+                ..Metered::default()
+            }
+        }
         Ok(Err(ex)) => {
             if ex.exhausted {
                 let state = state.clone();
@@ -282,7 +333,10 @@ pub(super) async fn meter(
 fn denial(ex: &Exceeded) -> String {
     let m = &ex.meter;
     let limit = m.limit.unwrap_or_default();
-    let left = (limit - ex.figures.spent - ex.figures.reserved).max(0);
+    let left = limit
+        .saturating_sub(ex.figures.spent)
+        .saturating_sub(ex.figures.reserved)
+        .max(0);
     let whose = whose(m);
     let when = m
         .resets_at
@@ -334,7 +388,7 @@ pub(super) async fn crossed(
     match gate
         .budgets
         .ledger
-        .first_alert(project, &c.meter.key, c.percent)
+        .first_alert(project, &c.meter, c.percent)
         .await
     {
         Ok(true) => {}
@@ -387,17 +441,7 @@ pub(super) async fn crossed(
                 .unwrap_or_default()
         )
     };
-    raise(
-        state,
-        project,
-        agent,
-        AlertKind::Budget,
-        m.channel.clone(),
-        title.clone(),
-        details,
-        now,
-    )
-    .await;
+    // The control first, then the word about it.
     if pause {
         let reason = format!("budget_exceeded: {title}");
         if let Err(e) = super::containment::take(
@@ -411,6 +455,29 @@ pub(super) async fn crossed(
         .await
         {
             tracing::error!(project, error = ?e, "a project over its budget could not be paused");
+        }
+    }
+    let raised = raise(
+        state,
+        project,
+        agent,
+        AlertKind::Budget,
+        m.channel.clone(),
+        title,
+        details,
+        now,
+    )
+    .await;
+    if !raised {
+        // Not raised: the next report that finds the threshold reached
+        // raises it (and pauses again, if it must).
+        if let Err(e) = gate
+            .budgets
+            .ledger
+            .forget_alert(project, m, c.percent)
+            .await
+        {
+            tracing::error!(project, error = %e, "a budget alert that was not raised could not be re-armed");
         }
     }
 }
@@ -434,7 +501,8 @@ fn spawn_alert(
     });
 }
 
-/// Stores, sends and records an alert outside the rules.
+/// Stores, sends and records an alert outside the rules; whether it was
+/// raised.
 #[allow(clippy::too_many_arguments)]
 async fn raise(
     state: &AppState,
@@ -445,8 +513,10 @@ async fn raise(
     title: String,
     details: BTreeMap<String, String>,
     at: i64,
-) {
-    let Some(gate) = state.gate() else { return };
+) -> bool {
+    let Some(gate) = state.gate() else {
+        return false;
+    };
     let raised = Raised {
         project,
         agent,
@@ -458,8 +528,14 @@ async fn raise(
         at,
     };
     match gate.alerts.raise_now(&gate.outbox, raised).await {
-        Ok(alert) => super::alerts::record(state, &alert).await,
-        Err(e) => tracing::error!(project, error = %e, "an alert could not be raised"),
+        Ok(alert) => {
+            super::alerts::record(state, &alert).await;
+            true
+        }
+        Err(e) => {
+            tracing::error!(project, error = %e, "an alert could not be raised");
+            false
+        }
     }
 }
 

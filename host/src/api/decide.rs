@@ -140,11 +140,16 @@ pub(super) async fn decide(
     let snapshot = auth::ready(&state)?;
     let (project, agent) = auth::agent(&snapshot, &headers)?;
     let body = body.map_err(|e| super::body_error(e, super::MAX_BODY, None))?;
-    let body: DecideBody = serde_json::from_slice(&body).map_err(|e| {
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    let body: DecideBody = serde_path_to_error::deserialize(de).map_err(|e| {
+        let at = match e.path().to_string() {
+            p if p == "." => String::new(),
+            p => format!("`{p}`: "),
+        };
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            format!("invalid decision request: {e}"),
+            format!("invalid decision request: {at}{}", e.inner()),
         )
     })?;
     check_fields(&body)?;
@@ -269,11 +274,9 @@ async fn decide_and_record(
     // One clock reading for the whole decision: holds, session, grants,
     // approvals and alerts judge the same instant.
     let now = jiff::Timestamp::now().as_microsecond();
-    let (denial, ticket) = admit(&state, &project, agent, &request, now).await;
-    // Rate limits and budgets next (see `api::budgets::meter`): a request
-    // over its rate is throttled, one over a budget denied, before any
-    // plugin runs; an estimate that fits is reserved.
-    let mut metered = super::budgets::Metered::default();
+    let (denial, ticket, mut metered) = admit(&state, &project, agent, &request, now).await;
+    // Budgets next (see `api::budgets::meter`): a request over a budget is
+    // denied before any plugin runs; an estimate that fits is reserved.
     let denial = match denial {
         Some(d) => Some(d),
         None => {
@@ -358,13 +361,19 @@ async fn decide_and_record(
         if let Some(gate) = alerting {
             gate.alerts.observe(alert(&entry, entry.resource.clone()));
         }
-        audit.append(entry).await.map_err(|e| {
-            ApiError::new(
+        let decision_id = entry.decision_id.clone();
+        if let Err(e) = audit.append(entry).await {
+            // No answer leaves, so the call is not made: its reservation
+            // goes back.
+            if let (Some(gate), true) = (state.gate(), metered.reserved) {
+                gate.budgets.ledger.release(&decision_id);
+            }
+            return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "audit_unavailable",
                 format!("the decision could not be recorded, so it is not given: {e}"),
-            )
-        })?;
+            ));
+        }
     } else if let Some(gate) = alerting {
         gate.alerts.observe(crate::oversight::Event {
             project: request.project,
@@ -403,14 +412,18 @@ async fn decide_and_record(
 /// denies too (the cause is logged). Also gives the session's ticket, to
 /// count the outcome.
 async fn admit(
-    state: &AppState,
+    state: &Arc<AppState>,
     project: &Project,
     agent: &crate::policy::Agent,
     request: &DecisionRequest,
     now: i64,
-) -> (Option<Decision>, Option<crate::oversight::Ticket>) {
+) -> (
+    Option<Decision>,
+    Option<crate::oversight::Ticket>,
+    super::budgets::Metered,
+) {
     let Some(gate) = state.gate() else {
-        return (None, None);
+        return (None, None, super::budgets::Metered::default());
     };
     let unreadable = |what: &str| {
         Decision::host_denial(
@@ -430,14 +443,28 @@ async fn admit(
             Some(unreadable("kill switch's state"))
         }
     };
+    // Rate limits next (see `api::budgets::throttle`): a request over its
+    // rate is throttled before anything else is counted for it.
+    let mut throttled = match held {
+        None => super::budgets::throttle(state, project, agent, request, now),
+        Some(_) => None,
+    };
+    let held = held.or_else(|| throttled.as_mut().and_then(|t| t.stopped.take()));
+    let metered = throttled.unwrap_or_default();
     let limits = project.policy.session_limits(agent);
-    let per_day = agent.budget.as_ref().and_then(|b| b.max_sessions_per_day);
+    // A new session is counted against the day's only when nothing has
+    // refused its first request already.
+    let per_day = agent
+        .budget
+        .as_ref()
+        .and_then(|b| b.max_sessions_per_day)
+        .filter(|_| held.is_none());
     let day_key = match per_day {
-        Some(_) => match crate::budget::Calendar::at(now, &project.policy.budgets.time_zone) {
+        Some(_) => match gate.budgets.calendar(&project.policy.budgets, now) {
             Ok(c) => Some(crate::budget::sessions_key(&request.agent, &c.day)),
             Err(e) => {
                 tracing::error!(project = %request.project, error = %e, "no calendar day; the decision is denied");
-                return (Some(unreadable("session count")), None);
+                return (Some(unreadable("session count")), None, metered);
             }
         },
         None => None,
@@ -483,11 +510,11 @@ async fn admit(
                     e.code(),
                 )
             });
-            (held.or(over), Some(ticket))
+            (held.or(over), Some(ticket), metered)
         }
         Err(e) => {
             tracing::error!(project = %request.project, error = %e, "cannot read the session; the decision is denied");
-            (held.or_else(|| Some(unreadable("session"))), None)
+            (held.or_else(|| Some(unreadable("session"))), None, metered)
         }
     }
 }

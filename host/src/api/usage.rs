@@ -2,7 +2,8 @@
 //! against the agent's and the project's budgets, once per `usage_id`.
 //!
 //! A report is priced by the server's pricing table (never below it, even
-//! if the agent reports a lower cost), settles the reservation of the
+//! if the agent reports a lower cost; a model the table does not know at
+//! its default, else at its highest price), settles the reservation of the
 //! decision it names, may cross budget thresholds (each alerts once per
 //! period), and is recorded (`usage_reported`). A retried report with the
 //! same id and the same numbers counts once; the same id with other
@@ -74,6 +75,9 @@ pub(super) struct UsageAnswer {
     cost: String,
     /// Whether it settled its decision's reservation.
     settled: bool,
+    /// How it was priced: `model`, `default`, `highest` (a model the
+    /// table does not know) or `unpriced` (no table).
+    priced: &'static str,
 }
 
 fn bad(field: &str, m: impl std::fmt::Display) -> ApiError {
@@ -219,18 +223,14 @@ pub(super) async fn report(
         output: body.output_tokens.unsigned_abs(),
         cached: body.cache_tokens.unsigned_abs(),
     };
-    let Some(priced) = gate.budgets.pricing.cost(&body.model, tokens) else {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_model",
-            format!(
-                "`model`: `{}` is not in the server's pricing table and there is no default \
-                 price, so its cost is unknown; nothing was counted (add it to `pricing.models`, \
-                 or set `pricing.default`)",
-                body.model
-            ),
-        ));
-    };
+    // Never cheaper than the table: an unknown model is priced at the
+    // default, else at the table's highest price; with no table at all,
+    // the tokens still count (and money budgets deny every call).
+    let (priced, how) = gate
+        .budgets
+        .pricing
+        .charge(&body.model, tokens)
+        .unwrap_or((0, budget::Priced::Unpriced));
     let cost = priced.max(reported.unwrap_or(0));
     let total = i64::try_from(tokens.total()).unwrap_or(i64::MAX);
     let stored = serde_json::to_string(&Stored {
@@ -280,6 +280,7 @@ pub(super) async fn report(
                 tokens: total,
                 cost: budget::pricing::dollars(cost),
                 settled: false,
+                priced: how.as_str(),
             }));
         }
         Charged::Duplicate(_) => {
@@ -313,6 +314,7 @@ pub(super) async fn report(
             ("output_tokens".to_owned(), body.output_tokens.into()),
             ("cache_tokens".to_owned(), body.cache_tokens.into()),
             ("cost".to_owned(), budget::pricing::dollars(cost).into()),
+            ("priced".to_owned(), how.as_str().into()),
             ("decision_id".to_owned(), body.decision_id.clone().into()),
             ("settled".to_owned(), settled.into()),
         ]);
@@ -335,5 +337,6 @@ pub(super) async fn report(
         tokens: total,
         cost: budget::pricing::dollars(cost),
         settled,
+        priced: how.as_str(),
     }))
 }

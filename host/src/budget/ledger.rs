@@ -181,7 +181,51 @@ struct Books {
     tallies: HashMap<String, HashMap<String, Tally>>,
     /// By decision id.
     reservations: HashMap<String, Reservation>,
+    /// Reservations in flight, by project.
+    held: HashMap<String, usize>,
+    /// Thresholds known to have alerted ([`marker`]).
+    alerted: std::collections::HashSet<String>,
 }
+
+/// Thresholds remembered as alerted, at most (then forgotten: the state
+/// still knows).
+const MAX_ALERTED_IN_MEMORY: usize = 100_000;
+
+/// The state key of threshold `percent` of `meter` at its current limit.
+fn marker_key(meter: &Meter, percent: u8) -> String {
+    format!(
+        "{}/{}/{percent}",
+        meter.key,
+        meter.limit.unwrap_or_default()
+    )
+}
+
+/// [`marker_key`] within `project`, for memory.
+fn marker(project: &str, meter: &Meter, percent: u8) -> String {
+    format!("{project}\u{1f}{}", marker_key(meter, percent))
+}
+
+/// The pseudo-meter named when a project holds all the reservations it
+/// may ([`Exceeded::meter`] with key [`FULL`]).
+fn full_meter(project: &str, max: usize) -> Meter {
+    Meter {
+        key: FULL.into(),
+        scope: Scope::Project,
+        subject: project.to_owned(),
+        unit: Unit::Tokens,
+        span: Span::Session,
+        period: None,
+        resets_at: None,
+        name: "max_reservations",
+        limit: Some(i64::try_from(max).unwrap_or(i64::MAX)),
+        thresholds: Vec::new(),
+        on_exceed: OnExceed::Deny,
+        channel: None,
+    }
+}
+
+/// The key of the pseudo-meter of a project out of reservations.
+pub const FULL: &str = "reservations";
 
 impl Books {
     fn tally(&self, project: &str, meter: &str) -> Option<&Tally> {
@@ -269,8 +313,11 @@ impl<S: State> Ledger<S> {
     /// For decision `decision` of `agent`: if the call fits every meter
     /// that denies (what is spent, what is reserved, and `tokens` or
     /// `cost`, at least 1, within the limit), reserves `tokens` / `cost` on
-    /// every limited meter until `expires`; otherwise reserves nothing and
-    /// names the first meter it does not fit.
+    /// each of them until `expires` (`Ok(true)`; `Ok(false)` when there was
+    /// nothing to reserve); otherwise reserves nothing and names the first
+    /// meter it does not fit. Meters that only alert are not reserved on.
+    /// A project holds at most `max_reservations` at once: past that, the
+    /// call does not fit the pseudo-meter [`FULL`].
     #[allow(clippy::too_many_arguments)]
     pub async fn reserve(
         &self,
@@ -282,47 +329,91 @@ impl<S: State> Ledger<S> {
         cost: i64,
         expires: i64,
         now: i64,
-    ) -> Result<std::result::Result<(), Exceeded>> {
-        self.load(project, meters, now).await?;
-        let mut books = self.books.lock().map_err(|_| poisoned())?;
-        let mut parts = Vec::new();
-        for m in meters.iter().filter(|m| m.limit.is_some()) {
-            let t = books.tally(project, &m.key).copied().unwrap_or_default();
-            let want = amount(m.unit, tokens, cost);
-            if let Some(limit) = m.limit.filter(|_| m.denies()) {
-                let needed = want.max(1);
-                if t.spent + t.reserved + needed > limit {
-                    return Ok(Err(Exceeded {
-                        meter: m.clone(),
-                        figures: Figures {
-                            spent: t.spent,
-                            reserved: t.reserved,
-                        },
-                        needed,
-                        exhausted: t.spent >= limit,
-                    }));
+    ) -> Result<std::result::Result<bool, Box<Exceeded>>> {
+        // A meter read from the state may be forgotten by a sweep before
+        // the lock is taken: read it again, once; a meter still missing
+        // denies (never judged as 0 spent).
+        for attempt in 0..2 {
+            self.load(project, meters, now).await?;
+            let mut books = self.books.lock().map_err(|_| poisoned())?;
+            if meters
+                .iter()
+                .any(|m| m.denies() && books.tally(project, &m.key).is_none())
+            {
+                if attempt == 0 {
+                    continue;
                 }
+                return Err(Error::Engine(
+                    "a budget meter was forgotten while it was read".into(),
+                ));
+            }
+            return Ok(self.reserve_in(
+                &mut books, project, agent, decision, meters, tokens, cost, expires, now,
+            ));
+        }
+        Err(Error::Engine("a budget meter could not be read".into()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn reserve_in(
+        &self,
+        books: &mut Books,
+        project: &str,
+        agent: &str,
+        decision: &str,
+        meters: &[Meter],
+        tokens: i64,
+        cost: i64,
+        expires: i64,
+        now: i64,
+    ) -> std::result::Result<bool, Box<Exceeded>> {
+        let mut parts = Vec::new();
+        for m in meters.iter().filter(|m| m.denies()) {
+            let Some(t) = books.tally_mut(project, &m.key) else {
+                continue;
+            };
+            t.used_at = now;
+            let t = *t;
+            let want = amount(m.unit, tokens, cost).max(0);
+            let limit = m.limit.unwrap_or(i64::MAX);
+            let needed = want.max(1);
+            // In i128: spend and reservations near i64::MAX never wrap.
+            let total = i128::from(t.spent) + i128::from(t.reserved) + i128::from(needed);
+            if total > i128::from(limit) {
+                return Err(Box::new(Exceeded {
+                    meter: m.clone(),
+                    figures: Figures {
+                        spent: t.spent,
+                        reserved: t.reserved,
+                    },
+                    needed,
+                    exhausted: t.spent >= limit,
+                }));
             }
             if want > 0 {
                 parts.push((m.key.clone(), want));
             }
         }
         if parts.is_empty() {
-            return Ok(Ok(()));
+            return Ok(false);
         }
-        if books.reservations.len() >= self.max_reservations {
-            return Err(Error::Engine(format!(
-                "{} budget reservations are in flight, the most this server holds",
-                self.max_reservations
-            )));
+        let held = books.held.get(project).copied().unwrap_or(0);
+        if held >= self.max_reservations {
+            // Not a budget's verdict: the caller denies as unavailable.
+            return Err(Box::new(Exceeded {
+                meter: full_meter(project, self.max_reservations),
+                figures: Figures::default(),
+                needed: 1,
+                exhausted: false,
+            }));
         }
         for (key, want) in &parts {
             if let Some(t) = books.tally_mut(project, key) {
-                t.reserved += want;
-                t.used_at = now;
+                t.reserved = t.reserved.saturating_add(*want);
             }
         }
-        books.reservations.insert(
+        *books.held.entry(project.to_owned()).or_default() += 1;
+        let old = books.reservations.insert(
             decision.to_owned(),
             Reservation {
                 project: project.to_owned(),
@@ -331,7 +422,12 @@ impl<S: State> Ledger<S> {
                 expires,
             },
         );
-        Ok(Ok(()))
+        if let Some(old) = old {
+            // A decision id is new each time; should one repeat, its old
+            // reservation is given back rather than leaked.
+            give_back(books, old);
+        }
+        Ok(true)
     }
 
     /// Gives back the reservation of `decision`, if it has one.
@@ -396,25 +492,31 @@ impl<S: State> Ledger<S> {
                 };
                 let mut crossings = Vec::new();
                 for (m, total) in meters.iter().zip(totals) {
-                    let add = amount(m.unit, tokens, cost);
                     let Some(t) = books.tally_or(project, &m.key, Tally::default()) else {
                         continue;
                     };
                     // The store's total is the truth; memory follows it.
-                    let before = total - add;
                     t.spent = total.max(t.spent);
                     t.used_at = now;
+                    let figures = Figures {
+                        spent: t.spent,
+                        reserved: t.reserved,
+                    };
+                    // Every threshold spend has reached and that has not
+                    // alerted (as far as this process knows): the caller
+                    // asks [`Ledger::first_alert`], which decides for good.
+                    // By level, not by crossing: one lost to a failure, or
+                    // re-armed by a new limit, alerts at the next report.
                     if let Some(limit) = m.limit.filter(|l| *l > 0) {
                         for p in &m.thresholds {
                             let line = i128::from(limit) * i128::from(*p);
-                            if i128::from(before) * 100 < line && i128::from(total) * 100 >= line {
+                            if i128::from(total) * 100 >= line
+                                && !books.alerted.contains(&marker(project, m, *p))
+                            {
                                 crossings.push(Crossing {
                                     meter: m.clone(),
                                     percent: *p,
-                                    figures: Figures {
-                                        spent: t.spent,
-                                        reserved: t.reserved,
-                                    },
+                                    figures,
                                 });
                             }
                         }
@@ -438,11 +540,47 @@ impl<S: State> Ledger<S> {
     }
 
     /// Whether threshold `percent` of `meter` alerts now: true the first
-    /// time it is asked in the meter's period (kept in the state, so once
-    /// for good, whoever asks and however often).
-    pub async fn first_alert(&self, project: &str, meter: &str, percent: u8) -> Result<bool> {
-        let key = Key::new(project, ALERTED_KIND, format!("{meter}/{percent}"));
-        Ok(self.state.put(key, "", Expect::Absent).await?.is_ok())
+    /// time it is asked for the meter's period and limit (kept in the
+    /// state, so once for good, whoever asks and however often; a new
+    /// limit is a new line, and alerts again). What this process knows
+    /// has alerted is answered from memory, without the store.
+    pub async fn first_alert(&self, project: &str, meter: &Meter, percent: u8) -> Result<bool> {
+        let id = marker(project, meter, percent);
+        if self
+            .books
+            .lock()
+            .map_err(|_| poisoned())?
+            .alerted
+            .contains(&id)
+        {
+            return Ok(false);
+        }
+        let key = Key::new(project, ALERTED_KIND, marker_key(meter, percent));
+        let first = self.state.put(key, "", Expect::Absent).await?.is_ok();
+        let mut books = self.books.lock().map_err(|_| poisoned())?;
+        if books.alerted.len() >= MAX_ALERTED_IN_MEMORY {
+            // The state decides anyway; memory only spares it the writes.
+            books.alerted.clear();
+        }
+        books.alerted.insert(id);
+        Ok(first)
+    }
+
+    /// Undoes [`Ledger::first_alert`] for an alert that could not be
+    /// raised, so that the next report raises it.
+    pub async fn forget_alert(&self, project: &str, meter: &Meter, percent: u8) -> Result<()> {
+        let key = Key::new(project, ALERTED_KIND, marker_key(meter, percent));
+        self.state
+            .transact(vec![Op::Delete {
+                key,
+                expect: Expect::Any,
+            }])
+            .await?
+            .map_err(|c| Error::Engine(format!("an alert marker could not be removed ({c:?})")))?;
+        if let Ok(mut books) = self.books.lock() {
+            books.alerted.remove(&marker(project, meter, percent));
+        }
+        Ok(())
     }
 
     /// The figures of each of `meters`.
@@ -481,6 +619,7 @@ impl<S: State> Ledger<S> {
             metered.retain(|_, t| t.reserved > 0 || now.saturating_sub(t.used_at) < idle_us);
         }
         books.tallies.retain(|_, m| !m.is_empty());
+        books.held.retain(|_, n| *n > 0);
         due.len()
     }
 
@@ -506,12 +645,18 @@ impl<S: State> Ledger<S> {
 }
 
 fn release_in(books: &mut Books, decision: &str) {
-    let Some(r) = books.reservations.remove(decision) else {
-        return;
-    };
+    if let Some(r) = books.reservations.remove(decision) {
+        give_back(books, r);
+    }
+}
+
+fn give_back(books: &mut Books, r: Reservation) {
+    if let Some(n) = books.held.get_mut(&r.project) {
+        *n = n.saturating_sub(1);
+    }
     for (key, want) in r.parts {
         if let Some(t) = books.tally_mut(&r.project, &key) {
-            t.reserved = (t.reserved - want).max(0);
+            t.reserved = t.reserved.saturating_sub(want).max(0);
         }
     }
 }

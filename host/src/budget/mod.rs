@@ -16,7 +16,7 @@ pub use ledger::{
     Charged, Crossing, Exceeded, Figures, Ledger, Meter, OnExceed, Scope, Span, Unit,
 };
 pub use period::Calendar;
-pub use pricing::{Price, Pricing, Tokens};
+pub use pricing::{Price, Priced, Pricing, Tokens};
 pub use rate::{Rates, Throttled};
 
 use crate::policy::budget_plan::BudgetPlan;
@@ -32,8 +32,9 @@ pub struct BudgetSettings {
     /// How long a decision's reservation waits for its usage before it is
     /// released (default `10m`, from 1s to 1d).
     pub reservation_timeout: Duration,
-    /// Reservations in flight on the server, at most (default 1,000,000);
-    /// a decision that would need one more is denied.
+    /// Reservations one project may have in flight, at most (default
+    /// 100,000); a decision of it that would need one more is denied
+    /// (`reservations_full`), and other projects are not affected.
     pub max_reservations: usize,
 }
 
@@ -41,7 +42,7 @@ impl Default for BudgetSettings {
     fn default() -> Self {
         Self {
             reservation_timeout: Duration(600),
-            max_reservations: 1_000_000,
+            max_reservations: 100_000,
         }
     }
 }
@@ -192,8 +193,14 @@ pub fn meters(
             .unwrap_or_default(),
     );
     let project_channel = pb.and_then(|p| p.alert_channel.clone());
+    // Cents to micro-dollars (the policy bounds money far below overflow;
+    // saturating all the same).
     let money = |m: Option<crate::units::Money>| {
-        m.map(|m| i64::try_from(m.0).unwrap_or(i64::MAX / 10_000) * 10_000)
+        m.map(|m| {
+            i64::try_from(m.0)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(10_000)
+        })
     };
     for (unit, span, name, limit) in [
         (

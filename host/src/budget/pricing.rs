@@ -2,7 +2,8 @@
 //! the price of a million input, output and cached tokens. Usage is priced
 //! here, in micro-dollars (µ$), rounded up: a call is never free because of
 //! rounding, and a model the table does not know is priced at the
-//! configured `default` or refused, never counted as free.
+//! configured `default`, else at the table's highest price: naming an
+//! unknown model never makes a call cheaper, nor free.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -106,10 +107,37 @@ pub struct Pricing {
     /// Prices by model name, as agents report it.
     #[serde(default)]
     pub models: BTreeMap<String, ModelPrice>,
-    /// The price of a model not in `models`; without it, usage of an
-    /// unknown model is refused (`422 unknown_model`).
+    /// The price of a model not in `models`; without it, such a model is
+    /// priced at the table's highest price.
     #[serde(default)]
     pub default: Option<ModelPrice>,
+}
+
+/// How a usage report was priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priced {
+    /// At its model's prices.
+    Model,
+    /// At the table's `default`.
+    Default,
+    /// Every token at the table's highest price (a model it does not know).
+    Highest,
+    /// Not at all: the server has no pricing table (its tokens count; its
+    /// cost is 0, and money budgets deny every call).
+    Unpriced,
+}
+
+impl Priced {
+    /// The name as answered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::Default => "default",
+            Self::Highest => "highest",
+            Self::Unpriced => "unpriced",
+        }
+    }
 }
 
 /// Tokens of one report, by kind.
@@ -173,6 +201,24 @@ impl Pricing {
         cost_of(tokens, price)
     }
 
+    /// What `tokens` of `model` cost, and how they were priced: at the
+    /// model's prices, at the `default`, or (a model the table does not
+    /// know, and no default) every token at the table's highest price, so
+    /// that naming an unknown model never makes a call cheaper. `None`
+    /// only when the table is empty.
+    pub fn charge(&self, model: &str, tokens: Tokens) -> Option<(i64, Priced)> {
+        if self.models.contains_key(model) {
+            return self.cost(model, tokens).map(|c| (c, Priced::Model));
+        }
+        if self.default.is_some() {
+            return self.cost(model, tokens).map(|c| (c, Priced::Default));
+        }
+        if self.is_empty() {
+            return None;
+        }
+        Some((self.estimate(None, tokens.total()), Priced::Highest))
+    }
+
     /// Whether anything can be priced at all.
     pub fn is_empty(&self) -> bool {
         self.models.is_empty() && self.default.is_none()
@@ -216,6 +262,10 @@ mod tests {
         };
         assert_eq!(p.cost("m", one), Some(3));
         assert_eq!(p.cost("unknown", one), None);
+        // A model the table does not know is priced at its highest price.
+        assert_eq!(p.charge("unknown", t), Some((16_500_150, Priced::Highest)));
+        assert_eq!(p.charge("m", t).map(|c| c.1), Some(Priced::Model));
+        assert_eq!(Pricing::default().charge("m", t), None);
         // An estimate is reserved at the highest price.
         assert_eq!(p.estimate(Some("m"), 1_000_000), 15_000_000);
         assert_eq!(p.estimate(None, 1_000_000), 15_000_000);

@@ -88,7 +88,7 @@ async fn concurrent_reservations_never_overshoot_the_limit() {
             l.reserve("p", "a", &format!("d{i}"), &m, 100, 0, NOW + 1, NOW)
                 .await
                 .unwrap()
-                .is_ok()
+                .is_ok_and(|reserved| reserved)
         }));
     }
     let mut fits = 0;
@@ -203,7 +203,15 @@ async fn each_threshold_is_crossed_by_exactly_one_report() {
                 .unwrap()
             {
                 Charged::Counted { crossings, .. } => {
-                    crossings.iter().map(|c| c.percent).collect::<Vec<_>>()
+                    // As the server does: each threshold reached asks
+                    // whether it alerts now.
+                    let mut alerted = Vec::new();
+                    for c in crossings {
+                        if l.first_alert("p", &c.meter, c.percent).await.unwrap() {
+                            alerted.push(c.percent);
+                        }
+                    }
+                    alerted
                 }
                 Charged::Duplicate(_) => panic!("not a duplicate"),
             }
@@ -216,6 +224,21 @@ async fn each_threshold_is_crossed_by_exactly_one_report() {
     crossed.sort_unstable();
     // 64 × 17 = 1088: every threshold, 100% too, exactly once.
     assert_eq!(crossed, [50, 75, 90, 100]);
-    assert!(l.first_alert("p", &m[0].key, 50).await.unwrap());
-    assert!(!l.first_alert("p", &m[0].key, 50).await.unwrap());
+    assert!(!l.first_alert("p", &m[0], 50).await.unwrap());
+    // Forgotten (its alert could not be raised): the next report raises it.
+    l.forget_alert("p", &m[0], 50).await.unwrap();
+    let Charged::Counted { crossings, .. } = l
+        .charge("p", "a", "a/u-last", "{}".into(), &m, 1, 0, None, NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("counted")
+    };
+    let percents: Vec<u8> = crossings.iter().map(|c| c.percent).collect();
+    assert_eq!(percents, [50]);
+    assert!(l.first_alert("p", &m[0], 50).await.unwrap());
+    // A new limit is a new line: it alerts again.
+    let mut raised = m[0].clone();
+    raised.limit = Some(2000);
+    assert!(l.first_alert("p", &raised, 50).await.unwrap());
 }

@@ -11,6 +11,10 @@ use crate::units::Percent;
 /// many reports together).
 pub const MAX_TOKENS: u64 = 1_000_000_000_000_000;
 
+/// The largest amount of money a limit may name, in cents ($10^12: in
+/// micro-dollars it stays far within 64 bits).
+pub const MAX_CENTS: u64 = 100_000_000_000_000;
+
 /// The largest rate a limit may name, per minute.
 pub const MAX_PER_MINUTE: u32 = 6_000_000;
 
@@ -115,6 +119,12 @@ pub(super) fn check_project_budget(
             return Err(fail(
                 &format!("{p}/{key}"),
                 format!("`{key}` must be more than $0 (to stop a project, pause it)"),
+            ));
+        }
+        if m.is_some_and(|m| m.0 > MAX_CENTS) {
+            return Err(fail(
+                &format!("{p}/{key}"),
+                format!("`{key}` must be at most $1,000,000,000,000"),
             ));
         }
     }

@@ -473,12 +473,31 @@ pub struct RateLimits {
     /// whole minute's, 1 to `max_requests_per_minute`).
     #[serde(default)]
     pub burst: Option<u32>,
-    /// What to do beyond it.
+    /// What to do beyond it (default `throttle_and_alert`).
     #[serde(default)]
-    pub on_exceed: OnRateExceeded,
+    pub on_exceed: Option<OnRateExceeded>,
     /// Where its alerts go (they are always recorded and listed).
     #[serde(default)]
     pub alert_channel: Option<String>,
+}
+
+impl RateLimits {
+    /// This block with each key it leaves out taken from `fallback` (an
+    /// agent's `rate_limits` over its file's); its rate is its own.
+    pub fn or_keys(self, fallback: Option<&RateLimits>) -> RateLimits {
+        let Some(f) = fallback else { return self };
+        RateLimits {
+            max_requests_per_minute: self.max_requests_per_minute,
+            burst: self.burst.or(f.burst),
+            on_exceed: self.on_exceed.or(f.on_exceed),
+            alert_channel: self.alert_channel.or_else(|| f.alert_channel.clone()),
+        }
+    }
+
+    /// What to do beyond it.
+    pub fn on_exceed(&self) -> OnRateExceeded {
+        self.on_exceed.unwrap_or_default()
+    }
 }
 
 /// Audit settings.

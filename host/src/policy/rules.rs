@@ -41,7 +41,10 @@ pub(super) fn compile_agent(
             Some(b) => Some(b.or_keys(file_budget)),
             None => file_budget,
         },
-        rate_limits: spec.rate_limits.clone().or(file_rates),
+        rate_limits: match spec.rate_limits.clone() {
+            Some(r) => Some(r.or_keys(file_rates.as_ref())),
+            None => file_rates,
+        },
         ..Agent::default()
     };
     for (i, t) in spec.tokens.iter().enumerate() {

@@ -118,6 +118,25 @@ fn seed_000_compact_rules_and_blocks_load() {
 }
 
 #[test]
+fn an_agents_rate_limits_take_the_keys_they_leave_out_from_the_files() {
+    let p = compile(&[src(
+        "p.yaml",
+        "rate_limits:\n  max_requests_per_minute: 30\n  burst: 5\n  on_exceed: throttle\n  \
+         alert_channel: slack:#sec\nagents:\n  a:\n    rate_limits:\n      max_requests_per_minute: 60\n    \
+         allow: [{service: git, actions: [read], resources: [r]}]\n  \
+         b:\n    allow: [{service: git, actions: [read], resources: [r]}]\n",
+    )])
+    .unwrap();
+    let a = p.agents["a"].rate_limits.as_ref().unwrap();
+    assert_eq!(a.max_requests_per_minute, 60);
+    assert_eq!(a.burst, Some(5));
+    assert_eq!(a.on_exceed(), super::model::OnRateExceeded::Throttle);
+    assert_eq!(a.alert_channel.as_deref(), Some("slack:#sec"));
+    let b = p.agents["b"].rate_limits.as_ref().unwrap();
+    assert_eq!(b.max_requests_per_minute, 30);
+}
+
+#[test]
 fn the_playbooks_invalid_shape_names_the_line_and_the_form_to_write() {
     let text = "policies:\n  - aws:ecs:UpdateService on arn:aws:ecs:*:*:service/prod-*\n    requires_approval: true\n";
     let e = err("ci.yaml", text);
@@ -186,6 +205,12 @@ fn bad_units_are_explained() {
     assert!(e.contains("must be 1 to"), "{e}");
     let e = err("p.yaml", "budget:\n  alert_channel: pager:#x\n");
     assert!(e.starts_with("p.yaml:2:"), "{e}");
+    let e = err(
+        "p.yaml",
+        "project_budget:\n  monthly_limit: $10000000000000\n",
+    );
+    assert!(e.starts_with("p.yaml:2:"), "{e}");
+    assert!(e.contains("at most $1,000,000,000,000"), "{e}");
     let e = err(
         "p.yaml",
         "policies:\n  - rule: \"git:push on repos/*\"\n    approval_timeout: 5 weeks\n",
