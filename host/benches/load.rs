@@ -135,6 +135,22 @@ impl Conn {
         })
     }
 
+    /// The `decision` (and `code`, if any) of the last answer read.
+    fn answered(&self) -> String {
+        let body = String::from_utf8_lossy(&self.buf);
+        let field = |name: &str| {
+            let key = format!("\"{name}\":\"");
+            body.split_once(&key)
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(v, _)| v.to_owned())
+        };
+        match (field("decision"), field("code")) {
+            (Some(d), Some(c)) => format!("{d} ({c})"),
+            (Some(d), None) => d,
+            _ => "?".into(),
+        }
+    }
+
     /// Sends request `i` of the mix; true if it was answered 200.
     async fn decide(&mut self, requests: &Requests, i: u64) -> std::io::Result<bool> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -316,7 +332,15 @@ fn main() {
     rt.block_on(async {
         // `start_server` returned once `/readyz` answered.
         let mut warm = Conn::open(&addr).await.unwrap();
-        for i in 0..2000 {
+        // What the mix is answered, so that a run whose requests are all
+        // denied early (a misconfiguration) shows as such.
+        let mut mix = Vec::new();
+        for i in 0..4 {
+            assert!(warm.decide(&requests, i).await.unwrap(), "warm-up request failed");
+            mix.push(warm.answered());
+        }
+        println!("mix: {}", mix.join(", "));
+        for i in 4..2000 {
             assert!(warm.decide(&requests, i).await.unwrap(), "warm-up request failed");
         }
         drop(warm);

@@ -27,9 +27,24 @@ pub fn start_server(dir: &std::path::Path, files: &[(&str, String)]) -> (Child, 
     } else {
         ""
     };
+    // `BENCH_BUDGETS=on` sets money budgets: they need a pricing table
+    // (without one every decision they apply to is denied).
+    let pricing = if std::env::var("BENCH_BUDGETS").as_deref() == Ok("on") {
+        let mut p =
+            "pricing:\n  models:\n    claude-sonnet-4: {input: $3, output: $15, cached: $0.30}\n"
+                .to_owned();
+        // `BENCH_RESERVATION_TIMEOUT=1s`: reservations of allowed calls
+        // (whose usage the bench never reports) go back after that long.
+        if let Ok(t) = std::env::var("BENCH_RESERVATION_TIMEOUT") {
+            p.push_str(&format!("budgets:\n  reservation_timeout: {t}\n"));
+        }
+        p
+    } else {
+        String::new()
+    };
     std::fs::write(
         dir.join("palisade.yaml"),
-        format!("policy: policies\nmasking:\n  max_body_bytes: 16777216\n{audit}"),
+        format!("policy: policies\nmasking:\n  max_body_bytes: 16777216\n{audit}{pricing}"),
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))

@@ -232,10 +232,6 @@ impl Books {
         self.tallies.get(project)?.get(meter)
     }
 
-    fn tally_mut(&mut self, project: &str, meter: &str) -> Option<&mut Tally> {
-        self.tallies.get_mut(project)?.get_mut(meter)
-    }
-
     /// The tally of `meter`, made (at `fresh`) if there is none (`None`
     /// never happens: the entry was just made).
     fn tally_or(&mut self, project: &str, meter: &str, fresh: Tally) -> Option<&mut Tally> {
@@ -330,28 +326,26 @@ impl<S: State> Ledger<S> {
         expires: i64,
         now: i64,
     ) -> Result<std::result::Result<bool, Box<Exceeded>>> {
-        // A meter read from the state may be forgotten by a sweep before
-        // the lock is taken: read it again, once; a meter still missing
-        // denies (never judged as 0 spent).
-        for attempt in 0..2 {
-            self.load(project, meters, now).await?;
-            let mut books = self.books.lock().map_err(|_| poisoned())?;
-            if meters
-                .iter()
-                .any(|m| m.denies() && books.tally(project, &m.key).is_none())
+        // Most decisions find their meters in memory: one lock, no await.
+        // A meter not there yet is read from the state, then the check is
+        // made again; one still missing (forgotten by a sweep meanwhile)
+        // denies: a meter is never judged as 0 spent.
+        for attempt in 0..3 {
             {
-                if attempt == 0 {
-                    continue;
+                let mut books = self.books.lock().map_err(|_| poisoned())?;
+                if let Some(done) = self.reserve_in(
+                    &mut books, project, agent, decision, meters, tokens, cost, expires, now,
+                ) {
+                    return Ok(done);
                 }
-                return Err(Error::Engine(
-                    "a budget meter was forgotten while it was read".into(),
-                ));
             }
-            return Ok(self.reserve_in(
-                &mut books, project, agent, decision, meters, tokens, cost, expires, now,
-            ));
+            if attempt < 2 {
+                self.load(project, meters, now).await?;
+            }
         }
-        Err(Error::Engine("a budget meter could not be read".into()))
+        Err(Error::Engine(
+            "a budget meter was forgotten while it was read".into(),
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -366,21 +360,23 @@ impl<S: State> Ledger<S> {
         cost: i64,
         expires: i64,
         now: i64,
-    ) -> std::result::Result<bool, Box<Exceeded>> {
+    ) -> Option<std::result::Result<bool, Box<Exceeded>>> {
+        let metered = match books.tallies.get_mut(project) {
+            Some(m) => m,
+            None if meters.iter().any(Meter::denies) => return None,
+            None => return Some(Ok(false)),
+        };
         let mut parts = Vec::new();
         for m in meters.iter().filter(|m| m.denies()) {
-            let Some(t) = books.tally_mut(project, &m.key) else {
-                continue;
-            };
+            let t = metered.get_mut(&m.key)?;
             t.used_at = now;
-            let t = *t;
             let want = amount(m.unit, tokens, cost).max(0);
             let limit = m.limit.unwrap_or(i64::MAX);
             let needed = want.max(1);
             // In i128: spend and reservations near i64::MAX never wrap.
             let total = i128::from(t.spent) + i128::from(t.reserved) + i128::from(needed);
             if total > i128::from(limit) {
-                return Err(Box::new(Exceeded {
+                return Some(Err(Box::new(Exceeded {
                     meter: m.clone(),
                     figures: Figures {
                         spent: t.spent,
@@ -388,31 +384,38 @@ impl<S: State> Ledger<S> {
                     },
                     needed,
                     exhausted: t.spent >= limit,
-                }));
+                })));
             }
             if want > 0 {
                 parts.push((m.key.clone(), want));
             }
         }
         if parts.is_empty() {
-            return Ok(false);
+            return Some(Ok(false));
         }
         let held = books.held.get(project).copied().unwrap_or(0);
         if held >= self.max_reservations {
             // Not a budget's verdict: the caller denies as unavailable.
-            return Err(Box::new(Exceeded {
+            return Some(Err(Box::new(Exceeded {
                 meter: full_meter(project, self.max_reservations),
                 figures: Figures::default(),
                 needed: 1,
                 exhausted: false,
-            }));
+            })));
         }
-        for (key, want) in &parts {
-            if let Some(t) = books.tally_mut(project, key) {
-                t.reserved = t.reserved.saturating_add(*want);
+        if let Some(metered) = books.tallies.get_mut(project) {
+            for (key, want) in &parts {
+                if let Some(t) = metered.get_mut(key) {
+                    t.reserved = t.reserved.saturating_add(*want);
+                }
             }
         }
-        *books.held.entry(project.to_owned()).or_default() += 1;
+        match books.held.get_mut(project) {
+            Some(n) => *n += 1,
+            None => {
+                books.held.insert(project.to_owned(), 1);
+            }
+        }
         let old = books.reservations.insert(
             decision.to_owned(),
             Reservation {
@@ -427,7 +430,7 @@ impl<S: State> Ledger<S> {
             // reservation is given back rather than leaked.
             give_back(books, old);
         }
-        Ok(true)
+        Some(Ok(true))
     }
 
     /// Gives back the reservation of `decision`, if it has one.
@@ -654,8 +657,11 @@ fn give_back(books: &mut Books, r: Reservation) {
     if let Some(n) = books.held.get_mut(&r.project) {
         *n = n.saturating_sub(1);
     }
+    let Some(metered) = books.tallies.get_mut(&r.project) else {
+        return;
+    };
     for (key, want) in r.parts {
-        if let Some(t) = books.tally_mut(&r.project, &key) {
+        if let Some(t) = metered.get_mut(&key) {
             t.reserved = t.reserved.saturating_sub(want).max(0);
         }
     }
