@@ -246,7 +246,7 @@ async fn sweep(gate: Arc<crate::oversight::ServerGate>, live: Arc<Live>, state: 
         // Reservations past their deadline are given back; meters and
         // limiters unused for an hour are forgotten (read again if used).
         gate.budgets.ledger.sweep(now, IDLE_US);
-        gate.budgets.rates.sweep(now, IDLE_US);
+        gate.budgets.forget_idle_limiters(now, IDLE_US);
         for project in snapshot.projects.keys() {
             match gate.approvals.expire_due(project, now).await {
                 Ok(expired) => {

@@ -140,7 +140,7 @@ pub(super) struct Metered {
 /// The rate limits of `request` of `agent` at `now`: the agent's, then
 /// the project's. Over one, the `throttled` decision (and its alert, once
 /// per episode); `None` when it is admitted.
-pub(super) fn throttle(
+pub(super) async fn throttle(
     state: &Arc<AppState>,
     project: &Project,
     agent: &Agent,
@@ -155,7 +155,7 @@ pub(super) fn throttle(
         ("project", "", plan.project_rate.as_ref()),
     ] {
         let Some(limit) = limit else { continue };
-        let Err(t) = budgets.rates.check(&request.project, who, limit, now) else {
+        let Err(t) = budgets.throttle(&request.project, who, limit, now).await else {
             continue;
         };
         let retry_after = t.retry_after_ms.div_ceil(1000);

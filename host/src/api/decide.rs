@@ -446,7 +446,7 @@ async fn admit(
     // Rate limits next (see `api::budgets::throttle`): a request over its
     // rate is throttled before anything else is counted for it.
     let mut throttled = match held {
-        None => super::budgets::throttle(state, project, agent, request, now),
+        None => super::budgets::throttle(state, project, agent, request, now).await,
         Some(_) => None,
     };
     let held = held.or_else(|| throttled.as_mut().and_then(|t| t.stopped.take()));

@@ -1,7 +1,8 @@
 //! Budgets and rate limits (seed 000 chapter 5, seed 002's cost controls):
 //! what a decision reserves and what usage spends against each limit
 //! ([`ledger`]), the calendar periods limits count in ([`period`]), the
-//! price of usage ([`pricing`]), and requests per minute ([`rate`]).
+//! price of usage ([`pricing`]); requests per minute are admitted by the
+//! store's [`crate::store::Limiter`] ([`Budgets::throttle`]).
 //!
 //! [`meters`] turns a project's budget plan and an agent's `budget` into
 //! the meters a decision or a usage report touches; [`Budgets`] holds the
@@ -10,14 +11,13 @@
 pub mod ledger;
 pub mod period;
 pub mod pricing;
-pub mod rate;
 
+pub use crate::store::limiter::Throttled;
 pub use ledger::{
     Charged, Crossing, Exceeded, Figures, Ledger, Meter, OnExceed, Scope, Span, Unit,
 };
 pub use period::Calendar;
 pub use pricing::{Price, Priced, Pricing, Tokens};
-pub use rate::{Rates, Throttled};
 
 use crate::policy::budget_plan::BudgetPlan;
 use crate::policy::model::{Budget, OnBudgetExceeded};
@@ -64,8 +64,8 @@ impl BudgetSettings {
 pub struct Budgets<S> {
     /// Spend and reservations.
     pub ledger: Ledger<S>,
-    /// Requests per minute.
-    pub rates: Rates,
+    /// The store, whose [`crate::store::Limiter`] admits requests.
+    state: Arc<S>,
     /// The price of usage.
     pub pricing: Pricing,
     /// Reservation settings.
@@ -85,8 +85,8 @@ impl<S: crate::store::State> Budgets<S> {
     /// Budgets kept in `state`.
     pub fn new(state: Arc<S>, pricing: Pricing, settings: BudgetSettings) -> Self {
         Self {
-            ledger: Ledger::new(state, settings.max_reservations),
-            rates: Rates::new(),
+            ledger: Ledger::new(state.clone(), settings.max_reservations),
+            state,
             pricing,
             settings,
             calendars: Default::default(),
@@ -107,6 +107,41 @@ impl<S: crate::store::State> Budgets<S> {
         }
         Ok(c)
     }
+}
+
+impl<S: crate::store::State + crate::store::Limiter> Budgets<S> {
+    /// Admits one request of `who` (an agent's name, `""` for the
+    /// project's own limit) of `project` under `limit`, or says when to
+    /// retry.
+    pub async fn throttle(
+        &self,
+        project: &str,
+        who: &str,
+        limit: &crate::policy::model::RateLimits,
+        now: i64,
+    ) -> Result<(), Throttled> {
+        let quota = crate::store::Quota {
+            per_minute: limit.max_requests_per_minute,
+            burst: burst_of(limit),
+        };
+        self.state.admit(project, who, quota, now).await
+    }
+
+    /// Forgets rate limiters unused for `idle_us`.
+    pub fn forget_idle_limiters(&self, now: i64, idle_us: i64) {
+        self.state.forget_idle(now, idle_us);
+    }
+}
+
+/// The burst a limit allows: its own, else a whole minute's
+/// (`governor`'s `Quota::per_minute`: up to `n` at once, refilled at `n`
+/// a minute). Sustained, an agent gets `max_requests_per_minute`; after a
+/// quiet minute up to `burst` may come at once, so a minute can see up to
+/// `burst` more than the rate.
+pub fn burst_of(r: &crate::policy::model::RateLimits) -> u32 {
+    r.burst
+        .unwrap_or(r.max_requests_per_minute)
+        .clamp(1, r.max_requests_per_minute.max(1))
 }
 
 /// The counter of `agent`'s sessions started on `day` (kind `budget`).

@@ -242,3 +242,15 @@ async fn each_threshold_is_crossed_by_exactly_one_report() {
     raised.limit = Some(2000);
     assert!(l.first_alert("p", &raised, 50).await.unwrap());
 }
+
+#[test]
+fn the_default_burst_is_a_whole_minute() {
+    let limit = |per_minute: u32, burst: Option<u32>| crate::policy::model::RateLimits {
+        max_requests_per_minute: per_minute,
+        burst,
+        ..Default::default()
+    };
+    assert_eq!(burst_of(&limit(30, None)), 30);
+    assert_eq!(burst_of(&limit(30, Some(3))), 3);
+    assert_eq!(burst_of(&limit(30, Some(50))), 30);
+}

@@ -12,6 +12,9 @@
 //!   notification outbox): versioned values and counters under a [`Key`]
 //!   (project, kind, key), with conditional writes in transactions
 //!   ([`State::transact`]). Async.
+//! * [`Limiter`] ([`limiter`]): rate limits (GCRA) by project and key;
+//!   the embedded store's is in memory ([`LocalLimiter`]), exact because
+//!   one server owns its data directory.
 //! * [`sqlite`]: the embedded implementation of both, [`SqliteStore`]
 //!   (`audit.db`) and [`SqliteState`] (`state.db`) in the data directory.
 //! * [`FaultyStore`] ([`faulty`]): a wrapper that fails on demand, for
@@ -24,11 +27,13 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod faulty;
+pub mod limiter;
 pub mod records;
 pub mod sqlite;
 pub mod state;
 
 pub use faulty::{Faults, FaultyStore};
+pub use limiter::{Limiter, LocalLimiter, Quota, Throttled};
 pub use records::{
     AuditStore, CHECKPOINT_KEY, ChainHead, Checkpoint, Cursor, EXPORTED_KEY, ExportMark, Filter,
     MAX_PAGE, StoredRow, TrailHead, trail_key, trail_name,

@@ -82,6 +82,9 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 pub struct SqliteState {
     jobs: mpsc::Sender<Job>,
     path: PathBuf,
+    /// Rate limits, in memory: this server is the only one on its data
+    /// directory (see [`crate::store::limiter`]).
+    limiter: crate::store::LocalLimiter,
 }
 
 impl SqliteState {
@@ -120,7 +123,11 @@ impl SqliteState {
             .map_err(|e| Error::Store {
                 message: format!("cannot start the state thread: {e}"),
             })?;
-        Ok(Self { jobs, path })
+        Ok(Self {
+            jobs,
+            path,
+            limiter: crate::store::LocalLimiter::new(),
+        })
     }
 
     /// The database file.
@@ -308,4 +315,21 @@ fn transact(conn: &mut Connection, ops: &[Op]) -> rusqlite::Result<Transacted> {
     }
     tx.commit()?;
     Ok(Ok(applied))
+}
+
+impl crate::store::Limiter for SqliteState {
+    fn admit(
+        &self,
+        project: &str,
+        key: &str,
+        quota: crate::store::Quota,
+        now: i64,
+    ) -> impl std::future::Future<Output = std::result::Result<(), crate::store::Throttled>> + Send
+    {
+        self.limiter.admit(project, key, quota, now)
+    }
+
+    fn forget_idle(&self, now: i64, idle_us: i64) {
+        self.limiter.forget_idle(now, idle_us);
+    }
 }
