@@ -174,16 +174,18 @@ pub(super) async fn throttle(
             ]);
             spawn_alert(
                 state,
-                &request.project,
-                &agent.name,
-                AlertKind::RateLimit,
-                limit.alert_channel.clone(),
-                format!(
-                    "{whose} is over its rate limit of {} requests per minute",
-                    limit.max_requests_per_minute
-                ),
-                details,
-                now,
+                Outside {
+                    project: request.project.clone(),
+                    agent: agent.name.clone(),
+                    kind: AlertKind::RateLimit,
+                    channel: limit.alert_channel.clone(),
+                    title: format!(
+                        "{whose} is over its rate limit of {} requests per minute",
+                        limit.max_requests_per_minute
+                    ),
+                    details,
+                    at: now,
+                },
             );
         }
         return Some(Metered {
@@ -281,16 +283,16 @@ pub(super) async fn meter(
     );
     let reserved = budgets
         .ledger
-        .reserve(
-            &request.project,
-            &request.agent,
-            &request.request_id,
-            &meters,
-            estimate.tokens,
+        .reserve(budget::Ask {
+            project: &request.project,
+            agent: &request.agent,
+            decision: &request.request_id,
+            meters: &meters,
+            tokens: estimate.tokens,
             cost,
             expires,
             now,
-        )
+        })
         .await;
     match reserved {
         Ok(Ok(reserved)) => Metered {
@@ -459,13 +461,15 @@ pub(super) async fn crossed(
     }
     let raised = raise(
         state,
-        project,
-        agent,
-        AlertKind::Budget,
-        m.channel.clone(),
-        title,
-        details,
-        now,
+        Outside {
+            project: project.to_owned(),
+            agent: agent.to_owned(),
+            kind: AlertKind::Budget,
+            channel: m.channel.clone(),
+            title,
+            details,
+            at: now,
+        },
     )
     .await;
     if !raised {
@@ -482,58 +486,47 @@ pub(super) async fn crossed(
     }
 }
 
-/// Raises an alert outside the rules off the decision path.
-#[allow(clippy::too_many_arguments)]
-fn spawn_alert(
-    state: &Arc<AppState>,
-    project: &str,
-    agent: &str,
+/// An alert no rule raises (a budget's, a rate limit's), to raise.
+struct Outside {
+    project: String,
+    agent: String,
     kind: AlertKind,
     channel: Option<String>,
     title: String,
     details: BTreeMap<String, String>,
     at: i64,
-) {
+}
+
+/// Raises `alert` off the decision path.
+fn spawn_alert(state: &Arc<AppState>, alert: Outside) {
     let state = state.clone();
-    let (project, agent) = (project.to_owned(), agent.to_owned());
     tokio::spawn(async move {
-        raise(&state, &project, &agent, kind, channel, title, details, at).await;
+        raise(&state, alert).await;
     });
 }
 
-/// Stores, sends and records an alert outside the rules; whether it was
-/// raised.
-#[allow(clippy::too_many_arguments)]
-async fn raise(
-    state: &AppState,
-    project: &str,
-    agent: &str,
-    kind: AlertKind,
-    channel: Option<String>,
-    title: String,
-    details: BTreeMap<String, String>,
-    at: i64,
-) -> bool {
+/// Stores, sends and records `alert`; whether it was raised.
+async fn raise(state: &AppState, alert: Outside) -> bool {
     let Some(gate) = state.gate() else {
         return false;
     };
     let raised = Raised {
-        project,
-        agent,
-        kind,
+        project: &alert.project,
+        agent: &alert.agent,
+        kind: alert.kind,
         rule: None,
-        channel: channel.as_deref(),
-        title,
-        details,
-        at,
+        channel: alert.channel.as_deref(),
+        title: alert.title,
+        details: alert.details,
+        at: alert.at,
     };
     match gate.alerts.raise_now(&gate.outbox, raised).await {
-        Ok(alert) => {
-            super::alerts::record(state, &alert).await;
+        Ok(a) => {
+            super::alerts::record(state, &a).await;
             true
         }
         Err(e) => {
-            tracing::error!(project, error = %e, "an alert could not be raised");
+            tracing::error!(project = %alert.project, error = %e, "an alert could not be raised");
             false
         }
     }

@@ -145,6 +145,27 @@ pub struct Crossing {
     pub figures: Figures,
 }
 
+/// What a decision asks [`Ledger::reserve`] for.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    /// The project.
+    pub project: &'a str,
+    /// The agent.
+    pub agent: &'a str,
+    /// The decision's id (the reservation's).
+    pub decision: &'a str,
+    /// Its meters.
+    pub meters: &'a [Meter],
+    /// The tokens to reserve.
+    pub tokens: i64,
+    /// The money to reserve (micro-dollars).
+    pub cost: i64,
+    /// When the reservation goes back by itself (Unix microseconds).
+    pub expires: i64,
+    /// Now (Unix microseconds).
+    pub now: i64,
+}
+
 /// What [`Ledger::charge`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Charged {
@@ -314,18 +335,7 @@ impl<S: State> Ledger<S> {
     /// meter it does not fit. Meters that only alert are not reserved on.
     /// A project holds at most `max_reservations` at once: past that, the
     /// call does not fit the pseudo-meter [`FULL`].
-    #[allow(clippy::too_many_arguments)]
-    pub async fn reserve(
-        &self,
-        project: &str,
-        agent: &str,
-        decision: &str,
-        meters: &[Meter],
-        tokens: i64,
-        cost: i64,
-        expires: i64,
-        now: i64,
-    ) -> Result<std::result::Result<bool, Box<Exceeded>>> {
+    pub async fn reserve(&self, ask: Ask<'_>) -> Result<std::result::Result<bool, Box<Exceeded>>> {
         // Most decisions find their meters in memory: one lock, no await.
         // A meter not there yet is read from the state, then the check is
         // made again; one still missing (forgotten by a sweep meanwhile)
@@ -333,14 +343,12 @@ impl<S: State> Ledger<S> {
         for attempt in 0..3 {
             {
                 let mut books = self.books.lock().map_err(|_| poisoned())?;
-                if let Some(done) = self.reserve_in(
-                    &mut books, project, agent, decision, meters, tokens, cost, expires, now,
-                ) {
+                if let Some(done) = self.reserve_in(&mut books, &ask) {
                     return Ok(done);
                 }
             }
             if attempt < 2 {
-                self.load(project, meters, now).await?;
+                self.load(ask.project, ask.meters, ask.now).await?;
             }
         }
         Err(Error::Engine(
@@ -348,19 +356,21 @@ impl<S: State> Ledger<S> {
         ))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn reserve_in(
         &self,
         books: &mut Books,
-        project: &str,
-        agent: &str,
-        decision: &str,
-        meters: &[Meter],
-        tokens: i64,
-        cost: i64,
-        expires: i64,
-        now: i64,
+        ask: &Ask<'_>,
     ) -> Option<std::result::Result<bool, Box<Exceeded>>> {
+        let Ask {
+            project,
+            agent,
+            decision,
+            meters,
+            tokens,
+            cost,
+            expires,
+            now,
+        } = *ask;
         let metered = match books.tallies.get_mut(project) {
             Some(m) => m,
             None if meters.iter().any(Meter::denies) => return None,

@@ -14,7 +14,7 @@ pub mod pricing;
 
 pub use crate::store::limiter::Throttled;
 pub use ledger::{
-    Charged, Crossing, Exceeded, Figures, Ledger, Meter, OnExceed, Scope, Span, Unit,
+    Ask, Charged, Crossing, Exceeded, Figures, Ledger, Meter, OnExceed, Scope, Span, Unit,
 };
 pub use period::Calendar;
 pub use pricing::{Price, Priced, Pricing, Tokens};

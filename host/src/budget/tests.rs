@@ -26,6 +26,19 @@ fn cal() -> Calendar {
     Calendar::at(NOW, &jiff::tz::TimeZone::UTC).unwrap()
 }
 
+fn ask<'a>(decision: &'a str, meters: &'a [Meter], tokens: i64) -> Ask<'a> {
+    Ask {
+        project: "p",
+        agent: "a",
+        decision,
+        meters,
+        tokens,
+        cost: 0,
+        expires: NOW + 1,
+        now: NOW,
+    }
+}
+
 fn ledger(dir: &std::path::Path) -> Arc<Ledger<SqliteState>> {
     Arc::new(Ledger::new(Arc::new(SqliteState::open(dir).unwrap()), 1000))
 }
@@ -85,7 +98,7 @@ async fn concurrent_reservations_never_overshoot_the_limit() {
     for i in 0..64 {
         let (l, m) = (l.clone(), m.clone());
         tasks.push(tokio::spawn(async move {
-            l.reserve("p", "a", &format!("d{i}"), &m, 100, 0, NOW + 1, NOW)
+            l.reserve(ask(&format!("d{i}"), &m, 100))
                 .await
                 .unwrap()
                 .is_ok_and(|reserved| reserved)
@@ -115,10 +128,7 @@ async fn a_report_counts_once_and_settles_its_reservation() {
         &cal(),
         Which::Limited,
     ));
-    l.reserve("p", "a", "d1", &m, 300, 0, NOW + 1, NOW)
-        .await
-        .unwrap()
-        .unwrap();
+    l.reserve(ask("d1", &m, 300)).await.unwrap().unwrap();
     // Another agent cannot settle it.
     let c = l
         .charge("p", "b", "b/u0", "{}".into(), &m, 10, 0, Some("d1"), NOW)
@@ -161,11 +171,7 @@ async fn a_report_counts_once_and_settles_its_reservation() {
     l.charge("p", "a", "a/u2", "{}".into(), &m, 740, 0, None, NOW)
         .await
         .unwrap();
-    let e = l
-        .reserve("p", "a", "d2", &m, 0, 0, NOW + 1, NOW)
-        .await
-        .unwrap()
-        .unwrap_err();
+    let e = l.reserve(ask("d2", &m, 0)).await.unwrap().unwrap_err();
     assert!(e.exhausted);
     assert_eq!(e.figures.spent, 1000);
 }
