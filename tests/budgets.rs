@@ -654,3 +654,24 @@ async fn a_calls_result_is_recorded_masked_beside_its_decision_once() {
         "{trail}"
     );
 }
+
+/// A session whose first request is refused (throttled here) is made
+/// uncounted, and counted against the day when it first gets through: a
+/// throttled request is no way around `max_sessions_per_day`.
+#[tokio::test]
+async fn a_throttled_first_request_does_not_slip_a_session_past_the_days_limit() {
+    let cfg = config(
+        "budget:\n  max_sessions_per_day: 1\nrate_limits:\n  max_requests_per_minute: 60\n  burst: 1\n  on_exceed: throttle\n",
+    );
+    let s = cfg.start().await;
+    assert_eq!(decide(&s, "tok-bot", "s-1", 0).await["decision"], "allow");
+    let d = decide(&s, "tok-bot", "s-2", 0).await;
+    assert_eq!(d["decision"], "throttled", "{d}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let d = decide(&s, "tok-bot", "s-2", 0).await;
+    assert_eq!(
+        (d["decision"].clone(), d["code"].clone()),
+        (json!("deny"), json!("budget_exceeded")),
+        "{d}"
+    );
+}

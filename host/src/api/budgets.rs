@@ -444,6 +444,7 @@ pub(super) async fn crossed(
         )
     };
     // The control first, then the word about it.
+    let mut paused = true;
     if pause {
         let reason = format!("budget_exceeded: {title}");
         if let Err(e) = super::containment::take(
@@ -457,6 +458,7 @@ pub(super) async fn crossed(
         .await
         {
             tracing::error!(project, error = ?e, "a project over its budget could not be paused");
+            paused = false;
         }
     }
     let raised = raise(
@@ -472,9 +474,9 @@ pub(super) async fn crossed(
         },
     )
     .await;
-    if !raised {
-        // Not raised: the next report that finds the threshold reached
-        // raises it (and pauses again, if it must).
+    if !raised || !paused {
+        // Not raised, or not paused: the next report that finds the
+        // threshold reached raises it and pauses (again).
         if let Err(e) = gate
             .budgets
             .ledger

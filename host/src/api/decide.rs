@@ -285,6 +285,13 @@ async fn decide_and_record(
             metered.stopped.take()
         }
     };
+    // The reservation goes back unless the answer is `allow` and recorded:
+    // also when this decision is abandoned part-way (its future dropped).
+    let mut reservation = metered.reserved.then(|| Reservation {
+        state: state.clone(),
+        id: request.request_id.clone(),
+        keep: false,
+    });
     let (mut decision, stopped) = match denial {
         Some(denial) => (denial, true),
         None => {
@@ -327,10 +334,6 @@ async fn decide_and_record(
     };
     if let (Some(gate), Some(ticket)) = (state.gate(), &ticket) {
         gate.sessions.count(ticket, decision.outcome);
-        // Only an allowed call keeps its reservation.
-        if metered.reserved && decision.outcome != Outcome::Allow {
-            gate.budgets.ledger.release(&request.request_id);
-        }
     }
     // Alerts are evaluated off the path: the decision is only queued, with
     // its resource as the audit record keeps it (masked, or withheld when
@@ -361,19 +364,15 @@ async fn decide_and_record(
         if let Some(gate) = alerting {
             gate.alerts.observe(alert(&entry, entry.resource.clone()));
         }
-        let decision_id = entry.decision_id.clone();
-        if let Err(e) = audit.append(entry).await {
-            // No answer leaves, so the call is not made: its reservation
-            // goes back.
-            if let (Some(gate), true) = (state.gate(), metered.reserved) {
-                gate.budgets.ledger.release(&decision_id);
-            }
-            return Err(ApiError::new(
+        // No answer leaves if it is not recorded, so the call is not
+        // made: its reservation goes back (the guard is dropped unkept).
+        audit.append(entry).await.map_err(|e| {
+            ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "audit_unavailable",
                 format!("the decision could not be recorded, so it is not given: {e}"),
-            ));
-        }
+            )
+        })?;
     } else if let Some(gate) = alerting {
         gate.alerts.observe(crate::oversight::Event {
             project: request.project,
@@ -403,7 +402,29 @@ async fn decide_and_record(
         Gated::Used(approval) => super::approvals::record(&state, approval).await,
         _ => {}
     }
+    if let Some(r) = &mut reservation {
+        r.keep = decision.outcome == Outcome::Allow;
+    }
     Ok((decision, gated, metered))
+}
+
+/// A decision's budget reservation, given back when dropped unless kept
+/// (its answer is `allow` and recorded): a decision denied, abandoned
+/// part-way or failed does not hold budget until the reservation's timeout.
+struct Reservation {
+    state: Arc<AppState>,
+    id: String,
+    keep: bool,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.keep
+            && let Some(gate) = self.state.gate()
+        {
+            gate.budgets.ledger.release(&self.id);
+        }
+    }
 }
 
 /// Whether `request` may be decided at all: a hold on its project, agent
@@ -452,13 +473,7 @@ async fn admit(
     let held = held.or_else(|| throttled.as_mut().and_then(|t| t.stopped.take()));
     let metered = throttled.unwrap_or_default();
     let limits = project.policy.session_limits(agent);
-    // A new session is counted against the day's only when nothing has
-    // refused its first request already.
-    let per_day = agent
-        .budget
-        .as_ref()
-        .and_then(|b| b.max_sessions_per_day)
-        .filter(|_| held.is_none());
+    let per_day = agent.budget.as_ref().and_then(|b| b.max_sessions_per_day);
     let day_key = match per_day {
         Some(_) => match gate.budgets.calendar(&project.policy.budgets, now) {
             Ok(c) => Some(crate::budget::sessions_key(&request.agent, &c.day)),
@@ -472,17 +487,34 @@ async fn admit(
     let daily = per_day
         .zip(day_key.as_deref())
         .map(|(limit, key)| crate::oversight::Daily { key, limit });
-    let observed = gate
-        .sessions
-        .observe(
-            &request.project,
-            &request.agent,
-            &request.session,
-            limits,
-            daily,
-            now,
-        )
-        .await;
+    // A refused request makes its session uncounted; its first request
+    // that is not refused counts it (see `Sessions::observe_refused`).
+    let observed = match held {
+        Some(_) => {
+            gate.sessions
+                .observe_refused(
+                    &request.project,
+                    &request.agent,
+                    &request.session,
+                    limits,
+                    daily,
+                    now,
+                )
+                .await
+        }
+        None => {
+            gate.sessions
+                .observe(
+                    &request.project,
+                    &request.agent,
+                    &request.session,
+                    limits,
+                    daily,
+                    now,
+                )
+                .await
+        }
+    };
     match observed {
         Ok((ticket, ended)) => {
             let over = ended.map(|e| {

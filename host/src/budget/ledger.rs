@@ -206,6 +206,10 @@ struct Books {
     held: HashMap<String, usize>,
     /// Thresholds known to have alerted ([`marker`]).
     alerted: std::collections::HashSet<String>,
+    /// Bumped by every [`Ledger::forget_alert`]: a threshold found taken
+    /// in the state is remembered only if nothing was forgotten meanwhile
+    /// (the marker it found may be the one forgotten).
+    forgets: u64,
 }
 
 /// Thresholds remembered as alerted, at most (then forgotten: the state
@@ -559,15 +563,13 @@ impl<S: State> Ledger<S> {
     /// has alerted is answered from memory, without the store.
     pub async fn first_alert(&self, project: &str, meter: &Meter, percent: u8) -> Result<bool> {
         let id = marker(project, meter, percent);
-        if self
-            .books
-            .lock()
-            .map_err(|_| poisoned())?
-            .alerted
-            .contains(&id)
-        {
-            return Ok(false);
-        }
+        let forgets = {
+            let books = self.books.lock().map_err(|_| poisoned())?;
+            if books.alerted.contains(&id) {
+                return Ok(false);
+            }
+            books.forgets
+        };
         let key = Key::new(project, ALERTED_KIND, marker_key(meter, percent));
         let first = self.state.put(key, "", Expect::Absent).await?.is_ok();
         let mut books = self.books.lock().map_err(|_| poisoned())?;
@@ -575,7 +577,9 @@ impl<S: State> Ledger<S> {
             // The state decides anyway; memory only spares it the writes.
             books.alerted.clear();
         }
-        books.alerted.insert(id);
+        if first || books.forgets == forgets {
+            books.alerted.insert(id);
+        }
         Ok(first)
     }
 
@@ -592,6 +596,7 @@ impl<S: State> Ledger<S> {
             .map_err(|c| Error::Engine(format!("an alert marker could not be removed ({c:?})")))?;
         if let Ok(mut books) = self.books.lock() {
             books.alerted.remove(&marker(project, meter, percent));
+            books.forgets += 1;
         }
         Ok(())
     }

@@ -81,6 +81,11 @@ pub struct Session {
     /// Why it is over, once it is (for good).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended: Option<Ended>,
+    /// Made by a refused request while its agent has a daily session
+    /// limit: not counted against the day yet (its first request that is
+    /// not refused counts it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uncounted: bool,
     /// Bumped at every change here, so that a flush knows whether what it
     /// wrote is still the latest.
     #[serde(skip)]
@@ -200,6 +205,39 @@ impl<S: State> Sessions<S> {
         daily: Option<Daily<'_>>,
         now: i64,
     ) -> Result<(Ticket, Option<Ended>)> {
+        self.observe_or_not(project, agent, id, limits, daily, false, now)
+            .await
+    }
+
+    /// [`Sessions::observe`] for a request already refused (a hold, a rate
+    /// limit): a new session is made but not counted against `daily`
+    /// (marked `uncounted`), so that its first request that is not refused
+    /// counts it; a refused request never spends, nor skips, a day's
+    /// session.
+    pub async fn observe_refused(
+        &self,
+        project: &str,
+        agent: &str,
+        id: &str,
+        limits: SessionLimits,
+        daily: Option<Daily<'_>>,
+        now: i64,
+    ) -> Result<(Ticket, Option<Ended>)> {
+        self.observe_or_not(project, agent, id, limits, daily, true, now)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn observe_or_not(
+        &self,
+        project: &str,
+        agent: &str,
+        id: &str,
+        limits: SessionLimits,
+        daily: Option<Daily<'_>>,
+        refused_request: bool,
+        now: i64,
+    ) -> Result<(Ticket, Option<Ended>)> {
         let key = (project.to_owned(), agent.to_owned(), id.to_owned());
         let entry = match self.live.get(&key) {
             Some(e) => e,
@@ -207,7 +245,8 @@ impl<S: State> Sessions<S> {
                 let stored = self.read(project, agent, id).await?;
                 let mut counted = None;
                 let mut refused = None;
-                if let (None, Some(d)) = (&stored, daily) {
+                let uncounted = stored.is_none() && daily.is_some() && refused_request;
+                if let (None, Some(d), false) = (&stored, daily, refused_request) {
                     let counter = Key::new(project, crate::budget::ledger::KIND, d.key);
                     match self
                         .state
@@ -227,6 +266,7 @@ impl<S: State> Sessions<S> {
                         last_seen: now,
                         decisions: Counts::default(),
                         ended: refused,
+                        uncounted,
                         rev: 0,
                     })))
                 };
@@ -246,6 +286,45 @@ impl<S: State> Sessions<S> {
                 inserted.into_value()
             }
         };
+        // Made uncounted by a refused request: this one is not refused
+        // (yet), so it counts the session now. Two such requests at once
+        // may both count it: the later gives its count back.
+        if let (Some(d), false) = (daily, refused_request) {
+            let pending = entry.lock().map_err(|_| poisoned())?.uncounted;
+            if pending {
+                let counter = Key::new(project, crate::budget::ledger::KIND, d.key);
+                let verdict = self
+                    .state
+                    .reserve(counter.clone(), 1, i64::from(d.limit))
+                    .await?;
+                let give_back = {
+                    let mut s = entry.lock().map_err(|_| poisoned())?;
+                    match (s.uncounted, verdict) {
+                        (true, Ok(_)) => {
+                            s.uncounted = false;
+                            false
+                        }
+                        (true, Err(_)) => {
+                            s.uncounted = false;
+                            s.ended = Some(Ended::DailySessions);
+                            false
+                        }
+                        (false, Ok(_)) => true,
+                        (false, Err(_)) => false,
+                    }
+                };
+                if give_back {
+                    let back = Op::Add {
+                        key: counter,
+                        amount: -1,
+                        limit: None,
+                    };
+                    if let Err(e) = self.state.transact(vec![back]).await {
+                        tracing::warn!(error = %e, "a session counted twice could not be given back");
+                    }
+                }
+            }
+        }
         let ended = {
             let mut s = entry.lock().map_err(|_| poisoned())?;
             if s.ended.is_none() {

@@ -234,3 +234,39 @@ async fn a_new_session_over_the_days_count_is_over_from_its_start() {
         .unwrap();
     assert_eq!(ended, Some(Ended::DailySessions));
 }
+
+#[tokio::test]
+async fn a_session_made_by_a_refused_request_is_counted_by_its_first_admitted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let daily = Some(Daily {
+        key: "sessions/agent/bot/day/2025-12-06",
+        limit: 1,
+    });
+    let l = limits(None, None);
+    // Refused (held, throttled) first requests count nothing.
+    for id in ["s-1", "s-2"] {
+        let (_, ended) = s
+            .observe_refused("p", "bot", id, l, daily, T0)
+            .await
+            .unwrap();
+        assert_eq!(ended, None);
+    }
+    // The first admitted request of each counts it: one fits the day.
+    let (_, ended) = s
+        .observe("p", "bot", "s-2", l, daily, T0 + S)
+        .await
+        .unwrap();
+    assert_eq!(ended, None);
+    let (_, ended) = s
+        .observe("p", "bot", "s-1", l, daily, T0 + S)
+        .await
+        .unwrap();
+    assert_eq!(ended, Some(Ended::DailySessions));
+    // Counted once: s-2 goes on.
+    let (_, ended) = s
+        .observe("p", "bot", "s-2", l, daily, T0 + 2 * S)
+        .await
+        .unwrap();
+    assert_eq!(ended, None);
+}
