@@ -1,5 +1,6 @@
 //! Units the policy files and the server configuration use: durations
-//! (`60m`), money (`$500`), percentages (`80%`).
+//! (`60m`), money (`$500`), percentages (`80%`); and times as they are
+//! answered ([`rfc3339`]) and counted ([`micros`]).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
@@ -14,6 +15,19 @@ pub struct Money(pub u64);
 /// A percentage written as `80%`, from 0 to 100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Percent(pub u8);
+
+/// A time (Unix microseconds) as RFC 3339 (`2026-12-06T17:43:05Z`), or
+/// empty if out of range.
+pub fn rfc3339(us: i64) -> String {
+    jiff::Timestamp::from_microsecond(us)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// Seconds as microseconds, saturating.
+pub fn micros(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX)
+}
 
 impl Duration {
     /// Parses `30s`, `60m`, `1h`, `7d`, `1y` or plain seconds.

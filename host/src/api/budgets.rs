@@ -4,7 +4,7 @@
 //! project; an agent sees its own).
 
 use super::{ApiError, AppState, auth};
-use crate::budget::{self, Calendar, Crossing, Exceeded, Meter, OnExceed, Unit, Which};
+use crate::budget::{self, Crossing, Exceeded, Meter, OnExceed, Unit, Which};
 use crate::decision::{Decision, Outcome};
 use crate::oversight::{Raised, Scope as HoldScope};
 use crate::policy::Agent;
@@ -119,7 +119,7 @@ fn view(m: &Meter, f: budget::Figures) -> MeterView {
             })
             .unwrap_or_default(),
         on_exceed: m.limit.map(|_| m.on_exceed),
-        resets_at: m.resets_at.map(budget::period::rfc3339),
+        resets_at: m.resets_at.map(crate::units::rfc3339),
     }
 }
 
@@ -276,11 +276,7 @@ pub(super) async fn meter(
         estimate.model.as_deref(),
         estimate.tokens.max(0).unsigned_abs(),
     );
-    let expires = now.saturating_add(
-        i64::try_from(budgets.settings.reservation_timeout.0)
-            .unwrap_or(i64::MAX / 1_000_000)
-            .saturating_mul(1_000_000),
-    );
+    let expires = now.saturating_add(crate::units::micros(budgets.settings.reservation_timeout.0));
     let reserved = budgets
         .ledger
         .reserve(budget::Ask {
@@ -315,7 +311,14 @@ pub(super) async fn meter(
             }
         }
         Ok(Err(ex)) => {
-            if ex.exhausted {
+            // Spawned only while the limit's 100% is not known to have
+            // alerted: an agent hammering a spent budget costs no task,
+            // and no store write, per denial.
+            if ex.exhausted
+                && !budgets
+                    .ledger
+                    .known_alerted(&request.project, &ex.meter, 100)
+            {
                 let state = state.clone();
                 let (project, agent) = (request.project.clone(), agent.name.clone());
                 let ex2 = ex.clone();
@@ -342,7 +345,7 @@ fn denial(ex: &Exceeded) -> String {
     let whose = whose(m);
     let when = m
         .resets_at
-        .map(|t| format!("; it resets at {}", budget::period::rfc3339(t)))
+        .map(|t| format!("; it resets at {}", crate::units::rfc3339(t)))
         .unwrap_or_else(|| "; start a new session".into());
     format!(
         "denied: {whose} is over its budget: `{}` is {}, {} spent and {} reserved, {} left, \
@@ -413,7 +416,7 @@ pub(super) async fn crossed(
         details.insert("period".into(), p.clone());
     }
     if let Some(t) = m.resets_at {
-        details.insert("resets_at".into(), budget::period::rfc3339(t));
+        details.insert("resets_at".into(), crate::units::rfc3339(t));
     }
     let pause = c.percent >= 100 && m.on_exceed == OnExceed::PauseAndAlert;
     if pause {
@@ -636,7 +639,7 @@ pub(super) async fn list(
             continue;
         };
         let plan = &project.policy.budgets;
-        let calendar = Calendar::at(now, &plan.time_zone).map_err(unavailable)?;
+        let calendar = gate.budgets.calendar(plan, now).map_err(unavailable)?;
         let agents: Vec<&Agent> = match &only {
             Some(a) => match project.policy.agents.get(a) {
                 Some(agent) => vec![agent],
@@ -716,7 +719,7 @@ pub(super) async fn list(
                 remaining: Some((i64::from(limit) - started).max(0).to_string()),
                 thresholds_crossed: Vec::new(),
                 on_exceed: Some(OnExceed::Deny),
-                resets_at: Some(budget::period::rfc3339(calendar.day_ends)),
+                resets_at: Some(crate::units::rfc3339(calendar.day_ends)),
             });
         }
         out.push(ProjectBudgets {

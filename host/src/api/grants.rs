@@ -23,11 +23,7 @@ fn now() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
 
-fn rfc3339(micros: i64) -> String {
-    jiff::Timestamp::from_microsecond(micros)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
+use crate::units::rfc3339;
 
 /// When the policy answered `approval_required`, or `deny` only because no
 /// rule allowed the request: asks the chain again with the agent's live

@@ -62,11 +62,7 @@ pub(super) struct SessionList {
     sessions: Vec<SessionView>,
 }
 
-fn rfc3339(micros: i64) -> String {
-    jiff::Timestamp::from_microsecond(micros)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
+use crate::units::rfc3339;
 
 fn unavailable(e: crate::Error) -> ApiError {
     tracing::error!(error = %e, "sessions cannot be read");

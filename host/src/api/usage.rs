@@ -10,7 +10,7 @@
 //! numbers is `409 usage_id_reused`. Every refusal counts nothing.
 
 use super::{ApiError, AppState, auth};
-use crate::budget::{self, Calendar, Charged, Tokens, Which};
+use crate::budget::{self, Charged, Tokens, Which};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -245,7 +245,7 @@ pub(super) async fn report(
     .map_err(|e| unavailable(crate::Error::Engine(format!("cannot encode a report: {e}"))))?;
     let now = jiff::Timestamp::now().as_microsecond();
     let plan = &project.policy.budgets;
-    let calendar = Calendar::at(now, &plan.time_zone).map_err(unavailable)?;
+    let calendar = gate.budgets.calendar(plan, now).map_err(unavailable)?;
     let meters = budget::meters(
         plan,
         agent.budget.as_ref(),

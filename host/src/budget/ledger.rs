@@ -212,6 +212,10 @@ struct Books {
     forgets: u64,
 }
 
+/// Meters one project keeps in memory before those with nothing reserved
+/// are forgotten.
+const MAX_TALLIES_PER_PROJECT: usize = 200_000;
+
 /// Thresholds remembered as alerted, at most (then forgotten: the state
 /// still knows).
 const MAX_ALERTED_IN_MEMORY: usize = 100_000;
@@ -265,6 +269,12 @@ impl Books {
         }
         let metered = self.tallies.get_mut(project)?;
         if !metered.contains_key(meter) {
+            // Bounded: past the cap, the meters with nothing reserved are
+            // forgotten (they are read again from the state when used), so
+            // an agent cycling session ids cannot grow this without end.
+            if metered.len() >= MAX_TALLIES_PER_PROJECT {
+                metered.retain(|_, t| t.reserved > 0);
+            }
             metered.insert(meter.to_owned(), fresh);
         }
         metered.get_mut(meter)
@@ -581,6 +591,15 @@ impl<S: State> Ledger<S> {
             books.alerted.insert(id);
         }
         Ok(first)
+    }
+
+    /// Whether this process knows threshold `percent` of `meter` has
+    /// alerted (memory only: `false` may still be answered `false` by
+    /// [`Ledger::first_alert`]).
+    pub fn known_alerted(&self, project: &str, meter: &Meter, percent: u8) -> bool {
+        self.books
+            .lock()
+            .is_ok_and(|b| b.alerted.contains(&marker(project, meter, percent)))
     }
 
     /// Undoes [`Ledger::first_alert`] for an alert that could not be

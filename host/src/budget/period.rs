@@ -54,13 +54,6 @@ impl Calendar {
     }
 }
 
-/// A time (Unix microseconds) as RFC 3339, or empty if out of range.
-pub fn rfc3339(us: i64) -> String {
-    jiff::Timestamp::from_microsecond(us)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

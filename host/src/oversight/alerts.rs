@@ -200,9 +200,7 @@ fn decode(id: &str, v: &str) -> Result<Alert> {
     })
 }
 
-fn micros(secs: u64) -> i64 {
-    i64::try_from(secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX)
-}
+use crate::units::micros;
 
 /// The id of what `agent` accessed: 128 bits of sha256 over the agent,
 /// the service and the resource.

@@ -144,9 +144,7 @@ fn poisoned() -> Error {
     Error::Engine("the session table's lock is poisoned".into())
 }
 
-fn micros(secs: u64) -> i64 {
-    i64::try_from(secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX)
-}
+use crate::units::micros;
 
 impl<S: State> Sessions<S> {
     /// Sessions kept in `state`.
