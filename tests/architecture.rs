@@ -46,6 +46,8 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["chain"],
     &["runtime", "policy", "masking", "oversight", "budget"],
+    // What a tool call of an agent's loop asks (pure mapping).
+    &["toolcall"],
     // Where state and records are kept, and how people are reached.
     &["store", "audit", "notify"],
     // Leaf value types (`decision`, `record`: the value types of a decision

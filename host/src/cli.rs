@@ -1,7 +1,9 @@
 //! The command line: `serve`, `check`, `eval`, `test`, `token`, `plugin`,
-//! `audit` (verify, replay, export, retain) and `notify test`.
+//! `audit` (verify, replay, export, retain), `notify test`, `kill`/`resume`
+//! and `hook` (Claude Code's hook, and its installation).
 
 mod audit;
+mod hook;
 mod kill;
 mod notify;
 
@@ -95,6 +97,12 @@ enum Command {
     Kill(KillArgs),
     /// Resume an agent or a project the kill switch stopped.
     Resume(ResumeArgs),
+    /// Palisade in an agent's tool loop: `hook claude-code` (Claude Code's
+    /// command hook) and `hook install claude-code`.
+    Hook {
+        #[command(subcommand)]
+        command: hook::HookCommand,
+    },
     /// Work with the audit trail (in the data directory).
     Audit {
         #[command(subcommand)]
@@ -159,6 +167,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
         Command::Notify { command } => notify(command),
         Command::Kill(args) => kill(args),
         Command::Resume(args) => resume(args),
+        Command::Hook { command } => hook::run(command),
     }
 }
 

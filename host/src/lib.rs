@@ -35,6 +35,7 @@ pub mod runtime;
 pub mod server;
 pub mod snapshot;
 pub mod store;
+pub mod toolcall;
 pub mod units;
 pub mod yaml;
 

@@ -180,37 +180,8 @@ pub(super) async fn decide(
         resource: body.resource,
         attributes: body.attributes.into_iter().collect(),
     };
-    // With the audit trail on, the decision runs in a task of its own, so
-    // that it is decided and recorded even if the client goes away before
-    // the answer (the connection's future is then dropped; this task is
-    // not): every decision asked for is in the trail, answered or not.
-    let (decision, gated, metered) = if state.audit().is_some() {
-        tokio::spawn(decide_and_record(
-            state,
-            project.clone(),
-            request,
-            (approval_id, estimate),
-            started,
-        ))
-            .await
-            .map_err(|e| {
-                tracing::error!(decision_id = %decision_id, error = %e, "deciding failed; no answer given");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the decision failed, so it is not given",
-                )
-            })??
-    } else {
-        decide_and_record(
-            state,
-            project.clone(),
-            request,
-            (approval_id, estimate),
-            started,
-        )
-        .await?
-    };
+    let (decision, gated, metered) =
+        run(&state, project, request, approval_id, estimate, started).await?;
     let approval = match gated {
         Gated::Raised { approval, .. } => Some(ApprovalRef {
             id: approval.id,
@@ -242,6 +213,49 @@ pub(super) async fn decide(
         reserved: metered.reserved && decision.outcome == Outcome::Allow,
         explain: query.explain.then_some(decision.steps),
     }))
+}
+
+/// Decides `request` as `POST /v1/decide` does (holds, rate limits,
+/// budgets, the chain, grants, approvals) and records it. With the audit
+/// trail on, the decision runs in a task of its own, so that it is decided
+/// and recorded even if the client goes away before the answer (the
+/// connection's future is then dropped; this task is not): every decision
+/// asked for is in the trail, answered or not.
+pub(super) async fn run(
+    state: &Arc<AppState>,
+    project: &Arc<Project>,
+    request: DecisionRequest,
+    approval_id: Option<String>,
+    estimate: super::budgets::Estimate,
+    started: std::time::Instant,
+) -> Result<(Decision, Gated, super::budgets::Metered), ApiError> {
+    if state.audit().is_none() {
+        return decide_and_record(
+            state.clone(),
+            project.clone(),
+            request,
+            (approval_id, estimate),
+            started,
+        )
+        .await;
+    }
+    let decision_id = request.request_id.clone();
+    tokio::spawn(decide_and_record(
+        state.clone(),
+        project.clone(),
+        request,
+        (approval_id, estimate),
+        started,
+    ))
+    .await
+    .map_err(|e| {
+        tracing::error!(decision_id = %decision_id, error = %e, "deciding failed; no answer given");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the decision failed, so it is not given",
+        )
+    })?
 }
 
 /// Decides `request` and, if the audit trail is on, waits until its record

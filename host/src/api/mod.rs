@@ -16,6 +16,7 @@ mod decide;
 mod grants;
 pub use grants::record as record_grant;
 mod health;
+mod hooks;
 mod mask;
 mod plugins;
 mod results;
@@ -46,6 +47,8 @@ pub struct AppState {
     audit: Option<Arc<AuditLog>>,
     reloader: OnceLock<Arc<Reloader>>,
     gate: OnceLock<Arc<crate::oversight::ServerGate>>,
+    /// Claude Code tool calls allowed, until their `PostToolUse`.
+    hook_calls: OnceLock<hooks::Calls>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -115,6 +118,11 @@ impl AppState {
         let _ = self.gate.set(gate);
     }
 
+    /// Tool calls allowed through the hook route, until their result.
+    fn hook_calls(&self) -> &hooks::Calls {
+        self.hook_calls.get_or_init(hooks::calls)
+    }
+
     /// Lets `POST /v1/admin/reload` reload through `reloader`.
     pub fn set_reloader(&self, reloader: Arc<Reloader>) {
         let _ = self.reloader.set(reloader);
@@ -162,6 +170,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/budgets"),
     ("POST", "/v1/usage"),
     ("POST", "/v1/decisions/{id}/result"),
+    ("POST", "/v1/hooks/claude-code"),
 ];
 
 /// Largest request body accepted, in bytes.
@@ -180,6 +189,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             "/v1/mask",
             post(mask::mask).layer(axum::extract::DefaultBodyLimit::max(mask_limit)),
+        )
+        // A `PostToolUse` event carries the tool's output: masking's limit.
+        .route(
+            "/v1/hooks/claude-code",
+            post(hooks::claude_code).layer(axum::extract::DefaultBodyLimit::max(mask_limit)),
         )
         .route("/v1/status", get(admin::status))
         .route("/v1/audit", get(audit::query))
@@ -279,6 +293,11 @@ impl ApiError {
             code,
             message: message.into(),
         }
+    }
+
+    /// The message, for people.
+    pub fn message(&self) -> String {
+        self.message.clone()
     }
 }
 

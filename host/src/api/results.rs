@@ -109,7 +109,7 @@ pub(super) async fn report(
             "results are audit records, and the audit trail is off on this server",
         ));
     };
-    let gate = super::gate(&state)?;
+    super::gate(&state)?;
     let name = project.policy.project.clone();
     let unavailable = |what: &str, e: crate::Error| {
         tracing::error!(project = %name, error = %e, "{what}");
@@ -173,38 +173,12 @@ pub(super) async fn report(
             Some(masked.unwrap_or_else(|| super::decide::WITHHELD.to_owned()))
         }
     };
-    // One result per decision.
-    let mark = crate::store::Key::new(&name, KIND, &id);
-    let state_of = &gate.state;
-    match state_of
-        .put(mark.clone(), "", crate::store::Expect::Absent)
-        .await
-        .map_err(|e| unavailable("a result could not be marked", e))?
-    {
-        Ok(_) => {}
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "result_exists",
-                format!("decision `{id}` has its result already"),
-            ));
-        }
-    }
-    let mut details = BTreeMap::from([
-        (
-            "outcome".to_owned(),
-            serde_json::to_value(body.outcome).unwrap_or_default(),
-        ),
-        (
-            "decision".to_owned(),
-            decision
-                .decision
-                .map(|d| d.as_str())
-                .unwrap_or_default()
-                .into(),
-        ),
-    ]);
+    let mut details = BTreeMap::new();
     for (k, v) in [
+        (
+            "outcome",
+            Some(serde_json::to_value(body.outcome).unwrap_or_default()),
+        ),
         ("status", body.status.map(serde_json::Value::from)),
         ("duration_ms", body.duration_ms.map(serde_json::Value::from)),
         ("size_bytes", body.size_bytes.map(serde_json::Value::from)),
@@ -214,10 +188,62 @@ pub(super) async fn report(
             details.insert(k.to_owned(), v);
         }
     }
+    let outcome = decision.decision.map(|d| d.as_str()).unwrap_or_default();
+    store(&state, project, agent, &body.session, &id, outcome, details).await?;
+    Ok(Json(ResultAnswer {
+        decision_id: id,
+        summary,
+        recorded: true,
+    }))
+}
+
+/// Records `details` as the result of decision `id` (whose answer was
+/// `decision`), once: a second result of it is `409 result_exists`.
+pub(super) async fn store(
+    state: &AppState,
+    project: &crate::snapshot::Project,
+    agent: &crate::policy::Agent,
+    session: &str,
+    id: &str,
+    decision: &str,
+    mut details: BTreeMap<String, serde_json::Value>,
+) -> Result<(), ApiError> {
+    let Some(audit) = state.audit() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit_unavailable",
+            "results are audit records, and the audit trail is off on this server",
+        ));
+    };
+    let gate = super::gate(state)?;
+    let name = project.policy.project.clone();
+    let unavailable = |what: &str, e: crate::Error| {
+        tracing::error!(project = %name, error = %e, "{what}");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "state_unavailable",
+            "the result could not be recorded (the server's log says why); retry",
+        )
+    };
+    let mark = crate::store::Key::new(&name, KIND, id);
+    let state_of = &gate.state;
+    if state_of
+        .put(mark.clone(), "", crate::store::Expect::Absent)
+        .await
+        .map_err(|e| unavailable("a result could not be marked", e))?
+        .is_err()
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "result_exists",
+            format!("decision `{id}` has its result already"),
+        ));
+    }
+    details.insert("decision".to_owned(), decision.into());
     let entry = ResultEntry {
-        decision_id: id.clone(),
+        decision_id: id.to_owned(),
         agent: agent.name.clone(),
-        session: body.session.clone(),
+        session: session.to_owned(),
         project: name.clone(),
         details,
     };
@@ -231,9 +257,5 @@ pub(super) async fn report(
             .await;
         return Err(unavailable("a result could not be recorded", e));
     }
-    Ok(Json(ResultAnswer {
-        decision_id: id,
-        summary,
-        recorded: true,
-    }))
+    Ok(())
 }

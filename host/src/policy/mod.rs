@@ -95,6 +95,8 @@ pub struct Policy {
     pub alerts: std::sync::Arc<Vec<alert_rules::AlertRule>>,
     /// The project's budget, its rate limit and its time zone, checked.
     pub budgets: budget_plan::BudgetPlan,
+    /// How tool calls become requests (`tool_calls:`), checked.
+    pub tool_calls: crate::toolcall::plan::ToolPlan,
     /// The files, in load order, with their parsed contents.
     pub files: Vec<(String, PolicyFile)>,
     /// Warnings.

@@ -74,6 +74,10 @@ pub struct PolicyFile {
     /// The project's alert rules.
     #[serde(default)]
     pub alerts: Option<Vec<AlertSpec>>,
+    /// How the agents' tool calls (Claude Code hooks, shell lines, MCP
+    /// tools) become requests.
+    #[serde(default)]
+    pub tool_calls: Option<crate::toolcall::plan::ToolCallsSpec>,
 }
 
 /// What an alert rule watches.

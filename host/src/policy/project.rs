@@ -43,6 +43,7 @@ pub fn compile_project(
     let mut approvals_at: Option<String> = None;
     let mut sessions_at: Option<String> = None;
     let mut alerts_at: Option<String> = None;
+    let mut tool_calls_at: Option<String> = None;
     let mut project_budget_at: Option<String> = None;
     let mut project_rate_at: Option<String> = None;
     for source in sources {
@@ -281,6 +282,17 @@ pub fn compile_project(
                 }
             }
             policy.sessions = *limits;
+        }
+        if let Some(spec) = &file.tool_calls {
+            if let Some(other) = tool_calls_at.replace(source.name.clone()) {
+                return Err(fail(
+                    "/tool_calls",
+                    format!("`tool_calls` is configured in {other} already; configure it once"),
+                ));
+            }
+            policy.tool_calls = spec
+                .compile()
+                .map_err(|(at, m)| fail(&format!("/tool_calls{at}"), m))?;
         }
         if let Some(specs) = &file.alerts {
             if let Some(other) = alerts_at.replace(source.name.clone()) {

@@ -1,0 +1,331 @@
+//! `palisade hook claude-code`: Claude Code's command hook. Reads the event
+//! on standard input, adds what it sees of the working directory (its git
+//! remotes and branch, which the server cannot see), asks the server, and
+//! prints the answer. Fails closed: a server that cannot be reached, or an
+//! answer that cannot be read, prints a `deny` naming the cause (for a
+//! result, the output withheld). Always exits 0, so Claude Code reads the
+//! JSON.
+//!
+//! `palisade hook install claude-code` prints the hook configuration, or
+//! merges it into a settings file.
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+/// Largest event read from standard input.
+const MAX_EVENT: u64 = 8 * 1024 * 1024;
+
+/// The hook commands.
+#[derive(Subcommand)]
+pub(super) enum HookCommand {
+    /// Claude Code's command hook (event on stdin, answer on stdout);
+    /// `PALISADE_TOKEN` is the agent's token.
+    ClaudeCode(HookArgs),
+    /// Print, or merge into a settings file, the Claude Code hook
+    /// configuration.
+    Install {
+        #[command(subcommand)]
+        target: InstallTarget,
+    },
+}
+
+/// Where the server is.
+#[derive(Args)]
+pub(super) struct HookArgs {
+    /// The server (default: `$PALISADE_URL`, else http://127.0.0.1:8080).
+    #[arg(long)]
+    server: Option<String>,
+    /// Seconds to wait for the server's answer (an approval may be waited
+    /// for); then deny.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+}
+
+/// What to install.
+#[derive(Subcommand)]
+pub(super) enum InstallTarget {
+    /// Claude Code's `hooks` settings.
+    ClaudeCode(InstallArgs),
+}
+
+/// How to install.
+#[derive(Args)]
+pub(super) struct InstallArgs {
+    /// Merge into this settings file (e.g. `.claude/settings.json`) instead
+    /// of printing.
+    #[arg(long)]
+    settings: Option<std::path::PathBuf>,
+    /// Use Claude Code's HTTP hook (`type: http`) instead of the command:
+    /// needs no binary beside the agent, but sends no workspace (git
+    /// commands are then unknown) and relies on Claude Code's `onFailure`
+    /// to block when the server cannot be reached.
+    #[arg(long)]
+    http: bool,
+    /// The server's URL, written into the configuration.
+    #[arg(long)]
+    server: Option<String>,
+    /// Claude Code's timeout for the hook, in seconds (above the policy's
+    /// `tool_calls.approval_wait`).
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+}
+
+/// The tools the hook is asked about: every one Palisade maps, and every
+/// MCP tool.
+pub const MATCHER: &str =
+    "Bash|Read|Write|Edit|MultiEdit|NotebookEdit|Glob|Grep|WebFetch|WebSearch|mcp__.*";
+
+fn server_url(server: Option<String>) -> String {
+    server
+        .or_else(|| std::env::var("PALISADE_URL").ok())
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into())
+}
+
+/// Runs a `palisade hook` command.
+pub(super) fn run(command: HookCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        HookCommand::ClaudeCode(args) => {
+            let answer = claude_code(args);
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{answer}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        HookCommand::Install {
+            target: InstallTarget::ClaudeCode(args),
+        } => install(args),
+    }
+}
+
+/// The answer to print for the event on standard input.
+fn claude_code(args: HookArgs) -> Value {
+    let mut input = Vec::new();
+    let read = std::io::stdin().take(MAX_EVENT + 1).read_to_end(&mut input);
+    let mut event: Value = match read {
+        Ok(n) if n as u64 > MAX_EVENT => return failed("", "the event is larger than 8 MiB"),
+        Ok(_) => match serde_json::from_slice(&input) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => return failed("", "standard input is not a Claude Code hook event"),
+        },
+        Err(e) => return failed("", &format!("standard input could not be read: {e}")),
+    };
+    let name = event["hook_event_name"].as_str().unwrap_or("").to_owned();
+    if name == "PreToolUse"
+        && let Some(cwd) = event["cwd"].as_str()
+        && let Some(ws) = workspace(std::path::Path::new(cwd))
+    {
+        event["palisade"] = json!({ "workspace": ws });
+    }
+    match ask(args, &event) {
+        Ok(answer) => answer,
+        Err(e) => failed(&name, &format!("{e:#}")),
+    }
+}
+
+/// POSTs the event; the server's answer.
+fn ask(args: HookArgs, event: &Value) -> anyhow::Result<Value> {
+    let token = std::env::var("PALISADE_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .context("PALISADE_TOKEN (the agent's token) is not set")?;
+    let base = server_url(args.server);
+    let url = format!("{}/v1/hooks/claude-code", base.trim_end_matches('/'));
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(std::time::Duration::from_secs(args.timeout)))
+        .build();
+    let mut resp = ureq::Agent::new_with_config(config)
+        .post(&url)
+        .header("authorization", &format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .send(event.to_string().as_bytes())
+        .with_context(|| format!("the Palisade server at {base} cannot be reached"))?;
+    let status = resp.status().as_u16();
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_string()
+        .context("the server's answer could not be read")?;
+    if status != 200 {
+        bail!("the Palisade server answered {status}");
+    }
+    serde_json::from_str(&text).context("the server's answer is not JSON")
+}
+
+/// The fail-closed answer for event `name`.
+fn failed(name: &str, why: &str) -> Value {
+    if name == "PostToolUse" {
+        return json!({
+            "decision": "block",
+            "reason": format!("Palisade withheld this tool's output: {why}"),
+            "hookSpecificOutput": {
+                "hookEventName": "PostToolUse",
+                "updatedToolOutput": "[withheld by Palisade: the output could not be masked]",
+            }
+        });
+    }
+    json!({
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": format!("Palisade denied this tool call: {why}"),
+        }
+    })
+}
+
+/// `git` in `dir` with `args`: its output, trimmed, if it succeeded.
+fn git(dir: &std::path::Path, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The git remotes and branch of `dir`, if it is in a repository.
+fn workspace(dir: &std::path::Path) -> Option<Value> {
+    let listed = git(dir, &["config", "--get-regexp", r"^remote\..*\.url$"])?;
+    let mut remotes = serde_json::Map::new();
+    for line in listed.lines() {
+        if let Some((key, url)) = line.split_once(' ')
+            && let Some(name) = key
+                .strip_prefix("remote.")
+                .and_then(|k| k.strip_suffix(".url"))
+        {
+            remotes.insert(name.to_owned(), url.into());
+        }
+    }
+    let branch = git(dir, &["symbolic-ref", "--short", "-q", "HEAD"]).filter(|b| !b.is_empty());
+    let push_remote = branch
+        .as_deref()
+        .and_then(|b| git(dir, &["config", &format!("branch.{b}.pushRemote")]))
+        .or_else(|| git(dir, &["config", "remote.pushDefault"]))
+        .or_else(|| {
+            branch
+                .as_deref()
+                .and_then(|b| git(dir, &["config", &format!("branch.{b}.remote")]))
+        });
+    Some(json!({ "remotes": remotes, "branch": branch, "push_remote": push_remote }))
+}
+
+/// This program, by its absolute path where it is known (a hook command
+/// that is not found is a non-blocking error to Claude Code: the tool
+/// would run), quoted for the shell Claude Code runs it with.
+fn program() -> String {
+    let path = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_owned))
+        .unwrap_or_else(|| "palisade".into());
+    if path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b))
+    {
+        path
+    } else {
+        format!("'{}'", path.replace('\'', "'\\''"))
+    }
+}
+
+/// The `hooks` block for Claude Code.
+pub fn hooks_config(http: bool, server: &str, timeout: u64) -> Value {
+    let handler = if http {
+        json!({
+            "type": "http",
+            "url": format!("{}/v1/hooks/claude-code", server.trim_end_matches('/')),
+            "headers": { "Authorization": "Bearer $PALISADE_TOKEN" },
+            "allowedEnvVars": ["PALISADE_TOKEN"],
+            "timeout": timeout,
+            "onFailure": "block",
+        })
+    } else {
+        json!({
+            "type": "command",
+            "command": format!("{} hook claude-code --server {server}", program()),
+            "timeout": timeout,
+        })
+    };
+    json!({
+        "PreToolUse": [{ "matcher": MATCHER, "hooks": [handler.clone()] }],
+        "PostToolUse": [{ "matcher": MATCHER, "hooks": [handler] }],
+    })
+}
+
+fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
+    let server = server_url(args.server);
+    let hooks = hooks_config(args.http, &server, args.timeout);
+    let Some(path) = args.settings else {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&json!({ "hooks": hooks }))?
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut settings: Value = match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON; nothing was written", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => json!({}),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let Some(object) = settings.as_object_mut() else {
+        bail!(
+            "{} is not a JSON object; nothing was written",
+            path.display()
+        );
+    };
+    let existing = object.entry("hooks").or_insert_with(|| json!({}));
+    let Some(existing) = existing.as_object_mut() else {
+        bail!(
+            "`hooks` in {} is not an object; nothing was written",
+            path.display()
+        );
+    };
+    for (event, entries) in hooks.as_object().into_iter().flatten() {
+        let list = existing.entry(event.clone()).or_insert_with(|| json!([]));
+        let Some(list) = list.as_array_mut() else {
+            bail!(
+                "`hooks.{event}` in {} is not a list; nothing was written",
+                path.display()
+            );
+        };
+        // Palisade's own entry is replaced, others are kept.
+        list.retain(|e| !is_palisade(e));
+        list.extend(entries.as_array().into_iter().flatten().cloned());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&settings)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "wrote Palisade's PreToolUse and PostToolUse hooks into {}; set PALISADE_TOKEN to the agent's token where Claude Code runs",
+        path.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a hooks entry is one this command wrote.
+fn is_palisade(entry: &Value) -> bool {
+    entry["hooks"].as_array().into_iter().flatten().any(|h| {
+        h["command"]
+            .as_str()
+            .is_some_and(|c| c.contains(" hook claude-code"))
+            || h["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/v1/hooks/claude-code"))
+    })
+}

@@ -1,0 +1,195 @@
+//! Claude Code's hook events (`PreToolUse`, `PostToolUse`), read as its
+//! documentation gives them, its tools mapped to requests, and the answers
+//! it reads back (`hookSpecificOutput` with `permissionDecision`, or
+//! `updatedToolOutput` for a result).
+//!
+//! | tool | request |
+//! |---|---|
+//! | `mcp__SERVER__TOOL` | service SERVER, action TOOL, resource from the `tool_calls.mcp` template (else `*`) |
+//! | `Read`, `Glob`, `Grep` | `files` `read` on the absolute path (`Glob`/`Grep`: their `path`, else the working directory) |
+//! | `Write`, `Edit`, `MultiEdit`, `NotebookEdit` | `files` `write` on the absolute path |
+//! | `WebFetch` | `web` `fetch` on the URL's host (lowercase), with the `url` attribute |
+//! | `WebSearch` | `web` `search` on `-` |
+//! | `Bash` | the shell mapping of its `command` (see `shell`) |
+//! | any other | service `claude-code`, action the tool's name, resource `-` |
+
+use super::plan::ToolPlan;
+use super::shell::{self, Shell};
+use super::{Ask, Workspace, paths};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The service of file tools and of files a command line redirects to.
+pub const FILES: &str = "files";
+/// The service of web tools.
+pub const WEB: &str = "web";
+/// The service of Claude Code's other tools.
+pub const CLAUDE_CODE: &str = "claude-code";
+
+/// A hook event, as Claude Code sends it (on a command hook's standard
+/// input, or as an HTTP hook's body). Fields it adds in later versions are
+/// ignored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HookEvent {
+    /// `PreToolUse`, `PostToolUse`, …
+    pub hook_event_name: String,
+    /// Claude Code's session: Palisade's session.
+    pub session_id: String,
+    /// The working directory.
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// The tool's name.
+    #[serde(default)]
+    pub tool_name: Option<String>,
+    /// The tool's input.
+    #[serde(default)]
+    pub tool_input: Option<Value>,
+    /// What the tool returned (`PostToolUse`).
+    #[serde(default)]
+    pub tool_response: Option<Value>,
+    /// The call's id, the same in both events.
+    #[serde(default)]
+    pub tool_use_id: Option<String>,
+    /// Added by `palisade hook`: what it saw of the working directory.
+    #[serde(default)]
+    pub palisade: Option<Extra>,
+}
+
+/// What `palisade hook` adds to the event.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extra {
+    /// The working directory's git remotes and branch.
+    #[serde(default)]
+    pub workspace: Option<Workspace>,
+}
+
+/// The requests a call of `tool` with `input` makes, run in `cwd`.
+pub fn asks(
+    tool: &str,
+    input: &Value,
+    cwd: Option<&str>,
+    workspace: Option<&Workspace>,
+    plan: &ToolPlan,
+) -> Vec<Ask> {
+    let cwd = cwd.filter(|c| c.starts_with('/'));
+    let field = |name: &str| input.get(name).and_then(Value::as_str);
+    let file = |action: &str, name: &str, default_cwd: bool| {
+        let path = field(name).or(if default_cwd { Some(".") } else { None });
+        match path.and_then(|p| paths::absolute(p, cwd)) {
+            Some(p) => Ask::new(FILES, action, p, tool),
+            None => Ask::unknown(
+                FILES,
+                tool,
+                &format!("`{name}` is missing or is not a path that can be resolved here"),
+                tool,
+            ),
+        }
+    };
+    if let Some(rest) = tool.strip_prefix("mcp__") {
+        let Some((server, name)) = rest
+            .split_once("__")
+            .filter(|(s, t)| !s.is_empty() && !t.is_empty())
+        else {
+            return vec![Ask::unknown(
+                CLAUDE_CODE,
+                "-",
+                "an MCP tool name without `mcp__SERVER__TOOL`",
+                tool,
+            )];
+        };
+        return vec![mcp_ask(server, name, input, plan)];
+    }
+    match tool {
+        "Read" => vec![file("read", "file_path", false)],
+        "Glob" | "Grep" => vec![file("read", "path", true)],
+        "Write" | "Edit" | "MultiEdit" => vec![file("write", "file_path", false)],
+        "NotebookEdit" => vec![file("write", "notebook_path", false)],
+        "WebFetch" => match field("url").and_then(host_of) {
+            Some(host) => {
+                let url = field("url").unwrap_or_default();
+                vec![Ask::new(WEB, "fetch", host, tool).with("url", shell::parse::clip(url))]
+            }
+            None => vec![Ask::unknown(
+                WEB,
+                tool,
+                "`url` is missing or has no host",
+                tool,
+            )],
+        },
+        "WebSearch" => vec![Ask::new(WEB, "search", "-", tool)],
+        "Bash" => match field("command") {
+            Some(line) => shell::asks(
+                line,
+                &Shell {
+                    cwd,
+                    workspace,
+                    git_hosts: &plan.git_hosts,
+                },
+            ),
+            None => vec![Ask::unknown(
+                super::SHELL,
+                "-",
+                "`command` is missing",
+                tool,
+            )],
+        },
+        other => vec![Ask::new(CLAUDE_CODE, other, "-", other)],
+    }
+}
+
+/// The request of MCP tool `name` of `server`.
+pub fn mcp_ask(server: &str, name: &str, input: &Value, plan: &ToolPlan) -> Ask {
+    let source = format!("mcp__{server}__{name}");
+    match plan.mcp.get(server).and_then(|m| m.template(name)) {
+        None => Ask::new(server, name, "*", &source),
+        Some(t) => match t.render(input) {
+            Ok(resource) => Ask::new(server, name, resource, &source),
+            Err(why) => Ask::unknown(server, name, &why, &source),
+        },
+    }
+}
+
+/// The lowercase host (and port, if any) of an `http(s)` URL.
+fn host_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = parsed.host_str()?.to_ascii_lowercase();
+    Some(match parsed.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    })
+}
+
+/// A `PreToolUse` answer: `allow`, `deny` or `ask`, with the reason Claude
+/// Code shows (to Claude for `deny`, to the user for `ask`).
+pub fn permission(decision: &str, reason: &str) -> Value {
+    json!({
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": decision,
+            "permissionDecisionReason": reason,
+        }
+    })
+}
+
+/// A `PostToolUse` answer that replaces the tool's output with `output`
+/// (`updatedToolOutput`; MCP tools also get `updatedMCPToolOutput`, which
+/// versions before 2.1.121 read), and blocks with `block` as the reason.
+pub fn replace_output(tool: &str, output: Value, block: Option<&str>) -> Value {
+    let mut specific = json!({
+        "hookEventName": "PostToolUse",
+        "updatedToolOutput": output,
+    });
+    if tool.starts_with("mcp__") {
+        specific["updatedMCPToolOutput"] = specific["updatedToolOutput"].clone();
+    }
+    let mut answer = json!({ "hookSpecificOutput": specific });
+    if let Some(reason) = block {
+        answer["decision"] = "block".into();
+        answer["reason"] = reason.into();
+    }
+    answer
+}

@@ -1,0 +1,391 @@
+//! `git` and `gh` command lines as requests of the `git` service: the
+//! repository (`owner/name`) from the remote the command names or the
+//! working directory's, the branch from the refspec or the checked-out
+//! branch. What changes the repository or the behaviour out of sight
+//! (`-C` elsewhere, `--git-dir`, `-c`, `--exec`, `--receive-pack`) and a
+//! repository or branch that cannot be known are unknown.
+
+use super::map::{Here, skip_options};
+use super::parse::Word;
+use crate::toolcall::{Ask, SHELL};
+
+/// The service git commands are decided by.
+pub const GIT: &str = "git";
+
+/// The requests of `git args…`.
+pub(super) fn git(args: &[Word], here: &Here<'_>, text: &str, out: &mut Vec<Ask>) {
+    let unknown = |why: &str| Ask::unknown(SHELL, GIT, why, text);
+    let mut same_repo = here.same_dir;
+    let mut i = 0;
+    // Global options, before the subcommand.
+    while let Some(w) = args.get(i) {
+        let Some(a) = w.known() else {
+            return out.push(unknown("an option is only known when the line runs"));
+        };
+        if !a.starts_with('-') {
+            break;
+        }
+        match a {
+            "-C" => {
+                let target = args.get(i + 1).and_then(Word::known);
+                let stays = target.is_some_and(|t| t == "." || t.is_empty())
+                    || target.zip(here.dir).is_some_and(|(t, d)| {
+                        crate::toolcall::paths::absolute(t, Some(d)).as_deref() == Some(d)
+                    });
+                same_repo &= stays;
+                i += 2;
+            }
+            "--no-pager"
+            | "-p"
+            | "--paginate"
+            | "-P"
+            | "--no-replace-objects"
+            | "--literal-pathspecs"
+            | "--glob-pathspecs"
+            | "--noglob-pathspecs"
+            | "--icase-pathspecs"
+            | "--no-optional-locks"
+            | "--no-lazy-fetch"
+            | "--no-advice"
+            | "--bare" => i += 1,
+            _ if a.starts_with("--git-dir")
+                || a.starts_with("--work-tree")
+                || a.starts_with("--namespace") =>
+            {
+                same_repo = false;
+                i += if a.contains('=') { 1 } else { 2 };
+            }
+            _ => {
+                return out.push(unknown(&format!(
+                    "`git {a}` changes what git runs or reads (configuration, aliases, programs)"
+                )));
+            }
+        }
+    }
+    let Some(sub) = args.get(i).and_then(Word::known) else {
+        return out.push(unknown("no subcommand git can be seen to run"));
+    };
+    let rest = &args[i + 1..];
+    if runs_other(sub, rest) {
+        return out.push(unknown(&format!(
+            "`git {sub}` is given a command or program to run, which the mapping cannot read"
+        )));
+    }
+    let repo = |remote: Option<&str>| repository(remote, same_repo, here);
+    match sub {
+        "push" => push(rest, here, &repo, text, out),
+        "clone" => {
+            let with_value = [
+                "-b",
+                "--branch",
+                "-o",
+                "--origin",
+                "--depth",
+                "--reference",
+                "-j",
+                "--jobs",
+                "--filter",
+                "--separate-git-dir",
+                "--shallow-since",
+                "--shallow-exclude",
+            ];
+            match skip_options(rest, &with_value)
+                .and_then(|r| r.first())
+                .and_then(Word::known)
+            {
+                Some(url) => match url_repository(url, here.shell.git_hosts) {
+                    Ok(r) => out.push(Ask::new(GIT, "clone", r, text)),
+                    Err(why) => out.push(unknown(&why)),
+                },
+                None => out.push(unknown("clones a repository the line does not fix")),
+            }
+        }
+        "pull" | "fetch" | "ls-remote" => {
+            let action = if sub == "ls-remote" { "read" } else { sub };
+            let with_value = [
+                "--depth",
+                "-j",
+                "--jobs",
+                "--refmap",
+                "-o",
+                "--server-option",
+                "-s",
+                "--strategy",
+                "-X",
+                "--strategy-option",
+            ];
+            let remote = match skip_options(rest, &with_value) {
+                Some(r) => r.first().map(Word::known),
+                None => return out.push(unknown("an option is only known when the line runs")),
+            };
+            match remote {
+                Some(None) => out.push(unknown("the remote is only known when the line runs")),
+                Some(Some(r)) => match repo(Some(r)) {
+                    Ok(repo) => out.push(Ask::new(GIT, action, repo, text)),
+                    Err(why) => out.push(unknown(&why)),
+                },
+                None => match repo(None) {
+                    Ok(repo) => out.push(Ask::new(GIT, action, repo, text)),
+                    Err(why) => out.push(unknown(&why)),
+                },
+            }
+        }
+        _ => {
+            // Everything else acts on the working directory's repository,
+            // as the action of its name (`status`, `commit`, `merge`…).
+            match repo(None) {
+                Ok(repo) => {
+                    let mut ask = Ask::new(GIT, sub, repo, text);
+                    if let Some(b) = current_branch(here, same_repo) {
+                        ask = ask.with("branch", b);
+                    }
+                    out.push(ask);
+                }
+                Err(why) => out.push(unknown(&why)),
+            }
+        }
+    }
+}
+
+/// Whether `git SUB REST…` runs a program the line names to it
+/// (`--exec`, `--upload-pack`, `rebase -x`, `submodule foreach`,
+/// `bisect run`, filters, external diff tools).
+fn runs_other(sub: &str, rest: &[Word]) -> bool {
+    let options: &[&str] = match sub {
+        "push" => &["--exec", "--receive-pack", "--repo"],
+        "clone" => &["--upload-pack", "-u", "--template", "-c", "--config"],
+        "fetch" | "pull" | "ls-remote" | "archive" => &["--upload-pack", "--exec"],
+        "rebase" => &["-x", "--exec"],
+        "difftool" | "mergetool" => return true,
+        "filter-branch" | "filter-repo" => return true,
+        _ => &[],
+    };
+    let words: Vec<&str> = rest.iter().filter_map(Word::known).collect();
+    match (sub, words.first()) {
+        ("submodule", Some(&"foreach")) | ("bisect", Some(&"run")) => return true,
+        _ => {}
+    }
+    words.iter().any(|a| {
+        options
+            .iter()
+            .any(|o| a == o || a.starts_with(&format!("{o}=")))
+    })
+}
+
+fn current_branch(here: &Here<'_>, same_repo: bool) -> Option<String> {
+    same_repo
+        .then(|| here.shell.workspace.and_then(|w| w.branch.clone()))
+        .flatten()
+}
+
+/// The repository `owner/name` a remote (a name or a URL) points at; with
+/// no remote, the working directory's push remote (else `origin`).
+fn repository(remote: Option<&str>, same_repo: bool, here: &Here<'_>) -> Result<String, String> {
+    if let Some(r) = remote
+        && looks_like_url(r)
+    {
+        return url_repository(r, here.shell.git_hosts);
+    }
+    if !same_repo {
+        return Err(
+            "acts on a repository other than the working directory's, which cannot be known here"
+                .into(),
+        );
+    }
+    let Some(ws) = here.shell.workspace else {
+        return Err("the working directory's repository is not known (no workspace was sent: use the `palisade hook` command)".into());
+    };
+    let name = remote
+        .map(str::to_owned)
+        .or_else(|| ws.push_remote.clone())
+        .unwrap_or_else(|| "origin".into());
+    match ws.remotes.get(&name) {
+        Some(url) => url_repository(url, here.shell.git_hosts),
+        None => Err(format!("the working directory has no remote `{name}`")),
+    }
+}
+
+fn looks_like_url(r: &str) -> bool {
+    r.contains("://") || r.contains(':') || r.starts_with('/') || r.starts_with('.')
+}
+
+/// `owner/name` of a remote URL on one of `hosts`: `https://github.com/
+/// acme/billing.git`, `ssh://git@github.com/acme/billing`,
+/// `git@github.com:acme/billing.git`. A URL on another host, a local path
+/// or anything else is refused: a push there is a push out of the policy's
+/// sight.
+pub(super) fn url_repository(url: &str, hosts: &[String]) -> Result<String, String> {
+    let (host, path) = if let Some((scheme, rest)) = url.split_once("://") {
+        if !matches!(
+            scheme,
+            "https" | "http" | "ssh" | "git" | "git+ssh" | "ssh+git"
+        ) {
+            return Err(format!(
+                "remote `{url}` uses a scheme the mapping does not read"
+            ));
+        }
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let host = authority.rsplit('@').next().unwrap_or(authority);
+        let host = host.split(':').next().unwrap_or(host);
+        (host, path)
+    } else if let Some((authority, path)) = url.split_once(':')
+        && !authority.contains('/')
+    {
+        (authority.rsplit('@').next().unwrap_or(authority), path)
+    } else {
+        return Err(format!(
+            "remote `{url}` is a local path, not a repository a policy names"
+        ));
+    };
+    if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return Err(format!(
+            "remote `{url}` is on `{host}`, not a host the policy's repositories are on ({})",
+            hosts.join(", ")
+        ));
+    }
+    let path = path.trim_start_matches('/').trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    if path.is_empty() || !path.contains('/') {
+        return Err(format!("remote `{url}` names no `owner/name`"));
+    }
+    Ok(path.to_owned())
+}
+
+/// `git push [options] [remote [refspec…]]`.
+fn push(
+    rest: &[Word],
+    here: &Here<'_>,
+    repo: &dyn Fn(Option<&str>) -> Result<String, String>,
+    text: &str,
+    out: &mut Vec<Ask>,
+) {
+    let unknown = |why: &str| Ask::unknown(SHELL, GIT, why, text);
+    let mut force = false;
+    let mut delete = false;
+    let mut positional: Vec<&str> = Vec::new();
+    let mut iter = rest.iter();
+    let mut options_done = false;
+    while let Some(w) = iter.next() {
+        let Some(a) = w.known() else {
+            return out.push(unknown("an argument is only known when the line runs"));
+        };
+        if options_done || !a.starts_with('-') {
+            positional.push(a);
+            continue;
+        }
+        match a {
+            "--" => options_done = true,
+            "-f" | "--force" => force = true,
+            _ if a.starts_with("--force-with-lease") || a.starts_with("--force-if-includes") => {
+                force = true
+            }
+            "-d" | "--delete" => delete = true,
+            "--all" | "--mirror" | "--tags" | "--branches" => {
+                return out.push(unknown(&format!(
+                    "`git push {a}` pushes branches the line does not name"
+                )));
+            }
+            "-o" | "--push-option" => {
+                iter.next();
+            }
+            _ if a.starts_with("-") && a.len() > 2 && !a.starts_with("--") && a.contains('f') => {
+                force = true
+            }
+            _ => {}
+        }
+    }
+    let (remote, refspecs) = match positional.split_first() {
+        Some((r, specs)) => (Some(*r), specs.to_vec()),
+        None => (None, Vec::new()),
+    };
+    let repository = match repo(remote) {
+        Ok(r) => r,
+        Err(why) => return out.push(unknown(&why)),
+    };
+    let current = here
+        .shell
+        .workspace
+        .and_then(|w| w.branch.clone())
+        .filter(|_| here.same_dir);
+    if refspecs.is_empty() {
+        // The checked-out branch, to its upstream of the same name.
+        return match current {
+            Some(b) => out.push(push_ask(&repository, &b, force, delete, text)),
+            None => out.push(unknown(
+                "pushes the checked-out branch, which is not known here",
+            )),
+        };
+    }
+    for spec in refspecs {
+        let spec = spec.strip_prefix('+').map_or(spec, |s| {
+            force = true;
+            s
+        });
+        let (src, dst) = match spec.split_once(':') {
+            Some((s, d)) => (s, d),
+            None => (spec, spec),
+        };
+        let deleting = delete || (src.is_empty() && spec.contains(':'));
+        let dst = if dst == "HEAD" || dst == "@" {
+            match &current {
+                Some(b) => b.as_str(),
+                None => return out.push(unknown("pushes HEAD, whose branch is not known here")),
+            }
+        } else {
+            dst
+        };
+        let branch = dst.strip_prefix("refs/heads/").unwrap_or(dst);
+        if branch.is_empty() || branch.starts_with("refs/") {
+            return out.push(unknown(&format!(
+                "pushes `{spec}`, not a branch the mapping reads"
+            )));
+        }
+        out.push(push_ask(&repository, branch, force, deleting, text));
+    }
+}
+
+fn push_ask(repo: &str, branch: &str, force: bool, delete: bool, text: &str) -> Ask {
+    let action = if delete { "branch-delete" } else { "push" };
+    let mut ask = Ask::new(GIT, action, repo, text).with("branch", branch);
+    if force {
+        ask = ask.with("force", "true");
+    }
+    ask
+}
+
+/// `gh pr merge`, `gh repo clone`, `gh pr|issue|release VERB` as git
+/// requests on the repository (`-R owner/name`, else the working
+/// directory's); anything else of `gh` (`api`, `auth`, `alias`,
+/// `extension`…) is unknown.
+pub(super) fn gh(args: &[Word], here: &Here<'_>, text: &str, out: &mut Vec<Ask>) {
+    let unknown = |why: &str| Ask::unknown(SHELL, "gh", why, text);
+    let Some(words) = args.iter().map(Word::known).collect::<Option<Vec<_>>>() else {
+        return out.push(unknown("an argument is only known when the line runs"));
+    };
+    let explicit = words
+        .iter()
+        .position(|a| *a == "-R" || *a == "--repo")
+        .and_then(|i| words.get(i + 1).copied())
+        .or_else(|| words.iter().find_map(|a| a.strip_prefix("--repo=")));
+    let positional: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let (action, repo_arg) = match positional.as_slice() {
+        ["pr", "merge", ..] => ("merge".to_owned(), None),
+        ["repo", "clone", r, ..] => ("clone".to_owned(), Some(*r)),
+        [group @ ("pr" | "issue" | "release"), verb, ..] => (format!("{group}-{verb}"), None),
+        _ => return out.push(unknown("a `gh` command the mapping does not read")),
+    };
+    let repo = match repo_arg.or(explicit) {
+        Some(r) if r.contains("://") || r.contains('@') => url_repository(r, here.shell.git_hosts),
+        Some(r) if r.split('/').count() == 2 => Ok(r.to_owned()),
+        Some(r) => Err(format!("`{r}` is not an `owner/name` repository")),
+        None => repository(None, here.same_dir, here),
+    };
+    match repo {
+        Ok(r) => out.push(Ask::new(GIT, &action, r, text)),
+        Err(why) => out.push(unknown(&why)),
+    }
+}

@@ -1,0 +1,497 @@
+//! One command's requests: wrappers (`sudo`, `env`, `xargs`, `bash -c`…)
+//! peeled off, then the program's own mapping (see `git` and `tools`), or
+//! `run` of the program on the `shell` service.
+
+use super::parse::{self, Command, Part, Word};
+use super::{Shell, tools};
+use crate::toolcall::{Ask, SHELL, paths};
+
+/// Where programs named by an absolute path are taken for the program of
+/// their name (`/usr/bin/git` is `git`); a path anywhere else is a program
+/// the line may have written itself.
+const BIN_DIRS: &[&str] = &[
+    "/bin",
+    "/sbin",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+    "/opt/homebrew/bin",
+];
+
+/// Shells: with `-c` they run their argument (read here); otherwise a
+/// script or their input, which cannot be read here.
+const SHELLS: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "busybox",
+];
+
+/// Interpreters whose inline code (`-c`, `-e`) cannot be read here.
+const INTERPRETERS: &[(&str, &[&str])] = &[
+    ("python", &["-c"]),
+    ("python3", &["-c"]),
+    ("python2", &["-c"]),
+    ("perl", &["-e", "-E"]),
+    ("ruby", &["-e"]),
+    ("node", &["-e", "--eval", "-p", "--print"]),
+    ("deno", &["eval"]),
+    ("php", &["-r"]),
+    ("lua", &["-e"]),
+    ("osascript", &["-e"]),
+    ("awk", &[]),
+    ("gawk", &[]),
+];
+
+/// Builtins that change how later commands are read or run (`alias git=…`,
+/// `PATH`, `source`), whatever their arguments.
+const REWIRING: &[&str] = &[
+    "alias", "source", ".", "trap", "enable", "hash", "shopt", "set", "unalias", "declare",
+    "typeset", "readonly", "local", "bind", "builtin", "fc", "history",
+];
+
+/// Variables that change what a command runs or where it acts.
+fn rewires(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "PATH",
+        "IFS",
+        "ENV",
+        "BASH_ENV",
+        "PROMPT_COMMAND",
+        "KUBECONFIG",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "CDPATH",
+        "HOME",
+        "PSQLRC",
+        "PGSERVICEFILE",
+        "PGHOST",
+        "PGDATABASE",
+    ];
+    const PREFIX: &[&str] = &["LD_", "DYLD_", "GIT_", "AWS_", "GH_", "BASH_FUNC_", "TF_"];
+    EXACT.contains(&name) || PREFIX.iter().any(|p| name.starts_with(p))
+}
+
+/// The requests of every part of `line`.
+pub(super) fn line(line: &str, shell: &Shell<'_>, depth: usize) -> Vec<Ask> {
+    if depth > parse::MAX_DEPTH {
+        return vec![Ask::unknown(SHELL, "-", "nested too deep to read", line)];
+    }
+    let mut out = Vec::new();
+    for part in parse::parse(line) {
+        match part {
+            Part::Opaque { why, text } => out.push(Ask::unknown(SHELL, "-", &why, &text)),
+            Part::Command(c) => command(&c, shell, depth, &mut out),
+        }
+    }
+    out
+}
+
+/// The text of a command, for people.
+fn text_of(argv: &[Word]) -> String {
+    argv.iter().map(Word::text).collect::<Vec<_>>().join(" ")
+}
+
+/// The working directory of `c`, absolute, if known.
+fn dir_of(c: &Command, shell: &Shell<'_>) -> Option<String> {
+    match c.dir.as_deref() {
+        Some("") => shell.cwd.map(str::to_owned),
+        Some(d) => paths::absolute(d, shell.cwd),
+        None => None,
+    }
+}
+
+fn command(c: &Command, shell: &Shell<'_>, depth: usize, out: &mut Vec<Ask>) {
+    let text = text_of(&c.argv);
+    let dir = dir_of(c, shell);
+    for r in &c.redirects {
+        out.push(redirect(r, dir.as_deref(), &text));
+    }
+    for assignment in &c.env {
+        if let Some(why) = rewiring_assignment(assignment) {
+            out.push(Ask::unknown(SHELL, "-", &why, assignment.text()));
+        }
+    }
+    if c.argv.is_empty() {
+        return;
+    }
+    let here = Here {
+        shell,
+        dir: dir.as_deref(),
+        same_dir: c.dir.as_deref() == Some(""),
+        piped_input: c.piped_input,
+        privileged: false,
+        depth,
+    };
+    program(&c.argv, here, out);
+}
+
+/// Why an assignment `NAME=value` changes what commands run, if it does.
+fn rewiring_assignment(word: &Word) -> Option<String> {
+    let name = match word {
+        Word::Known(s) | Word::Dynamic(s) => s.split('=').next().unwrap_or(s),
+    };
+    rewires(name).then(|| format!("sets `{name}`, which changes what commands run or where"))
+}
+
+fn redirect(r: &parse::Redirect, dir: Option<&str>, text: &str) -> Ask {
+    let action = if r.writes { "write" } else { "read" };
+    match r.target.known() {
+        Some("/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/tty") => {
+            Ask::new(crate::toolcall::claude::FILES, action, "/dev/null", text)
+                .with("device", "true")
+        }
+        Some(path) => match paths::absolute(path, dir) {
+            Some(p) => Ask::new(crate::toolcall::claude::FILES, action, p, text),
+            None => Ask::unknown(
+                SHELL,
+                "-",
+                &format!("redirects to `{path}`, a path that cannot be resolved here"),
+                text,
+            ),
+        },
+        None => Ask::unknown(
+            SHELL,
+            "-",
+            "redirects to a file the line does not fix",
+            r.target.text(),
+        ),
+    }
+}
+
+/// Where a command runs, as mapping needs it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Here<'a> {
+    pub shell: &'a Shell<'a>,
+    /// The absolute working directory, if known.
+    pub dir: Option<&'a str>,
+    /// Whether it is the line's own working directory (where the caller's
+    /// workspace applies).
+    pub same_dir: bool,
+    /// Whether the command's input is another command's output or a here
+    /// document.
+    pub piped_input: bool,
+    /// Run through `sudo` or `doas`.
+    pub privileged: bool,
+    pub depth: usize,
+}
+
+/// The requests of `argv` run where `here` says.
+pub(super) fn program(argv: &[Word], mut here: Here<'_>, out: &mut Vec<Ask>) {
+    let text = text_of(argv);
+    let Some(first) = argv.first() else { return };
+    let Some(name) = first.known() else {
+        out.push(Ask::unknown(
+            SHELL,
+            "-",
+            "the program is only known when the line runs",
+            &text,
+        ));
+        return;
+    };
+    let name = match program_name(name) {
+        Ok(n) => n,
+        Err(why) => {
+            out.push(Ask::unknown(SHELL, name, &why, &text));
+            return;
+        }
+    };
+    let args = &argv[1..];
+    let start = out.len();
+    match name {
+        "sudo" | "doas" => {
+            here.privileged = true;
+            let with_value = ["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T"];
+            match skip_options(args, &with_value) {
+                Some(rest)
+                    if !rest.is_empty()
+                        && !has_flag(
+                            &args[..args.len() - rest.len()],
+                            &["-s", "-i", "-e", "--edit", "--shell", "--login"],
+                        ) =>
+                {
+                    program(rest, here, out)
+                }
+                _ => out.push(Ask::unknown(
+                    SHELL,
+                    name,
+                    "runs a shell or editor as another user",
+                    &text,
+                )),
+            }
+        }
+        "env" => env(args, here, &text, out),
+        "nohup" | "time" | "setsid" | "unbuffer" | "caffeinate" => {
+            wrapped(args, &[], here, name, &text, out)
+        }
+        "nice" => wrapped(args, &["-n"], here, name, &text, out),
+        "ionice" => wrapped(args, &["-c", "-n", "-p"], here, name, &text, out),
+        "stdbuf" => wrapped(args, &["-i", "-o", "-e"], here, name, &text, out),
+        "command" if has_flag(args, &["-v", "-V"]) => {
+            out.push(Ask::new(SHELL, "run", "command", &text));
+        }
+        "command" | "exec" => wrapped(args, &["-a"], here, name, &text, out),
+        "timeout" => match skip_options(args, &["-s", "-k", "--signal", "--kill-after"]) {
+            // The first word after the options is the duration.
+            Some([_, rest @ ..]) if !rest.is_empty() => program(rest, here, out),
+            _ => out.push(Ask::unknown(SHELL, name, "cannot tell what it runs", &text)),
+        },
+        "xargs" => xargs(args, here, &text, out),
+        "eval" => match known_words(args) {
+            Some(words) => out.extend(line(&words.join(" "), here.shell, here.depth + 1)),
+            None => out.push(Ask::unknown(
+                SHELL,
+                name,
+                "evaluates text only known when the line runs",
+                &text,
+            )),
+        },
+        _ if REWIRING.contains(&name)
+            || (name == "export" && args.iter().any(|a| rewiring_assignment(a).is_some())) =>
+        {
+            out.push(Ask::unknown(
+                SHELL,
+                name,
+                "changes how later commands are read or run",
+                &text,
+            ));
+        }
+        _ if SHELLS.contains(&name) => shell_command(name, args, here, &text, out),
+        _ => {
+            if let Some((_, inline)) = INTERPRETERS.iter().find(|(n, _)| *n == name)
+                && (inline.is_empty()
+                    || has_flag(args, inline)
+                    || here.piped_input && args.is_empty())
+            {
+                out.push(Ask::unknown(
+                    SHELL,
+                    name,
+                    "runs code the mapping cannot read",
+                    &text,
+                ));
+            } else if !tools::map(name, args, &here, &text, out) {
+                out.push(Ask::new(SHELL, "run", name, &text));
+            }
+        }
+    }
+    if here.privileged {
+        for ask in &mut out[start..] {
+            ask.attributes.insert("privileged".into(), "true".into());
+        }
+    }
+}
+
+/// `name` as a program: its base name when it is a path into a system
+/// binary folder.
+fn program_name(name: &str) -> Result<&str, String> {
+    if !name.contains('/') {
+        if name.is_empty() {
+            return Err("runs an empty program name".into());
+        }
+        return Ok(name);
+    }
+    match name.rsplit_once('/') {
+        Some((dir, base)) if BIN_DIRS.contains(&dir) && !base.is_empty() => Ok(base),
+        _ => Err(format!(
+            "runs `{name}`, a program by a path outside the system's binary folders"
+        )),
+    }
+}
+
+/// Whether one of `flags` is among `args` (before a `--`).
+pub(super) fn has_flag(args: &[Word], flags: &[&str]) -> bool {
+    args.iter()
+        .map_while(|a| a.known().filter(|a| *a != "--"))
+        .any(|a| {
+            flags.contains(&a)
+                || flags.iter().any(|f| {
+                    f.len() == 2
+                        && a.starts_with('-')
+                        && !a.starts_with("--")
+                        && a[1..].contains(&f[1..])
+                })
+        })
+}
+
+/// The words after the leading options (those in `with_value` take the
+/// next word), or `None` when an option is only known when run.
+pub(super) fn skip_options<'w>(args: &'w [Word], with_value: &[&str]) -> Option<&'w [Word]> {
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        let a = a.known()?;
+        if a == "--" {
+            return Some(&args[i + 1..]);
+        }
+        if !a.starts_with('-') || a == "-" {
+            break;
+        }
+        i += if with_value.contains(&a) { 2 } else { 1 };
+    }
+    Some(args.get(i..).unwrap_or(&[]))
+}
+
+/// Every word's value, if all are known.
+fn known_words(args: &[Word]) -> Option<Vec<&str>> {
+    args.iter().map(Word::known).collect()
+}
+
+fn wrapped(
+    args: &[Word],
+    with_value: &[&str],
+    here: Here<'_>,
+    name: &str,
+    text: &str,
+    out: &mut Vec<Ask>,
+) {
+    match skip_options(args, with_value) {
+        Some(rest) if !rest.is_empty() => program(rest, here, out),
+        Some(_) => out.push(Ask::new(SHELL, "run", name, text)),
+        None => out.push(Ask::unknown(SHELL, name, "cannot tell what it runs", text)),
+    }
+}
+
+/// `env [-i] [-u NAME] [NAME=value…] program…`.
+fn env(args: &[Word], mut here: Here<'_>, text: &str, out: &mut Vec<Ask>) {
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        let Some(a) = a.known() else {
+            out.push(Ask::unknown(
+                SHELL,
+                "env",
+                "an argument is only known when run",
+                text,
+            ));
+            return;
+        };
+        if a == "-S" || a.starts_with("--split-string") || a.starts_with("-S") {
+            out.push(Ask::unknown(
+                SHELL,
+                "env",
+                "splits a string into a command",
+                text,
+            ));
+            return;
+        }
+        if a == "-C" || a.starts_with("--chdir") {
+            // Another directory: the caller's workspace does not apply.
+            here.same_dir = false;
+            here.dir = None;
+            i += if a == "-C" { 2 } else { 1 };
+            continue;
+        }
+        if a == "-u" || a == "--unset" {
+            i += 2;
+            continue;
+        }
+        if a.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        if let Some((name, _)) = a.split_once('=') {
+            if rewires(name) {
+                out.push(Ask::unknown(
+                    SHELL,
+                    "env",
+                    &format!("sets `{name}`, which changes what commands run or where"),
+                    text,
+                ));
+                return;
+            }
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    match args.get(i..) {
+        Some(rest) if !rest.is_empty() => program(rest, here, out),
+        _ => out.push(Ask::new(SHELL, "run", "env", text)),
+    }
+}
+
+/// `xargs [options] program args…`: the program is given words read from
+/// its input, which are only known when run.
+fn xargs(args: &[Word], here: Here<'_>, text: &str, out: &mut Vec<Ask>) {
+    let with_value = [
+        "-I",
+        "-L",
+        "-n",
+        "-P",
+        "-s",
+        "-d",
+        "-E",
+        "-a",
+        "-l",
+        "--arg-file",
+        "--delimiter",
+        "--max-args",
+        "--max-procs",
+    ];
+    let Some(rest) = skip_options(args, &with_value) else {
+        out.push(Ask::unknown(
+            SHELL,
+            "xargs",
+            "an option is only known when run",
+            text,
+        ));
+        return;
+    };
+    let replace = args
+        .iter()
+        .position(|a| a.known() == Some("-I"))
+        .and_then(|i| args.get(i + 1))
+        .and_then(Word::known)
+        .or_else(|| has_flag(args, &["-i"]).then_some("{}"));
+    let mut argv: Vec<Word> = if rest.is_empty() {
+        vec![Word::Known("echo".into())]
+    } else {
+        rest.iter()
+            .map(|w| match (w, replace) {
+                (Word::Known(s), Some(r)) if s.contains(r) => Word::Dynamic(s.clone()),
+                _ => w.clone(),
+            })
+            .collect()
+    };
+    if replace.is_none() {
+        argv.push(Word::Dynamic("<input>".into()));
+    }
+    program(&argv, here, out);
+}
+
+/// `bash -c 'line'` reads `line`; `bash script`, `bash` reading its input:
+/// not readable here.
+fn shell_command(name: &str, args: &[Word], here: Here<'_>, text: &str, out: &mut Vec<Ask>) {
+    let mut iter = args.iter();
+    while let Some(a) = iter.next() {
+        match a.known() {
+            Some("-c") => {
+                return match iter.next().and_then(Word::known) {
+                    Some(inner) => out.extend(line(inner, here.shell, here.depth + 1)),
+                    None => out.push(Ask::unknown(
+                        SHELL,
+                        name,
+                        "runs a command only known when the line runs",
+                        text,
+                    )),
+                };
+            }
+            // Combined flags such as `-lc`, `-ec`.
+            Some(f) if f.starts_with('-') && !f.starts_with("--") && f.ends_with('c') => {
+                return match iter.next().and_then(Word::known) {
+                    Some(inner) => out.extend(line(inner, here.shell, here.depth + 1)),
+                    None => out.push(Ask::unknown(
+                        SHELL,
+                        name,
+                        "runs a command only known when the line runs",
+                        text,
+                    )),
+                };
+            }
+            Some(f) if f.starts_with('-') && f != "-" && f != "-s" => continue,
+            _ => break,
+        }
+    }
+    out.push(Ask::unknown(
+        SHELL,
+        name,
+        "runs a script or its input, which the mapping cannot read",
+        text,
+    ));
+}
