@@ -19,12 +19,7 @@ use super::{Ask, Workspace, paths};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The service of file tools and of files a command line redirects to.
-pub const FILES: &str = "files";
-/// The service of web tools.
-pub const WEB: &str = "web";
-/// The service of Claude Code's other tools.
-pub const CLAUDE_CODE: &str = "claude-code";
+pub use super::{CLAUDE_CODE, FILES, WEB};
 
 /// A hook event, as Claude Code sends it (on a command hook's standard
 /// input, or as an HTTP hook's body). Fields it adds in later versions are

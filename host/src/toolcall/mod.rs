@@ -16,6 +16,12 @@ use std::collections::BTreeMap;
 
 /// The service of commands a line runs that no other service names.
 pub const SHELL: &str = "shell";
+/// The service of file tools and of files a command line redirects to.
+pub const FILES: &str = "files";
+/// The service of web tools.
+pub const WEB: &str = "web";
+/// The service of Claude Code's other tools.
+pub const CLAUDE_CODE: &str = "claude-code";
 /// The action of what cannot be mapped.
 pub const UNKNOWN: &str = "unknown";
 

@@ -5,8 +5,8 @@
 //! (`-C` elsewhere, `--git-dir`, `-c`, `--exec`, `--receive-pack`) and a
 //! repository or branch that cannot be known are unknown.
 
-use super::map::{Here, skip_options};
 use super::parse::Word;
+use super::words::{Here, skip_options};
 use crate::toolcall::{Ask, SHELL};
 
 /// The service git commands are decided by.

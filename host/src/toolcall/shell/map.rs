@@ -3,6 +3,7 @@
 //! `run` of the program on the `shell` service.
 
 use super::parse::{self, Command, Part, Word};
+use super::words::{Here, has_flag, skip_options};
 use super::{Shell, tools};
 use crate::toolcall::{Ask, SHELL, paths};
 
@@ -136,11 +137,10 @@ fn redirect(r: &parse::Redirect, dir: Option<&str>, text: &str) -> Ask {
     let action = if r.writes { "write" } else { "read" };
     match r.target.known() {
         Some("/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/tty") => {
-            Ask::new(crate::toolcall::claude::FILES, action, "/dev/null", text)
-                .with("device", "true")
+            Ask::new(crate::toolcall::FILES, action, "/dev/null", text).with("device", "true")
         }
         Some(path) => match paths::absolute(path, dir) {
-            Some(p) => Ask::new(crate::toolcall::claude::FILES, action, p, text),
+            Some(p) => Ask::new(crate::toolcall::FILES, action, p, text),
             None => Ask::unknown(
                 SHELL,
                 "-",
@@ -155,23 +155,6 @@ fn redirect(r: &parse::Redirect, dir: Option<&str>, text: &str) -> Ask {
             r.target.text(),
         ),
     }
-}
-
-/// Where a command runs, as mapping needs it.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Here<'a> {
-    pub shell: &'a Shell<'a>,
-    /// The absolute working directory, if known.
-    pub dir: Option<&'a str>,
-    /// Whether it is the line's own working directory (where the caller's
-    /// workspace applies).
-    pub same_dir: bool,
-    /// Whether the command's input is another command's output or a here
-    /// document.
-    pub piped_input: bool,
-    /// Run through `sudo` or `doas`.
-    pub privileged: bool,
-    pub depth: usize,
 }
 
 /// The requests of `argv` run where `here` says.
@@ -267,8 +250,16 @@ pub(super) fn program(argv: &[Word], mut here: Here<'_>, out: &mut Vec<Ask>) {
                     "runs code the mapping cannot read",
                     &text,
                 ));
-            } else if !tools::map(name, args, &here, &text, out) {
-                out.push(Ask::new(SHELL, "run", name, &text));
+            } else {
+                match tools::map(name, args, &here, &text, out) {
+                    None => out.push(Ask::new(SHELL, "run", name, &text)),
+                    // Commands it runs in turn (`find -exec`).
+                    Some(inner) => {
+                        for argv in inner {
+                            program(&argv, here, out);
+                        }
+                    }
+                }
             }
         }
     }
@@ -294,38 +285,6 @@ fn program_name(name: &str) -> Result<&str, String> {
             "runs `{name}`, a program by a path outside the system's binary folders"
         )),
     }
-}
-
-/// Whether one of `flags` is among `args` (before a `--`).
-pub(super) fn has_flag(args: &[Word], flags: &[&str]) -> bool {
-    args.iter()
-        .map_while(|a| a.known().filter(|a| *a != "--"))
-        .any(|a| {
-            flags.contains(&a)
-                || flags.iter().any(|f| {
-                    f.len() == 2
-                        && a.starts_with('-')
-                        && !a.starts_with("--")
-                        && a[1..].contains(&f[1..])
-                })
-        })
-}
-
-/// The words after the leading options (those in `with_value` take the
-/// next word), or `None` when an option is only known when run.
-pub(super) fn skip_options<'w>(args: &'w [Word], with_value: &[&str]) -> Option<&'w [Word]> {
-    let mut i = 0;
-    while let Some(a) = args.get(i) {
-        let a = a.known()?;
-        if a == "--" {
-            return Some(&args[i + 1..]);
-        }
-        if !a.starts_with('-') || a == "-" {
-            break;
-        }
-        i += if with_value.contains(&a) { 2 } else { 1 };
-    }
-    Some(args.get(i..).unwrap_or(&[]))
 }
 
 /// Every word's value, if all are known.

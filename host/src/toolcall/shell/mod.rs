@@ -10,6 +10,7 @@ mod git;
 mod map;
 pub mod parse;
 mod tools;
+mod words;
 
 use super::{Ask, Workspace};
 

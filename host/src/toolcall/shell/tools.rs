@@ -5,19 +5,20 @@
 //! `psql:drop`, `rm:recursive`).
 
 use super::git;
-use super::map::{Here, program};
 use super::parse::Word;
+use super::words::Here;
 use crate::toolcall::{Ask, SHELL, paths};
 
-/// Adds the requests of `name args…` to `out`; `false` when `name` is not
-/// a program mapped here.
+/// Adds the requests of `name args…` to `out`, and gives the commands it
+/// runs in turn (`find -exec`); `None` when `name` is not a program mapped
+/// here.
 pub(super) fn map(
     name: &str,
     args: &[Word],
     here: &Here<'_>,
     text: &str,
     out: &mut Vec<Ask>,
-) -> bool {
+) -> Option<Vec<Vec<Word>>> {
     match name {
         "git" => git::git(args, here, text, out),
         "gh" => git::gh(args, here, text, out),
@@ -26,10 +27,10 @@ pub(super) fn map(
         "terraform" | "tofu" => terraform(name, args, here, text, out),
         "psql" => psql(args, here, text, out),
         "rm" => rm(args, here, text, out),
-        "find" => find(args, here, text, out),
-        _ => return false,
+        "find" => return Some(find(args, here, text, out)),
+        _ => return None,
     }
-    true
+    Some(Vec::new())
 }
 
 /// `kebab-case` → `KebabCase`.
@@ -481,7 +482,8 @@ fn rm(args: &[Word], here: &Here<'_>, text: &str, out: &mut Vec<Ask>) {
 /// `find PATH… [-delete] [-exec CMD… ;]`: `run` of find, `rm:recursive` of
 /// its paths for `-delete`, and the command each `-exec` runs, with `{}`
 /// only known when run.
-fn find(args: &[Word], here: &Here<'_>, text: &str, out: &mut Vec<Ask>) {
+fn find(args: &[Word], here: &Here<'_>, text: &str, out: &mut Vec<Ask>) -> Vec<Vec<Word>> {
+    let mut runs = Vec::new();
     let roots: Vec<&Word> = args
         .iter()
         .take_while(|w| {
@@ -521,10 +523,11 @@ fn find(args: &[Word], here: &Here<'_>, text: &str, out: &mut Vec<Ask>) {
                     })
                     .collect();
                 i += inner.len();
-                program(&inner, *here, out);
+                runs.push(inner);
             }
             _ => {}
         }
         i += 1;
     }
+    runs
 }
