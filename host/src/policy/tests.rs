@@ -924,3 +924,45 @@ policies: [\"git:read on r/*\"]
         "{e}"
     );
 }
+
+#[test]
+fn tool_calls_are_checked_at_their_line() {
+    let ok = "tool_calls:\n  on_approval: ask\n  approval_wait: 30s\n  git_hosts: [github.com, GitLab.com]\n  mcp:\n    github:\n      resource: \"{/owner}/{/repo}\"\npolicies:\n  - git:read on repos/*\n";
+    let p = compile(&[src("p.yaml", ok)]).unwrap();
+    assert_eq!(
+        p.tool_calls.on_approval,
+        crate::toolcall::plan::OnApproval::Ask
+    );
+    assert_eq!(p.tool_calls.approval_wait_s, 30);
+    assert_eq!(p.tool_calls.git_hosts, ["github.com", "gitlab.com"]);
+    for (text, says, what) in [
+        (
+            "tool_calls:\n  approval_wait: 1h\n",
+            "p.yaml:2:",
+            "1s to 10m",
+        ),
+        (
+            "tool_calls:\n  git_hosts: [\"https://github.com\"]\n",
+            "p.yaml:2:",
+            "host name",
+        ),
+        (
+            "tool_calls:\n  mcp:\n    github:\n      resource: \"{owner}\"\n",
+            "p.yaml:4:",
+            "JSON pointer",
+        ),
+        (
+            "tool_calls:\n  on_approval: maybe\n",
+            "p.yaml:",
+            "unknown variant",
+        ),
+        (
+            "tool_calls:\n  mcp:\n    github:\n      resources: /x\n",
+            "p.yaml:",
+            "unknown field",
+        ),
+    ] {
+        let e = err("p.yaml", text);
+        assert!(e.starts_with(says) && e.contains(what), "{text}\n{e}");
+    }
+}
