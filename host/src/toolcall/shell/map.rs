@@ -3,7 +3,7 @@
 //! `run` of the program on the `shell` service.
 
 use super::parse::{self, Command, Part, Word};
-use super::words::{Here, has_flag, skip_options};
+use super::words::{Here, has_flag, skip_strict};
 use super::{Shell, tools};
 use crate::toolcall::{Ask, SHELL, paths};
 
@@ -160,6 +160,18 @@ fn redirect(r: &parse::Redirect, dir: Option<&str>, text: &str) -> Ask {
 /// The requests of `argv` run where `here` says.
 pub(super) fn program(argv: &[Word], mut here: Here<'_>, out: &mut Vec<Ask>) {
     let text = text_of(argv);
+    // Every wrapper (`env env env …`) is a level: bounded, so a hostile line
+    // cannot exhaust the stack.
+    here.depth += 1;
+    if here.depth > 2 * parse::MAX_DEPTH {
+        out.push(Ask::unknown(
+            SHELL,
+            "-",
+            "wrapped too many times to read",
+            &text,
+        ));
+        return;
+    }
     let Some(first) = argv.first() else { return };
     let Some(name) = first.known() else {
         out.push(Ask::unknown(
@@ -182,37 +194,125 @@ pub(super) fn program(argv: &[Word], mut here: Here<'_>, out: &mut Vec<Ask>) {
     match name {
         "sudo" | "doas" => {
             here.privileged = true;
-            let with_value = ["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T"];
-            match skip_options(args, &with_value) {
-                Some(rest)
-                    if !rest.is_empty()
-                        && !has_flag(
-                            &args[..args.len() - rest.len()],
-                            &["-s", "-i", "-e", "--edit", "--shell", "--login"],
-                        ) =>
-                {
-                    program(rest, here, out)
-                }
+            let with_value = [
+                "-u",
+                "-g",
+                "-C",
+                "-D",
+                "-h",
+                "-p",
+                "-r",
+                "-t",
+                "-U",
+                "-T",
+                "--user",
+                "--group",
+                "--chdir",
+                "--host",
+                "--prompt",
+                "--role",
+                "--type",
+                "--other-user",
+                "--close-from",
+                "--command-timeout",
+            ];
+            let no_value = [
+                "-E",
+                "-H",
+                "-n",
+                "-P",
+                "-S",
+                "-b",
+                "-k",
+                "-A",
+                "-B",
+                "-N",
+                "--preserve-env",
+                "--non-interactive",
+                "--stdin",
+                "--set-home",
+                "--askpass",
+                "--background",
+                "--bell",
+                "--reset-timestamp",
+                "--preserve-groups",
+            ];
+            match skip_strict(args, &with_value, &no_value) {
+                Some(rest) if !rest.is_empty() => program(rest, here, out),
                 _ => out.push(Ask::unknown(
                     SHELL,
                     name,
-                    "runs a shell or editor as another user",
+                    "runs a shell or editor as another user, or with an option the mapping does not read",
                     &text,
                 )),
             }
         }
         "env" => env(args, here, &text, out),
-        "nohup" | "time" | "setsid" | "unbuffer" | "caffeinate" => {
-            wrapped(args, &[], here, name, &text, out)
-        }
-        "nice" => wrapped(args, &["-n"], here, name, &text, out),
-        "ionice" => wrapped(args, &["-c", "-n", "-p"], here, name, &text, out),
-        "stdbuf" => wrapped(args, &["-i", "-o", "-e"], here, name, &text, out),
-        "command" if has_flag(args, &["-v", "-V"]) => {
+        "nohup" => wrapped(args, &[], &[], here, name, &text, out),
+        "time" => wrapped(
+            args,
+            &["-o", "-f", "--output", "--format"],
+            &[
+                "-p",
+                "-v",
+                "-a",
+                "-q",
+                "--portability",
+                "--verbose",
+                "--append",
+                "--quiet",
+            ],
+            here,
+            name,
+            &text,
+            out,
+        ),
+        "setsid" => wrapped(
+            args,
+            &[],
+            &["-f", "-w", "-c", "--fork", "--wait", "--ctty"],
+            here,
+            name,
+            &text,
+            out,
+        ),
+        "nice" => wrapped(
+            args,
+            &["-n", "--adjustment"],
+            &["-#"],
+            here,
+            name,
+            &text,
+            out,
+        ),
+        "ionice" => wrapped(
+            args,
+            &["-c", "-n", "--class", "--classdata"],
+            &["-t"],
+            here,
+            name,
+            &text,
+            out,
+        ),
+        "stdbuf" => wrapped(
+            args,
+            &["-i", "-o", "-e", "--input", "--output", "--error"],
+            &[],
+            here,
+            name,
+            &text,
+            out,
+        ),
+        "command" if matches!(args.first().and_then(Word::known), Some("-v" | "-V")) => {
             out.push(Ask::new(SHELL, "run", "command", &text));
         }
-        "command" | "exec" => wrapped(args, &["-a"], here, name, &text, out),
-        "timeout" => match skip_options(args, &["-s", "-k", "--signal", "--kill-after"]) {
+        "command" => wrapped(args, &[], &["-p"], here, name, &text, out),
+        "exec" => wrapped(args, &["-a"], &["-c", "-l"], here, name, &text, out),
+        "timeout" => match skip_strict(
+            args,
+            &["-s", "-k", "--signal", "--kill-after"],
+            &["-v", "--verbose", "--preserve-status", "--foreground"],
+        ) {
             // The first word after the options is the duration.
             Some([_, rest @ ..]) if !rest.is_empty() => program(rest, here, out),
             _ => out.push(Ask::unknown(SHELL, name, "cannot tell what it runs", &text)),
@@ -295,12 +395,13 @@ fn known_words(args: &[Word]) -> Option<Vec<&str>> {
 fn wrapped(
     args: &[Word],
     with_value: &[&str],
+    no_value: &[&str],
     here: Here<'_>,
     name: &str,
     text: &str,
     out: &mut Vec<Ask>,
 ) {
-    match skip_options(args, with_value) {
+    match skip_strict(args, with_value, no_value) {
         Some(rest) if !rest.is_empty() => program(rest, here, out),
         Some(_) => out.push(Ask::new(SHELL, "run", name, text)),
         None => out.push(Ask::unknown(SHELL, name, "cannot tell what it runs", text)),
@@ -340,9 +441,22 @@ fn env(args: &[Word], mut here: Here<'_>, text: &str, out: &mut Vec<Ask>) {
             i += 2;
             continue;
         }
-        if a.starts_with('-') {
+        if matches!(
+            a,
+            "-i" | "-0" | "-v" | "--ignore-environment" | "--null" | "--debug"
+        ) || a.starts_with("--unset=")
+        {
             i += 1;
             continue;
+        }
+        if a.starts_with('-') {
+            out.push(Ask::unknown(
+                SHELL,
+                "env",
+                &format!("`env {a}` is an option the mapping does not read"),
+                text,
+            ));
+            return;
         }
         if let Some((name, _)) = a.split_once('=') {
             if rewires(name) {
@@ -383,7 +497,21 @@ fn xargs(args: &[Word], here: Here<'_>, text: &str, out: &mut Vec<Ask>) {
         "--max-args",
         "--max-procs",
     ];
-    let Some(rest) = skip_options(args, &with_value) else {
+    let no_value = [
+        "-0",
+        "-r",
+        "-t",
+        "-p",
+        "-x",
+        "-o",
+        "--null",
+        "--no-run-if-empty",
+        "--verbose",
+        "--interactive",
+        "--exit",
+        "--open-tty",
+    ];
+    let Some(rest) = skip_strict(args, &with_value, &no_value) else {
         out.push(Ask::unknown(
             SHELL,
             "xargs",

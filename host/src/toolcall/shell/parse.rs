@@ -149,6 +149,23 @@ impl Reader {
                 text,
             );
         }
+        // Compound commands nest without brackets (`if if if …`): the
+        // parser recurses on them too.
+        let compounds = text
+            .split(|c: char| c.is_ascii_whitespace() || c == ';' || c == '&' || c == '|')
+            .filter(|w| {
+                matches!(
+                    *w,
+                    "if" | "while" | "until" | "for" | "case" | "select" | "do" | "then"
+                )
+            })
+            .count();
+        if compounds > 2 * MAX_BRACKETS {
+            return self.opaque(
+                format!("more than {} compound commands", 2 * MAX_BRACKETS),
+                text,
+            );
+        }
         let options = ParserOptions::default();
         let mut parser = Parser::new(std::io::Cursor::new(text.as_bytes()), &options);
         match parser.parse_program() {

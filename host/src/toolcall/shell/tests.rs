@@ -321,7 +321,7 @@ fn hostile_lines_cost_an_unknown_never_a_crash() {
     assert!(unknown(&deep));
     let nested = format!("{}git push origin main", "eval ".repeat(20));
     assert!(unknown(&nested));
-    let quoted = (0..5).fold("git push origin main".to_owned(), |acc, _| {
+    let quoted = (0..3).fold("git push origin main".to_owned(), |acc, _| {
         format!("bash -c {}", shell_quote(&acc))
     });
     assert!(
@@ -333,6 +333,55 @@ fn hostile_lines_cost_an_unknown_never_a_crash() {
     assert!(unknown(&long));
     let many = "true;".repeat(1000);
     assert!(unknown(&many));
+    let wrapped = format!("{}ls", "env ".repeat(16_000));
+    assert!(unknown(&wrapped));
+    let ifs = format!(
+        "{}true{}",
+        "if true; then ".repeat(3000),
+        "; fi".repeat(3000)
+    );
+    assert!(unknown(&ifs));
+}
+
+#[test]
+fn a_wrapper_option_the_mapping_does_not_read_is_unknown() {
+    for line in [
+        "/usr/bin/time -o echo git push origin main",
+        "env -iu echo rm -rf /",
+        "echo x | xargs -rI echo git push origin main",
+        "xargs --process-slot-var echo git push origin main",
+        "sudo --prompt echo git push origin main",
+        "nohup -x echo git push origin main",
+    ] {
+        let asks = short(line);
+        assert!(
+            unknown(line)
+                || asks
+                    .iter()
+                    .any(|a| a.starts_with("git push acme/billing branch=main")),
+            "{line}: {asks:?}"
+        );
+        assert!(
+            !asks.iter().all(|a| a.starts_with("shell run echo")),
+            "{line}: {asks:?}"
+        );
+    }
+    assert_eq!(
+        short("command git push origin main -v"),
+        ["git push acme/billing branch=main"]
+    );
+    assert_eq!(
+        short("time -p git push origin main"),
+        ["git push acme/billing branch=main"]
+    );
+    assert_eq!(
+        short("nice -5 git push origin main"),
+        ["git push acme/billing branch=main"]
+    );
+    assert_eq!(
+        short("sudo -En git push origin main"),
+        ["git push acme/billing branch=main privileged=true"]
+    );
 }
 
 fn shell_quote(s: &str) -> String {

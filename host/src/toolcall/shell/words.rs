@@ -53,3 +53,44 @@ pub(super) fn skip_options<'w>(args: &'w [Word], with_value: &[&str]) -> Option<
     }
     Some(args.get(i..).unwrap_or(&[]))
 }
+
+/// Like [`skip_options`] for a wrapper that runs the words after its
+/// options: only the options it lists are skipped (`with_value` take the
+/// next word, or `--opt=value`, or a short one's attached `-oL`; `no_value`
+/// alone, or combined `-En`; `-#` in `no_value` accepts `-5`). Any other
+/// option gives `None`: a value the wrapper reads could be taken for the
+/// program (`time -o echo git push` runs git).
+pub(super) fn skip_strict<'w>(
+    args: &'w [Word],
+    with_value: &[&str],
+    no_value: &[&str],
+) -> Option<&'w [Word]> {
+    let mut i = 0;
+    while let Some(w) = args.get(i) {
+        let a = w.known()?;
+        if a == "--" {
+            return Some(&args[i + 1..]);
+        }
+        if !a.starts_with('-') || a == "-" {
+            break;
+        }
+        let short = !a.starts_with("--") && a.len() > 2;
+        if with_value.contains(&a) {
+            i += 2;
+        } else if no_value.contains(&a)
+            || a.split_once('=')
+                .is_some_and(|(o, _)| with_value.contains(&o))
+            || (short && with_value.contains(&&a[..2]))
+            || (short
+                && a[1..]
+                    .chars()
+                    .all(|c| no_value.contains(&format!("-{c}").as_str())))
+            || (no_value.contains(&"-#") && a[1..].bytes().all(|b| b.is_ascii_digit()))
+        {
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    Some(args.get(i..).unwrap_or(&[]))
+}
