@@ -15,6 +15,7 @@ use super::{AppState, auth, decide};
 use crate::decision::Outcome;
 use crate::identity;
 use crate::masking::Masker;
+use crate::masking::{ParseError, offload, parse_strict};
 use crate::oversight::{Gated, Stage};
 use crate::runtime::types::DecisionRequest;
 use crate::snapshot::Project;
@@ -23,9 +24,7 @@ use crate::toolcall::plan::OnApproval;
 use crate::toolcall::{self as tc, Ask};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::HeaderMap;
+use axum::extract::{FromRequest, State};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,11 +38,11 @@ const MAX_CALLS: u64 = 100_000;
 /// Text Claude Code is given instead of output that could not be masked.
 pub const WITHHELD_OUTPUT: &str = "[withheld by Palisade: the output could not be masked]";
 
-/// The decisions of one tool call, kept until its `PostToolUse`.
+/// The decisions that allowed one tool call (their ids), kept until its
+/// `PostToolUse`.
 #[derive(Debug, Clone)]
 pub(super) struct Call {
-    /// Each decision's id and service.
-    decisions: Vec<(String, String)>,
+    decisions: Vec<String>,
 }
 
 /// Key: project, agent, session, tool-use id.
@@ -60,65 +59,113 @@ pub(super) fn calls() -> Calls {
 /// `POST /v1/hooks/claude-code`.
 pub(super) async fn claude_code(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: axum::extract::Request,
 ) -> Json<Value> {
-    // Which event, if the body can be read that far: a failure is answered
-    // in the form that event's hook reads.
-    let body = body.ok();
-    let event: Result<HookEvent, String> = match &body {
-        None => Err("the body could not be read (too large, or cut short)".into()),
-        Some(b) => {
-            serde_json::from_slice(b).map_err(|e| format!("not a Claude Code hook event: {e}"))
+    let (parts, body) = request.into_parts();
+    // The token first: a caller without one costs no buffered body, only
+    // the few KiB that say which event to answer (and for which tool).
+    let authed = auth::ready(&state).and_then(|s| {
+        let (project, agent) = auth::agent(&s, &parts.headers)?;
+        Ok((project.clone(), agent.clone()))
+    });
+    let (project, agent) = match authed {
+        Ok(pa) => pa,
+        Err(e) => {
+            let head = prefix(body, SNIFF_BYTES).await;
+            return Json(refusal(&head, &e.message()));
         }
     };
-    let name = event
-        .as_ref()
-        .map(|e| e.hook_event_name.clone())
-        .unwrap_or_else(|_| sniff_event(body.as_deref()));
-    let fail = |why: &str| -> Json<Value> {
-        tracing::warn!(event = %name, why, "hook refused");
-        Json(match name.as_str() {
-            "PostToolUse" => claude::replace_output(
-                "",
-                Value::String(WITHHELD_OUTPUT.into()),
-                Some(&format!("Palisade: {why}")),
-            ),
-            _ => claude::permission("deny", &format!("Palisade denied this tool call: {why}")),
-        })
+    let settings = state.mask_settings();
+    let bytes =
+        match Bytes::from_request(axum::extract::Request::from_parts(parts, body), &()).await {
+            Ok(b) => b,
+            Err(e) => {
+                return Json(refusal(
+                    b"",
+                    &format!("the body could not be read: {}", e.body_text()),
+                ));
+            }
+        };
+    // Parsed as `POST /v1/mask` parses: bounded in depth and values.
+    let parsed = offload(bytes.len(), || {
+        parse_strict(&bytes, settings.max_depth + 1, settings.max_values)
+    });
+    let event = match parsed {
+        Ok(v) => serde_json::from_value::<HookEvent>(v)
+            .map_err(|e| format!("not a Claude Code hook event: {e}")),
+        Err(ParseError::Invalid(e)) => Err(format!("not a Claude Code hook event: {e}")),
+        Err(ParseError::TooManyValues(n)) => Err(format!(
+            "the event holds more than `masking.max_values` ({n}) values"
+        )),
     };
     let event = match event {
         Ok(e) => e,
-        Err(why) => return fail(&why),
+        Err(why) => {
+            let head = &bytes[..bytes.len().min(SNIFF_BYTES)];
+            return Json(refusal(head, &why));
+        }
     };
-    let snapshot = match auth::ready(&state) {
-        Ok(s) => s,
-        Err(e) => return fail(&e.message()),
-    };
-    let (project, agent) = match auth::agent(&snapshot, &headers) {
-        Ok(pa) => pa,
-        Err(e) => return fail(&e.message()),
-    };
+    drop(bytes);
     if event.session_id.is_empty() || event.session_id.len() > 4096 {
-        return fail("`session_id` must be 1 to 4096 bytes");
+        return Json(refusal(
+            event.hook_event_name.as_bytes(),
+            "`session_id` must be 1 to 4096 bytes",
+        ));
     }
     match event.hook_event_name.as_str() {
-        "PreToolUse" => Json(pre_tool_use(&state, project, agent, &event).await),
-        "PostToolUse" => Json(post_tool_use(&state, project, agent, &event).await),
+        "PreToolUse" => Json(pre_tool_use(&state, &project, &agent, &event).await),
+        "PostToolUse" => Json(post_tool_use(&state, &project, &agent, &event).await),
         // Nothing to decide: no change.
         _ => Json(json!({})),
     }
 }
 
-/// The event name of a body that is not a whole event, where it says.
-fn sniff_event(body: Option<&[u8]>) -> String {
-    body.and_then(|b| serde_json::from_slice::<Value>(b).ok())
-        .and_then(|v| {
-            v.get("hook_event_name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| "PreToolUse".into())
+/// How much of a refused body is read to tell its event and tool.
+const SNIFF_BYTES: usize = 16 * 1024;
+
+/// The answer to an event that is refused before it is read whole: for a
+/// `PostToolUse` (as far as `head`, the body's start, says), the output
+/// withheld and blocked; else a `deny`.
+fn refusal(head: &[u8], why: &str) -> Value {
+    tracing::warn!(why, "hook refused");
+    let text = String::from_utf8_lossy(head);
+    if text.contains("PostToolUse") {
+        let tool = string_field(&text, "tool_name").unwrap_or_default();
+        return claude::replace_output(
+            &tool,
+            Value::String(WITHHELD_OUTPUT.into()),
+            Some(&format!("Palisade: {why}")),
+        );
+    }
+    claude::permission("deny", &format!("Palisade denied this tool call: {why}"))
+}
+
+/// The value of `"key": "value"` in JSON text, where it is a plain string.
+fn string_field(text: &str, key: &str) -> Option<String> {
+    let at = text.find(&format!("\"{key}\""))?;
+    let rest = text[at + key.len() + 2..].trim_start().strip_prefix(':')?;
+    let rest = rest.trim_start().strip_prefix('"')?;
+    let end = rest.find(['"', '\\'])?;
+    Some(rest[..end].to_owned())
+}
+
+/// Up to about `cap` bytes of the start of `body`.
+async fn prefix(body: axum::body::Body, cap: usize) -> Vec<u8> {
+    use http_body::Body as _;
+    let mut body = std::pin::pin!(body);
+    let mut out = Vec::new();
+    while out.len() < cap {
+        match std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    let take = data.len().min(cap - out.len());
+                    out.extend_from_slice(&data[..take]);
+                }
+            }
+            _ => break,
+        }
+    }
+    out
 }
 
 /// Decides a tool call: every request it makes, in order, until one is
@@ -138,33 +185,23 @@ async fn pre_tool_use(
     else {
         return deny("the event names no tool".into());
     };
-    let input = event.tool_input.clone().unwrap_or(Value::Null);
+    let input = event.tool_input.as_ref().unwrap_or(&Value::Null);
+    let workspace = event.palisade.as_ref().and_then(|p| p.workspace.as_ref());
     let plan = &project.policy.tool_calls;
-    let workspace = event.palisade.as_ref().and_then(|p| p.workspace.clone());
-    let cwd = event.cwd.clone();
-    let tool_name = tool.to_owned();
-    let plan_owned = plan.clone();
-    // A long command line is read off the async workers.
-    let asks = crate::masking::offload(
-        input
-            .get("command")
-            .and_then(Value::as_str)
-            .map_or(0, str::len)
-            * 64,
-        move || {
-            claude::asks(
-                &tool_name,
-                &input,
-                cwd.as_deref(),
-                workspace.as_ref(),
-                &plan_owned,
-            )
-        },
-    );
+    // A long command line is read off the async workers (a 60 KB line
+    // parses in tens of milliseconds).
+    let line = input
+        .get("command")
+        .and_then(Value::as_str)
+        .map_or(0, str::len);
+    let asks = offload(line * 64, || {
+        claude::asks(tool, input, event.cwd.as_deref(), workspace, plan)
+    });
     if asks.len() > MAX_ASKS {
         return deny(format!("the call makes more than {MAX_ASKS} requests"));
     }
-    let mut decided: Vec<(Ask, String)> = Vec::new();
+    // The ids of the decisions that allowed it.
+    let mut decided: Vec<String> = Vec::new();
     let mut pending: Vec<(Ask, DecisionRequest, String)> = Vec::new();
     for ask in asks {
         let request = request_of(project, agent, event, tool, &ask);
@@ -196,7 +233,7 @@ async fn pre_tool_use(
         };
         let id = again.request_id.clone();
         match decision.outcome {
-            Outcome::Allow => decided.push((ask, id)),
+            Outcome::Allow => decided.push(id),
             Outcome::ApprovalRequired => match gated {
                 Gated::Raised { approval, .. } => pending.push((ask, again, approval.id)),
                 _ => {
@@ -267,7 +304,7 @@ async fn pre_tool_use(
                     )
                     .await
                     {
-                        Ok((d, _, _)) if d.outcome == Outcome::Allow => decided.push((ask, id)),
+                        Ok((d, _, _)) if d.outcome == Outcome::Allow => decided.push(id),
                         Ok((d, _, _)) => {
                             return deny(format!(
                                 "{}: {} (decision {id})",
@@ -287,7 +324,6 @@ async fn pre_tool_use(
             }
         }
     }
-    let ids: Vec<&str> = decided.iter().map(|(_, id)| id.as_str()).collect();
     if let Some(use_id) = event
         .tool_use_id
         .as_deref()
@@ -296,10 +332,7 @@ async fn pre_tool_use(
         state.hook_calls().insert(
             call_key(project, agent, &event.session_id, use_id),
             Call {
-                decisions: decided
-                    .iter()
-                    .map(|(a, id)| (id.clone(), a.service.clone()))
-                    .collect(),
+                decisions: decided.clone(),
             },
         );
     }
@@ -307,7 +340,7 @@ async fn pre_tool_use(
         "allow",
         &format!(
             "Palisade allowed this tool call (decisions {})",
-            ids.join(", ")
+            decided.join(", ")
         ),
     )
 }
@@ -439,7 +472,7 @@ async fn post_tool_use(
     let size = serde_json::to_vec(&output).map_or(0, |b| b.len());
     // The result, beside each decision that allowed the call.
     if let Some(call) = &call {
-        for (id, _) in &call.decisions {
+        for id in &call.decisions {
             let details = std::collections::BTreeMap::from([
                 ("outcome".to_owned(), Value::from("ok")),
                 ("size_bytes".to_owned(), Value::from(size)),
@@ -460,11 +493,10 @@ async fn post_tool_use(
             }
         }
     }
-    // The output, masked as data of the call's service.
-    let service = call
-        .as_ref()
-        .and_then(|c| c.decisions.first().map(|(_, s)| s.clone()))
-        .unwrap_or_else(|| service_of(&tool));
+    // The output, masked as data of the tool's service: what the tool
+    // returned, whatever the requests of its call were (a shell line's
+    // output is the shell's, not its first command's).
+    let service = service_of(&tool);
     let Some(key) = state.mask_key() else {
         return withheld("masking is not available on this server".into());
     };

@@ -111,14 +111,7 @@ pub(super) async fn report(
     };
     super::gate(&state)?;
     let name = project.policy.project.clone();
-    let unavailable = |what: &str, e: crate::Error| {
-        tracing::error!(project = %name, error = %e, "{what}");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "state_unavailable",
-            "the result could not be recorded (the server's log says why); retry",
-        )
-    };
+    let unavailable = |what: &str, e: crate::Error| unavailable(&name, what, e);
     // The decision, the agent's own, in its session.
     let filter = Filter {
         session: Some(body.session.clone()),
@@ -197,6 +190,16 @@ pub(super) async fn report(
     }))
 }
 
+/// `503 state_unavailable`, with the cause (`what`, `e`) logged.
+fn unavailable(project: &str, what: &str, e: crate::Error) -> ApiError {
+    tracing::error!(project = %project, error = %e, "{what}");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "state_unavailable",
+        "the result could not be recorded (the server's log says why); retry",
+    )
+}
+
 /// Records `details` as the result of decision `id` (whose answer was
 /// `decision`), once: a second result of it is `409 result_exists`.
 pub(super) async fn store(
@@ -217,14 +220,7 @@ pub(super) async fn store(
     };
     let gate = super::gate(state)?;
     let name = project.policy.project.clone();
-    let unavailable = |what: &str, e: crate::Error| {
-        tracing::error!(project = %name, error = %e, "{what}");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "state_unavailable",
-            "the result could not be recorded (the server's log says why); retry",
-        )
-    };
+    let unavailable = |what: &str, e: crate::Error| unavailable(&name, what, e);
     let mark = crate::store::Key::new(&name, KIND, id);
     let state_of = &gate.state;
     if state_of

@@ -39,8 +39,9 @@ pub(super) struct HookArgs {
     #[arg(long)]
     server: Option<String>,
     /// Seconds to wait for the server's answer (an approval may be waited
-    /// for); then deny.
-    #[arg(long, default_value_t = 600)]
+    /// for); then deny. Keep it below Claude Code's `timeout` for the hook
+    /// (600 s unless set): a hook Claude Code kills lets the tool run.
+    #[arg(long, default_value_t = 590)]
     timeout: u64,
 }
 
@@ -67,9 +68,10 @@ pub(super) struct InstallArgs {
     /// The server's URL, written into the configuration.
     #[arg(long)]
     server: Option<String>,
-    /// Claude Code's timeout for the hook, in seconds (above the policy's
-    /// `tool_calls.approval_wait`).
-    #[arg(long, default_value_t = 300)]
+    /// Claude Code's timeout for the hook, in seconds (at least 30); the
+    /// command gives up 10 s before it, so that it is the one to answer
+    /// (with a deny). Keep the policy's `tool_calls.approval_wait` below.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(30..=3600))]
     timeout: u64,
 }
 
@@ -112,7 +114,10 @@ fn claude_code(args: HookArgs) -> Value {
         Err(e) => return failed("", &format!("standard input could not be read: {e}")),
     };
     let name = event["hook_event_name"].as_str().unwrap_or("").to_owned();
+    // Only shell lines read the workspace (git commands); other tools do
+    // not pay for the `git` runs.
     if name == "PreToolUse"
+        && event["tool_name"] == "Bash"
         && let Some(cwd) = event["cwd"].as_str()
         && let Some(ws) = workspace(std::path::Path::new(cwd))
     {
@@ -193,30 +198,40 @@ fn git(dir: &std::path::Path, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// The git remotes and branch of `dir`, if it is in a repository.
+/// The git remotes (fetch and push URLs, as git resolves them), branch
+/// and push target of `dir`, if it is in a repository: three `git` runs,
+/// none of which runs anything of the repository's.
 fn workspace(dir: &std::path::Path) -> Option<Value> {
-    let listed = git(dir, &["config", "--get-regexp", r"^remote\..*\.url$"])?;
-    let mut remotes = serde_json::Map::new();
+    let listed = git(dir, &["remote", "-v"])?;
+    let (mut remotes, mut push_urls) = (serde_json::Map::new(), serde_json::Map::new());
     for line in listed.lines() {
-        if let Some((key, url)) = line.split_once(' ')
-            && let Some(name) = key
-                .strip_prefix("remote.")
-                .and_then(|k| k.strip_suffix(".url"))
-        {
+        // `origin\tgit@github.com:acme/billing.git (fetch)`
+        let Some((name, rest)) = line.split_once('\t') else {
+            continue;
+        };
+        if let Some(url) = rest.strip_suffix(" (fetch)") {
             remotes.insert(name.to_owned(), url.into());
+        } else if let Some(url) = rest.strip_suffix(" (push)") {
+            push_urls.insert(name.to_owned(), url.into());
         }
     }
     let branch = git(dir, &["symbolic-ref", "--short", "-q", "HEAD"]).filter(|b| !b.is_empty());
-    let push_remote = branch
-        .as_deref()
-        .and_then(|b| git(dir, &["config", &format!("branch.{b}.pushRemote")]))
-        .or_else(|| git(dir, &["config", "remote.pushDefault"]))
-        .or_else(|| {
-            branch
-                .as_deref()
-                .and_then(|b| git(dir, &["config", &format!("branch.{b}.remote")]))
-        });
-    Some(json!({ "remotes": remotes, "branch": branch, "push_remote": push_remote }))
+    let push_target = git(
+        dir,
+        &[
+            "rev-parse",
+            "--abbrev-ref",
+            "--symbolic-full-name",
+            "@{push}",
+        ],
+    )
+    .filter(|t| !t.is_empty());
+    Some(json!({
+        "remotes": remotes,
+        "push_urls": push_urls,
+        "branch": branch,
+        "push_target": push_target,
+    }))
 }
 
 /// This program, by its absolute path where it is known (a hook command
@@ -227,13 +242,19 @@ fn program() -> String {
         .ok()
         .and_then(|p| p.to_str().map(str::to_owned))
         .unwrap_or_else(|| "palisade".into());
-    if path
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b))
+    quoted(&path)
+}
+
+/// `word` as one word for the shell Claude Code runs the command with.
+fn quoted(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@=,".contains(&b))
     {
-        path
+        word.to_owned()
     } else {
-        format!("'{}'", path.replace('\'', "'\\''"))
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -251,7 +272,12 @@ pub fn hooks_config(http: bool, server: &str, timeout: u64) -> Value {
     } else {
         json!({
             "type": "command",
-            "command": format!("{} hook claude-code --server {server}", program()),
+            "command": format!(
+                "{} hook claude-code --server {} --timeout {}",
+                program(),
+                quoted(server),
+                timeout - 10
+            ),
             "timeout": timeout,
         })
     };

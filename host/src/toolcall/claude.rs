@@ -69,17 +69,9 @@ pub fn asks(
 ) -> Vec<Ask> {
     let cwd = cwd.filter(|c| c.starts_with('/'));
     let field = |name: &str| input.get(name).and_then(Value::as_str);
-    let file = |action: &str, name: &str, default_cwd: bool| {
-        let path = field(name).or(if default_cwd { Some(".") } else { None });
-        match path.and_then(|p| paths::absolute(p, cwd)) {
-            Some(p) => Ask::new(FILES, action, p, tool),
-            None => Ask::unknown(
-                FILES,
-                tool,
-                &format!("`{name}` is missing or is not a path that can be resolved here"),
-                tool,
-            ),
-        }
+    let file = |action: &str, name: &str| match field(name) {
+        Some(path) => super::file_ask(action, path, cwd, tool),
+        None => Ask::unknown(FILES, tool, &format!("`{name}` is missing"), tool),
     };
     if let Some(rest) = tool.strip_prefix("mcp__") {
         let Some((server, name)) = rest
@@ -96,10 +88,16 @@ pub fn asks(
         return vec![mcp_ask(server, name, input, plan)];
     }
     match tool {
-        "Read" => vec![file("read", "file_path", false)],
-        "Glob" | "Grep" => vec![file("read", "path", true)],
-        "Write" | "Edit" | "MultiEdit" => vec![file("write", "file_path", false)],
-        "NotebookEdit" => vec![file("write", "notebook_path", false)],
+        "Read" => vec![file("read", "file_path")],
+        "Grep" => vec![super::file_ask(
+            "read",
+            field("path").unwrap_or("."),
+            cwd,
+            tool,
+        )],
+        "Glob" => vec![glob(field("path").unwrap_or("."), field("pattern"), cwd)],
+        "Write" | "Edit" | "MultiEdit" => vec![file("write", "file_path")],
+        "NotebookEdit" => vec![file("write", "notebook_path")],
         "WebFetch" => match field("url").and_then(host_of) {
             Some(host) => {
                 let url = field("url").unwrap_or_default();
@@ -130,6 +128,41 @@ pub fn asks(
             )],
         },
         other => vec![Ask::new(CLAUDE_CODE, other, "-", other)],
+    }
+}
+
+/// `Glob`: a read of the folder its pattern searches: `path` joined with the
+/// pattern's leading literal folders, so that `/etc/**` or `../../**` is a
+/// read of `/etc` or of the folder two up, not of the working directory.
+fn glob(path: &str, pattern: Option<&str>, cwd: Option<&str>) -> Ask {
+    let base = paths::absolute(path, cwd);
+    let literal: Vec<&str> = pattern
+        .unwrap_or("")
+        .split('/')
+        .take_while(|s| !s.contains(['*', '?', '[', '{']))
+        .collect();
+    // The last literal segment may be a file name; its folder is read.
+    let folders = match pattern {
+        Some(p) if !p.ends_with('/') && literal.len() == p.split('/').count() => {
+            &literal[..literal.len().saturating_sub(1)]
+        }
+        _ => &literal[..],
+    };
+    let joined = folders.join("/");
+    let root = if joined.is_empty() && pattern.is_some_and(|p| p.starts_with('/')) {
+        "/".to_owned()
+    } else {
+        joined
+    };
+    match base {
+        Some(b) if root.is_empty() => super::file_ask("read", &b, None, "Glob"),
+        Some(b) => super::file_ask("read", &root, Some(&b), "Glob"),
+        None => Ask::unknown(
+            FILES,
+            "Glob",
+            &format!("`{path}` is not a path that can be resolved here"),
+            "Glob",
+        ),
     }
 }
 
@@ -187,4 +220,83 @@ pub fn replace_output(tool: &str, output: Value, block: Option<&str>) -> Value {
         answer["reason"] = reason.into();
     }
     answer
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn one(tool: &str, input: Value) -> String {
+        let a = asks(
+            tool,
+            &input,
+            Some("/work/billing"),
+            None,
+            &ToolPlan::default(),
+        );
+        assert_eq!(a.len(), 1);
+        format!("{} {} {}", a[0].service, a[0].action, a[0].resource)
+    }
+
+    #[test]
+    fn file_tools_name_the_folder_they_touch() {
+        assert_eq!(
+            one("Read", json!({"file_path": "src/../../../etc/passwd"})),
+            "files read /etc/passwd"
+        );
+        assert_eq!(
+            one("Glob", json!({"pattern": "/etc/**"})),
+            "files read /etc"
+        );
+        assert_eq!(
+            one("Glob", json!({"pattern": "../../**/*.pem"})),
+            "files read /"
+        );
+        assert_eq!(
+            one("Glob", json!({"pattern": "src/**/*.rs"})),
+            "files read /work/billing/src"
+        );
+        assert_eq!(
+            one("Glob", json!({"pattern": "*.rs", "path": "/work/other"})),
+            "files read /work/other"
+        );
+        assert_eq!(
+            one("Grep", json!({"pattern": "x"})),
+            "files read /work/billing"
+        );
+        assert_eq!(
+            one("Write", json!({"file_path": ".git/config", "content": "x"})),
+            "files unknown -"
+        );
+        assert_eq!(
+            one(
+                "Edit",
+                json!({"file_path": "/work/billing/.git/hooks/pre-commit"})
+            ),
+            "files unknown -"
+        );
+        assert_eq!(one("Write", json!({"content": "x"})), "files unknown Write");
+    }
+
+    #[test]
+    fn mcp_and_web_tools() {
+        assert_eq!(
+            one("mcp__github__create_issue", json!({})),
+            "github create_issue *"
+        );
+        assert_eq!(one("mcp____x", json!({})), "claude-code unknown -");
+        assert_eq!(
+            one(
+                "WebFetch",
+                json!({"url": "https://Docs.Example.com:8443/a"})
+            ),
+            "web fetch docs.example.com:8443"
+        );
+        assert_eq!(
+            one("WebFetch", json!({"url": "file:///etc/passwd"})),
+            "web unknown WebFetch"
+        );
+        assert_eq!(one("TodoWrite", json!({})), "claude-code TodoWrite -");
+    }
 }

@@ -81,6 +81,34 @@ impl Ask {
     }
 }
 
+/// The `files` request for `action` on `path` (made absolute against
+/// `cwd`), or an unknown one: a path that cannot be resolved here, or a
+/// write into git's own files (`.git/config`, `.git/hooks/…`,
+/// `.gitconfig`), which would change what later git commands do (where a
+/// push goes, what a commit runs) out of the mapping's sight.
+pub fn file_ask(action: &str, path: &str, cwd: Option<&str>, source: &str) -> Ask {
+    let Some(p) = paths::absolute(path, cwd) else {
+        return Ask::unknown(
+            SHELL,
+            "-",
+            &format!("`{path}` is not a path that can be resolved here"),
+            source,
+        );
+    };
+    let git_own = p.split('/').any(|s| s == ".git" || s == ".gitconfig");
+    if action != "read" && git_own {
+        return Ask::unknown(
+            FILES,
+            "-",
+            &format!(
+                "writes `{p}`, git's own configuration or hooks, which change what git commands do"
+            ),
+            source,
+        );
+    }
+    Ask::new(FILES, action, p, source)
+}
+
 /// What the caller knows of the place a command runs in: given by the
 /// `palisade hook` command, which runs beside the agent; absent for a
 /// caller that cannot look (the HTTP hook), so that what depends on it is
@@ -88,13 +116,34 @@ impl Ask {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Workspace {
-    /// The git remotes of the working directory, by name: their URLs.
+    /// The git remotes of the working directory, by name: their URLs (as
+    /// `git remote get-url` gives them, `insteadOf` applied).
     #[serde(default)]
     pub remotes: BTreeMap<String, String>,
+    /// Where each remote pushes, where that differs from `remotes`
+    /// (`git remote get-url --push`: `pushurl`, `pushInsteadOf`).
+    #[serde(default)]
+    pub push_urls: BTreeMap<String, String>,
     /// The branch checked out there.
     #[serde(default)]
     pub branch: Option<String>,
-    /// The remote that branch pushes to by default.
+    /// Where a `git push` that names no branch goes: `REMOTE/BRANCH`
+    /// (`git rev-parse --abbrev-ref @{push}`, which applies `push.default`,
+    /// `remote.*.push` and the branch's upstream).
     #[serde(default)]
-    pub push_remote: Option<String>,
+    pub push_target: Option<String>,
+}
+
+impl Workspace {
+    /// The remote and branch of `push_target`.
+    pub fn push_target(&self) -> Option<(&str, &str)> {
+        let target = self.push_target.as_deref()?;
+        self.remotes.keys().find_map(|r| {
+            target
+                .strip_prefix(r.as_str())
+                .and_then(|b| b.strip_prefix('/'))
+                .filter(|b| !b.is_empty())
+                .map(|b| (r.as_str(), b))
+        })
+    }
 }

@@ -71,9 +71,9 @@ pub(super) fn git(args: &[Word], here: &Here<'_>, text: &str, out: &mut Vec<Ask>
             "`git {sub}` is given a command or program to run, which the mapping cannot read"
         )));
     }
-    let repo = |remote: Option<&str>| repository(remote, same_repo, here);
+    let repo = |remote: Option<&str>| repository(remote, same_repo, here, false);
     match sub {
-        "push" => push(rest, here, &repo, text, out),
+        "push" => push(rest, here, same_repo, text, out),
         "clone" => {
             let with_value = [
                 "-b",
@@ -179,8 +179,14 @@ fn current_branch(here: &Here<'_>, same_repo: bool) -> Option<String> {
 }
 
 /// The repository `owner/name` a remote (a name or a URL) points at; with
-/// no remote, the working directory's push remote (else `origin`).
-fn repository(remote: Option<&str>, same_repo: bool, here: &Here<'_>) -> Result<String, String> {
+/// no remote, the remote of the working directory's push target (else
+/// `origin`); for a push, where that remote pushes.
+fn repository(
+    remote: Option<&str>,
+    same_repo: bool,
+    here: &Here<'_>,
+    push: bool,
+) -> Result<String, String> {
     if let Some(r) = remote
         && looks_like_url(r)
     {
@@ -197,9 +203,15 @@ fn repository(remote: Option<&str>, same_repo: bool, here: &Here<'_>) -> Result<
     };
     let name = remote
         .map(str::to_owned)
-        .or_else(|| ws.push_remote.clone())
+        .or_else(|| ws.push_target().map(|(r, _)| r.to_owned()))
         .unwrap_or_else(|| "origin".into());
-    match ws.remotes.get(&name) {
+    // A push goes where the remote pushes (`pushurl`), which may differ
+    // from where it fetches.
+    let url = push
+        .then(|| ws.push_urls.get(&name))
+        .flatten()
+        .or_else(|| ws.remotes.get(&name));
+    match url {
         Some(url) => url_repository(url, here.shell.git_hosts),
         None => Err(format!("the working directory has no remote `{name}`")),
     }
@@ -252,13 +264,7 @@ pub(super) fn url_repository(url: &str, hosts: &[String]) -> Result<String, Stri
 }
 
 /// `git push [options] [remote [refspec…]]`.
-fn push(
-    rest: &[Word],
-    here: &Here<'_>,
-    repo: &dyn Fn(Option<&str>) -> Result<String, String>,
-    text: &str,
-    out: &mut Vec<Ask>,
-) {
+fn push(rest: &[Word], here: &Here<'_>, same_repo: bool, text: &str, out: &mut Vec<Ask>) {
     let unknown = |why: &str| Ask::unknown(SHELL, GIT, why, text);
     let mut force = false;
     let mut delete = false;
@@ -280,6 +286,13 @@ fn push(
                 force = true
             }
             "-d" | "--delete" => delete = true,
+            _ if a.starts_with("--recurse-submodules")
+                && !matches!(a, "--recurse-submodules=no" | "--recurse-submodules=check") =>
+            {
+                return out.push(unknown(
+                    "pushes submodules too, to repositories the line does not name",
+                ));
+            }
             "--all" | "--mirror" | "--tags" | "--branches" => {
                 return out.push(unknown(&format!(
                     "`git push {a}` pushes branches the line does not name"
@@ -298,24 +311,29 @@ fn push(
         Some((r, specs)) => (Some(*r), specs.to_vec()),
         None => (None, Vec::new()),
     };
-    let repository = match repo(remote) {
-        Ok(r) => r,
-        Err(why) => return out.push(unknown(&why)),
-    };
-    let current = here
-        .shell
-        .workspace
-        .and_then(|w| w.branch.clone())
-        .filter(|_| here.same_dir);
+    let workspace = here.shell.workspace.filter(|_| same_repo && here.same_dir);
     if refspecs.is_empty() {
-        // The checked-out branch, to its upstream of the same name.
-        return match current {
-            Some(b) => out.push(push_ask(&repository, &b, force, delete, text)),
-            None => out.push(unknown(
-                "pushes the checked-out branch, which is not known here",
+        // `git push [REMOTE]`: where git's `@{push}` says, as the hook
+        // read it (it applies `push.default`, `remote.*.push` and the
+        // branch's upstream), and only to that remote.
+        return match workspace.and_then(|w| w.push_target()) {
+            Some((r, branch)) if remote.is_none_or(|x| x == r) => {
+                match repository(Some(r), same_repo, here, true) {
+                    Ok(repo) => out.push(push_ask(&repo, branch, force, delete, text)),
+                    Err(why) => out.push(unknown(&why)),
+                }
+            }
+            _ => out.push(unknown(
+                "pushes without naming a branch, and where that goes is not known here; \
+                 name it: `git push origin BRANCH`",
             )),
         };
     }
+    let repository = match repository(remote, same_repo, here, true) {
+        Ok(r) => r,
+        Err(why) => return out.push(unknown(&why)),
+    };
+    let current = workspace.and_then(|w| w.branch.clone());
     for spec in refspecs {
         let spec = spec.strip_prefix('+').map_or(spec, |s| {
             force = true;
@@ -382,7 +400,7 @@ pub(super) fn gh(args: &[Word], here: &Here<'_>, text: &str, out: &mut Vec<Ask>)
         Some(r) if r.contains("://") || r.contains('@') => url_repository(r, here.shell.git_hosts),
         Some(r) if r.split('/').count() == 2 => Ok(r.to_owned()),
         Some(r) => Err(format!("`{r}` is not an `owner/name` repository")),
-        None => repository(None, here.same_dir, here),
+        None => repository(None, here.same_dir, here, false),
     };
     match repo {
         Ok(r) => out.push(Ask::new(GIT, &action, r, text)),

@@ -46,7 +46,7 @@ const INTERPRETERS: &[(&str, &[&str])] = &[
 /// `PATH`, `source`), whatever their arguments.
 const REWIRING: &[&str] = &[
     "alias", "source", ".", "trap", "enable", "hash", "shopt", "set", "unalias", "declare",
-    "typeset", "readonly", "local", "bind", "builtin", "fc", "history",
+    "typeset", "readonly", "local", "bind", "builtin", "fc", "history", "let",
 ];
 
 /// Variables that change what a command runs or where it acts.
@@ -136,18 +136,10 @@ fn rewiring_assignment(word: &Word) -> Option<String> {
 fn redirect(r: &parse::Redirect, dir: Option<&str>, text: &str) -> Ask {
     let action = if r.writes { "write" } else { "read" };
     match r.target.known() {
-        Some("/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/tty") => {
-            Ask::new(crate::toolcall::FILES, action, "/dev/null", text).with("device", "true")
+        Some(path @ ("/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/tty")) => {
+            Ask::new(crate::toolcall::FILES, action, path, text).with("device", "true")
         }
-        Some(path) => match paths::absolute(path, dir) {
-            Some(p) => Ask::new(crate::toolcall::FILES, action, p, text),
-            None => Ask::unknown(
-                SHELL,
-                "-",
-                &format!("redirects to `{path}`, a path that cannot be resolved here"),
-                text,
-            ),
-        },
+        Some(path) => crate::toolcall::file_ask(action, path, dir, text),
         None => Ask::unknown(
             SHELL,
             "-",
@@ -318,6 +310,19 @@ pub(super) fn program(argv: &[Word], mut here: Here<'_>, out: &mut Vec<Ask>) {
             _ => out.push(Ask::unknown(SHELL, name, "cannot tell what it runs", &text)),
         },
         "xargs" => xargs(args, here, &text, out),
+        // A variable name with a subscript is evaluated as arithmetic,
+        // which runs the `$(…)` a subscript may hold (see `parse`).
+        "unset" | "read" | "test" | "[" | "printf" | "mapfile" | "readarray"
+            if (name != "printf" || has_flag(args, &["-v"]))
+                && args.iter().any(|a| a.text().contains('[')) =>
+        {
+            out.push(Ask::unknown(
+                SHELL,
+                name,
+                "names an array element, whose subscript bash evaluates",
+                &text,
+            ));
+        }
         "eval" => match known_words(args) {
             Some(words) => out.extend(line(&words.join(" "), here.shell, here.depth + 1)),
             None => out.push(Ask::unknown(
@@ -458,14 +463,9 @@ fn env(args: &[Word], mut here: Here<'_>, text: &str, out: &mut Vec<Ask>) {
             ));
             return;
         }
-        if let Some((name, _)) = a.split_once('=') {
-            if rewires(name) {
-                out.push(Ask::unknown(
-                    SHELL,
-                    "env",
-                    &format!("sets `{name}`, which changes what commands run or where"),
-                    text,
-                ));
+        if a.contains('=') {
+            if let Some(why) = rewiring_assignment(&args[i]) {
+                out.push(Ask::unknown(SHELL, "env", &why, text));
                 return;
             }
             i += 1;

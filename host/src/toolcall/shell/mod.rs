@@ -14,6 +14,19 @@ mod words;
 
 use super::{Ask, Workspace};
 
+/// Words of commands that change the checked-out branch.
+const MOVES_HEAD: &[&str] = &[
+    "checkout",
+    "switch",
+    "symbolic-ref",
+    "update-ref",
+    "worktree",
+    "branch -m",
+    "branch -M",
+    "branch --move",
+    "rebase",
+];
+
 /// What mapping a line needs to know besides the line.
 #[derive(Debug, Clone, Copy)]
 pub struct Shell<'a> {
@@ -28,6 +41,24 @@ pub struct Shell<'a> {
 /// The requests `line` makes, in the order its commands appear: never
 /// empty (an empty line is one `run` of nothing, which no rule allows).
 pub fn asks(line: &str, shell: &Shell<'_>) -> Vec<Ask> {
+    // The workspace was read before the line runs: a line that may check
+    // out another branch (`git checkout main && git push origin HEAD`)
+    // has no known branch or push target, anywhere in it.
+    let moved;
+    let shell = match shell.workspace {
+        Some(ws) if MOVES_HEAD.iter().any(|w| line.contains(w)) => {
+            moved = Workspace {
+                branch: None,
+                push_target: None,
+                ..ws.clone()
+            };
+            &Shell {
+                workspace: Some(&moved),
+                ..*shell
+            }
+        }
+        _ => shell,
+    };
     let mut out = map::line(line, shell, 0);
     if out.is_empty() {
         out.push(Ask::unknown(

@@ -244,9 +244,27 @@ impl Reader {
                 self.test(a, depth);
             }
             ast::ExtendedTestExpr::UnaryTest(_, w) => {
+                // `-v a[i]` evaluates the subscript.
+                if w.value.contains('[') {
+                    self.opaque("a test evaluates an array subscript", &w.value);
+                }
                 self.word(w, depth);
             }
-            ast::ExtendedTestExpr::BinaryTest(_, a, b) => {
+            ast::ExtendedTestExpr::BinaryTest(p, a, b) => {
+                use ast::BinaryPredicate as B;
+                if matches!(
+                    p,
+                    B::ArithmeticEqualTo
+                        | B::ArithmeticNotEqualTo
+                        | B::ArithmeticLessThan
+                        | B::ArithmeticLessThanOrEqualTo
+                        | B::ArithmeticGreaterThan
+                        | B::ArithmeticGreaterThanOrEqualTo
+                ) {
+                    for w in [a, b] {
+                        self.arithmetic(&w.value);
+                    }
+                }
                 self.word(a, depth);
                 self.word(b, depth);
             }
@@ -304,9 +322,16 @@ impl Reader {
     }
 
     /// An arithmetic expression runs what `$(…)` or backquotes in it hold.
+    /// Bash evaluates a variable named in arithmetic as arithmetic in turn,
+    /// and an array subscript in its value runs what `$(…)` it holds
+    /// (`x='a[$(cmd)]'; echo $((x))`): only numbers and operators are
+    /// read.
     fn arithmetic(&mut self, text: &str) {
-        if text.contains("$(") || text.contains('`') {
-            self.opaque("an arithmetic expression runs a command", text);
+        if !plain_arithmetic(text) {
+            self.opaque(
+                "an arithmetic expression names a variable or runs a command",
+                text,
+            );
         }
     }
 
@@ -347,10 +372,22 @@ impl Reader {
             );
         }
         let dir = self.current_dir();
-        if let Some(Word::Known(program)) = argv.first()
-            && (program == "cd" || program == "pushd" || program == "popd")
-        {
-            self.cd(&argv);
+        match argv.first() {
+            Some(Word::Known(p)) if p == "cd" || p == "pushd" || p == "popd" => self.cd(&argv),
+            // `eval cd x`, `command cd x`, `builtin cd x`: a `cd` this
+            // reader does not follow; later commands run somewhere unknown.
+            Some(Word::Known(p))
+                if matches!(p.as_str(), "eval" | "command" | "builtin")
+                    && argv[1..].iter().any(|w| {
+                        w.text()
+                            .split(|c: char| c.is_ascii_whitespace() || ";&|()".contains(c))
+                            .any(|t| matches!(t, "cd" | "pushd" | "popd"))
+                    }) =>
+            {
+                self.moved = true;
+                self.dir = None;
+            }
+            _ => {}
         }
         self.parts.push(Part::Command(Command {
             env,
@@ -373,6 +410,13 @@ impl Reader {
         use ast::CommandPrefixOrSuffixItem as I;
         match item {
             I::Word(w) => argv.push(self.word(w, depth)),
+            // `a[i]=v` evaluates the subscript as arithmetic.
+            I::AssignmentWord(a, w)
+                if matches!(a.name, ast::AssignmentName::ArrayElementName(..)) =>
+            {
+                self.opaque("an assignment evaluates an array subscript", &w.value);
+                env.push(Word::Dynamic(w.value.clone()));
+            }
             I::AssignmentWord(_, w) if in_prefix => env.push(self.word(w, depth)),
             // `cmd A=1` passes `A=1` as an argument.
             I::AssignmentWord(_, w) => argv.push(self.word(w, depth)),
@@ -525,6 +569,10 @@ impl Reader {
                     let text = format!("{e:?}");
                     if text.contains("$(") || text.contains('`') || text.contains("<(") {
                         self.opaque("a parameter expansion runs a command", &text);
+                    } else if text.contains("Substring {") || text.contains("NamedWithIndex {") {
+                        // `${v:x}`, `${a[x]}`: offsets and subscripts are
+                        // arithmetic (see `arithmetic`).
+                        self.opaque("a parameter expansion evaluates arithmetic", &text);
                     }
                     known = false;
                 }
@@ -540,6 +588,12 @@ impl Reader {
         }
         known
     }
+}
+
+/// Whether `text` is arithmetic of numbers and operators only.
+fn plain_arithmetic(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_digit() || b" \t+-*/%()<>=!&|^~?:,".contains(&b))
 }
 
 /// Whether an unquoted piece holds a brace expansion (`{a,b}`, `{1..3}`):

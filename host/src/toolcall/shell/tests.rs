@@ -15,8 +15,9 @@ fn workspace() -> Workspace {
             ),
             ("evil".into(), "https://evil.example/acme/billing".into()),
         ]),
+        push_urls: BTreeMap::new(),
         branch: Some("feature/invoices".into()),
-        push_remote: None,
+        push_target: Some("origin/feature/invoices".into()),
     }
 }
 
@@ -386,4 +387,105 @@ fn a_wrapper_option_the_mapping_does_not_read_is_unknown() {
 
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[test]
+fn arithmetic_that_names_a_variable_is_unknown() {
+    for line in [
+        "x='a[$(git push origin main)]'; echo $((x))",
+        "((x))",
+        "[[ $x -eq 1 ]]",
+        "echo ${v:x}",
+        "echo ${a[x]}",
+        "a[x]=1",
+        "let x",
+        "unset 'a[$(id)]'",
+        "printf -v 'a[$(id)]' x",
+        "for ((i=0; i<x; i++)); do :; done",
+    ] {
+        assert!(unknown(line), "{line}: {:?}", short(line));
+    }
+    assert_eq!(short("echo $((1 + 2))"), ["shell run echo"]);
+    assert_eq!(short("[[ 1 -eq 1 ]] && ls"), ["shell run ls"]);
+}
+
+#[test]
+fn a_push_goes_where_git_would_send_it() {
+    let hosts = vec!["github.com".to_owned()];
+    let mut ws = workspace();
+    let run = |ws: &Workspace, line: &str| {
+        asks(
+            line,
+            &Shell {
+                cwd: Some("/work/billing"),
+                workspace: Some(ws),
+                git_hosts: &hosts,
+            },
+        )
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {:?}",
+                a.service,
+                a.action,
+                a.resource,
+                a.attributes.get("branch")
+            )
+        })
+        .collect::<Vec<_>>()
+    };
+    // `remote.origin.push = HEAD:refs/heads/main`: git's @{push} says main.
+    ws.push_target = Some("origin/main".into());
+    assert_eq!(
+        run(&ws, "git push"),
+        ["git push acme/billing Some(\"main\")"]
+    );
+    assert_eq!(
+        run(&ws, "git push origin"),
+        ["git push acme/billing Some(\"main\")"]
+    );
+    assert!(run(&ws, "git push production")[0].contains("unknown"));
+    // No upstream: a push that names no branch is unknown.
+    ws.push_target = None;
+    assert!(run(&ws, "git push")[0].contains("unknown"));
+    // A `pushurl` elsewhere: the push goes there.
+    ws.push_urls
+        .insert("origin".into(), "git@github.com:acme/other.git".into());
+    assert_eq!(
+        run(&ws, "git push origin main"),
+        ["git push acme/other Some(\"main\")"]
+    );
+    assert_eq!(
+        run(&ws, "git fetch origin"),
+        ["git fetch acme/billing None"]
+    );
+}
+
+#[test]
+fn what_the_line_changes_before_a_push_is_not_taken_from_the_workspace() {
+    for line in [
+        "git checkout main && git push origin HEAD",
+        "git switch main; git push",
+        "bash -c 'git checkout main' && git push origin HEAD",
+        "eval cd ../wt; git push origin feature/x",
+        "command cd ../wt && git push origin feature/x",
+    ] {
+        assert!(unknown(line), "{line}: {:?}", short(line));
+    }
+}
+
+#[test]
+fn writing_gits_own_files_is_unknown() {
+    for line in [
+        "echo '[remote \"origin\"] push = HEAD:main' >> .git/config",
+        "cat hook > /work/billing/.git/hooks/pre-push",
+        "echo x > ~/.gitconfig",
+        "echo x > /home/dev/.gitconfig",
+    ] {
+        assert!(unknown(line), "{line}: {:?}", short(line));
+    }
+    assert_eq!(
+        short("cat < .git/config"),
+        ["files read /work/billing/.git/config", "shell run cat"]
+    );
 }
