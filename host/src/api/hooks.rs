@@ -114,7 +114,7 @@ pub(super) async fn claude_code(
     }
     match event.hook_event_name.as_str() {
         "PreToolUse" => Json(pre_tool_use(&state, &project, &agent, &event).await),
-        "PostToolUse" => Json(post_tool_use(&state, &project, &agent, &event).await),
+        "PostToolUse" => Json(post_tool_use(&state, &project, &agent, event).await),
         // Nothing to decide: no change.
         _ => Json(json!({})),
     }
@@ -453,7 +453,7 @@ async fn post_tool_use(
     state: &Arc<AppState>,
     project: &Arc<Project>,
     agent: &crate::policy::Agent,
-    event: &HookEvent,
+    mut event: HookEvent,
 ) -> Value {
     let tool = event.tool_name.clone().unwrap_or_default();
     let withheld = |why: String| {
@@ -468,10 +468,10 @@ async fn post_tool_use(
             .hook_calls()
             .remove(&call_key(project, agent, &event.session_id, u))
     });
-    let output = event.tool_response.clone().unwrap_or(Value::Null);
-    let size = serde_json::to_vec(&output).map_or(0, |b| b.len());
+    let output = event.tool_response.take().unwrap_or(Value::Null);
     // The result, beside each decision that allowed the call.
     if let Some(call) = &call {
+        let size = serde_json::to_vec(&output).map_or(0, |b| b.len());
         for id in &call.decisions {
             let details = std::collections::BTreeMap::from([
                 ("outcome".to_owned(), Value::from("ok")),
