@@ -8,7 +8,11 @@
 //! queued for alerts; `BENCH_BUDGETS=on` gives the agent a budget and a
 //! rate limit and the project a budget and a rate limit, none of them
 //! reached, and every request an `estimated_tokens`, so that every decision
-//! goes through two rate limiters and reserves against three budgets).
+//! goes through two rate limiters and reserves against three budgets;
+//! `BENCH_ROUTE=hook` sends the same four requests as Claude Code
+//! `PreToolUse` events of `Bash` lines (`git pull URL`, `git push URL
+//! BRANCH`…) to `POST /v1/hooks/claude-code`, with `on_approval: ask`, so
+//! that the line is read and mapped before the same decision).
 //!
 //! First it measures the disk it will sync to (see `disk_profile`), so that
 //! every figure comes with the state of the machine it was taken on. Then it
@@ -48,6 +52,9 @@ fn start_server(dir: &std::path::Path) -> (std::process::Child, String) {
         support::token_line(TOKEN),
         support::token_line(ADMIN)
     );
+    if hook_route() {
+        extra.push_str("tool_calls:\n  on_approval: ask\n");
+    }
     if std::env::var("BENCH_ALERTS").is_ok_and(|v| v == "on") {
         extra.push_str(
             "alerts:\n  - kind: denied\n  - kind: volume\n  - kind: off_hours\n  \
@@ -69,6 +76,33 @@ fn start_server(dir: &std::path::Path) -> (std::process::Child, String) {
         );
     }
     support::start_server(dir, &[("invoice.yaml", policy), ("zz-load.yaml", extra)])
+}
+
+/// Whether `BENCH_ROUTE=hook`.
+fn hook_route() -> bool {
+    std::env::var("BENCH_ROUTE").is_ok_and(|v| v == "hook")
+}
+
+/// Request `i` of the mix as a Claude Code `PreToolUse` event: the same
+/// decision, asked as a shell line.
+fn hook_body(i: u64) -> String {
+    let line = match i % 4 {
+        0 => "git pull https://github.com/acme/api",
+        1 => "git push https://github.com/acme/billing feature/x",
+        2 => "git push https://github.com/acme/billing main",
+        _ => "git push https://github.com/acme/billing :old",
+    };
+    serde_json::json!({
+        "session_id": "s",
+        "transcript_path": "/tmp/t.jsonl",
+        "cwd": "/work/billing",
+        "permission_mode": "default",
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": line, "description": "bench"},
+        "tool_use_id": format!("toolu_{i}"),
+    })
+    .to_string()
 }
 
 /// Whether `BENCH_BUDGETS=on`.
@@ -98,13 +132,18 @@ struct Requests([Vec<u8>; 4]);
 impl Requests {
     fn new(addr: &str) -> Self {
         Self(std::array::from_fn(|i| {
-            let body = if budgets_on() {
-                body(i as u64).replacen('{', r#"{"estimated_tokens":100,"#, 1)
+            let (path, body) = if hook_route() {
+                ("/v1/hooks/claude-code", hook_body(i as u64))
+            } else if budgets_on() {
+                (
+                    "/v1/decide",
+                    body(i as u64).replacen('{', r#"{"estimated_tokens":100,"#, 1),
+                )
             } else {
-                body(i as u64).to_owned()
+                ("/v1/decide", body(i as u64).to_owned())
             };
             format!(
-                "POST /v1/decide HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {TOKEN}\r\n\
+                "POST {path} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {TOKEN}\r\n\
                  content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
                 body.len()
             )
@@ -144,7 +183,10 @@ impl Conn {
                 .and_then(|(_, rest)| rest.split_once('"'))
                 .map(|(v, _)| v.to_owned())
         };
-        match (field("decision"), field("code")) {
+        match (
+            field("decision").or_else(|| field("permissionDecision")),
+            field("code"),
+        ) {
             (Some(d), Some(c)) => format!("{d} ({c})"),
             (Some(d), None) => d,
             _ => "?".into(),

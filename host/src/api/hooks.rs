@@ -112,12 +112,28 @@ pub(super) async fn claude_code(
             "`session_id` must be 1 to 4096 bytes",
         ));
     }
-    match event.hook_event_name.as_str() {
-        "PreToolUse" => Json(pre_tool_use(&state, &project, &agent, &event).await),
-        "PostToolUse" => Json(post_tool_use(&state, &project, &agent, event).await),
-        // Nothing to decide: no change.
-        _ => Json(json!({})),
-    }
+    // In a task of its own: a bug that panics while deciding or masking
+    // ends in a deny (or the output withheld), never in the `500` that
+    // Claude Code would read as "go ahead".
+    let name = event.hook_event_name.clone();
+    let tool = event.tool_name.clone().unwrap_or_default();
+    let answer = tokio::spawn(async move {
+        match event.hook_event_name.as_str() {
+            "PreToolUse" => pre_tool_use(&state, &project, &agent, &event).await,
+            "PostToolUse" => post_tool_use(&state, &project, &agent, event).await,
+            // Nothing to decide: no change.
+            _ => json!({}),
+        }
+    })
+    .await;
+    Json(answer.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a hook event failed");
+        let head = format!("{name} \"tool_name\": \"{tool}\"");
+        refusal(
+            head.as_bytes(),
+            "the server failed while handling this event",
+        )
+    }))
 }
 
 /// How much of a refused body is read to tell its event and tool.

@@ -182,27 +182,45 @@ fn failed(name: &str, why: &str) -> Value {
     })
 }
 
-/// `git` in `dir` with `args`: its output, trimmed, if it succeeded.
-fn git(dir: &std::path::Path, args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new("git")
+/// `git` in `dir` with `args`, started.
+fn git(dir: &std::path::Path, args: &[&str]) -> Option<std::process::Child> {
+    std::process::Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .spawn()
+        .ok()
+}
+
+/// A started `git`'s output, trimmed, if it succeeded and said something.
+fn output(child: Option<std::process::Child>) -> Option<String> {
+    let out = child?.wait_with_output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !text.is_empty()).then_some(text)
 }
 
 /// The git remotes (fetch and push URLs, as git resolves them), branch
 /// and push target of `dir`, if it is in a repository: three `git` runs,
-/// none of which runs anything of the repository's.
+/// at once, none of which runs anything of the repository's.
 fn workspace(dir: &std::path::Path) -> Option<Value> {
-    let listed = git(dir, &["remote", "-v"])?;
+    let remotes = git(dir, &["remote", "-v"]);
+    let branch = git(dir, &["symbolic-ref", "--short", "-q", "HEAD"]);
+    let target = git(
+        dir,
+        &[
+            "rev-parse",
+            "--abbrev-ref",
+            "--symbolic-full-name",
+            "@{push}",
+        ],
+    );
+    let (listed, branch, push_target) = (output(remotes), output(branch), output(target));
+    // Not a repository (or no remote): nothing to send.
+    let listed = listed?;
     let (mut remotes, mut push_urls) = (serde_json::Map::new(), serde_json::Map::new());
     for line in listed.lines() {
         // `origin\tgit@github.com:acme/billing.git (fetch)`
@@ -215,17 +233,6 @@ fn workspace(dir: &std::path::Path) -> Option<Value> {
             push_urls.insert(name.to_owned(), url.into());
         }
     }
-    let branch = git(dir, &["symbolic-ref", "--short", "-q", "HEAD"]).filter(|b| !b.is_empty());
-    let push_target = git(
-        dir,
-        &[
-            "rev-parse",
-            "--abbrev-ref",
-            "--symbolic-full-name",
-            "@{push}",
-        ],
-    )
-    .filter(|t| !t.is_empty());
     Some(json!({
         "remotes": remotes,
         "push_urls": push_urls,

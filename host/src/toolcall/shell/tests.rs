@@ -334,6 +334,16 @@ fn hostile_lines_cost_an_unknown_never_a_crash() {
     assert!(unknown(&long));
     let many = "true;".repeat(1000);
     assert!(unknown(&many));
+    for line in [
+        "sudo -é git push",
+        "/usr/bin/time -éé x",
+        "env -é x",
+        "xargs -ü x",
+        "nice -ñ x",
+        "git -é push",
+    ] {
+        assert!(unknown(line), "{line}");
+    }
     let wrapped = format!("{}ls", "env ".repeat(16_000));
     assert!(unknown(&wrapped));
     let ifs = format!(

@@ -80,7 +80,7 @@ pub(super) fn skip_strict<'w>(
         } else if no_value.contains(&a)
             || a.split_once('=')
                 .is_some_and(|(o, _)| with_value.contains(&o))
-            || (short && with_value.contains(&&a[..2]))
+            || (short && a.get(..2).is_some_and(|o| with_value.contains(&o)))
             || (short
                 && a[1..]
                     .chars()
