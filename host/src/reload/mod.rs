@@ -161,17 +161,21 @@ impl Reloader {
         match result {
             Ok(new) => {
                 let version = new.snapshot.version().to_owned();
-                self.installed.fetch_add(1, Ordering::Relaxed);
-                if !new.failures.is_empty() {
-                    self.refused.fetch_add(1, Ordering::Relaxed);
-                    if let Some(old) = &old {
-                        self.record_failures(&new.failures, requested_by, trigger, &version, old);
-                    }
+                if !new.failures.is_empty()
+                    && let Some(old) = &old
+                {
+                    self.record_failures(&new.failures, requested_by, trigger, &version, old);
                 }
                 live.install_reloaded(
                     new.snapshot,
                     attempt(true, version.clone(), new.failures.clone(), None),
                 );
+                // Counted once serving: a status read never sees a reload
+                // counted whose version is not yet the one served.
+                self.installed.fetch_add(1, Ordering::Relaxed);
+                if !new.failures.is_empty() {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                }
                 tracing::info!(trigger, previous = %previous, version = %version, "policy reloaded");
                 Ok(Reloaded {
                     version,
