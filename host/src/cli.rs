@@ -1,10 +1,11 @@
 //! The command line: `serve`, `check`, `eval`, `test`, `token`, `plugin`,
 //! `audit` (verify, replay, export, retain), `notify test`, `kill`/`resume`
-//! and `hook` (Claude Code's hook, and its installation).
+//! `hook` (Claude Code's hook, and its installation) and `mcp-proxy`.
 
 mod audit;
 mod hook;
 mod kill;
+mod mcp_proxy;
 mod notify;
 
 use anyhow::Context;
@@ -103,6 +104,10 @@ enum Command {
         #[command(subcommand)]
         command: hook::HookCommand,
     },
+    /// Palisade between an MCP client and an MCP server: only the tools
+    /// the agent may call are listed, each call is decided, each result
+    /// masked (`PALISADE_TOKEN`: the agent's token).
+    McpProxy(mcp_proxy::McpProxyArgs),
     /// Work with the audit trail (in the data directory).
     Audit {
         #[command(subcommand)]
@@ -168,6 +173,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
         Command::Kill(args) => kill(args),
         Command::Resume(args) => resume(args),
         Command::Hook { command } => hook::run(command),
+        Command::McpProxy(args) => mcp_proxy::run(args),
     }
 }
 

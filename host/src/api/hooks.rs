@@ -11,50 +11,20 @@
 //! a result, the output withheld): never an error the client would read
 //! as "go ahead".
 
-use super::{AppState, auth, decide};
-use crate::decision::Outcome;
-use crate::identity;
-use crate::masking::Masker;
+use super::toolcalls::{self, Output, Verdict};
+use super::{AppState, auth};
 use crate::masking::{ParseError, offload, parse_strict};
-use crate::oversight::{Gated, Stage};
-use crate::runtime::types::DecisionRequest;
 use crate::snapshot::Project;
+use crate::toolcall as tc;
 use crate::toolcall::claude::{self, HookEvent};
-use crate::toolcall::plan::OnApproval;
-use crate::toolcall::{self as tc, Ask};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, State};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Most requests one tool call may make; more is denied.
-pub const MAX_ASKS: usize = 64;
-/// How long a call's decisions are kept for its `PostToolUse`.
-const CALL_TTL: Duration = Duration::from_secs(3600);
-/// Calls kept for their `PostToolUse`, per server.
-const MAX_CALLS: u64 = 100_000;
 /// Text Claude Code is given instead of output that could not be masked.
 pub const WITHHELD_OUTPUT: &str = "[withheld by Palisade: the output could not be masked]";
-
-/// The decisions that allowed one tool call (their ids), kept until its
-/// `PostToolUse`.
-#[derive(Debug, Clone)]
-pub(super) struct Call {
-    decisions: Vec<String>,
-}
-
-/// Key: project, agent, session, tool-use id.
-pub(super) type Calls = moka::sync::Cache<(String, String, String, String), Call>;
-
-/// The cache of calls awaiting their result.
-pub(super) fn calls() -> Calls {
-    moka::sync::Cache::builder()
-        .max_capacity(MAX_CALLS)
-        .time_to_live(CALL_TTL)
-        .build()
-}
 
 /// `POST /v1/hooks/claude-code`.
 pub(super) async fn claude_code(
@@ -185,7 +155,7 @@ async fn prefix(body: axum::body::Body, cap: usize) -> Vec<u8> {
 }
 
 /// Decides a tool call: every request it makes, in order, until one is
-/// denied.
+/// denied (see [`toolcalls::Caller::decide`]).
 async fn pre_tool_use(
     state: &Arc<AppState>,
     project: &Arc<Project>,
@@ -213,254 +183,26 @@ async fn pre_tool_use(
     let asks = offload(line * 64, || {
         claude::asks(tool, input, event.cwd.as_deref(), workspace, plan)
     });
-    if asks.len() > MAX_ASKS {
-        return deny(format!("the call makes more than {MAX_ASKS} requests"));
-    }
-    // The ids of the decisions that allowed it.
-    let mut decided: Vec<String> = Vec::new();
-    let mut pending: Vec<(Ask, DecisionRequest, String)> = Vec::new();
-    for ask in asks {
-        let request = request_of(project, agent, event, tool, &ask);
-        if let Some(field) = oversize(&request) {
-            return deny(format!(
-                "`{field}` of `{}` is longer than 4096 bytes",
-                ask.source
-            ));
-        }
-        let again = request.clone();
-        let (decision, gated, _) = match decide::run(
-            state,
-            project,
-            request,
-            None,
-            super::budgets::Estimate::default(),
-            std::time::Instant::now(),
-        )
-        .await
-        {
-            Ok(d) => d,
-            Err(e) => {
-                return deny(format!(
-                    "`{}` could not be decided: {}",
-                    ask.source,
-                    e.message()
-                ));
-            }
-        };
-        let id = again.request_id.clone();
-        match decision.outcome {
-            Outcome::Allow => decided.push(id),
-            Outcome::ApprovalRequired => match gated {
-                Gated::Raised { approval, .. } => pending.push((ask, again, approval.id)),
-                _ => {
-                    return deny(format!(
-                        "{} needs approval, which this server cannot raise ({})",
-                        describe(&ask),
-                        decision.reason
-                    ));
-                }
-            },
-            Outcome::Deny | Outcome::Throttled => {
-                return deny(format!(
-                    "{}: {} (decision {id})",
-                    describe(&ask),
-                    decision.reason
-                ));
-            }
-        }
-    }
-    if !pending.is_empty() {
-        match plan.on_approval {
-            OnApproval::Ask => {
-                let list: Vec<String> = pending
-                    .iter()
-                    .map(|(ask, _, id)| format!("{} needs approval {id}", describe(ask)))
-                    .collect();
-                return claude::permission(
-                    "ask",
-                    &format!(
-                        "Palisade: {}. An approver can decide it with POST /v1/approvals/{{id}}/approve; \
-                         answering here decides it for this call only",
-                        list.join("; ")
-                    ),
-                );
-            }
-            OnApproval::Wait => {
-                let deadline =
-                    tokio::time::Instant::now() + Duration::from_secs(plan.approval_wait_s);
-                for (ask, request, approval_id) in pending {
-                    match wait_for(state, project, &approval_id, deadline).await {
-                        Stage::Approved => {}
-                        Stage::Pending => {
-                            return deny(format!(
-                                "{} needs approval {approval_id}, still pending after {}s; ask again once it is approved",
-                                describe(&ask),
-                                plan.approval_wait_s
-                            ));
-                        }
-                        other => {
-                            return deny(format!(
-                                "{} needs approval {approval_id}, which is {}",
-                                describe(&ask),
-                                other.as_str()
-                            ));
-                        }
-                    }
-                    // Approved: the same request again, using the approval.
-                    let mut request = request;
-                    request.request_id = identity::new_id("dec");
-                    let id = request.request_id.clone();
-                    match decide::run(
-                        state,
-                        project,
-                        request,
-                        Some(approval_id.clone()),
-                        super::budgets::Estimate::default(),
-                        std::time::Instant::now(),
-                    )
-                    .await
-                    {
-                        Ok((d, _, _)) if d.outcome == Outcome::Allow => decided.push(id),
-                        Ok((d, _, _)) => {
-                            return deny(format!(
-                                "{}: {} (decision {id})",
-                                describe(&ask),
-                                d.reason
-                            ));
-                        }
-                        Err(e) => {
-                            return deny(format!(
-                                "`{}` could not be decided: {}",
-                                ask.source,
-                                e.message()
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if let Some(use_id) = event
-        .tool_use_id
-        .as_deref()
-        .filter(|u| !u.is_empty() && u.len() <= 256)
-    {
-        state.hook_calls().insert(
-            call_key(project, agent, &event.session_id, use_id),
-            Call {
-                decisions: decided.clone(),
-            },
-        );
-    }
-    claude::permission(
-        "allow",
-        &format!(
-            "Palisade allowed this tool call (decisions {})",
-            decided.join(", ")
-        ),
-    )
-}
-
-fn call_key(
-    project: &Project,
-    agent: &crate::policy::Agent,
-    session: &str,
-    use_id: &str,
-) -> (String, String, String, String) {
-    (
-        project.policy.project.clone(),
-        agent.name.clone(),
-        session.to_owned(),
-        use_id.to_owned(),
-    )
-}
-
-/// `service action on resource` of a request, for people.
-fn describe(ask: &Ask) -> String {
-    if ask.is_unknown() {
-        let why = ask
-            .attributes
-            .get("why")
-            .map(String::as_str)
-            .unwrap_or("cannot be mapped");
-        return format!(
-            "`{}` is not understood ({why}) and is decided as {} `unknown`",
-            ask.source, ask.service
-        );
-    }
-    format!("{} `{}` on `{}`", ask.service, ask.action, ask.resource)
-}
-
-/// The decision request of `ask`, in the event's session.
-fn request_of(
-    project: &Project,
-    agent: &crate::policy::Agent,
-    event: &HookEvent,
-    tool: &str,
-    ask: &Ask,
-) -> DecisionRequest {
-    let mut attributes: Vec<(String, String)> = ask.attributes.clone().into_iter().collect();
-    attributes.push(("tool".into(), tool.to_owned()));
-    DecisionRequest {
-        request_id: identity::new_id("dec"),
-        agent: agent.name.clone(),
-        session: event.session_id.clone(),
-        project: project.policy.project.clone(),
-        service: ask.service.clone(),
-        action: ask.action.clone(),
-        resource: ask.resource.clone(),
-        attributes,
-    }
-}
-
-/// The first field over `POST /v1/decide`'s limit, if any.
-fn oversize(r: &DecisionRequest) -> Option<&'static str> {
-    const MAX: usize = 4096;
-    if r.service.len() > MAX {
-        Some("service")
-    } else if r.action.len() > MAX {
-        Some("action")
-    } else if r.resource.len() > MAX {
-        Some("resource")
-    } else if r
-        .attributes
-        .iter()
-        .any(|(k, v)| k.len() > MAX || v.len() > MAX)
-    {
-        Some("attributes")
-    } else {
-        None
-    }
-}
-
-/// Waits until approval `id` is decided, expires or `deadline` passes; its
-/// stage then (`Pending` at the deadline; `Expired` if it cannot be read).
-async fn wait_for(
-    state: &AppState,
-    project: &Project,
-    id: &str,
-    deadline: tokio::time::Instant,
-) -> Stage {
-    let Some(gate) = state.gate() else {
-        return Stage::Expired;
+    let caller = toolcalls::Caller {
+        state,
+        project,
+        agent,
+        session: &event.session_id,
+        tool,
     };
-    let mut changes = gate.approvals.changes();
-    loop {
-        changes.borrow_and_update();
-        let now = jiff::Timestamp::now().as_microsecond();
-        let stage = match gate.approvals.get(&project.policy.project, id).await {
-            Ok(Some((a, _))) => a.stage_at(now),
-            _ => return Stage::Expired,
-        };
-        if stage != Stage::Pending || tokio::time::Instant::now() >= deadline {
-            return stage;
-        }
-        // A step here wakes the wait; another replica's is seen by reading.
-        let until = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
-        tokio::select! {
-            Ok(()) = changes.changed() => {}
-            () = tokio::time::sleep_until(until) => {}
-        }
+    match caller
+        .decide(asks, plan.on_approval, event.tool_use_id.as_deref())
+        .await
+    {
+        Verdict::Allow(decided) => claude::permission(
+            "allow",
+            &format!(
+                "Palisade allowed this tool call (decisions {})",
+                decided.join(", ")
+            ),
+        ),
+        Verdict::Ask(text) => claude::permission("ask", &text),
+        Verdict::Deny(why) => deny(why),
     }
 }
 
@@ -472,79 +214,36 @@ async fn post_tool_use(
     mut event: HookEvent,
 ) -> Value {
     let tool = event.tool_name.clone().unwrap_or_default();
-    let withheld = |why: String| {
-        claude::replace_output(
-            &tool,
-            Value::String(WITHHELD_OUTPUT.into()),
-            Some(&format!("Palisade withheld this tool's output: {why}")),
-        )
-    };
-    let call = event.tool_use_id.as_deref().and_then(|u| {
-        state
-            .hook_calls()
-            .remove(&call_key(project, agent, &event.session_id, u))
-    });
     let output = event.tool_response.take().unwrap_or(Value::Null);
-    // The result, beside each decision that allowed the call.
-    if let Some(call) = &call {
-        let size = serde_json::to_vec(&output).map_or(0, |b| b.len());
-        for id in &call.decisions {
-            let details = std::collections::BTreeMap::from([
-                ("outcome".to_owned(), Value::from("ok")),
-                ("size_bytes".to_owned(), Value::from(size)),
-                ("via".to_owned(), Value::from("claude-code")),
-            ]);
-            if let Err(e) = super::results::store(
-                state,
-                project,
-                agent,
-                &event.session_id,
-                id,
-                "allow",
-                details,
-            )
-            .await
-            {
-                tracing::warn!(decision_id = %id, error = %e.message(), "a hook's result was not recorded");
-            }
-        }
-    }
+    let caller = toolcalls::Caller {
+        state,
+        project,
+        agent,
+        session: &event.session_id,
+        tool: &tool,
+    };
     // The output, masked as data of the tool's service: what the tool
     // returned, whatever the requests of its call were (a shell line's
     // output is the shell's, not its first command's).
     let service = service_of(&tool);
-    let Some(key) = state.mask_key() else {
-        return withheld("masking is not available on this server".into());
-    };
-    let chain = match project.masking_chain(&service) {
-        Ok(c) => c,
-        Err(e) => return withheld(e.to_string()),
-    };
-    let mask_id = identity::new_id("msk");
-    let masker = Masker {
-        chain,
-        policy: &project.policy.masking,
-        key,
-        project: &project.policy.project,
-        agent: &agent.name,
-        session: &event.session_id,
-        request_id: &mask_id,
-        findings: None,
-        limits: state.mask_settings().limits(),
-    };
-    match masker.mask_json(output).await {
-        Ok((_, findings)) if findings.is_empty() => json!({}),
-        Ok((masked, findings)) => {
-            tracing::info!(mask_id = %mask_id, agent = %agent.name, findings = findings.len(), "tool output masked");
-            let block = project.policy.tool_calls.block_on_findings.then(|| {
-                format!(
-                    "Palisade found {} sensitive value(s) in this tool's output and masked them",
-                    findings.len()
-                )
-            });
-            claude::replace_output(&tool, masked, block.as_deref())
+    match caller
+        .finish(
+            event.tool_use_id.as_deref(),
+            "claude-code",
+            &service,
+            output,
+        )
+        .await
+    {
+        Output::Clean => json!({}),
+        Output::Masked { value, block, .. } => {
+            claude::replace_output(&tool, value, block.as_deref())
         }
-        Err(e) => withheld(format!("masking failed ({})", e.kind())),
+        Output::Withheld(why) => claude::replace_output(
+            &tool,
+            Value::String(WITHHELD_OUTPUT.into()),
+            Some(&format!("Palisade withheld this tool's output: {why}")),
+        ),
     }
 }
 

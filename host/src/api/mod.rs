@@ -18,10 +18,12 @@ pub use grants::record as record_grant;
 mod health;
 mod hooks;
 mod mask;
+mod mcp;
 mod plugins;
 mod results;
 mod sessions;
 mod slack;
+mod toolcalls;
 mod usage;
 
 use crate::audit::AuditLog;
@@ -47,8 +49,8 @@ pub struct AppState {
     audit: Option<Arc<AuditLog>>,
     reloader: OnceLock<Arc<Reloader>>,
     gate: OnceLock<Arc<crate::oversight::ServerGate>>,
-    /// Claude Code tool calls allowed, until their `PostToolUse`.
-    hook_calls: OnceLock<hooks::Calls>,
+    /// Tool calls allowed (Claude Code's, the MCP proxy's), until their result.
+    tool_calls: OnceLock<toolcalls::Calls>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -118,9 +120,9 @@ impl AppState {
         let _ = self.gate.set(gate);
     }
 
-    /// Tool calls allowed through the hook route, until their result.
-    fn hook_calls(&self) -> &hooks::Calls {
-        self.hook_calls.get_or_init(hooks::calls)
+    /// Tool calls allowed through the hook and MCP routes, until their result.
+    fn tool_calls(&self) -> &toolcalls::Calls {
+        self.tool_calls.get_or_init(toolcalls::calls)
     }
 
     /// Lets `POST /v1/admin/reload` reload through `reloader`.
@@ -171,6 +173,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/usage"),
     ("POST", "/v1/decisions/{id}/result"),
     ("POST", "/v1/hooks/claude-code"),
+    ("POST", "/v1/mcp/tools"),
+    ("POST", "/v1/mcp/call"),
+    ("POST", "/v1/mcp/result"),
 ];
 
 /// Largest request body accepted, in bytes.
@@ -194,6 +199,19 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             "/v1/hooks/claude-code",
             post(hooks::claude_code).layer(axum::extract::DefaultBodyLimit::max(mask_limit)),
+        )
+        // A call's arguments and result are data: masking's limit.
+        .route(
+            "/v1/mcp/tools",
+            post(mcp::tools).layer(axum::extract::DefaultBodyLimit::max(mask_limit)),
+        )
+        .route(
+            "/v1/mcp/call",
+            post(mcp::call).layer(axum::extract::DefaultBodyLimit::max(mask_limit)),
+        )
+        .route(
+            "/v1/mcp/result",
+            post(mcp::result).layer(axum::extract::DefaultBodyLimit::max(mask_limit)),
         )
         .route("/v1/status", get(admin::status))
         .route("/v1/audit", get(audit::query))

@@ -80,7 +80,8 @@ pub(super) struct InstallArgs {
 pub const MATCHER: &str =
     "Bash|Read|Write|Edit|MultiEdit|NotebookEdit|Glob|Grep|WebFetch|WebSearch|mcp__.*";
 
-fn server_url(server: Option<String>) -> String {
+/// The Palisade server: `server`, else `$PALISADE_URL`, else the default.
+pub(super) fn server_url(server: Option<String>) -> String {
     server
         .or_else(|| std::env::var("PALISADE_URL").ok())
         .unwrap_or_else(|| "http://127.0.0.1:8080".into())

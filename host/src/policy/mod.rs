@@ -11,6 +11,7 @@ pub mod alert_rules;
 mod audit_plan;
 pub mod budget_plan;
 pub mod lint;
+pub mod listing;
 pub mod model;
 mod parse;
 mod people;

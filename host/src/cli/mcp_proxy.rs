@@ -1,0 +1,395 @@
+//! `palisade mcp-proxy`: an MCP server to its client and an MCP client to
+//! the server it fronts (a command over stdio, or a streamable HTTP URL).
+//! Its client sees only the tools the agent may call (`POST /v1/mcp/tools`),
+//! each `tools/call` is decided by the Palisade server before it is made
+//! (`POST /v1/mcp/call`), and each result is recorded and masked there
+//! before the client gets it (`POST /v1/mcp/result`).
+//!
+//! It fails closed: a Palisade server that cannot be reached, or answers
+//! anything but a well-formed answer, lists no tool, makes no call and
+//! gives no result. Only tools pass: resources, prompts and what the
+//! server would ask of the client (sampling, elicitation) are not offered,
+//! since nothing would decide them.
+
+use anyhow::{Context, bail};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientConfig, ContentBlock,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, ServerPeerInfo,
+};
+use rmcp::service::{Peer, RequestContext, RoleClient, RoleServer};
+use rmcp::{ErrorData as McpError, ServerHandler, ServiceExt};
+use serde_json::{Value, json};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `palisade mcp-proxy`'s options.
+#[derive(clap::Args)]
+pub(super) struct McpProxyArgs {
+    /// The MCP server's name in the policy: its tools' requests are of this
+    /// service (`tool_calls.mcp.NAME` gives their resource).
+    #[arg(long)]
+    name: String,
+    /// The Palisade server (default: `$PALISADE_URL`, else
+    /// `http://127.0.0.1:8080`). `PALISADE_TOKEN` is the agent's token.
+    #[arg(long)]
+    server: Option<String>,
+    /// The MCP server's streamable HTTP endpoint, instead of a command.
+    #[arg(long, value_name = "URL")]
+    upstream_url: Option<String>,
+    /// A header sent to `--upstream-url`, as `Name: value` (repeatable).
+    #[arg(
+        long = "upstream-header",
+        value_name = "HEADER",
+        requires = "upstream_url"
+    )]
+    upstream_headers: Vec<String>,
+    /// Serve the client over streamable HTTP at this address (at `/mcp`)
+    /// instead of standard input and output.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// The Palisade session the calls are decided in (default: a new one
+    /// for this run).
+    #[arg(long)]
+    session: Option<String>,
+    /// Seconds to wait for the Palisade server's answer; a call that needs
+    /// approval waits for it up to the policy's `tool_calls.approval_wait`.
+    #[arg(long, default_value_t = 660, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+    /// The MCP server's command and its arguments, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+/// Runs the proxy until its client or its server goes away.
+pub(super) fn run(args: McpProxyArgs) -> anyhow::Result<ExitCode> {
+    // rmcp's HTTP client (reqwest) is built with rustls and no crypto
+    // provider of its own: ring, the one ureq already uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    if args.upstream_url.is_some() != args.command.is_empty() {
+        bail!("give the MCP server either as `--upstream-url URL` or as a command after `--`");
+    }
+    let token = std::env::var("PALISADE_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .context("PALISADE_TOKEN (the agent's token) is not set")?;
+    let palisade = Palisade {
+        http: ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .timeout_global(Some(Duration::from_secs(args.timeout)))
+                .build(),
+        ),
+        base: super::hook::server_url(args.server.clone())
+            .trim_end_matches('/')
+            .to_owned(),
+        token,
+        server: args.name.clone(),
+        session: args
+            .session
+            .clone()
+            .unwrap_or_else(|| palisade::identity::new_id("mcp")),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("palisade-mcp")
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(args, palisade))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: McpProxyArgs, palisade: Palisade) -> anyhow::Result<()> {
+    let upstream = connect(&args).await?;
+    let proxy = Proxy(Arc::new(Inner {
+        upstream: upstream.peer().clone(),
+        upstream_info: upstream.peer().peer_info(),
+        palisade,
+    }));
+    tracing::info!(server = %proxy.0.palisade.server, session = %proxy.0.palisade.session, "mcp proxy started");
+    match args.listen {
+        None => {
+            let client = proxy
+                .serve((tokio::io::stdin(), tokio::io::stdout()))
+                .await
+                .context("the MCP client did not initialize")?;
+            tokio::select! {
+                _ = client.waiting() => {}
+                _ = upstream.waiting() => bail!("the MCP server went away"),
+            }
+        }
+        Some(addr) => {
+            use rmcp::transport::streamable_http_server::{
+                StreamableHttpServerConfig, StreamableHttpService,
+                session::local::LocalSessionManager,
+            };
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            let local = listener.local_addr()?;
+            let service = StreamableHttpService::new(
+                move || Ok(proxy.clone()),
+                Arc::new(LocalSessionManager::default()),
+                StreamableHttpServerConfig::default(),
+            );
+            let router = axum::Router::new().nest_service("/mcp", service);
+            eprintln!("palisade mcp-proxy: listening on http://{local}/mcp");
+            tokio::select! {
+                r = axum::serve(listener, router) => r.context("the HTTP server failed")?,
+                _ = upstream.waiting() => bail!("the MCP server went away"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The MCP server, connected and initialized.
+async fn connect(
+    args: &McpProxyArgs,
+) -> anyhow::Result<rmcp::service::RunningService<RoleClient, ClientConfig>> {
+    if let Some(url) = &args.upstream_url {
+        use rmcp::transport::StreamableHttpClientTransport;
+        use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+        let mut headers = std::collections::HashMap::new();
+        for h in &args.upstream_headers {
+            let (name, value) = h
+                .split_once(':')
+                .with_context(|| format!("`{h}` is not a `Name: value` header"))?;
+            headers.insert(
+                axum::http::HeaderName::try_from(name.trim())
+                    .with_context(|| format!("`{name}` is not a header name"))?,
+                axum::http::HeaderValue::try_from(value.trim())
+                    .with_context(|| format!("the value of `{name}` is not a header value"))?,
+            );
+        }
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(headers),
+        );
+        return ClientConfig::default()
+            .serve(transport)
+            .await
+            .with_context(|| format!("the MCP server at {url} did not initialize"));
+    }
+    let (program, rest) = args
+        .command
+        .split_first()
+        .context("no MCP server command")?;
+    let mut command = tokio::process::Command::new(program);
+    command.args(rest);
+    // The agent's token is the proxy's, not the server's.
+    command.env_remove("PALISADE_TOKEN");
+    let transport = rmcp::transport::TokioChildProcess::new(command)
+        .with_context(|| format!("cannot start `{program}`"))?;
+    ClientConfig::default()
+        .serve(transport)
+        .await
+        .with_context(|| format!("the MCP server `{program}` did not initialize"))
+}
+
+/// Largest answer read from the Palisade server (a masked result).
+const MAX_ANSWER: u64 = 64 * 1024 * 1024;
+
+/// The Palisade server, as the agent.
+struct Palisade {
+    http: ureq::Agent,
+    base: String,
+    token: String,
+    /// The MCP server's name.
+    server: String,
+    session: String,
+}
+
+impl Palisade {
+    /// POSTs `body` to `path`; the answer, or why there is none. (ureq,
+    /// the command line's client, on a blocking thread: a call may wait
+    /// minutes for an approval.)
+    async fn post(&self, path: &str, body: Value) -> Result<Value, String> {
+        let (http, base, token) = (self.http.clone(), self.base.clone(), self.token.clone());
+        let url = format!("{base}{path}");
+        let blocking = tokio::task::spawn_blocking(move || {
+            let mut resp = http
+                .post(&url)
+                .header("authorization", &format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .send(body.to_string().as_bytes())
+                .map_err(|e| format!("the Palisade server at {base} cannot be reached: {e}"))?;
+            let status = resp.status().as_u16();
+            let answer: Value = resp
+                .body_mut()
+                .with_config()
+                .limit(MAX_ANSWER)
+                .read_to_vec()
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+                .map_err(|e| format!("the Palisade server's answer could not be read: {e}"))?;
+            if status != 200 {
+                let why = answer["error"]["message"]
+                    .as_str()
+                    .unwrap_or("no reason given");
+                return Err(format!("the Palisade server answered {status}: {why}"));
+            }
+            Ok(answer)
+        });
+        blocking
+            .await
+            .map_err(|e| format!("asking the Palisade server failed: {e}"))?
+    }
+
+    /// The names of `tools` the agent is shown.
+    async fn offered(&self, tools: Vec<String>) -> Result<Vec<String>, String> {
+        let answer = self
+            .post(
+                "/v1/mcp/tools",
+                json!({"server": self.server, "session": self.session, "tools": tools}),
+            )
+            .await?;
+        answer["offered"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .ok_or_else(|| "the Palisade server's answer names no offered tools".into())
+    }
+
+    /// `Ok` if the call may be made; else why not.
+    async fn decide(&self, call_id: &str, tool: &str, arguments: Value) -> Result<(), String> {
+        let answer = self
+            .post(
+                "/v1/mcp/call",
+                json!({"server": self.server, "session": self.session, "call_id": call_id,
+                       "tool": tool, "arguments": arguments}),
+            )
+            .await?;
+        match answer["decision"].as_str() {
+            Some("allow") => Ok(()),
+            _ => Err(answer["reason"]
+                .as_str()
+                .unwrap_or("no reason given")
+                .to_owned()),
+        }
+    }
+
+    /// `result` as the client may see it: as it is, masked, or an error
+    /// in its place.
+    async fn finish(&self, call_id: &str, tool: &str, result: CallToolResult) -> CallToolResult {
+        let value = match serde_json::to_value(&result) {
+            Ok(v) => v,
+            Err(e) => return withheld(&format!("the result could not be read: {e}")),
+        };
+        let answer = match self
+            .post(
+                "/v1/mcp/result",
+                json!({"server": self.server, "session": self.session, "call_id": call_id,
+                       "tool": tool, "result": value}),
+            )
+            .await
+        {
+            Ok(a) => a,
+            Err(why) => return withheld(&why),
+        };
+        let reason = answer["reason"].as_str().unwrap_or("no reason given");
+        match answer["outcome"].as_str() {
+            Some("clean") => result,
+            Some("masked") => {
+                match serde_json::from_value::<CallToolResult>(answer["result"].clone()) {
+                    Ok(mut masked) if answer["reason"].is_string() => {
+                        masked.is_error = Some(true);
+                        masked
+                            .content
+                            .insert(0, ContentBlock::text(format!("Palisade: {reason}")));
+                        masked
+                    }
+                    Ok(masked) => masked,
+                    Err(e) => withheld(&format!("the masked result is not a tool result: {e}")),
+                }
+            }
+            Some("withheld") => withheld(reason),
+            _ => withheld("the Palisade server's answer has no outcome"),
+        }
+    }
+}
+
+/// The result in place of one that may not be given.
+fn withheld(why: &str) -> CallToolResult {
+    tracing::warn!(why, "a tool result was withheld");
+    CallToolResult::error(vec![ContentBlock::text(format!(
+        "[withheld by Palisade: {why}]"
+    ))])
+}
+
+/// The proxy, as its client's MCP server.
+#[derive(Clone)]
+struct Proxy(Arc<Inner>);
+
+struct Inner {
+    upstream: Peer<RoleClient>,
+    upstream_info: Option<Arc<ServerPeerInfo>>,
+    palisade: Palisade,
+}
+
+impl ServerHandler for Proxy {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        if let Some(up) = &self.0.upstream_info {
+            if let Some(server) = &up.server_info {
+                info = info.with_server_info(server.clone());
+            }
+            if let Some(text) = &up.instructions {
+                info = info.with_instructions(text.clone());
+            }
+        }
+        info
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let tools = self.0.upstream.list_all_tools().await.map_err(|e| {
+            McpError::internal_error(format!("the MCP server did not list its tools: {e}"), None)
+        })?;
+        let names = tools.iter().map(|t| t.name.to_string()).collect();
+        let offered = self
+            .0
+            .palisade
+            .offered(names)
+            .await
+            .map_err(|why| McpError::internal_error(format!("Palisade: {why}"), None))?;
+        let shown: Vec<_> = tools
+            .into_iter()
+            .filter(|t| offered.iter().any(|o| *o == t.name))
+            .collect();
+        Ok(ListToolsResult::with_all_items(shown))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let palisade = &self.0.palisade;
+        let call_id = palisade::identity::new_id("call");
+        let tool = request.name.to_string();
+        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        if let Err(why) = palisade.decide(&call_id, &tool, arguments).await {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "Palisade denied this tool call: {why}"
+            ))])
+            .into());
+        }
+        let result = match self.0.upstream.call_tool_once(request).await {
+            Ok(CallToolResponse::Complete(result)) => result,
+            Ok(_) => CallToolResult::error(vec![ContentBlock::text(
+                "the MCP server asked for input or made a task, which Palisade's proxy does not pass on",
+            )]),
+            Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
+                "the MCP server failed: {e}"
+            ))]),
+        };
+        Ok(palisade.finish(&call_id, &tool, result).await.into())
+    }
+}
