@@ -5,20 +5,20 @@
 //! streamable HTTP to the server, and the other way round.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/mcp_upstream.rs"]
+mod mcp_upstream;
 mod support;
 
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ClientConfig, ContentBlock,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
-};
-use rmcp::service::{RequestContext, RoleClient, RoleServer, RunningService};
-use rmcp::{ErrorData as McpError, ServerHandler, ServiceExt};
+use mcp_upstream::{CARD, Upstream};
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig};
+use rmcp::service::{RoleClient, RunningService};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 use support::{BIN, ConfigDir, token_hash};
 
 const AGENT: &str = "tok-mcp-agent";
-const CARD: &str = "4111 1111 1111 1111";
+/// What a client must send to a `--listen` proxy.
+const PROXY_SECRET: &str = "proxy-secret-0123456789";
 
 /// The agent may open issues in `acme/*` and read customers; nothing
 /// allows `delete_repo`, and `transfer_*` is denied everywhere.
@@ -49,86 +49,6 @@ agents:
         admins = support::admin_policy(),
         agent = token_hash(AGENT),
     )
-}
-
-/// A GitHub-like MCP server that records the calls it gets.
-#[derive(Clone, Default)]
-struct Upstream {
-    calls: Arc<Mutex<Vec<String>>>,
-}
-
-impl ServerHandler for Upstream {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-    }
-
-    async fn list_tools(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, McpError> {
-        let schema = |props: Value| -> Arc<serde_json::Map<String, Value>> {
-            Arc::new(
-                json!({"type": "object", "properties": props})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            )
-        };
-        let repo = json!({"owner": {"type": "string"}, "repo": {"type": "string"}});
-        Ok(ListToolsResult::with_all_items(vec![
-            Tool::new("create_issue", "Open an issue", schema(repo.clone())),
-            Tool::new("delete_repo", "Delete a repository", schema(repo.clone())),
-            Tool::new("transfer_repo", "Transfer a repository", schema(repo)),
-            Tool::new(
-                "get_customer",
-                "Read a customer",
-                schema(json!({"id": {"type": "string"}})),
-            ),
-        ]))
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, McpError> {
-        self.calls.lock().unwrap().push(request.name.to_string());
-        let text = match &*request.name {
-            "get_customer" => format!("Jane Doe, card {CARD}, net 30"),
-            name => format!("{name} done"),
-        };
-        Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into())
-    }
-}
-
-impl Upstream {
-    fn saw(&self, tool: &str) -> usize {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| *c == tool)
-            .count()
-    }
-
-    /// Serves itself over streamable HTTP on loopback: its `/mcp` URL.
-    async fn serve_http(&self) -> String {
-        use rmcp::transport::streamable_http_server::{
-            StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
-        };
-        let me = self.clone();
-        let service = StreamableHttpService::new(
-            move || Ok(me.clone()),
-            Arc::new(LocalSessionManager::default()),
-            StreamableHttpServerConfig::default(),
-        );
-        let router = axum::Router::new().nest_service("/mcp", service);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        format!("http://{addr}/mcp")
-    }
 }
 
 async fn serve() -> (ConfigDir, support::Server) {
@@ -187,6 +107,19 @@ async fn allowed_listed_denied_hidden_results_masked(
     // Only what a rule could allow is listed: not `delete_repo` (no rule),
     // not `transfer_repo` (denied on every resource).
     assert_eq!(names(client).await, ["create_issue", "get_customer"]);
+    // What the server says enters the agent's context masked: its tools'
+    // descriptions, and its instructions.
+    let listed = serde_json::to_string(&client.list_all_tools().await.unwrap()).unwrap();
+    assert!(
+        !listed.contains(CARD) && listed.contains("credit_card"),
+        "{listed}"
+    );
+    let info = client.peer().peer_info().unwrap();
+    let instructions = info.instructions.clone().unwrap_or_default();
+    assert!(
+        instructions.starts_with("Billing server.") && !instructions.contains(CARD),
+        "{instructions}"
+    );
 
     // Listed and allowed: made, the resource from the arguments.
     let r = client
@@ -217,16 +150,25 @@ async fn allowed_listed_denied_hidden_results_masked(
         "the denied call was not made"
     );
 
-    // Not listed: not callable either, by name.
+    // Not listed: not callable either, by name, by the same check.
     for tool in ["delete_repo", "transfer_repo"] {
         let r = client
             .call_tool(call(tool, json!({"owner": "acme", "repo": "billing"})))
             .await
             .unwrap();
         assert_eq!(r.is_error, Some(true), "{tool}");
-        assert!(text(&r).contains("Palisade denied"), "{tool}: {}", text(&r));
+        assert!(text(&r).contains("is not offered"), "{tool}: {}", text(&r));
         assert_eq!(upstream.saw(tool), 0, "{tool} never reached the server");
     }
+
+    // Arguments that do not give the resource: refused, not guessed at.
+    let r = client
+        .call_tool(call("create_issue", json!({"title": "no repository"})))
+        .await
+        .unwrap();
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("cannot be read"), "{}", text(&r));
+    assert_eq!(upstream.saw("create_issue"), 1);
 
     // A result with a card number arrives masked.
     let r = client
@@ -270,6 +212,7 @@ async fn over_stdio_the_proxy_lists_calls_and_masks_only_as_the_policy_says() {
         "delete_repo",
         "transfer_repo",
         "get_customer",
+        "mcp_call_refused",
     ] {
         assert!(trail.contains(needle), "{needle} is in the trail: {trail}");
     }
@@ -309,15 +252,52 @@ async fn over_streamable_http_the_proxy_fronts_a_stdio_server_the_same_way() {
             &url,
         ])
         .env("PALISADE_TOKEN", AGENT)
+        .env("PALISADE_PROXY_TOKEN", PROXY_SECRET)
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let endpoint = listening(&mut proxy).await;
-    let transport = rmcp::transport::StreamableHttpClientTransport::from_uri(endpoint);
+
+    // Without the proxy's token, or with another, nothing is served.
+    for auth in [None, Some("Bearer not-the-proxy-token")] {
+        let mut request = reqwest::Client::new()
+            .post(&endpoint)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+        if let Some(a) = auth {
+            request = request.header("authorization", a);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 401, "{auth:?}");
+    }
+
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(endpoint).auth_header(PROXY_SECRET),
+    );
     let client = ClientConfig::default().serve(transport).await.unwrap();
     allowed_listed_denied_hidden_results_masked(&client, &upstream).await;
     client.cancel().await.unwrap();
+
+    // A proxy that would serve beyond loopback, or without a token, does
+    // not start.
+    for (listen, secret) in [("0.0.0.0:0", PROXY_SECRET), ("127.0.0.1:0", "")] {
+        let out = tokio::process::Command::new(BIN)
+            .args(["mcp-proxy", "--name", "github", "--server", server])
+            .args(["--listen", listen, "--upstream-url", &url])
+            .env("PALISADE_TOKEN", AGENT)
+            .env("PALISADE_PROXY_TOKEN", secret)
+            .output()
+            .await
+            .unwrap();
+        assert!(!out.status.success(), "{listen}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("loopback") || err.contains("PALISADE_PROXY_TOKEN"),
+            "{err}"
+        );
+    }
 }
 
 /// The address a `--listen` proxy prints on stderr.

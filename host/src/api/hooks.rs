@@ -23,6 +23,8 @@ use axum::extract::{FromRequest, State};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+/// What this face's results are recorded as coming through.
+const VIA: &str = "claude-code";
 /// Text Claude Code is given instead of output that could not be masked.
 pub const WITHHELD_OUTPUT: &str = "[withheld by Palisade: the output could not be masked]";
 
@@ -191,7 +193,7 @@ async fn pre_tool_use(
         tool,
     };
     match caller
-        .decide(asks, plan.on_approval, event.tool_use_id.as_deref())
+        .decide(asks, plan.on_approval, (VIA, event.tool_use_id.as_deref()))
         .await
     {
         Verdict::Allow(decided) => claude::permission(
@@ -227,12 +229,7 @@ async fn post_tool_use(
     // output is the shell's, not its first command's).
     let service = service_of(&tool);
     match caller
-        .finish(
-            event.tool_use_id.as_deref(),
-            "claude-code",
-            &service,
-            output,
-        )
+        .finish((VIA, event.tool_use_id.as_deref()), &service, output, false)
         .await
     {
         Output::Clean => json!({}),

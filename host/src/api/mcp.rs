@@ -1,19 +1,21 @@
 //! The routes of `palisade mcp-proxy`, with an agent's token: which of an
-//! MCP server's tools the agent is shown (`POST /v1/mcp/tools`), whether a
-//! `tools/call` is made (`POST /v1/mcp/call`, the decision path of
-//! `POST /v1/decide` on the request `toolcall::claude::mcp_ask` makes of
-//! it), and a call's result, recorded and masked (`POST /v1/mcp/result`).
+//! MCP server's tools the agent is shown, their descriptions masked (`POST
+//! /v1/mcp/tools`), whether a `tools/call` is made (`POST /v1/mcp/call`),
+//! and a call's result, recorded and masked (`POST /v1/mcp/result`).
 //!
-//! Listing and calling read the same rules: a tool is shown only if a rule
-//! or live grant of the agent could allow it (see `policy::listing`), and
-//! a call can be allowed only by such a rule, so a tool that is not shown
-//! cannot be called either; a tool that is shown is decided in full, with
-//! its resource, on every call.
+//! Listing and calling are one path: a tool is shown when a rule or live
+//! grant of the agent could allow it (see `policy::listing`), and a call is
+//! made only when its tool passes that same check and then the decision
+//! path of `POST /v1/decide` allows its request (see
+//! `toolcall::claude::mcp_ask`), with its resource. A tool that is not
+//! shown cannot be called, whatever a plugin of the chain would say.
 
 use super::toolcalls::{self, Output, Verdict};
 use super::{ApiError, AppState, auth};
 use crate::masking::{ParseError, offload, parse_strict};
 use crate::policy::listing;
+use crate::runtime::types::Rule;
+use crate::snapshot::Project;
 use crate::toolcall::claude::mcp_ask;
 use crate::toolcall::plan::OnApproval;
 use axum::Json;
@@ -26,6 +28,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
 
+/// What this face's results are recorded as coming through.
+const VIA: &str = "mcp-proxy";
 /// Most tools one listing may name.
 pub const MAX_TOOLS: usize = 1024;
 /// Longest server name, tool name, session or call id, in bytes.
@@ -38,17 +42,23 @@ struct ToolsBody {
     /// The MCP server's name: the service its tools' requests are of.
     server: String,
     session: String,
-    /// The names of its tools.
-    tools: Vec<String>,
+    /// Its tools, as `tools/list` gives them (each with its `name`).
+    tools: Vec<serde_json::Map<String, Value>>,
+    /// The server's instructions to its client, if any.
+    #[serde(default)]
+    instructions: Option<String>,
 }
 
 /// Which of them the agent is shown.
 #[derive(Debug, Serialize)]
 pub(super) struct ToolsAnswer {
-    /// Shown, in the order given.
-    offered: Vec<String>,
+    /// Shown, in the order given, masked (all but their names).
+    offered: Vec<Value>,
     /// Not shown, each with why.
     hidden: Vec<Hidden>,
+    /// The instructions, masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instructions: Option<String>,
 }
 
 /// A tool the agent is not shown.
@@ -125,62 +135,108 @@ pub(super) async fn tools(
     if body.tools.len() > MAX_TOOLS {
         return Err(invalid(format!("more than {MAX_TOOLS} tools")));
     }
-    for tool in &body.tools {
-        check_name("tools[]", tool)?;
+    let mut named = Vec::with_capacity(body.tools.len());
+    for mut tool in body.tools {
+        let name = match tool.remove("name") {
+            Some(Value::String(n)) => n,
+            _ => return Err(invalid("each of `tools` must have a `name` string".into())),
+        };
+        check_name("tools[].name", &name)?;
+        named.push((name, tool));
     }
-    // A held agent, session or project may call nothing, so sees nothing;
-    // nor does one whose holds cannot be read.
-    let now = jiff::Timestamp::now().as_microsecond();
-    let mut rules = agent.rules.get(&body.server).cloned().unwrap_or_default();
-    let held = match state.gate() {
-        None => None,
-        Some(gate) => {
-            let project_name = &project.policy.project;
-            match gate
-                .containment
-                .check(project_name, &agent.name, &body.session)
-                .await
-            {
-                Ok(None) => {
-                    match gate
-                        .grants
-                        .live(project_name, &agent.name, &body.server, now)
-                        .await
-                    {
-                        Ok(live) => {
-                            rules.extend(live.iter().map(crate::oversight::Grant::rule));
-                            None
-                        }
-                        Err(e) => {
-                            tracing::warn!(project = %project_name, error = %e, "cannot read grants; none is counted");
-                            None
-                        }
-                    }
-                }
-                Ok(Some(hold)) => Some(hold.denial()),
-                Err(e) => {
-                    tracing::error!(project = %project_name, error = %e, "cannot read the project's holds; no tool is shown");
-                    Some("the kill switch's state cannot be read".to_owned())
-                }
-            }
-        }
-    };
-    let mut answer = ToolsAnswer {
-        offered: Vec::new(),
-        hidden: Vec::new(),
-    };
-    for tool in body.tools {
-        let verdict = match &held {
-            Some(why) => Err(why.clone()),
-            None => listing::offered(&rules, &tool),
+    let rules = offer(&state, project, agent, &body.server, &body.session).await;
+    let mut shown = Vec::new();
+    let mut hidden = Vec::new();
+    for (name, rest) in named {
+        let verdict = match &rules {
+            Ok(r) => listing::offered(r, &name),
+            Err(held) => Err(held.clone()),
         };
         match verdict {
-            Ok(_) => answer.offered.push(tool),
-            Err(reason) => answer.hidden.push(Hidden { tool, reason }),
+            Ok(_) => shown.push((name, rest)),
+            Err(reason) => hidden.push(Hidden { tool: name, reason }),
         }
     }
-    tracing::debug!(agent = %agent.name, server = %body.server, offered = answer.offered.len(), hidden = answer.hidden.len(), "mcp tools listed");
-    Ok(Json(answer))
+    // What is shown enters the agent's context: descriptions, schemas and
+    // the instructions are masked as data of the server; the names are
+    // kept as they are, to be called by.
+    let source = format!("mcp__{}", body.server);
+    let caller = toolcalls::Caller {
+        state: &state,
+        project,
+        agent,
+        session: &body.session,
+        tool: &source,
+    };
+    let text = serde_json::json!({
+        "instructions": body.instructions,
+        "tools": shown.iter().map(|(_, rest)| Value::Object(rest.clone())).collect::<Vec<_>>(),
+    });
+    let (masked, _) = caller.mask(&body.server, text).await.map_err(|why| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "masking_failed",
+            format!("the tools could not be masked, so none is shown: {why}"),
+        )
+    })?;
+    let mut masked_tools = match masked.get("tools") {
+        Some(Value::Array(t)) if t.len() == shown.len() => t.clone(),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "masking_failed",
+                "the masked tools lost their shape, so none is shown",
+            ));
+        }
+    };
+    for ((name, _), tool) in shown.into_iter().zip(masked_tools.iter_mut()) {
+        if let Value::Object(fields) = tool {
+            fields.insert("name".into(), Value::String(name));
+        }
+    }
+    tracing::debug!(agent = %agent.name, server = %body.server, offered = masked_tools.len(), hidden = hidden.len(), "mcp tools listed");
+    Ok(Json(ToolsAnswer {
+        offered: masked_tools,
+        hidden,
+        instructions: masked
+            .get("instructions")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    }))
+}
+
+/// The agent's rules for service `server` with its live grants; or, when
+/// the agent, its session or its project is held (or the holds cannot be
+/// read), why it may call nothing.
+async fn offer(
+    state: &AppState,
+    project: &Project,
+    agent: &crate::policy::Agent,
+    server: &str,
+    session: &str,
+) -> Result<Vec<Rule>, String> {
+    let mut rules = agent.rules.get(server).cloned().unwrap_or_default();
+    let Some(gate) = state.gate() else {
+        return Ok(rules);
+    };
+    let name = &project.policy.project;
+    match gate.containment.check(name, &agent.name, session).await {
+        Ok(None) => {}
+        Ok(Some(hold)) => return Err(hold.denial()),
+        Err(e) => {
+            tracing::error!(project = %name, error = %e, "cannot read the project's holds; no tool is offered");
+            return Err("the kill switch's state cannot be read".into());
+        }
+    }
+    let now = jiff::Timestamp::now().as_microsecond();
+    match gate.grants.live(name, &agent.name, server, now).await {
+        Ok(live) => rules.extend(live.iter().map(crate::oversight::Grant::rule)),
+        // A grant widens; without them the rules alone still hold.
+        Err(e) => {
+            tracing::warn!(project = %name, error = %e, "cannot read grants; none is counted")
+        }
+    }
+    Ok(rules)
 }
 
 /// `POST /v1/mcp/call`.
@@ -197,12 +253,31 @@ pub(super) async fn call(
     check_name("call_id", &body.call_id)?;
     check_name("tool", &body.tool)?;
     let source = format!("mcp__{}__{}", body.server, body.tool);
+    let deny = |reason: String| CallAnswer {
+        decision: "deny",
+        reason,
+        decisions: Vec::new(),
+    };
+    // The check that lists a tool first: what is not shown is not called.
+    let rules = offer(&state, project, agent, &body.server, &body.session).await;
+    if let Err(why) = rules.and_then(|r| listing::offered(&r, &body.tool)) {
+        let reason = format!("`{source}` is not offered to this agent: {why}");
+        refused(&state, project, agent, &body, &reason).await?;
+        return Ok(Json(deny(reason)));
+    }
     let ask = mcp_ask(
         &body.server,
         &body.tool,
         &body.arguments,
         &project.policy.tool_calls,
     );
+    // A resource the arguments cannot fill is not guessed at.
+    if ask.is_unknown() {
+        let why = ask.attributes.get("why").cloned().unwrap_or_default();
+        let reason = format!("`{source}`: its resource cannot be read from its arguments ({why})");
+        refused(&state, project, agent, &body, &reason).await?;
+        return Ok(Json(deny(reason)));
+    }
     let caller = toolcalls::Caller {
         state: &state,
         project,
@@ -212,7 +287,7 @@ pub(super) async fn call(
     };
     // MCP has no "ask the user": an approval is always waited for.
     let verdict = caller
-        .decide(vec![ask], OnApproval::Wait, Some(&body.call_id))
+        .decide(vec![ask], OnApproval::Wait, (VIA, Some(&body.call_id)))
         .await;
     Ok(Json(match verdict {
         Verdict::Allow(decisions) => CallAnswer {
@@ -220,12 +295,44 @@ pub(super) async fn call(
             reason: format!("allowed (decisions {})", decisions.join(", ")),
             decisions,
         },
-        Verdict::Deny(reason) | Verdict::Ask(reason) => CallAnswer {
-            decision: "deny",
-            reason,
-            decisions: Vec::new(),
-        },
+        Verdict::Deny(reason) | Verdict::Ask(reason) => deny(reason),
     }))
+}
+
+/// Records a call refused before any decision (its tool not offered, its
+/// resource unreadable): the trail keeps every call an agent tried.
+async fn refused(
+    state: &AppState,
+    project: &Project,
+    agent: &crate::policy::Agent,
+    body: &CallBody,
+    reason: &str,
+) -> Result<(), ApiError> {
+    tracing::info!(agent = %agent.name, server = %body.server, tool = %body.tool, reason, "mcp call refused");
+    let Some(audit) = state.audit() else {
+        return Ok(());
+    };
+    let details = std::collections::BTreeMap::from([
+        ("server".to_owned(), Value::from(body.server.as_str())),
+        ("tool".to_owned(), Value::from(body.tool.as_str())),
+        ("session".to_owned(), Value::from(body.session.as_str())),
+        ("call_id".to_owned(), Value::from(body.call_id.as_str())),
+    ]);
+    let entry = crate::audit::AdminEntry {
+        event: "mcp_call_refused".into(),
+        agent: Some(agent.name.clone()),
+        project: Some(project.policy.project.clone()),
+        policy_version: Some(project.policy.version.clone()),
+        reason: Some(reason.to_owned()),
+        details,
+    };
+    audit.append(entry).await.map(|_| ()).map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit_unavailable",
+            format!("the refusal could not be recorded: {e}"),
+        )
+    })
 }
 
 /// `POST /v1/mcp/result`.
@@ -249,8 +356,15 @@ pub(super) async fn result(
         session: &body.session,
         tool: &source,
     };
+    // MCP's own flag for a tool that failed.
+    let failed = body.result.get("isError") == Some(&Value::Bool(true));
     let output = caller
-        .finish(Some(&body.call_id), "mcp-proxy", &body.server, body.result)
+        .finish(
+            (VIA, Some(&body.call_id)),
+            &body.server,
+            body.result,
+            failed,
+        )
         .await;
     Ok(Json(match output {
         Output::Clean => ResultAnswer {

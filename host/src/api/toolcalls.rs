@@ -33,9 +33,12 @@ const MAX_CALL_ID: usize = 256;
 #[derive(Debug, Clone)]
 pub(super) struct Call {
     decisions: Vec<String>,
+    /// The tool as the loop named it: a result for another tool under the
+    /// same id is not this call's.
+    tool: String,
 }
 
-/// Key: project, agent, session, call id.
+/// Key: project, agent, session, `VIA:CALL_ID` (each face its own ids).
 pub(super) type Calls = moka::sync::Cache<(String, String, String, String), Call>;
 
 /// The cache of calls awaiting their result.
@@ -69,24 +72,24 @@ pub(super) enum Verdict {
 }
 
 impl Caller<'_> {
-    fn key(&self, call_id: &str) -> (String, String, String, String) {
+    fn key(&self, via: &str, call_id: &str) -> (String, String, String, String) {
         (
             self.project.policy.project.clone(),
             self.agent.name.clone(),
             self.session.to_owned(),
-            call_id.to_owned(),
+            format!("{via}:{call_id}"),
         )
     }
 
     /// Decides the call: every request in `asks`, in order, until one is
     /// denied; with `on_approval: wait`, waits for the approvals raised
     /// and decides their requests again using them. An allowed call is
-    /// kept under `call_id`, for its result.
+    /// kept under `via` and `call_id`, for its result.
     pub(super) async fn decide(
         &self,
         asks: Vec<Ask>,
         on_approval: OnApproval,
-        call_id: Option<&str>,
+        (via, call_id): (&str, Option<&str>),
     ) -> Verdict {
         if asks.len() > MAX_ASKS {
             return Verdict::Deny(format!("the call makes more than {MAX_ASKS} requests"));
@@ -174,9 +177,10 @@ impl Caller<'_> {
         }
         if let Some(call_id) = call_id.filter(|u| !u.is_empty() && u.len() <= MAX_CALL_ID) {
             state.tool_calls().insert(
-                self.key(call_id),
+                self.key(via, call_id),
                 Call {
                     decisions: decided.clone(),
+                    tool: self.tool.to_owned(),
                 },
             );
         }
@@ -249,22 +253,31 @@ impl Caller<'_> {
     }
 
     /// A call's result: recorded beside each decision that allowed the
-    /// call kept under `call_id` (`via` says through what), and `output`
-    /// masked as data of `service`.
+    /// call kept under `via` and `call_id` (`failed`: the tool said it
+    /// failed), and `output` masked as data of `service`.
     pub(super) async fn finish(
         &self,
-        call_id: Option<&str>,
-        via: &str,
+        (via, call_id): (&str, Option<&str>),
         service: &str,
         output: Value,
+        failed: bool,
     ) -> Output {
         let (state, project, agent) = (self.state, self.project, self.agent);
-        let call = call_id.and_then(|u| state.tool_calls().remove(&self.key(u)));
+        let call = call_id
+            .and_then(|u| state.tool_calls().remove(&self.key(via, u)))
+            .filter(|c| {
+                let same = c.tool == self.tool;
+                if !same {
+                    tracing::warn!(agent = %agent.name, tool = self.tool, "a result names another tool than its call's; not recorded");
+                }
+                same
+            });
         if let Some(call) = &call {
             let size = serde_json::to_vec(&output).map_or(0, |b| b.len());
+            let outcome = if failed { "error" } else { "ok" };
             for id in &call.decisions {
                 let details = std::collections::BTreeMap::from([
-                    ("outcome".to_owned(), Value::from("ok")),
+                    ("outcome".to_owned(), Value::from(outcome)),
                     ("size_bytes".to_owned(), Value::from(size)),
                     ("via".to_owned(), Value::from(via)),
                 ]);
@@ -276,13 +289,32 @@ impl Caller<'_> {
                 }
             }
         }
+        match self.mask(service, output).await {
+            Ok((_, 0)) => Output::Clean,
+            Ok((masked, findings)) => {
+                let block = project.policy.tool_calls.block_on_findings.then(|| {
+                    format!(
+                        "Palisade found {findings} sensitive value(s) in this tool's output and masked them"
+                    )
+                });
+                Output::Masked {
+                    value: masked,
+                    findings,
+                    block,
+                }
+            }
+            Err(why) => Output::Withheld(why),
+        }
+    }
+
+    /// `value` masked by the project's masking chain for `service`, with
+    /// how many values were masked; or why it could not be.
+    pub(super) async fn mask(&self, service: &str, value: Value) -> Result<(Value, usize), String> {
+        let (state, project, agent) = (self.state, self.project, self.agent);
         let Some(key) = state.mask_key() else {
-            return Output::Withheld("masking is not available on this server".into());
+            return Err("masking is not available on this server".into());
         };
-        let chain = match project.masking_chain(service) {
-            Ok(c) => c,
-            Err(e) => return Output::Withheld(e.to_string()),
-        };
+        let chain = project.masking_chain(service).map_err(|e| e.to_string())?;
         let mask_id = identity::new_id("msk");
         let masker = Masker {
             chain,
@@ -295,23 +327,14 @@ impl Caller<'_> {
             findings: None,
             limits: state.mask_settings().limits(),
         };
-        match masker.mask_json(output).await {
-            Ok((_, findings)) if findings.is_empty() => Output::Clean,
+        match masker.mask_json(value).await {
             Ok((masked, findings)) => {
-                tracing::info!(mask_id = %mask_id, agent = %agent.name, findings = findings.len(), "tool output masked");
-                let block = project.policy.tool_calls.block_on_findings.then(|| {
-                    format!(
-                        "Palisade found {} sensitive value(s) in this tool's output and masked them",
-                        findings.len()
-                    )
-                });
-                Output::Masked {
-                    value: masked,
-                    findings: findings.len(),
-                    block,
+                if !findings.is_empty() {
+                    tracing::info!(mask_id = %mask_id, agent = %agent.name, tool = self.tool, findings = findings.len(), "tool data masked");
                 }
+                Ok((masked, findings.len()))
             }
-            Err(e) => Output::Withheld(format!("masking failed ({})", e.kind())),
+            Err(e) => Err(format!("masking failed ({})", e.kind())),
         }
     }
 }

@@ -9,12 +9,15 @@
 //! anything but a well-formed answer, lists no tool, makes no call and
 //! gives no result. Only tools pass: resources, prompts and what the
 //! server would ask of the client (sampling, elicitation) are not offered,
-//! since nothing would decide them.
+//! since nothing would decide them. Nothing the server says reaches the
+//! client unmasked: tool descriptions and schemas, its instructions and
+//! its results all go through the project's masking chain.
 
 use anyhow::{Context, bail};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientConfig, ContentBlock,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, ServerPeerInfo,
+    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    Tool,
 };
 use rmcp::service::{Peer, RequestContext, RoleClient, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler, ServiceExt};
@@ -44,8 +47,9 @@ pub(super) struct McpProxyArgs {
         requires = "upstream_url"
     )]
     upstream_headers: Vec<String>,
-    /// Serve the client over streamable HTTP at this address (at `/mcp`)
-    /// instead of standard input and output.
+    /// Serve the client over streamable HTTP at this loopback address (at
+    /// `/mcp`) instead of standard input and output; the client must send
+    /// `Authorization: Bearer $PALISADE_PROXY_TOKEN`.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// The Palisade session the calls are decided in (default: a new one
@@ -66,6 +70,14 @@ pub(super) fn run(args: McpProxyArgs) -> anyhow::Result<ExitCode> {
     // rmcp's HTTP client (reqwest) is built with rustls and no crypto
     // provider of its own: ring, the one ureq already uses.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // The agent's token is in this process's environment: a server it runs
+    // as the same user could read it from /proc/PID/environ, unless the
+    // process is not dumpable.
+    if let Err(e) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        bail!("cannot protect the agent's token from the processes this one starts: {e}");
+    }
     if args.upstream_url.is_some() != args.command.is_empty() {
         bail!("give the MCP server either as `--upstream-url URL` or as a command after `--`");
     }
@@ -73,6 +85,10 @@ pub(super) fn run(args: McpProxyArgs) -> anyhow::Result<ExitCode> {
         .ok()
         .filter(|t| !t.is_empty())
         .context("PALISADE_TOKEN (the agent's token) is not set")?;
+    let listen = match &args.listen {
+        None => None,
+        Some(addr) => Some(Listen::new(addr)?),
+    };
     let palisade = Palisade {
         http: ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
@@ -96,19 +112,38 @@ pub(super) fn run(args: McpProxyArgs) -> anyhow::Result<ExitCode> {
         .thread_name("palisade-mcp")
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(serve(args, palisade))?;
+    rt.block_on(serve(args, palisade, listen))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(args: McpProxyArgs, palisade: Palisade) -> anyhow::Result<()> {
+async fn serve(
+    args: McpProxyArgs,
+    palisade: Palisade,
+    listen: Option<Listen>,
+) -> anyhow::Result<()> {
     let upstream = connect(&args).await?;
+    // The server's instructions, masked; without an answer, none.
+    let instructions = match upstream
+        .peer()
+        .peer_info()
+        .and_then(|i| i.instructions.clone())
+    {
+        None => None,
+        Some(text) => match palisade.listing(Vec::new(), Some(text)).await {
+            Ok((_, masked)) => masked,
+            Err(why) => {
+                tracing::warn!(why, "the MCP server's instructions are not passed on");
+                None
+            }
+        },
+    };
     let proxy = Proxy(Arc::new(Inner {
         upstream: upstream.peer().clone(),
-        upstream_info: upstream.peer().peer_info(),
+        instructions,
         palisade,
     }));
     tracing::info!(server = %proxy.0.palisade.server, session = %proxy.0.palisade.session, "mcp proxy started");
-    match args.listen {
+    match listen {
         None => {
             let client = proxy
                 .serve((tokio::io::stdin(), tokio::io::stdout()))
@@ -119,21 +154,30 @@ async fn serve(args: McpProxyArgs, palisade: Palisade) -> anyhow::Result<()> {
                 _ = upstream.waiting() => bail!("the MCP server went away"),
             }
         }
-        Some(addr) => {
+        Some(listen) => {
             use rmcp::transport::streamable_http_server::{
                 StreamableHttpServerConfig, StreamableHttpService,
                 session::local::LocalSessionManager,
             };
-            let listener = tokio::net::TcpListener::bind(&addr)
+            let listener = tokio::net::TcpListener::bind(listen.addr)
                 .await
-                .with_context(|| format!("cannot listen on {addr}"))?;
+                .with_context(|| format!("cannot listen on {}", listen.addr))?;
             let local = listener.local_addr()?;
             let service = StreamableHttpService::new(
                 move || Ok(proxy.clone()),
                 Arc::new(LocalSessionManager::default()),
-                StreamableHttpServerConfig::default(),
+                // Loopback `Host`s only (rmcp's default), and no browser
+                // page of any origin.
+                StreamableHttpServerConfig::default().enforce_origin_validation(),
             );
-            let router = axum::Router::new().nest_service("/mcp", service);
+            let secret = Arc::new(listen.secret);
+            let router =
+                axum::Router::new()
+                    .nest_service("/mcp", service)
+                    .layer(axum::middleware::from_fn(move |request, next| {
+                        let secret = secret.clone();
+                        async move { bearer(&secret, request, next).await }
+                    }));
             eprintln!("palisade mcp-proxy: listening on http://{local}/mcp");
             tokio::select! {
                 r = axum::serve(listener, router) => r.context("the HTTP server failed")?,
@@ -236,22 +280,23 @@ impl Palisade {
             .map_err(|e| format!("asking the Palisade server failed: {e}"))?
     }
 
-    /// The names of `tools` the agent is shown.
-    async fn offered(&self, tools: Vec<String>) -> Result<Vec<String>, String> {
+    /// Which of `tools` the agent is shown, masked, and `instructions`
+    /// masked.
+    async fn listing(
+        &self,
+        tools: Vec<Tool>,
+        instructions: Option<String>,
+    ) -> Result<(Vec<Tool>, Option<String>), String> {
         let answer = self
             .post(
                 "/v1/mcp/tools",
-                json!({"server": self.server, "session": self.session, "tools": tools}),
+                json!({"server": self.server, "session": self.session, "tools": tools,
+                       "instructions": instructions}),
             )
             .await?;
-        answer["offered"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .ok_or_else(|| "the Palisade server's answer names no offered tools".into())
+        let offered = serde_json::from_value::<Vec<Tool>>(answer["offered"].clone())
+            .map_err(|e| format!("the Palisade server's answer has no tools: {e}"))?;
+        Ok((offered, answer["instructions"].as_str().map(str::to_owned)))
     }
 
     /// `Ok` if the call may be made; else why not.
@@ -326,20 +371,21 @@ struct Proxy(Arc<Inner>);
 
 struct Inner {
     upstream: Peer<RoleClient>,
-    upstream_info: Option<Arc<ServerPeerInfo>>,
+    /// The server's instructions, masked.
+    instructions: Option<String>,
     palisade: Palisade,
 }
 
 impl ServerHandler for Proxy {
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
-        if let Some(up) = &self.0.upstream_info {
-            if let Some(server) = &up.server_info {
-                info = info.with_server_info(server.clone());
-            }
-            if let Some(text) = &up.instructions {
-                info = info.with_instructions(text.clone());
-            }
+        // The proxy's own name: the server's is its text, not the proxy's.
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                format!("palisade-mcp-proxy/{}", self.0.palisade.server),
+                env!("CARGO_PKG_VERSION"),
+            ));
+        if let Some(text) = &self.0.instructions {
+            info = info.with_instructions(text.clone());
         }
         info
     }
@@ -349,20 +395,17 @@ impl ServerHandler for Proxy {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
+        // The server's error is its text: logged here, not passed on.
         let tools = self.0.upstream.list_all_tools().await.map_err(|e| {
-            McpError::internal_error(format!("the MCP server did not list its tools: {e}"), None)
+            tracing::warn!(error = %e, "the MCP server did not list its tools");
+            McpError::internal_error("the MCP server did not list its tools", None)
         })?;
-        let names = tools.iter().map(|t| t.name.to_string()).collect();
-        let offered = self
+        let (shown, _) = self
             .0
             .palisade
-            .offered(names)
+            .listing(tools, None)
             .await
             .map_err(|why| McpError::internal_error(format!("Palisade: {why}"), None))?;
-        let shown: Vec<_> = tools
-            .into_iter()
-            .filter(|t| offered.iter().any(|o| *o == t.name))
-            .collect();
         Ok(ListToolsResult::with_all_items(shown))
     }
 
@@ -381,7 +424,11 @@ impl ServerHandler for Proxy {
             ))])
             .into());
         }
-        let result = match self.0.upstream.call_tool_once(request).await {
+        // Only what was decided is sent: the name and the arguments (not
+        // the client's `_meta` or answers to input the server never asked).
+        let sent = CallToolRequestParams::new(tool.clone())
+            .with_arguments(request.arguments.unwrap_or_default());
+        let result = match self.0.upstream.call_tool_once(sent).await {
             Ok(CallToolResponse::Complete(result)) => result,
             Ok(_) => CallToolResult::error(vec![ContentBlock::text(
                 "the MCP server asked for input or made a task, which Palisade's proxy does not pass on",
@@ -391,5 +438,58 @@ impl ServerHandler for Proxy {
             ))]),
         };
         Ok(palisade.finish(&call_id, &tool, result).await.into())
+    }
+}
+
+/// Where `--listen` serves, and the secret its client must send.
+struct Listen {
+    addr: std::net::SocketAddr,
+    secret: String,
+}
+
+impl Listen {
+    /// `addr` must be a loopback address, and `PALISADE_PROXY_TOKEN` set:
+    /// whoever reaches the proxy calls tools as the agent.
+    fn new(addr: &str) -> anyhow::Result<Self> {
+        let addr: std::net::SocketAddr = addr
+            .parse()
+            .with_context(|| format!("`{addr}` is not an address such as 127.0.0.1:8931"))?;
+        if !addr.ip().is_loopback() {
+            bail!(
+                "--listen takes a loopback address (127.0.0.1 or ::1): whoever reaches the proxy calls tools as the agent"
+            );
+        }
+        let secret = std::env::var("PALISADE_PROXY_TOKEN")
+            .ok()
+            .filter(|t| t.len() >= 16)
+            .context(
+                "--listen needs PALISADE_PROXY_TOKEN (16 characters or more), the bearer token its MCP client sends",
+            )?;
+        Ok(Self { addr, secret })
+    }
+}
+
+/// Lets a request through only with `Authorization: Bearer SECRET`.
+async fn bearer(
+    secret: &str,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use subtle::ConstantTimeEq;
+    let given = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(given.as_bytes().ct_eq(secret.as_bytes())) {
+        next.run(request).await
+    } else {
+        (
+            axum::http::StatusCode::UNAUTHORIZED,
+            "this proxy needs `Authorization: Bearer $PALISADE_PROXY_TOKEN`",
+        )
+            .into_response()
     }
 }

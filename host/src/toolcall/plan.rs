@@ -101,9 +101,21 @@ pub struct McpPlan {
 }
 
 impl McpPlan {
-    /// The template of `tool`.
+    /// The template of `tool`: its own, also when its case differs (rules
+    /// match actions ignoring case, so `DELETE_REPO` must not fall back
+    /// to the server's template where `delete_repo` has its own); else the
+    /// server's.
     pub fn template(&self, tool: &str) -> Option<&Template> {
-        self.tools.get(tool).or(self.resource.as_ref())
+        self.tools
+            .get(tool)
+            .or_else(|| {
+                let lower = tool.to_lowercase();
+                self.tools
+                    .iter()
+                    .find(|(name, _)| name.to_lowercase() == lower)
+                    .map(|(_, t)| t)
+            })
+            .or(self.resource.as_ref())
     }
 }
 
@@ -257,6 +269,29 @@ mod tests {
             t.render(&json!({"issue": {"x": 1}}))
                 .unwrap_err()
                 .contains("not a string")
+        );
+    }
+
+    #[test]
+    fn a_tools_own_template_holds_whatever_the_case_of_its_name() {
+        let plan = McpPlan {
+            resource: Some(Template::parse("{/owner}").unwrap()),
+            tools: BTreeMap::from([(
+                "delete_repo".to_owned(),
+                Template::parse("{/owner}/{/repo}").unwrap(),
+            )]),
+        };
+        let input = json!({"owner": "acme", "repo": "billing"});
+        for name in ["delete_repo", "DELETE_REPO", "Delete_Repo"] {
+            let t = plan.template(name).unwrap();
+            assert_eq!(t.render(&input).unwrap(), "acme/billing", "{name}");
+        }
+        assert_eq!(
+            plan.template("create_issue")
+                .unwrap()
+                .render(&input)
+                .unwrap(),
+            "acme"
         );
     }
 
