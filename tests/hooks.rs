@@ -379,6 +379,38 @@ async fn the_http_hook_decides_waits_for_an_approver_and_masks_results() {
         "the result is in the trail: {trail}"
     );
 
+    // A call that failed: `PostToolUseFailure` records its result as an
+    // error beside the decision that allowed it.
+    let event = pre(
+        dir,
+        "mcp__github__create_issue",
+        json!({"owner": "acme", "repo": "invoices", "title": "Flaky"}),
+        "toolu_13",
+    );
+    let (_, a) = http_hook(&s, AGENT, &event.to_string()).await;
+    assert_eq!(decision(&a).0, "allow", "{a}");
+    let mut failed = event.clone();
+    failed["hook_event_name"] = json!("PostToolUseFailure");
+    failed["error"] = json!("GitHub API error: 502 Bad Gateway");
+    failed["is_interrupt"] = json!(false);
+    let (status, a) = http_hook(&s, AGENT, &failed.to_string()).await;
+    assert_eq!((status, a), (200, json!({})));
+    let (_, trail) = s
+        .get_as("/v1/audit?session=abc123&limit=200", support::ADMIN)
+        .await;
+    let results: Vec<&Value> = trail["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r.to_string().contains("tool_result"))
+        .collect();
+    assert!(
+        results
+            .iter()
+            .any(|r| r.to_string().contains("\"outcome\":\"error\"")),
+        "the failed result is in the trail: {results:?}"
+    );
+
     // Failures answer 200 with a deny (Claude Code runs the tool on an
     // HTTP error): an unknown token, a body that is not an event.
     let (status, a) = http_hook(

@@ -93,6 +93,7 @@ pub(super) async fn claude_code(
         match event.hook_event_name.as_str() {
             "PreToolUse" => pre_tool_use(&state, &project, &agent, &event).await,
             "PostToolUse" => post_tool_use(&state, &project, &agent, event).await,
+            "PostToolUseFailure" => post_tool_use_failure(&state, &project, &agent, event).await,
             // Nothing to decide: no change.
             _ => json!({}),
         }
@@ -242,6 +243,30 @@ async fn post_tool_use(
             Some(&format!("Palisade withheld this tool's output: {why}")),
         ),
     }
+}
+
+/// Records a failed call's result (`outcome: error`). Claude Code gives
+/// the error to Claude as it is: a hook cannot replace it.
+async fn post_tool_use_failure(
+    state: &Arc<AppState>,
+    project: &Arc<Project>,
+    agent: &crate::policy::Agent,
+    mut event: HookEvent,
+) -> Value {
+    let tool = event.tool_name.clone().unwrap_or_default();
+    let error = event.error.take().unwrap_or(Value::Null);
+    let caller = toolcalls::Caller {
+        state,
+        project,
+        agent,
+        session: &event.session_id,
+        tool: &tool,
+    };
+    let size = serde_json::to_vec(&error).map_or(0, |b| b.len());
+    caller
+        .record((VIA, event.tool_use_id.as_deref()), size, true)
+        .await;
+    json!({})
 }
 
 /// The service a tool's data belongs to, when its call was not seen.

@@ -257,38 +257,14 @@ impl Caller<'_> {
     /// failed), and `output` masked as data of `service`.
     pub(super) async fn finish(
         &self,
-        (via, call_id): (&str, Option<&str>),
+        call: (&str, Option<&str>),
         service: &str,
         output: Value,
         failed: bool,
     ) -> Output {
-        let (state, project, agent) = (self.state, self.project, self.agent);
-        let call = call_id
-            .and_then(|u| state.tool_calls().remove(&self.key(via, u)))
-            .filter(|c| {
-                let same = c.tool == self.tool;
-                if !same {
-                    tracing::warn!(agent = %agent.name, tool = self.tool, "a result names another tool than its call's; not recorded");
-                }
-                same
-            });
-        if let Some(call) = &call {
-            let size = serde_json::to_vec(&output).map_or(0, |b| b.len());
-            let outcome = if failed { "error" } else { "ok" };
-            for id in &call.decisions {
-                let details = std::collections::BTreeMap::from([
-                    ("outcome".to_owned(), Value::from(outcome)),
-                    ("size_bytes".to_owned(), Value::from(size)),
-                    ("via".to_owned(), Value::from(via)),
-                ]);
-                if let Err(e) =
-                    super::results::store(state, project, agent, self.session, id, "allow", details)
-                        .await
-                {
-                    tracing::warn!(decision_id = %id, error = %e.message(), "a tool call's result was not recorded");
-                }
-            }
-        }
+        let size = serde_json::to_vec(&output).map_or(0, |b| b.len());
+        self.record(call, size, failed).await;
+        let project = self.project;
         match self.mask(service, output).await {
             Ok((_, 0)) => Output::Clean,
             Ok((masked, findings)) => {
@@ -304,6 +280,44 @@ impl Caller<'_> {
                 }
             }
             Err(why) => Output::Withheld(why),
+        }
+    }
+
+    /// Records a result of `size` bytes beside each decision that allowed
+    /// the call kept under `via` and `call_id` (`failed`: the tool said it
+    /// failed); a call not kept, or kept for another tool, is not recorded.
+    pub(super) async fn record(
+        &self,
+        (via, call_id): (&str, Option<&str>),
+        size: usize,
+        failed: bool,
+    ) {
+        let (state, project, agent) = (self.state, self.project, self.agent);
+        let call = call_id
+            .and_then(|u| state.tool_calls().remove(&self.key(via, u)))
+            .filter(|c| {
+                let same = c.tool == self.tool;
+                if !same {
+                    tracing::warn!(agent = %agent.name, tool = self.tool, "a result names another tool than its call's; not recorded");
+                }
+                same
+            });
+        let Some(call) = call else {
+            return;
+        };
+        let outcome = if failed { "error" } else { "ok" };
+        for id in &call.decisions {
+            let details = std::collections::BTreeMap::from([
+                ("outcome".to_owned(), Value::from(outcome)),
+                ("size_bytes".to_owned(), Value::from(size)),
+                ("via".to_owned(), Value::from(via)),
+            ]);
+            if let Err(e) =
+                super::results::store(state, project, agent, self.session, id, "allow", details)
+                    .await
+            {
+                tracing::warn!(decision_id = %id, error = %e.message(), "a tool call's result was not recorded");
+            }
         }
     }
 

@@ -87,6 +87,26 @@ pub(super) fn server_url(server: Option<String>) -> String {
         .unwrap_or_else(|| "http://127.0.0.1:8080".into())
 }
 
+/// Refuses a Palisade server the agent's token would reach in clear over
+/// a network: `http://` is for this machine (loopback) only.
+pub(super) fn check_server(url: &str) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(url).with_context(|| format!("`{url}` is not a URL"))?;
+    let local = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if local => Ok(()),
+        "http" => bail!(
+            "the Palisade server {url} is plain http beyond this machine: the agent's token would cross the network in clear; use https"
+        ),
+        other => bail!("the Palisade server's URL must be http or https, not `{other}`"),
+    }
+}
+
 /// Runs a `palisade hook` command.
 pub(super) fn run(command: HookCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -137,6 +157,7 @@ fn ask(args: HookArgs, event: &Value) -> anyhow::Result<Value> {
         .filter(|t| !t.is_empty())
         .context("PALISADE_TOKEN (the agent's token) is not set")?;
     let base = server_url(args.server);
+    check_server(&base)?;
     let url = format!("{}/v1/hooks/claude-code", base.trim_end_matches('/'));
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -291,7 +312,8 @@ pub fn hooks_config(http: bool, server: &str, timeout: u64) -> Value {
     };
     json!({
         "PreToolUse": [{ "matcher": MATCHER, "hooks": [handler.clone()] }],
-        "PostToolUse": [{ "matcher": MATCHER, "hooks": [handler] }],
+        "PostToolUse": [{ "matcher": MATCHER, "hooks": [handler.clone()] }],
+        "PostToolUseFailure": [{ "matcher": MATCHER, "hooks": [handler] }],
     })
 }
 
@@ -362,4 +384,29 @@ fn is_palisade(entry: &Value) -> bool {
                 .as_str()
                 .is_some_and(|u| u.ends_with("/v1/hooks/claude-code"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_server;
+
+    #[test]
+    fn plain_http_is_for_this_machine_only() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080/",
+            "http://localhost:8080",
+            "https://palisade.example.com",
+        ] {
+            assert!(check_server(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://palisade.example.com",
+            "http://10.0.0.5:8080",
+            "ftp://127.0.0.1",
+            "not a url",
+        ] {
+            assert!(check_server(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -85,6 +85,8 @@ pub(super) fn run(args: McpProxyArgs) -> anyhow::Result<ExitCode> {
         .ok()
         .filter(|t| !t.is_empty())
         .context("PALISADE_TOKEN (the agent's token) is not set")?;
+    let base = super::hook::server_url(args.server.clone());
+    super::hook::check_server(&base)?;
     let listen = match &args.listen {
         None => None,
         Some(addr) => Some(Listen::new(addr)?),
@@ -97,9 +99,7 @@ pub(super) fn run(args: McpProxyArgs) -> anyhow::Result<ExitCode> {
                 .timeout_global(Some(Duration::from_secs(args.timeout)))
                 .build(),
         ),
-        base: super::hook::server_url(args.server.clone())
-            .trim_end_matches('/')
-            .to_owned(),
+        base: base.trim_end_matches('/').to_owned(),
         token,
         server: args.name.clone(),
         session: args

@@ -42,6 +42,9 @@ pub struct HookEvent {
     /// What the tool returned (`PostToolUse`).
     #[serde(default)]
     pub tool_response: Option<Value>,
+    /// Why the tool failed (`PostToolUseFailure`).
+    #[serde(default)]
+    pub error: Option<Value>,
     /// The call's id, the same in both events.
     #[serde(default)]
     pub tool_use_id: Option<String>,
