@@ -79,8 +79,9 @@ pub(super) async fn claude_code(
     };
     drop(bytes);
     if event.session_id.is_empty() || event.session_id.len() > 4096 {
+        let head = json!({"hook_event_name": event.hook_event_name, "tool_name": event.tool_name});
         return Json(refusal(
-            event.hook_event_name.as_bytes(),
+            head.to_string().as_bytes(),
             "`session_id` must be 1 to 4096 bytes",
         ));
     }
@@ -92,8 +93,8 @@ pub(super) async fn claude_code(
     let answer = tokio::spawn(async move {
         match event.hook_event_name.as_str() {
             "PreToolUse" => pre_tool_use(&state, &project, &agent, &event).await,
-            "PostToolUse" => post_tool_use(&state, &project, &agent, event).await,
-            "PostToolUseFailure" => post_tool_use_failure(&state, &project, &agent, event).await,
+            "PostToolUse" => post_tool_use(&state, &project, &agent, event, false).await,
+            "PostToolUseFailure" => post_tool_use(&state, &project, &agent, event, true).await,
             // Nothing to decide: no change.
             _ => json!({}),
         }
@@ -101,7 +102,7 @@ pub(super) async fn claude_code(
     .await;
     Json(answer.unwrap_or_else(|e| {
         tracing::error!(error = %e, "a hook event failed");
-        let head = format!("{name} \"tool_name\": \"{tool}\"");
+        let head = json!({"hook_event_name": name, "tool_name": tool}).to_string();
         refusal(
             head.as_bytes(),
             "the server failed while handling this event",
@@ -118,7 +119,16 @@ const SNIFF_BYTES: usize = 16 * 1024;
 fn refusal(head: &[u8], why: &str) -> Value {
     tracing::warn!(why, "hook refused");
     let text = String::from_utf8_lossy(head);
-    if text.contains("PostToolUse") {
+    // The event's own name: its first `"hook_event_name"` key (Claude Code
+    // writes it before the tool's input, and a string inside that input has
+    // its quotes escaped). Not a search of the whole text: a `PreToolUse`
+    // whose command says "PostToolUse" must still be denied.
+    let event = string_field(&text, "hook_event_name").unwrap_or_default();
+    // A failed call's event has no output to withhold.
+    if event == "PostToolUseFailure" {
+        return json!({});
+    }
+    if event == "PostToolUse" {
         let tool = string_field(&text, "tool_name").unwrap_or_default();
         return claude::replace_output(
             &tool,
@@ -209,15 +219,22 @@ async fn pre_tool_use(
     }
 }
 
-/// Records a call's result and masks its output.
+/// Records a call's result and masks its output; for a call that failed
+/// (`PostToolUseFailure`), records its result as an error: Claude Code
+/// gives the error to Claude as it is, a hook cannot replace it.
 async fn post_tool_use(
     state: &Arc<AppState>,
     project: &Arc<Project>,
     agent: &crate::policy::Agent,
     mut event: HookEvent,
+    failed: bool,
 ) -> Value {
     let tool = event.tool_name.clone().unwrap_or_default();
-    let output = event.tool_response.take().unwrap_or(Value::Null);
+    let output = match failed {
+        true => event.error.take(),
+        false => event.tool_response.take(),
+    }
+    .unwrap_or(Value::Null);
     let caller = toolcalls::Caller {
         state,
         project,
@@ -225,14 +242,17 @@ async fn post_tool_use(
         session: &event.session_id,
         tool: &tool,
     };
+    let call = (VIA, event.tool_use_id.as_deref());
+    if failed {
+        let size = serde_json::to_vec(&output).map_or(0, |b| b.len());
+        caller.record(call, size, true).await;
+        return json!({});
+    }
     // The output, masked as data of the tool's service: what the tool
     // returned, whatever the requests of its call were (a shell line's
     // output is the shell's, not its first command's).
     let service = service_of(&tool);
-    match caller
-        .finish((VIA, event.tool_use_id.as_deref()), &service, output, false)
-        .await
-    {
+    match caller.finish(call, &service, output, false).await {
         Output::Clean => json!({}),
         Output::Masked { value, block, .. } => {
             claude::replace_output(&tool, value, block.as_deref())
@@ -243,30 +263,6 @@ async fn post_tool_use(
             Some(&format!("Palisade withheld this tool's output: {why}")),
         ),
     }
-}
-
-/// Records a failed call's result (`outcome: error`). Claude Code gives
-/// the error to Claude as it is: a hook cannot replace it.
-async fn post_tool_use_failure(
-    state: &Arc<AppState>,
-    project: &Arc<Project>,
-    agent: &crate::policy::Agent,
-    mut event: HookEvent,
-) -> Value {
-    let tool = event.tool_name.clone().unwrap_or_default();
-    let error = event.error.take().unwrap_or(Value::Null);
-    let caller = toolcalls::Caller {
-        state,
-        project,
-        agent,
-        session: &event.session_id,
-        tool: &tool,
-    };
-    let size = serde_json::to_vec(&error).map_or(0, |b| b.len());
-    caller
-        .record((VIA, event.tool_use_id.as_deref()), size, true)
-        .await;
-    json!({})
 }
 
 /// The service a tool's data belongs to, when its call was not seen.
@@ -281,4 +277,34 @@ fn service_of(tool: &str) -> String {
         _ => claude::CLAUDE_CODE,
     }
     .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+    use serde_json::json;
+
+    #[test]
+    fn a_refusal_answers_the_events_own_name_not_a_word_in_its_input() {
+        // A refused `PreToolUse` whose command mentions the other events is
+        // still denied: an answer for another event would let it run.
+        let pre = json!({
+            "session_id": "s", "hook_event_name": "PreToolUse", "tool_name": "Bash",
+            "tool_input": {"command": "echo '\"hook_event_name\": \"PostToolUse\"' PostToolUseFailure"},
+        });
+        let a = refusal(pre.to_string().as_bytes(), "unknown token");
+        assert_eq!(a["hookSpecificOutput"]["permissionDecision"], "deny", "{a}");
+
+        let post =
+            json!({"session_id": "s", "hook_event_name": "PostToolUse", "tool_name": "Read"});
+        let a = refusal(post.to_string().as_bytes(), "unknown token");
+        assert_eq!(a["decision"], "block", "{a}");
+        assert_eq!(a["hookSpecificOutput"]["hookEventName"], "PostToolUse");
+
+        let failed = json!({"session_id": "s", "hook_event_name": "PostToolUseFailure"});
+        assert_eq!(refusal(failed.to_string().as_bytes(), "x"), json!({}));
+        // Nothing to tell by: denied.
+        let a = refusal(b"", "the body could not be read");
+        assert_eq!(a["hookSpecificOutput"]["permissionDecision"], "deny", "{a}");
+    }
 }

@@ -248,11 +248,7 @@ pub(super) async fn call(
     let snapshot = auth::ready(&state)?;
     let (project, agent) = auth::agent(&snapshot, &headers)?;
     let body: CallBody = read(&state, body)?;
-    check_name("server", &body.server)?;
-    check_name("session", &body.session)?;
-    check_name("call_id", &body.call_id)?;
-    check_name("tool", &body.tool)?;
-    let source = format!("mcp__{}__{}", body.server, body.tool);
+    let source = checked_call(&body.server, &body.session, &body.call_id, &body.tool)?;
     let deny = |reason: String| CallAnswer {
         decision: "deny",
         reason,
@@ -344,11 +340,7 @@ pub(super) async fn result(
     let snapshot = auth::ready(&state)?;
     let (project, agent) = auth::agent(&snapshot, &headers)?;
     let body: ResultBody = read(&state, body)?;
-    check_name("server", &body.server)?;
-    check_name("session", &body.session)?;
-    check_name("call_id", &body.call_id)?;
-    check_name("tool", &body.tool)?;
-    let source = format!("mcp__{}__{}", body.server, body.tool);
+    let source = checked_call(&body.server, &body.session, &body.call_id, &body.tool)?;
     let caller = toolcalls::Caller {
         state: &state,
         project,
@@ -425,6 +417,21 @@ fn read<T: DeserializeOwned>(
 
 fn invalid(message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+}
+
+/// Checks a call's names; the tool as Claude Code would name it
+/// (`mcp__SERVER__TOOL`), its source in the trail.
+fn checked_call(
+    server: &str,
+    session: &str,
+    call_id: &str,
+    tool: &str,
+) -> Result<String, ApiError> {
+    check_name("server", server)?;
+    check_name("session", session)?;
+    check_name("call_id", call_id)?;
+    check_name("tool", tool)?;
+    Ok(format!("mcp__{server}__{tool}"))
 }
 
 /// A name of 1 to 256 bytes with no control character.

@@ -302,7 +302,9 @@ impl Caller<'_> {
                 }
                 same
             });
-        let Some(call) = call else {
+        // Results are audit records: without the trail there is nowhere
+        // to keep them (the call's ids are dropped all the same).
+        let (Some(call), Some(_)) = (call, state.audit()) else {
             return;
         };
         let outcome = if failed { "error" } else { "ok" };
