@@ -427,6 +427,18 @@ async fn the_http_hook_decides_waits_for_an_approver_and_masks_results() {
     let (status, a) = http_hook(&s, "tok-nobody", &post.to_string()).await;
     assert_eq!(status, 200);
     assert_eq!(a["decision"], "block", "{a}");
+    // An output too large to mask (over `masking.max_body_bytes`, 4 MiB) is
+    // withheld, answered as the `PostToolUse` it is.
+    let mut huge = post.clone();
+    huge["tool_response"] = json!(format!("card 4111 1111 1111 1111 {}", "x".repeat(5 << 20)));
+    let (status, a) = http_hook(&s, AGENT, &huge.to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(a["decision"], "block", "{a}");
+    assert_eq!(
+        a["hookSpecificOutput"]["hookEventName"], "PostToolUse",
+        "{a}"
+    );
+    assert!(a.to_string().contains("max_body_bytes"), "{a}");
 }
 
 /// Seed 001's test prompts, written as the shell commands an agent would

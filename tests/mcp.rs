@@ -361,7 +361,7 @@ async fn without_its_palisade_server_the_proxy_lists_nothing_and_makes_no_call()
         ),
         (
             "/v1/mcp/tools",
-            json!({"server": "github", "session": "s", "tools": ["a\u{7}"]}),
+            json!({"server": "github", "session": "s", "tools": ["create_issue"]}),
         ),
         (
             "/v1/mcp/result",
@@ -379,6 +379,24 @@ async fn without_its_palisade_server_the_proxy_lists_nothing_and_makes_no_call()
         let answer: Value = resp.json().await.unwrap();
         assert_eq!(answer["error"]["code"], "invalid_request", "{answer}");
     }
+
+    // A tool the server names badly is not shown; the others are.
+    let resp = http
+        .post(s.url("/v1/mcp/tools"))
+        .bearer_auth(AGENT)
+        .json(&json!({"server": "github", "session": "s", "tools": [
+            {"name": "create_issue", "inputSchema": {"type": "object"}},
+            {"name": "create_issue\u{7}", "inputSchema": {"type": "object"}},
+            {"inputSchema": {"type": "object"}},
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["offered"].as_array().unwrap().len(), 1, "{answer}");
+    assert_eq!(answer["offered"][0]["name"], "create_issue", "{answer}");
+    assert_eq!(answer["hidden"].as_array().unwrap().len(), 2, "{answer}");
 
     // The server goes away under a running proxy: its next listing and
     // call fail, and the call is not made.

@@ -18,8 +18,7 @@ use crate::snapshot::Project;
 use crate::toolcall as tc;
 use crate::toolcall::claude::{self, HookEvent};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, State};
+use axum::extract::State;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -48,16 +47,14 @@ pub(super) async fn claude_code(
         }
     };
     let settings = state.mask_settings();
-    let bytes =
-        match Bytes::from_request(axum::extract::Request::from_parts(parts, body), &()).await {
-            Ok(b) => b,
-            Err(e) => {
-                return Json(refusal(
-                    b"",
-                    &format!("the body could not be read: {}", e.body_text()),
-                ));
-            }
-        };
+    // Read here up to masking's limit, not by an extractor: an event
+    // over it is still answered for its own event (a `PostToolUse` too
+    // large to mask has its output withheld, not a `PreToolUse` deny
+    // Claude Code would ignore).
+    let bytes = match read_capped(body, settings.max_body_bytes).await {
+        Ok(b) => b,
+        Err((head, why)) => return Json(refusal(&head, &why)),
+    };
     // Parsed as `POST /v1/mask` parses: bounded in depth and values.
     let parsed = offload(bytes.len(), || {
         parse_strict(&bytes, settings.max_depth + 1, settings.max_values)
@@ -146,6 +143,39 @@ fn string_field(text: &str, key: &str) -> Option<String> {
     let rest = rest.trim_start().strip_prefix('"')?;
     let end = rest.find(['"', '\\'])?;
     Some(rest[..end].to_owned())
+}
+
+/// `body` whole, up to `cap` bytes; past that, or if it cannot be read,
+/// its first [`SNIFF_BYTES`] (to tell its event by) and why.
+async fn read_capped(body: axum::body::Body, cap: usize) -> Result<Vec<u8>, (Vec<u8>, String)> {
+    use http_body::Body as _;
+    let mut body = std::pin::pin!(body);
+    let mut out = Vec::new();
+    let head = |mut out: Vec<u8>, more: &[u8]| {
+        let room = SNIFF_BYTES.saturating_sub(out.len());
+        out.extend_from_slice(&more[..more.len().min(room)]);
+        out.truncate(SNIFF_BYTES);
+        out
+    };
+    loop {
+        match std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+            None => return Ok(out),
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                if out.len() + data.len() > cap {
+                    let why =
+                        format!("the event is larger than `masking.max_body_bytes` ({cap} bytes)");
+                    return Err((head(out, &data), why));
+                }
+                out.extend_from_slice(&data);
+            }
+            Some(Err(e)) => {
+                return Err((head(out, &[]), format!("the body could not be read: {e}")));
+            }
+        }
+    }
 }
 
 /// Up to about `cap` bytes of the start of `body`.

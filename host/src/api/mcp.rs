@@ -135,18 +135,27 @@ pub(super) async fn tools(
     if body.tools.len() > MAX_TOOLS {
         return Err(invalid(format!("more than {MAX_TOOLS} tools")));
     }
+    // A tool the server names badly is not shown; the others still are.
     let mut named = Vec::with_capacity(body.tools.len());
+    let mut badly_named = Vec::new();
     for mut tool in body.tools {
-        let name = match tool.remove("name") {
-            Some(Value::String(n)) => n,
-            _ => return Err(invalid("each of `tools` must have a `name` string".into())),
-        };
-        check_name("tools[].name", &name)?;
-        named.push((name, tool));
+        match tool.remove("name") {
+            Some(Value::String(n)) if check_name("name", &n).is_ok() => named.push((n, tool)),
+            other => badly_named.push(Hidden {
+                tool: other
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .map(|n| n.chars().filter(|c| !c.is_control()).take(64).collect())
+                    .unwrap_or_default(),
+                reason: format!(
+                    "its name is not 1 to {MAX_NAME} bytes of text without control characters"
+                ),
+            }),
+        }
     }
     let rules = offer(&state, project, agent, &body.server, &body.session).await;
     let mut shown = Vec::new();
-    let mut hidden = Vec::new();
+    let mut hidden = badly_named;
     for (name, rest) in named {
         let verdict = match &rules {
             Ok(r) => listing::offered(r, &name),

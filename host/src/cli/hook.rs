@@ -185,6 +185,10 @@ fn ask(args: HookArgs, event: &Value) -> anyhow::Result<Value> {
 
 /// The fail-closed answer for event `name`.
 fn failed(name: &str, why: &str) -> Value {
+    // A failed call's event has nothing to deny or withhold.
+    if name == "PostToolUseFailure" {
+        return json!({});
+    }
     if name == "PostToolUse" {
         return json!({
             "decision": "block",
@@ -319,6 +323,9 @@ pub fn hooks_config(http: bool, server: &str, timeout: u64) -> Value {
 
 fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
     let server = server_url(args.server);
+    // A server the hooks could not use (they would deny every call) is
+    // refused now, not at the first tool call.
+    check_server(&server)?;
     let hooks = hooks_config(args.http, &server, args.timeout);
     let Some(path) = args.settings else {
         let mut out = std::io::stdout().lock();
@@ -368,7 +375,7 @@ fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "wrote Palisade's PreToolUse and PostToolUse hooks into {}; set PALISADE_TOKEN to the agent's token where Claude Code runs",
+        "wrote Palisade's PreToolUse, PostToolUse and PostToolUseFailure hooks into {}; set PALISADE_TOKEN to the agent's token where Claude Code runs",
         path.display()
     )?;
     Ok(ExitCode::SUCCESS)

@@ -70,14 +70,7 @@ pub(super) fn run(args: McpProxyArgs) -> anyhow::Result<ExitCode> {
     // rmcp's HTTP client (reqwest) is built with rustls and no crypto
     // provider of its own: ring, the one ureq already uses.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    // The agent's token is in this process's environment: a server it runs
-    // as the same user could read it from /proc/PID/environ, unless the
-    // process is not dumpable.
-    if let Err(e) =
-        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-    {
-        bail!("cannot protect the agent's token from the processes this one starts: {e}");
-    }
+    protect_token()?;
     if args.upstream_url.is_some() != args.command.is_empty() {
         bail!("give the MCP server either as `--upstream-url URL` or as a command after `--`");
     }
@@ -221,8 +214,10 @@ async fn connect(
         .context("no MCP server command")?;
     let mut command = tokio::process::Command::new(program);
     command.args(rest);
-    // The agent's token is the proxy's, not the server's.
+    // The agent's token, and the one of a `--listen` proxy, are the
+    // proxy's, not the server's: with either it could act as the agent.
     command.env_remove("PALISADE_TOKEN");
+    command.env_remove("PALISADE_PROXY_TOKEN");
     let transport = rmcp::transport::TokioChildProcess::new(command)
         .with_context(|| format!("cannot start `{program}`"))?;
     ClientConfig::default()
@@ -294,8 +289,20 @@ impl Palisade {
                        "instructions": instructions}),
             )
             .await?;
-        let offered = serde_json::from_value::<Vec<Tool>>(answer["offered"].clone())
-            .map_err(|e| format!("the Palisade server's answer has no tools: {e}"))?;
+        let Some(list) = answer["offered"].as_array() else {
+            return Err("the Palisade server's answer has no tools".into());
+        };
+        // A tool whose masked form is no longer a tool is not shown.
+        let offered = list
+            .iter()
+            .filter_map(|t| {
+                serde_json::from_value::<Tool>(t.clone())
+                    .inspect_err(
+                        |e| tracing::warn!(error = %e, "a masked tool is not a tool; not shown"),
+                    )
+                    .ok()
+            })
+            .collect();
         Ok((offered, answer["instructions"].as_str().map(str::to_owned)))
     }
 
@@ -439,6 +446,16 @@ impl ServerHandler for Proxy {
         };
         Ok(palisade.finish(&call_id, &tool, result).await.into())
     }
+}
+
+/// The agent's token is in this process's environment: a server it runs as
+/// the same user could read it from /proc/PID/environ, unless the process
+/// is not dumpable (Linux; elsewhere there is no /proc to read it from).
+fn protect_token() -> anyhow::Result<()> {
+    #[cfg(target_os = "linux")]
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .context("cannot protect the agent's token from the processes this one starts")?;
+    Ok(())
 }
 
 /// Where `--listen` serves, and the secret its client must send.
