@@ -117,7 +117,10 @@ fn command(c: &Command, shell: &Shell<'_>, depth: usize, out: &mut Vec<Ask>) {
     let here = Here {
         shell,
         dir: dir.as_deref(),
-        same_dir: c.dir.as_deref() == Some(""),
+        // Not moved, or moved back to where the line runs (`cd /work/x`
+        // when that is the working directory).
+        same_dir: c.dir.as_deref() == Some("")
+            || (dir.is_some() && dir == shell.cwd.and_then(|w| paths::absolute(w, None))),
         piped_input: c.piped_input,
         privileged: false,
         depth,

@@ -485,6 +485,24 @@ fn what_the_line_changes_before_a_push_is_not_taken_from_the_workspace() {
 }
 
 #[test]
+fn a_cd_to_the_working_directory_itself_keeps_its_repository() {
+    for line in [
+        "cd /work/billing && git push origin feature/x",
+        "cd /work/billing/ && git push origin feature/x",
+        "cd /work/billing/src/.. && git push origin feature/x",
+    ] {
+        assert_eq!(
+            short(line),
+            ["shell run cd", "git push acme/billing branch=feature/x"],
+            "{line}"
+        );
+    }
+    // Anywhere else, the repository there is not known.
+    assert!(unknown("cd /work/other && git push origin feature/x"));
+    assert!(unknown("cd src && git push origin feature/x"));
+}
+
+#[test]
 fn writing_gits_own_files_is_unknown() {
     for line in [
         "echo '[remote \"origin\"] push = HEAD:main' >> .git/config",
