@@ -59,7 +59,8 @@ pub struct McpServerSpec {
     /// tool's input, e.g. `"{/owner}/{/repo}"` or `/path`.
     #[serde(default)]
     pub resource: Option<String>,
-    /// Per tool, a template that replaces `resource`.
+    /// Per tool, a template that replaces `resource`; `-` for a tool whose
+    /// input names no resource (its resource is then `-`).
     #[serde(default)]
     pub tools: BTreeMap<String, String>,
 }
@@ -130,6 +131,14 @@ enum Piece {
 }
 
 impl Template {
+    /// The resource `-`, for a tool whose input names none (written `-` in
+    /// `tools:`; any other text without a placeholder is refused, so that
+    /// `acme/billing` written for `{/owner}/{/repo}` is not every call's
+    /// resource).
+    pub fn none() -> Self {
+        Self(vec![Piece::Text("-".into())])
+    }
+
     /// Reads `{/a/b}` placeholders in `text`; a text that is one pointer
     /// (`/path`) is one placeholder.
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -235,8 +244,12 @@ impl ToolCallsSpec {
                     Some(Template::parse(r).map_err(|e| (format!("/mcp/{server}/resource"), e))?);
             }
             for (tool, r) in &spec.tools {
-                let t =
-                    Template::parse(r).map_err(|e| (format!("/mcp/{server}/tools/{tool}"), e))?;
+                let t = match r.as_str() {
+                    // A tool whose input names no resource.
+                    "-" => Template::none(),
+                    _ => Template::parse(r)
+                        .map_err(|e| (format!("/mcp/{server}/tools/{tool}"), e))?,
+                };
                 m.tools.insert(tool.clone(), t);
             }
             plan.mcp.insert(server.clone(), m);
@@ -292,6 +305,30 @@ mod tests {
                 .render(&input)
                 .unwrap(),
             "acme"
+        );
+    }
+
+    #[test]
+    fn a_tool_without_a_resource_is_written_dash() {
+        let spec = ToolCallsSpec {
+            mcp: BTreeMap::from([(
+                "fs".to_owned(),
+                McpServerSpec {
+                    resource: Some("/path".into()),
+                    tools: BTreeMap::from([("list_allowed_directories".into(), "-".into())]),
+                },
+            )]),
+            ..ToolCallsSpec::default()
+        };
+        let plan = spec.compile().unwrap();
+        let fs = &plan.mcp["fs"];
+        let t = fs.template("list_allowed_directories").unwrap();
+        assert_eq!(t.render(&json!({})).unwrap(), "-");
+        assert!(
+            fs.template("read_text_file")
+                .unwrap()
+                .render(&json!({}))
+                .is_err()
         );
     }
 
