@@ -3,6 +3,7 @@
 //! `hook` (Claude Code's hook, and its installation) and `mcp-proxy`.
 
 mod audit;
+mod client;
 mod hook;
 mod kill;
 mod mcp_proxy;

@@ -42,7 +42,10 @@ pub(super) async fn claude_code(
     let (project, agent) = match authed {
         Ok(pa) => pa,
         Err(e) => {
-            let head = prefix(body, SNIFF_BYTES).await;
+            // The start of the body only, to tell the event by.
+            let head = read_capped(body, SNIFF_BYTES)
+                .await
+                .unwrap_or_else(|(head, _)| head);
             return Json(refusal(&head, &e.message()));
         }
     };
@@ -176,25 +179,6 @@ async fn read_capped(body: axum::body::Body, cap: usize) -> Result<Vec<u8>, (Vec
             }
         }
     }
-}
-
-/// Up to about `cap` bytes of the start of `body`.
-async fn prefix(body: axum::body::Body, cap: usize) -> Vec<u8> {
-    use http_body::Body as _;
-    let mut body = std::pin::pin!(body);
-    let mut out = Vec::new();
-    while out.len() < cap {
-        match std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    let take = data.len().min(cap - out.len());
-                    out.extend_from_slice(&data[..take]);
-                }
-            }
-            _ => break,
-        }
-    }
-    out
 }
 
 /// Decides a tool call: every request it makes, in order, until one is

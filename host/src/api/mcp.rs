@@ -177,19 +177,20 @@ pub(super) async fn tools(
         session: &body.session,
         tool: &source,
     };
-    let text = serde_json::json!({
-        "instructions": body.instructions,
-        "tools": shown.iter().map(|(_, rest)| Value::Object(rest.clone())).collect::<Vec<_>>(),
-    });
-    let (masked, _) = caller.mask(&body.server, text).await.map_err(|why| {
+    let (names, rests): (Vec<String>, Vec<Value>) = shown
+        .into_iter()
+        .map(|(name, rest)| (name, Value::Object(rest)))
+        .unzip();
+    let text = serde_json::json!({ "instructions": body.instructions, "tools": rests });
+    let (mut masked, _) = caller.mask(&body.server, text).await.map_err(|why| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "masking_failed",
             format!("the tools could not be masked, so none is shown: {why}"),
         )
     })?;
-    let mut masked_tools = match masked.get("tools") {
-        Some(Value::Array(t)) if t.len() == shown.len() => t.clone(),
+    let mut masked_tools = match masked.get_mut("tools").map(Value::take) {
+        Some(Value::Array(t)) if t.len() == names.len() => t,
         _ => {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -198,7 +199,7 @@ pub(super) async fn tools(
             ));
         }
     };
-    for ((name, _), tool) in shown.into_iter().zip(masked_tools.iter_mut()) {
+    for (name, tool) in names.into_iter().zip(masked_tools.iter_mut()) {
         if let Value::Object(fields) = tool {
             fields.insert("name".into(), Value::String(name));
         }
@@ -264,8 +265,21 @@ pub(super) async fn call(
         decisions: Vec::new(),
     };
     // The check that lists a tool first: what is not shown is not called.
-    let rules = offer(&state, project, agent, &body.server, &body.session).await;
-    if let Err(why) = rules.and_then(|r| listing::offered(&r, &body.tool)) {
+    // The agent's own rules answer it without a read of the state; only a
+    // tool they do not offer needs its live grants. (Holds are the decision
+    // path's first step below: no second read of them here.)
+    let own = agent
+        .rules
+        .get(&body.server)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let offered = match listing::offered(own, &body.tool) {
+        Ok(rule) => Ok(rule),
+        Err(_) => offer(&state, project, agent, &body.server, &body.session)
+            .await
+            .and_then(|r| listing::offered(&r, &body.tool)),
+    };
+    if let Err(why) = offered {
         let reason = format!("`{source}` is not offered to this agent: {why}");
         refused(&state, project, agent, &body, &reason).await?;
         return Ok(Json(deny(reason)));

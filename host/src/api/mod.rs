@@ -195,11 +195,10 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/v1/mask",
             post(mask::mask).layer(axum::extract::DefaultBodyLimit::max(mask_limit)),
         )
-        // A `PostToolUse` event carries the tool's output: masking's limit.
-        .route(
-            "/v1/hooks/claude-code",
-            post(hooks::claude_code).layer(axum::extract::DefaultBodyLimit::max(mask_limit)),
-        )
+        // A `PostToolUse` event carries the tool's output: the handler reads
+        // its body itself, up to masking's limit, so that an event over it
+        // is still answered as its own event (see `hooks::read_capped`).
+        .route("/v1/hooks/claude-code", post(hooks::claude_code))
         // A call's arguments and result are data: masking's limit.
         .route(
             "/v1/mcp/tools",

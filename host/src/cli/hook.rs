@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+use super::client::Server;
+
 /// Largest event read from standard input.
 const MAX_EVENT: u64 = 8 * 1024 * 1024;
 
@@ -80,33 +82,6 @@ pub(super) struct InstallArgs {
 pub const MATCHER: &str =
     "Bash|Read|Write|Edit|MultiEdit|NotebookEdit|Glob|Grep|WebFetch|WebSearch|mcp__.*";
 
-/// The Palisade server: `server`, else `$PALISADE_URL`, else the default.
-pub(super) fn server_url(server: Option<String>) -> String {
-    server
-        .or_else(|| std::env::var("PALISADE_URL").ok())
-        .unwrap_or_else(|| "http://127.0.0.1:8080".into())
-}
-
-/// Refuses a Palisade server the agent's token would reach in clear over
-/// a network: `http://` is for this machine (loopback) only.
-pub(super) fn check_server(url: &str) -> anyhow::Result<()> {
-    let parsed = url::Url::parse(url).with_context(|| format!("`{url}` is not a URL"))?;
-    let local = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if local => Ok(()),
-        "http" => bail!(
-            "the Palisade server {url} is plain http beyond this machine: the agent's token would cross the network in clear; use https"
-        ),
-        other => bail!("the Palisade server's URL must be http or https, not `{other}`"),
-    }
-}
-
 /// Runs a `palisade hook` command.
 pub(super) fn run(command: HookCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -152,31 +127,12 @@ fn claude_code(args: HookArgs) -> Value {
 
 /// POSTs the event; the server's answer.
 fn ask(args: HookArgs, event: &Value) -> anyhow::Result<Value> {
-    let token = std::env::var("PALISADE_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .context("PALISADE_TOKEN (the agent's token) is not set")?;
-    let base = server_url(args.server);
-    check_server(&base)?;
-    let url = format!("{}/v1/hooks/claude-code", base.trim_end_matches('/'));
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(std::time::Duration::from_secs(args.timeout)))
-        .build();
-    let mut resp = ureq::Agent::new_with_config(config)
-        .post(&url)
-        .header("authorization", &format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .send(event.to_string().as_bytes())
-        .with_context(|| format!("the Palisade server at {base} cannot be reached"))?;
-    let status = resp.status().as_u16();
-    let text = resp
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024 * 1024)
-        .read_to_string()
-        .context("the server's answer could not be read")?;
+    let server = Server::from_env(
+        args.server,
+        "the agent's",
+        std::time::Duration::from_secs(args.timeout),
+    )?;
+    let (status, text) = server.post("/v1/hooks/claude-code", event, 64 * 1024 * 1024)?;
     if status != 200 {
         bail!("the Palisade server answered {status}");
     }
@@ -322,10 +278,10 @@ pub fn hooks_config(http: bool, server: &str, timeout: u64) -> Value {
 }
 
 fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
-    let server = server_url(args.server);
+    let server = super::client::server_url(args.server);
     // A server the hooks could not use (they would deny every call) is
     // refused now, not at the first tool call.
-    check_server(&server)?;
+    super::client::check_server(&server)?;
     let hooks = hooks_config(args.http, &server, args.timeout);
     let Some(path) = args.settings else {
         let mut out = std::io::stdout().lock();
@@ -391,29 +347,4 @@ fn is_palisade(entry: &Value) -> bool {
                 .as_str()
                 .is_some_and(|u| u.ends_with("/v1/hooks/claude-code"))
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_server;
-
-    #[test]
-    fn plain_http_is_for_this_machine_only() {
-        for ok in [
-            "http://127.0.0.1:8080",
-            "http://[::1]:8080/",
-            "http://localhost:8080",
-            "https://palisade.example.com",
-        ] {
-            assert!(check_server(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "http://palisade.example.com",
-            "http://10.0.0.5:8080",
-            "ftp://127.0.0.1",
-            "not a url",
-        ] {
-            assert!(check_server(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -4,10 +4,12 @@
 //! The token is read from `PALISADE_TOKEN`, never from the command line
 //! (where `ps` and shell history would show it).
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use std::io::Write;
 use std::process::ExitCode;
+
+use super::client::Server;
 
 /// What to stop (exactly one), and where the server is.
 #[derive(Args)]
@@ -84,14 +86,11 @@ fn post(
     reason: Option<String>,
     project: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let token = std::env::var("PALISADE_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .context("set PALISADE_TOKEN to an administrator's token")?;
-    let base = server
-        .or_else(|| std::env::var("PALISADE_URL").ok())
-        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let server = Server::from_env(
+        server,
+        "an administrator's",
+        std::time::Duration::from_secs(30),
+    )?;
     let mut body = serde_json::Map::new();
     if let Some(r) = reason {
         body.insert("reason".into(), r.into());
@@ -99,25 +98,7 @@ fn post(
     if let Some(p) = project {
         body.insert("project".into(), p.into());
     }
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(std::time::Duration::from_secs(30)))
-        .build();
-    let agent = ureq::Agent::new_with_config(config);
-    let mut resp = agent
-        .post(&url)
-        .header("authorization", &format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .send(serde_json::Value::Object(body).to_string().as_bytes())
-        .with_context(|| format!("cannot reach the server at {base}"))?;
-    let status = resp.status().as_u16();
-    let text = resp
-        .body_mut()
-        .with_config()
-        .limit(1024 * 1024)
-        .read_to_string()
-        .unwrap_or_default();
+    let (status, text) = server.post(path, &serde_json::Value::Object(body), 1024 * 1024)?;
     let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     let mut out = std::io::stdout().lock();
     if (200..300).contains(&status) {

@@ -13,6 +13,7 @@
 //! client unmasked: tool descriptions and schemas, its instructions and
 //! its results all go through the project's masking chain.
 
+use super::client::Server;
 use anyhow::{Context, bail};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientConfig, ContentBlock,
@@ -74,27 +75,18 @@ pub(super) fn run(args: McpProxyArgs) -> anyhow::Result<ExitCode> {
     if args.upstream_url.is_some() != args.command.is_empty() {
         bail!("give the MCP server either as `--upstream-url URL` or as a command after `--`");
     }
-    let token = std::env::var("PALISADE_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .context("PALISADE_TOKEN (the agent's token) is not set")?;
-    let base = super::hook::server_url(args.server.clone());
-    super::hook::check_server(&base)?;
+    let server = Server::from_env(
+        args.server.clone(),
+        "the agent's",
+        Duration::from_secs(args.timeout),
+    )?;
     let listen = match &args.listen {
         None => None,
         Some(addr) => Some(Listen::new(addr)?),
     };
     let palisade = Palisade {
-        http: ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .timeout_global(Some(Duration::from_secs(args.timeout)))
-                .build(),
-        ),
-        base: base.trim_end_matches('/').to_owned(),
-        token,
-        server: args.name.clone(),
+        server,
+        name: args.name.clone(),
         session: args
             .session
             .clone()
@@ -135,7 +127,7 @@ async fn serve(
         instructions,
         palisade,
     }));
-    tracing::info!(server = %proxy.0.palisade.server, session = %proxy.0.palisade.session, "mcp proxy started");
+    tracing::info!(server = %proxy.0.palisade.name, session = %proxy.0.palisade.session, "mcp proxy started");
     match listen {
         None => {
             let client = proxy
@@ -229,13 +221,11 @@ async fn connect(
 /// Largest answer read from the Palisade server (a masked result).
 const MAX_ANSWER: u64 = 64 * 1024 * 1024;
 
-/// The Palisade server, as the agent.
+/// The Palisade server, as the agent, for one MCP server.
 struct Palisade {
-    http: ureq::Agent,
-    base: String,
-    token: String,
+    server: Server,
     /// The MCP server's name.
-    server: String,
+    name: String,
     session: String,
 }
 
@@ -244,24 +234,14 @@ impl Palisade {
     /// the command line's client, on a blocking thread: a call may wait
     /// minutes for an approval.)
     async fn post(&self, path: &str, body: Value) -> Result<Value, String> {
-        let (http, base, token) = (self.http.clone(), self.base.clone(), self.token.clone());
-        let url = format!("{base}{path}");
+        let server = self.server.clone();
+        let path = path.to_owned();
         let blocking = tokio::task::spawn_blocking(move || {
-            let mut resp = http
-                .post(&url)
-                .header("authorization", &format!("Bearer {token}"))
-                .header("content-type", "application/json")
-                .send(body.to_string().as_bytes())
-                .map_err(|e| format!("the Palisade server at {base} cannot be reached: {e}"))?;
-            let status = resp.status().as_u16();
-            let answer: Value = resp
-                .body_mut()
-                .with_config()
-                .limit(MAX_ANSWER)
-                .read_to_vec()
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-                .map_err(|e| format!("the Palisade server's answer could not be read: {e}"))?;
+            let (status, text) = server
+                .post(&path, &body, MAX_ANSWER)
+                .map_err(|e| format!("{e:#}"))?;
+            let answer: Value = serde_json::from_str(&text)
+                .map_err(|e| format!("the Palisade server's answer is not JSON: {e}"))?;
             if status != 200 {
                 let why = answer["error"]["message"]
                     .as_str()
@@ -285,7 +265,7 @@ impl Palisade {
         let answer = self
             .post(
                 "/v1/mcp/tools",
-                json!({"server": self.server, "session": self.session, "tools": tools,
+                json!({"server": self.name, "session": self.session, "tools": tools,
                        "instructions": instructions}),
             )
             .await?;
@@ -311,7 +291,7 @@ impl Palisade {
         let answer = self
             .post(
                 "/v1/mcp/call",
-                json!({"server": self.server, "session": self.session, "call_id": call_id,
+                json!({"server": self.name, "session": self.session, "call_id": call_id,
                        "tool": tool, "arguments": arguments}),
             )
             .await?;
@@ -334,7 +314,7 @@ impl Palisade {
         let answer = match self
             .post(
                 "/v1/mcp/result",
-                json!({"server": self.server, "session": self.session, "call_id": call_id,
+                json!({"server": self.name, "session": self.session, "call_id": call_id,
                        "tool": tool, "result": value}),
             )
             .await
@@ -388,7 +368,7 @@ impl ServerHandler for Proxy {
         // The proxy's own name: the server's is its text, not the proxy's.
         let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new(
-                format!("palisade-mcp-proxy/{}", self.0.palisade.server),
+                format!("palisade-mcp-proxy/{}", self.0.palisade.name),
                 env!("CARGO_PKG_VERSION"),
             ));
         if let Some(text) = &self.0.instructions {

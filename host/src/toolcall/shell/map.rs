@@ -551,18 +551,7 @@ fn shell_command(name: &str, args: &[Word], here: Here<'_>, text: &str, out: &mu
     let mut iter = args.iter();
     while let Some(a) = iter.next() {
         match a.known() {
-            Some("-c") => {
-                return match iter.next().and_then(Word::known) {
-                    Some(inner) => out.extend(line(inner, here.shell, here.depth + 1)),
-                    None => out.push(Ask::unknown(
-                        SHELL,
-                        name,
-                        "runs a command only known when the line runs",
-                        text,
-                    )),
-                };
-            }
-            // Combined flags such as `-lc`, `-ec`.
+            // `-c`, or combined flags such as `-lc`, `-ec`.
             Some(f) if f.starts_with('-') && !f.starts_with("--") && f.ends_with('c') => {
                 return match iter.next().and_then(Word::known) {
                     Some(inner) => out.extend(line(inner, here.shell, here.depth + 1)),
