@@ -138,12 +138,18 @@ impl Workspace {
     /// The remote and branch of `push_target`.
     pub fn push_target(&self) -> Option<(&str, &str)> {
         let target = self.push_target.as_deref()?;
-        self.remotes.keys().find_map(|r| {
+        let mut splits = self.remotes.keys().filter_map(|r| {
             target
                 .strip_prefix(r.as_str())
                 .and_then(|b| b.strip_prefix('/'))
                 .filter(|b| !b.is_empty())
                 .map(|b| (r.as_str(), b))
-        })
+        });
+        // Remotes `origin` and `origin/x` both split `origin/x/main`: which
+        // one git meant is not known here.
+        match (splits.next(), splits.next()) {
+            (Some(one), None) => Some(one),
+            _ => None,
+        }
     }
 }

@@ -227,6 +227,14 @@ fn looks_like_url(r: &str) -> bool {
 /// or anything else is refused: a push there is a push out of the policy's
 /// sight.
 pub(super) fn url_repository(url: &str, hosts: &[String]) -> Result<String, String> {
+    // `https://evil.example?@github.com/acme/x`: curl ends the host at `?`,
+    // this reading would not. Characters a URL parser may read another way
+    // make the remote unknown.
+    if url.contains(['?', '#', '\\']) || url.contains(char::is_whitespace) {
+        return Err(format!(
+            "remote `{url}` has characters (`?`, `#`, `\\`, blanks) that git could read as another host"
+        ));
+    }
     let (host, path) = if let Some((scheme, rest)) = url.split_once("://") {
         if !matches!(
             scheme,
@@ -257,7 +265,7 @@ pub(super) fn url_repository(url: &str, hosts: &[String]) -> Result<String, Stri
     }
     let path = path.trim_start_matches('/').trim_end_matches('/');
     let path = path.strip_suffix(".git").unwrap_or(path);
-    if path.is_empty() || !path.contains('/') {
+    if path.split('/').count() != 2 || path.split('/').any(str::is_empty) {
         return Err(format!("remote `{url}` names no `owner/name`"));
     }
     Ok(path.to_owned())
@@ -380,11 +388,19 @@ pub(super) fn gh(args: &[Word], here: &Here<'_>, text: &str, out: &mut Vec<Ask>)
     let Some(words) = args.iter().map(Word::known).collect::<Option<Vec<_>>>() else {
         return out.push(unknown("an argument is only known when the line runs"));
     };
-    let explicit = words
+    // gh takes the last `-R`; more than one is not read here.
+    let named: Vec<&str> = words
         .iter()
-        .position(|a| *a == "-R" || *a == "--repo")
-        .and_then(|i| words.get(i + 1).copied())
-        .or_else(|| words.iter().find_map(|a| a.strip_prefix("--repo=")));
+        .enumerate()
+        .filter_map(|(i, a)| match *a {
+            "-R" | "--repo" => words.get(i + 1).copied(),
+            _ => a.strip_prefix("--repo="),
+        })
+        .collect();
+    if named.len() > 1 {
+        return out.push(unknown("names its repository more than once"));
+    }
+    let explicit = named.first().copied();
     let positional: Vec<&str> = words
         .iter()
         .copied()
@@ -396,6 +412,13 @@ pub(super) fn gh(args: &[Word], here: &Here<'_>, text: &str, out: &mut Vec<Ask>)
         [group @ ("pr" | "issue" | "release"), verb, ..] => (format!("{group}-{verb}"), None),
         _ => return out.push(unknown("a `gh` command the mapping does not read")),
     };
+    // `gh pr merge https://github.com/acme/prod/pull/5` acts on the URL's
+    // repository, not the working directory's.
+    if repo_arg.is_none() && positional.iter().skip(2).any(|a| a.contains("://")) {
+        return out.push(unknown(
+            "names its pull request or issue by URL, whose repository is not read here",
+        ));
+    }
     let repo = match repo_arg.or(explicit) {
         Some(r) if r.contains("://") || r.contains('@') => url_repository(r, here.shell.git_hosts),
         Some(r) if r.split('/').count() == 2 => Ok(r.to_owned()),

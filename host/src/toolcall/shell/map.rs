@@ -76,8 +76,13 @@ pub(super) fn line(line: &str, shell: &Shell<'_>, depth: usize) -> Vec<Ask> {
     if depth > parse::MAX_DEPTH {
         return vec![Ask::unknown(SHELL, "-", "nested too deep to read", line)];
     }
+    parts(parse::parse(line), shell, depth)
+}
+
+/// The requests of a line's parts, read.
+pub(super) fn parts(parts: Vec<Part>, shell: &Shell<'_>, depth: usize) -> Vec<Ask> {
     let mut out = Vec::new();
-    for part in parse::parse(line) {
+    for part in parts {
         match part {
             Part::Opaque { why, text } => out.push(Ask::unknown(SHELL, "-", &why, &text)),
             Part::Command(c) => command(&c, shell, depth, &mut out),
@@ -189,6 +194,15 @@ pub(super) fn program(argv: &[Word], mut here: Here<'_>, out: &mut Vec<Ask>) {
     match name {
         "sudo" | "doas" => {
             here.privileged = true;
+            // `sudo -D DIR`: another directory, as `env -C`.
+            if has_flag(args, &["-D", "--chdir"])
+                || args
+                    .iter()
+                    .any(|a| a.known().is_some_and(|a| a.starts_with("--chdir=")))
+            {
+                here.same_dir = false;
+                here.dir = None;
+            }
             let with_value = [
                 "-u",
                 "-g",
@@ -327,7 +341,7 @@ pub(super) fn program(argv: &[Word], mut here: Here<'_>, out: &mut Vec<Ask>) {
             ));
         }
         "eval" => match known_words(args) {
-            Some(words) => out.extend(line(&words.join(" "), here.shell, here.depth + 1)),
+            Some(words) => out.extend(nested(&words.join(" "), here)),
             None => out.push(Ask::unknown(
                 SHELL,
                 name,
@@ -545,6 +559,21 @@ fn xargs(args: &[Word], here: Here<'_>, text: &str, out: &mut Vec<Ask>) {
     program(&argv, here, out);
 }
 
+/// The requests of `inner`, a line that `bash -c` or `eval` runs where
+/// `here` runs: after a `cd` elsewhere (or `env -C`, `sudo -D`), neither
+/// the line's working directory nor its workspace holds there.
+fn nested(inner: &str, here: Here<'_>) -> Vec<Ask> {
+    if here.same_dir {
+        return line(inner, here.shell, here.depth + 1);
+    }
+    let moved = Shell {
+        cwd: here.dir,
+        workspace: None,
+        git_hosts: here.shell.git_hosts,
+    };
+    line(inner, &moved, here.depth + 1)
+}
+
 /// `bash -c 'line'` reads `line`; `bash script`, `bash` reading its input:
 /// not readable here.
 fn shell_command(name: &str, args: &[Word], here: Here<'_>, text: &str, out: &mut Vec<Ask>) {
@@ -554,7 +583,7 @@ fn shell_command(name: &str, args: &[Word], here: Here<'_>, text: &str, out: &mu
             // `-c`, or combined flags such as `-lc`, `-ec`.
             Some(f) if f.starts_with('-') && !f.starts_with("--") && f.ends_with('c') => {
                 return match iter.next().and_then(Word::known) {
-                    Some(inner) => out.extend(line(inner, here.shell, here.depth + 1)),
+                    Some(inner) => out.extend(nested(inner, here)),
                     None => out.push(Ask::unknown(
                         SHELL,
                         name,

