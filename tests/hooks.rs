@@ -279,6 +279,47 @@ async fn the_command_hook_decides_claude_codes_tool_calls_and_fails_closed() {
     let out = child.wait_with_output().unwrap();
     let a: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(decision(&a).0, "deny");
+
+    // A `git` that hangs is given up on (Claude Code would run the tool if
+    // it killed the hook): the repository is unknown, and the push denied.
+    let bin = tempfile::tempdir().unwrap();
+    let fake = bin.path().join("git");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 100000\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let event = pre(
+        dir,
+        "Bash",
+        json!({"command": "git push origin feature/invoices"}),
+        "toolu_14",
+    );
+    let mut child = std::process::Command::new(BIN)
+        .args(["hook", "claude-code", "--server", &url, "--timeout", "30"])
+        .env("PALISADE_TOKEN", AGENT)
+        .env("PATH", bin.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(event.to_string().as_bytes())
+        .unwrap();
+    // A liveness bound, not a measure: without the deadline the hook would
+    // wait for `git` for good.
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()),
+    )
+    .await
+    .expect("the hook gave up on the hanging git")
+    .unwrap();
+    let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (d, reason) = decision(&a);
+    assert_eq!(d, "deny", "{a}");
+    assert!(reason.contains("unknown"), "{reason}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -178,9 +178,29 @@ fn git(dir: &std::path::Path, args: &[&str]) -> Option<std::process::Child> {
         .ok()
 }
 
-/// A started `git`'s output, trimmed, if it succeeded and said something.
-fn output(child: Option<std::process::Child>) -> Option<String> {
-    let out = child?.wait_with_output().ok()?;
+/// How long the `git` runs may take together. A hook Claude Code kills
+/// lets the tool run, so a `git` that hangs (a network filesystem, a
+/// lock) is killed, and the line's repository is then unknown: denied.
+const GIT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A started `git`'s output, trimmed, if it succeeded and said something
+/// by `deadline`; killed, and nothing, if not.
+fn output(child: Option<std::process::Child>, deadline: std::time::Instant) -> Option<String> {
+    let mut child = child?;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let out = child.wait_with_output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     (out.status.success() && !text.is_empty()).then_some(text)
 }
@@ -200,7 +220,12 @@ fn workspace(dir: &std::path::Path) -> Option<Value> {
             "@{push}",
         ],
     );
-    let (listed, branch, push_target) = (output(remotes), output(branch), output(target));
+    let deadline = std::time::Instant::now() + GIT_DEADLINE;
+    let (listed, branch, push_target) = (
+        output(remotes, deadline),
+        output(branch, deadline),
+        output(target, deadline),
+    );
     // Not a repository (or no remote): nothing to send.
     let listed = listed?;
     let (mut remotes, mut push_urls) = (serde_json::Map::new(), serde_json::Map::new());
