@@ -133,32 +133,29 @@ pub struct Pii;
 impl Masking for Pii {
     fn mask(text: &str) -> Vec<Finding> {
         let norm = Normalized::new(text);
-        let bytes = norm.bytes();
         let mut found = Vec::new();
-        scan::scan(bytes, &mut found);
+        scan::scan(norm.bytes(), &mut found);
+        // Values cut by a line break: only what crosses the break counts,
+        // the rest was found above.
+        let mut more = Vec::new();
+        for view in norm.wrapped() {
+            more.clear();
+            scan::scan(view.bytes(), &mut more);
+            for mut f in more.drain(..) {
+                if let Some((start, end)) = view.folded(f.start as usize, f.end as usize) {
+                    (f.start, f.end) = (start as u32, end as u32);
+                    found.push(f);
+                }
+            }
+        }
         if found.is_empty() {
             return Vec::new();
         }
-        let ascii = bytes.len() == text.len();
         resolve(&mut found);
         found
             .into_iter()
             .map(|f| {
-                let (start, end) = (f.start as usize, f.end as usize);
-                let (start, end) = if ascii {
-                    (start, end)
-                } else {
-                    // The end of the value's last character, not the start
-                    // of the next kept one: skipped zero-width characters
-                    // after the value are not part of it.
-                    let (last, _) = norm.original(end - 1, end);
-                    let (start, _) = norm.original(start, end);
-                    let width = text
-                        .get(last..)
-                        .and_then(|rest| rest.chars().next())
-                        .map_or(0, char::len_utf8);
-                    (start, last + width)
-                };
+                let (start, end) = norm.original(f.start as usize, f.end as usize);
                 Finding::new(f.kind.name(), start, end)
             })
             .collect()

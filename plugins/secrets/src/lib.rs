@@ -214,31 +214,24 @@ fn merge(mut hits: Vec<scan::Hit>) -> Vec<scan::Hit> {
     merged
 }
 
-/// Maps the folded span `start..end` back to `text`: from the first
-/// character that made a byte of the span to the end of the last one.
-fn original(norm: &Normalized<'_>, text: &str, start: usize, end: usize) -> (usize, usize) {
-    let (s, _) = norm.original(start, end);
-    let (last, _) = norm.original(end - 1, end);
-    let width = text
-        .get(last..)
-        .and_then(|t| t.chars().next())
-        .map_or(1, char::len_utf8);
-    (s, last.saturating_add(width))
-}
-
 /// Finds the credentials in `text`: disjoint findings, sorted.
 pub fn find(text: &str) -> Vec<Finding> {
     let norm = Normalized::new(text);
-    // Folding shortens every non-ASCII character: same length, same text.
-    let ascii = norm.bytes().len() == text.len();
-    merge(scan::scan(norm.bytes()))
+    let mut hits = scan::scan(norm.bytes());
+    // Values cut by a line break: only what crosses the break counts, the
+    // rest was found above.
+    for view in norm.wrapped() {
+        for mut h in scan::scan(view.bytes()) {
+            if let Some((start, end)) = view.folded(h.start, h.end) {
+                (h.start, h.end) = (start, end);
+                hits.push(h);
+            }
+        }
+    }
+    merge(hits)
         .into_iter()
         .map(|h| {
-            let (s, e) = if ascii {
-                (h.start, h.end)
-            } else {
-                original(&norm, text, h.start, h.end)
-            };
+            let (s, e) = norm.original(h.start, h.end);
             Finding::new(h.kind.as_str(), s, e)
         })
         .collect()

@@ -286,11 +286,12 @@ fn private_keys() {
     // No END marker: to the end of the text.
     let open = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA0Z3VS5JJ";
     assert_finds(&format!("key:\n{open}"), &[("private_key", open)]);
-    // JSON-escaped (a service account file): the union with the value.
-    let escaped = "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----\\n";
+    // JSON-escaped (a service account file): `\\n` reads as a line break,
+    // the block ends at its END line.
+    let escaped = "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----";
     assert_finds(
         &format!(
-            "{{\"type\": \"service_account\", \"private_key\": \"{escaped}\", \"client_email\": \"a@b.iam\"}}"
+            "{{\"type\": \"service_account\", \"private_key\": \"{escaped}\\n\", \"client_email\": \"a@b.iam\"}}"
         ),
         &[("private_key", escaped)],
     );

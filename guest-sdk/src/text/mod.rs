@@ -1,0 +1,319 @@
+//! A normalized view of a text for masking scanners.
+//!
+//! Sensitive values are hidden from naive scanners with tricks a language
+//! model reads straight through: full-width or other-script digits
+//! (`４１１１…`, `٤١١١…`, `𝟒𝟏𝟏𝟏…`), zero-width characters inside a number
+//! (`4111\u{200B}1111…`), typographic dashes as separators, look-alike
+//! letters in the word that names a secret (Cyrillic `раѕѕwоrd`), escapes
+//! (`jane\u0040example.com`, `jane%40example.com`, `jane&#64;example.com`)
+//! and line breaks inside a value. [`Normalized`] turns a text into bytes a
+//! scanner can match with ASCII rules, and maps every span it finds back to
+//! the original text, so that what is masked is the original's span (the
+//! whole escape, the whole look-alike character):
+//!
+//! * ASCII is kept as is (and a text of ASCII without `%`, `\` or `&` is
+//!   not copied);
+//! * escapes are decoded where they stand, once (`%2540` reads `%40`):
+//!   JSON's `\uXXXX` (surrogate pairs too), `\/`, `\n`, `\r`, `\t` (`\\`
+//!   and `\"` stay as written); percent-encoding `%HH`, UTF-8 sequences
+//!   included (`+` stays `+`); HTML character references `&#DDD;`,
+//!   `&#xHH;` and a few dozen named ones (`&commat;`, `&nbsp;`, `&amp;`);
+//! * decimal digits of any script, Unicode spaces, and characters whose
+//!   NFKC form or UTS #39 confusable skeleton is one ASCII character
+//!   (full-width and mathematical letters, Cyrillic and Greek look-alikes)
+//!   become that ASCII character (the table is generated from the
+//!   `unicode-normalization` and `unicode-security` crates, see `fold.rs`);
+//!   hyphens and dashes become `-`;
+//! * invisible formatting characters (zero-width space/joiners, word joiner,
+//!   BOM, soft hyphen, invisible operators) are dropped;
+//! * any other letter or digit becomes [`OTHER_LETTER`], anything else
+//!   [`OTHER_SYMBOL`], so word boundaries stay where they were.
+//!
+//! A value broken across lines is read by [`Normalized::wrapped`]: short
+//! views of the text around each line break that looks like it cuts a value,
+//! with the break (and the next line's indentation or `> ` quote prefix)
+//! taken out.
+//!
+//! Limits: one level of escapes is decoded; a look-alike that needs more
+//! than one ASCII character (`ｍ` is `m`, but `ʍ`'s skeleton `rn` is not
+//! used) and letters with accents stay other letters; ASCII is never
+//! rewritten (the skeleton folds `1` and `l`, values must keep them apart).
+
+mod decode;
+mod fold;
+mod fold_table;
+mod wrap;
+
+use decode::{Escape, escape, starts_escape};
+use fold::fold;
+use std::borrow::Cow;
+pub use wrap::Wrapped;
+
+pub use fold::{OTHER_LETTER, OTHER_SYMBOL};
+
+/// A text folded to bytes for scanning, with the way back to the original.
+#[derive(Debug)]
+pub struct Normalized<'a> {
+    text: &'a str,
+    bytes: Cow<'a, [u8]>,
+    /// Where the offset between folded and original changes: (folded index,
+    /// original offset of the character that folded byte came from). Between
+    /// anchors the two advance together (ASCII). Empty when nothing was
+    /// folded. At most one entry per folded character, so a mostly-ASCII
+    /// text costs little beyond its folded copy.
+    anchors: Vec<(u32, u32)>,
+    /// Folded bytes that stand for an escape (`%40`, `\u0040`, `&#64;`):
+    /// (folded index, length of the escape in the original), sorted.
+    escapes: Vec<(u32, u32)>,
+}
+
+/// Builds a [`Normalized`]: pushes folded bytes and keeps the anchors.
+struct Folder {
+    bytes: Vec<u8>,
+    anchors: Vec<(u32, u32)>,
+    escapes: Vec<(u32, u32)>,
+    /// Original offset minus folded index, for the current run.
+    delta: usize,
+}
+
+impl Folder {
+    /// Pushes `folded`, which came from the original at `at`.
+    fn push(&mut self, at: usize, folded: &[u8]) {
+        let i = self.bytes.len();
+        if at.wrapping_sub(i) != self.delta {
+            self.delta = at.wrapping_sub(i);
+            self.anchors.push((to_u32(i), to_u32(at)));
+        }
+        self.bytes.extend_from_slice(folded);
+    }
+
+    /// Pushes what `c`, at `at` in the original and `len` bytes long there,
+    /// folds to (if anything).
+    fn push_char(&mut self, at: usize, c: char, len: usize) {
+        let b = if c.is_ascii() { Some(c as u8) } else { fold(c) };
+        if let Some(b) = b {
+            if len != c.len_utf8() {
+                self.escapes.push((to_u32(self.bytes.len()), to_u32(len)));
+            }
+            self.push(at, &[b]);
+        }
+    }
+}
+
+/// True for bytes the folded text may not take as they are.
+fn special(b: u8) -> bool {
+    !b.is_ascii() || starts_escape(b)
+}
+
+impl<'a> Normalized<'a> {
+    /// Folds `text`: escapes are decoded (see [`decode`]), then every
+    /// non-ASCII character folded (see [`fold`]). A text with neither is
+    /// borrowed, not copied.
+    pub fn new(text: &'a str) -> Self {
+        let src = text.as_bytes();
+        let Some(first) = src.iter().position(|&b| special(b)) else {
+            return Self {
+                text,
+                bytes: Cow::Borrowed(src),
+                anchors: Vec::new(),
+                escapes: Vec::new(),
+            };
+        };
+        let mut f = Folder {
+            bytes: Vec::with_capacity(src.len()),
+            anchors: Vec::new(),
+            escapes: Vec::new(),
+            delta: 0,
+        };
+        f.bytes.extend_from_slice(&src[..first]);
+        let mut at = first;
+        while let Some(&b) = src.get(at) {
+            if !special(b) {
+                let run = src[at..]
+                    .iter()
+                    .position(|&b| special(b))
+                    .unwrap_or(src.len() - at);
+                f.push(at, &src[at..at + run]);
+                at += run;
+                continue;
+            }
+            match escape(&src[at..]) {
+                Some(Escape::Char(c, len)) => {
+                    f.push_char(at, c, len);
+                    at += len;
+                }
+                Some(Escape::Keep(len)) => {
+                    f.push(at, &src[at..at + len]);
+                    at += len;
+                }
+                None if b.is_ascii() => {
+                    f.push(at, &[b]);
+                    at += 1;
+                }
+                None => {
+                    let c = text[at..].chars().next().unwrap_or('\u{FFFD}');
+                    f.push_char(at, c, c.len_utf8());
+                    at += c.len_utf8();
+                }
+            }
+        }
+        Self {
+            text,
+            bytes: Cow::Owned(f.bytes),
+            anchors: f.anchors,
+            escapes: f.escapes,
+        }
+    }
+
+    /// The folded bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The original text.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// Views of the folded text around line breaks that look like they cut
+    /// a value, the break and the next line's prefix taken out (see
+    /// [`Wrapped`]). Empty for a text whose lines are left whole.
+    pub fn wrapped(&self) -> Vec<Wrapped> {
+        wrap::wrapped(&self.bytes)
+    }
+
+    /// The original offset of the character folded byte `i` came from.
+    fn origin(&self, i: usize) -> usize {
+        let k = self.anchors.partition_point(|&(f, _)| f as usize <= i);
+        match k.checked_sub(1).and_then(|k| self.anchors.get(k)) {
+            Some(&(f, o)) => o as usize + (i - f as usize),
+            None => i,
+        }
+    }
+
+    /// How many bytes of the original folded byte `i` came from.
+    fn width(&self, i: usize, at: usize) -> usize {
+        if let Ok(k) = self.escapes.binary_search_by_key(&to_u32(i), |&(f, _)| f) {
+            return self.escapes.get(k).map_or(1, |&(_, len)| len as usize);
+        }
+        self.text
+            .get(at..)
+            .and_then(|rest| rest.chars().next())
+            .map_or(1, char::len_utf8)
+    }
+
+    /// Maps the folded span `start..end` back to a span of the original
+    /// text: from the first character's start to the last one's end, so it
+    /// covers whole characters (and whole escapes) and any dropped invisible
+    /// characters between them, never one before or after.
+    pub fn original(&self, start: usize, end: usize) -> (usize, usize) {
+        let end = end.min(self.bytes.len());
+        let start = start.min(end);
+        if start == end {
+            let at = if start < self.bytes.len() {
+                self.origin(start)
+            } else {
+                self.text.len()
+            };
+            return (at, at);
+        }
+        let last = self.origin(end - 1);
+        (self.origin(start), last + self.width(end - 1, last))
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// True for ASCII letters and digits and [`OTHER_LETTER`]: bytes that make
+/// up words, which a value must not be glued to.
+pub fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folded(s: &str) -> String {
+        String::from_utf8_lossy(Normalized::new(s).bytes()).into_owned()
+    }
+
+    #[test]
+    fn ascii_is_borrowed_and_maps_to_itself() {
+        let n = Normalized::new("card 4111");
+        assert!(matches!(n.bytes, Cow::Borrowed(_)));
+        assert_eq!(n.original(5, 9), (5, 9));
+    }
+
+    #[test]
+    fn digits_of_every_script_fold_to_ascii() {
+        assert_eq!(folded("４１１１"), "4111");
+        assert_eq!(folded("٤١١١"), "4111");
+        assert_eq!(folded("۴۱۱۱"), "4111");
+        assert_eq!(folded("४१११"), "4111");
+        assert_eq!(folded("𝟒𝟏𝟏𝟏"), "4111");
+        assert_eq!(folded("𝟺𝟷𝟷𝟷"), "4111");
+        assert_eq!(
+            folded("ｊｏｈｎ＠ｅｘａｍｐｌｅ．ｃｏｍ"),
+            "john@example.com"
+        );
+        assert_eq!(folded("4111–1111—1111"), "4111-1111-1111");
+        assert_eq!(folded("a\u{3000}b\u{00A0}c"), "a b c");
+        assert_eq!(folded("é①€"), "g1\u{1}");
+    }
+
+    #[test]
+    fn invisible_characters_are_dropped_and_spans_cover_them() {
+        let s = "x 4111\u{200B}1111\u{FEFF}1111\u{2060}1111 y";
+        let n = Normalized::new(s);
+        assert_eq!(n.bytes(), b"x 4111111111111111 y");
+        let (start, end) = n.original(2, 18);
+        assert_eq!(&s[start..end], "4111\u{200B}1111\u{FEFF}1111\u{2060}1111");
+    }
+
+    #[test]
+    fn spans_map_back_over_multibyte_characters() {
+        let s = "n° ４１１１ ok";
+        let n = Normalized::new(s);
+        assert_eq!(n.bytes(), b"n\x01 4111 ok");
+        let (start, end) = n.original(3, 7);
+        assert_eq!(&s[start..end], "４１１１");
+    }
+
+    #[test]
+    fn escapes_are_decoded_and_spans_cover_the_whole_escape() {
+        for (s, folded_as) in [
+            ("to jane\\u0040example.com.", "to jane@example.com."),
+            ("to jane%40example.com.", "to jane@example.com."),
+            ("to jane&#64;example.com.", "to jane@example.com."),
+            ("to jane&commat;example&period;com.", "to jane@example.com."),
+            ("to j\\u0061ne@example.co%6D.", "to jane@example.com."),
+        ] {
+            let n = Normalized::new(s);
+            assert_eq!(n.bytes(), folded_as.as_bytes(), "{s}");
+            let (start, end) = n.original(3, folded_as.len() - 1);
+            assert_eq!(&s[start..end], &s[3..s.len() - 1], "{s}");
+        }
+        // Escaped backslashes and quotes stay as written; what follows them
+        // is not an escape.
+        assert_eq!(folded("a\\\\u0040b \\\"c"), "a\\\\u0040b \\\"c");
+        // A look-alike written as an escape folds too.
+        assert_eq!(folded("p\\u0430ss %D1%80w"), "pass pw");
+        // An escape of an invisible character is dropped, and spans cover it.
+        let s = "4111%E2%80%8B1111";
+        let n = Normalized::new(s);
+        assert_eq!(n.bytes(), b"41111111");
+        assert_eq!(n.original(0, 8), (0, s.len()));
+        // Plain ASCII without escapes is borrowed.
+        assert!(matches!(
+            Normalized::new("100% & 50\\").bytes,
+            Cow::Owned(_)
+        ));
+        assert!(matches!(
+            Normalized::new("plain text").bytes,
+            Cow::Borrowed(_)
+        ));
+    }
+}
