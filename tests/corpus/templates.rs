@@ -511,8 +511,7 @@ pub fn entries_for(g: &mut Gen<'_>, kind: &'static str) -> Vec<Entry> {
                     g.rng
                         .pick_str(&["stripe_secret_key", "stripe_api_key", "stripe_key"])
                 }
-                StripeKind::Restricted => "stripe_restricted_key",
-                StripeKind::Publishable => "stripe_publishable_key",
+                StripeKind::Restricted | StripeKind::RestrictedTest => "stripe_restricted_key",
                 StripeKind::Webhook => g.rng.pick_str(&["stripe_webhook_secret", "webhook_secret"]),
             };
             let v = values::stripe_key(g.rng, k);

@@ -960,8 +960,8 @@ pub enum StripeKind {
     SecretTest,
     /// `rk_live_`
     Restricted,
-    /// `pk_live_`
-    Publishable,
+    /// `rk_test_` (a publishable key, `pk_live_`, is public: not a secret)
+    RestrictedTest,
     /// `whsec_`
     Webhook,
 }
@@ -979,7 +979,7 @@ pub fn stripe_key(rng: &mut Rng, kind: StripeKind) -> String {
         StripeKind::SecretLive => format!("sk_live_{}", body(rng)),
         StripeKind::SecretTest => format!("sk_test_{}", body(rng)),
         StripeKind::Restricted => format!("rk_live_{}", body(rng)),
-        StripeKind::Publishable => format!("pk_live_{}", body(rng)),
+        StripeKind::RestrictedTest => format!("rk_test_{}", body(rng)),
         StripeKind::Webhook => format!("whsec_{}", random(rng, ALNUM, 32)),
     }
 }
@@ -991,7 +991,7 @@ pub fn stripe_kind(rng: &mut Rng) -> StripeKind {
         StripeKind::SecretLive,
         StripeKind::SecretTest,
         StripeKind::Restricted,
-        StripeKind::Publishable,
+        StripeKind::RestrictedTest,
         StripeKind::Webhook,
     ])
 }

@@ -137,6 +137,10 @@ pub(crate) mod trigger {
     pub(crate) const COLON: u8 = 8;
     /// `=`: `key=value`.
     pub(crate) const EQ: u8 = 9;
+    /// `g`, `G` at a word's start: GitLab tokens.
+    pub(crate) const G: u8 = 10;
+    /// `~`: the `Q~` of Microsoft Entra client secrets.
+    pub(crate) const TILDE: u8 = 11;
 }
 
 const fn build_triggers() -> [u8; 512] {
@@ -149,6 +153,8 @@ const fn build_triggers() -> [u8; 512] {
     t[b'b' as usize] = trigger::B;
     t[b'x' as usize] = trigger::X;
     t[b'-' as usize] = trigger::DASH;
+    t[b'g' as usize] = trigger::G;
+    t[b'G' as usize] = trigger::G;
     // After a letter or digit.
     t[256 + b'_' as usize] = trigger::UNDERSCORE;
     t[256 + b'J' as usize] = trigger::J;
@@ -157,6 +163,8 @@ const fn build_triggers() -> [u8; 512] {
     t[b'=' as usize] = trigger::EQ;
     t[256 + b':' as usize] = trigger::COLON;
     t[256 + b'=' as usize] = trigger::EQ;
+    t[b'~' as usize] = trigger::TILDE;
+    t[256 + b'~' as usize] = trigger::TILDE;
     t
 }
 

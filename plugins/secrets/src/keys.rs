@@ -204,6 +204,7 @@ fn secret_word(words: &[&[u8]]) -> Option<KeyKind> {
     let ends = |list: &[&[u8]]| list.iter().any(|w| ends_with_ci(last, w));
     if ends(&[b"password", b"passwords", b"passwd", b"passphrase", b"pwd"])
         || last.eq_ignore_ascii_case(b"pass")
+        || last.eq_ignore_ascii_case(b"pw")
     {
         return Some(KeyKind {
             kind: Kind::Password,
@@ -224,7 +225,7 @@ fn secret_word(words: &[&[u8]]) -> Option<KeyKind> {
     ]) || last.eq_ignore_ascii_case(b"auth")
         || (last.eq_ignore_ascii_case(b"key")
             && words.len() >= 2
-            && [&b"api"[..], b"access", b"private"]
+            && [&b"api"[..], b"access", b"private", b"account"]
                 .iter()
                 .any(|w| ends_with_ci(words[words.len() - 2], w)));
     secret.then_some(KeyKind {

@@ -16,6 +16,18 @@ pub enum Kind {
     StripeKey,
     /// `google_api_key`
     GoogleApiKey,
+    /// `anthropic_api_key`
+    AnthropicApiKey,
+    /// `openai_api_key`
+    OpenaiApiKey,
+    /// `gitlab_token`
+    GitlabToken,
+    /// `npm_token`
+    NpmToken,
+    /// `pypi_token`
+    PypiToken,
+    /// `azure_key`
+    AzureKey,
     /// `jwt`
     Jwt,
     /// `private_key`
@@ -38,6 +50,12 @@ impl Kind {
             Self::SlackToken => "slack_token",
             Self::StripeKey => "stripe_key",
             Self::GoogleApiKey => "google_api_key",
+            Self::AnthropicApiKey => "anthropic_api_key",
+            Self::OpenaiApiKey => "openai_api_key",
+            Self::GitlabToken => "gitlab_token",
+            Self::NpmToken => "npm_token",
+            Self::PypiToken => "pypi_token",
+            Self::AzureKey => "azure_key",
             Self::Jwt => "jwt",
             Self::PrivateKey => "private_key",
             Self::BearerToken => "bearer_token",

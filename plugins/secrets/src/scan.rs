@@ -120,12 +120,34 @@ impl Scanner<'_> {
                     self.push(Kind::GoogleApiKey, i, e);
                     return e;
                 }
+                if let Some((s, e)) = pypi_token(b, i) {
+                    self.push(Kind::PypiToken, s, e);
+                    return e;
+                }
                 i + 1
             }
             trigger::S => {
+                if let Some((kind, e)) = sk_dash_key(b, i) {
+                    self.push(kind, i, e);
+                    return e;
+                }
                 self.aws_key_name(i);
                 i + 1
             }
+            trigger::G => match gitlab_token(b, i) {
+                Some(e) => {
+                    self.push(Kind::GitlabToken, i, e);
+                    e
+                }
+                None => i + 1,
+            },
+            trigger::TILDE => match entra_secret(b, i) {
+                Some((s, e)) => {
+                    self.push(Kind::AzureKey, s, e);
+                    e
+                }
+                None => i + 1,
+            },
             trigger::B => {
                 if let Some((s, e)) = private_key(b, i) {
                     self.push(Kind::PrivateKey, s, e);
@@ -227,7 +249,20 @@ impl Scanner<'_> {
     /// inside the value are not looked at.
     fn assigned(&mut self, a: Assigned) {
         if let Some((start, end)) = a.secret {
-            self.push(a.kind, start, end);
+            let v = &self.b[start..end];
+            if v.starts_with(b"pk_live_") || v.starts_with(b"pk_test_") {
+                // A Stripe publishable key: public, whatever its key says.
+                self.assign_until = self.assign_until.max(a.end);
+                return;
+            }
+            let kind = if azure_key_name(&self.b[a.key.0..a.key.1])
+                && azure_key_value(&self.b[start..end])
+            {
+                Kind::AzureKey
+            } else {
+                a.kind
+            };
+            self.push(kind, start, end);
         }
         self.assign_until = self.assign_until.max(a.end);
     }
@@ -360,8 +395,9 @@ fn underscore_token(b: &[u8], u: usize) -> Option<(Kind, usize, usize)> {
         let ok = (36..=255).contains(&(e - (u + 1))) && !has(at(b, e), ALNUM);
         return ok.then_some((Kind::GithubToken, s, e));
     }
-    if p == b'k' && u >= 2 && matches!(b[u - 2], b's' | b'r' | b'p') {
-        // `(sk|rk|pk)_(live|test)_` and 10–247 of `[A-Za-z0-9]`.
+    if p == b'k' && u >= 2 && matches!(b[u - 2], b's' | b'r') {
+        // `(sk|rk)_(live|test)_` and 10–247 of `[A-Za-z0-9]` (a publishable
+        // key, `pk_`, is public by design).
         let s = before(2)?;
         if !starts_with(b, u + 1, b"live_") && !starts_with(b, u + 1, b"test_") {
             return None;
@@ -369,6 +405,12 @@ fn underscore_token(b: &[u8], u: usize) -> Option<(Kind, usize, usize)> {
         let e = run(b, u + 6, ALNUM, 248);
         let ok = (10..=247).contains(&(e - (u + 6))) && !has(at(b, e), ALNUM);
         return ok.then_some((Kind::StripeKey, s, e));
+    }
+    if p == b'm' && u >= 3 && &b[u - 3..u] == b"npm" {
+        // `npm_` and exactly 36 of `[A-Za-z0-9]`.
+        let s = before(3)?;
+        let e = run(b, u + 1, ALNUM, 37);
+        return (e - (u + 1) == 36).then_some((Kind::NpmToken, s, e));
     }
     if p == b'c' && u >= 5 && &b[u - 5..u] == b"whsec" {
         // `whsec_` and 20 or more of `[A-Za-z0-9]`.
@@ -449,4 +491,115 @@ fn bearer_token(b: &[u8], i: usize) -> Option<(usize, usize)> {
     let s = run(b, i + 6, BLANK, usize::MAX);
     let e = run(b, s, BEARER, usize::MAX);
     (e - s >= 16).then_some((s, e))
+}
+
+/// `sk-` at a word's start: an Anthropic key (`sk-ant-` and 32 or more of
+/// `[A-Za-z0-9_-]`) or an OpenAI key (`sk-proj-`, `sk-svcacct-`,
+/// `sk-admin-`, `sk-None-` and 40 or more of them, or the legacy `sk-` and
+/// 48 of `[A-Za-z0-9]` with `T3BlbkFJ` inside), as `(kind, end)`.
+fn sk_dash_key(b: &[u8], i: usize) -> Option<(Kind, usize)> {
+    if !starts_with(b, i, b"sk-") {
+        return None;
+    }
+    let tail = |from: usize, min: usize| {
+        let e = run(b, from, B64URL, usize::MAX);
+        (e - from >= min).then_some(e)
+    };
+    if starts_with(b, i + 3, b"ant-") {
+        return Some((Kind::AnthropicApiKey, tail(i + 7, 32)?));
+    }
+    for prefix in [&b"proj-"[..], b"svcacct-", b"admin-", b"None-"] {
+        if starts_with(b, i + 3, prefix) {
+            return Some((Kind::OpenaiApiKey, tail(i + 3 + prefix.len(), 40)?));
+        }
+    }
+    let e = run(b, i + 3, ALNUM, 49);
+    let legacy = e - (i + 3) == 48
+        && !has(at(b, e), B64URL)
+        && b[i + 3..e].windows(8).any(|w| w == b"T3BlbkFJ");
+    legacy.then_some((Kind::OpenaiApiKey, e))
+}
+
+/// GitLab token prefixes (`glpat-` personal, `gldt-` deploy, `glrt-`
+/// runner, …).
+const GITLAB_PREFIXES: [&[u8]; 12] = [
+    b"glpat-",
+    b"gldt-",
+    b"glrt-",
+    b"glptt-",
+    b"gloas-",
+    b"glcbt-",
+    b"glimt-",
+    b"glft-",
+    b"glsoat-",
+    b"glagent-",
+    b"glffct-",
+    b"glwt-",
+];
+
+/// At a `g`/`G` at a word's start: a GitLab token, one of
+/// [`GITLAB_PREFIXES`] and 20 or more of `[A-Za-z0-9_-]` (with the `.`
+/// segments of the newer format), or a runner registration token
+/// `GR1348941` and 20 or more of them.
+fn gitlab_token(b: &[u8], i: usize) -> Option<usize> {
+    let prefix = if starts_with(b, i, b"GR1348941") {
+        9
+    } else {
+        GITLAB_PREFIXES.iter().find(|p| starts_with(b, i, p))?.len()
+    };
+    let mut e = run(b, i + prefix, B64URL, usize::MAX);
+    if e - (i + prefix) < 20 {
+        return None;
+    }
+    while at(b, e) == b'.' && has(at(b, e + 1), ALNUM) {
+        e = run(b, e + 1, B64URL, usize::MAX);
+    }
+    Some(e)
+}
+
+/// At the `A` of `AgE`: a PyPI token `pypi-AgE` and 60 or more of
+/// `[A-Za-z0-9_-]`, `pypi` not glued before; as `(start, end)`.
+fn pypi_token(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    let s = i.checked_sub(5)?;
+    if !starts_with(b, s, b"pypi-AgE") || glued_before(b, s) {
+        return None;
+    }
+    let e = run(b, i, B64URL, usize::MAX);
+    (e - i >= 63).then_some((s, e))
+}
+
+/// Bytes of a Microsoft Entra client secret.
+fn entra_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'~' | b'.' | b'-')
+}
+
+/// At a `~`: a Microsoft Entra client secret, three of `[A-Za-z0-9_~.-]`,
+/// a digit, `Q~` and 31 to 34 of them (all of them); as `(start, end)`.
+fn entra_secret(b: &[u8], t: usize) -> Option<(usize, usize)> {
+    let s = t.checked_sub(5)?;
+    if at(b, t - 1) != b'Q' || !at(b, t - 2).is_ascii_digit() {
+        return None;
+    }
+    if !b[s..t - 2].iter().all(|&c| entra_byte(c)) || (s > 0 && entra_byte(b[s - 1])) {
+        return None;
+    }
+    let mut e = t + 1;
+    while e < b.len() && e - t <= 35 && entra_byte(b[e]) {
+        e += 1;
+    }
+    ((32..=35).contains(&(e - t)) && !entra_byte(at(b, e))).then_some((s, e))
+}
+
+/// Keys whose value is an Azure storage or Service Bus key.
+fn azure_key_name(key: &[u8]) -> bool {
+    let key = key.strip_suffix(b"\"").unwrap_or(key);
+    let key = key.strip_prefix(b"\"").unwrap_or(key);
+    [&b"AccountKey"[..], b"SharedAccessKey"]
+        .iter()
+        .any(|k| key.eq_ignore_ascii_case(k))
+}
+
+/// An Azure key: 40 or more bytes of base64.
+fn azure_key_value(v: &[u8]) -> bool {
+    v.len() >= 40 && v.iter().all(|&c| has(c, B64) || c == b'=')
 }

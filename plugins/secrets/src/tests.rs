@@ -191,11 +191,18 @@ fn stripe_keys() {
     );
     for t in [
         "rk_test_abcdefghij0123",
-        "pk_live_0123456789",
+        "rk_live_0123456789abcdef",
         "whsec_abcdefghijklmnopqrstuvwx",
     ] {
         assert_finds(&format!("key={t};"), &[("stripe_key", t)]);
     }
+    // Publishable keys are public by design, even under a key that names a
+    // secret.
+    let pk = "pk_live_51H8x2aLkdjf83jdkEXAMPLE0000";
+    assert_none(&format!("Stripe('{pk}');"));
+    assert_none(&format!(
+        "STRIPE_PUBLISHABLE_KEY={pk}\nstripe_api_key: pk_test_0123456789abcdef"
+    ));
     assert_none("use the sk_ prefix for secret keys");
     assert_none("sk_live_short");
     assert_none("whsec_short");
@@ -956,4 +963,104 @@ fn throughput() {
         assert!(Secrets::mask(&text).is_empty());
         println!("  {name} only: {:.0} MB/s", best_throughput(&text));
     }
+}
+
+// ---- provider keys ----------------------------------------------------------
+
+#[test]
+fn ai_provider_keys() {
+    let body93 = "Ab3_-".repeat(18) + "xyz";
+    let ant = format!("sk-ant-api03-{body93}AA");
+    assert_eq!(ant.len(), 108);
+    assert_finds(
+        &format!("ANTHROPIC_API_KEY={ant}\n"),
+        &[("anthropic_api_key", &ant)],
+    );
+    assert_finds(&format!("x-api-key: {ant}"), &[("anthropic_api_key", &ant)]);
+    let admin = format!("sk-ant-admin01-{body93}AA");
+    assert_finds(&format!("key {admin}."), &[("anthropic_api_key", &admin)]);
+    let proj = format!("sk-proj-{}", "aB9_-".repeat(30));
+    assert_finds(
+        &format!("Authorization: Bearer {proj}"),
+        &[("openai_api_key", &proj)],
+    );
+    let svc = format!("sk-svcacct-{}", "Zq81x".repeat(12));
+    assert_finds(
+        &format!("OPENAI_API_KEY=\"{svc}\""),
+        &[("openai_api_key", &svc)],
+    );
+    let legacy = "sk-abcdefghij0123456789T3BlbkFJklmnopqrst0123456789";
+    assert_finds(
+        &format!("openai.api_key = '{legacy}'"),
+        &[("openai_api_key", legacy)],
+    );
+    assert_none("sk-ant-short and sk-proj-short");
+    assert_none("use an sk-ant- key");
+    assert_none("task-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789abcd");
+}
+
+#[test]
+fn code_registry_tokens() {
+    let glpat = "glpat-xY3_zA9-bC1dE2fG3hJ4";
+    assert_finds(
+        &format!("PRIVATE-TOKEN: {glpat}"),
+        &[("gitlab_token", glpat)],
+    );
+    assert_finds(
+        &format!("https://oauth2:{glpat}@gitlab.com/acme/app.git"),
+        &[("gitlab_token", glpat)],
+    );
+    let routable = "glpat-AbCdEfGhIjKlMnOpQrStUvWxYz.01.0y1w1tdqh";
+    assert_finds(
+        &format!("token {routable} ok"),
+        &[("gitlab_token", routable)],
+    );
+    let runner = "GR1348941aBcDeFgHiJkLmNoPqRsTu";
+    assert_finds(
+        &format!("--registration-token {runner}"),
+        &[("gitlab_token", runner)],
+    );
+    assert_none("glpat-short and gldt- and aglpat-xY3zA9bC1dE2fG3hJ4kL");
+    let npm = format!("npm_{}", "a1B2c3D4e5".repeat(3) + "F6g7H8");
+    assert_eq!(npm.len(), 40);
+    assert_finds(
+        &format!("//registry.npmjs.org/:_authToken={npm}\n"),
+        &[("npm_token", &npm)],
+    );
+    assert_none("npm_abc123 and npm_install_script");
+    let pypi = format!("pypi-AgEIcHlwaS5vcmc{}", "CJGE2ZTk4-_".repeat(7));
+    assert_finds(
+        &format!("[pypi]\nusername = __token__\npassword = {pypi}\n"),
+        &[("pypi_token", &pypi)],
+    );
+    assert_none("pypi-AgEIcHlwaS5vcmc");
+}
+
+#[test]
+fn azure_keys() {
+    let account = format!(
+        "{}==",
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw"
+            .get(..86)
+            .unwrap()
+    );
+    let conn = format!(
+        "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={account};EndpointSuffix=core.windows.net"
+    );
+    assert_finds(&conn, &[("azure_key", &account)]);
+    let sas = "Kq1Pz0a2LmN3oP4qR5sT6uV7wX8yZ9aBcDeFgHiJkLm=";
+    assert_finds(
+        &format!(
+            "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey={sas}"
+        ),
+        &[("azure_key", sas)],
+    );
+    let entra = "abc8Q~DEFghiJKLmnoPQRstuVWXyz0123456789.-";
+    assert_eq!(entra.len(), 41);
+    let entra = &entra[..40];
+    assert_finds(
+        &format!("client secret {entra} (expires 2027)"),
+        &[("azure_key", entra)],
+    );
+    assert_none("see ~/.ssh and 8Q~ in prose");
 }
