@@ -117,7 +117,22 @@ fn joint(b: &[u8], nl: usize) -> Option<(usize, usize)> {
     if assignment {
         return None;
     }
-    (has_at && left + right >= 6 || left >= 4 && left + right >= 16).then_some((end, q))
+    if has_at {
+        return (left + right >= 6).then_some((end, q));
+    }
+    let joins = left >= 4
+        && left + right >= 16
+        && !is_word_like(before.get(end - left..)?)
+        && !is_word_like(run);
+    joins.then_some((end, q))
+}
+
+/// A run that reads as a word of prose rather than a piece of a token: at
+/// most 12 letters, all lowercase after the first (`bye`, `Thanks`).
+fn is_word_like(run: &[u8]) -> bool {
+    run.len() <= 12
+        && run.iter().all(u8::is_ascii_alphabetic)
+        && run.iter().skip(1).all(u8::is_ascii_lowercase)
 }
 
 /// The views of `b` (a folded text) around its joining line breaks.
@@ -192,10 +207,11 @@ mod tests {
             views("mail jane.doe@exam\n\tple.com now"),
             ["mail jane.doe@example.com now"]
         );
-        let jwt = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIi\n  OiIxMjM0NTY3ODkwIn0.sig\n  nature ok";
+        let jwt =
+            "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIi\n  OiIxMjM0NTY3ODkwIn0.sig\n  N4tuR3_x ok\n  bye";
         assert_eq!(
             views(jwt),
-            ["Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.signature ok"]
+            ["Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sigN4tuR3_x ok"]
         );
     }
 

@@ -45,8 +45,9 @@
 //!   groups are no phone, card or SSN). Span: first to last character.
 //! * **`ssn`**: US Social Security numbers `AAA-GG-SSSS` or `AAA GG SSSS`
 //!   (the same separator twice), or nine digits in a row when `ssn`,
-//!   `social security`, `soc sec` or `ss#` (any case) lies within the 24
-//!   bytes before them. Area not 000, 666 or 900-999, group not 00, serial
+//!   `social security`, `soc sec` or `ss#` (any case, the words joined by
+//!   a space, `_`, `-` or nothing) lies within the 32 bytes before them,
+//!   not glued to a lowercase letter before it. Area not 000, 666 or 900-999, group not 00, serial
 //!   not 0000; not part of a longer number. Span: first to last digit.
 //! * **`email`**: a local part of `[A-Za-z0-9._%+-]`, at most 64 long, not
 //!   starting or ending with `.` and without `..` (the longest such run
@@ -79,9 +80,15 @@
 //!     in two or more groups of 2 to 8 digits joined by one kind of single
 //!     separator, space, dash or dot (`020 7946 0958`, `07700 900123`,
 //!     `01 23 45 67 89`, `030-12345678`). Span: first to last digit.
+//!   * 10 to 15 digits in a row after a word that names a phone number
+//!     (`phone`, `tel`, `mobile`, `cell`, `fax`, `whatsapp`, `handy`,
+//!     `msisdn`, `sms`; any case, within the 32 bytes before, not glued to
+//!     a lowercase letter before it: `phone_number=4155550100`,
+//!     `tel:030123456789`): ten digits must be a NANP number or start with
+//!     `0`, eleven start with `1` and a NANP number, or with `0`.
 //!   * national numbers must not be part of a longer number. Dates, times,
 //!     version strings and IP addresses never have these shapes, and a run of
-//!     digits without separators is a phone only after `+`.
+//!     digits without separators is a phone only after `+` or such a word.
 //! * **`ip_address`**:
 //!   * IPv4: a dotted quad of octets 0-255 without leading zeros (`0` itself
 //!     is fine), not glued to a word, not part of a longer dotted sequence

@@ -181,13 +181,84 @@ pub(crate) fn ssn(b: &[u8], i: usize, dl: usize) -> Option<usize> {
     valid.then_some(end)
 }
 
-/// True when `ssn`, `social security`, `soc sec` or `ss#` (any case) lies
-/// within the 24 bytes before `i`.
+/// How far before a value its keyword may start.
+const KEYWORD_WINDOW: usize = 32;
+
+/// True when one of `keywords` (any case) lies within the
+/// [`KEYWORD_WINDOW`] bytes before `i`, not glued to a lowercase letter
+/// before it (`hotel` holds no `tel`; `mobilePhone` holds `Phone`).
+fn keyword_before(b: &[u8], i: usize, keywords: &[&[u8]]) -> bool {
+    let from = i.saturating_sub(KEYWORD_WINDOW);
+    let window = &b[from..i];
+    keywords.iter().any(|k| {
+        window.windows(k.len()).enumerate().any(|(at_, w)| {
+            w.eq_ignore_ascii_case(k)
+                && !(from + at_ > 0
+                    && b[from + at_ - 1].is_ascii_lowercase()
+                    && w[0].is_ascii_lowercase())
+        })
+    })
+}
+
+/// True when an SSN keyword (`ssn`, `social security`, `soc sec`, `ss#`,
+/// their words joined by `_`, `-` or nothing; any case) lies within the
+/// [`KEYWORD_WINDOW`] bytes before `i`.
 fn ssn_keyword_before(b: &[u8], i: usize) -> bool {
-    let window = &b[i.saturating_sub(24)..i];
-    [&b"ssn"[..], b"social security", b"soc sec", b"ss#"]
-        .iter()
-        .any(|k| window.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k)))
+    keyword_before(
+        b,
+        i,
+        &[
+            b"ssn",
+            b"social security",
+            b"social_security",
+            b"social-security",
+            b"socialsecurity",
+            b"soc sec",
+            b"soc_sec",
+            b"socsec",
+            b"ss#",
+        ],
+    )
+}
+
+/// Words that name a phone number.
+const PHONE_KEYWORDS: &[&[u8]] = &[
+    b"phone",
+    b"tel",
+    b"mobile",
+    b"cell",
+    b"fax",
+    b"whatsapp",
+    b"handy",
+    b"msisdn",
+    b"sms",
+];
+
+/// A phone number written as 10 to 15 digits in a row, starting at `i`
+/// (a run of `dl` digits), after a word that names one ([`PHONE_KEYWORDS`]
+/// within [`KEYWORD_WINDOW`] bytes before): ten digits are a NANP number
+/// (area code and exchange 2-9) or start with the trunk `0`; eleven start
+/// with `1` and a NANP number, or with `0`; twelve to fifteen with any
+/// digit. Not part of a longer number.
+pub(crate) fn keyed_phone(b: &[u8], i: usize, dl: usize) -> Option<usize> {
+    let end = i + dl;
+    if !(10..=15).contains(&dl) || is_word(at(b, end)) || decimal_tail(b, i) {
+        return None;
+    }
+    if number_follows(b, end, b'.')
+        || [b' ', b'-']
+            .iter()
+            .any(|&s| continues_number(b, i, s) || number_follows(b, end, s))
+    {
+        return None;
+    }
+    let nanp = |k: usize| matches!(at(b, k), b'2'..=b'9') && matches!(at(b, k + 3), b'2'..=b'9');
+    let ok = match dl {
+        10 => b[i] == b'0' || nanp(i),
+        11 => b[i] == b'0' || (b[i] == b'1' && nanp(i + 1)),
+        _ => true,
+    };
+    (ok && keyword_before(b, i, PHONE_KEYWORDS)).then_some(end)
 }
 
 /// A phone number in a national format starting at the digit `i`, where a

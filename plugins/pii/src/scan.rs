@@ -125,7 +125,7 @@ fn digit_start(b: &[u8], i: usize, h: &mut Horizons, out: &mut Vec<Found>) {
     // Every matcher needs a separator, `:` or a hex letter after the first
     // run of digits, or a run as long as a card or an SSN: most numbers in
     // text (`200,`, `19.99`'s `99`, `14:30`'s `30`…) stop here.
-    if !(NEXT_AFTER_DIGITS[usize::from(next)] || dl == 9 || (13..=19).contains(&dl)) {
+    if !(NEXT_AFTER_DIGITS[usize::from(next)] || (9..=19).contains(&dl)) {
         return;
     }
     let first = b[i];
@@ -146,6 +146,13 @@ fn digit_start(b: &[u8], i: usize, h: &mut Horizons, out: &mut Vec<Found>) {
     if i >= h.phone
         && is_phone_sep(next)
         && let Some(e) = numbers::national_phone(b, i, dl)
+    {
+        push(out, Kind::Phone, i, e);
+        h.phone = e;
+    }
+    if i >= h.phone
+        && (10..=15).contains(&dl)
+        && let Some(e) = numbers::keyed_phone(b, i, dl)
     {
         push(out, Kind::Phone, i, e);
         h.phone = e;

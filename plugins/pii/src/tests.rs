@@ -978,3 +978,110 @@ fn throughput_on_ascii_text() {
 fn throughput_on_non_ascii_text() {
     throughput("non-ascii mixed", &mixed_text(8_000_000, true).0);
 }
+
+// ---- evasion ----------------------------------------------------------------
+
+#[test]
+fn identifiers_without_separators_after_a_key_that_names_them() {
+    for text in [
+        "social_security_number=123456789",
+        "SocialSecurityNumber: 123456789",
+        "\"soc_sec\": \"123456789\"",
+    ] {
+        one(text, "ssn", "123456789");
+    }
+    for (text, phone) in [
+        ("phone_number=4155550100", "4155550100"),
+        ("tel:030123456789", "030123456789"),
+        ("\"mobilePhone\": \"14155550100\"", "14155550100"),
+        ("Fax 442079460958 (office)", "442079460958"),
+    ] {
+        one(text, "phone", phone);
+    }
+    // Without the word, or a word that only contains it, or not a number of
+    // that shape: nothing.
+    none("order 4155550100 shipped");
+    none("hotel 4155550100");
+    none("phone: 1234567890");
+    none("phone 4155550100.25");
+    none("employee 123456789");
+}
+
+#[test]
+fn escaped_values_are_masked_whole_in_the_original() {
+    one(
+        "mail jane.doe\\u0040example.com now",
+        "email",
+        "jane.doe\\u0040example.com",
+    );
+    one(
+        "?email=jane.doe%40example.com&x=1",
+        "email",
+        "jane.doe%40example.com",
+    );
+    one(
+        "<td>jane&#64;example&period;com</td>",
+        "email",
+        "jane&#64;example&period;com",
+    );
+    let card = luhn("411111111111111");
+    let spaced = format!(
+        "{}%20{}%20{}%20{}",
+        &card[..4],
+        &card[4..8],
+        &card[8..12],
+        &card[12..]
+    );
+    one(&format!("pay?card={spaced}&ok"), "credit_card", &spaced);
+    let json = format!(
+        "{}\\u0020{}\\u0020{}\\u0020{}",
+        &card[..4],
+        &card[4..8],
+        &card[8..12],
+        &card[12..]
+    );
+    one(
+        &format!("{{\"note\": \"card {json}\"}}"),
+        "credit_card",
+        &json,
+    );
+    one("SSN 123&#45;45&#45;6789.", "ssn", "123&#45;45&#45;6789");
+}
+
+#[test]
+fn values_cut_by_a_line_break_are_masked_across_it() {
+    let card = luhn("411111111111111");
+    let wrapped = format!(
+        "{} {}\n    {} {}",
+        &card[..4],
+        &card[4..8],
+        &card[8..12],
+        &card[12..]
+    );
+    one(&format!("card: {wrapped} thanks"), "credit_card", &wrapped);
+    let quoted = format!(
+        "{} {} {}\n> {}",
+        &card[..4],
+        &card[4..8],
+        &card[8..12],
+        &card[12..]
+    );
+    one(
+        &format!("> my card is {quoted}\n> thanks"),
+        "credit_card",
+        &quoted,
+    );
+    one(
+        "> mail jane.doe@exam\r\n> ple.com please",
+        "email",
+        "jane.doe@exam\r\n> ple.com",
+    );
+    one(
+        "IBAN DE89 3704 0044\n  0532 0130 00 ok",
+        "iban",
+        "DE89 3704 0044\n  0532 0130 00",
+    );
+    // Lines that merely end and start with numbers are not joined into one.
+    none("see ticket 4111\n  1111 for details");
+    none("total 2024\n> 42 cases");
+}

@@ -1064,3 +1064,74 @@ fn azure_keys() {
     );
     assert_none("see ~/.ssh and 8Q~ in prose");
 }
+
+// ---- evasion ----------------------------------------------------------------
+
+#[test]
+fn look_alike_letters_in_the_words_that_name_a_secret() {
+    // Cyrillic а, е, о, р, і, ѕ in the keyword.
+    assert_finds(
+        "раѕѕwоrd: hunter2hunter2",
+        &[("password", "hunter2hunter2")],
+    );
+    assert_finds(
+        "Authorization: Веаrеr abcdefghijklmnopqrstuvwxyz0123",
+        &[("bearer_token", "abcdefghijklmnopqrstuvwxyz0123")],
+    );
+    assert_finds(
+        "client_ѕесrеt = 'Zx9pQ2mL7vN4bR8t'",
+        &[("secret", "Zx9pQ2mL7vN4bR8t")],
+    );
+    // Full-width letters.
+    assert_finds(
+        "ｐａｓｓｗｏｒｄ=Tr0ub4dor&3x",
+        &[("password", "Tr0ub4dor")],
+    );
+}
+
+#[test]
+fn abbreviated_password_keys() {
+    for key in ["pw", "pwd", "passwd", "pass", "PASS", "DB_PW", "smtp_pass"] {
+        assert_finds(
+            &format!("{key}=S3cr3tValue!"),
+            &[("password", "S3cr3tValue!")],
+        );
+    }
+    assert_none("bypass=true compass: north");
+}
+
+#[test]
+fn escaped_and_wrapped_secrets() {
+    assert_finds(
+        "curl 'https://x.example/login?user=jane&password=p%40ss%3Aw0rd%21&next=/'",
+        &[("password", "p%40ss%3Aw0rd%21")],
+    );
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+    let (a, b) = jwt.split_at(40);
+    let wrapped = format!("{a}\n      {b}");
+    assert_finds(
+        &format!("Authorization: Bearer {wrapped}\nnext"),
+        &[("jwt", &wrapped)],
+    );
+    let quoted = format!("{a}\n> {b}");
+    assert_finds(&format!("> token {quoted}\n> bye"), &[("jwt", &quoted)]);
+}
+
+#[test]
+fn unusual_pem_blocks() {
+    let headers = "-----BEGIN RSA PRIVATE KEY-----\r\nProc-Type: 4,ENCRYPTED\r\nDEK-Info: AES-128-CBC,2B5E3C\r\n\r\nMIIEpAIBAAKCAQEA0Z3VS5JJcds3xfn\r\n-----END RSA PRIVATE KEY-----";
+    assert_finds(
+        &format!("key:\r\n{headers}\r\n"),
+        &[("private_key", headers)],
+    );
+    let yaml = "-----BEGIN EC PRIVATE KEY-----\n    MHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5\n    oAoGCCqGSM49AwEHoUQDQgAE\n    -----END EC PRIVATE KEY-----";
+    assert_finds(
+        &format!("tls:\n  key: |\n    {yaml}\n  cert: x"),
+        &[("private_key", yaml)],
+    );
+    let quoted = "-----BEGIN OPENSSH PRIVATE KEY-----\n> b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n> -----END OPENSSH PRIVATE KEY-----";
+    assert_finds(
+        &format!("> here:\n> {quoted}\n> thanks"),
+        &[("private_key", quoted)],
+    );
+}
