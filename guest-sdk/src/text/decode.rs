@@ -70,10 +70,18 @@ fn unicode(b: &[u8]) -> Option<Escape> {
     Some(Escape::Char(c, 12))
 }
 
-/// `%HH`, or the `%HH` bytes of one UTF-8 character.
+/// What an encoded delimiter reads as: a symbol that delimits nothing.
+/// Encoding `&`, `/` or a quote makes it part of a value (`p%26ss`,
+/// `user:pa%2Fss@host`), so it must not end the value where it stands.
+pub(super) const DATA_SYMBOL: char = '\u{FFFD}';
+
+/// `%HH`, or the `%HH` bytes of one UTF-8 character. Delimiters decode to
+/// [`DATA_SYMBOL`].
 fn percent(b: &[u8]) -> Option<(char, usize)> {
     let first = hex_n(b.get(1..)?, 2)? as u8;
     let width = match first {
+        b'&' | b';' | b',' | b'/' | b'"' | b'\'' | b'`' | b'(' | b')' | b'[' | b']' | b'{'
+        | b'}' | b'<' | b'>' | b'\\' => return Some((DATA_SYMBOL, 3)),
         0x00..=0x7F => return Some((char::from(first), 3)),
         0xC2..=0xDF => 2,
         0xE0..=0xEF => 3,
@@ -206,6 +214,8 @@ mod tests {
     fn percent_escapes() {
         assert_eq!(ch("%40"), Some(('@', 3)));
         assert_eq!(ch("%2b"), Some(('+', 3)));
+        assert_eq!(ch("%2F"), Some((DATA_SYMBOL, 3)));
+        assert_eq!(ch("%26"), Some((DATA_SYMBOL, 3)));
         assert_eq!(ch("%C3%A9"), Some(('é', 6)));
         assert_eq!(ch("%E2%80%8B"), Some(('\u{200b}', 9)));
         assert_eq!(ch("%C3"), None);

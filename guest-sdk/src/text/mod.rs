@@ -102,7 +102,76 @@ impl Folder {
 
 /// True for bytes the folded text may not take as they are.
 fn special(b: u8) -> bool {
-    !b.is_ascii() || starts_escape(b)
+    !b.is_ascii() || starts_escape(b) || b == b'+'
+}
+
+/// Bytes that end a token of a form body or query string.
+fn ends_token(b: u8) -> bool {
+    b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`' | b'<' | b'>')
+}
+
+/// How far a `+` looks for the rest of its token.
+const MAX_FORM_TOKEN: usize = 4096;
+
+/// Whether the `+` at `at` is a space of form encoding
+/// (`card=4111+1111+1111+1111&…`): between two groups of 1 to 8 digits or
+/// capital letters, in a
+/// token (no blanks or quotes) that has an `=` before it and an `&` or a
+/// `%HH` escape somewhere, or a `?` before its first `=` (a query string). `cache` keeps the last token looked at.
+fn form_space(src: &[u8], at: usize, cache: &mut Option<(usize, usize, bool)>) -> bool {
+    // The groups on either side: 1 to 8 digits or capitals. A `+` inside
+    // base64 (`…n15n+fy5…`, sent raw in many query strings) is not a space.
+    let group = |it: &mut dyn Iterator<Item = &u8>| {
+        let n = it
+            .take(9)
+            .take_while(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+            .count();
+        (1..=8).contains(&n)
+    };
+    let closed = |k: usize| !src.get(k).is_some_and(u8::is_ascii_alphanumeric);
+    let left = src[..at]
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
+    let right = src[at + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
+    if !(group(&mut src[..at].iter().rev())
+        && group(&mut src[at + 1..].iter())
+        && left <= 8
+        && right <= 8
+        && closed(at + 1 + right))
+    {
+        return false;
+    }
+    if let Some((start, end, form)) = *cache
+        && start <= at
+        && at < end
+    {
+        return form;
+    }
+    let lo = at.saturating_sub(MAX_FORM_TOKEN);
+    let start = src[lo..at]
+        .iter()
+        .rposition(|&b| ends_token(b))
+        .map_or(lo, |k| lo + k + 1);
+    let hi = src.len().min(at + MAX_FORM_TOKEN);
+    let end = src[at..hi]
+        .iter()
+        .position(|&b| ends_token(b))
+        .map_or(hi, |k| at + k);
+    let token = &src[start..end];
+    let eq = token.iter().position(|&b| b == b'=');
+    let form = eq.is_some_and(|e| start + e < at)
+        && (eq.is_some_and(|e| token[..e].contains(&b'?'))
+            || token.windows(3).any(|w| {
+                w[0] == b'&'
+                    || (w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+            }));
+    *cache = Some((start, end, form));
+    form
 }
 
 impl<'a> Normalized<'a> {
@@ -127,7 +196,20 @@ impl<'a> Normalized<'a> {
         };
         f.bytes.extend_from_slice(&src[..first]);
         let mut at = first;
+        let mut form = None;
         while let Some(&b) = src.get(at) {
+            if b == b'+' {
+                f.push(
+                    at,
+                    if form_space(src, at, &mut form) {
+                        b" "
+                    } else {
+                        b"+"
+                    },
+                );
+                at += 1;
+                continue;
+            }
             if !special(b) {
                 let run = src[at..]
                     .iter()
@@ -299,6 +381,21 @@ mod tests {
         // Escaped backslashes and quotes stay as written; what follows them
         // is not an escape.
         assert_eq!(folded("a\\\\u0040b \\\"c"), "a\\\\u0040b \\\"c");
+        // Form encoding: `+` between letters or digits is a space in a
+        // token with `=` before it and `&` or `%HH` in it; encoded
+        // delimiters are data, not delimiters.
+        assert_eq!(folded("card=4111+1111&x=1"), "card=4111 1111&x=1");
+        assert_eq!(folded("GET /v?ssn=726+15+9104 "), "GET /v?ssn=726 15 9104 ");
+        assert_eq!(folded("key=abc+def c++ 1+1"), "key=abc+def c++ 1+1");
+        assert_eq!(
+            folded("?k=QgPCN/n15n+fy5GU0&s=1"),
+            "?k=QgPCN/n15n+fy5GU0&s=1"
+        );
+        assert_eq!(
+            folded("?iban=IT12+A449+0052&s=1"),
+            "?iban=IT12 A449 0052&s=1"
+        );
+        assert_eq!(folded("pw=p%26s%2Fs"), "pw=p\u{1}s\u{1}s");
         // A look-alike written as an escape folds too.
         assert_eq!(folded("p\\u0430ss %D1%80w"), "pass pw");
         // An escape of an invisible character is dropped, and spans cover it.

@@ -5,9 +5,11 @@
 //! e-mail/chat quote prefix (`  `, `\t`, `> `, `>> `, `> > `) and the text on
 //! both sides could be one value: digits on both sides (a card, IBAN, SSN or
 //! phone number cut at a group), an `@` in the word before or after (an
-//! address), or a run of token characters (`[A-Za-z0-9_.+/=~-]`) on both
-//! sides at least 16 long together, the one after not an assignment
-//! (`  user=admin`, `  host: x` start a new entry, not a continuation). A
+//! address), or a run of token characters (`[A-Za-z0-9_.+/~-]`) on both
+//! sides at least 16 long together, at least 4 of them before the break,
+//! the one after not an assignment's key (`  user=admin`, `  host: x` start
+//! a new entry, not a continuation). A word of prose after a token may be
+//! taken in (`…R8U\n> bye`): masking too much is the safe side. A
 //! line that ends with a separator (`4111 1111 `) keeps it. A view covers
 //! the lines around a run of joining breaks, at most [`SIDE`] bytes before
 //! the first and after the last; a scanner keeps only what it finds across
@@ -56,8 +58,10 @@ impl Wrapped {
     }
 }
 
+/// Bytes of a token. Not `=`: base64 pads only a value's end, and before a
+/// break it ends an assignment's key (`KEY=`).
 fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'/' | b'=' | b'~' | b'-')
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'/' | b'~' | b'-')
 }
 
 /// Where the continuation after the line break at `nl` starts, past its
@@ -111,28 +115,14 @@ fn joint(b: &[u8], nl: usize) -> Option<(usize, usize)> {
     let words = before.get(end - left..)?.iter().chain(after.get(..right)?);
     let has_at = words.clone().any(|&c| c == b'@');
     // An assignment after the break starts a new entry.
-    let run = after.get(..right)?;
-    let assignment = after.get(right).is_some_and(|&c| c == b':')
-        || run.windows(2).any(|w| w[0] == b'=' && w[1] != b'=') && !run.starts_with(b"=");
+    let assignment = after.get(right).is_some_and(|&c| matches!(c, b':' | b'='));
     if assignment {
         return None;
     }
     if has_at {
         return (left + right >= 6).then_some((end, q));
     }
-    let joins = left >= 4
-        && left + right >= 16
-        && !is_word_like(before.get(end - left..)?)
-        && !is_word_like(run);
-    joins.then_some((end, q))
-}
-
-/// A run that reads as a word of prose rather than a piece of a token: at
-/// most 12 letters, all lowercase after the first (`bye`, `Thanks`).
-fn is_word_like(run: &[u8]) -> bool {
-    run.len() <= 12
-        && run.iter().all(u8::is_ascii_alphabetic)
-        && run.iter().skip(1).all(u8::is_ascii_lowercase)
+    (left >= 4 && left + right >= 16).then_some((end, q))
 }
 
 /// The views of `b` (a folded text) around its joining line breaks.

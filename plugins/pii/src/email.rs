@@ -1,6 +1,7 @@
 //! E-mail addresses, found from their `@`.
 
 use crate::bytes::at;
+use palisade_guest::text::OTHER_SYMBOL;
 
 /// The longest local part read (RFC 5321): a longer run is not an address.
 const MAX_LOCAL: usize = 64;
@@ -47,34 +48,116 @@ pub(crate) fn find(b: &[u8], a: usize, floor: usize) -> Option<(usize, usize)> {
     while s < a && b[s] == b'.' {
         s += 1;
     }
-    if s == a || url_userinfo(b, s, floor) {
+    if s == a || url_userinfo(b, s, a) || machine_id(b, s, a) {
         return None;
     }
     let end = domain_end(b, a + 1)?;
+    if scp_remote(b, end) {
+        return None;
+    }
     Some((s, end))
+}
+
+/// True when the local part `s..a` names a machine, not a person: a
+/// Message-ID's (a UUID, or 16 or more hex digits, letters and digits both,
+/// with `-` or `.`), or
+/// anything inside `<…>` after `Message-ID:`, `In-Reply-To:` or
+/// `References:` on its line.
+fn machine_id(b: &[u8], s: usize, a: usize) -> bool {
+    let local = &b[s..a];
+    let hex = local.iter().filter(|c| c.is_ascii_hexdigit()).count();
+    let mixed = local.iter().any(u8::is_ascii_digit) && local.iter().any(u8::is_ascii_alphabetic);
+    if hex >= 16
+        && mixed
+        && local
+            .iter()
+            .all(|&c| c.is_ascii_hexdigit() || c == b'-' || c == b'.')
+    {
+        return true;
+    }
+    if s == 0 || b[s - 1] != b'<' {
+        return false;
+    }
+    let line = &b[s.saturating_sub(160)..s];
+    let line = line.rsplit(|&c| c == b'\n').next().unwrap_or(line);
+    [&b"message-id:"[..], b"in-reply-to:", b"references:"]
+        .iter()
+        .any(|h| line.windows(h.len()).any(|w| w.eq_ignore_ascii_case(h)))
+}
+
+/// True when the address ending at `end` is an scp-style remote
+/// (`git@github.com:acme/app.git`): `:` and a path that is not a port.
+fn scp_remote(b: &[u8], end: usize) -> bool {
+    if at(b, end) != b':' {
+        return false;
+    }
+    let path = &b[end + 1..];
+    let len = path
+        .iter()
+        .take_while(|&&c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'~' | b'-')
+        })
+        .count();
+    len > 0 && !path[..len].iter().all(u8::is_ascii_digit) && !matches!(at(path, len), b'@' | b':')
 }
 
 /// How far back the user information of a URL is looked for.
 const MAX_USERINFO: usize = 256;
+/// How many `@` the look back for a URL's `://` passes.
+const MAX_USERINFO_AT: usize = 3;
 
-/// True when the local part starting at `s` is the user information of a
-/// URL: `scheme://user@host`, `scheme://user:password@host`. It is then
-/// preceded by `://` and characters a URL's user information may hold
-/// (anything printable but `/`, `@`, quotes, brackets and the like), not
-/// reaching back to `floor`.
-fn url_userinfo(b: &[u8], s: usize, floor: usize) -> bool {
-    let lo = floor.max(s.saturating_sub(MAX_USERINFO));
+/// True when the `@` at `a`, whose local part starts at `s`, belongs to the
+/// user information of a URL rather than to an address: in
+/// `scheme://user:password@host` the last `@` of the authority ends the
+/// user information (`deploy:Orange2026-@pypi.example.com` is no address),
+/// and an `@` in the password (`p%40ss`) is part of it; an address written
+/// as the user name (`smtps://jane%40example.com:pw@smtp…`) is an address.
+/// The URL's `://` is looked for back from `s` over characters a URL's user
+/// information may hold (anything printable but `/`, quotes, brackets and
+/// the like).
+fn url_userinfo(b: &[u8], s: usize, a: usize) -> bool {
+    let lo = s.saturating_sub(MAX_USERINFO);
     let mut k = s;
-    while k > lo {
+    let mut colon = false;
+    let mut ats = 0;
+    loop {
+        if k <= lo {
+            return false;
+        }
         match b[k - 1] {
-            b'/' => return k >= 3 && &b[k - 3..k - 1] == b":/",
-            b'@' | b'"' | b'\'' | b'`' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'|' | b'\\'
-            | b'^' => return false,
-            c if c.is_ascii_graphic() => k -= 1,
+            b'/' => {
+                if !(k >= 3 && &b[k - 3..k - 1] == b":/") {
+                    return false;
+                }
+                break;
+            }
+            b':' => colon = true,
+            b'@' => {
+                ats += 1;
+                if ats > MAX_USERINFO_AT {
+                    return false;
+                }
+            }
+            b'"' | b'\'' | b'`' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'|' | b'\\' | b'^' => {
+                return false;
+            }
+            // `OTHER_SYMBOL`: a non-ASCII or an encoded delimiter (`%2F`).
+            c if c.is_ascii_graphic() || c == OTHER_SYMBOL => {}
             _ => return false,
         }
+        k -= 1;
     }
-    false
+    // Is there another `@` later in the authority?
+    let rest = &b[a + 1..b.len().min(a + 1 + MAX_USERINFO)];
+    let authority = rest
+        .iter()
+        .position(|&c| {
+            matches!(c, b'/' | b'?' | b'#' | b'"' | b'\'')
+                || !(c.is_ascii_graphic() || c == OTHER_SYMBOL)
+        })
+        .unwrap_or(rest.len());
+    let last = !rest[..authority].contains(&b'@');
+    last || colon
 }
 
 /// The end of the longest valid domain starting at `d`.

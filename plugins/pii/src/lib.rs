@@ -46,8 +46,9 @@
 //! * **`ssn`**: US Social Security numbers `AAA-GG-SSSS` or `AAA GG SSSS`
 //!   (the same separator twice), or nine digits in a row when `ssn`,
 //!   `social security`, `soc sec` or `ss#` (any case, the words joined by
-//!   a space, `_`, `-` or nothing) lies within the 32 bytes before them,
-//!   not glued to a lowercase letter before it. Area not 000, 666 or 900-999, group not 00, serial
+//!   a space, `_`, `-` or nothing) lies within the 32 bytes before them
+//!   on their line, with no digit between, not glued to a lowercase letter
+//!   before it. Area not 000, 666 or 900-999, group not 00, serial
 //!   not 0000; not part of a longer number. Span: first to last digit.
 //! * **`email`**: a local part of `[A-Za-z0-9._%+-]`, at most 64 long, not
 //!   starting or ending with `.` and without `..` (the longest such run
@@ -82,8 +83,8 @@
 //!     `01 23 45 67 89`, `030-12345678`). Span: first to last digit.
 //!   * 10 to 15 digits in a row after a word that names a phone number
 //!     (`phone`, `tel`, `mobile`, `cell`, `fax`, `whatsapp`, `handy`,
-//!     `msisdn`, `sms`; any case, within the 32 bytes before, not glued to
-//!     a lowercase letter before it: `phone_number=4155550100`,
+//!     `msisdn`, `sms`; any case, within the 32 bytes before on the same
+//!     line with no digit between, not glued to a lowercase letter before it: `phone_number=4155550100`,
 //!     `tel:030123456789`): ten digits must be a NANP number or start with
 //!     `0`, eleven start with `1` and a NANP number, or with `0`.
 //!   * national numbers must not be part of a longer number. Dates, times,

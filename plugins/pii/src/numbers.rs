@@ -185,8 +185,9 @@ pub(crate) fn ssn(b: &[u8], i: usize, dl: usize) -> Option<usize> {
 const KEYWORD_WINDOW: usize = 32;
 
 /// True when one of `keywords` (any case) lies within the
-/// [`KEYWORD_WINDOW`] bytes before `i`, not glued to a lowercase letter
-/// before it (`hotel` holds no `tel`; `mobilePhone` holds `Phone`).
+/// [`KEYWORD_WINDOW`] bytes before `i`, on the same line with no digit
+/// between them, not glued to a lowercase letter before it (`hotel` holds
+/// no `tel`; `mobilePhone` holds `Phone`).
 fn keyword_before(b: &[u8], i: usize, keywords: &[&[u8]]) -> bool {
     let from = i.saturating_sub(KEYWORD_WINDOW);
     let window = &b[from..i];
@@ -196,6 +197,9 @@ fn keyword_before(b: &[u8], i: usize, keywords: &[&[u8]]) -> bool {
                 && !(from + at_ > 0
                     && b[from + at_ - 1].is_ascii_lowercase()
                     && w[0].is_ascii_lowercase())
+                && !b[from + at_ + k.len()..i]
+                    .iter()
+                    .any(|&c| c == b'\n' || c.is_ascii_digit())
         })
     })
 }

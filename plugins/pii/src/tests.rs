@@ -1085,3 +1085,21 @@ fn values_cut_by_a_line_break_are_masked_across_it() {
     none("see ticket 4111\n  1111 for details");
     none("total 2024\n> 42 cases");
 }
+
+#[test]
+fn addresses_in_urls_and_machine_ids() {
+    // An address as a URL's user name (encoded) is an address; the
+    // password (even with an encoded `@`) and the host are not.
+    one(
+        "SMTP_URL=smtps://jane%40example.com:p%40ss%2Fw0rd@smtp.example.com:465",
+        "email",
+        "jane%40example.com",
+    );
+    none("DATABASE_URL=postgresql://noah:gjjd%2F57MBt%40cA@redis.example.com:5432/db");
+    none("https://deploy:Orange2026-@pypi.example.com/simple/");
+    // Message-IDs and scp-style remotes name machines.
+    none("Message-ID: <CAF+abc123xyz@mail.gmail.com>");
+    none("References: <be222ab4-c61d-41c2-a786-dd846ef64176@eurprd04.prod.outlook.com>");
+    none("origin\tgit@github.com:acme/app.git (fetch)");
+    one("mail git@example.com: thanks", "email", "git@example.com");
+}

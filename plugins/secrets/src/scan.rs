@@ -23,7 +23,7 @@ use crate::classes::{
 };
 use crate::kind::Kind;
 use crate::pem::private_key;
-use crate::values::acceptable_url_password;
+use crate::values::{acceptable_url_password, is_mask};
 
 /// One raw finding, in folded-byte offsets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +141,13 @@ impl Scanner<'_> {
                 }
                 None => i + 1,
             },
+            trigger::P => match netrc_password(b, i) {
+                Some((s, e)) => {
+                    self.push(Kind::Password, s, e);
+                    e
+                }
+                None => i + 1,
+            },
             trigger::TILDE => match entra_secret(b, i) {
                 Some((s, e)) => {
                     self.push(Kind::AzureKey, s, e);
@@ -149,6 +156,10 @@ impl Scanner<'_> {
                 None => i + 1,
             },
             trigger::B => {
+                if let Some((s, e)) = identified_by(b, i) {
+                    self.push(Kind::Password, s, e);
+                    return e;
+                }
                 if let Some((s, e)) = private_key(b, i) {
                     self.push(Kind::PrivateKey, s, e);
                     return e;
@@ -185,6 +196,11 @@ impl Scanner<'_> {
                 None => i + 1,
             },
             trigger::DASH => {
+                if let Some((s, e)) = user_option(b, i) {
+                    self.push(Kind::Password, s, e);
+                    self.assign_until = self.assign_until.max(e);
+                    return e;
+                }
                 self.option(i);
                 i + 1
             }
@@ -196,6 +212,10 @@ impl Scanner<'_> {
                 }
                 if next == b':' || (i > 0 && b[i - 1] == b':') || i < self.assign_until {
                     return i + 1;
+                }
+                if let Some(e) = pgpass_password(b, i) {
+                    self.push(Kind::Password, i + 1, e);
+                    return e;
                 }
                 let value = if next == b'=' { i + 2 } else { i + 1 };
                 self.assignment(i, value);
@@ -209,6 +229,9 @@ impl Scanner<'_> {
                 let next = at(b, i + 1);
                 if matches!(prev, b'=' | b'!' | b'<' | b'>' | b':') || next == b'=' {
                     return i + 1;
+                }
+                if next == b'>' && psql_prompt(b, i) {
+                    return i + 2;
                 }
                 let value = if next == b'>' { i + 2 } else { i + 1 };
                 self.assignment(i, value);
@@ -274,7 +297,7 @@ impl Scanner<'_> {
         if !starts_with_ci(b, i, b"secret") {
             return;
         }
-        let mut named = (i >= 4 && matches!(b[i - 1], b'_' | b' ' | b'-') && {
+        let mut named = (i >= 4 && matches!(b[i - 1], b'_' | b' ' | b'-' | b'.') && {
             b[i - 4..i - 1].eq_ignore_ascii_case(b"aws")
         }) || (i >= 3 && b[i - 3..i].eq_ignore_ascii_case(b"aws"));
         let mut end = i + 6;
@@ -602,4 +625,137 @@ fn azure_key_name(key: &[u8]) -> bool {
 /// An Azure key: 40 or more bytes of base64.
 fn azure_key_value(v: &[u8]) -> bool {
     v.len() >= 40 && v.iter().all(|&c| has(c, B64) || c == b'=')
+}
+
+/// At the `=` of `=>`: a psql prompt (`billing=> SELECT …`), a database
+/// name alone at the start of its line, glued to the `=>`.
+fn psql_prompt(b: &[u8], eq: usize) -> bool {
+    let name = eq
+        - (0..eq)
+            .rev()
+            .take_while(|&k| has(b[k], WORD) || b[k] == b'-')
+            .count();
+    name < eq && (name == 0 || b[name - 1] == b'\n')
+}
+
+/// At the `B`/`b` of SQL's `IDENTIFIED BY 'password'` (any case): the
+/// quoted password's span.
+fn identified_by(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    if !starts_with_ci(b, i, b"by") || i < 11 || !b[i - 11..i].eq_ignore_ascii_case(b"identified ")
+    {
+        return None;
+    }
+    let q = run(b, i + 2, BLANK, usize::MAX);
+    let quote = at(b, q);
+    if !matches!(quote, b'\'' | b'"') {
+        return None;
+    }
+    let s = q + 1;
+    let e = s + b
+        .get(s..)?
+        .iter()
+        .take(256)
+        .position(|&c| c == quote || c == b'\n')?;
+    (b.get(e) == Some(&quote) && e - s >= 4).then_some((s, e))
+}
+
+/// At a `-`: curl's `-u user:password` / `--user user:password` (the value
+/// maybe quoted): the password's span.
+fn user_option(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    if i > 0 && !has(b[i - 1], SPACE | QUOTE) {
+        return None;
+    }
+    let after = if starts_with(b, i, b"-u") {
+        i + 2
+    } else if starts_with(b, i, b"--user") {
+        i + 6
+    } else {
+        return None;
+    };
+    if !has(at(b, after), BLANK) {
+        return None;
+    }
+    let mut v = run(b, after, BLANK, usize::MAX);
+    let quote = if has(at(b, v), QUOTE) { at(b, v) } else { b' ' };
+    if quote != b' ' {
+        v += 1;
+    }
+    let end = v + b
+        .get(v..)?
+        .iter()
+        .take(512)
+        .take_while(|&&c| !has(c, SPACE) && c != quote)
+        .count();
+    let colon = v + b.get(v..end)?.iter().position(|&c| c == b':')?;
+    let s = colon + 1;
+    let value = b.get(s..end)?;
+    let placeholder = value
+        .first()
+        .is_some_and(|&c| matches!(c, b'$' | b'<' | b'{'));
+    (value.len() >= 4 && !placeholder && !is_mask(value)).then_some((s, end))
+}
+
+/// How far back a `.pgpass` line is read from one of its colons.
+const MAX_PGPASS_LINE: usize = 256;
+
+/// At a `:`: when it is the fourth of a `.pgpass` line
+/// `host:port:database:user:password` (a port of digits or `*`, no blanks,
+/// four colons, at the start of its line), the end of the password.
+fn pgpass_password(b: &[u8], colon: usize) -> Option<usize> {
+    let lo = colon.saturating_sub(MAX_PGPASS_LINE);
+    let mut colons = [0usize; 3];
+    let mut n = 0;
+    let mut k = colon;
+    while k > lo && b[k - 1] != b'\n' {
+        let c = b[k - 1];
+        if has(c, SPACE | QUOTE) {
+            return None;
+        }
+        if c == b':' {
+            if n == 3 {
+                return None;
+            }
+            colons[n] = k - 1;
+            n += 1;
+        }
+        k -= 1;
+    }
+    if n != 3 || (k > 0 && b[k - 1] != b'\n') {
+        return None;
+    }
+    // colons[2] ends the host, colons[1] the port.
+    let port = b.get(colons[2] + 1..colons[1])?;
+    let fields_ok = colons[2] > k
+        && colons[1] > colons[2] + 1
+        && colons[0] > colons[1] + 1
+        && colon > colons[0] + 1;
+    if !fields_ok || !(port == b"*" || port.iter().all(u8::is_ascii_digit)) {
+        return None;
+    }
+    let s = colon + 1;
+    let e = s + b.get(s..)?.iter().take_while(|&&c| !has(c, SPACE)).count();
+    let value = b.get(s..e)?;
+    (value.len() >= 4 && !value.contains(&b':') && !is_mask(value)).then_some(e)
+}
+
+/// How far back a `.netrc` entry's `machine` or `login` is looked for.
+const NETRC_WINDOW: usize = 256;
+
+/// At a `p` at a word's start: `password VALUE` of a `.netrc` entry (after
+/// `machine NAME` or `default`, and `login NAME`, within
+/// [`NETRC_WINDOW`] bytes before): the value's span.
+fn netrc_password(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    if !starts_with(b, i, b"password") || !has(at(b, i + 8), BLANK) {
+        return None;
+    }
+    let before = &b[i.saturating_sub(NETRC_WINDOW)..i];
+    let has_word = |w: &[u8]| before.windows(w.len()).any(|x| x == w);
+    if !has_word(b"login ") || !(has_word(b"machine ") || has_word(b"default")) {
+        return None;
+    }
+    let s = run(b, i + 8, BLANK, usize::MAX);
+    let e = s + b.get(s..)?.iter().take_while(|&&c| !has(c, SPACE)).count();
+    let value = b.get(s..e)?;
+    (value.len() >= 4 && !is_mask(value) && !matches!(value.first(), Some(b'$' | b'<' | b'{')))
+        .then_some((s, e))
 }

