@@ -1,11 +1,16 @@
 //! Escapes a scanner reads through: JSON string escapes, percent-encoding
 //! and HTML character references, each decoded where it stands.
 
+use super::{ENCODED_SLASH, OTHER_SYMBOL};
+
 /// What an escape at some offset of a text stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Escape {
     /// The character written by the escape's `len` bytes.
     Char(char, usize),
+    /// An encoded delimiter, which is data where it stands: the byte it
+    /// reads as in the folded text, and the escape's length.
+    Byte(u8, usize),
     /// `len` bytes kept as they are: `\\` and `\"`, which must stay escaped
     /// (a decoded `\\` followed by a quote would read as an escaped quote),
     /// and whose second byte must not start an escape of its own.
@@ -21,7 +26,7 @@ pub(super) fn starts_escape(b: u8) -> bool {
 pub(super) fn escape(b: &[u8]) -> Option<Escape> {
     match b.first()? {
         b'\\' => json(b),
-        b'%' => percent(b).map(|(c, n)| Escape::Char(c, n)),
+        b'%' => percent(b),
         b'&' => entity(b).map(|(c, n)| Escape::Char(c, n)),
         _ => None,
     }
@@ -70,19 +75,17 @@ fn unicode(b: &[u8]) -> Option<Escape> {
     Some(Escape::Char(c, 12))
 }
 
-/// What an encoded delimiter reads as: a symbol that delimits nothing.
-/// Encoding `&`, `/` or a quote makes it part of a value (`p%26ss`,
-/// `user:pa%2Fss@host`), so it must not end the value where it stands.
-pub(super) const DATA_SYMBOL: char = '\u{FFFD}';
-
-/// `%HH`, or the `%HH` bytes of one UTF-8 character. Delimiters decode to
-/// [`DATA_SYMBOL`].
-fn percent(b: &[u8]) -> Option<(char, usize)> {
+/// `%HH`, or the `%HH` bytes of one UTF-8 character. An encoded delimiter
+/// is data, not a delimiter: encoding `&`, `?` or a quote makes it part of
+/// a value (`p%26ss`), so it reads as [`OTHER_SYMBOL`], and `%2F` reads as
+/// [`ENCODED_SLASH`] (base64 has `/`, a URL's authority ends at one).
+fn percent(b: &[u8]) -> Option<Escape> {
     let first = hex_n(b.get(1..)?, 2)? as u8;
     let width = match first {
-        b'&' | b';' | b',' | b'/' | b'"' | b'\'' | b'`' | b'(' | b')' | b'[' | b']' | b'{'
-        | b'}' | b'<' | b'>' | b'\\' => return Some((DATA_SYMBOL, 3)),
-        0x00..=0x7F => return Some((char::from(first), 3)),
+        b'/' => return Some(Escape::Byte(ENCODED_SLASH, 3)),
+        b'&' | b';' | b',' | b'?' | b'#' | b'"' | b'\'' | b'`' | b'(' | b')' | b'[' | b']'
+        | b'{' | b'}' | b'<' | b'>' | b'\\' => return Some(Escape::Byte(OTHER_SYMBOL, 3)),
+        0x00..=0x7F => return Some(Escape::Char(char::from(first), 3)),
         0xC2..=0xDF => 2,
         0xE0..=0xEF => 3,
         0xF0..=0xF4 => 4,
@@ -100,7 +103,7 @@ fn percent(b: &[u8]) -> Option<(char, usize)> {
         .ok()?
         .chars()
         .next()?;
-    Some((c, 3 * width))
+    Some(Escape::Char(c, 3 * width))
 }
 
 /// Named references a value could be written with, and the characters they
@@ -189,6 +192,7 @@ mod tests {
     fn ch(s: &str) -> Option<(char, usize)> {
         match escape(s.as_bytes()) {
             Some(Escape::Char(c, n)) => Some((c, n)),
+            Some(Escape::Byte(b, n)) => Some((char::from(b), n)),
             _ => None,
         }
     }
@@ -214,8 +218,9 @@ mod tests {
     fn percent_escapes() {
         assert_eq!(ch("%40"), Some(('@', 3)));
         assert_eq!(ch("%2b"), Some(('+', 3)));
-        assert_eq!(ch("%2F"), Some((DATA_SYMBOL, 3)));
-        assert_eq!(ch("%26"), Some((DATA_SYMBOL, 3)));
+        assert_eq!(ch("%2F"), Some(('\u{2}', 3)));
+        assert_eq!(ch("%26"), Some(('\u{1}', 3)));
+        assert_eq!(ch("%3f"), Some(('\u{1}', 3)));
         assert_eq!(ch("%C3%A9"), Some(('é', 6)));
         assert_eq!(ch("%E2%80%8B"), Some(('\u{200b}', 9)));
         assert_eq!(ch("%C3"), None);

@@ -51,6 +51,10 @@ pub use wrap::Wrapped;
 
 pub use fold::{OTHER_LETTER, OTHER_SYMBOL};
 
+/// What a percent-encoded `/` (`%2F`) reads as: data, not a path separator
+/// (a URL's user information may hold one, and so may base64).
+pub const ENCODED_SLASH: u8 = 0x02;
+
 /// A text folded to bytes for scanning, with the way back to the original.
 #[derive(Debug)]
 pub struct Normalized<'a> {
@@ -224,6 +228,11 @@ impl<'a> Normalized<'a> {
                     f.push_char(at, c, len);
                     at += len;
                 }
+                Some(Escape::Byte(byte, len)) => {
+                    f.escapes.push((to_u32(f.bytes.len()), to_u32(len)));
+                    f.push(at, &[byte]);
+                    at += len;
+                }
                 Some(Escape::Keep(len)) => {
                     f.push(at, &src[at..at + len]);
                     at += len;
@@ -395,7 +404,7 @@ mod tests {
             folded("?iban=IT12+A449+0052&s=1"),
             "?iban=IT12 A449 0052&s=1"
         );
-        assert_eq!(folded("pw=p%26s%2Fs"), "pw=p\u{1}s\u{1}s");
+        assert_eq!(folded("pw=p%26s%2Fs"), "pw=p\u{1}s\u{2}s");
         // A look-alike written as an escape folds too.
         assert_eq!(folded("p\\u0430ss %D1%80w"), "pass pw");
         // An escape of an invisible character is dropped, and spans cover it.

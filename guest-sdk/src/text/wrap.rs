@@ -3,18 +3,26 @@
 //!
 //! A line break *joins* when the next line starts with an indentation or an
 //! e-mail/chat quote prefix (`  `, `\t`, `> `, `>> `, `> > `) and the text on
-//! both sides could be one value: digits on both sides (a card, IBAN, SSN or
-//! phone number cut at a group), an `@` in the word before or after (an
-//! address), or a run of token characters (`[A-Za-z0-9_.+/~-]`) on both
-//! sides at least 16 long together, at least 4 of them before the break,
-//! the one after not an assignment's key (`  user=admin`, `  host: x` start
-//! a new entry, not a continuation). A word of prose after a token may be
-//! taken in (`…R8U\n> bye`): masking too much is the safe side. A
-//! line that ends with a separator (`4111 1111 `) keeps it. A view covers
-//! the lines around a run of joining breaks, at most [`SIDE`] bytes before
-//! the first and after the last; a scanner keeps only what it finds across
-//! a joint ([`Wrapped::folded`]), since the rest it already found in the
-//! text itself.
+//! both sides could be one value:
+//!
+//! * digits on both sides (a card, IBAN, SSN or phone number cut at a
+//!   group), the line before maybe ending with one separator (` `, `-`,
+//!   `.`, `)`), the next maybe starting with `-` or `.`;
+//! * capitals or digits on both sides after an IBAN's country and check
+//!   digits on the line (`GB85 IN` / `> GB 4096…`);
+//! * an `@` in the word before or after (an address);
+//! * a run of token characters (`[A-Za-z0-9_.+/~-]`) on both sides at least
+//!   16 long together, at least 2 of them before the break, the one after
+//!   not an assignment's key (`  user=admin`, `  host: x` start a new
+//!   entry, not a continuation).
+//!
+//! A break before a word of prose is read both joined and not (see
+//! [`wrapped`]); where the joined reading finds a token that takes the word
+//! in (`…R8U\n> bye`), the word is masked with it: masking too much is the
+//! safe side. A view covers the lines around a run of joining breaks, at
+//! most [`SIDE`] bytes before the first and after the last; a scanner keeps
+//! only what it finds across a joint ([`Wrapped::folded`]), since the rest
+//! it already found in the text itself.
 
 /// Bytes of context kept before the first joint and after the last one.
 pub const SIDE: usize = 512;
@@ -83,7 +91,7 @@ fn continuation(b: &[u8], nl: usize) -> Option<usize> {
 
 /// If the line break at `nl` joins: where the line before it ends (after
 /// any separator it keeps) and where the continuation starts.
-fn joint(b: &[u8], nl: usize) -> Option<(usize, usize)> {
+fn joint(b: &[u8], nl: usize, strict: bool) -> Option<Joint> {
     let q = continuation(b, nl)?;
     let mut end = nl;
     if end > 0 && b.get(end - 1) == Some(&b'\r') {
@@ -93,11 +101,34 @@ fn joint(b: &[u8], nl: usize) -> Option<(usize, usize)> {
     let before = b.get(..end)?;
     // Digits on both sides, the line maybe ending with one separator.
     let trimmed = match before.last() {
-        Some(b' ' | b'-') => before.get(..before.len() - 1)?,
+        Some(b' ' | b'-' | b'.' | b')') => before.get(..before.len() - 1)?,
         _ => before,
     };
-    if first.is_ascii_digit() && trimmed.last().is_some_and(u8::is_ascii_digit) {
-        return Some((end, q));
+    // The continuation may start with the separator (`058-46\n    -0651`).
+    let digit_next = first.is_ascii_digit()
+        || (matches!(first, b'-' | b'.') && b.get(q + 1).is_some_and(u8::is_ascii_digit));
+    if digit_next && trimmed.last().is_some_and(u8::is_ascii_digit) {
+        // Read with a space where the break was, too, when neither side
+        // has a separator there (`SSN 040\n>> 31 2009`).
+        let bare = trimmed.len() == before.len() && first.is_ascii_digit();
+        return Some((end, q, bare));
+    }
+    // An IBAN cut between capitals or digits (`GB85 IN\n> GB 4096…`): a
+    // country and check digits within the 40 bytes before, on its line.
+    let upper_or_digit = |c: &u8| c.is_ascii_uppercase() || c.is_ascii_digit();
+    if upper_or_digit(&first) && trimmed.last().is_some_and(upper_or_digit) {
+        let tail = &before[before.len().saturating_sub(40)..];
+        let line = tail.rsplit(|&c| c == b'\n').next().unwrap_or(tail);
+        let iban_start = line.windows(4).enumerate().any(|(k, w)| {
+            w[0].is_ascii_uppercase()
+                && w[1].is_ascii_uppercase()
+                && w[2].is_ascii_digit()
+                && w[3].is_ascii_digit()
+                && (k == 0 || !line[k - 1].is_ascii_alphanumeric())
+        });
+        if iban_start {
+            return Some((end, q, false));
+        }
     }
     let left = before
         .iter()
@@ -109,7 +140,11 @@ fn joint(b: &[u8], nl: usize) -> Option<(usize, usize)> {
         .iter()
         .take_while(|&&c| is_token(c) || c == b'@')
         .count();
-    if left == 0 || right == 0 {
+    // A continuation starts with a letter or digit, or one `-`, `_` or `.`
+    // before one (not a YAML list's `- `).
+    let starts_value =
+        first.is_ascii_alphanumeric() || b.get(q + 1).is_some_and(u8::is_ascii_alphanumeric);
+    if left == 0 || right == 0 || !starts_value {
         return None;
     }
     let words = before.get(end - left..)?.iter().chain(after.get(..right)?);
@@ -120,13 +155,50 @@ fn joint(b: &[u8], nl: usize) -> Option<(usize, usize)> {
         return None;
     }
     if has_at {
-        return (left + right >= 6).then_some((end, q));
+        return (left + right >= 6).then_some((end, q, false));
     }
-    (left >= 4 && left + right >= 16).then_some((end, q))
+    let prose = strict && is_word_like(after.get(..right)?);
+    (left >= 2 && left + right >= 16 && !prose).then_some((end, q, false))
+}
+
+/// A run that reads as a word of prose rather than a piece of a token: at
+/// most 12 letters, all lowercase after the first (`bye`, `Thanks`).
+fn is_word_like(run: &[u8]) -> bool {
+    run.len() <= 12
+        && run.iter().all(u8::is_ascii_alphabetic)
+        && run.iter().skip(1).all(u8::is_ascii_lowercase)
 }
 
 /// The views of `b` (a folded text) around its joining line breaks.
+///
+/// A token cut before a word of prose (`…8528\n  alternative`, `…R8U\n>
+/// bye`) may be a token whose last piece reads like a word (`…F5z\n> jon`)
+/// or a complete value followed by prose, and joining the prose would hide
+/// a complete value (a card glued to a word is no card). So such breaks
+/// are read both ways: the views joined at every break, and, when that
+/// differs, the views joined only where no word of prose follows.
+///
+/// A break between two digits may have replaced a group separator
+/// (`4111 1111\n  1111 1111`) or cut a group (`050\n  4-16-0036`): the
+/// strict views are read once more with a space where such a break was.
 pub(super) fn wrapped(b: &[u8]) -> Vec<Wrapped> {
+    let mut all = views(b, false, false);
+    for (strict, spaced) in [(true, false), (true, true)] {
+        let more = views(b, strict, spaced);
+        if more != all {
+            all.extend(more);
+        }
+    }
+    all
+}
+
+/// A joining break: where the line before it ends, where the continuation
+/// starts, and whether it is between two digits without a separator.
+type Joint = (usize, usize, bool);
+
+/// The views, joined at every break [`joint`] accepts; with `spaced`, a
+/// break between two digits reads as a space.
+fn views(b: &[u8], strict: bool, spaced: bool) -> Vec<Wrapped> {
     let mut views = Vec::new();
     // The view being built, and where its last part starts: the next line
     // break is where that part's line ends.
@@ -138,18 +210,30 @@ pub(super) fn wrapped(b: &[u8]) -> Vec<Wrapped> {
         .filter(|(_, c)| **c == b'\n')
         .map(|(i, _)| i)
     {
-        match (joint(b, nl), open.take()) {
-            (Some((end, q)), Some((mut v, from))) => {
-                v.bytes
-                    .extend_from_slice(b.get(from..end).unwrap_or_default());
+        match (joint(b, nl, strict), open.take()) {
+            (Some((end, q, bare)), open_view) => {
+                let mut v = match open_view {
+                    Some((mut v, from)) => {
+                        v.bytes
+                            .extend_from_slice(b.get(from..end).unwrap_or_default());
+                        v
+                    }
+                    None => {
+                        let start = line_start.max(end.saturating_sub(SIDE));
+                        let bytes = b.get(start..end).unwrap_or_default().to_vec();
+                        Wrapped {
+                            bytes,
+                            parts: vec![(0, start)],
+                        }
+                    }
+                };
+                if spaced && bare {
+                    // The space stands for the line break.
+                    v.parts.push((v.bytes.len(), end));
+                    v.bytes.push(b' ');
+                }
                 v.parts.push((v.bytes.len(), q));
                 open = Some((v, q));
-            }
-            (Some((end, q)), None) => {
-                let start = line_start.max(end.saturating_sub(SIDE));
-                let bytes = b.get(start..end).unwrap_or_default().to_vec();
-                let parts = vec![(0, start), (bytes.len(), q)];
-                open = Some((Wrapped { bytes, parts }, q));
             }
             (None, Some((v, from))) => views.push(close(v, b, from)),
             (None, None) => {}
@@ -187,7 +271,7 @@ mod tests {
     fn a_value_cut_at_a_line_break_is_joined() {
         assert_eq!(
             views("card 4111 1111\n     1111 1111 ok\nnext"),
-            ["card 4111 11111111 1111 ok"]
+            ["card 4111 11111111 1111 ok", "card 4111 1111 1111 1111 ok"]
         );
         assert_eq!(
             views("> card 4111 1111 \r\n> 1111 1111\n"),

@@ -1,7 +1,7 @@
 //! E-mail addresses, found from their `@`.
 
 use crate::bytes::at;
-use palisade_guest::text::OTHER_SYMBOL;
+use palisade_guest::text::{ENCODED_SLASH, OTHER_SYMBOL};
 
 /// The longest local part read (RFC 5321): a longer run is not an address.
 const MAX_LOCAL: usize = 64;
@@ -98,7 +98,12 @@ fn scp_remote(b: &[u8], end: usize) -> bool {
             c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'~' | b'-')
         })
         .count();
-    len > 0 && !path[..len].iter().all(u8::is_ascii_digit) && !matches!(at(path, len), b'@' | b':')
+    len > 0
+        && !path[..len].iter().all(u8::is_ascii_digit)
+        && matches!(
+            at(path, len),
+            0 | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'`' | b')' | b','
+        )
 }
 
 /// How far back the user information of a URL is looked for.
@@ -141,8 +146,8 @@ fn url_userinfo(b: &[u8], s: usize, a: usize) -> bool {
             b'"' | b'\'' | b'`' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'|' | b'\\' | b'^' => {
                 return false;
             }
-            // `OTHER_SYMBOL`: a non-ASCII or an encoded delimiter (`%2F`).
-            c if c.is_ascii_graphic() || c == OTHER_SYMBOL => {}
+            // A non-ASCII character or an encoded delimiter (`%26`, `%2F`).
+            c if c.is_ascii_graphic() || c == OTHER_SYMBOL || c == ENCODED_SLASH => {}
             _ => return false,
         }
         k -= 1;
@@ -153,7 +158,7 @@ fn url_userinfo(b: &[u8], s: usize, a: usize) -> bool {
         .iter()
         .position(|&c| {
             matches!(c, b'/' | b'?' | b'#' | b'"' | b'\'')
-                || !(c.is_ascii_graphic() || c == OTHER_SYMBOL)
+                || !(c.is_ascii_graphic() || c == OTHER_SYMBOL || c == ENCODED_SLASH)
         })
         .unwrap_or(rest.len());
     let last = !rest[..authority].contains(&b'@');

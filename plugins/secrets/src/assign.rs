@@ -227,6 +227,11 @@ fn acceptable(b: &[u8], kk: KeyKind, cs: usize, ce: usize, unquoted: bool, form:
     if unquoted && (is_type_name(v) || is_code(v)) {
         return false;
     }
+    // A keyword argument passed on by name: `connect(user=user,
+    // password=password)`.
+    if unquoted && matches!(at(b, ce), b')' | b',') && key_kind(v).is_some() {
+        return false;
+    }
     if form == Form::Option
         && v.iter()
             .all(|c| c.is_ascii_alphabetic() || matches!(c, b'_' | b'-'))

@@ -2,6 +2,8 @@
 //! over byte slices that never panic (out of range reads as byte 0, which is
 //! in no class).
 
+use palisade_guest::text::ENCODED_SLASH;
+
 /// `[A-Za-z0-9]`: bytes a token must not be glued to.
 pub(crate) const ALNUM: u16 = 1 << 0;
 /// `[A-Za-z0-9/+]`: the alphabet of an AWS secret access key.
@@ -47,7 +49,8 @@ const fn build_flags() -> [u16; 256] {
             f |= BASE32;
         }
         match c {
-            b'/' | b'+' => f |= B64 | BEARER,
+            // `ENCODED_SLASH` is a `%2F`: a `/` of the value.
+            b'/' | b'+' | ENCODED_SLASH => f |= B64 | BEARER,
             b'_' => f |= B64URL | KEY | BEARER | WORD,
             b'-' => f |= B64URL | KEY | BEARER | SLACK,
             b'.' => f |= KEY | BEARER,

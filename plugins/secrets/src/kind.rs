@@ -6,8 +6,6 @@
 pub enum Kind {
     /// `aws_access_key_id`
     AwsAccessKeyId,
-    /// `aws_secret_access_key`
-    AwsSecretAccessKey,
     /// `github_token`
     GithubToken,
     /// `slack_token`
@@ -28,6 +26,9 @@ pub enum Kind {
     PypiToken,
     /// `azure_key`
     AzureKey,
+    /// `aws_secret_access_key`: after the kinds known by their prefix, since
+    /// it is known only by its context.
+    AwsSecretAccessKey,
     /// `jwt`
     Jwt,
     /// `private_key`

@@ -23,7 +23,7 @@ use crate::classes::{
 };
 use crate::kind::Kind;
 use crate::pem::private_key;
-use crate::values::{acceptable_url_password, is_mask};
+use crate::values::{acceptable_url_password, is_mask, is_word_value};
 
 /// One raw finding, in folded-byte offsets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -476,7 +476,7 @@ fn slack_webhook_path(b: &[u8], p: usize) -> Option<(usize, usize)> {
         k = e + 1;
     }
     let e = run(b, k, ALNUM, usize::MAX);
-    (e > k).then_some((p, e))
+    (e > k && !is_mask(&b[k..e])).then_some((p, e))
 }
 
 /// At the `J` of a payload's `.eyJ`: a JWT `eyJ…` `.` `eyJ…` (header and
@@ -513,7 +513,10 @@ fn bearer_token(b: &[u8], i: usize) -> Option<(usize, usize)> {
     }
     let s = run(b, i + 6, BLANK, usize::MAX);
     let e = run(b, s, BEARER, usize::MAX);
-    (e - s >= 16).then_some((s, e))
+    let token = &b[s..e];
+    // A masked token, or a Stripe publishable key: public.
+    let public = is_mask(token) || token.starts_with(b"pk_live_") || token.starts_with(b"pk_test_");
+    (e - s >= 16 && !public).then_some((s, e))
 }
 
 /// `sk-` at a word's start: an Anthropic key (`sk-ant-` and 32 or more of
@@ -656,7 +659,10 @@ fn identified_by(b: &[u8], i: usize) -> Option<(usize, usize)> {
         .iter()
         .take(256)
         .position(|&c| c == quote || c == b'\n')?;
-    (b.get(e) == Some(&quote) && e - s >= 4).then_some((s, e))
+    let value = b.get(s..e)?;
+    let placeholder = matches!(value.first(), Some(b'$' | b'<' | b'{' | b'%' | b'['));
+    let real = !placeholder && !is_mask(value) && !is_word_value(value);
+    (b.get(e) == Some(&quote) && e - s >= 4 && real).then_some((s, e))
 }
 
 /// At a `-`: curl's `-u user:password` / `--user user:password` (the value
@@ -756,6 +762,6 @@ fn netrc_password(b: &[u8], i: usize) -> Option<(usize, usize)> {
     let s = run(b, i + 8, BLANK, usize::MAX);
     let e = s + b.get(s..)?.iter().take_while(|&&c| !has(c, SPACE)).count();
     let value = b.get(s..e)?;
-    (value.len() >= 4 && !is_mask(value) && !matches!(value.first(), Some(b'$' | b'<' | b'{')))
-        .then_some((s, e))
+    let placeholder = matches!(value.first(), Some(b'$' | b'<' | b'{' | b'%'));
+    (value.len() >= 4 && !is_mask(value) && !is_word_value(value) && !placeholder).then_some((s, e))
 }

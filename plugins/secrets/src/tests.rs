@@ -169,10 +169,10 @@ fn slack_tokens() {
     let app = "xapp-1-A0123456789-1234567890123-abcdef0123456789";
     assert_finds(&format!("app token {app}"), &[("slack_token", app)]);
     assert_finds(
-        "curl -X POST https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX -d '{}'",
+        "curl -X POST https://hooks.slack.com/services/T00000000/B00000000/Zk3XqW9pLm2VbN7cRt5YhJ8d -d '{}'",
         &[(
             "slack_token",
-            "T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+            "T00000000/B00000000/Zk3XqW9pLm2VbN7cRt5YhJ8d",
         )],
     );
     assert_none("xoxb-short");
@@ -1181,4 +1181,34 @@ fn password_files_and_commands() {
             "v7bZEdOHchMf3z2rDlwfw/NZMIqAB5zxEgVNVGR5",
         )],
     );
+}
+
+#[test]
+fn independent_corpus_findings() {
+    // A base64 key with an encoded `/` in a form body is still the AWS key.
+    assert_finds(
+        "a=1&aws_secret_access_key=fIcDIyB4%2FOvDfYFQzfk1eErTaGcfHXwu2b%2B73A%2FX&csrf=1",
+        &[(
+            "aws_secret_access_key",
+            "fIcDIyB4%2FOvDfYFQzfk1eErTaGcfHXwu2b%2B73A%2FX",
+        )],
+    );
+    // An encoded `/` in a URL password does not end the authority.
+    assert_finds(
+        "postgresql://francois:TthQ%2Faqy%24H2@web01:5432/billing",
+        &[("password", "TthQ%2Faqy%24H2")],
+    );
+    // Masks and public keys are not bearer tokens or webhooks.
+    assert_none(
+        "Authorization: Bearer sk-proj-XXXXXXXX\nAuthorization: Bearer pk_live_2PKnftfOWApg0om90DyZ9fqh",
+    );
+    assert_none("https://hooks.slack.com/services/T0a0896acf/B07fb5be45/XXXXXXXX");
+    assert_none(
+        "origin\thttps://oauth2:[FILTERED]@gitlab.com/a/b.git\nmachine x login y\n  password %(secret)s",
+    );
+    assert_none("conn = connect(host=host, user=user, password=password)");
+    assert_none(
+        "env:\n  - OPENAI_API_KEY=sk-proj-XXXXXXXX\n  - MAPS_KEY=x\nmaps_api_key = \"AIza…\"",
+    );
+    assert_finds("DB_PASSWORD=password", &[("password", "password")]);
 }

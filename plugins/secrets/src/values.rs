@@ -68,6 +68,7 @@ pub(crate) fn is_word_value(v: &[u8]) -> bool {
         b"undefined",
         b"redacted",
         b"masked",
+        b"hidden",
         b"filtered",
         b"bearer",
         b"basic",
@@ -100,9 +101,10 @@ pub(crate) fn is_mask(v: &[u8]) -> bool {
         .iter()
         .filter(|&&c| matches!(c, b'*' | b'.' | OTHER_SYMBOL))
         .count();
-    // `sk-proj-…`: a prefix cut with one ellipsis.
-    let cut =
-        v.len() >= 2 && v[v.len() - 1] == OTHER_SYMBOL && matches!(v[v.len() - 2], b'-' | b'_');
+    // `sk-proj-…`, `AIza…`: a prefix cut with one ellipsis.
+    let cut = v.len() >= 2
+        && v[v.len() - 1] == OTHER_SYMBOL
+        && (matches!(v[v.len() - 2], b'-' | b'_') || v.len() <= 10);
     if symbols >= 3 || tail >= 6 || cut {
         return true;
     }
@@ -164,5 +166,5 @@ pub(crate) fn is_code(v: &[u8]) -> bool {
 
 /// Whether the password `b[s..e]` of a URL's userinfo is reported.
 pub(crate) fn acceptable_url_password(b: &[u8], s: usize, e: usize) -> bool {
-    s < e && !is_mask(&b[s..e]) && placeholder_end(b, s) != Some(e)
+    s < e && !is_mask(&b[s..e]) && !is_word_value(&b[s..e]) && placeholder_end(b, s) != Some(e)
 }
