@@ -5,6 +5,7 @@
 mod corpus;
 
 use corpus::generate::{self, kind, near};
+use corpus::independent::{self, technique};
 use corpus::score::{self, Finding};
 use corpus::values;
 use palisade::runtime::{Caller, EngineSettings, PluginOptions, Runtime};
@@ -57,6 +58,69 @@ fn malformed(kind: &str, value: &str) -> Option<&'static str> {
         _ => false,
     };
     bad.then_some("not a valid value of its kind")
+}
+
+/// What the built-in plugins found in a corpus.
+struct PluginRun {
+    /// Findings of `pii` then `secrets`, per document.
+    findings: Vec<Vec<Finding>>,
+    /// Failed calls.
+    errors: Vec<String>,
+    /// The kinds each plugin reported.
+    reported: BTreeMap<&'static str, BTreeSet<String>>,
+}
+
+/// Loads the built-in `pii` and `secrets` plugins and runs every document
+/// through both, in that order.
+fn run_plugins(docs: &[generate::Doc]) -> PluginRun {
+    let rt = Runtime::new(
+        &EngineSettings {
+            pooling: true,
+            max_instances: 16,
+            ..EngineSettings::default()
+        },
+        None,
+    )
+    .expect("build the runtime");
+    let plugins = ["pii", "secrets"].map(|name| {
+        let bytes = palisade::builtin::plugin(name).expect("the plugin is built in");
+        (
+            name,
+            rt.load(name, bytes, PluginOptions::default())
+                .expect("load the plugin"),
+        )
+    });
+    let executor = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("an executor for the plugin calls");
+    let caller = Caller::new("corpus", "corpus", "corpus", "corpus");
+    let mut findings = Vec::with_capacity(docs.len());
+    let mut errors = Vec::new();
+    let mut reported: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for doc in docs {
+        let mut found = Vec::new();
+        for (name, plugin) in &plugins {
+            match executor.block_on(plugin.mask(&caller, &doc.text)) {
+                Ok(out) => {
+                    let kinds = reported.entry(name).or_default();
+                    kinds.extend(out.value.iter().map(|f| f.kind.clone()));
+                    found.extend(out.value.into_iter().map(|f| Finding {
+                        kind: f.kind,
+                        start: f.start as usize,
+                        end: f.end as usize,
+                    }));
+                }
+                Err(e) => errors.push(format!("doc {}: {name}: {e}", doc.id)),
+            }
+        }
+        findings.push(found);
+    }
+    PluginRun {
+        findings,
+        errors,
+        reported,
+    }
 }
 
 #[test]
@@ -168,50 +232,11 @@ fn labels_are_sane() {
 fn pii_and_secrets_meet_accuracy_targets() {
     let text = std::fs::read_to_string(CORPUS).expect("read tests/corpus/masking.jsonl");
     let docs = corpus::from_jsonl(&text).expect("parse tests/corpus/masking.jsonl");
-    let rt = Runtime::new(
-        &EngineSettings {
-            pooling: true,
-            max_instances: 16,
-            ..EngineSettings::default()
-        },
-        None,
-    )
-    .expect("build the runtime");
-    let plugins = ["pii", "secrets"].map(|name| {
-        let bytes = palisade::builtin::plugin(name).expect("the plugin is built in");
-        (
-            name,
-            rt.load(name, bytes, PluginOptions::default())
-                .expect("load the plugin"),
-        )
-    });
-    let executor = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("an executor for the plugin calls");
-    let caller = Caller::new("corpus", "corpus", "corpus", "corpus");
-    let mut findings = Vec::with_capacity(docs.len());
-    let mut errors = Vec::new();
-    // The kinds each plugin reported.
-    let mut reported: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for doc in &docs {
-        let mut found = Vec::new();
-        for (name, plugin) in &plugins {
-            match executor.block_on(plugin.mask(&caller, &doc.text)) {
-                Ok(out) => {
-                    let kinds = reported.entry(name).or_default();
-                    kinds.extend(out.value.iter().map(|f| f.kind.clone()));
-                    found.extend(out.value.into_iter().map(|f| Finding {
-                        kind: f.kind,
-                        start: f.start as usize,
-                        end: f.end as usize,
-                    }));
-                }
-                Err(e) => errors.push(format!("doc {}: {name}: {e}", doc.id)),
-            }
-        }
-        findings.push(found);
-    }
+    let PluginRun {
+        findings,
+        errors,
+        reported,
+    } = run_plugins(&docs);
     // Near-misses explain false positives; they belong to the generator's
     // documents, so use them only when the file is the generator's.
     let generated = generate::generate_corpus();
@@ -260,5 +285,277 @@ fn pii_and_secrets_meet_accuracy_targets() {
         "below target (recall {MIN_RECALL}, precision {MIN_PRECISION}): {}\n{report}\n{}",
         failing.join(", "),
         report.problems(&failing, 20)
+    );
+}
+
+// ------------------------------------------------------------ the independent corpus
+
+/// The checked-in independent corpus (see `tests/corpus/independent/README.md`).
+const INDEPENDENT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/corpus/independent.jsonl"
+);
+/// Labels every kind of the independent corpus must have.
+const INDEPENDENT_MIN_LABELS: usize = 100;
+/// Labels each of the six new kinds must have.
+const INDEPENDENT_MIN_NEW_LABELS: usize = 80;
+/// Labels each technique must have.
+const INDEPENDENT_MIN_TECHNIQUE_LABELS: usize = 120;
+/// Recall every technique must reach.
+const MIN_TECHNIQUE_RECALL: f64 = 0.95;
+/// A kind with at least this many evasion labels must reach
+/// [`MIN_TECHNIQUE_RECALL`] on them.
+const MIN_EVASION_LABELS: usize = 20;
+
+#[test]
+fn independent_corpus_file_matches_generator() {
+    let text = independent::to_jsonl(&independent::generate()).expect("serialize the corpus");
+    if env_is_1(REGENERATE) {
+        let tmp = format!("{INDEPENDENT}.tmp");
+        std::fs::write(&tmp, &text).expect("write tests/corpus/independent.jsonl.tmp");
+        std::fs::rename(&tmp, INDEPENDENT).expect("rename it to tests/corpus/independent.jsonl");
+        println!("wrote {INDEPENDENT} ({} bytes)", text.len());
+        return;
+    }
+    let on_disk = std::fs::read_to_string(INDEPENDENT).expect(
+        "read tests/corpus/independent.jsonl (create it with PALISADE_REGENERATE_CORPUS=1)",
+    );
+    if on_disk == text {
+        return;
+    }
+    let first = on_disk
+        .lines()
+        .zip(text.lines())
+        .position(|(a, b)| a != b)
+        .map_or_else(
+            || {
+                format!(
+                    "line counts differ: {} on disk, {} generated",
+                    on_disk.lines().count(),
+                    text.lines().count()
+                )
+            },
+            |i| format!("first difference on line {} (document {i})", i + 1),
+        );
+    assert!(
+        on_disk == text,
+        "tests/corpus/independent.jsonl is not what the generator makes: {first}; \
+         if the generator changed on purpose, run `{REGENERATE}=1 cargo test -p palisade --test masking_accuracy independent`"
+    );
+}
+
+#[test]
+fn independent_labels_are_sane() {
+    let corpus = independent::generate_corpus();
+    assert_eq!(corpus.docs.len(), independent::DOCS);
+    let every = independent::kind::every();
+    let mut kinds: BTreeMap<&str, usize> = every.iter().map(|k| (*k, 0)).collect();
+    let mut techniques: BTreeMap<&str, usize> = technique::ALL.iter().map(|t| (*t, 0)).collect();
+    let mut bad = Vec::new();
+    for (i, doc) in corpus.docs.iter().enumerate() {
+        assert_eq!(doc.id, i, "ids are positions");
+        let len = doc.text.len();
+        if !(independent::MIN_LEN..=independent::MAX_LEN).contains(&len) {
+            bad.push(format!("doc {}: {len} bytes", doc.id));
+        }
+        let mut prev_end = None;
+        for l in &doc.labels {
+            assert!(
+                l.start < l.end && l.end <= len,
+                "doc {}: {l:?} out of bounds",
+                doc.id
+            );
+            assert!(
+                doc.text.is_char_boundary(l.start) && doc.text.is_char_boundary(l.end),
+                "doc {}: {l:?} not on char boundaries",
+                doc.id
+            );
+            if let Some(end) = prev_end {
+                assert!(
+                    l.start > end,
+                    "doc {}: {l:?} overlaps or touches the previous label",
+                    doc.id
+                );
+            }
+            prev_end = Some(l.end);
+            let value = &doc.text[l.start..l.end];
+            if let Some(why) = independent::malformed(&l.kind, value, l.technique.as_deref()) {
+                bad.push(format!("doc {}: {} {value:?}: {why}", doc.id, l.kind));
+            }
+            match kinds.get_mut(l.kind.as_str()) {
+                Some(n) => *n += 1,
+                None => bad.push(format!("doc {}: unknown kind `{}`", doc.id, l.kind)),
+            }
+            if let Some(t) = &l.technique {
+                match techniques.get_mut(t.as_str()) {
+                    Some(n) => *n += 1,
+                    None => bad.push(format!("doc {}: unknown technique `{t}`", doc.id)),
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "bad documents or labels:\n{}",
+        bad.join("\n")
+    );
+    let clean = corpus.docs.iter().filter(|d| d.labels.is_empty()).count();
+    let evasive = corpus
+        .docs
+        .iter()
+        .filter(|d| d.labels.iter().any(|l| l.technique.is_some()))
+        .count();
+    println!(
+        "{} documents, {clean} without labels, {evasive} with an evasive value",
+        corpus.docs.len()
+    );
+    for k in &every {
+        println!("  {k:<24} {:>5} labels", kinds[k]);
+    }
+    for t in technique::ALL {
+        println!("  technique {t:<22} {:>5} labels", techniques[t]);
+    }
+    for c in independent::NEAR_CATEGORIES {
+        let n = corpus
+            .near_misses
+            .iter()
+            .filter(|m| m.category == c)
+            .count();
+        println!("  near-miss {c:<36} {n:>5}");
+    }
+    let short: Vec<String> = every
+        .iter()
+        .filter(|k| {
+            let min = if independent::kind::NEW.contains(k) {
+                INDEPENDENT_MIN_NEW_LABELS
+            } else {
+                INDEPENDENT_MIN_LABELS
+            };
+            kinds[*k] < min
+        })
+        .map(|k| format!("{k}: {}", kinds[k]))
+        .chain(
+            technique::ALL
+                .iter()
+                .filter(|t| techniques[*t] < INDEPENDENT_MIN_TECHNIQUE_LABELS)
+                .map(|t| format!("{t}: {}", techniques[t])),
+        )
+        .collect();
+    assert!(
+        short.is_empty(),
+        "kinds or techniques with too few labels: {}",
+        short.join(", ")
+    );
+    assert!(
+        (900..=1100).contains(&clean),
+        "{clean} documents without labels, not about a third"
+    );
+}
+
+/// Labels and recalled labels per kind of a report, for kinds with labels.
+fn recall_rows(report: &score::Report) -> Vec<(String, usize, usize)> {
+    report
+        .ordered()
+        .into_iter()
+        .filter(|(_, s)| s.labels > 0)
+        .map(|(k, s)| (k.to_owned(), s.labels, s.recalled))
+        .collect()
+}
+
+fn ratio(n: usize, d: usize) -> f64 {
+    if d == 0 { 1.0 } else { n as f64 / d as f64 }
+}
+
+#[test]
+fn independent_corpus_meets_accuracy_targets() {
+    let text = std::fs::read_to_string(INDEPENDENT).expect("read tests/corpus/independent.jsonl");
+    let idocs = independent::from_jsonl(&text).expect("parse tests/corpus/independent.jsonl");
+    let docs: Vec<generate::Doc> = idocs.iter().map(|d| d.to_doc(None)).collect();
+    let PluginRun {
+        findings, errors, ..
+    } = run_plugins(&docs);
+    let generated = independent::generate_corpus();
+    let near_misses = if generated.docs == idocs {
+        generated.near_misses
+    } else {
+        Vec::new()
+    };
+    let per = if env_is_1(VERBOSE) { usize::MAX } else { 10 };
+
+    // (a) the whole corpus
+    let report = score::score(&docs, &findings, &near_misses);
+    println!("== independent corpus: all labels ==\n{report}");
+
+    // (b) the evasion subset: recall only
+    let evasive: Vec<generate::Doc> = idocs.iter().map(|d| d.to_doc(Some(""))).collect();
+    let evasion = score::score(&evasive, &findings, &near_misses);
+    println!("== evasion labels per kind (recall only) ==");
+    println!(
+        "{:<24} {:>7} {:>9} {:>7}",
+        "kind", "labels", "recalled", "recall"
+    );
+    let mut failing = report.failing(MIN_RECALL, MIN_PRECISION);
+    for (k, labels, recalled) in recall_rows(&evasion) {
+        let r = ratio(recalled, labels);
+        println!("{k:<24} {labels:>7} {recalled:>9} {r:>7.3}");
+        if labels >= MIN_EVASION_LABELS && r < MIN_TECHNIQUE_RECALL {
+            failing.push(format!("{k} (evasion recall {r:.3})"));
+        }
+    }
+
+    // (c) recall per technique
+    println!("\n== recall per technique ==");
+    println!(
+        "{:<24} {:>7} {:>9} {:>7}",
+        "technique", "labels", "recalled", "recall"
+    );
+    let mut per_technique = Vec::new();
+    for t in technique::ALL {
+        let only: Vec<generate::Doc> = idocs.iter().map(|d| d.to_doc(Some(t))).collect();
+        let r = score::score(&only, &findings, &near_misses);
+        let (labels, recalled) = recall_rows(&r)
+            .iter()
+            .fold((0, 0), |(l, c), (_, a, b)| (l + a, c + b));
+        let rec = ratio(recalled, labels);
+        println!("{t:<24} {labels:>7} {recalled:>9} {rec:>7.3}");
+        if rec < MIN_TECHNIQUE_RECALL {
+            failing.push(format!("technique {t} (recall {rec:.3})"));
+        }
+        per_technique.push((t, r));
+    }
+
+    // (d) misses and false positives per kind, misses per technique
+    println!(
+        "\n== misses and false positives per kind ==\n{}",
+        report.problems_by_kind(per)
+    );
+    println!("== misses per technique ==");
+    for (t, r) in &per_technique {
+        if r.misses.is_empty() {
+            continue;
+        }
+        println!("{t}: {} missed", r.misses.len());
+        for p in r.misses.iter().take(per) {
+            println!("  miss  {p}");
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "{} calls failed:\n{}",
+        errors.len(),
+        errors
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let failing_kinds = report.failing(MIN_RECALL, MIN_PRECISION);
+    assert!(
+        failing.is_empty(),
+        "below target (recall {MIN_RECALL}, precision {MIN_PRECISION} per kind; recall \
+         {MIN_TECHNIQUE_RECALL} per technique and on evasion labels): {}\n{}",
+        failing.join(", "),
+        report.problems(&failing_kinds, 20)
     );
 }

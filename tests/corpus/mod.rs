@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod generate;
+pub mod independent;
 mod prose;
 pub mod score;
 mod tech;
