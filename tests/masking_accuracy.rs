@@ -15,6 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/corpus/masking.jsonl");
 /// Set to `1` to rewrite the corpus from the generator.
 const REGENERATE: &str = "PALISADE_REGENERATE_CORPUS";
+/// A directory with `palisade_plugin_pii.wasm` and
+/// `palisade_plugin_secrets.wasm` to measure instead of the built-in plugins.
+const PLUGINS: &str = "PALISADE_CORPUS_PLUGINS";
 /// Set to `1` to print every miss and false positive, not ten per kind.
 const VERBOSE: &str = "PALISADE_CORPUS_VERBOSE";
 /// Targets, per kind.
@@ -82,11 +85,22 @@ fn run_plugins(docs: &[generate::Doc]) -> PluginRun {
         None,
     )
     .expect("build the runtime");
+    // Another build of the plugins (an older commit's, your own) can be
+    // measured against the same corpora.
+    let dir = std::env::var_os(PLUGINS);
     let plugins = ["pii", "secrets"].map(|name| {
-        let bytes = palisade::builtin::plugin(name).expect("the plugin is built in");
+        let bytes = match &dir {
+            Some(dir) => {
+                let path = std::path::Path::new(dir).join(format!("palisade_plugin_{name}.wasm"));
+                std::fs::read(&path).expect("read the plugin from PALISADE_CORPUS_PLUGINS")
+            }
+            None => palisade::builtin::plugin(name)
+                .expect("the plugin is built in")
+                .to_vec(),
+        };
         (
             name,
-            rt.load(name, bytes, PluginOptions::default())
+            rt.load(name, &bytes, PluginOptions::default())
                 .expect("load the plugin"),
         )
     });
