@@ -1,7 +1,7 @@
 //! Escapes a scanner reads through: JSON string escapes, percent-encoding
 //! and HTML character references, each decoded where it stands.
 
-use super::{ENCODED_SLASH, OTHER_SYMBOL};
+use super::{ENCODED_SLASH, ENCODED_SPACE, OTHER_SYMBOL};
 
 /// What an escape at some offset of a text stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,12 +77,14 @@ fn unicode(b: &[u8]) -> Option<Escape> {
 
 /// `%HH`, or the `%HH` bytes of one UTF-8 character. An encoded delimiter
 /// is data, not a delimiter: encoding `&`, `?` or a quote makes it part of
-/// a value (`p%26ss`), so it reads as [`OTHER_SYMBOL`], and `%2F` reads as
-/// [`ENCODED_SLASH`] (base64 has `/`, a URL's authority ends at one).
+/// a value (`p%26ss`), so it reads as [`OTHER_SYMBOL`], `%2F` reads as
+/// [`ENCODED_SLASH`] (base64 has `/`, a URL's authority ends at one), and
+/// an encoded blank as [`ENCODED_SPACE`].
 fn percent(b: &[u8]) -> Option<Escape> {
     let first = hex_n(b.get(1..)?, 2)? as u8;
     let width = match first {
         b'/' => return Some(Escape::Byte(ENCODED_SLASH, 3)),
+        b' ' | b'\t' | b'\n' | b'\r' => return Some(Escape::Byte(ENCODED_SPACE, 3)),
         b'&' | b';' | b',' | b'?' | b'#' | b'"' | b'\'' | b'`' | b'(' | b')' | b'[' | b']'
         | b'{' | b'}' | b'<' | b'>' | b'\\' => return Some(Escape::Byte(OTHER_SYMBOL, 3)),
         0x00..=0x7F => return Some(Escape::Char(char::from(first), 3)),

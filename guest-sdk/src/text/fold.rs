@@ -2,6 +2,7 @@
 //! script, compatibility forms (NFKC) and look-alikes (UTS #39 confusables)
 //! of ASCII become that ASCII; invisible characters are dropped.
 
+use super::MASK_SYMBOL;
 use super::fold_table::FOLD;
 
 /// Stands for a non-ASCII letter or number: a word character that matches no
@@ -72,6 +73,9 @@ pub(super) fn fold(c: char) -> Option<u8> {
     if c.is_whitespace() {
         return Some(b' ');
     }
+    if matches!(c, '…' | '•' | '●' | '∙' | '·' | '⋯') {
+        return Some(MASK_SYMBOL);
+    }
     if let Some(a) = look_alike(cp) {
         return Some(a);
     }
@@ -115,7 +119,12 @@ mod tests {
     /// match must not. Characters [`fold`] handles before the table
     /// (invisible ones, digits, spaces) are left out.
     fn target(c: char) -> Option<u8> {
-        if c.is_ascii() || is_invisible(c) || decimal_digit(c).is_some() || c.is_whitespace() {
+        if c.is_ascii()
+            || is_invisible(c)
+            || decimal_digit(c).is_some()
+            || c.is_whitespace()
+            || matches!(c, '…' | '•' | '●' | '∙' | '·' | '⋯')
+        {
             return None;
         }
         let nfkc: String = std::iter::once(c).nfkc().collect();

@@ -11,19 +11,23 @@
 //! the original text, so that what is masked is the original's span (the
 //! whole escape, the whole look-alike character):
 //!
-//! * ASCII is kept as is (and a text of ASCII without `%`, `\` or `&` is
-//!   not copied);
+//! * ASCII is kept as is, but for escapes and a form's `+` (and a text
+//!   without either, and without non-ASCII, is not copied);
 //! * escapes are decoded where they stand, once (`%2540` reads `%40`):
 //!   JSON's `\uXXXX` (surrogate pairs too), `\/`, `\n`, `\r`, `\t` (`\\`
 //!   and `\"` stay as written); percent-encoding `%HH`, UTF-8 sequences
-//!   included (`+` stays `+`); HTML character references `&#DDD;`,
-//!   `&#xHH;` and a few dozen named ones (`&commat;`, `&nbsp;`, `&amp;`);
+//!   included; HTML character references `&#DDD;`, `&#xHH;` and a few
+//!   dozen named ones (`&commat;`, `&nbsp;`, `&amp;`). An encoded
+//!   delimiter is data: `%26`, `%3F`, `%22` and the like read as
+//!   [`OTHER_SYMBOL`], `%2F` as [`ENCODED_SLASH`], an encoded blank as
+//!   [`ENCODED_SPACE`], and so does a `+` between two groups of digits or
+//!   capitals in a form body or query string (`card=4111+1111+…&`);
 //! * decimal digits of any script, Unicode spaces, and characters whose
 //!   NFKC form or UTS #39 confusable skeleton is one ASCII character
 //!   (full-width and mathematical letters, Cyrillic and Greek look-alikes)
 //!   become that ASCII character (the table is generated from the
 //!   `unicode-normalization` and `unicode-security` crates, see `fold.rs`);
-//!   hyphens and dashes become `-`;
+//!   hyphens and dashes become `-`; `…`, `•` and the like [`MASK_SYMBOL`];
 //! * invisible formatting characters (zero-width space/joiners, word joiner,
 //!   BOM, soft hyphen, invisible operators) are dropped;
 //! * any other letter or digit becomes [`OTHER_LETTER`], anything else
@@ -36,8 +40,10 @@
 //!
 //! Limits: one level of escapes is decoded; a look-alike that needs more
 //! than one ASCII character (`ｍ` is `m`, but `ʍ`'s skeleton `rn` is not
-//! used) and letters with accents stay other letters; ASCII is never
-//! rewritten (the skeleton folds `1` and `l`, values must keep them apart).
+//! used) and letters with accents stay other letters; ASCII letters and
+//! digits are never rewritten (the skeleton folds `1` and `l`, values must
+//! keep them apart); a decoded `&quot;` or `\u0022` is a quote, and ends a
+//! quoted value.
 
 mod decode;
 mod fold;
@@ -54,6 +60,15 @@ pub use fold::{OTHER_LETTER, OTHER_SYMBOL};
 /// What a percent-encoded `/` (`%2F`) reads as: data, not a path separator
 /// (a URL's user information may hold one, and so may base64).
 pub const ENCODED_SLASH: u8 = 0x02;
+/// What an encoded blank reads as (`%20`, `%09`, `%0A`, `%0D`, and `+` in
+/// a form body): a separator *inside* a value (`4111%201111…`,
+/// `password=correct%20horse`), not the end of one. A scanner that splits
+/// digit groups at blanks reads it as a space; one that ends values at
+/// whitespace reads on.
+pub const ENCODED_SPACE: u8 = 0x03;
+/// What a mask character reads as: `…`, `•`, `●`, `∙`, `·` (`xoxb-…`,
+/// `•••••••`).
+pub const MASK_SYMBOL: u8 = 0x04;
 
 /// A text folded to bytes for scanning, with the way back to the original.
 #[derive(Debug)]
@@ -107,6 +122,31 @@ impl Folder {
 /// True for bytes the folded text may not take as they are.
 fn special(b: u8) -> bool {
     !b.is_ascii() || starts_escape(b) || b == b'+'
+}
+
+/// The index of the first byte of `b` for which [`special`] holds, or
+/// `b.len()`: eight bytes at a time while none is (most text is ASCII
+/// without escapes).
+fn next_special(b: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Non-zero when a byte of `w` is `c` (exact as to whether, not where).
+    let has = |w: u64, c: u8| {
+        let x = w ^ (LO * u64::from(c));
+        x.wrapping_sub(LO) & !x & HI
+    };
+    let mut clean = 0;
+    for chunk in b.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        if (w & HI) | has(w, b'%') | has(w, b'\\') | has(w, b'&') | has(w, b'+') != 0 {
+            break;
+        }
+        clean += 8;
+    }
+    let rest = &b[clean..];
+    clean + rest.iter().position(|&c| special(c)).unwrap_or(rest.len())
 }
 
 /// Bytes that end a token of a form body or query string.
@@ -184,14 +224,30 @@ impl<'a> Normalized<'a> {
     /// borrowed, not copied.
     pub fn new(text: &'a str) -> Self {
         let src = text.as_bytes();
-        let Some(first) = src.iter().position(|&b| special(b)) else {
+        // The first byte that changes anything: ASCII bytes that start no
+        // escape (`100%`, `R&D`, `C++`) leave the text borrowed.
+        let mut first = next_special(src);
+        let mut form = None;
+        while let Some(&b) = src.get(first) {
+            let changes = if b == b'+' {
+                form_space(src, first, &mut form)
+            } else {
+                !b.is_ascii() || escape(&src[first..]).is_some()
+            };
+            if changes {
+                break;
+            }
+            first += 1;
+            first += next_special(&src[first..]);
+        }
+        if first == src.len() {
             return Self {
                 text,
                 bytes: Cow::Borrowed(src),
                 anchors: Vec::new(),
                 escapes: Vec::new(),
             };
-        };
+        }
         let mut f = Folder {
             bytes: Vec::with_capacity(src.len()),
             anchors: Vec::new(),
@@ -200,25 +256,20 @@ impl<'a> Normalized<'a> {
         };
         f.bytes.extend_from_slice(&src[..first]);
         let mut at = first;
-        let mut form = None;
         while let Some(&b) = src.get(at) {
             if b == b'+' {
-                f.push(
-                    at,
-                    if form_space(src, at, &mut form) {
-                        b" "
-                    } else {
-                        b"+"
-                    },
-                );
+                let space = [ENCODED_SPACE];
+                let byte: &[u8] = if form_space(src, at, &mut form) {
+                    &space
+                } else {
+                    b"+"
+                };
+                f.push(at, byte);
                 at += 1;
                 continue;
             }
             if !special(b) {
-                let run = src[at..]
-                    .iter()
-                    .position(|&b| special(b))
-                    .unwrap_or(src.len() - at);
+                let run = next_special(&src[at..]);
                 f.push(at, &src[at..at + run]);
                 at += run;
                 continue;
@@ -393,8 +444,11 @@ mod tests {
         // Form encoding: `+` between letters or digits is a space in a
         // token with `=` before it and `&` or `%HH` in it; encoded
         // delimiters are data, not delimiters.
-        assert_eq!(folded("card=4111+1111&x=1"), "card=4111 1111&x=1");
-        assert_eq!(folded("GET /v?ssn=726+15+9104 "), "GET /v?ssn=726 15 9104 ");
+        assert_eq!(folded("card=4111+1111&x=1"), "card=4111\u{3}1111&x=1");
+        assert_eq!(
+            folded("GET /v?ssn=726+15+9104 "),
+            "GET /v?ssn=726\u{3}15\u{3}9104 "
+        );
         assert_eq!(folded("key=abc+def c++ 1+1"), "key=abc+def c++ 1+1");
         assert_eq!(
             folded("?k=QgPCN/n15n+fy5GU0&s=1"),
@@ -402,7 +456,7 @@ mod tests {
         );
         assert_eq!(
             folded("?iban=IT12+A449+0052&s=1"),
-            "?iban=IT12 A449 0052&s=1"
+            "?iban=IT12\u{3}A449\u{3}0052&s=1"
         );
         assert_eq!(folded("pw=p%26s%2Fs"), "pw=p\u{1}s\u{2}s");
         // A look-alike written as an escape folds too.
@@ -414,8 +468,8 @@ mod tests {
         assert_eq!(n.original(0, 8), (0, s.len()));
         // Plain ASCII without escapes is borrowed.
         assert!(matches!(
-            Normalized::new("100% & 50\\").bytes,
-            Cow::Owned(_)
+            Normalized::new("100% R&D C++ 50\\").bytes,
+            Cow::Borrowed(_)
         ));
         assert!(matches!(
             Normalized::new("plain text").bytes,

@@ -57,11 +57,9 @@ impl Wrapped {
         if start >= end || end > self.bytes.len() {
             return None;
         }
-        let crosses = self
-            .parts
-            .iter()
-            .skip(1)
-            .any(|&(v, _)| start < v && v < end);
+        // The first joint after `start` (parts are sorted by view index).
+        let k = self.parts.partition_point(|&(v, _)| v <= start).max(1);
+        let crosses = self.parts.get(k).is_some_and(|&(v, _)| v < end);
         crosses.then(|| (self.folded_at(start), self.folded_at(end - 1) + 1))
     }
 }
@@ -169,6 +167,12 @@ fn is_word_like(run: &[u8]) -> bool {
         && run.iter().skip(1).all(u8::is_ascii_lowercase)
 }
 
+/// True when some line break in `b` is followed by an indentation or a
+/// quote prefix: only then can a break join.
+fn may_join(b: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', b).any(|nl| matches!(b.get(nl + 1), Some(b' ' | b'\t' | b'>')))
+}
+
 /// The views of `b` (a folded text) around its joining line breaks.
 ///
 /// A token cut before a word of prose (`…8528\n  alternative`, `…R8U\n>
@@ -182,14 +186,30 @@ fn is_word_like(run: &[u8]) -> bool {
 /// (`4111 1111\n  1111 1111`) or cut a group (`050\n  4-16-0036`): the
 /// strict views are read once more with a space where such a break was.
 pub(super) fn wrapped(b: &[u8]) -> Vec<Wrapped> {
-    let mut all = views(b, false, false);
+    if !may_join(b) {
+        return Vec::new();
+    }
+    let (mut all, seen) = views(b, false, false);
+    // The other readings differ only where such a break was seen.
     for (strict, spaced) in [(true, false), (true, true)] {
-        let more = views(b, strict, spaced);
+        if !(strict && seen.prose || spaced && seen.bare) {
+            continue;
+        }
+        let (more, _) = views(b, strict, spaced);
         if more != all {
             all.extend(more);
         }
     }
     all
+}
+
+/// What kinds of joining breaks a text has.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    /// A break before a word of prose.
+    prose: bool,
+    /// A break between two digits without a separator.
+    bare: bool,
 }
 
 /// A joining break: where the line before it ends, where the continuation
@@ -198,20 +218,18 @@ type Joint = (usize, usize, bool);
 
 /// The views, joined at every break [`joint`] accepts; with `spaced`, a
 /// break between two digits reads as a space.
-fn views(b: &[u8], strict: bool, spaced: bool) -> Vec<Wrapped> {
+fn views(b: &[u8], strict: bool, spaced: bool) -> (Vec<Wrapped>, Seen) {
     let mut views = Vec::new();
+    let mut seen = Seen::default();
     // The view being built, and where its last part starts: the next line
     // break is where that part's line ends.
     let mut open: Option<(Wrapped, usize)> = None;
     let mut line_start = 0;
-    for nl in b
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| **c == b'\n')
-        .map(|(i, _)| i)
-    {
+    for nl in memchr::memchr_iter(b'\n', b) {
         match (joint(b, nl, strict), open.take()) {
             (Some((end, q, bare)), open_view) => {
+                seen.bare |= bare;
+                seen.prose |= !strict && joint(b, nl, true).is_none();
                 let mut v = match open_view {
                     Some((mut v, from)) => {
                         v.bytes
@@ -243,7 +261,7 @@ fn views(b: &[u8], strict: bool, spaced: bool) -> Vec<Wrapped> {
     if let Some((v, from)) = open {
         views.push(close(v, b, from));
     }
-    views
+    (views, seen)
 }
 
 /// Ends a view with its last part: up to the end of that line, at most

@@ -60,7 +60,7 @@ pub(crate) fn find(b: &[u8], a: usize, floor: usize) -> Option<(usize, usize)> {
 
 /// True when the local part `s..a` names a machine, not a person: a
 /// Message-ID's (a UUID, or 16 or more hex digits, letters and digits both,
-/// with `-` or `.`), or
+/// maybe with `-` or `.`), or
 /// anything inside `<…>` after `Message-ID:`, `In-Reply-To:` or
 /// `References:` on its line.
 fn machine_id(b: &[u8], s: usize, a: usize) -> bool {
@@ -78,15 +78,25 @@ fn machine_id(b: &[u8], s: usize, a: usize) -> bool {
     if s == 0 || b[s - 1] != b'<' {
         return false;
     }
-    let line = &b[s.saturating_sub(160)..s];
-    let line = line.rsplit(|&c| c == b'\n').next().unwrap_or(line);
+    // The header names its line: look at the line's start only.
+    let lo = s.saturating_sub(160);
+    let start = b[lo..s]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(lo, |k| lo + k + 1);
+    let line = &b[start..s];
+    let line = &line[line.iter().take_while(|c| c.is_ascii_whitespace()).count()..];
     [&b"message-id:"[..], b"in-reply-to:", b"references:"]
         .iter()
-        .any(|h| line.windows(h.len()).any(|w| w.eq_ignore_ascii_case(h)))
+        .any(|h| {
+            line.get(..h.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(h))
+        })
 }
 
 /// True when the address ending at `end` is an scp-style remote
-/// (`git@github.com:acme/app.git`): `:` and a path that is not a port.
+/// (`git@github.com:acme/app.git`): `:` and a repository path (with a `/`
+/// or ending `.git`) to the word's end.
 fn scp_remote(b: &[u8], end: usize) -> bool {
     if at(b, end) != b':' {
         return false;
@@ -98,12 +108,13 @@ fn scp_remote(b: &[u8], end: usize) -> bool {
             c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'~' | b'-')
         })
         .count();
-    len > 0
-        && !path[..len].iter().all(u8::is_ascii_digit)
-        && matches!(
-            at(path, len),
-            0 | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'`' | b')' | b','
-        )
+    let path = &path[..len];
+    // A repository path (`acme/app.git`), not a password after `:`.
+    let repo = path.contains(&b'/') || path.ends_with(b".git");
+    repo && matches!(
+        at(&b[end + 1..], len),
+        0 | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'`' | b')' | b','
+    )
 }
 
 /// How far back the user information of a URL is looked for.
@@ -136,6 +147,8 @@ fn url_userinfo(b: &[u8], s: usize, a: usize) -> bool {
                 }
                 break;
             }
+            // A query or fragment: past the authority.
+            b'?' | b'#' => return false,
             b':' => colon = true,
             b'@' => {
                 ats += 1;

@@ -46,9 +46,9 @@
 //! * **`ssn`**: US Social Security numbers `AAA-GG-SSSS` or `AAA GG SSSS`
 //!   (the same separator twice), or nine digits in a row when `ssn`,
 //!   `social security`, `soc sec` or `ss#` (any case, the words joined by
-//!   a space, `_`, `-` or nothing) lies within the 32 bytes before them
-//!   on their line, with no digit between, not glued to a lowercase letter
-//!   before it. Area not 000, 666 or 900-999, group not 00, serial
+//!   a space, `_`, `-` or nothing) lies within the 32 bytes before them,
+//!   on their line or alone with punctuation on the line before
+//!   (`SSN:` / `078051120`). Area not 000, 666 or 900-999, group not 00, serial
 //!   not 0000; not part of a longer number. Span: first to last digit.
 //! * **`email`**: a local part of `[A-Za-z0-9._%+-]`, at most 64 long, not
 //!   starting or ending with `.` and without `..` (the longest such run
@@ -60,9 +60,16 @@
 //!   `root@10.0.0.1` are not addresses (the last is an IP address), nor is
 //!   the user information of a URL (`scheme://user@host`,
 //!   `scheme://user:password@host`: what precedes the local part, back to
-//!   `://`, is printable and holds no `/ @ " ' < > [ ] { } | \ ^` or
-//!   backquote). Span: first character of the local part to the last of
-//!   the domain.
+//!   `://` past at most three `@`, is printable and holds no `/ " ' < > [
+//!   ] { } | \ ^` or backquote, and the `@` is the authority's last, or
+//!   follows a `:` in it, so it is in the password); but a user name that
+//!   is itself an address (`smtps://jane%40example.com:pw@host`) is one.
+//!   Nor are a Message-ID's (`<…@…>` after `Message-ID:`, `In-Reply-To:`
+//!   or `References:`, or a local part of 16 or more hex digits, letters
+//!   and digits both, with `-` or `.`) and an scp remote's
+//!   (`git@github.com:acme/app.git`: `:` and a path to the word's end that
+//!   is not a port). Span: first character of the local part to the last
+//!   of the domain.
 //! * **`phone`**:
 //!   * international: `+`, not glued to a word on its left, then 7 to 15
 //!     digits, the first 1-9, in groups joined by single spaces, dashes or
@@ -84,7 +91,8 @@
 //!   * 10 to 15 digits in a row after a word that names a phone number
 //!     (`phone`, `tel`, `mobile`, `cell`, `fax`, `whatsapp`, `handy`,
 //!     `msisdn`, `sms`; any case, within the 32 bytes before on the same
-//!     line with no digit between, not glued to a lowercase letter before it: `phone_number=4155550100`,
+//!     line (or alone on the line before), not glued to a lowercase letter
+//!     before it: `phone_number=4155550100`,
 //!     `tel:030123456789`): ten digits must be a NANP number or start with
 //!     `0`, eleven start with `1` and a NANP number, or with `0`.
 //!   * national numbers must not be part of a longer number. Dates, times,
@@ -132,8 +140,22 @@ mod numbers;
 mod scan;
 
 use found::resolve;
-use palisade_guest::text::Normalized;
+use palisade_guest::text::{ENCODED_SPACE, Normalized};
 use palisade_guest::{Finding, Masking};
+use std::borrow::Cow;
+
+/// `b` with every encoded blank ([`ENCODED_SPACE`]: `%20`, a form's `+`)
+/// read as a space, the separator of digit groups (`4111%201111…`).
+fn spaced(b: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr(ENCODED_SPACE, b).is_none() {
+        return Cow::Borrowed(b);
+    }
+    Cow::Owned(
+        b.iter()
+            .map(|&c| if c == ENCODED_SPACE { b' ' } else { c })
+            .collect(),
+    )
+}
 
 /// The personal-data finder.
 pub struct Pii;
@@ -142,13 +164,13 @@ impl Masking for Pii {
     fn mask(text: &str) -> Vec<Finding> {
         let norm = Normalized::new(text);
         let mut found = Vec::new();
-        scan::scan(norm.bytes(), &mut found);
+        scan::scan(&spaced(norm.bytes()), &mut found);
         // Values cut by a line break: only what crosses the break counts,
         // the rest was found above.
         let mut more = Vec::new();
         for view in norm.wrapped() {
             more.clear();
-            scan::scan(view.bytes(), &mut more);
+            scan::scan(&spaced(view.bytes()), &mut more);
             for mut f in more.drain(..) {
                 if let Some((start, end)) = view.folded(f.start as usize, f.end as usize) {
                     (f.start, f.end) = (start as u32, end as u32);

@@ -185,21 +185,28 @@ pub(crate) fn ssn(b: &[u8], i: usize, dl: usize) -> Option<usize> {
 const KEYWORD_WINDOW: usize = 32;
 
 /// True when one of `keywords` (any case) lies within the
-/// [`KEYWORD_WINDOW`] bytes before `i`, on the same line with no digit
-/// between them, not glued to a lowercase letter before it (`hotel` holds
-/// no `tel`; `mobilePhone` holds `Phone`).
-fn keyword_before(b: &[u8], i: usize, keywords: &[&[u8]]) -> bool {
+/// [`KEYWORD_WINDOW`] bytes before `i`, on the same line (or on the line
+/// before with only punctuation after it: `SSN:` and the number below);
+/// with `glue`, not glued to a lowercase letter before it (`hotel` holds no
+/// `tel`; `mobilePhone` holds `Phone`).
+fn keyword_before(b: &[u8], i: usize, keywords: &[&[u8]], glue: bool) -> bool {
     let from = i.saturating_sub(KEYWORD_WINDOW);
     let window = &b[from..i];
     keywords.iter().any(|k| {
         window.windows(k.len()).enumerate().any(|(at_, w)| {
+            let gap = &b[from + at_ + k.len()..i];
+            // Another line is another field, unless the word only labels it
+            // (`SSN:` and the number on the next line).
+            let same_field = !gap.contains(&b'\n')
+                || gap
+                    .iter()
+                    .all(|c| c.is_ascii_whitespace() || b":=\"'#-".contains(c));
             w.eq_ignore_ascii_case(k)
-                && !(from + at_ > 0
+                && same_field
+                && !(glue
+                    && from + at_ > 0
                     && b[from + at_ - 1].is_ascii_lowercase()
                     && w[0].is_ascii_lowercase())
-                && !b[from + at_ + k.len()..i]
-                    .iter()
-                    .any(|&c| c == b'\n' || c.is_ascii_digit())
         })
     })
 }
@@ -222,6 +229,7 @@ fn ssn_keyword_before(b: &[u8], i: usize) -> bool {
             b"socsec",
             b"ss#",
         ],
+        false,
     )
 }
 
@@ -262,7 +270,7 @@ pub(crate) fn keyed_phone(b: &[u8], i: usize, dl: usize) -> Option<usize> {
         11 => b[i] == b'0' || (b[i] == b'1' && nanp(i + 1)),
         _ => true,
     };
-    (ok && keyword_before(b, i, PHONE_KEYWORDS)).then_some(end)
+    (ok && keyword_before(b, i, PHONE_KEYWORDS, true)).then_some(end)
 }
 
 /// A phone number in a national format starting at the digit `i`, where a

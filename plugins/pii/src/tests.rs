@@ -1103,3 +1103,27 @@ fn addresses_in_urls_and_machine_ids() {
     none("origin\tgit@github.com:acme/app.git (fetch)");
     one("mail git@example.com: thanks", "email", "git@example.com");
 }
+
+#[test]
+fn review_regressions() {
+    one(
+        "jane.doe@gmail.com:Password123\n",
+        "email",
+        "jane.doe@gmail.com",
+    );
+    assert_eq!(
+        found("http://x.com?to=bob@a.com&cc=jane@b.com"),
+        [
+            ("email".to_owned(), "bob@a.com"),
+            ("email".to_owned(), "jane@b.com")
+        ]
+    );
+    one("SSN for employee #2: 078051120", "ssn", "078051120");
+    one("ssn:\n078051120", "ssn", "078051120");
+    one("customerssn=078051120", "ssn", "078051120");
+    // A view of many joined lines maps each finding back (and in linear
+    // time: the joint after a span is found by binary search).
+    let line = "  xxxxxxxx 10.0.0.1 abcdefgh\n";
+    let text = line.repeat(2000);
+    assert_eq!(found(&text).len(), 2000);
+}

@@ -229,7 +229,7 @@ fn acceptable(b: &[u8], kk: KeyKind, cs: usize, ce: usize, unquoted: bool, form:
     }
     // A keyword argument passed on by name: `connect(user=user,
     // password=password)`.
-    if unquoted && matches!(at(b, ce), b')' | b',') && key_kind(v).is_some() {
+    if unquoted && matches!(at(b, ce), b')' | b',') && key_names(b, cs, v) {
         return false;
     }
     if form == Form::Option
@@ -242,4 +242,13 @@ fn acceptable(b: &[u8], kk: KeyKind, cs: usize, ce: usize, unquoted: bool, form:
         return false;
     }
     true
+}
+
+/// True when `v`, the value starting at `cs`, repeats the name of its key
+/// (`password=password`): a variable passed on by name.
+fn key_names(b: &[u8], cs: usize, v: &[u8]) -> bool {
+    // The operator is the byte before the value, past blanks.
+    let op = (0..cs).rev().find(|&k| !has(b[k], BLANK));
+    op.and_then(|op| key_before(b, op))
+        .is_some_and(|(ks, ke)| b[ks..ke].eq_ignore_ascii_case(v))
 }

@@ -140,12 +140,8 @@ pub(crate) mod trigger {
     pub(crate) const COLON: u8 = 8;
     /// `=`: `key=value`.
     pub(crate) const EQ: u8 = 9;
-    /// `g`, `G` at a word's start: GitLab tokens.
-    pub(crate) const G: u8 = 10;
     /// `~`: the `Q~` of Microsoft Entra client secrets.
     pub(crate) const TILDE: u8 = 11;
-    /// `p` at a word's start: the `password` of a `.netrc` entry.
-    pub(crate) const P: u8 = 12;
 }
 
 const fn build_triggers() -> [u8; 512] {
@@ -158,9 +154,6 @@ const fn build_triggers() -> [u8; 512] {
     t[b'b' as usize] = trigger::B;
     t[b'x' as usize] = trigger::X;
     t[b'-' as usize] = trigger::DASH;
-    t[b'g' as usize] = trigger::G;
-    t[b'G' as usize] = trigger::G;
-    t[b'p' as usize] = trigger::P;
     // After a letter or digit.
     t[256 + b'_' as usize] = trigger::UNDERSCORE;
     t[256 + b'J' as usize] = trigger::J;

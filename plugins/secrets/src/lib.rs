@@ -46,13 +46,35 @@
 //!   (host in any case): span from the `T` to the end of the third segment,
 //!   each segment being `[A-Za-z0-9]+` (the first starting with `T`, the
 //!   second with `B`).
-//! * `stripe_key`: `sk_`, `rk_` or `pk_`, then `live_` or `test_`, then 10
-//!   to 247 of `[A-Za-z0-9]`, not followed by a word character; or
-//!   `whsec_` and 20 or more of `[A-Za-z0-9]` (all of them). Not glued
-//!   before. Span: the whole token.
+//! * `stripe_key`: `sk_` or `rk_`, then `live_` or `test_`, then 10 to 247
+//!   of `[A-Za-z0-9]`, not followed by a word character; or `whsec_` and 20
+//!   or more of `[A-Za-z0-9]` (all of them). Not glued before. Span: the
+//!   whole token. Publishable keys (`pk_live_…`, `pk_test_…`) are public by
+//!   design and never reported, not even as the value of a secret-naming
+//!   key or after `Bearer`.
 //! * `google_api_key`: `AIza` + exactly 35 of `[A-Za-z0-9_-]`, not glued
 //!   before and not followed by one of `[A-Za-z0-9_-]`. Span: the 39
 //!   characters.
+//! * `anthropic_api_key`: `sk-ant-` and 32 or more of `[A-Za-z0-9_-]`, at
+//!   a word's start. Span: the whole key.
+//! * `openai_api_key`: `sk-proj-`, `sk-svcacct-`, `sk-admin-` or `sk-None-`
+//!   and 40 or more of `[A-Za-z0-9_-]`; or `sk-` and exactly 48 of
+//!   `[A-Za-z0-9]` with `T3BlbkFJ` among them (the legacy format). At a
+//!   word's start. Span: the whole key.
+//! * `gitlab_token`: `glpat-`, `gldt-`, `glrt-`, `glptt-`, `gloas-`,
+//!   `glcbt-`, `glimt-`, `glft-`, `glsoat-`, `glagent-`, `glffct-` or
+//!   `glwt-`, or the runner registration prefix `GR1348941`, then 20 or more
+//!   of `[A-Za-z0-9_-]` and any `.`-joined segments after them. At a word's
+//!   start. Span: the whole token.
+//! * `npm_token`: `npm_` and exactly 36 of `[A-Za-z0-9]`, not glued before
+//!   or after.
+//! * `pypi_token`: `pypi-AgE` and 60 or more of `[A-Za-z0-9_-]`, not glued
+//!   before.
+//! * `azure_key`: the value of an `AccountKey` or `SharedAccessKey`
+//!   assignment (any case; connection strings are `;`-separated
+//!   assignments) when it is 40 or more bytes of base64; and a Microsoft
+//!   Entra client secret anywhere: three of `[A-Za-z0-9_~.-]`, a digit,
+//!   `Q~`, 31 to 34 of them, not glued to one of them on either side.
 //! * `jwt`: a header `eyJ…`, `.`, a payload `eyJ…`, each a run of at least
 //!   10 of `[A-Za-z0-9_-]` (`eyJ` included), the header not preceded by one
 //!   of `[A-Za-z0-9_-]`; then, when a `.` follows the payload, that `.` and
@@ -73,6 +95,12 @@
 //!   6750). Span: the token only (all of those characters), not the word
 //!   `Bearer`.
 //! * `password`:
+//!   * a `.netrc` entry's `password VALUE` (lowercase, after `login` and
+//!     `machine` or `default` within the 256 bytes before); a `.pgpass`
+//!     line's last field (`host:port:database:user:password`, at the start
+//!     of its line, no blanks, the port digits or `*`); SQL's
+//!     `IDENTIFIED BY 'VALUE'`; curl's `-u user:VALUE` and
+//!     `--user user:VALUE`;
 //!   * the password of a URL: after `://`, the authority runs to the first
 //!     `/`, whitespace or quote (or the end); when it has an `@` and a `:`
 //!     before its last `@`, the password runs from after the first `:` to
@@ -107,13 +135,13 @@
 //!   `base`, `hex`, `enc`, `encrypted`, `data`, `confirm`, `confirmation`
 //!   (or `id` right after `secret`, as in Vault's `secret_id`). Secret words:
 //!   * password: a word ending with `password`, `passwords`, `passwd`,
-//!     `passphrase` or `pwd`, or the word `pass` (`DB_PASS`; not `bypass`,
-//!     `compass`);
+//!     `passphrase` or `pwd`, or the words `pass` and `pw` (`DB_PASS`,
+//!     `DB_PW`; not `bypass`, `compass`);
 //!   * secret: a word ending with `secret`, `secrets`, `token`, `apikey`,
 //!     `accesskey`, `privatekey`, `credential`, `credentials` or
 //!     `authorization`; the word `auth` (not `oauth`, `author`); `key` right
-//!     after a word ending with `api`, `access` or `private` (`x-api-key`,
-//!     `AWS_ACCESS_KEY`, `private_key`).
+//!     after a word ending with `api`, `access`, `private` or `account`
+//!     (`x-api-key`, `AWS_ACCESS_KEY`, `private_key`, `AccountKey`).
 //!
 //!   So `DB_PASSWORD`, `user.password`, `"password"`, `client_secret`,
 //!   `GITHUB_TOKEN`, `X-Auth-Token`, `Authorization`, `SECRET_KEY_BASE`,
@@ -137,10 +165,20 @@
 //!   `Digest`.
 //! * Not reported:
 //!   * values shorter than 4 characters, and values of only `*`, `x`, `X`;
+//!   * values masked or cut already: a token's prefix and a mask to the
+//!     end (three or more `*`, `.` or non-ASCII symbols, six or more
+//!     `x`/`X`: `sk-proj-********`, `AIzaXXXXXXXX`, `•••••••`), a prefix
+//!     and one ellipsis (`xoxb-…`, `AIza…`), anything holding `redacted` or
+//!     `masked`;
 //!   * `null`, `none`, `nil`, `true`, `false`, `undefined`, `redacted`,
-//!     `masked`, `filtered`, and the bare schemes `bearer`, `basic`,
+//!     `masked`, `filtered`, `hidden`, the permissions `read` and `write`
+//!     (`id-token: write`), and the bare schemes `bearer`, `basic`,
 //!     `digest`, `token` (any case, possibly wrapped in `[]`, `()`, `<>`,
 //!     `*`, `_`, `-`);
+//!   * a keyword argument passed on by name, unquoted and before `)` or
+//!     `,` (`connect(user=user, password=password)`);
+//!   * the command of a psql prompt (`billing=> SELECT …`: a name alone at
+//!     the start of its line, glued to `=>`);
 //!   * placeholders that are the whole value: `${…}`, `${{…}}`, `$(…)`,
 //!     `{{…}}`, `{name}`, `<…>`, `%(…)s`, `$NAME`, `%NAME%` (closed on the
 //!     same line within 256 bytes);
@@ -165,9 +203,11 @@
 //!
 //! Findings that overlap are merged into one whose span is their union (so
 //! nothing found is left uncovered) and whose kind is the most specific
-//! one: the provider kinds (`aws_access_key_id`, `aws_secret_access_key`,
-//! `github_token`, `slack_token`, `stripe_key`, `google_api_key`, in this
-//! order) before `jwt`, before `private_key`, before `bearer_token`, before
+//! one: the provider kinds known by their prefix (`aws_access_key_id`,
+//! `github_token`, `slack_token`, `stripe_key`, `google_api_key`,
+//! `anthropic_api_key`, `openai_api_key`, `gitlab_token`, `npm_token`,
+//! `pypi_token`, `azure_key`, in this order), then `aws_secret_access_key`
+//! (known only by its context), before `jwt`, before `private_key`, before `bearer_token`, before
 //! `password`, before `secret`. So `GITHUB_TOKEN=ghp_…` is a `github_token`,
 //! `Authorization: Bearer eyJ…` a `jwt`, `aws_secret_access_key = …` an
 //! `aws_secret_access_key`, and the value of `"private_key": "-----BEGIN

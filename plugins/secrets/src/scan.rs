@@ -96,10 +96,37 @@ pub(crate) fn scan(b: &[u8]) -> Vec<Hit> {
         i = s.on_trigger(t, at).max(at + 1);
         after = next(b[i - 1]);
     }
+    s.rare_prefixes();
     s.hits
 }
 
 impl Scanner<'_> {
+    /// Tokens whose first letters are too common in prose to be triggers
+    /// (`g`, `p`), found with a substring search instead: GitLab tokens
+    /// (`gl…-`, `GR1348941`) and, in a text with a `.netrc` entry, its
+    /// passwords.
+    fn rare_prefixes(&mut self) {
+        let b = self.b;
+        let gitlab = memchr::memmem::find_iter(b, b"gl");
+        for i in gitlab.chain(memchr::memmem::find_iter(b, b"GR1348941")) {
+            if !glued_before(b, i)
+                && let Some(e) = gitlab_token(b, i)
+            {
+                self.push(Kind::GitlabToken, i, e);
+            }
+        }
+        if memchr::memmem::find(b, b"login ").is_none() {
+            return;
+        }
+        for i in memchr::memmem::find_iter(b, b"password") {
+            if !glued_before(b, i)
+                && let Some((s, e)) = netrc_password(b, i)
+            {
+                self.push(Kind::Password, s, e);
+            }
+        }
+    }
+
     fn push(&mut self, kind: Kind, start: usize, end: usize) {
         if start < end {
             self.hits.push(Hit { kind, start, end });
@@ -134,20 +161,6 @@ impl Scanner<'_> {
                 self.aws_key_name(i);
                 i + 1
             }
-            trigger::G => match gitlab_token(b, i) {
-                Some(e) => {
-                    self.push(Kind::GitlabToken, i, e);
-                    e
-                }
-                None => i + 1,
-            },
-            trigger::P => match netrc_password(b, i) {
-                Some((s, e)) => {
-                    self.push(Kind::Password, s, e);
-                    e
-                }
-                None => i + 1,
-            },
             trigger::TILDE => match entra_secret(b, i) {
                 Some((s, e)) => {
                     self.push(Kind::AzureKey, s, e);
@@ -630,15 +643,44 @@ fn azure_key_value(v: &[u8]) -> bool {
     v.len() >= 40 && v.iter().all(|&c| has(c, B64) || c == b'=')
 }
 
-/// At the `=` of `=>`: a psql prompt (`billing=> SELECT …`), a database
-/// name alone at the start of its line, glued to the `=>`.
+/// At the `=` of `=>`: a psql prompt (`billing=> SELECT …`, `auth=>
+/// \conninfo`): a database name alone at the start of its line, glued to
+/// the `=>`, then one space and a meta-command or an SQL command.
 fn psql_prompt(b: &[u8], eq: usize) -> bool {
+    const COMMANDS: [&[u8]; 16] = [
+        b"select",
+        b"insert",
+        b"update",
+        b"delete",
+        b"with",
+        b"create",
+        b"alter",
+        b"drop",
+        b"begin",
+        b"commit",
+        b"rollback",
+        b"grant",
+        b"set",
+        b"show",
+        b"explain",
+        b"copy",
+    ];
     let name = eq
         - (0..eq)
             .rev()
             .take_while(|&k| has(b[k], WORD) || b[k] == b'-')
             .count();
-    name < eq && (name == 0 || b[name - 1] == b'\n')
+    let at_line_start = name < eq && (name == 0 || b[name - 1] == b'\n');
+    if !at_line_start || at(b, eq + 2) != b' ' {
+        return false;
+    }
+    let cmd = eq + 3;
+    let word = run(b, cmd, ALNUM, 16);
+    at(b, cmd) == b'\\'
+        || (!has(at(b, word), ALNUM | QUOTE)
+            && COMMANDS
+                .iter()
+                .any(|c| b[cmd..word].eq_ignore_ascii_case(c)))
 }
 
 /// At the `B`/`b` of SQL's `IDENTIFIED BY 'password'` (any case): the
@@ -698,7 +740,9 @@ fn user_option(b: &[u8], i: usize) -> Option<(usize, usize)> {
     let placeholder = value
         .first()
         .is_some_and(|&c| matches!(c, b'$' | b'<' | b'{'));
-    (value.len() >= 4 && !placeholder && !is_mask(value)).then_some((s, end))
+    // `docker run -u 1000:1000`: a user and group id.
+    let ids = value.iter().all(u8::is_ascii_digit);
+    (value.len() >= 4 && !placeholder && !ids && !is_mask(value)).then_some((s, end))
 }
 
 /// How far back a `.pgpass` line is read from one of its colons.

@@ -1212,3 +1212,29 @@ fn independent_corpus_findings() {
     );
     assert_finds("DB_PASSWORD=password", &[("password", "password")]);
 }
+
+#[test]
+fn review_regressions() {
+    // Encoded blanks and a form's `+` are inside the value, not its end.
+    assert_finds(
+        "password=correct%20horse%20battery&u=x",
+        &[("password", "correct%20horse%20battery")],
+    );
+    assert_finds(
+        "postgres://admin:my%20pass@db/app",
+        &[("password", "my%20pass")],
+    );
+    assert_finds("password=HUNTER+2024&x=1", &[("password", "HUNTER+2024")]);
+    // Values that end with a symbol, stars or dots are values, not masks.
+    assert_finds("pw=Secret1%23&u=a", &[("password", "Secret1%23")]);
+    assert_finds("password: Geheim§", &[("password", "Geheim§")]);
+    assert_finds("password=Secret***", &[("password", "Secret***")]);
+    // A password that contains its key's word is a password.
+    assert_finds(
+        "login failed user=admin, password=Password123, ip=10.0.0.1",
+        &[("password", "Password123")],
+    );
+    assert_finds("password=>hunter22\n", &[("password", "hunter22")]);
+    assert_none("auth=> SELECT id FROM users;\nauth=> \\conninfo\n");
+    assert_none("docker run -u 1000:1000 image");
+}

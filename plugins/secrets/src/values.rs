@@ -1,7 +1,7 @@
 //! Which values of a secret-naming key are not secrets: placeholders,
 //! masks, words that say there is no value, type names and code.
 
-use palisade_guest::text::OTHER_SYMBOL;
+use palisade_guest::text::MASK_SYMBOL;
 
 use crate::classes::{KEY, WORD, at, run, starts_with};
 use crate::keys::key_kind;
@@ -83,29 +83,31 @@ pub(crate) fn is_word_value(v: &[u8]) -> bool {
 }
 
 /// True when `v` is a value masked or cut already: only `*`, `x` and `X`;
-/// or a token's prefix followed by a mask (`sk-proj-********`,
-/// `AIzaXXXXXXXX`, `•••••••`: three or more `*`, `.` or non-ASCII symbols,
-/// or six or more `x`/`X`, to the end; `xoxb-…`: a prefix and one
-/// ellipsis); or anything that says `redacted` or `masked`.
+/// a token's prefix and a mask to the end that is at least as long as what
+/// comes before it or follows a `-` or `_` (`AIza********`,
+/// `sk-proj-XXXXXXXX`, `•••••••`: three or more `*`, `.` or mask
+/// characters, or six or more `x`/`X`); a short prefix and an ellipsis
+/// (`xoxb-…`, `AIza…`); or anything that says `redacted` or `masked`.
+/// (`Secret***` and `hunter2...` are values.)
 pub(crate) fn is_mask(v: &[u8]) -> bool {
     if v.iter().all(|c| matches!(c, b'*' | b'x' | b'X')) {
         return true;
     }
+    let is_symbol = |c: u8| matches!(c, b'*' | b'.' | MASK_SYMBOL);
     let tail = v
         .iter()
         .rev()
-        .take_while(|&&c| matches!(c, b'*' | b'.' | OTHER_SYMBOL | b'x' | b'X'))
+        .take_while(|&&c| is_symbol(c) || matches!(c, b'x' | b'X'))
         .count();
-    let masked_tail = &v[v.len() - tail..];
-    let symbols = masked_tail
-        .iter()
-        .filter(|&&c| matches!(c, b'*' | b'.' | OTHER_SYMBOL))
-        .count();
-    // `sk-proj-…`, `AIza…`: a prefix cut with one ellipsis.
-    let cut = v.len() >= 2
-        && v[v.len() - 1] == OTHER_SYMBOL
-        && (matches!(v[v.len() - 2], b'-' | b'_') || v.len() <= 10);
-    if symbols >= 3 || tail >= 6 || cut {
+    let head = &v[..v.len() - tail];
+    let symbols = v[head.len()..].iter().filter(|&&c| is_symbol(c)).count();
+    let prefix = head.is_empty() || tail >= head.len() || matches!(head.last(), Some(b'-' | b'_'));
+    if prefix && (symbols >= 3 || tail >= 6) {
+        return true;
+    }
+    // `xoxb-…`, `AIza…`: a prefix cut with one ellipsis.
+    if v.last() == Some(&MASK_SYMBOL) && (matches!(head.last(), Some(b'-' | b'_')) || v.len() <= 10)
+    {
         return true;
     }
     [&b"redacted"[..], b"masked"]
