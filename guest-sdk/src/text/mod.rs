@@ -84,6 +84,8 @@ pub struct Normalized<'a> {
     /// Folded bytes that stand for an escape (`%40`, `\u0040`, `&#64;`):
     /// (folded index, length of the escape in the original), sorted.
     escapes: Vec<(u32, u32)>,
+    /// Whether any byte is an [`ENCODED_SPACE`].
+    blanks: bool,
 }
 
 /// Builds a [`Normalized`]: pushes folded bytes and keeps the anchors.
@@ -147,6 +149,47 @@ fn next_special(b: &[u8]) -> usize {
     }
     let rest = &b[clean..];
     clean + rest.iter().position(|&c| special(c)).unwrap_or(rest.len())
+}
+
+/// Finds the bytes [`special`] holds for, in order: in an ASCII text with
+/// `memchr` (the next escape start and the next `+` kept apart, so that
+/// neither search runs twice over the same bytes), else eight bytes at a
+/// time.
+struct Specials {
+    ascii: bool,
+    /// The next escape start (`%`, `\`, `&`) at or after the last search.
+    escape: Option<usize>,
+    /// The next `+` at or after the last search.
+    plus: Option<usize>,
+}
+
+impl Specials {
+    fn new(src: &[u8], ascii: bool) -> Self {
+        Self {
+            ascii,
+            escape: ascii.then(|| memchr::memchr3(b'%', b'\\', b'&', src).unwrap_or(src.len())),
+            plus: ascii.then(|| memchr::memchr(b'+', src).unwrap_or(src.len())),
+        }
+    }
+
+    /// The first special byte at or after `from`, or `src.len()`.
+    fn next(&mut self, src: &[u8], from: usize) -> usize {
+        let from = from.min(src.len());
+        let rest = &src[from..];
+        if !self.ascii {
+            return from + next_special(rest);
+        }
+        if self.escape.is_some_and(|e| e < from) {
+            self.escape =
+                Some(memchr::memchr3(b'%', b'\\', b'&', rest).map_or(src.len(), |k| from + k));
+        }
+        if self.plus.is_some_and(|p| p < from) {
+            self.plus = Some(memchr::memchr(b'+', rest).map_or(src.len(), |k| from + k));
+        }
+        self.escape
+            .unwrap_or(src.len())
+            .min(self.plus.unwrap_or(src.len()))
+    }
 }
 
 /// Bytes that end a token of a form body or query string.
@@ -225,8 +268,10 @@ impl<'a> Normalized<'a> {
     pub fn new(text: &'a str) -> Self {
         let src = text.as_bytes();
         // The first byte that changes anything: ASCII bytes that start no
-        // escape (`100%`, `R&D`, `C++`) leave the text borrowed.
-        let mut first = next_special(src);
+        // escape (`100%`, `R&D`, `C++`) leave the text borrowed. Most text
+        // is ASCII: there, `memchr` finds the escape starts and `+`.
+        let mut specials = Specials::new(src, text.is_ascii());
+        let mut first = specials.next(src, 0);
         let mut form = None;
         while let Some(&b) = src.get(first) {
             let changes = if b == b'+' {
@@ -237,8 +282,7 @@ impl<'a> Normalized<'a> {
             if changes {
                 break;
             }
-            first += 1;
-            first += next_special(&src[first..]);
+            first = specials.next(src, first + 1);
         }
         if first == src.len() {
             return Self {
@@ -246,6 +290,7 @@ impl<'a> Normalized<'a> {
                 bytes: Cow::Borrowed(src),
                 anchors: Vec::new(),
                 escapes: Vec::new(),
+                blanks: false,
             };
         }
         let mut f = Folder {
@@ -299,11 +344,13 @@ impl<'a> Normalized<'a> {
                 }
             }
         }
+        let blanks = memchr::memchr(ENCODED_SPACE, &f.bytes).is_some();
         Self {
             text,
             bytes: Cow::Owned(f.bytes),
             anchors: f.anchors,
             escapes: f.escapes,
+            blanks,
         }
     }
 
@@ -315,6 +362,13 @@ impl<'a> Normalized<'a> {
     /// The original text.
     pub fn text(&self) -> &'a str {
         self.text
+    }
+
+    /// Whether the folded text holds an [`ENCODED_SPACE`] (an encoded
+    /// blank or a form's `+`); a scanner that reads it as a space need not
+    /// look otherwise.
+    pub fn has_encoded_blanks(&self) -> bool {
+        self.blanks
     }
 
     /// Views of the folded text around line breaks that look like they cut

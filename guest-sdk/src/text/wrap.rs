@@ -109,7 +109,7 @@ fn joint(b: &[u8], nl: usize, strict: bool) -> Option<Joint> {
         // Read with a space where the break was, too, when neither side
         // has a separator there (`SSN 040\n>> 31 2009`).
         let bare = trimmed.len() == before.len() && first.is_ascii_digit();
-        return Some((end, q, bare));
+        return Some((end, q, bare, false));
     }
     // An IBAN cut between capitals or digits (`GB85 IN\n> GB 4096…`): a
     // country and check digits within the 40 bytes before, on its line.
@@ -125,7 +125,7 @@ fn joint(b: &[u8], nl: usize, strict: bool) -> Option<Joint> {
                 && (k == 0 || !line[k - 1].is_ascii_alphanumeric())
         });
         if iban_start {
-            return Some((end, q, false));
+            return Some((end, q, false, false));
         }
     }
     let left = before
@@ -153,10 +153,10 @@ fn joint(b: &[u8], nl: usize, strict: bool) -> Option<Joint> {
         return None;
     }
     if has_at {
-        return (left + right >= 6).then_some((end, q, false));
+        return (left + right >= 6).then_some((end, q, false, false));
     }
-    let prose = strict && is_word_like(after.get(..right)?);
-    (left >= 2 && left + right >= 16 && !prose).then_some((end, q, false))
+    let prose = is_word_like(after.get(..right)?);
+    (left >= 2 && left + right >= 16 && !(strict && prose)).then_some((end, q, false, prose))
 }
 
 /// A run that reads as a word of prose rather than a piece of a token: at
@@ -165,12 +165,6 @@ fn is_word_like(run: &[u8]) -> bool {
     run.len() <= 12
         && run.iter().all(u8::is_ascii_alphabetic)
         && run.iter().skip(1).all(u8::is_ascii_lowercase)
-}
-
-/// True when some line break in `b` is followed by an indentation or a
-/// quote prefix: only then can a break join.
-fn may_join(b: &[u8]) -> bool {
-    memchr::memchr_iter(b'\n', b).any(|nl| matches!(b.get(nl + 1), Some(b' ' | b'\t' | b'>')))
 }
 
 /// The views of `b` (a folded text) around its joining line breaks.
@@ -186,9 +180,6 @@ fn may_join(b: &[u8]) -> bool {
 /// (`4111 1111\n  1111 1111`) or cut a group (`050\n  4-16-0036`): the
 /// strict views are read once more with a space where such a break was.
 pub(super) fn wrapped(b: &[u8]) -> Vec<Wrapped> {
-    if !may_join(b) {
-        return Vec::new();
-    }
     let (mut all, seen) = views(b, false, false);
     // The other readings differ only where such a break was seen.
     for (strict, spaced) in [(true, false), (true, true)] {
@@ -213,8 +204,10 @@ struct Seen {
 }
 
 /// A joining break: where the line before it ends, where the continuation
-/// starts, and whether it is between two digits without a separator.
-type Joint = (usize, usize, bool);
+/// starts, whether it is between two digits without a separator
+/// (and whether a word of prose follows it, which strict views do not
+/// join).
+type Joint = (usize, usize, bool, bool);
 
 /// The views, joined at every break [`joint`] accepts; with `spaced`, a
 /// break between two digits reads as a space.
@@ -227,9 +220,9 @@ fn views(b: &[u8], strict: bool, spaced: bool) -> (Vec<Wrapped>, Seen) {
     let mut line_start = 0;
     for nl in memchr::memchr_iter(b'\n', b) {
         match (joint(b, nl, strict), open.take()) {
-            (Some((end, q, bare)), open_view) => {
+            (Some((end, q, bare, prose)), open_view) => {
                 seen.bare |= bare;
-                seen.prose |= !strict && joint(b, nl, true).is_none();
+                seen.prose |= prose;
                 let mut v = match open_view {
                     Some((mut v, from)) => {
                         v.bytes

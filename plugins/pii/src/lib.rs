@@ -146,8 +146,8 @@ use std::borrow::Cow;
 
 /// `b` with every encoded blank ([`ENCODED_SPACE`]: `%20`, a form's `+`)
 /// read as a space, the separator of digit groups (`4111%201111…`).
-fn spaced(b: &[u8]) -> Cow<'_, [u8]> {
-    if memchr::memchr(ENCODED_SPACE, b).is_none() {
+fn spaced(b: &[u8], blanks: bool) -> Cow<'_, [u8]> {
+    if !blanks {
         return Cow::Borrowed(b);
     }
     Cow::Owned(
@@ -164,13 +164,14 @@ impl Masking for Pii {
     fn mask(text: &str) -> Vec<Finding> {
         let norm = Normalized::new(text);
         let mut found = Vec::new();
-        scan::scan(&spaced(norm.bytes()), &mut found);
+        let blanks = norm.has_encoded_blanks();
+        scan::scan(&spaced(norm.bytes(), blanks), &mut found);
         // Values cut by a line break: only what crosses the break counts,
         // the rest was found above.
         let mut more = Vec::new();
         for view in norm.wrapped() {
             more.clear();
-            scan::scan(&spaced(view.bytes()), &mut more);
+            scan::scan(&spaced(view.bytes(), blanks), &mut more);
             for mut f in more.drain(..) {
                 if let Some((start, end)) = view.folded(f.start as usize, f.end as usize) {
                     (f.start, f.end) = (start as u32, end as u32);

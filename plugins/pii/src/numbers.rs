@@ -192,8 +192,16 @@ const KEYWORD_WINDOW: usize = 32;
 fn keyword_before(b: &[u8], i: usize, keywords: &[&[u8]], glue: bool) -> bool {
     let from = i.saturating_sub(KEYWORD_WINDOW);
     let window = &b[from..i];
-    keywords.iter().any(|k| {
-        window.windows(k.len()).enumerate().any(|(at_, w)| {
+    // Only where a keyword's first letter stands (most windows hold none).
+    (0..window.len()).any(|at_| {
+        let first = window[at_].to_ascii_lowercase();
+        keywords.iter().any(|k| {
+            let Some(w) = window.get(at_..at_ + k.len()) else {
+                return false;
+            };
+            if k.first() != Some(&first) || !w.eq_ignore_ascii_case(k) {
+                return false;
+            }
             let gap = &b[from + at_ + k.len()..i];
             // Another line is another field, unless the word only labels it
             // (`SSN:` and the number on the next line).
@@ -201,8 +209,7 @@ fn keyword_before(b: &[u8], i: usize, keywords: &[&[u8]], glue: bool) -> bool {
                 || gap
                     .iter()
                     .all(|c| c.is_ascii_whitespace() || b":=\"'#-".contains(c));
-            w.eq_ignore_ascii_case(k)
-                && same_field
+            same_field
                 && !(glue
                     && from + at_ > 0
                     && b[from + at_ - 1].is_ascii_lowercase()

@@ -142,6 +142,14 @@ pub(crate) mod trigger {
     pub(crate) const EQ: u8 = 9;
     /// `~`: the `Q~` of Microsoft Entra client secrets.
     pub(crate) const TILDE: u8 = 11;
+    /// `-` after a letter or digit: the end of a GitLab token's prefix
+    /// (`glpat-`).
+    pub(crate) const DASH_IN_WORD: u8 = 12;
+    /// `G` at a word's start: GitLab runner registration tokens
+    /// (`GR1348941…`).
+    pub(crate) const UPPER_G: u8 = 13;
+    /// `p` at a word's start: the `password` of a `.netrc` entry.
+    pub(crate) const P: u8 = 14;
 }
 
 const fn build_triggers() -> [u8; 512] {
@@ -154,9 +162,12 @@ const fn build_triggers() -> [u8; 512] {
     t[b'b' as usize] = trigger::B;
     t[b'x' as usize] = trigger::X;
     t[b'-' as usize] = trigger::DASH;
+    t[b'G' as usize] = trigger::UPPER_G;
+    t[b'p' as usize] = trigger::P;
     // After a letter or digit.
     t[256 + b'_' as usize] = trigger::UNDERSCORE;
     t[256 + b'J' as usize] = trigger::J;
+    t[256 + b'-' as usize] = trigger::DASH_IN_WORD;
     // Anywhere.
     t[b':' as usize] = trigger::COLON;
     t[b'=' as usize] = trigger::EQ;

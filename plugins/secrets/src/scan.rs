@@ -96,37 +96,10 @@ pub(crate) fn scan(b: &[u8]) -> Vec<Hit> {
         i = s.on_trigger(t, at).max(at + 1);
         after = next(b[i - 1]);
     }
-    s.rare_prefixes();
     s.hits
 }
 
 impl Scanner<'_> {
-    /// Tokens whose first letters are too common in prose to be triggers
-    /// (`g`, `p`), found with a substring search instead: GitLab tokens
-    /// (`gl…-`, `GR1348941`) and, in a text with a `.netrc` entry, its
-    /// passwords.
-    fn rare_prefixes(&mut self) {
-        let b = self.b;
-        let gitlab = memchr::memmem::find_iter(b, b"gl");
-        for i in gitlab.chain(memchr::memmem::find_iter(b, b"GR1348941")) {
-            if !glued_before(b, i)
-                && let Some(e) = gitlab_token(b, i)
-            {
-                self.push(Kind::GitlabToken, i, e);
-            }
-        }
-        if memchr::memmem::find(b, b"login ").is_none() {
-            return;
-        }
-        for i in memchr::memmem::find_iter(b, b"password") {
-            if !glued_before(b, i)
-                && let Some((s, e)) = netrc_password(b, i)
-            {
-                self.push(Kind::Password, s, e);
-            }
-        }
-    }
-
     fn push(&mut self, kind: Kind, start: usize, end: usize) {
         if start < end {
             self.hits.push(Hit { kind, start, end });
@@ -161,6 +134,30 @@ impl Scanner<'_> {
                 self.aws_key_name(i);
                 i + 1
             }
+            trigger::DASH_IN_WORD => match gitlab_prefix(b, i) {
+                Some(s) => match gitlab_token(b, s) {
+                    Some(e) => {
+                        self.push(Kind::GitlabToken, s, e);
+                        e
+                    }
+                    None => i + 1,
+                },
+                None => i + 1,
+            },
+            trigger::UPPER_G => match gitlab_token(b, i) {
+                Some(e) => {
+                    self.push(Kind::GitlabToken, i, e);
+                    e
+                }
+                None => i + 1,
+            },
+            trigger::P => match netrc_password(b, i) {
+                Some((s, e)) => {
+                    self.push(Kind::Password, s, e);
+                    e
+                }
+                None => i + 1,
+            },
             trigger::TILDE => match entra_secret(b, i) {
                 Some((s, e)) => {
                     self.push(Kind::AzureKey, s, e);
@@ -576,7 +573,16 @@ const GITLAB_PREFIXES: [&[u8]; 12] = [
     b"glwt-",
 ];
 
-/// At a `g`/`G` at a word's start: a GitLab token, one of
+/// At a `-` after a letter or digit: the start of the GitLab token prefix
+/// (`glpat-`, …) that ends there, if one does (at a word's start).
+fn gitlab_prefix(b: &[u8], dash: usize) -> Option<usize> {
+    GITLAB_PREFIXES.iter().find_map(|p| {
+        let s = (dash + 1).checked_sub(p.len())?;
+        (starts_with(b, s, p) && !glued_before(b, s)).then_some(s)
+    })
+}
+
+/// At the start of a GitLab token: the token, one of
 /// [`GITLAB_PREFIXES`] and 20 or more of `[A-Za-z0-9_-]` (with the `.`
 /// segments of the newer format), or a runner registration token
 /// `GR1348941` and 20 or more of them.
