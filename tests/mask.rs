@@ -657,3 +657,65 @@ async fn a_caller_without_a_token_is_refused_before_its_body_is_read() {
         assert!(answer.starts_with("HTTP/1.1 401"), "{auth:?}: {answer}");
     }
 }
+
+#[tokio::test]
+async fn evasions_are_found_and_masked_in_the_original() {
+    let (server, _cfg) = server(POLICY, "").await;
+    // (text, kind, the value as written, which must not survive)
+    let cases = [
+        (
+            "login раѕѕwоrd: hunter2hunter2 ok",
+            "password",
+            "hunter2hunter2",
+        ),
+        (
+            "mail jane.doe%40example.com ok",
+            "email",
+            "jane.doe%40example.com",
+        ),
+        (
+            "mail jane.doe\\u0040example.com ok",
+            "email",
+            "jane.doe\\u0040example.com",
+        ),
+        (
+            "<td>jane&#64;example&period;com</td> ok",
+            "email",
+            "jane&#64;example&period;com",
+        ),
+        (
+            "> card 4111 1111 1111\n> 1111 ok",
+            "credit_card",
+            "4111 1111 1111\n> 1111",
+        ),
+        ("social_security_number=078051120 ok", "ssn", "078051120"),
+        (
+            "ANTHROPIC_API_KEY=sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789_-AbCdEf ok",
+            "anthropic_api_key",
+            "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789_-AbCdEf",
+        ),
+    ];
+    for (text, kind, value) in cases {
+        let answer = mask_text(&server, "s", text).await;
+        assert_eq!(kinds(&answer), [kind], "{text}: {answer}");
+        let f = &answer["findings"][0];
+        let (start, end) = (
+            f["start"].as_u64().unwrap() as usize,
+            f["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(
+            &text[start..end],
+            value,
+            "the span is the original's: {answer}"
+        );
+        let masked = answer["text"].as_str().unwrap();
+        assert!(masked.ends_with(" ok"), "{masked}");
+        assert!(!masked.contains(value), "{value} survived: {masked}");
+    }
+    // Public identifiers stay.
+    let public =
+        "Stripe('pk_live_51H8x2aLkdjf83jdkEXAMPLE0000'); arn:aws:iam::123456789012:role/ci";
+    let answer = mask_text(&server, "s", public).await;
+    assert_eq!(kinds(&answer), Vec::<String>::new(), "{answer}");
+    assert_eq!(answer["text"], public);
+}
