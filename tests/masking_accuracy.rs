@@ -137,20 +137,21 @@ fn run_plugins(docs: &[generate::Doc]) -> PluginRun {
     }
 }
 
-#[test]
-fn corpus_file_matches_generator() {
-    let text = corpus::to_jsonl(&generate::generate()).expect("serialize the corpus");
+/// Fails unless the checked-in corpus at `path` is `text`, what its
+/// generator makes; with `PALISADE_REGENERATE_CORPUS=1`, writes it instead.
+/// `filter` is the test filter that regenerates it, for the message.
+fn matches_generator(path: &str, text: &str, filter: &str) {
     if env_is_1(REGENERATE) {
         // Write then rename, so that a test reading the corpus meanwhile sees
         // the old file or the new one, never half of one.
-        let tmp = format!("{CORPUS}.tmp");
-        std::fs::write(&tmp, &text).expect("write tests/corpus/masking.jsonl.tmp");
-        std::fs::rename(&tmp, CORPUS).expect("rename it to tests/corpus/masking.jsonl");
-        println!("wrote {CORPUS} ({} bytes)", text.len());
+        let tmp = format!("{path}.tmp");
+        std::fs::write(&tmp, text).expect("write the corpus's .tmp file");
+        std::fs::rename(&tmp, path).expect("rename the .tmp file to the corpus");
+        println!("wrote {path} ({} bytes)", text.len());
         return;
     }
-    let on_disk = std::fs::read_to_string(CORPUS)
-        .expect("read tests/corpus/masking.jsonl (create it with PALISADE_REGENERATE_CORPUS=1)");
+    let on_disk = std::fs::read_to_string(path)
+        .expect("read the corpus (create it with PALISADE_REGENERATE_CORPUS=1)");
     if on_disk == text {
         return;
     }
@@ -170,9 +171,15 @@ fn corpus_file_matches_generator() {
         );
     assert!(
         on_disk == text,
-        "tests/corpus/masking.jsonl is not what the generator makes: {first}; \
-         if the generator changed on purpose, run `{REGENERATE}=1 cargo test -p palisade --test masking_accuracy`"
+        "{path} is not what the generator makes: {first}; if the generator changed on \
+         purpose, run `{REGENERATE}=1 cargo test -p palisade --test masking_accuracy{filter}`"
     );
+}
+
+#[test]
+fn corpus_file_matches_generator() {
+    let text = corpus::to_jsonl(&generate::generate()).expect("serialize the corpus");
+    matches_generator(CORPUS, &text, "");
 }
 
 #[test]
@@ -324,38 +331,7 @@ const MIN_EVASION_LABELS: usize = 20;
 #[test]
 fn independent_corpus_file_matches_generator() {
     let text = independent::to_jsonl(&independent::generate()).expect("serialize the corpus");
-    if env_is_1(REGENERATE) {
-        let tmp = format!("{INDEPENDENT}.tmp");
-        std::fs::write(&tmp, &text).expect("write tests/corpus/independent.jsonl.tmp");
-        std::fs::rename(&tmp, INDEPENDENT).expect("rename it to tests/corpus/independent.jsonl");
-        println!("wrote {INDEPENDENT} ({} bytes)", text.len());
-        return;
-    }
-    let on_disk = std::fs::read_to_string(INDEPENDENT).expect(
-        "read tests/corpus/independent.jsonl (create it with PALISADE_REGENERATE_CORPUS=1)",
-    );
-    if on_disk == text {
-        return;
-    }
-    let first = on_disk
-        .lines()
-        .zip(text.lines())
-        .position(|(a, b)| a != b)
-        .map_or_else(
-            || {
-                format!(
-                    "line counts differ: {} on disk, {} generated",
-                    on_disk.lines().count(),
-                    text.lines().count()
-                )
-            },
-            |i| format!("first difference on line {} (document {i})", i + 1),
-        );
-    assert!(
-        on_disk == text,
-        "tests/corpus/independent.jsonl is not what the generator makes: {first}; \
-         if the generator changed on purpose, run `{REGENERATE}=1 cargo test -p palisade --test masking_accuracy independent`"
-    );
+    matches_generator(INDEPENDENT, &text, " independent");
 }
 
 #[test]
