@@ -27,7 +27,7 @@ pub(super) fn escape(b: &[u8]) -> Option<Escape> {
     match b.first()? {
         b'\\' => json(b),
         b'%' => percent(b),
-        b'&' => entity(b).map(|(c, n)| Escape::Char(c, n)),
+        b'&' => entity(b).map(|(c, n)| data(c, n)),
         _ => None,
     }
 }
@@ -61,7 +61,7 @@ fn json(b: &[u8]) -> Option<Escape> {
 fn unicode(b: &[u8]) -> Option<Escape> {
     let high = hex_n(b.get(2..)?, 4)?;
     if let Some(c) = char::from_u32(high) {
-        return Some(Escape::Char(c, 6));
+        return Some(data(c, 6));
     }
     // A high surrogate: the low one must follow as `\uXXXX`.
     if !(0xD800..0xDC00).contains(&high) || b.get(6..8)? != b"\\u" {
@@ -73,6 +73,18 @@ fn unicode(b: &[u8]) -> Option<Escape> {
     }
     let c = char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))?;
     Some(Escape::Char(c, 12))
+}
+
+/// An escaped character: a space or tab written as an escape (`\u0020`,
+/// `&#32;`) is an [`ENCODED_SPACE`], a separator inside a value; a control
+/// character that would read as one of the folded text's markers is an
+/// [`OTHER_SYMBOL`].
+fn data(c: char, len: usize) -> Escape {
+    match c {
+        ' ' | '\t' => Escape::Byte(ENCODED_SPACE, len),
+        '\u{1}'..='\u{8}' => Escape::Byte(OTHER_SYMBOL, len),
+        _ => Escape::Char(c, len),
+    }
 }
 
 /// `%HH`, or the `%HH` bytes of one UTF-8 character. An encoded delimiter
@@ -87,7 +99,7 @@ fn percent(b: &[u8]) -> Option<Escape> {
         b' ' | b'\t' | b'\n' | b'\r' => return Some(Escape::Byte(ENCODED_SPACE, 3)),
         b'&' | b';' | b',' | b'?' | b'#' | b'"' | b'\'' | b'`' | b'(' | b')' | b'[' | b']'
         | b'{' | b'}' | b'<' | b'>' | b'\\' => return Some(Escape::Byte(OTHER_SYMBOL, 3)),
-        0x00..=0x7F => return Some(Escape::Char(char::from(first), 3)),
+        0x00..=0x7F => return Some(data(char::from(first), 3)),
         0xC2..=0xDF => 2,
         0xE0..=0xEF => 3,
         0xF0..=0xF4 => 4,

@@ -183,7 +183,12 @@ pub(super) fn wrapped(b: &[u8]) -> Vec<Wrapped> {
     let (mut all, seen) = views(b, false, false);
     // The other readings differ only where such a break was seen.
     for (strict, spaced) in [(true, false), (true, true)] {
-        if !(strict && seen.prose || spaced && seen.bare) {
+        let wanted = if spaced {
+            seen.bare
+        } else {
+            strict && seen.prose
+        };
+        if !wanted {
             continue;
         }
         let (more, _) = views(b, strict, spaced);

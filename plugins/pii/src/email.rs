@@ -52,7 +52,7 @@ pub(crate) fn find(b: &[u8], a: usize, floor: usize) -> Option<(usize, usize)> {
         return None;
     }
     let end = domain_end(b, a + 1)?;
-    if scp_remote(b, end) {
+    if scp_remote(b, s, a, end) {
         return None;
     }
     Some((s, end))
@@ -85,7 +85,11 @@ fn machine_id(b: &[u8], s: usize, a: usize) -> bool {
         .rposition(|&c| c == b'\n')
         .map_or(lo, |k| lo + k + 1);
     let line = &b[start..s];
-    let line = &line[line.iter().take_while(|c| c.is_ascii_whitespace()).count()..];
+    // Past the indentation and quote prefix of a reply (`> Message-ID:`).
+    let line = &line[line
+        .iter()
+        .take_while(|c| c.is_ascii_whitespace() || **c == b'>')
+        .count()..];
     [&b"message-id:"[..], b"in-reply-to:", b"references:"]
         .iter()
         .any(|h| {
@@ -94,10 +98,11 @@ fn machine_id(b: &[u8], s: usize, a: usize) -> bool {
         })
 }
 
-/// True when the address ending at `end` is an scp-style remote
-/// (`git@github.com:acme/app.git`): `:` and a repository path (with a `/`
-/// or ending `.git`) to the word's end.
-fn scp_remote(b: &[u8], end: usize) -> bool {
+/// True when the address `s..end` (its `@` at `a`) is an scp-style remote:
+/// `:` and a repository path to the word's end, the user `git` and the path
+/// with a `/` (`git@github.com:acme/app`), or the path ending `.git`
+/// (`deploy@host:app.git`). `jane@gmail.com:Pa55/w0rd` is an address.
+fn scp_remote(b: &[u8], s: usize, a: usize, end: usize) -> bool {
     if at(b, end) != b':' {
         return false;
     }
@@ -110,7 +115,7 @@ fn scp_remote(b: &[u8], end: usize) -> bool {
         .count();
     let path = &path[..len];
     // A repository path (`acme/app.git`), not a password after `:`.
-    let repo = path.contains(&b'/') || path.ends_with(b".git");
+    let repo = (&b[s..a] == b"git" && path.contains(&b'/')) || path.ends_with(b".git");
     repo && matches!(
         at(&b[end + 1..], len),
         0 | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'`' | b')' | b','

@@ -47,8 +47,9 @@
 //!   (the same separator twice), or nine digits in a row when `ssn`,
 //!   `social security`, `soc sec` or `ss#` (any case, the words joined by
 //!   a space, `_`, `-` or nothing) lies within the 32 bytes before them,
-//!   on their line or alone with punctuation on the line before
-//!   (`SSN:` / `078051120`). Area not 000, 666 or 900-999, group not 00, serial
+//!   on their line (or with only blanks and punctuation between:
+//!   `SSN:` / `078051120`), with no other number between, not glued to a
+//!   lowercase letter before it (`accessNumber`). Area not 000, 666 or 900-999, group not 00, serial
 //!   not 0000; not part of a longer number. Span: first to last digit.
 //! * **`email`**: a local part of `[A-Za-z0-9._%+-]`, at most 64 long, not
 //!   starting or ending with `.` and without `..` (the longest such run
@@ -91,8 +92,8 @@
 //!   * 10 to 15 digits in a row after a word that names a phone number
 //!     (`phone`, `tel`, `mobile`, `cell`, `fax`, `whatsapp`, `handy`,
 //!     `msisdn`, `sms`; any case, within the 32 bytes before on the same
-//!     line (or alone on the line before), not glued to a lowercase letter
-//!     before it: `phone_number=4155550100`,
+//!     line (or with only blanks and punctuation between), with no other
+//!     number between, not glued to a lowercase letter before it: `phone_number=4155550100`,
 //!     `tel:030123456789`): ten digits must be a NANP number or start with
 //!     `0`, eleven start with `1` and a NANP number, or with `0`.
 //!   * national numbers must not be part of a longer number. Dates, times,

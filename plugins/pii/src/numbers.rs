@@ -185,10 +185,11 @@ pub(crate) fn ssn(b: &[u8], i: usize, dl: usize) -> Option<usize> {
 const KEYWORD_WINDOW: usize = 32;
 
 /// True when one of `keywords` (any case) lies within the
-/// [`KEYWORD_WINDOW`] bytes before `i`, on the same line (or on the line
-/// before with only punctuation after it: `SSN:` and the number below);
+/// [`KEYWORD_WINDOW`] bytes before `i`, on the same line (or with only
+/// blanks and punctuation between it and `i`: `SSN:` and the number on the
+/// line below), with no other number (three digits in a row) between;
 /// with `glue`, not glued to a lowercase letter before it (`hotel` holds no
-/// `tel`; `mobilePhone` holds `Phone`).
+/// `tel`, `accessNumber` no `ssn`; `mobilePhone` holds `Phone`).
 fn keyword_before(b: &[u8], i: usize, keywords: &[&[u8]], glue: bool) -> bool {
     let from = i.saturating_sub(KEYWORD_WINDOW);
     let window = &b[from..i];
@@ -209,7 +210,11 @@ fn keyword_before(b: &[u8], i: usize, keywords: &[&[u8]], glue: bool) -> bool {
                 || gap
                     .iter()
                     .all(|c| c.is_ascii_whitespace() || b":=\"'#-".contains(c));
+            // Another number between them is the one the word names
+            // (`SSN: 078-05-1120, Employee ID: 234567890`).
+            let number_between = gap.windows(3).any(|w| w.iter().all(u8::is_ascii_digit));
             same_field
+                && !number_between
                 && !(glue
                     && from + at_ > 0
                     && b[from + at_ - 1].is_ascii_lowercase()
@@ -236,7 +241,7 @@ fn ssn_keyword_before(b: &[u8], i: usize) -> bool {
             b"socsec",
             b"ss#",
         ],
-        false,
+        true,
     )
 }
 

@@ -1120,7 +1120,12 @@ fn review_regressions() {
     );
     one("SSN for employee #2: 078051120", "ssn", "078051120");
     one("ssn:\n078051120", "ssn", "078051120");
-    one("customerssn=078051120", "ssn", "078051120");
+    one("customer_ssn=078051120", "ssn", "078051120");
+    none("accessNumber: 123456789 businessNumber 234567890");
+    assert_eq!(
+        found("SSN: 078-05-1120, Employee ID: 234567890"),
+        [("ssn".to_owned(), "078-05-1120")]
+    );
     // A view of many joined lines maps each finding back (and in linear
     // time: the joint after a span is found by binary search).
     let line = "  xxxxxxxx 10.0.0.1 abcdefgh\n";

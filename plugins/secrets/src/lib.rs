@@ -216,10 +216,12 @@
 //! # Cost
 //!
 //! One pass over the text with byte tables, eight bytes at a time; only a
-//! few bytes cost anything (`A`, `B`/`b`, `S`/`s`, `x` at a word's start,
-//! `_` and `J` after a word character, `-` after a non-word character, `:`
-//! and `=`), and each byte is read a bounded number of times whatever the
-//! input: the time is linear in the text's length.
+//! few bytes cost anything (`A`, `B`/`b`, `S`/`s`, `x`, `G`, `p` at a
+//! word's start, `_`, `J` and `-` after a word character, `-` after a
+//! non-word character, `~`, `:` and `=`), and each byte is read a bounded
+//! number of times whatever the input: the time is linear in the text's
+//! length. The SDK's folding, and the views of wrapped lines (when a line
+//! break is followed by an indentation or a quote), come before it.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod assign;

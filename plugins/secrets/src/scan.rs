@@ -3,9 +3,12 @@
 //!
 //! Most bytes cost two table lookups: the scan goes eight bytes at a time
 //! while none of them is a trigger. A trigger is a letter that starts a
-//! word (`A`, `B`/`b`, `S`/`s`, `x`), a `_` or `J` inside a word (the
-//! prefix of GitHub and Stripe tokens ends with `_`, a JWT's payload starts
-//! `.eyJ`), a `-` outside one (`--option`), or `:` and `=`.
+//! word (`A`, `B`/`b`, `S`/`s`, `x`, `G`, `p`), a `_`, `J` or `-` inside a
+//! word (the prefix of GitHub, Stripe and npm tokens ends with `_`, a JWT's
+//! payload starts `.eyJ`, GitLab's `glpat-` ends with `-`), a `-` outside
+//! one (`--option`), `~` (Entra secrets), or `:` and `=`. A `.netrc`
+//! `password ` looks its entry up in the positions of `login`, `machine`
+//! and `default`, found once per text when first needed.
 //!
 //! Linear time: a matcher reads forward over one run of token bytes (or
 //! back over the run before a `_` or `.eyJ`), at most a bounded number of
@@ -47,6 +50,39 @@ struct Scanner<'a> {
     assign_until: usize,
     /// The AWS secret key windows have been searched up to here.
     aws_scanned: usize,
+    /// Where `.netrc` entries may be, found at the first `password ` that
+    /// needs them.
+    netrc: Option<Netrc>,
+}
+
+/// Where the words of `.netrc` entries stand in a text, sorted.
+struct Netrc {
+    /// Offsets of `login `.
+    logins: Vec<usize>,
+    /// Offsets of `machine ` and `default`.
+    machines: Vec<usize>,
+}
+
+impl Netrc {
+    fn new(b: &[u8]) -> Self {
+        let mut machines: Vec<usize> = memchr::memmem::find_iter(b, b"machine ").collect();
+        machines.extend(memchr::memmem::find_iter(b, b"default"));
+        machines.sort_unstable();
+        Self {
+            logins: memchr::memmem::find_iter(b, b"login ").collect(),
+            machines,
+        }
+    }
+
+    /// True when a `login` and a `machine` (or `default`) stand within the
+    /// [`NETRC_WINDOW`] bytes before `i`.
+    fn entry_before(&self, i: usize) -> bool {
+        let near = |at: &[usize]| {
+            let k = at.partition_point(|&p| p < i);
+            k > 0 && at[k - 1] + NETRC_WINDOW >= i
+        };
+        near(&self.logins) && near(&self.machines)
+    }
 }
 
 /// Finds every credential in the folded bytes `b`, overlapping hits included.
@@ -56,6 +92,7 @@ pub(crate) fn scan(b: &[u8]) -> Vec<Hit> {
         hits: Vec::new(),
         assign_until: 0,
         aws_scanned: 0,
+        netrc: None,
     };
     let n = b.len();
     let mut i = 0;
@@ -151,13 +188,22 @@ impl Scanner<'_> {
                 }
                 None => i + 1,
             },
-            trigger::P => match netrc_password(b, i) {
-                Some((s, e)) => {
-                    self.push(Kind::Password, s, e);
-                    e
+            trigger::P => {
+                if !starts_with(b, i, b"password") || !has(at(b, i + 8), BLANK) {
+                    return i + 1;
                 }
-                None => i + 1,
-            },
+                let netrc = self.netrc.get_or_insert_with(|| Netrc::new(b));
+                if !netrc.entry_before(i) {
+                    return i + 1;
+                }
+                match netrc_password(b, i) {
+                    Some((s, e)) => {
+                        self.push(Kind::Password, s, e);
+                        e
+                    }
+                    None => i + 1,
+                }
+            }
             trigger::TILDE => match entra_secret(b, i) {
                 Some((s, e)) => {
                     self.push(Kind::AzureKey, s, e);
@@ -653,7 +699,7 @@ fn azure_key_value(v: &[u8]) -> bool {
 /// \conninfo`): a database name alone at the start of its line, glued to
 /// the `=>`, then one space and a meta-command or an SQL command.
 fn psql_prompt(b: &[u8], eq: usize) -> bool {
-    const COMMANDS: [&[u8]; 16] = [
+    const COMMANDS: [&[u8]; 22] = [
         b"select",
         b"insert",
         b"update",
@@ -666,10 +712,16 @@ fn psql_prompt(b: &[u8], eq: usize) -> bool {
         b"commit",
         b"rollback",
         b"grant",
+        b"revoke",
         b"set",
         b"show",
         b"explain",
         b"copy",
+        b"table",
+        b"truncate",
+        b"vacuum",
+        b"analyze",
+        b"values",
     ];
     let name = eq
         - (0..eq)
@@ -747,7 +799,7 @@ fn user_option(b: &[u8], i: usize) -> Option<(usize, usize)> {
         .first()
         .is_some_and(|&c| matches!(c, b'$' | b'<' | b'{'));
     // `docker run -u 1000:1000`: a user and group id.
-    let ids = value.iter().all(u8::is_ascii_digit);
+    let ids = b[v..colon].iter().all(u8::is_ascii_digit) && value.iter().all(u8::is_ascii_digit);
     (value.len() >= 4 && !placeholder && !ids && !is_mask(value)).then_some((s, end))
 }
 
@@ -797,18 +849,10 @@ fn pgpass_password(b: &[u8], colon: usize) -> Option<usize> {
 /// How far back a `.netrc` entry's `machine` or `login` is looked for.
 const NETRC_WINDOW: usize = 256;
 
-/// At a `p` at a word's start: `password VALUE` of a `.netrc` entry (after
-/// `machine NAME` or `default`, and `login NAME`, within
-/// [`NETRC_WINDOW`] bytes before): the value's span.
+/// At the `p` of `password ` in a `.netrc` entry (after `machine NAME` or
+/// `default`, and `login NAME`, within [`NETRC_WINDOW`] bytes before: see
+/// [`Netrc::entry_before`]): the span of its value.
 fn netrc_password(b: &[u8], i: usize) -> Option<(usize, usize)> {
-    if !starts_with(b, i, b"password") || !has(at(b, i + 8), BLANK) {
-        return None;
-    }
-    let before = &b[i.saturating_sub(NETRC_WINDOW)..i];
-    let has_word = |w: &[u8]| before.windows(w.len()).any(|x| x == w);
-    if !has_word(b"login ") || !(has_word(b"machine ") || has_word(b"default")) {
-        return None;
-    }
     let s = run(b, i + 8, BLANK, usize::MAX);
     let e = s + b.get(s..)?.iter().take_while(|&&c| !has(c, SPACE)).count();
     let value = b.get(s..e)?;

@@ -1237,4 +1237,30 @@ fn review_regressions() {
     assert_finds("password=>hunter22\n", &[("password", "hunter22")]);
     assert_none("auth=> SELECT id FROM users;\nauth=> \\conninfo\n");
     assert_none("docker run -u 1000:1000 image");
+    assert_finds(
+        "curl -u admin:12345678 https://api",
+        &[("password", "12345678")],
+    );
+    // A mask covers the value's end and is a token's prefix or most of it;
+    // a control character written as an escape is no mask character.
+    for value in [
+        "hunter22%04",
+        "hunter22…",
+        "Summer24•",
+        "CorrectHorseBattery_...",
+    ] {
+        assert_finds(&format!("password={value} "), &[("password", value)]);
+    }
+    assert_finds(
+        "password=correct&#32;horse&u=x",
+        &[("password", "correct&#32;horse")],
+    );
+    // `.netrc` words far away do not make a `password ` an entry, and many
+    // of them cost one search.
+    let many = format!(
+        "machine x login y\n{}",
+        "password s3cr3t-value ".repeat(2000)
+    );
+    // (only those within 256 bytes of the entry's words)
+    assert!(found(&many).len() <= 12, "{}", found(&many).len());
 }

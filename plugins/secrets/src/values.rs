@@ -101,13 +101,16 @@ pub(crate) fn is_mask(v: &[u8]) -> bool {
         .count();
     let head = &v[..v.len() - tail];
     let symbols = v[head.len()..].iter().filter(|&&c| is_symbol(c)).count();
-    let prefix = head.is_empty() || tail >= head.len() || matches!(head.last(), Some(b'-' | b'_'));
+    // A token's prefix: `sk-proj-`, `xoxb-`, `glpat-` (at most 16 bytes,
+    // ending `-` or `_`), or at most 4 bytes (`AIza`).
+    let token_prefix =
+        head.len() <= 4 || (head.len() <= 16 && matches!(head.last(), Some(b'-' | b'_')));
+    let prefix = tail >= head.len() || token_prefix;
     if prefix && (symbols >= 3 || tail >= 6) {
         return true;
     }
     // `xoxb-…`, `AIza…`: a prefix cut with one ellipsis.
-    if v.last() == Some(&MASK_SYMBOL) && (matches!(head.last(), Some(b'-' | b'_')) || v.len() <= 10)
-    {
+    if v.last() == Some(&MASK_SYMBOL) && token_prefix {
         return true;
     }
     [&b"redacted"[..], b"masked"]
