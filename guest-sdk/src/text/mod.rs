@@ -33,7 +33,7 @@
 //! * any other letter or digit becomes [`OTHER_LETTER`], anything else
 //!   [`OTHER_SYMBOL`], so word boundaries stay where they were.
 //!
-//! A value broken across lines is read by [`Normalized::wrapped`]: short
+//! A value broken across lines is read by [`Normalized::for_each_wrapped`]: short
 //! views of the text around each line break that looks like it cuts a value,
 //! with the break (and the next line's indentation or `> ` quote prefix)
 //! taken out.
@@ -373,9 +373,12 @@ impl<'a> Normalized<'a> {
 
     /// Views of the folded text around line breaks that look like they cut
     /// a value, the break and the next line's prefix taken out (see
-    /// [`Wrapped`]). Empty for a text whose lines are left whole.
-    pub fn wrapped(&self) -> Vec<Wrapped> {
-        wrap::wrapped(&self.bytes)
+    /// [`Wrapped`]), handed to `f` in turn; none for a text whose lines are
+    /// left whole.
+    ///
+    /// Each view is handed to `f` and dropped before the next is built.
+    pub fn for_each_wrapped(&self, f: impl FnMut(&Wrapped)) {
+        wrap::for_each(&self.bytes, f)
     }
 
     /// The original offset of the character folded byte `i` came from.

@@ -17,7 +17,7 @@
 //!   entry, not a continuation).
 //!
 //! A break before a word of prose is read both joined and not (see
-//! [`wrapped`]); where the joined reading finds a token that takes the word
+//! [`for_each`]); where the joined reading finds a token that takes the word
 //! in (`…R8U\n> bye`), the word is masked with it: masking too much is the
 //! safe side. A view covers the lines around a run of joining breaks, at
 //! most [`SIDE`] bytes before the first and after the last; a scanner keeps
@@ -179,24 +179,18 @@ fn is_word_like(run: &[u8]) -> bool {
 /// A break between two digits may have replaced a group separator
 /// (`4111 1111\n  1111 1111`) or cut a group (`050\n  4-16-0036`): the
 /// strict views are read once more with a space where such a break was.
-pub(super) fn wrapped(b: &[u8]) -> Vec<Wrapped> {
-    let (mut all, seen) = views(b, false, false);
+///
+/// Each view is handed to `f` and dropped before the next is built, so a
+/// text of many joined lines costs one view's memory, not one per reading.
+pub(super) fn for_each(b: &[u8], mut f: impl FnMut(&Wrapped)) {
+    let seen = views(b, false, false, &mut f);
     // The other readings differ only where such a break was seen.
-    for (strict, spaced) in [(true, false), (true, true)] {
-        let wanted = if spaced {
-            seen.bare
-        } else {
-            strict && seen.prose
-        };
-        if !wanted {
-            continue;
-        }
-        let (more, _) = views(b, strict, spaced);
-        if more != all {
-            all.extend(more);
-        }
+    if seen.prose {
+        views(b, true, false, &mut f);
     }
-    all
+    if seen.bare {
+        views(b, true, true, &mut f);
+    }
 }
 
 /// What kinds of joining breaks a text has.
@@ -214,10 +208,10 @@ struct Seen {
 /// join).
 type Joint = (usize, usize, bool, bool);
 
-/// The views, joined at every break [`joint`] accepts; with `spaced`, a
-/// break between two digits reads as a space.
-fn views(b: &[u8], strict: bool, spaced: bool) -> (Vec<Wrapped>, Seen) {
-    let mut views = Vec::new();
+/// Hands `f` the views of one reading, joined at every break [`joint`]
+/// accepts (with `strict`, not before a word of prose; with `spaced`, a
+/// break between two digits reads as a space); says which breaks it saw.
+fn views(b: &[u8], strict: bool, spaced: bool, f: &mut impl FnMut(&Wrapped)) -> Seen {
     let mut seen = Seen::default();
     // The view being built, and where its last part starts: the next line
     // break is where that part's line ends.
@@ -251,15 +245,15 @@ fn views(b: &[u8], strict: bool, spaced: bool) -> (Vec<Wrapped>, Seen) {
                 v.parts.push((v.bytes.len(), q));
                 open = Some((v, q));
             }
-            (None, Some((v, from))) => views.push(close(v, b, from)),
+            (None, Some((v, from))) => f(&close(v, b, from)),
             (None, None) => {}
         }
         line_start = nl + 1;
     }
     if let Some((v, from)) = open {
-        views.push(close(v, b, from));
+        f(&close(v, b, from));
     }
-    (views, seen)
+    seen
 }
 
 /// Ends a view with its last part: up to the end of that line, at most
@@ -276,8 +270,14 @@ fn close(mut v: Wrapped, b: &[u8], from: usize) -> Wrapped {
 mod tests {
     use super::*;
 
+    fn all(s: &str) -> Vec<Wrapped> {
+        let mut out = Vec::new();
+        for_each(s.as_bytes(), |v| out.push(v.clone()));
+        out
+    }
+
     fn views(s: &str) -> Vec<String> {
-        wrapped(s.as_bytes())
+        all(s)
             .iter()
             .map(|v| String::from_utf8_lossy(v.bytes()).into_owned())
             .collect()
@@ -317,7 +317,7 @@ mod tests {
     #[test]
     fn spans_across_a_joint_map_back_over_the_break() {
         let s = "x 4111 1111\n  > 1111 1111 y";
-        let v = &wrapped(s.as_bytes())[0];
+        let v = &all(s)[0];
         let found = std::str::from_utf8(v.bytes())
             .unwrap()
             .find("4111")

@@ -170,7 +170,7 @@ impl Masking for Pii {
         // Values cut by a line break: only what crosses the break counts,
         // the rest was found above.
         let mut more = Vec::new();
-        for view in norm.wrapped() {
+        norm.for_each_wrapped(|view| {
             more.clear();
             scan::scan(&spaced(view.bytes(), blanks), &mut more);
             for mut f in more.drain(..) {
@@ -179,7 +179,7 @@ impl Masking for Pii {
                     found.push(f);
                 }
             }
-        }
+        });
         if found.is_empty() {
             return Vec::new();
         }

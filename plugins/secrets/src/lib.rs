@@ -262,14 +262,14 @@ pub fn find(text: &str) -> Vec<Finding> {
     let mut hits = scan::scan(norm.bytes());
     // Values cut by a line break: only what crosses the break counts, the
     // rest was found above.
-    for view in norm.wrapped() {
+    norm.for_each_wrapped(|view| {
         for mut h in scan::scan(view.bytes()) {
             if let Some((start, end)) = view.folded(h.start, h.end) {
                 (h.start, h.end) = (start, end);
                 hits.push(h);
             }
         }
-    }
+    });
     merge(hits)
         .into_iter()
         .map(|h| {
