@@ -109,23 +109,31 @@ fn pre(cwd: &Path, tool: &str, input: Value, id: &str) -> Value {
     })
 }
 
-/// Runs the command hook with `event` on stdin: its answer.
-fn command_hook(server: &str, event: &Value) -> Value {
-    let mut child = std::process::Command::new(BIN)
-        .args(["hook", "claude-code", "--server", server, "--timeout", "30"])
+/// Starts the command hook with `event` on its stdin (and `path` as its
+/// `PATH`, when given).
+fn spawn_hook(server: &str, event: &Value, path: Option<&std::path::Path>) -> std::process::Child {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["hook", "claude-code", "--server", server, "--timeout", "30"])
         .env("PALISADE_TOKEN", AGENT)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(std::process::Stdio::piped());
+    if let Some(path) = path {
+        cmd.env("PATH", path);
+    }
+    let mut child = cmd.spawn().unwrap();
     child
         .stdin
         .take()
         .unwrap()
         .write_all(event.to_string().as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child
+}
+
+/// Runs the command hook with `event` on stdin: its answer.
+fn command_hook(server: &str, event: &Value) -> Value {
+    let out = spawn_hook(server, event, None).wait_with_output().unwrap();
     assert!(out.status.success(), "the hook exits 0: {out:?}");
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -293,20 +301,7 @@ async fn the_command_hook_decides_claude_codes_tool_calls_and_fails_closed() {
         json!({"command": "git push origin feature/invoices"}),
         "toolu_14",
     );
-    let mut child = std::process::Command::new(BIN)
-        .args(["hook", "claude-code", "--server", &url, "--timeout", "30"])
-        .env("PALISADE_TOKEN", AGENT)
-        .env("PATH", bin.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(event.to_string().as_bytes())
-        .unwrap();
+    let child = spawn_hook(&url, &event, Some(bin.path()));
     // A liveness bound, not a measure: without the deadline the hook would
     // wait for `git` for good.
     let out = tokio::time::timeout(

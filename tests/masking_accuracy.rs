@@ -137,6 +137,32 @@ fn run_plugins(docs: &[generate::Doc]) -> PluginRun {
     }
 }
 
+/// Asserts that a label's `span` lies in `text` on character boundaries,
+/// after the previous label's end (`prev_end`) with a byte between them.
+fn check_span(
+    doc: usize,
+    text: &str,
+    (start, end): (usize, usize),
+    prev_end: &mut Option<usize>,
+    label: &dyn std::fmt::Debug,
+) {
+    assert!(
+        start < end && end <= text.len(),
+        "doc {doc}: {label:?} out of bounds"
+    );
+    assert!(
+        text.is_char_boundary(start) && text.is_char_boundary(end),
+        "doc {doc}: {label:?} not on char boundaries"
+    );
+    if let Some(prev) = *prev_end {
+        assert!(
+            start > prev,
+            "doc {doc}: {label:?} overlaps or touches the previous label"
+        );
+    }
+    *prev_end = Some(end);
+}
+
 /// Fails unless the checked-in corpus at `path` is `text`, what its
 /// generator makes; with `PALISADE_REGENERATE_CORPUS=1`, writes it instead.
 /// `filter` is the test filter that regenerates it, for the message.
@@ -190,24 +216,7 @@ fn labels_are_sane() {
     for doc in &corpus.docs {
         let mut prev_end = None;
         for l in &doc.labels {
-            assert!(
-                l.start < l.end && l.end <= doc.text.len(),
-                "doc {}: {l:?} out of bounds",
-                doc.id
-            );
-            assert!(
-                doc.text.is_char_boundary(l.start) && doc.text.is_char_boundary(l.end),
-                "doc {}: {l:?} not on char boundaries",
-                doc.id
-            );
-            if let Some(end) = prev_end {
-                assert!(
-                    l.start > end,
-                    "doc {}: {l:?} overlaps or touches the previous label",
-                    doc.id
-                );
-            }
-            prev_end = Some(l.end);
+            check_span(doc.id, &doc.text, (l.start, l.end), &mut prev_end, l);
             if let Some(why) = malformed(&l.kind, &doc.text[l.start..l.end]) {
                 bad.push(format!(
                     "doc {}: {} {:?}: {why}",
@@ -350,24 +359,7 @@ fn independent_labels_are_sane() {
         }
         let mut prev_end = None;
         for l in &doc.labels {
-            assert!(
-                l.start < l.end && l.end <= len,
-                "doc {}: {l:?} out of bounds",
-                doc.id
-            );
-            assert!(
-                doc.text.is_char_boundary(l.start) && doc.text.is_char_boundary(l.end),
-                "doc {}: {l:?} not on char boundaries",
-                doc.id
-            );
-            if let Some(end) = prev_end {
-                assert!(
-                    l.start > end,
-                    "doc {}: {l:?} overlaps or touches the previous label",
-                    doc.id
-                );
-            }
-            prev_end = Some(l.end);
+            check_span(doc.id, &doc.text, (l.start, l.end), &mut prev_end, l);
             let value = &doc.text[l.start..l.end];
             if let Some(why) = independent::malformed(&l.kind, value, l.technique.as_deref()) {
                 bad.push(format!("doc {}: {} {value:?}: {why}", doc.id, l.kind));
